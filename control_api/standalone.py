@@ -1,0 +1,63 @@
+"""Single-machine mode: the control API, the web page and one media node in one process.
+
+Room state lives in memory (like LiveKit's single-node mode): no Redis needed. The node's
+signaling is served under /node on the same origin, so the page needs one port. For several
+nodes, run ``python -m control_api`` and ``python -m sfu`` with ``SFU_REDIS_URL`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+import uvicorn
+import uvloop
+
+from control_api.app import create_app
+from control_api.settings import ControlSettings
+from control_api.store.memory_store import MemoryStore
+from sfu.node import Node
+from sfu.settings import NodeSettings
+from sfu.signaling.messages import MAX_FRAME_BYTES
+
+STATIC_DIR = Path(__file__).parent / "static"
+NODE_PATH = "/node"
+
+
+async def serve(host: str, port: int) -> None:
+    control = ControlSettings(demo=True)
+    # The node's URL is relative: the page resolves it against its own origin.
+    node_settings = NodeSettings(demo=True, node_id="local", node_url=f"{NODE_PATH}/v1/signal")
+    store = MemoryStore()
+    node = Node(node_settings, store)
+    app = create_app(control, store, static_dir=STATIC_DIR, mounts={NODE_PATH: node.app()})
+    await node.start()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning")
+    )
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    logging.getLogger(__name__).info("SFU ready: open http://%s:%d/", shown, port)
+    print(f"SFU ready: open http://{shown}:{port}/", flush=True)
+    try:
+        await server.serve()
+    finally:
+        await node.stop()
+        await store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvloop.run(serve(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

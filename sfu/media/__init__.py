@@ -1,0 +1,1 @@
+"""The packet path: publisher ingest, per-subscriber forwarding, RTCP. No aiortc, no sockets."""

@@ -1,0 +1,47 @@
+"""Packet counters of a node, with a named reason for every drop.
+
+Plain ints bumped on the packet path (a Prometheus counter per packet would cost a lock each);
+``sfu.observability.metrics`` reads them at scrape time.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class DropReason(enum.Enum):
+    """Why a packet was not forwarded. The value is the metric label."""
+
+    NOT_WEBRTC = "not_webrtc"  # a datagram that is neither STUN, DTLS nor SRTP
+    SRTP_UNPROTECT = "srtp_unprotect_failed"  # bad authentication tag, replay, garbage
+    MALFORMED_RTP = "malformed_rtp"
+    MALFORMED_RTCP = "malformed_rtcp"
+    MALFORMED_VP8 = "malformed_vp8"
+    UNKNOWN_SSRC = "unknown_ssrc"  # no mid/rid we know of, no learnt SSRC
+    UNKNOWN_RID = "unknown_rid"
+    SSRC_COLLISION = "ssrc_collision"
+    RTX = "publisher_rtx"  # retransmissions and probes: subscribers are served from our history
+    LAYER_NOT_SELECTED = "layer_not_selected"
+    WAITING_FOR_KEYFRAME = "waiting_for_keyframe"
+    TRANSPORT_NOT_READY = "transport_not_ready"
+    SEND_FAILED = "send_failed"
+    TOO_OLD = "too_old"  # from before the subscriber's current start/switch point
+    PAUSED = "paused"
+    INTERNAL_ERROR = "internal_error"
+
+
+class MediaCounters:
+    """Node-wide totals. One instance per node process, shared by every track."""
+
+    __slots__ = ("bytes_in", "bytes_out", "drops", "packets_in", "packets_out", "retransmits")
+
+    def __init__(self) -> None:
+        self.packets_in = 0
+        self.bytes_in = 0
+        self.packets_out = 0
+        self.bytes_out = 0
+        self.retransmits = 0
+        self.drops: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
+
+    def drop(self, reason: DropReason) -> None:
+        self.drops[reason] += 1

@@ -1,0 +1,37 @@
+"""What negotiation decided about one m-line, in the terms the packet path needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["audio", "video"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionIds:
+    """Negotiated RTP header-extension ids of one m-line (0: not negotiated)."""
+
+    mid: int = 0
+    rid: int = 0
+    repaired_rid: int = 0
+    abs_send_time: int = 0
+    audio_level: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLine:
+    """One negotiated m-line of a bundle: its mid, codec, extension ids and simulcast rids.
+
+    ``ssrc`` is the SSRC we send with (subscribe side); ``rids`` the layers, lowest first
+    (publish side, empty without simulcast).
+    """
+
+    mid: str
+    kind: Kind
+    payload_type: int
+    mime: str
+    clock_rate: int
+    extensions: ExtensionIds
+    rids: tuple[str, ...] = ()
+    ssrc: int = 0

@@ -1,0 +1,45 @@
+"""A received RTP packet, parsed once at ingress and shared read-only by every subscriber."""
+
+from __future__ import annotations
+
+
+class RtpPacket:
+    """The raw bytes plus what the forwarding decisions need; built by ``PublisherIngress``."""
+
+    __slots__ = (
+        "arrival_ms",
+        "audio_level",
+        "data",
+        "ext_seq",
+        "keyframe",
+        "layer",
+        "marker",
+        "payload_offset",
+        "ssrc",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        ssrc: int,
+        ext_seq: int,
+        timestamp: int,
+        marker: bool,
+        payload_offset: int,
+        audio_level: int,
+        layer: int,
+        keyframe: bool,
+        arrival_ms: int,
+    ) -> None:
+        self.data = data
+        self.ssrc = ssrc
+        self.ext_seq = ext_seq
+        self.timestamp = timestamp
+        self.marker = marker
+        self.payload_offset = payload_offset
+        self.audio_level = audio_level
+        self.layer = layer
+        self.keyframe = keyframe
+        self.arrival_ms = arrival_ms

@@ -1,0 +1,109 @@
+"""One published track: its layers' SSRCs and statistics, keyframe requests, fan-out.
+
+Every packet of the track passes here once; each subscription (``DownTrack``) then decides for
+itself. Keyframe requests from all subscriptions are merged and throttled per layer, so the
+publisher's encoder is never asked more than it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sfu.media.counters import DropReason, MediaCounters
+from sfu.media.description import MediaLine
+from sfu.media.packet import RtpPacket
+from sfu.media.stats import StreamStats
+from sfu.rtp.fastpath import vp8_descriptor
+from sfu.rtp.kernels_py import ParsedRtp
+from sfu.rtp.rtcp import ReportBlock, build_pli
+
+if TYPE_CHECKING:
+    from sfu.media.downtrack import DownTrack
+
+# A keyframe takes a round trip plus encode time; asking more often only costs bitrate.
+KEYFRAME_REQUEST_INTERVAL_MS = 500
+# A layer with no packet for this long is treated as stopped (the publisher may pause it).
+LAYER_TIMEOUT_MS = 1500
+
+
+class TrackReceiver:
+    """Ingest side of one published track."""
+
+    def __init__(
+        self,
+        track_id: str,
+        line: MediaLine,
+        *,
+        send_rtcp: Callable[[bytes], bool],
+        local_ssrc: int,
+        counters: MediaCounters,
+    ) -> None:
+        self.track_id = track_id
+        self.line = line
+        self.is_video = line.kind == "video"
+        layers = max(1, len(line.rids))
+        self.ssrcs = [0] * layers
+        self.stats = [StreamStats(line.clock_rate) for _ in range(layers)]
+        self.last_arrival_ms = [-1] * layers
+        self.downtracks: list[DownTrack] = []
+        self._send_rtcp = send_rtcp
+        self._local_ssrc = local_ssrc
+        self._counters = counters
+        self._last_request_ms = [-KEYFRAME_REQUEST_INTERVAL_MS] * layers
+
+    @property
+    def layer_count(self) -> int:
+        return len(self.ssrcs)
+
+    def bind_ssrc(self, layer: int, ssrc: int) -> None:
+        """A new SSRC carries this layer (learnt from the rid extension)."""
+        self.ssrcs[layer] = ssrc
+        self.stats[layer] = StreamStats(self.line.clock_rate)
+
+    def on_rtp(self, data: bytes, info: ParsedRtp, layer: int, now_ms: int) -> None:
+        ssrc, _pt, seq, ts, marker, offset, end, _mid, _rid, _rrid, level = info
+        ext_seq = self.stats[layer].update(seq, ts, now_ms)
+        self.last_arrival_ms[layer] = now_ms
+        keyframe = True
+        if self.is_video:
+            try:
+                keyframe = vp8_descriptor(data, offset, end)[0] if end > offset else False
+            except ValueError:
+                self._counters.drop(DropReason.MALFORMED_VP8)
+                return
+        packet = RtpPacket(
+            data,
+            ssrc=ssrc,
+            ext_seq=ext_seq,
+            timestamp=ts,
+            marker=marker,
+            payload_offset=offset,
+            audio_level=level,
+            layer=layer,
+            keyframe=keyframe,
+            arrival_ms=now_ms,
+        )
+        for downtrack in self.downtracks:
+            downtrack.write(packet, now_ms)
+
+    def on_sender_report(self, layer: int, ntp: int, rtp_timestamp: int, now_ms: int) -> None:
+        self.stats[layer].on_sender_report(ntp, rtp_timestamp, now_ms)
+
+    def request_keyframe(self, layer: int, now_ms: int) -> None:
+        if not self.is_video or not 0 <= layer < len(self.ssrcs) or not self.ssrcs[layer]:
+            return
+        if now_ms - self._last_request_ms[layer] < KEYFRAME_REQUEST_INTERVAL_MS:
+            return
+        self._last_request_ms[layer] = now_ms
+        self._send_rtcp(build_pli(self._local_ssrc, self.ssrcs[layer]))
+
+    def active_layers(self, now_ms: int) -> list[bool]:
+        return [t >= 0 and now_ms - t < LAYER_TIMEOUT_MS for t in self.last_arrival_ms]
+
+    def report_blocks(self, now_ms: int) -> list[ReportBlock]:
+        return [
+            stats.report_block(ssrc, now_ms)
+            for ssrc, stats in zip(self.ssrcs, self.stats, strict=True)
+            if ssrc and stats.received
+        ]

@@ -1,0 +1,1 @@
+"""What a node tells operators: Prometheus metrics (and structured logs, set up in __main__)."""

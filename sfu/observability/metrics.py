@@ -1,0 +1,55 @@
+"""Prometheus metrics of a media node, read from its counters at scrape time.
+
+The packet path bumps plain ints (``MediaCounters``); this collector turns them into metric
+families only when /metrics is scraped, so metrics cost nothing per packet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from sfu.node import Node
+
+
+class _NodeCollector(Collector):
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def collect(self) -> Iterator[Metric]:
+        node, counters = self._node, self._node.counters
+        participants = [p for r in node.rooms.values() for p in r.participants.values()]
+        yield GaugeMetricFamily("sfu_rooms", "Rooms open on this node", value=len(node.rooms))
+        yield GaugeMetricFamily("sfu_participants", "Participants connected", value=len(participants))
+        yield GaugeMetricFamily(
+            "sfu_published_tracks", "Tracks published", value=sum(len(p.published) for p in participants)
+        )
+        yield GaugeMetricFamily(
+            "sfu_subscriptions", "Tracks forwarded to a subscriber", value=sum(len(p.downtracks) for p in participants)
+        )
+        yield CounterMetricFamily("sfu_packets_in", "RTP packets received from publishers", value=counters.packets_in)
+        yield CounterMetricFamily("sfu_bytes_in", "RTP bytes received from publishers", value=counters.bytes_in)
+        yield CounterMetricFamily("sfu_packets_out", "RTP packets forwarded to subscribers", value=counters.packets_out)
+        yield CounterMetricFamily("sfu_bytes_out", "RTP bytes forwarded to subscribers", value=counters.bytes_out)
+        yield CounterMetricFamily(
+            "sfu_retransmits", "Packets resent from history on a subscriber's NACK", value=counters.retransmits
+        )
+        drops = CounterMetricFamily("sfu_dropped_packets", "Packets not forwarded, by reason", labels=["reason"])
+        for reason, count in counters.drops.items():
+            drops.add_metric([reason.value], count)
+        yield drops
+
+
+class NodeMetrics:
+    def __init__(self, node: Node) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_NodeCollector(node))
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,212 @@
+"""One participant: its two peer connections, what it publishes, what it receives.
+
+Subscribe-side negotiation is serialized: one offer in flight, and changes made meanwhile are
+folded into the next offer when the answer comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from sfu.media.counters import MediaCounters
+from sfu.media.downtrack import DownTrack
+from sfu.media.egress import SubscriberFeedback
+from sfu.media.ingress import PublisherIngress
+from sfu.media.receiver import TrackReceiver
+from sfu.signaling.messages import (
+    ParticipantInfo,
+    ServerMessage,
+    SubscribedTrack,
+    SubscribeOffer,
+    TrackInfo,
+)
+from sfu.webrtc.peer import PublishPeer, SubscribePeer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    """Media settings every participant of a node shares."""
+
+    counters: MediaCounters
+    default_layer: int
+    start_bitrate_kbps: int
+    remb_bps: int
+
+
+@dataclass(slots=True)
+class PublishedTrack:
+    info: TrackInfo
+    receiver: TrackReceiver
+    publisher: Participant
+
+
+class NegotiationError(Exception):
+    """A message that does not fit the negotiation state."""
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(9)}"
+
+
+class Participant:
+    def __init__(
+        self,
+        *,
+        identity: str,
+        name: str,
+        can_publish: bool,
+        can_subscribe: bool,
+        send: Callable[[ServerMessage], None],
+        disconnect: Callable[[int, str], None],
+        config: MediaConfig,
+    ) -> None:
+        self.sid = new_id("PA")
+        self.identity = identity
+        self.name = name
+        self.can_publish = can_publish
+        self.can_subscribe = can_subscribe
+        self.send = send
+        self.disconnect = disconnect
+        self._config = config
+        self.published: dict[str, PublishedTrack] = {}
+        self.downtracks: dict[str, DownTrack] = {}
+        self._ingress = PublisherIngress(config.counters, remb_bps=config.remb_bps)
+        self._publish_peer: PublishPeer | None = None
+        self._feedback = SubscriberFeedback(config.counters)
+        self._subscribe_peer = SubscribePeer(self._feedback, config.counters)
+        self._subscribed: dict[str, PublishedTrack] = {}
+        self.video_sizes: dict[str, tuple[int, int]] = {}
+        self._offer_tracks: dict[str, SubscribedTrack] = {}
+        self._negotiating = False
+        self._renegotiate = False
+
+    def info(self) -> ParticipantInfo:
+        return ParticipantInfo(
+            sid=self.sid, identity=self.identity, name=self.name, tracks=[t.info for t in self.published.values()]
+        )
+
+    # publishing -------------------------------------------------------------------------------
+
+    async def publish(self, offer: str) -> tuple[str, dict[str, str], list[PublishedTrack]]:
+        """Answer a publish offer; return the answer, mid → track id, and the new tracks."""
+        if self._publish_peer is None:
+            self._publish_peer = PublishPeer(
+                self._ingress, self._config.counters, start_kbps=self._config.start_bitrate_kbps
+            )
+        answer, lines = await self._publish_peer.answer(offer)
+        self._ingress.sink = self._publish_peer.sink
+        by_mid = {t.receiver.line.mid: t for t in self.published.values()}
+        new = []
+        for line in lines:
+            if line.mid in by_mid:
+                continue
+            track_id = new_id("TR")
+            receiver = self._ingress.add_track(track_id, line)
+            track = PublishedTrack(TrackInfo(id=track_id, kind=line.kind, simulcast=list(line.rids)), receiver, self)
+            self.published[track_id] = track
+            new.append(track)
+        mids = {t.receiver.line.mid: track_id for track_id, t in self.published.items()}
+        return answer, mids, new
+
+    def set_muted(self, track_id: str, muted: bool) -> PublishedTrack | None:
+        track = self.published.get(track_id)
+        if track is not None:
+            track.info = replace(track.info, muted=muted)
+        return track
+
+    async def add_ice_candidate(self, target: str, candidate: str | None, mid: str | None, index: int | None) -> None:
+        peer = self._publish_peer if target == "publish" else self._subscribe_peer
+        if peer is None:
+            raise NegotiationError("no publish connection yet: send publish_offer first")
+        await peer.add_ice_candidate(candidate, mid, index)
+
+    # subscribing ------------------------------------------------------------------------------
+
+    async def subscribe(self, track: PublishedTrack) -> None:
+        if not self.can_subscribe or track.info.id in self._subscribed:
+            return
+        self._subscribed[track.info.id] = track
+        self._subscribe_peer.add_track(track.info.id, track.publisher.sid, track.info.kind)
+        await self._negotiate()
+
+    async def unsubscribe(self, track_id: str) -> None:
+        if self._subscribed.pop(track_id, None) is None:
+            return
+        downtrack = self.downtracks.pop(track_id, None)
+        if downtrack is not None:
+            downtrack.close()
+            self._feedback.remove(downtrack)
+        self._subscribe_peer.remove_track(track_id)
+        await self._negotiate()
+
+    def set_video_size(self, track_id: str, width: int, height: int) -> bool:
+        """Record the rendered size of a subscribed video (layer selection reads it)."""
+        if track_id not in self._subscribed:
+            return False
+        self.video_sizes[track_id] = (width, height)
+        return True
+
+    async def _negotiate(self) -> None:
+        if self._negotiating:
+            self._renegotiate = True
+            return
+        self._negotiating = True
+        self._renegotiate = False
+        sdp, mids = await self._subscribe_peer.create_offer()
+        self._offer_tracks = {
+            mid: SubscribedTrack(
+                track_id=track_id,
+                participant=self._subscribed[track_id].publisher.identity,
+                kind=self._subscribed[track_id].info.kind,
+            )
+            for track_id, mid in mids.items()
+        }
+        self.send(SubscribeOffer(sdp=sdp, tracks=self._offer_tracks))
+
+    async def subscribe_answer(self, answer: str) -> None:
+        if not self._negotiating:
+            raise NegotiationError("no subscribe_offer is waiting for an answer")
+        lines = await self._subscribe_peer.apply_answer(answer)
+        sink = self._subscribe_peer.sink
+        assert sink is not None  # a negotiated peer always has its transport
+        for track_id, line in lines.items():
+            track = self._subscribed.get(track_id)
+            existing = self.downtracks.get(track_id)
+            if track is None or (existing is not None and existing.line == line):
+                continue
+            if existing is not None:
+                existing.close()
+                self._feedback.remove(existing)
+            downtrack = DownTrack(
+                track.receiver,
+                sink,
+                line,
+                preferred_layer=self._config.default_layer,
+                counters=self._config.counters,
+            )
+            track.receiver.downtracks.append(downtrack)
+            self._feedback.add(downtrack)
+            self.downtracks[track_id] = downtrack
+        self._negotiating = False
+        if self._renegotiate:
+            await self._negotiate()
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> None:
+        self._ingress.tick(now_ms)
+        for downtrack in self.downtracks.values():
+            downtrack.tick(now_ms)
+
+    async def close(self) -> None:
+        for downtrack in self.downtracks.values():
+            downtrack.close()
+        self.downtracks.clear()
+        if self._publish_peer is not None:
+            await self._publish_peer.close()
+        await self._subscribe_peer.close()

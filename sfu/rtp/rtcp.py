@@ -1,0 +1,236 @@
+"""RTCP wire format (RFC 3550 §6, RFC 4585 §6, RFC 5104 §4.3.1, draft-alvestrand-rmcat-remb).
+
+Only what an SFU reads and writes: SR, RR, NACK, PLI, FIR, REMB. RTCP runs at a few packets per
+second per stream, so this stays in plain Python; parse errors are ``ValueError`` with a reason.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+SR, RR, SDES, BYE, RTPFB, PSFB = 200, 201, 202, 203, 205, 206
+FMT_NACK = 1
+FMT_PLI, FMT_FIR, FMT_AFB = 1, 4, 15
+
+_HEADER = struct.Struct("!BBH")
+_REPORT_BLOCK = struct.Struct("!IIIIII")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportBlock:
+    ssrc: int
+    fraction_lost: int
+    packets_lost: int
+    highest_seq: int
+    jitter: int
+    lsr: int
+    dlsr: int
+
+
+@dataclass(frozen=True, slots=True)
+class SenderReport:
+    ssrc: int
+    ntp: int
+    rtp_timestamp: int
+    packets: int
+    octets: int
+    reports: tuple[ReportBlock, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverReport:
+    ssrc: int
+    reports: tuple[ReportBlock, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Nack:
+    sender_ssrc: int
+    media_ssrc: int
+    lost: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pli:
+    sender_ssrc: int
+    media_ssrc: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fir:
+    sender_ssrc: int
+    media_ssrcs: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Remb:
+    sender_ssrc: int
+    bitrate: int
+    ssrcs: tuple[int, ...]
+
+
+RtcpPacket = SenderReport | ReceiverReport | Nack | Pli | Fir | Remb
+
+
+def parse_compound(data: bytes) -> list[RtcpPacket]:
+    """Parse a compound RTCP packet; kinds the SFU does not use (SDES, BYE, XR...) are skipped."""
+    packets: list[RtcpPacket] = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 4:
+            raise ValueError("rtcp header truncated")
+        first, packet_type, length = _HEADER.unpack_from(data, pos)
+        if first >> 6 != 2:
+            raise ValueError("rtcp version is not 2")
+        end = pos + 4 + length * 4
+        if end > len(data):
+            raise ValueError("rtcp length exceeds packet")
+        body = data[pos + 4 : end]
+        if first & 0x20:
+            if not body or body[-1] == 0 or body[-1] > len(body):
+                raise ValueError("rtcp padding invalid")
+            body = body[: -body[-1]]
+        parsed = _parse_one(first & 0x1F, packet_type, body)
+        if parsed is not None:
+            packets.append(parsed)
+        pos = end
+    return packets
+
+
+def _parse_one(count: int, packet_type: int, body: bytes) -> RtcpPacket | None:
+    if packet_type == SR:
+        if len(body) < 24 + count * 24:
+            raise ValueError("rtcp sender report truncated")
+        ssrc, ntp_hi, ntp_lo, rtp_ts, packets, octets = struct.unpack_from("!IIIIII", body)
+        return SenderReport(
+            ssrc, (ntp_hi << 32) | ntp_lo, rtp_ts, packets, octets, _blocks(body, 24, count)
+        )
+    if packet_type == RR:
+        if len(body) < 4 + count * 24:
+            raise ValueError("rtcp receiver report truncated")
+        return ReceiverReport(struct.unpack_from("!I", body)[0], _blocks(body, 4, count))
+    if packet_type in (RTPFB, PSFB):
+        if len(body) < 8:
+            raise ValueError("rtcp feedback truncated")
+        sender, media = struct.unpack_from("!II", body)
+        fci = body[8:]
+        if packet_type == RTPFB and count == FMT_NACK:
+            return Nack(sender, media, _nack_seqs(fci))
+        if packet_type == PSFB and count == FMT_PLI:
+            return Pli(sender, media)
+        if packet_type == PSFB and count == FMT_FIR:
+            return Fir(sender, tuple(ssrc for (ssrc,) in struct.iter_unpack("!I4x", fci[: len(fci) // 8 * 8])))
+        if packet_type == PSFB and count == FMT_AFB and fci[:4] == b"REMB":
+            return _parse_remb(sender, fci)
+    return None
+
+
+def _blocks(body: bytes, offset: int, count: int) -> tuple[ReportBlock, ...]:
+    blocks = []
+    for i in range(count):
+        ssrc, lost_word, highest, jitter, lsr, dlsr = _REPORT_BLOCK.unpack_from(body, offset + i * 24)
+        lost = lost_word & 0xFFFFFF
+        if lost & 0x800000:
+            lost -= 0x1000000
+        blocks.append(ReportBlock(ssrc, lost_word >> 24, lost, highest, jitter, lsr, dlsr))
+    return tuple(blocks)
+
+
+def _nack_seqs(fci: bytes) -> tuple[int, ...]:
+    if len(fci) % 4:
+        raise ValueError("rtcp nack truncated")
+    seqs = []
+    for pid, blp in struct.iter_unpack("!HH", fci):
+        seqs.append(pid)
+        seqs.extend((pid + bit + 1) & 0xFFFF for bit in range(16) if blp >> bit & 1)
+    return tuple(seqs)
+
+
+def _parse_remb(sender: int, fci: bytes) -> Remb:
+    if len(fci) < 8:
+        raise ValueError("rtcp remb truncated")
+    num_ssrc = fci[4]
+    if len(fci) < 8 + 4 * num_ssrc:
+        raise ValueError("rtcp remb truncated")
+    exponent = fci[5] >> 2
+    mantissa = ((fci[5] & 0x03) << 16) | (fci[6] << 8) | fci[7]
+    ssrcs = struct.unpack_from(f"!{num_ssrc}I", fci, 8)
+    return Remb(sender, mantissa << exponent, tuple(ssrcs))
+
+
+# builders ---------------------------------------------------------------------------------------
+
+
+def _packet(count: int, packet_type: int, body: bytes) -> bytes:
+    return _HEADER.pack(0x80 | count, packet_type, len(body) // 4) + body
+
+
+def _pack_blocks(reports: tuple[ReportBlock, ...] | list[ReportBlock]) -> bytes:
+    return b"".join(
+        _REPORT_BLOCK.pack(
+            r.ssrc,
+            (r.fraction_lost & 0xFF) << 24 | (r.packets_lost & 0xFFFFFF),
+            r.highest_seq & 0xFFFFFFFF,
+            r.jitter,
+            r.lsr,
+            r.dlsr,
+        )
+        for r in reports
+    )
+
+
+def build_sr(sr: SenderReport) -> bytes:
+    body = struct.pack(
+        "!IIIIII",
+        sr.ssrc,
+        sr.ntp >> 32,
+        sr.ntp & 0xFFFFFFFF,
+        sr.rtp_timestamp & 0xFFFFFFFF,
+        sr.packets & 0xFFFFFFFF,
+        sr.octets & 0xFFFFFFFF,
+    )
+    return _packet(len(sr.reports), SR, body + _pack_blocks(sr.reports))
+
+
+def build_rr(ssrc: int, reports: list[ReportBlock]) -> bytes:
+    """One or more RR packets (at most 31 report blocks each), concatenated."""
+    out = [
+        _packet(len(chunk), RR, struct.pack("!I", ssrc) + _pack_blocks(chunk))
+        for chunk in (reports[i : i + 31] for i in range(0, max(len(reports), 1), 31))
+    ]
+    return b"".join(out)
+
+
+def build_pli(sender_ssrc: int, media_ssrc: int) -> bytes:
+    return _packet(FMT_PLI, PSFB, struct.pack("!II", sender_ssrc, media_ssrc))
+
+
+def build_nack(sender_ssrc: int, media_ssrc: int, lost: list[int]) -> bytes:
+    items: list[tuple[int, int]] = []
+    for seq in sorted(set(lost)):
+        if items and 0 < (seq - items[-1][0]) <= 16:
+            pid, blp = items[-1]
+            items[-1] = (pid, blp | 1 << (seq - pid - 1))
+        else:
+            items.append((seq, 0))
+    fci = b"".join(struct.pack("!HH", pid, blp) for pid, blp in items)
+    return _packet(FMT_NACK, RTPFB, struct.pack("!II", sender_ssrc, media_ssrc) + fci)
+
+
+def build_remb(sender_ssrc: int, bitrate: int, ssrcs: list[int]) -> bytes:
+    exponent = 0
+    mantissa = max(0, bitrate)
+    while mantissa > 0x3FFFF:
+        mantissa >>= 1
+        exponent += 1
+    fci = b"REMB" + bytes(
+        [len(ssrcs), (exponent << 2) | (mantissa >> 16), (mantissa >> 8) & 0xFF, mantissa & 0xFF]
+    )
+    fci += b"".join(struct.pack("!I", s) for s in ssrcs)
+    return _packet(FMT_AFB, PSFB, struct.pack("!II", sender_ssrc, 0) + fci)
+
+
+def is_rtcp(data: bytes) -> bool:
+    """RFC 5761 §4: RTCP packet types 192-223 share the port with RTP payload types."""
+    return len(data) >= 2 and 192 <= data[1] <= 223

@@ -1,0 +1,47 @@
+"""Media-node settings, read once from the environment (prefix ``SFU_``).
+
+    SFU_NODE_HOST / SFU_NODE_PORT   where the node's signaling and metrics listen (0.0.0.0:7880)
+    SFU_NODE_ID                     id in the node registry (default: hostname-port)
+    SFU_NODE_URL                    signaling URL clients are given (default ws://host:port/v1/signal)
+    SFU_NODE_CAPACITY               participants this node accepts (default 100)
+    SFU_ICE_HOST_ADDRESSES          comma-separated addresses to offer as ICE host candidates
+                                    (default: the machine's, loopback if it has no other)
+    SFU_DEFAULT_LAYER               simulcast layer forwarded until layer selection lands (0=q, 1=h, 2=f)
+    SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from control_api.settings import ControlSettings
+
+
+class NodeSettings(ControlSettings):
+    node_host: str = "0.0.0.0"
+    node_port: int = Field(default=7880, ge=0, le=65535)
+    node_id: str = ""
+    node_url: str = ""
+    node_capacity: int = Field(default=100, gt=0)
+    ice_host_addresses: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    default_layer: int = Field(default=1, ge=0, le=2)
+    start_bitrate_kbps: int = Field(default=2500, ge=0)
+    remb_bps: int = Field(default=3_000_000, gt=0)
+
+    @field_validator("ice_host_addresses", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [a.strip() for a in value.split(",") if a.strip()]
+        return value
+
+    def resolved_id(self) -> str:
+        return self.node_id or f"{socket.gethostname()}-{self.node_port}"
+
+    def resolved_url(self) -> str:
+        host = "127.0.0.1" if self.node_host in ("0.0.0.0", "") else self.node_host
+        return self.node_url or f"ws://{host}:{self.node_port}/v1/signal"

@@ -1,0 +1,189 @@
+"""Signaling messages, version 1: the typed contract between a client and a media node.
+
+Each frame is a JSON object whose ``type`` picks the model. ``docs/signaling.md`` is the guide.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024
+MAX_SDP_CHARS = 60_000
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# client -> node ---------------------------------------------------------------------------------
+
+
+class Join(_Message):
+    type: Literal["join"]
+    protocol: Literal[1] = PROTOCOL_VERSION
+    room: str = Field(min_length=1, max_length=128)
+    token: str = Field(min_length=1, max_length=4096)
+
+
+class PublishOffer(_Message):
+    type: Literal["publish_offer"]
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
+
+
+class SubscribeAnswer(_Message):
+    type: Literal["subscribe_answer"]
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
+
+
+class IceCandidate(_Message):
+    """An RTCIceCandidateInit as the browser gives it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    candidate: str = Field(max_length=1024)
+    sdpMid: str | None = None
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=1024)
+
+
+class Trickle(_Message):
+    type: Literal["trickle"]
+    target: Literal["publish", "subscribe"]
+    candidate: IceCandidate | None
+
+
+class Mute(_Message):
+    type: Literal["mute"]
+    track_id: str = Field(min_length=1, max_length=64)
+    muted: bool
+
+
+class VideoSize(_Message):
+    type: Literal["video_size"]
+    track_id: str = Field(min_length=1, max_length=64)
+    width: int = Field(ge=0, le=16384)
+    height: int = Field(ge=0, le=16384)
+
+
+class Leave(_Message):
+    type: Literal["leave"]
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+    ts: float = 0
+
+
+ClientMessage = Annotated[
+    PublishOffer | SubscribeAnswer | Trickle | Mute | VideoSize | Leave | Ping | Join,
+    Field(discriminator="type"),
+]
+client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+# node -> client ---------------------------------------------------------------------------------
+
+
+class TrackInfo(_Message):
+    id: str
+    kind: Literal["audio", "video"]
+    muted: bool = False
+    simulcast: list[str] = []
+
+
+class ParticipantInfo(_Message):
+    sid: str
+    identity: str
+    name: str
+    tracks: list[TrackInfo] = []
+
+
+class Joined(_Message):
+    type: Literal["joined"] = "joined"
+    participant: ParticipantInfo
+    participants: list[ParticipantInfo]
+
+
+class PublishAnswer(_Message):
+    type: Literal["publish_answer"] = "publish_answer"
+    sdp: str
+    tracks: dict[str, str]
+
+
+class SubscribedTrack(_Message):
+    track_id: str
+    participant: str
+    kind: Literal["audio", "video"]
+
+
+class SubscribeOffer(_Message):
+    type: Literal["subscribe_offer"] = "subscribe_offer"
+    sdp: str
+    tracks: dict[str, SubscribedTrack]
+
+
+class ParticipantJoined(_Message):
+    type: Literal["participant_joined"] = "participant_joined"
+    participant: ParticipantInfo
+
+
+class ParticipantLeft(_Message):
+    type: Literal["participant_left"] = "participant_left"
+    identity: str
+
+
+class TrackPublished(_Message):
+    type: Literal["track_published"] = "track_published"
+    participant: str
+    track: TrackInfo
+
+
+class TrackUnpublished(_Message):
+    type: Literal["track_unpublished"] = "track_unpublished"
+    participant: str
+    track_id: str
+
+
+class TrackMuted(_Message):
+    type: Literal["track_muted"] = "track_muted"
+    participant: str
+    track_id: str
+    muted: bool
+
+
+ErrorCode = Literal[
+    "bad_json",
+    "bad_message",
+    "bad_sdp",
+    "not_allowed",
+    "unknown_track",
+    "bad_state",
+    "internal_error",
+]
+
+
+class Error(_Message):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    ref: str | None = None
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+    ts: float
+
+
+ServerMessage = (
+    Joined
+    | PublishAnswer
+    | SubscribeOffer
+    | ParticipantJoined
+    | ParticipantLeft
+    | TrackPublished
+    | TrackUnpublished
+    | TrackMuted
+    | Error
+    | Pong
+)

@@ -1,0 +1,234 @@
+"""One signaling WebSocket: the join handshake, then messages to and from one participant.
+
+Refusals before joining close the socket with a 44xx code and a reason; after joining, a bad
+frame gets an ``error`` frame and the connection stays (docs/signaling.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from control_api.tokens import JoinClaims, TokenError, verify_join_token
+from sfu.rooms.participant import MediaConfig, NegotiationError, Participant
+from sfu.rooms.room import Room
+from sfu.signaling.messages import (
+    MAX_FRAME_BYTES,
+    Error,
+    ErrorCode,
+    Join,
+    Joined,
+    Leave,
+    Mute,
+    Ping,
+    Pong,
+    PublishOffer,
+    ServerMessage,
+    SubscribeAnswer,
+    Trickle,
+    VideoSize,
+    client_message,
+)
+from sfu.webrtc.peer import SdpError
+
+logger = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 10.0
+CLOSE_NORMAL = 1000
+CLOSE_TOO_BIG = 1009
+CLOSE_BAD_JOIN = 4400
+CLOSE_BAD_TOKEN = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_REPLACED = 4409
+CLOSE_REMOVED = 4410
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Queued after the last message: close the socket with this code and reason."""
+
+    code: int
+    reason: str
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class SignalingSession:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        rooms: Callable[[str], Room],
+        secrets: dict[str, str],
+        config: MediaConfig,
+        clock: Callable[[], float],
+    ) -> None:
+        self._ws = websocket
+        self._rooms = rooms
+        self._secrets = secrets
+        self._config = config
+        self._clock = clock
+        self._outbox: asyncio.Queue[ServerMessage | Close] = asyncio.Queue()
+        self._participant: Participant | None = None
+        self._room: Room | None = None
+
+    async def run(self) -> None:
+        await self._ws.accept()
+        writer = asyncio.create_task(self._write_loop())
+        try:
+            join, claims = await self._handshake()
+            await self._enter(join, claims)
+            await self._read_loop()
+        except Refused as refused:
+            self._outbox.put_nowait(Close(refused.code, refused.reason))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self._leave()
+            self._outbox.put_nowait(Close(CLOSE_NORMAL, "bye"))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, 5)
+
+    async def _receive_text(self) -> str:
+        message = await self._ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", CLOSE_NORMAL))
+        text = message.get("text")
+        if text is None:
+            text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+        if len(text) > MAX_FRAME_BYTES:
+            raise Refused(CLOSE_TOO_BIG, f"frame larger than {MAX_FRAME_BYTES} bytes")
+        return text
+
+    async def _handshake(self) -> tuple[Join, JoinClaims]:
+        try:
+            text = await asyncio.wait_for(self._receive_text(), JOIN_TIMEOUT_S)
+        except TimeoutError:
+            raise Refused(CLOSE_BAD_JOIN, f"no join within {JOIN_TIMEOUT_S:.0f} s") from None
+        try:
+            join = Join.model_validate_json(text)
+        except ValidationError as exc:
+            raise Refused(CLOSE_BAD_JOIN, f"first frame must be join: {_describe(exc)}") from None
+        try:
+            claims = verify_join_token(join.token, secrets=self._secrets, now=self._clock())
+        except TokenError as exc:
+            raise Refused(CLOSE_BAD_TOKEN, str(exc)) from None
+        if claims.room != join.room:
+            raise Refused(CLOSE_FORBIDDEN, f"token is for room {claims.room!r}, not {join.room!r}")
+        return join, claims
+
+    async def _enter(self, join: Join, claims: JoinClaims) -> None:
+        room = self._rooms(join.room)
+        previous = room.participants.get(claims.identity)
+        if previous is not None:
+            previous.disconnect(CLOSE_REPLACED, "joined again from another connection")
+            await room.leave(previous)
+        participant = Participant(
+            identity=claims.identity,
+            name=claims.name or claims.identity,
+            can_publish=claims.grants.publish,
+            can_subscribe=claims.grants.subscribe,
+            send=self._outbox.put_nowait,
+            disconnect=lambda code, reason: self._outbox.put_nowait(Close(code, reason)),
+            config=self._config,
+        )
+        self._participant, self._room = participant, room
+        others = [p.info() for p in room.participants.values()]
+        participant.send(Joined(participant=participant.info(), participants=others))
+        await room.join(participant)
+
+    async def _read_loop(self) -> None:
+        while True:
+            text = await self._receive_text()
+            try:
+                payload = json.loads(text)
+            except ValueError as exc:
+                self._error("bad_json", f"not JSON: {exc}")
+                continue
+            ref = payload.get("type") if isinstance(payload, dict) else None
+            try:
+                message = client_message.validate_python(payload)
+            except ValidationError as exc:
+                self._error("bad_message", _describe(exc), ref)
+                continue
+            if isinstance(message, Leave):
+                return
+            try:
+                await self._handle(message)
+            except SdpError as exc:
+                self._error("bad_sdp", str(exc), ref)
+            except NegotiationError as exc:
+                self._error("bad_state", str(exc), ref)
+            except Exception:
+                logger.exception("signaling: %s failed", ref)
+                self._error("internal_error", f"{ref} failed; see the node's log", ref)
+
+    async def _handle(self, message: object) -> None:
+        participant, room = self._participant, self._room
+        assert participant is not None and room is not None
+        match message:
+            case PublishOffer(sdp=sdp):
+                if not participant.can_publish:
+                    self._error("not_allowed", "the token has no publish grant", "publish_offer")
+                    return
+                await room.publish(participant, sdp)
+            case SubscribeAnswer(sdp=sdp):
+                await participant.subscribe_answer(sdp)
+            case Trickle(target=target, candidate=candidate):
+                await participant.add_ice_candidate(
+                    target,
+                    candidate.candidate if candidate else None,
+                    candidate.sdpMid if candidate else None,
+                    candidate.sdpMLineIndex if candidate else None,
+                )
+            case Mute(track_id=track_id, muted=muted):
+                if not room.mute(participant, track_id, muted):
+                    self._error("unknown_track", f"no published track {track_id!r}", "mute")
+            case VideoSize(track_id=track_id, width=width, height=height):
+                if not participant.set_video_size(track_id, width, height):
+                    self._error("unknown_track", f"no subscribed track {track_id!r}", "video_size")
+            case Ping(ts=ts):
+                participant.send(Pong(ts=ts))
+            case Join():
+                self._error("bad_state", "already joined", "join")
+
+    def _error(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
+        self._outbox.put_nowait(Error(code=code, message=message, ref=ref))
+
+    async def _leave(self) -> None:
+        if self._participant is not None and self._room is not None:
+            try:
+                await self._room.leave(self._participant)
+            except Exception:
+                logger.exception("leaving room %s failed", self._room.name)
+            self._participant = None
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._outbox.get()
+            try:
+                if isinstance(item, Close):
+                    await self._ws.close(item.code, item.reason[:120])
+                    return
+                await self._ws.send_text(item.model_dump_json())
+            except Exception:  # the socket is gone: nothing more to write
+                return
+
+
+def _describe(exc: ValidationError) -> str:
+    """First validation problem, as 'field: message', short enough for a close reason."""
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]) or "frame"
+    return f"{where}: {error['msg']}"[:100]

@@ -1,0 +1,233 @@
+"""The two peer connections of a participant, as aiortc objects with its media path disabled.
+
+``PublishPeer`` answers the client's offer (simulcast accepted, VP8/Opus only); ``SubscribePeer``
+offers the tracks the participant receives, reusing inactive m-lines. aiortc never decodes (its
+receivers are never started) and never encodes (its senders are never started); packets flow
+through ``DtlsTap``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.sdp import candidate_from_sdp
+from aiortc.utils import random32
+
+from sfu.media.counters import MediaCounters
+from sfu.media.description import ExtensionIds, Kind, MediaLine
+from sfu.media.transport import MediaHandler, MediaSink
+from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
+from sfu.webrtc.stack import (
+    ABS_SEND_TIME_URI,
+    AUDIO_LEVEL_URI,
+    MID_URI,
+    REPAIRED_RID_URI,
+    RID_URI,
+)
+from sfu.webrtc.tap import DtlsTap
+
+logger = logging.getLogger(__name__)
+
+FORWARDABLE = {"video": "video/vp8", "audio": "audio/opus"}
+
+
+class SdpError(ValueError):
+    """An SDP that could not be parsed or applied; the message says why."""
+
+
+async def _not_started(*_args: Any) -> None:
+    """Replaces aiortc's receiver.receive / sender.send: no decoder thread, no encoder."""
+
+
+def _new_pc() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+
+
+def _forwardable_codecs(codecs: list[RTCRtpCodecParameters], kind: str) -> list[RTCRtpCodecParameters]:
+    """The codec we forward, plus its RTX; the rest is declined so the client never uses it."""
+    main = [c for c in codecs if c.mimeType.lower() == FORWARDABLE[kind]][:1]
+    if not main:
+        raise SdpError(f"no {FORWARDABLE[kind]} codec offered for {kind}")
+    rtx = [
+        c
+        for c in codecs
+        if c.mimeType.lower().endswith("/rtx") and c.parameters.get("apt") == main[0].payloadType
+    ]
+    return main + rtx[:1]
+
+
+def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int = 0) -> MediaLine:
+    ids = {ext.uri: ext.id for ext in t._headerExtensions}
+    codec = t._codecs[0]
+    return MediaLine(
+        mid=t.mid,
+        kind=t.kind,
+        payload_type=codec.payloadType,
+        mime=codec.mimeType.lower(),
+        clock_rate=codec.clockRate,
+        extensions=ExtensionIds(
+            mid=ids.get(MID_URI, 0),
+            rid=ids.get(RID_URI, 0),
+            repaired_rid=ids.get(REPAIRED_RID_URI, 0),
+            abs_send_time=ids.get(ABS_SEND_TIME_URI, 0),
+            audio_level=ids.get(AUDIO_LEVEL_URI, 0),
+        ),
+        rids=rids,
+        ssrc=ssrc,
+    )
+
+
+class _Peer:
+    def __init__(self, handler: MediaHandler, counters: MediaCounters) -> None:
+        self._pc = _new_pc()
+        self._handler = handler
+        self._counters = counters
+        self._tap: DtlsTap | None = None
+
+    @property
+    def sink(self) -> MediaSink | None:
+        return self._tap
+
+    def on_state(self, callback: Callable[[str], None]) -> None:
+        """Report the connection state ('connected', 'failed', 'closed', ...)."""
+        self._pc.on("connectionstatechange", lambda: callback(self._pc.connectionState))
+
+    def _ensure_tap(self) -> None:
+        if self._tap is None and self._pc.getTransceivers():
+            dtls = self._pc.getTransceivers()[0].receiver.transport
+            self._tap = DtlsTap(dtls, self._handler, self._counters)
+
+    async def add_ice_candidate(self, candidate: str | None, sdp_mid: str | None, index: int | None) -> None:
+        if candidate is None or not candidate.strip():
+            await self._pc.addIceCandidate(None)
+            return
+        text = candidate.removeprefix("candidate:")
+        try:
+            parsed = candidate_from_sdp(text)
+        except (AssertionError, ValueError, IndexError) as exc:
+            raise SdpError(f"unparsable ICE candidate: {exc or text[:80]}") from None
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = index if sdp_mid is None else None
+        if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
+            parsed.sdpMLineIndex = 0
+        await self._pc.addIceCandidate(parsed)
+
+    async def close(self) -> None:
+        if self._tap is not None:
+            self._tap.detach()
+        await self._pc.close()
+
+
+class PublishPeer(_Peer):
+    """The client sends media here; we answer its offers."""
+
+    def __init__(self, handler: MediaHandler, counters: MediaCounters, *, start_kbps: int) -> None:
+        super().__init__(handler, counters)
+        self._start_kbps = start_kbps
+
+    async def answer(self, offer: str) -> tuple[str, list[MediaLine]]:
+        """Apply an offer; return our answer and the m-lines the client will send on."""
+        try:
+            await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError, AssertionError, OperationError...
+            raise SdpError(f"offer rejected: {exc or type(exc).__name__}") from None
+        receiving = [
+            t for t in self._pc.getTransceivers() if t._offerDirection in ("recvonly", "sendrecv")
+        ]
+        for t in self._pc.getTransceivers():
+            t._codecs = _forwardable_codecs(t._codecs, t.kind)
+            t.receiver.receive = _not_started
+        simulcast = offered_simulcast(offer)
+        await self._pc.setLocalDescription(await self._pc.createAnswer())
+        self._ensure_tap()
+        answer = add_simulcast_and_bitrate(self._pc.localDescription.sdp, simulcast, self._start_kbps)
+        lines = [_media_line(t, rids=tuple(simulcast.get(t.mid, ()))) for t in receiving]
+        return answer, lines
+
+
+class _PlaceholderTrack(MediaStreamTrack):
+    """Gives a sender its kind and msid; never yields a frame (aiortc must not encode)."""
+
+    def __init__(self, kind: Kind, track_id: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._id = track_id
+
+    async def recv(self) -> Any:
+        raise ConnectionError("forwarded tracks have no frames")
+
+
+class SubscribePeer(_Peer):
+    """We send media here; we offer, the client answers. m-lines are reused once inactive."""
+
+    def __init__(self, handler: MediaHandler, counters: MediaCounters) -> None:
+        super().__init__(handler, counters)
+        self._by_track: dict[str, RTCRtpTransceiver] = {}
+        self._offered: set[str] = set()
+
+    def add_track(self, track_id: str, stream_id: str, kind: Kind) -> None:
+        free = next(
+            (
+                t
+                for t in self._pc.getTransceivers()
+                if t.kind == kind and t.direction == "inactive" and t not in self._by_track.values()
+            ),
+            None,
+        )
+        track = _PlaceholderTrack(kind, track_id)
+        if free is None:
+            free = self._pc.addTransceiver(track, direction="sendonly")
+            capabilities = RTCRtpSender.getCapabilities(kind).codecs
+            free.setCodecPreferences(
+                [c for c in capabilities if c.mimeType.lower() in (FORWARDABLE[kind], f"{kind}/rtx")]
+            )
+            free.sender.send = _not_started
+        else:
+            free.direction = "sendonly"
+            free.sender.replaceTrack(track)
+            free.sender._ssrc = random32()  # a new source gets a new SSRC
+        free.sender._stream_id = stream_id
+        self._by_track[track_id] = free
+        self._ensure_tap()
+
+    def remove_track(self, track_id: str) -> None:
+        transceiver = self._by_track.pop(track_id, None)
+        if transceiver is not None:
+            transceiver.direction = "inactive"
+
+    async def create_offer(self) -> tuple[str, dict[str, str]]:
+        """Our offer and the mid of each track in it."""
+        # Tracks added while this awaits are not in the offer: the caller renegotiates for them.
+        snapshot = dict(self._by_track)
+        await self._pc.setLocalDescription(await self._pc.createOffer())
+        mids = {
+            track_id: t.mid
+            for track_id, t in snapshot.items()
+            if self._by_track.get(track_id) is t and t.mid is not None
+        }
+        self._offered = set(mids)
+        return self._pc.localDescription.sdp, mids
+
+    async def apply_answer(self, answer: str) -> dict[str, MediaLine]:
+        """Apply the client's answer; return what each track of that offer is sent with."""
+        try:
+            await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        except Exception as exc:
+            raise SdpError(f"answer rejected: {exc or type(exc).__name__}") from None
+        return {
+            track_id: _media_line(t, ssrc=t.sender._ssrc)
+            for track_id, t in self._by_track.items()
+            if track_id in self._offered
+        }

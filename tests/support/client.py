@@ -1,0 +1,122 @@
+"""A conference participant built on aiortc, speaking the signaling protocol like the web client.
+
+Publishes a synthetic camera (VP8, encoded by aiortc) and microphone (Opus), receives everyone
+else and counts decoded frames per remote participant. Used by the integration tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from typing import Any
+
+import websockets
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+
+class Client:
+    def __init__(self, url: str, room: str, token: str) -> None:
+        self.url, self.room, self.token = url, room, token
+        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.subscribe_pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.frames: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.frame_sizes: dict[str, tuple[int, int]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.participants: set[str] = set()
+        self.joined = asyncio.Event()
+        self.published = asyncio.Event()
+        self._tracks: dict[str, dict[str, str]] = {}
+        self._ws: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._changed = asyncio.Event()
+        self.subscribe_pc.on("track", self._on_track)
+
+    async def connect(self, *, publish: bool = True) -> None:
+        self._ws = await websockets.connect(self.url, max_size=2**20)
+        await self.send({"type": "join", "protocol": 1, "room": self.room, "token": self.token})
+        self._tasks.append(asyncio.create_task(self._read_loop()))
+        await asyncio.wait_for(self.joined.wait(), 10)
+        if publish:
+            self.publish_pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+            self.publish_pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+            await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
+            await self.send({"type": "publish_offer", "sdp": self.publish_pc.localDescription.sdp})
+            await asyncio.wait_for(self.published.wait(), 10)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self._ws.send(json.dumps(message))
+
+    async def _read_loop(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for text in self._ws:
+                await self._handle(json.loads(text))
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "joined":
+            self.participants = {p["identity"] for p in message["participants"]}
+            self.joined.set()
+        elif kind == "publish_answer":
+            await self.publish_pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+            self.published.set()
+        elif kind == "subscribe_offer":
+            self._tracks.update(message["tracks"])
+            await self.subscribe_pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            await self.subscribe_pc.setLocalDescription(await self.subscribe_pc.createAnswer())
+            await self.send({"type": "subscribe_answer", "sdp": self.subscribe_pc.localDescription.sdp})
+        elif kind == "participant_joined":
+            self.participants.add(message["participant"]["identity"])
+        elif kind == "participant_left":
+            self.participants.discard(message["identity"])
+        elif kind == "error":
+            self.errors.append(message)
+        self._changed.set()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        transceiver = next(
+            (t for t in self.subscribe_pc.getTransceivers() if t.receiver.track is track), None
+        )
+        self._tasks.append(asyncio.create_task(self._count(track, transceiver)))
+
+    async def _count(self, track: MediaStreamTrack, transceiver: RTCRtpTransceiver | None) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                frame = await track.recv()
+                mid = transceiver.mid if transceiver else None
+                info = self._tracks.get(mid or "", {})
+                who = info.get("participant", "?")
+                self.frames[who][track.kind] += 1
+                if track.kind == "video":
+                    self.frame_sizes[who] = (frame.width, frame.height)
+
+    async def wait_until(self, predicate: Any, timeout: float = 20.0) -> None:
+        """Wait (on events, bounded) until predicate() is true."""
+        async def loop() -> None:
+            while not predicate():
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.2)
+        await asyncio.wait_for(loop(), timeout)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.send({"type": "leave"})
+        for task in self._tasks:
+            task.cancel()
+        if self._ws is not None:
+            await self._ws.close()
+        await self.publish_pc.close()
+        await self.subscribe_pc.close()
+
+
+__all__ = ["Client"]

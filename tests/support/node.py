@@ -1,0 +1,66 @@
+"""An in-process media node served by uvicorn on a free loopback port, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from control_api.settings import DEMO_KEY_ID, DEMO_SECRET
+from control_api.store.memory_store import MemoryStore
+from control_api.tokens import JoinGrants, mint_join_token
+from sfu.node import Node
+from sfu.settings import NodeSettings
+from sfu.signaling.messages import MAX_FRAME_BYTES
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningNode:
+    node: Node
+    url: str
+
+    def token(self, room: str, identity: str, *, ttl_s: float = 600, publish: bool = True) -> str:
+        return mint_join_token(
+            key_id=DEMO_KEY_ID,
+            secret=DEMO_SECRET,
+            identity=identity,
+            name=identity.title(),
+            room=room,
+            grants=JoinGrants(publish=publish, subscribe=True),
+            ttl_s=ttl_s,
+            now=time.time(),
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_node() -> AsyncIterator[RunningNode]:
+    port = free_port()
+    settings = NodeSettings(demo=True, node_host="127.0.0.1", node_port=port, ice_host_addresses=["127.0.0.1"])
+    store = MemoryStore()
+    node = Node(settings, store)
+    await node.start()
+    server = uvicorn.Server(
+        uvicorn.Config(node.app(), host="127.0.0.1", port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield RunningNode(node, node.url)
+    finally:
+        server.should_exit = True
+        await task
+        await node.stop()
+        await store.close()
