@@ -25,7 +25,7 @@ class Join(_Message):
     type: Literal["join"]
     protocol: Literal[1] = PROTOCOL_VERSION
     room: str = Field(min_length=1, max_length=128)
-    token: str = Field(min_length=1, max_length=4096)
+    token: str = Field(default="", max_length=4096)  # empty: refused as "token missing"
 
 
 class PublishOffer(_Message):
@@ -80,6 +80,9 @@ ClientMessage = Annotated[
     Field(discriminator="type"),
 ]
 client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = frozenset(
+    ("join", "publish_offer", "subscribe_answer", "trickle", "mute", "video_size", "leave", "ping")
+)
 
 
 # node -> client ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from control_api.tokens import JoinClaims, TokenError, verify_join_token
 from sfu.rooms.participant import MediaConfig, NegotiationError, Participant
 from sfu.rooms.room import Room
 from sfu.signaling.messages import (
+    CLIENT_TYPES,
     MAX_FRAME_BYTES,
     Error,
     ErrorCode,
@@ -158,6 +159,9 @@ class SignalingSession:
                 self._error("bad_json", f"not JSON: {exc}")
                 continue
             ref = payload.get("type") if isinstance(payload, dict) else None
+            if ref not in CLIENT_TYPES:
+                self._error("bad_message", f"unknown message type {str(ref)[:40]!r}", None)
+                continue
             try:
                 message = client_message.validate_python(payload)
             except ValidationError as exc:

@@ -22,7 +22,7 @@ from aiortc import (
 )
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 from aiortc.utils import random32
 
 from sfu.media.counters import MediaCounters
@@ -139,6 +139,12 @@ class PublishPeer(_Peer):
 
     async def answer(self, offer: str) -> tuple[str, list[MediaLine]]:
         """Apply an offer; return our answer and the m-lines the client will send on."""
+        try:
+            kinds = {media.kind for media in SessionDescription.parse(offer).media}
+        except Exception as exc:
+            raise SdpError(f"offer unparsable: {exc or type(exc).__name__}") from None
+        if not kinds & {"audio", "video"}:
+            raise SdpError("offer has no audio or video m-line to publish")
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         except Exception as exc:  # aiortc raises ValueError, AssertionError, OperationError...

@@ -27,11 +27,16 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 class Client:
     def __init__(self, url: str, room: str, token: str) -> None:
         self.url, self.room, self.token = url, room, token
-        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self.subscribe_pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.publish_pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self.subscribe_pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self.frames: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.frame_sizes: dict[str, tuple[int, int]] = {}
         self.errors: list[dict[str, Any]] = []
+        self.publish_answer = ""
         self.participants: set[str] = set()
         self.joined = asyncio.Event()
         self.published = asyncio.Event()
@@ -67,13 +72,20 @@ class Client:
             self.participants = {p["identity"] for p in message["participants"]}
             self.joined.set()
         elif kind == "publish_answer":
-            await self.publish_pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+            self.publish_answer = message["sdp"]
+            await self.publish_pc.setRemoteDescription(
+                RTCSessionDescription(message["sdp"], "answer")
+            )
             self.published.set()
         elif kind == "subscribe_offer":
             self._tracks.update(message["tracks"])
-            await self.subscribe_pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            await self.subscribe_pc.setRemoteDescription(
+                RTCSessionDescription(message["sdp"], "offer")
+            )
             await self.subscribe_pc.setLocalDescription(await self.subscribe_pc.createAnswer())
-            await self.send({"type": "subscribe_answer", "sdp": self.subscribe_pc.localDescription.sdp})
+            await self.send(
+                {"type": "subscribe_answer", "sdp": self.subscribe_pc.localDescription.sdp}
+            )
         elif kind == "participant_joined":
             self.participants.add(message["participant"]["identity"])
         elif kind == "participant_left":
@@ -101,11 +113,13 @@ class Client:
 
     async def wait_until(self, predicate: Any, timeout: float = 20.0) -> None:
         """Wait (on events, bounded) until predicate() is true."""
+
         async def loop() -> None:
             while not predicate():
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), 0.2)
+
         await asyncio.wait_for(loop(), timeout)
 
     async def close(self) -> None:

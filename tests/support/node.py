@@ -26,33 +26,44 @@ def free_port() -> int:
         return port
 
 
+def demo_token(room: str, identity: str, *, ttl_s: float = 600, publish: bool = True) -> str:
+    """A join token signed with the demo key that test nodes accept."""
+    return mint_join_token(
+        key_id=DEMO_KEY_ID,
+        secret=DEMO_SECRET,
+        identity=identity,
+        name=identity.title(),
+        room=room,
+        grants=JoinGrants(publish=publish, subscribe=True),
+        ttl_s=ttl_s,
+        now=time.time(),
+    )
+
+
 @dataclass
 class RunningNode:
     node: Node
     url: str
 
-    def token(self, room: str, identity: str, *, ttl_s: float = 600, publish: bool = True) -> str:
-        return mint_join_token(
-            key_id=DEMO_KEY_ID,
-            secret=DEMO_SECRET,
-            identity=identity,
-            name=identity.title(),
-            room=room,
-            grants=JoinGrants(publish=publish, subscribe=True),
-            ttl_s=ttl_s,
-            now=time.time(),
-        )
-
 
 @contextlib.asynccontextmanager
 async def running_node() -> AsyncIterator[RunningNode]:
     port = free_port()
-    settings = NodeSettings(demo=True, node_host="127.0.0.1", node_port=port, ice_host_addresses=["127.0.0.1"])
+    settings = NodeSettings(
+        demo=True, node_host="127.0.0.1", node_port=port, ice_host_addresses=["127.0.0.1"]
+    )
     store = MemoryStore()
     node = Node(settings, store)
     await node.start()
     server = uvicorn.Server(
-        uvicorn.Config(node.app(), host="127.0.0.1", port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            node.app(),
+            host="127.0.0.1",
+            port=port,
+            ws_max_size=MAX_FRAME_BYTES,
+            log_level="warning",
+            lifespan="off",
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -1,0 +1,34 @@
+"""RTP sequence-number and timestamp arithmetic across wraparound (RFC 3550 §A.1, RFC 1982).
+
+The extended ("unwrapped") values are plain ints that keep counting past 2**16 / 2**32, so
+ordering, gaps and offsets are ordinary integer arithmetic.
+"""
+
+
+def _unwrap(last_ext: int, value: int, bits: int) -> int:
+    if last_ext < 0:
+        return value
+    modulus = 1 << bits
+    delta = (value - last_ext) % modulus
+    if delta >= modulus >> 1:  # exactly half-way counts as older, as in seq_lt16
+        delta -= modulus
+    return last_ext + delta
+
+
+def unwrap16(last_ext: int, seq: int) -> int:
+    """Extend a 16-bit seq to the value nearest last_ext, the highest extended seq so far.
+
+    Pass last_ext=-1 for the first packet (returns seq). A packet older than the first one
+    across a wrap gets a negative value; keep max(last_ext, result) as the next last_ext.
+    """
+    return _unwrap(last_ext, seq, 16)
+
+
+def unwrap32(last_ext: int, ts: int) -> int:
+    """Extend a 32-bit RTP timestamp the same way as unwrap16."""
+    return _unwrap(last_ext, ts, 32)
+
+
+def seq_lt16(a: int, b: int) -> bool:
+    """True if seq a comes before b, i.e. b is 1..2**15-1 steps ahead (RFC 1982)."""
+    return 0 < ((b - a) & 0xFFFF) < 0x8000

@@ -1,0 +1,175 @@
+"""Bad input is refused with a precise reason and disturbs no one else in the room."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from control_api.settings import DEMO_KEY_ID, DEMO_SECRET
+from control_api.tokens import JoinGrants, mint_join_token
+from sfu.media.counters import DropReason
+from sfu.signaling.messages import MAX_FRAME_BYTES
+from tests.support.client import Client
+from tests.support.node import RunningNode, demo_token, running_node
+
+pytestmark = pytest.mark.webrtc
+
+
+@pytest.fixture
+async def call() -> AsyncIterator[tuple[RunningNode, Client, Client]]:
+    """A running two-party call whose frame counters must keep growing."""
+    async with running_node() as running:
+        a = Client(running.url, "main", demo_token("main", "a"))
+        b = Client(running.url, "main", demo_token("main", "b"))
+        await a.connect()
+        await b.connect()
+        await a.wait_until(lambda: a.frames["b"]["video"] > 5)
+        await b.wait_until(lambda: b.frames["a"]["video"] > 5)
+        try:
+            yield running, a, b
+        finally:
+            await a.close()
+            await b.close()
+
+
+async def _still_flowing(*clients: Client) -> None:
+    before = [(c, {who: dict(kinds) for who, kinds in c.frames.items()}) for c in clients]
+    for client, seen in before:
+        for who, kinds in seen.items():
+            await client.wait_until(
+                lambda c=client, w=who, k=kinds: (
+                    c.frames[w]["video"] > k["video"] + 10
+                    and c.frames[w]["audio"] > k["audio"] + 10
+                )
+            )
+
+
+async def _close_of(url: str, frames: list[str]) -> tuple[int, str]:
+    async with websockets.connect(url) as ws:
+        for frame in frames:
+            await ws.send(frame)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 15)
+    rcvd = closed.value.rcvd
+    assert rcvd is not None
+    return rcvd.code, rcvd.reason
+
+
+def _join(room: str, token: str) -> str:
+    return json.dumps({"type": "join", "protocol": 1, "room": room, "token": token})
+
+
+def _token(
+    room: str,
+    *,
+    ttl_s: float = 60,
+    secret: str = DEMO_SECRET,
+    key_id: str = DEMO_KEY_ID,
+    now: float | None = None,
+) -> str:
+    return mint_join_token(
+        key_id=key_id,
+        secret=secret,
+        identity="mallory",
+        name="M",
+        room=room,
+        grants=JoinGrants(),
+        ttl_s=ttl_s,
+        now=time.time() if now is None else now,
+    )
+
+
+async def test_refused_joins_get_a_close_code_and_reason(
+    call: tuple[RunningNode, Client, Client],
+) -> None:
+    running, a, b = call
+    url = running.url
+    tampered = _token("main")[:-3] + ("AAA" if not _token("main").endswith("AAA") else "BBB")
+    cases = [
+        ([_join("main", "")], 4401, "token missing"),
+        ([_join("main", "not-a-jwt")], 4401, "token malformed"),
+        ([_join("main", _token("main", now=time.time() - 3600))], 4401, "token expired"),
+        ([_join("main", tampered)], 4401, "token signature invalid"),
+        ([_join("main", _token("main", secret="x" * 40))], 4401, "token signature invalid"),
+        ([_join("other", _token("main"))], 4403, "token is for room 'main', not 'other'"),
+        (["hello"], 4400, "first frame must be join"),
+        ([json.dumps({"type": "leave"})], 4400, "first frame must be join"),
+        (["x" * (MAX_FRAME_BYTES + 1)], 1009, ""),
+    ]
+    for frames, code, reason in cases:
+        got_code, got_reason = await _close_of(url, frames)
+        assert got_code == code, (frames[0][:60], got_reason)
+        assert reason in got_reason
+    await _still_flowing(a, b)
+
+
+async def _expect_error(ws: ClientConnection, frame: str, code: str) -> dict[str, str]:
+    await ws.send(frame)
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if message["type"] == "error":
+            assert message["code"] == code, message
+            return message
+
+
+async def test_bad_frames_after_joining_get_error_frames_and_the_connection_stays(
+    call: tuple[RunningNode, Client, Client],
+) -> None:
+    running, a, b = call
+    async with websockets.connect(running.url) as ws:
+        await ws.send(_join("main", demo_token("main", "eve")))
+        cases = [
+            ("{not json", "bad_json"),
+            (json.dumps({"type": "teleport"}), "bad_message"),
+            (json.dumps({"type": "mute", "track_id": "x"}), "bad_message"),
+            (json.dumps({"type": "publish_offer", "sdp": "v=0\r\nthis is not sdp"}), "bad_sdp"),
+            (json.dumps({"type": "subscribe_answer", "sdp": "v=0\r\n"}), "bad_sdp"),  # offer pending
+            (json.dumps({"type": "mute", "track_id": "TR_nope", "muted": True}), "unknown_track"),
+            (
+                json.dumps({"type": "video_size", "track_id": "TR_nope", "width": 1, "height": 1}),
+                "unknown_track",
+            ),
+            (json.dumps({"type": "join", "room": "main", "token": "t"}), "bad_state"),
+        ]
+        for frame, code in cases:
+            error = await _expect_error(ws, frame, code)
+            assert error["message"]
+        mute = await _expect_error(ws, json.dumps({"type": "mute", "track_id": "x"}), "bad_message")
+        assert "muted" in mute["message"]
+        await ws.send(json.dumps({"type": "ping", "ts": 42}))
+        while (reply := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "pong":
+            pass
+        assert reply["ts"] == 42
+    assert not a.errors and not b.errors
+    await _still_flowing(a, b)
+
+
+async def test_garbage_datagrams_are_dropped_and_counted(
+    call: tuple[RunningNode, Client, Client],
+) -> None:
+    running, a, b = call
+    ports = {int(p) for p in re.findall(r"127\.0\.0\.1 (\d+) typ host", a.publish_answer)}
+    assert ports
+    drops = running.node.counters.drops
+    before = {r: drops[r] for r in (DropReason.NOT_WEBRTC, DropReason.SRTP_UNPROTECT)}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for i in range(300):
+            first = (0x80 + i % 64, 0x16, 0x01, 0xFF)[i % 4]
+            payload = bytes([first]) + os.urandom(20 + i % 1200)
+            for port in ports:
+                sock.sendto(payload, ("127.0.0.1", port))
+            if i % 50 == 0:
+                await asyncio.sleep(0.01)  # let the node read
+    await _still_flowing(a, b)
+    assert drops[DropReason.NOT_WEBRTC] > before[DropReason.NOT_WEBRTC]
+    assert drops[DropReason.SRTP_UNPROTECT] > before[DropReason.SRTP_UNPROTECT]

@@ -1,0 +1,46 @@
+"""The node forwards packets untouched: it never creates a decoder or an encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.client import Client
+from tests.support.node import demo_token
+from tests.support.process import REPO, node_process
+
+pytestmark = pytest.mark.webrtc
+
+
+async def test_node_never_decodes_or_encodes(tmp_path: Path) -> None:
+    guard_log = tmp_path / "codecs.log"
+    guard_log.touch()
+    env = {
+        "PYTHONPATH": f"{REPO / 'tests/support/codec_guard'}",
+        "SFU_CODEC_GUARD_LOG": str(guard_log),
+    }
+    async with node_process(env, log=tmp_path / "node.log") as url:
+        a = Client(url, "r", demo_token("r", "a"))
+        b = Client(url, "r", demo_token("r", "b"))
+        try:
+            await a.connect()
+            await b.connect()
+            await a.wait_until(
+                lambda: a.frames["b"]["video"] >= 30 and a.frames["b"]["audio"] >= 30
+            )
+            await b.wait_until(
+                lambda: b.frames["a"]["video"] >= 30 and b.frames["a"]["audio"] >= 30
+            )
+        finally:
+            await a.close()
+            await b.close()
+        metrics = httpx.get(url.replace("ws://", "http://").replace("/v1/signal", "/metrics")).text
+    forwarded = next(
+        float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("sfu_packets_out_total")
+    )
+    assert forwarded > 100
+    assert guard_log.read_text() == ""

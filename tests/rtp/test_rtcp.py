@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sfu.rtp.rtcp import (
+    Nack,
+    Pli,
+    ReceiverReport,
+    Remb,
+    ReportBlock,
+    SenderReport,
+    build_nack,
+    build_pli,
+    build_remb,
+    build_rr,
+    build_sr,
+    is_rtcp,
+    parse_compound,
+)
+
+u32 = st.integers(0, 2**32 - 1)
+
+
+@given(u32, st.integers(0, 2**64 - 1), u32, u32, u32)
+def test_sender_report_round_trip(ssrc: int, ntp: int, ts: int, packets: int, octets: int) -> None:
+    sr = SenderReport(ssrc, ntp, ts, packets, octets, ())
+    assert parse_compound(build_sr(sr)) == [sr]
+
+
+@given(
+    u32,
+    st.lists(
+        st.tuples(u32, st.integers(0, 255), st.integers(-(2**23), 2**23 - 1), u32), max_size=40
+    ),
+)
+def test_receiver_reports_round_trip_in_chunks_of_31(
+    ssrc: int, blocks: list[tuple[int, int, int, int]]
+) -> None:
+    reports = [ReportBlock(s, f, lost, h, 7, 8, 9) for s, f, lost, h in blocks]
+    parsed = parse_compound(build_rr(ssrc, reports))
+    assert all(isinstance(p, ReceiverReport) and p.ssrc == ssrc for p in parsed)
+    assert [b for p in parsed if isinstance(p, ReceiverReport) for b in p.reports] == reports
+
+
+@given(u32, u32, st.sets(st.integers(0, 0xFFFF), min_size=1, max_size=60))
+def test_nack_round_trip(sender: int, media: int, lost: set[int]) -> None:
+    (nack,) = parse_compound(build_nack(sender, media, sorted(lost)))
+    assert isinstance(nack, Nack)
+    assert set(nack.lost) == lost
+
+
+@given(u32, st.integers(0, 2**40), st.lists(u32, max_size=5))
+def test_remb_round_trip_within_mantissa_precision(
+    sender: int, bitrate: int, ssrcs: list[int]
+) -> None:
+    (remb,) = parse_compound(build_remb(sender, bitrate, ssrcs))
+    assert isinstance(remb, Remb)
+    assert remb.ssrcs == tuple(ssrcs)
+    assert bitrate - (bitrate >> 17) <= remb.bitrate <= bitrate
+
+
+def test_compound_of_rr_and_pli() -> None:
+    data = build_rr(1, []) + build_pli(1, 2)
+    assert parse_compound(data) == [ReceiverReport(1, ()), Pli(1, 2)]
+    assert is_rtcp(data) and not is_rtcp(b"\x80\x60\x00\x01")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x81\xc8", "rtcp header truncated"),
+        (b"\x41\xc9\x00\x01\x00\x00\x00\x01", "rtcp version is not 2"),
+        (b"\x81\xc9\x00\x07\x00\x00\x00\x01", "rtcp length exceeds packet"),
+        (b"\x81\xc9\x00\x01\x00\x00\x00\x01", "rtcp receiver report truncated"),
+        (b"\x81\xcd\x00\x01\x00\x00\x00\x01", "rtcp feedback truncated"),
+        (b"\xa0\xc9\x00\x01\x00\x00\x00\x00", "rtcp padding invalid"),
+    ],
+)
+def test_malformed_rtcp_is_refused_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_compound(data)
+
+
+@given(st.binary(max_size=200))
+def test_random_bytes_parse_or_raise_value_error(data: bytes) -> None:
+    try:
+        parse_compound(data)
+    except ValueError:
+        pass

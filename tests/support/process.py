@@ -1,0 +1,67 @@
+"""Node and stack processes for tests: started on free loopback ports, always stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import httpx
+
+from tests.support.node import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.asynccontextmanager
+async def node_process(env: Mapping[str, str] = {}, *, log: Path) -> AsyncIterator[str]:
+    """`python -m sfu` in demo mode; yields its signaling URL. Its output goes to ``log``."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "SFU_DEMO": "true",
+        "SFU_NODE_HOST": "127.0.0.1",
+        "SFU_NODE_PORT": str(port),
+        "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
+        **env,
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sfu"],
+            cwd=REPO,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log)
+        yield f"ws://127.0.0.1:{port}/v1/signal"
+    finally:
+        stop(proc)
+
+
+async def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):  # 20 s
+            if proc.poll() is not None:
+                raise RuntimeError(f"process exited with {proc.returncode}:\n{log.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never became healthy:\n{log.read_text()}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
