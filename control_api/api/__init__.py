@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource; `control_api.app` assembles them."""

@@ -1,0 +1,1 @@
+"""Control-plane domain: plain values and pure decisions, free of FastAPI and Redis."""

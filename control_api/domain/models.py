@@ -1,0 +1,79 @@
+"""Values the control plane stores and decides on.
+
+Plain frozen dataclasses so that the selector, the stores and the media node share one
+vocabulary without pulling in FastAPI, pydantic or Redis.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+NodeState = Literal["active", "draining"]
+NODE_STATES: tuple[NodeState, ...] = ("active", "draining")
+
+# Room names travel in URLs, Redis keys and JWT claims, so they are kept to a safe alphabet.
+ROOM_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+_ROOM_NAME_RE = re.compile(ROOM_NAME_PATTERN)
+# Node ids become parts of Redis keys ("node:<id>"), so ':' and spaces are excluded.
+NODE_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+_NODE_ID_RE = re.compile(NODE_ID_PATTERN)
+
+
+def is_valid_room_name(name: str) -> bool:
+    """True if `name` can be used as a room name everywhere (URL, Redis key, token claim)."""
+    return _ROOM_NAME_RE.fullmatch(name) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """What a media node declares when it registers."""
+
+    id: str
+    url: str  # signaling WebSocket URL that browsers connect to
+    capacity: int  # maximum participants the node accepts
+    state: NodeState = "active"
+
+    def __post_init__(self) -> None:
+        if _NODE_ID_RE.fullmatch(self.id) is None:
+            raise ValueError(f"node id {self.id!r} must match {NODE_ID_PATTERN}")
+        if self.capacity < 0:
+            raise ValueError(f"node {self.id}: capacity must be >= 0, not {self.capacity}")
+        if self.state not in NODE_STATES:
+            raise ValueError(f"node {self.id}: state must be one of {NODE_STATES}")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLoad:
+    """What a media node reports on every heartbeat."""
+
+    participants: int = 0
+    tracks: int = 0
+    packets_per_s: float = 0.0
+    cpu: float = 0.0  # fraction of one core, 0.0-1.0+
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """A registered node as the store sees it; `heartbeat_at` is None until the first beat."""
+
+    info: NodeInfo
+    load: NodeLoad = field(default_factory=NodeLoad)
+    heartbeat_at: float | None = None
+
+
+def is_alive(status: NodeStatus, now: float, ttl: float) -> bool:
+    """A node is alive while its last heartbeat is younger than `ttl` seconds."""
+    return status.heartbeat_at is not None and now - status.heartbeat_at < ttl
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """A room as created through the API; which node hosts it is kept separately."""
+
+    name: str
+    max_participants: int
+    empty_timeout_s: int
+    metadata: str
+    created_at: float

@@ -1,0 +1,35 @@
+"""Errors the control plane raises on purpose.
+
+Each maps to exactly one HTTP status in `control_api.app` (the only place that knows HTTP);
+the stores and the join flow raise them without knowing about FastAPI.
+"""
+
+from __future__ import annotations
+
+
+class ControlError(Exception):
+    """Base class: `reason` is the human-readable text sent back to the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RoomNotFound(ControlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"room {name!r} not found")
+        self.name = name
+
+
+class NodeNotFound(ControlError):
+    def __init__(self, node_id: str) -> None:
+        super().__init__(f"node {node_id!r} not found")
+        self.node_id = node_id
+
+
+class NoNodeAvailable(ControlError):
+    """No alive, active media node has room for another participant."""
+
+
+class StoreUnavailable(ControlError):
+    """The backing store (Redis) could not be reached or answered with an error."""

@@ -1,0 +1,129 @@
+"""The public REST contract: request and response bodies (pydantic).
+
+Every input is bounded here so that a bad request is a 422 with field errors, never a
+failure deeper in the stack.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from control_api.domain.models import ROOM_NAME_PATTERN, NodeStatus, RoomInfo
+
+MAX_TOKEN_TTL_S = 7 * 24 * 3600
+
+RoomName = Annotated[str, Field(pattern=ROOM_NAME_PATTERN, examples=["standup"])]
+# Identities are printable, without spaces, so they read well in logs and URLs.
+Identity = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:+-]{1,128}$", examples=["alice"])]
+DisplayName = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RoomCreate(_Body):
+    name: RoomName
+    max_participants: int = Field(default=100, ge=1, le=10_000)
+    empty_timeout_s: int = Field(default=300, ge=0, le=86_400)
+    metadata: str = Field(default="", max_length=4096)
+
+    def to_room(self, *, now: float) -> RoomInfo:
+        return RoomInfo(
+            name=self.name,
+            max_participants=self.max_participants,
+            empty_timeout_s=self.empty_timeout_s,
+            metadata=self.metadata,
+            created_at=now,
+        )
+
+
+class GrantsIn(_Body):
+    publish: bool = True
+    subscribe: bool = True
+
+
+class TokenRequest(_Body):
+    identity: Identity
+    name: DisplayName | None = None  # defaults to the identity
+    grants: GrantsIn = Field(default_factory=GrantsIn)
+    ttl_s: int | None = Field(default=None, ge=1, le=MAX_TOKEN_TTL_S)  # default: settings
+
+
+class DemoTokenRequest(_Body):
+    room: RoomName
+    identity: Identity
+    name: DisplayName | None = None
+
+
+class TokenOut(BaseModel):
+    token: str
+    node_url: str
+    room: str
+    identity: str
+    expires_at: float
+
+
+class NodeRef(BaseModel):
+    id: str
+    url: str
+    alive: bool
+
+
+class RoomOut(BaseModel):
+    name: str
+    max_participants: int
+    empty_timeout_s: int
+    metadata: str
+    created_at: float
+
+    @classmethod
+    def of(cls, room: RoomInfo) -> RoomOut:
+        return cls(
+            name=room.name,
+            max_participants=room.max_participants,
+            empty_timeout_s=room.empty_timeout_s,
+            metadata=room.metadata,
+            created_at=room.created_at,
+        )
+
+
+class RoomDetail(RoomOut):
+    node: NodeRef | None = None  # the node hosting the room, once someone was given a token
+
+
+class LoadOut(BaseModel):
+    participants: int
+    tracks: int
+    packets_per_s: float
+    cpu: float
+
+
+class NodeOut(BaseModel):
+    id: str
+    url: str
+    capacity: int
+    state: Literal["active", "draining"]
+    load: LoadOut
+    heartbeat_at: float | None
+    alive: bool
+
+    @classmethod
+    def of(cls, status: NodeStatus, *, alive: bool) -> NodeOut:
+        load = status.load
+        return cls(
+            id=status.info.id,
+            url=status.info.url,
+            capacity=status.info.capacity,
+            state=status.info.state,
+            load=LoadOut(
+                participants=load.participants,
+                tracks=load.tracks,
+                packets_per_s=load.packets_per_s,
+                cpu=load.cpu,
+            ),
+            heartbeat_at=status.heartbeat_at,
+            alive=alive,
+        )

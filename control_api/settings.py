@@ -1,0 +1,91 @@
+"""Control-plane settings, read once from the environment (prefix `SFU_`).
+
+    SFU_API_KEYS        "id1:secret1,id2:secret2" (commas or newlines between entries)
+    SFU_API_KEYS_FILE   a file in the same format (e.g. a mounted Kubernetes Secret);
+                        its keys are added to SFU_API_KEYS
+    SFU_REDIS_URL       redis://host:6379/0; unset keeps everything in this process (one node)
+    SFU_TOKEN_TTL_S     lifetime of a join token when the request names none, seconds (6 h)
+    SFU_DEMO            true enables POST /demo/token (no API key) for the bundled web page
+    SFU_NODE_TTL_S      a node is alive while its last heartbeat is younger than this (6 s)
+
+Key ids are [A-Za-z0-9_.-]{1,64}; secrets are at least 32 characters (HS256 wants a 256-bit
+key). With SFU_DEMO on and no keys configured, the well-known development key `DEMO_KEY_ID` /
+`DEMO_SECRET` is used: fine on a laptop, never in production. Without keys and without demo,
+construction fails with a message naming both variables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEMO_KEY_ID = "demo"
+DEMO_SECRET = "demo-secret-for-local-development-only"  # public on purpose; demo mode only
+MIN_SECRET_LENGTH = 32
+_KEY_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def parse_api_keys(text: str) -> dict[str, str]:
+    """Parse "id:secret" entries separated by commas or newlines; '#' starts a comment line."""
+    keys: dict[str, str] = {}
+    for raw in re.split(r"[,\n]", text):
+        entry = raw.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        key_id, sep, secret = entry.partition(":")
+        if not sep:
+            raise ValueError(f"API key entry {key_id.strip()!r} has no ':secret' part")
+        keys[key_id.strip()] = secret.strip()
+    return keys
+
+
+class ControlSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SFU_", frozen=True)
+
+    api_keys: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    api_keys_file: Path | None = None
+    redis_url: str | None = None
+    token_ttl_s: int = Field(default=6 * 3600, gt=0)
+    demo: bool = False
+    node_ttl_s: float = Field(default=6.0, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        return parse_api_keys(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _resolve_keys(self) -> ControlSettings:
+        keys = dict(self.api_keys)
+        if self.api_keys_file is not None:
+            try:
+                text = self.api_keys_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot read SFU_API_KEYS_FILE: {exc}") from exc
+            keys.update(parse_api_keys(text))
+        if not keys and self.demo:
+            keys = {DEMO_KEY_ID: DEMO_SECRET}
+        if not keys:
+            raise ValueError(
+                "no API keys: set SFU_API_KEYS='id:secret' or SFU_API_KEYS_FILE, "
+                "or SFU_DEMO=true for the development key"
+            )
+        for key_id, secret in keys.items():
+            if not _KEY_ID_RE.fullmatch(key_id):
+                raise ValueError(f"API key id {key_id!r} must match [A-Za-z0-9_.-]{{1,64}}")
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"API key {key_id!r}: secret must be at least {MIN_SECRET_LENGTH} characters"
+                )
+        object.__setattr__(self, "api_keys", keys)  # the model is frozen once validated
+        return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Never print secrets (settings end up in logs and tracebacks)."""
+        for name, value in super().__repr_args__():
+            yield name, ({k: "***" for k in value} if name == "api_keys" else value)

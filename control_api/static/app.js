@@ -1,0 +1,363 @@
+// @ts-check
+/**
+ * The page: the join form, the call view and its buttons, reconnects, and `window.sfu`, the
+ * read-only view of the call that the browser tests use.
+ */
+import {Session} from './session.js';
+import {SignalingClosed, isRefusal} from './signaling.js';
+import {TicketError, getTicket} from './ticket.js';
+import {TileGrid} from './ui.js';
+
+/**
+ * @typedef {import('./ticket.js').JoinParams} JoinParams
+ * @typedef {import('./session.js').Ending} Ending
+ * @typedef {import('./session.js').SessionEvents} SessionEvents
+ * @typedef {import('./signaling.js').Kind} Kind
+ * @typedef {import('./signaling.js').Joined} Joined
+ * @typedef {import('./signaling.js').ParticipantInfo} ParticipantInfo
+ * @typedef {'idle' | 'joining' | 'joined' | 'left' | 'error'} State
+ *
+ * @typedef {{
+ *   params: JoinParams,
+ *   media: Promise<MediaStream | null>,
+ *   session: Session | null,
+ *   participants: Map<string, string>,
+ *   attempts: number,
+ *   joinedAt: number,
+ *   over: boolean,
+ * }} Call
+ */
+
+/** Waits between reconnect attempts; their number bounds the attempts. */
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+/** A session that lasted this long earns a fresh set of reconnect attempts. */
+const STABLE_SESSION_MS = 30_000;
+const CAMERA = {audio: true, video: {width: {ideal: 1280}, height: {ideal: 720}}};
+/** What a refusal means, for the person in front of the page. */
+const CLOSE_TEXT = new Map([
+  [4400, 'the node did not accept the join request'],
+  [4401, 'the join token was refused'],
+  [4403, 'the join token does not allow this'],
+  [4409, 'you joined this room from somewhere else'],
+  [4410, 'you were removed from the room'],
+  [1000, 'the room was closed'],
+]);
+
+const view = {
+  form: /** @type {HTMLFormElement} */ (byId('join-form')),
+  room: /** @type {HTMLInputElement} */ (byId('room-input')),
+  name: /** @type {HTMLInputElement} */ (byId('name-input')),
+  formError: byId('form-error'),
+  call: byId('call'),
+  notice: byId('notice'),
+  status: byId('status'),
+  roomLabel: byId('room-label'),
+  mic: /** @type {HTMLButtonElement} */ (byId('mute-mic')),
+  camera: /** @type {HTMLButtonElement} */ (byId('mute-camera')),
+  leave: /** @type {HTMLButtonElement} */ (byId('leave')),
+};
+
+const sfu = {
+  /** @type {State} */
+  state: 'idle',
+  /** @type {string | null} */
+  identity: null,
+  /** @type {string | null} */
+  error: null,
+  /** @type {{load: number, joined?: number, firstRemoteFrame?: number}} */
+  timeline: {load: performance.now()},
+  stats,
+};
+Object.assign(window, {sfu});
+
+const grid = new TileGrid(byId('tiles'), {
+  videoSize: (trackId, width, height) => call?.session?.sendVideoSize(trackId, width, height),
+  firstFrame: () => { sfu.timeline.firstRemoteFrame ??= performance.now(); },
+  audioBlocked: () => {
+    showNotice('Click anywhere to turn the sound on.');
+    document.addEventListener('click', () => { grid.resumeAudio(); showNotice(''); }, {once: true});
+  },
+});
+
+/** @type {Call | null} */
+let call = null;
+
+// --- joining and leaving ---------------------------------------------------------------------
+
+/** @param {JoinParams} params */
+async function startCall(params) {
+  const current = call = {
+    params, media: acquireMedia(), session: null, participants: new Map(), attempts: 0, joinedAt: 0,
+    over: false,
+  };
+  sfu.error = null;
+  setState('joining', 'Joining…');
+  view.roomLabel.textContent = params.room;
+  current.media.then((stream) => showLocalMedia(current, stream));
+  try {
+    await connect(current);
+  } catch (err) {
+    fail(current, err);
+  }
+}
+
+/** Gets a token, joins, and publishes whatever media we have. @param {Call} current */
+async function connect(current) {
+  const ticket = await getTicket(current.params);
+  const {session, joined} = await Session.open({
+    url: ticket.url, room: current.params.room, token: ticket.token, events: sessionEvents(current),
+  });
+  if (current.over) {
+    session.close();
+    return;
+  }
+  current.session = session;
+  onJoined(current, joined);
+  const stream = await current.media;
+  if (stream && !current.over) await session.publish(stream);
+}
+
+/** @param {Call} current @param {Joined} joined */
+function onJoined(current, joined) {
+  sfu.identity = joined.participant.identity;
+  sfu.timeline.joined ??= performance.now();
+  current.joinedAt = performance.now();
+  for (const participant of joined.participants) addParticipant(current, participant);
+  setState('joined', '');
+}
+
+/** @param {Call} current @returns {SessionEvents} */
+function sessionEvents(current) {
+  return {
+    participantJoined: (participant) => addParticipant(current, participant),
+    participantLeft: (identity) => {
+      current.participants.delete(identity);
+      grid.removeParticipant(identity);
+    },
+    trackPublished: (identity, track) => grid.setTrack(identity, track),
+    trackAdded: ({trackId, participant, receiver}) => grid.attach(participant, trackId, receiver.track),
+    trackRemoved: (trackId) => grid.removeTrack(trackId),
+    trackMuted: (_identity, trackId, muted) => grid.setMuted(trackId, muted),
+    error: (frame) => {
+      console.warn('signaling error', frame);
+      showNotice(`The node refused ${frame.ref ?? 'a message'}: ${frame.message} (${frame.code})`);
+    },
+    ended: (ending) => onEnded(current, ending),
+  };
+}
+
+/** @param {Call} current @param {ParticipantInfo} participant */
+function addParticipant(current, participant) {
+  current.participants.set(participant.identity, participant.name);
+  grid.addParticipant(participant.identity, participant.name);
+  for (const track of participant.tracks) grid.setTrack(participant.identity, track);
+}
+
+/** @param {Call} current @param {Ending} ending */
+function onEnded(current, ending) {
+  current.session = null;
+  if (current.over) return;
+  if (!ending.retry) {
+    fail(current, new SignalingClosed(ending.code, ending.reason));
+    return;
+  }
+  if (performance.now() - current.joinedAt > STABLE_SESSION_MS) current.attempts = 0;
+  reconnect(current, ending.reason);
+}
+
+/** Rejoins with a fresh token after the connection to the node was lost. */
+async function reconnect(/** @type {Call} */ current, /** @type {string} */ why) {
+  current.participants.clear();
+  grid.clearRemotes();
+  /** @type {unknown} */
+  let lastError = new Error(why);
+  while (current.attempts < RECONNECT_DELAYS_MS.length) {
+    const delay = RECONNECT_DELAYS_MS[current.attempts++];
+    setState('joining', `Reconnecting (${why || 'connection lost'})…`);
+    await sleep(delay);
+    if (current.over) return;
+    try {
+      await connect(current);
+      return;
+    } catch (err) {
+      if (!canRetry(err)) break;
+      lastError = err;
+      why = describe(err);
+    }
+  }
+  fail(current, lastError);
+}
+
+/** Ends the call because of `err` and shows why. @param {Call} current @param {unknown} err */
+function fail(current, err) {
+  if (current.over) return;
+  console.error(err);
+  endCall(current);
+  sfu.error = describe(err);
+  view.formError.textContent = sfu.error;
+  view.formError.hidden = false;
+  setState('error', '');
+}
+
+function leave() {
+  if (!call || call.over) return;
+  call.session?.leave();
+  endCall(call);
+  setState('left', '');
+}
+
+/** @param {Call} current */
+function endCall(current) {
+  current.over = true;
+  current.session?.close();
+  current.session = null;
+  current.media.then((stream) => stream?.getTracks().forEach((track) => track.stop()));
+  grid.clear();
+  showNotice('');
+}
+
+// --- local media -----------------------------------------------------------------------------
+
+/** The camera and microphone, or null if we may not have them (then we only watch). */
+async function acquireMedia() {
+  try {
+    return await navigator.mediaDevices.getUserMedia(CAMERA);
+  } catch (err) {
+    console.warn('getUserMedia failed', err);
+    return null;
+  }
+}
+
+/** @param {Call} current @param {MediaStream | null} stream */
+function showLocalMedia(current, stream) {
+  if (current.over) return;
+  grid.showLocal(stream);
+  setMuteButton('audio', false);
+  setMuteButton('video', false);
+  view.mic.disabled = !stream?.getAudioTracks().length;
+  view.camera.disabled = !stream?.getVideoTracks().length;
+  if (!stream) showNotice('No camera or microphone available: you joined as a viewer.');
+}
+
+/** @param {Kind} kind */
+async function toggleMute(kind) {
+  const stream = call && await call.media;
+  if (!call || !stream) return;
+  const tracks = kind === 'video' ? stream.getVideoTracks() : stream.getAudioTracks();
+  const muted = tracks.some((track) => track.enabled);
+  for (const track of tracks) track.enabled = !muted;
+  call.session?.announceMute(kind);
+  grid.setLocalMuted(kind, muted);
+  setMuteButton(kind, muted);
+}
+
+/** @param {Kind} kind @param {boolean} muted */
+function setMuteButton(kind, muted) {
+  const button = kind === 'video' ? view.camera : view.mic;
+  button.setAttribute('aria-pressed', String(muted));
+  button.textContent = `${muted ? 'Unmute' : 'Mute'} ${kind === 'video' ? 'camera' : 'mic'}`;
+}
+
+// --- window.sfu.stats ------------------------------------------------------------------------
+
+async function stats() {
+  const session = call?.session;
+  const snapshot = session
+    ? await session.stats()
+    : {remotes: {}, publish: {outbound: [], audioPacketsSent: 0}};
+  const names = new Map(call?.participants ?? []);
+  for (const identity of Object.keys(snapshot.remotes)) if (!names.has(identity)) names.set(identity, identity);
+  /** @type {Record<string, {name: string, video: object | null, audio: object | null}>} */
+  const remotes = {};
+  for (const [identity, name] of names) {
+    remotes[identity] = {name, ...(snapshot.remotes[identity] ?? {video: null, audio: null})};
+  }
+  return {remotes, publish: snapshot.publish};
+}
+
+// --- view --------------------------------------------------------------------------------------
+
+/** @param {State} state @param {string} status */
+function setState(state, status) {
+  sfu.state = state;
+  document.body.dataset.state = state;
+  view.status.textContent = status;
+  const inCall = state === 'joining' || state === 'joined';
+  view.call.hidden = !inCall;
+  view.form.hidden = inCall;
+  if (inCall) view.formError.hidden = true;
+}
+
+function showNotice(/** @type {string} */ text) {
+  view.notice.textContent = text;
+  view.notice.hidden = !text;
+}
+
+/** @param {unknown} err */
+function describe(err) {
+  if (err instanceof SignalingClosed) {
+    const meaning = CLOSE_TEXT.get(err.code);
+    return [meaning, err.reason].filter(Boolean).join(': ') + ` (code ${err.code})`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** @param {unknown} err */
+function canRetry(err) {
+  if (err instanceof SignalingClosed) return err.code !== 1000 && !isRefusal(err.code);
+  if (err instanceof TicketError) return err.retry;
+  return err instanceof TypeError; // fetch: the network failed
+}
+
+/** @param {string} id */
+function byId(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} is missing from the page`);
+  return element;
+}
+
+/** @param {number} ms */
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// --- start -----------------------------------------------------------------------------------
+
+/** An identity for someone who only typed a name: the name as a slug, and a random suffix. */
+function newIdentity(/** @type {string} */ name) {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24);
+  return `${slug || 'guest'}-${crypto.randomUUID().slice(0, 4)}`;
+}
+
+/** @returns {JoinParams} */
+function paramsFromUrl() {
+  const query = new URLSearchParams(location.search);
+  const identity = query.get('identity') ?? '';
+  return {
+    room: query.get('room') ?? '',
+    identity,
+    name: query.get('name') ?? identity,
+    token: query.get('token') ?? '',
+    url: query.get('url') ?? '',
+  };
+}
+
+function main() {
+  const params = paramsFromUrl();
+  view.room.value = params.room;
+  view.name.value = params.name;
+  view.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const room = view.room.value.trim();
+    const name = view.name.value.trim();
+    startCall({...params, room, name, identity: params.identity || newIdentity(name)});
+  });
+  view.mic.addEventListener('click', () => toggleMute('audio'));
+  view.camera.addEventListener('click', () => toggleMute('video'));
+  view.leave.addEventListener('click', leave);
+  window.addEventListener('pagehide', leave);
+  setState('idle', '');
+  if (params.room && (params.identity || (params.token && params.url))) startCall(params);
+}
+
+main();

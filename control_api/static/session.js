@@ -1,0 +1,311 @@
+// @ts-check
+/**
+ * One stay in a room: the signaling socket, the publish connection (we offer once) and the
+ * subscribe connection (the node offers whenever the set of tracks we receive changes).
+ * A Session never reconnects itself: when it ends it says whether trying again could help.
+ */
+import {Signaling, isRefusal} from './signaling.js';
+
+/**
+ * @typedef {import('./signaling.js').Kind} Kind
+ * @typedef {import('./signaling.js').TrackInfo} TrackInfo
+ * @typedef {import('./signaling.js').ParticipantInfo} ParticipantInfo
+ * @typedef {import('./signaling.js').ServerMessage} ServerMessage
+ * @typedef {import('./signaling.js').PublishAnswer} PublishAnswer
+ * @typedef {import('./signaling.js').SubscribeOffer} SubscribeOffer
+ * @typedef {import('./signaling.js').ErrorFrame} ErrorFrame
+ * @typedef {import('./signaling.js').Joined} Joined
+ *
+ * @typedef {{trackId: string, participant: string, kind: Kind, mid: string,
+ *   receiver: RTCRtpReceiver}} RemoteTrack
+ * @typedef {{code: number, reason: string, retry: boolean}} Ending
+ * @typedef {{
+ *   participantJoined: (participant: ParticipantInfo) => void,
+ *   participantLeft: (identity: string) => void,
+ *   trackPublished: (participant: string, track: TrackInfo) => void,
+ *   trackAdded: (track: RemoteTrack) => void,
+ *   trackRemoved: (trackId: string) => void,
+ *   trackMuted: (participant: string, trackId: string, muted: boolean) => void,
+ *   error: (frame: ErrorFrame) => void,
+ *   ended: (ending: Ending) => void,
+ * }} SessionEvents
+ *
+ * @typedef {{framesDecoded: number, frameWidth: number, frameHeight: number,
+ *   freezeCount: number, packetsReceived: number}} VideoInStats
+ * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number}} AudioInStats
+ * @typedef {{rid: string | null, frameWidth: number, framesEncoded: number, bytesSent: number}} VideoOutStats
+ * @typedef {{remotes: Record<string, {video: VideoInStats | null, audio: AudioInStats | null}>,
+ *   publish: {outbound: VideoOutStats[], audioPacketsSent: number}}} SessionStats
+ */
+
+/** Three simulcast encodings of the camera; Chrome sends all three from 960x540 up. */
+const SIMULCAST = [
+  {rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000},
+  {rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000},
+  {rid: 'f', maxBitrate: 1_500_000},
+];
+/** @type {RTCConfiguration} */
+const PC_CONFIG = {bundlePolicy: 'max-bundle'};
+
+export class Session {
+  /** @type {Signaling} */
+  #signaling;
+  /** @type {SessionEvents} */
+  #events;
+  /** @type {RTCPeerConnection | null} */
+  #publishPc = null;
+  /** @type {Map<Kind, string>} our published track ids, by kind */
+  #published = new Map();
+  /** @type {RTCPeerConnection | null} */
+  #subscribePc = null;
+  /** @type {Map<string, RemoteTrack>} tracks we receive, by track id */
+  #remote = new Map();
+  /** @type {Set<string>} identities that left: an offer still in flight may list their tracks */
+  #gone = new Set();
+  /** Answers and offers are applied one after the other, in arrival order. */
+  #queue = Promise.resolve();
+  #over = false;
+
+  /** @param {Signaling} signaling @param {SessionEvents} events */
+  constructor(signaling, events) {
+    this.#signaling = signaling;
+    this.#events = events;
+    signaling.onmessage = (msg) => this.#onMessage(msg);
+    signaling.onclose = ({code, reason}) =>
+      this.#end({code, reason, retry: code !== 1000 && !isRefusal(code)});
+  }
+
+  /**
+   * Connects and joins. Rejects with SignalingClosed if the node cannot be reached or refuses.
+   * @param {{url: string, room: string, token: string, events: SessionEvents}} options
+   * @returns {Promise<{session: Session, joined: Joined}>}
+   */
+  static async open({url, room, token, events}) {
+    const session = new Session(await Signaling.connect(url), events);
+    const joined = await session.#signaling.join(room, token);
+    return {session, joined};
+  }
+
+  /** Publishes the camera (as simulcast) and the microphone of `stream`. */
+  async publish(/** @type {MediaStream} */ stream) {
+    const pc = this.#newPeerConnection('publish');
+    this.#publishPc = pc;
+    for (const track of stream.getVideoTracks()) {
+      pc.addTransceiver(track, {direction: 'sendonly', sendEncodings: SIMULCAST});
+    }
+    for (const track of stream.getAudioTracks()) {
+      pc.addTransceiver(track, {direction: 'sendonly'});
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    this.#signaling.send({type: 'publish_offer', sdp: sdpOf(pc)});
+  }
+
+  /** Tells the node whether our published track of `kind` is muted (its `enabled` flag). */
+  announceMute(/** @type {Kind} */ kind) {
+    const trackId = this.#published.get(kind);
+    const track = this.#localTrack(kind);
+    if (trackId && track) this.#signaling.send({type: 'mute', track_id: trackId, muted: !track.enabled});
+  }
+
+  /** Tells the node how large a received video is drawn (0x0 = not shown). */
+  sendVideoSize(/** @type {string} */ trackId, /** @type {number} */ width, /** @type {number} */ height) {
+    if (this.#remote.has(trackId)) this.#signaling.send({type: 'video_size', track_id: trackId, width, height});
+  }
+
+  leave() {
+    this.#signaling.send({type: 'leave'});
+    this.close();
+  }
+
+  /** Closes everything without an `ended` event. */
+  close() {
+    this.#over = true;
+    this.#signaling.close();
+    this.#publishPc?.close();
+    this.#subscribePc?.close();
+  }
+
+  /** @returns {Promise<SessionStats>} */
+  async stats() {
+    /** @type {SessionStats['remotes']} */
+    const remotes = {};
+    for (const remote of this.#remote.values()) {
+      const entry = remotes[remote.participant] ??= {video: null, audio: null};
+      const inbound = firstOfType(await remote.receiver.getStats(), 'inbound-rtp');
+      if (!inbound) continue;
+      if (remote.kind === 'video') entry.video ??= videoIn(inbound);
+      else entry.audio ??= audioIn(inbound);
+    }
+    return {remotes, publish: await this.#publishStats()};
+  }
+
+  // --- incoming frames -------------------------------------------------------------------------
+
+  /** @param {ServerMessage} msg */
+  #onMessage(msg) {
+    switch (msg.type) {
+      case 'publish_answer': return this.#enqueue(() => this.#applyPublishAnswer(msg));
+      case 'subscribe_offer': return this.#enqueue(() => this.#answerSubscribeOffer(msg));
+      case 'participant_joined':
+        this.#gone.delete(msg.participant.identity);
+        return this.#events.participantJoined(msg.participant);
+      case 'participant_left': return this.#removeParticipant(msg.identity);
+      case 'track_published': return this.#events.trackPublished(msg.participant, msg.track);
+      case 'track_unpublished': return this.#removeRemote(msg.track_id);
+      case 'track_muted': return this.#events.trackMuted(msg.participant, msg.track_id, msg.muted);
+      case 'error': return this.#events.error(msg);
+    }
+  }
+
+  /** @param {() => Promise<void>} task */
+  #enqueue(task) {
+    this.#queue = this.#queue.then(task).catch((err) => {
+      console.error(err);
+      this.#end({code: 0, reason: `negotiation failed: ${err.message}`, retry: true});
+    });
+  }
+
+  /** @param {PublishAnswer} msg */
+  async #applyPublishAnswer(msg) {
+    const pc = this.#publishPc;
+    if (!pc || this.#over) return;
+    await pc.setRemoteDescription({type: 'answer', sdp: msg.sdp});
+    for (const transceiver of pc.getTransceivers()) {
+      const track = transceiver.sender.track;
+      const trackId = transceiver.mid === null ? undefined : msg.tracks[transceiver.mid];
+      if (!track || !trackId) continue;
+      this.#published.set(/** @type {Kind} */ (track.kind), trackId);
+      if (!track.enabled) this.announceMute(/** @type {Kind} */ (track.kind));
+    }
+  }
+
+  /** @param {SubscribeOffer} msg */
+  async #answerSubscribeOffer(msg) {
+    if (this.#over) return;
+    const pc = this.#subscribePc ??= this.#newPeerConnection('subscribe');
+    await pc.setRemoteDescription({type: 'offer', sdp: msg.sdp});
+    this.#syncRemoteTracks(pc, msg.tracks);
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.#signaling.send({type: 'subscribe_answer', sdp: sdpOf(pc)});
+  }
+
+  /**
+   * Makes the received tracks match the offer's mid → track map. Looking at the transceivers
+   * (rather than waiting for `ontrack`) also catches a transceiver the node reused for another
+   * track without pausing it in between.
+   * @param {RTCPeerConnection} pc
+   * @param {SubscribeOffer['tracks']} tracks
+   */
+  #syncRemoteTracks(pc, tracks) {
+    for (const [trackId, remote] of this.#remote) {
+      if (tracks[remote.mid]?.track_id !== trackId) this.#removeRemote(trackId);
+    }
+    const byMid = new Map(pc.getTransceivers().map((t) => [t.mid, t]));
+    for (const [mid, {track_id: trackId, participant, kind}] of Object.entries(tracks)) {
+      const transceiver = byMid.get(mid);
+      if (!transceiver || this.#remote.has(trackId) || this.#gone.has(participant)) continue;
+      const remote = {trackId, participant, kind, mid, receiver: transceiver.receiver};
+      this.#remote.set(trackId, remote);
+      this.#events.trackAdded(remote);
+    }
+  }
+
+  /** @param {string} identity */
+  #removeParticipant(identity) {
+    this.#gone.add(identity);
+    for (const remote of [...this.#remote.values()]) {
+      if (remote.participant === identity) this.#removeRemote(remote.trackId);
+    }
+    this.#events.participantLeft(identity);
+  }
+
+  /** @param {string} trackId */
+  #removeRemote(trackId) {
+    if (this.#remote.delete(trackId)) this.#events.trackRemoved(trackId);
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  /** @param {'publish' | 'subscribe'} target */
+  #newPeerConnection(target) {
+    const pc = new RTCPeerConnection(PC_CONFIG);
+    pc.onicecandidate = ({candidate}) =>
+      this.#signaling.send({type: 'trickle', target, candidate: candidate ? candidate.toJSON() : null});
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed') {
+        this.#end({code: 0, reason: `${target} connection failed`, retry: true});
+      }
+    };
+    return pc;
+  }
+
+  /** @param {Kind} kind */
+  #localTrack(kind) {
+    const sender = this.#publishPc?.getSenders().find((s) => s.track?.kind === kind);
+    return sender?.track ?? null;
+  }
+
+  /** @param {Ending} ending */
+  #end(ending) {
+    if (this.#over) return;
+    this.close();
+    this.#events.ended(ending);
+  }
+
+  /** @returns {Promise<SessionStats['publish']>} */
+  async #publishStats() {
+    /** @type {SessionStats['publish']} */
+    const publish = {outbound: [], audioPacketsSent: 0};
+    if (!this.#publishPc) return publish;
+    for (const report of (await this.#publishPc.getStats()).values()) {
+      if (report.type !== 'outbound-rtp') continue;
+      if (report.kind === 'audio') publish.audioPacketsSent += report.packetsSent ?? 0;
+      else publish.outbound.push(videoOut(report));
+    }
+    publish.outbound.sort((a, b) => a.frameWidth - b.frameWidth);
+    return publish;
+  }
+}
+
+/** @param {RTCPeerConnection} pc */
+function sdpOf(pc) {
+  const description = pc.localDescription;
+  if (!description) throw new Error('no local description');
+  return description.sdp;
+}
+
+/** @param {RTCStatsReport} report @param {string} type */
+function firstOfType(report, type) {
+  for (const stat of report.values()) if (stat.type === type) return stat;
+  return null;
+}
+
+/** @param {any} s an inbound-rtp stat of a video receiver @returns {VideoInStats} */
+function videoIn(s) {
+  return {
+    framesDecoded: s.framesDecoded ?? 0,
+    frameWidth: s.frameWidth ?? 0,
+    frameHeight: s.frameHeight ?? 0,
+    freezeCount: s.freezeCount ?? 0,
+    packetsReceived: s.packetsReceived ?? 0,
+  };
+}
+
+/** @param {any} s an inbound-rtp stat of an audio receiver @returns {AudioInStats} */
+function audioIn(s) {
+  return {
+    packetsReceived: s.packetsReceived ?? 0,
+    totalSamplesReceived: s.totalSamplesReceived ?? 0,
+    audioLevel: s.audioLevel ?? 0,
+  };
+}
+
+/** @param {any} s an outbound-rtp stat of a video sender @returns {VideoOutStats} */
+function videoOut(s) {
+  return {
+    rid: s.rid ?? null,
+    frameWidth: s.frameWidth ?? 0,
+    framesEncoded: s.framesEncoded ?? 0,
+    bytesSent: s.bytesSent ?? 0,
+  };
+}

@@ -1,0 +1,16 @@
+"""Stores behind the `Store` protocol; `open_store` picks one from the settings."""
+
+from __future__ import annotations
+
+from control_api.store.base import Store
+from control_api.store.memory_store import MemoryStore
+from control_api.store.redis_store import RedisStore
+
+__all__ = ["MemoryStore", "RedisStore", "Store", "open_store"]
+
+
+def open_store(redis_url: str | None, *, node_ttl_s: float = 6.0) -> Store:
+    """Redis when a URL is given (several nodes), else in-process memory (one node)."""
+    if redis_url is None:
+        return MemoryStore()
+    return RedisStore.from_url(redis_url, node_ttl_s=node_ttl_s)

@@ -1,0 +1,54 @@
+"""The `Store` seam: node registry, rooms and the room -> node map.
+
+Two implementations keep the same contract (tests/control_api run one suite against both):
+`MemoryStore` for the one-process run and `RedisStore` for several nodes. Times are passed in
+(`now`, seconds since the epoch) so that liveness is decided by the caller's clock.
+
+Errors: `NodeNotFound` for an unknown node id, `StoreUnavailable` when the backend fails.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from control_api.domain.models import NodeInfo, NodeLoad, NodeState, NodeStatus, RoomInfo
+
+
+class Store(Protocol):
+    async def register_node(self, info: NodeInfo) -> None:
+        """Add or update a node; it stays not-alive until its first heartbeat."""
+
+    async def heartbeat(self, node_id: str, load: NodeLoad, now: float) -> bool:
+        """Record load and liveness. False if the store does not know the node (re-register)."""
+
+    async def set_node_state(self, node_id: str, state: NodeState) -> None:
+        """Mark a node active or draining (a draining node gets no new rooms)."""
+
+    async def remove_node(self, node_id: str) -> None:
+        """Forget a node; its rooms move on their next assignment. Unknown ids are ignored."""
+
+    async def list_nodes(self) -> list[NodeStatus]:
+        """Every node the store still knows, ordered by id."""
+
+    async def create_room(self, room: RoomInfo) -> RoomInfo:
+        """Create the room, or return the existing one unchanged (idempotent)."""
+
+    async def get_room(self, name: str) -> RoomInfo | None: ...
+
+    async def list_rooms(self) -> list[RoomInfo]:
+        """Every room, ordered by name."""
+
+    async def delete_room(self, name: str) -> bool:
+        """Delete the room and its assignment; False if it did not exist."""
+
+    async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
+        """Atomically return the room's node: the current one if alive, else a newly selected
+        one (persisted). Concurrent calls for one room agree. None if no node can take it."""
+
+    async def room_node(self, name: str) -> str | None:
+        """The id of the node the room is assigned to, alive or not."""
+
+    async def ping(self) -> bool:
+        """True if the backend answers (readiness)."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,99 @@
+"""In-process `Store`: the single-node run and the reference the Redis store is tested against."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from control_api.domain.models import (
+    NodeInfo,
+    NodeLoad,
+    NodeState,
+    NodeStatus,
+    RoomInfo,
+    is_alive,
+)
+from control_api.domain.selector import select_node
+from control_api.errors import NodeNotFound
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._nodes: dict[str, NodeStatus] = {}
+        self._rooms: dict[str, RoomInfo] = {}
+        self._room_node: dict[str, str] = {}
+        # node id -> room name -> when it was assigned there (see `_pending`)
+        self._recent: dict[str, dict[str, float]] = {}
+        self._assign_lock = asyncio.Lock()
+
+    async def register_node(self, info: NodeInfo) -> None:
+        current = self._nodes.get(info.id)
+        self._nodes[info.id] = (
+            NodeStatus(info=info) if current is None else dataclasses.replace(current, info=info)
+        )
+
+    async def heartbeat(self, node_id: str, load: NodeLoad, now: float) -> bool:
+        current = self._nodes.get(node_id)
+        if current is None:
+            return False
+        self._nodes[node_id] = dataclasses.replace(current, load=load, heartbeat_at=now)
+        return True
+
+    async def set_node_state(self, node_id: str, state: NodeState) -> None:
+        current = self._nodes.get(node_id)
+        if current is None:
+            raise NodeNotFound(node_id)
+        info = dataclasses.replace(current.info, state=state)
+        self._nodes[node_id] = dataclasses.replace(current, info=info)
+
+    async def remove_node(self, node_id: str) -> None:
+        self._nodes.pop(node_id, None)
+        self._recent.pop(node_id, None)
+
+    async def list_nodes(self) -> list[NodeStatus]:
+        return [self._nodes[node_id] for node_id in sorted(self._nodes)]
+
+    async def create_room(self, room: RoomInfo) -> RoomInfo:
+        return self._rooms.setdefault(room.name, room)
+
+    async def get_room(self, name: str) -> RoomInfo | None:
+        return self._rooms.get(name)
+
+    async def list_rooms(self) -> list[RoomInfo]:
+        return [self._rooms[name] for name in sorted(self._rooms)]
+
+    async def delete_room(self, name: str) -> bool:
+        self._room_node.pop(name, None)
+        return self._rooms.pop(name, None) is not None
+
+    async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
+        async with self._assign_lock:
+            current = self._nodes.get(self._room_node.get(name, ""))
+            if current is not None and is_alive(current, now, ttl):
+                return current
+            nodes = list(self._nodes.values())
+            chosen = select_node(nodes, now, ttl=ttl, pending=self._pending(now, ttl))
+            if chosen is None:
+                return None
+            self._room_node[name] = chosen.info.id
+            self._recent.setdefault(chosen.info.id, {})[name] = now
+            return chosen
+
+    async def room_node(self, name: str) -> str | None:
+        return self._room_node.get(name)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+    def _pending(self, now: float, ttl: float) -> dict[str, int]:
+        """Rooms assigned within the last `ttl` seconds, per node (dropping older entries)."""
+        counts: dict[str, int] = {}
+        for node_id, rooms in self._recent.items():
+            for room, at in list(rooms.items()):
+                if now - at >= ttl:
+                    del rooms[room]
+            counts[node_id] = len(rooms)
+        return counts

@@ -1,0 +1,148 @@
+"""Join tokens: JWTs (HS256) signed with an API key's secret, verified by the media nodes.
+
+The header's `kid` names the API key, so keys can be rotated: a node holds every current
+key id -> secret and picks the secret from the token. Claims:
+
+    sub     participant identity            iat/nbf/exp  seconds since the epoch
+    name    display name                    grants       {"publish": bool, "subscribe": bool}
+    room    room name
+
+Time is a parameter (`now`) so tests and nodes with their own clock stay deterministic.
+This module has no FastAPI import: the media node imports it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+ALGORITHM = "HS256"
+# Tolerated clock difference between the control plane that mints and the node that verifies.
+DEFAULT_LEEWAY_S = 5.0
+
+_DECODE_OPTIONS: Any = {
+    # exp/nbf/iat are checked below against the caller's `now`, with precise reasons.
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+}
+
+
+class TokenError(Exception):
+    """A join token was refused; `reason` is safe to show to the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class JoinGrants:
+    publish: bool = True
+    subscribe: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class JoinClaims:
+    identity: str
+    name: str
+    room: str
+    grants: JoinGrants
+    expires_at: float
+
+
+def mint_join_token(
+    *,
+    key_id: str,
+    secret: str,
+    identity: str,
+    name: str,
+    room: str,
+    grants: JoinGrants,
+    ttl_s: float,
+    now: float,
+) -> str:
+    """Sign a token letting `identity` join `room` until `now + ttl_s`."""
+    issued = math.floor(now)
+    payload = {
+        "sub": identity,
+        "name": name,
+        "room": room,
+        "grants": {"publish": grants.publish, "subscribe": grants.subscribe},
+        "iat": issued,
+        "nbf": issued,
+        "exp": math.floor(now + ttl_s),
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM, headers={"kid": key_id})
+
+
+def verify_join_token(
+    token: str | None,
+    *,
+    secrets: Mapping[str, str],
+    now: float,
+    leeway_s: float = DEFAULT_LEEWAY_S,
+) -> JoinClaims:
+    """Check signature, key, time window and claim shapes; raise `TokenError` with the reason."""
+    if not token:
+        raise TokenError("token missing")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenError("token malformed") from exc
+    if header.get("alg") != ALGORITHM:
+        raise TokenError("token malformed")
+    key_id = header.get("kid")
+    if not isinstance(key_id, str) or key_id not in secrets:
+        raise TokenError("token key unknown")
+    try:
+        payload = jwt.decode(
+            token, secrets[key_id], algorithms=[ALGORITHM], options=_DECODE_OPTIONS
+        )
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("token signature invalid") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError("token malformed") from exc
+    return _claims(payload, now=now, leeway_s=leeway_s)
+
+
+def _claims(payload: dict[str, Any], *, now: float, leeway_s: float) -> JoinClaims:
+    for field in ("exp", "nbf", "iat"):
+        if not _is_number(payload.get(field)):
+            raise TokenError(f"token claims invalid: {field}")
+    if now >= payload["exp"] + leeway_s:
+        raise TokenError("token expired")
+    if now < payload["nbf"] - leeway_s:
+        raise TokenError("token not yet valid")
+    for field in ("sub", "room"):
+        value = payload.get(field)
+        if not isinstance(value, str) or not value:
+            raise TokenError(f"token claims invalid: {field}")
+    name = payload.get("name")
+    if not isinstance(name, str):
+        raise TokenError("token claims invalid: name")
+    grants = payload.get("grants")
+    if not isinstance(grants, dict) or not all(
+        isinstance(grants.get(flag), bool) for flag in ("publish", "subscribe")
+    ):
+        raise TokenError("token claims invalid: grants")
+    return JoinClaims(
+        identity=payload["sub"],
+        name=name,
+        room=payload["room"],
+        grants=JoinGrants(publish=grants["publish"], subscribe=grants["subscribe"]),
+        expires_at=float(payload["exp"]),
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

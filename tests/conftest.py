@@ -1,0 +1,101 @@
+"""Fixtures shared by the whole suite: real redis-server processes."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@dataclass
+class RedisProcess:
+    """One `redis-server` without persistence (`--save ''`, no AOF), on 127.0.0.1."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_redis(workdir: Path, port: int | None = None) -> RedisProcess:
+    """Start a redis-server and wait until it answers PING (fails the test otherwise)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (make system-deps-test installs it)")
+    port = port if port is not None else free_tcp_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    redis = RedisProcess(
+        port, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    )
+    deadline = time.monotonic() + 10.0
+    while not _answers_ping(port):
+        if redis.process.poll() is not None:
+            pytest.fail(f"redis-server exited with code {redis.process.returncode} (port {port})")
+        if time.monotonic() > deadline:
+            redis.stop()
+            pytest.fail(f"redis-server did not answer PING on port {port} within 10 s")
+        time.sleep(0.05)
+    return redis
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real redis-server shared by the whole session.
+
+    Tests sharing it should use their own key prefix (`RedisStore(prefix=...)`) rather than
+    flushing it.
+    """
+    redis = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield redis.url
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisProcess]]:
+    """Start private redis-servers (`port=` to restart one on the same port); all are
+    stopped at the end of the test. For tests that kill or restart Redis."""
+    started: list[RedisProcess] = []
+
+    def start(port: int | None = None) -> RedisProcess:
+        started.append(start_redis(tmp_path, port))
+        return started[-1]
+
+    yield start
+    for redis in started:
+        redis.stop()

@@ -1,0 +1,454 @@
+"""The REST API end to end over ASGI: auth, validation, the join flow, health and metrics.
+
+Runs on both stores (the `store` fixture); time comes from a settable clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
+
+from control_api import app as app_module
+from control_api.app import create_app
+from control_api.domain.models import NodeInfo, NodeLoad
+from control_api.errors import ControlError
+from control_api.settings import ControlSettings
+from control_api.store import MemoryStore, RedisStore, Store
+from control_api.tokens import JoinGrants, verify_join_token
+
+K1, S1 = "key-one", "1" * 32
+K2, S2 = "key-two", "2" * 40
+AUTH = (K1, S1)
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+def settings(**overrides: Any) -> ControlSettings:
+    return ControlSettings(api_keys={K1: S1, K2: S2}, **overrides)
+
+
+def client_for(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture
+async def client(store: Store, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on each store."""
+    async with client_for(create_app(settings(), store, clock=clock)) as http:
+        yield http
+
+
+@pytest.fixture
+async def memory_client(clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    """For checks that do not depend on the store (auth, validation): memory only."""
+    async with client_for(create_app(settings(), MemoryStore(), clock=clock)) as http:
+        yield http
+
+
+async def live_node(store: Store, node_id: str, at: float, *, participants: int = 0) -> None:
+    await store.register_node(NodeInfo(id=node_id, url=f"wss://{node_id}.test/ws", capacity=50))
+    assert await store.heartbeat(node_id, NodeLoad(participants=participants), at)
+
+
+# -- authentication ------------------------------------------------------------------------
+
+V1_ROUTES = [
+    ("POST", "/v1/rooms", {"name": "r1"}),
+    ("GET", "/v1/rooms", None),
+    ("GET", "/v1/rooms/r1", None),
+    ("DELETE", "/v1/rooms/r1", None),
+    ("POST", "/v1/rooms/r1/tokens", {"identity": "alice"}),
+    ("GET", "/v1/nodes", None),
+]
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+BAD_AUTH = {
+    "missing": (None, "API key required"),
+    "wrong secret": (basic(K1, S2), "invalid API key"),
+    "secret of another key": (basic(K2, S1), "invalid API key"),
+    "unknown key id": (basic("nobody", S1), "invalid API key"),
+    "empty secret": (basic(K1, ""), "invalid API key"),
+    "bearer scheme": (f"Bearer {S1}", "API key required"),
+    "not base64": ("Basic %%%", "Not authenticated"),
+    "no colon": ("Basic " + base64.b64encode(K1.encode()).decode(), "Not authenticated"),
+}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), V1_ROUTES)
+@pytest.mark.parametrize("case", list(BAD_AUTH))
+async def test_every_v1_route_requires_a_valid_key(
+    memory_client: httpx.AsyncClient, method: str, path: str, body: Any, case: str
+) -> None:
+    header, detail = BAD_AUTH[case]
+    headers = {"Authorization": header} if header is not None else {}
+    response = await memory_client.request(method, path, json=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"detail": detail} or response.json()["detail"].startswith(detail)
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_auth_is_checked_before_the_body_is_validated(
+    memory_client: httpx.AsyncClient,
+) -> None:
+    response = await memory_client.post("/v1/rooms", json={"name": "not valid", "x": 1})
+    assert response.status_code == 401
+
+
+async def test_any_configured_key_works(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v1/rooms", auth=(K2, S2))).status_code == 200
+
+
+# -- rooms ---------------------------------------------------------------------------------
+
+
+async def test_create_room_then_create_again_returns_the_existing_room(
+    client: httpx.AsyncClient, clock: Clock
+) -> None:
+    body = {"name": "standup", "max_participants": 8, "empty_timeout_s": 60, "metadata": "m"}
+    created = await client.post("/v1/rooms", json=body, auth=AUTH)
+    assert created.status_code == 201
+    assert created.json() == body | {"created_at": T0}
+    clock.now += 10
+    again = await client.post("/v1/rooms", json={"name": "standup"}, auth=AUTH)
+    assert again.status_code == 200
+    assert again.json() == created.json()
+
+
+async def test_room_defaults(client: httpx.AsyncClient) -> None:
+    created = await client.post("/v1/rooms", json={"name": "r1"}, auth=AUTH)
+    assert created.json() == {
+        "name": "r1",
+        "max_participants": 100,
+        "empty_timeout_s": 300,
+        "metadata": "",
+        "created_at": T0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({}, ["body", "name"]),
+        ({"name": ""}, ["body", "name"]),
+        ({"name": "a b"}, ["body", "name"]),
+        ({"name": "x" * 65}, ["body", "name"]),
+        ({"name": 5}, ["body", "name"]),
+        ({"name": "r", "max_participants": 0}, ["body", "max_participants"]),
+        ({"name": "r", "max_participants": "many"}, ["body", "max_participants"]),
+        ({"name": "r", "empty_timeout_s": -1}, ["body", "empty_timeout_s"]),
+        ({"name": "r", "metadata": "x" * 4097}, ["body", "metadata"]),
+        ({"name": "r", "colour": "blue"}, ["body", "colour"]),
+        ([1, 2], ["body"]),
+    ],
+)
+async def test_bad_room_bodies_are_422_with_field_errors(
+    memory_client: httpx.AsyncClient, body: Any, loc: list[str]
+) -> None:
+    response = await memory_client.post("/v1/rooms", json=body, auth=AUTH)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [loc]
+
+
+async def test_body_that_is_not_json_is_422(memory_client: httpx.AsyncClient) -> None:
+    response = await memory_client.post(
+        "/v1/rooms",
+        content=b"{name",
+        headers={"Content-Type": "application/json"},
+        auth=AUTH,
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+async def test_list_rooms_by_name(client: httpx.AsyncClient) -> None:
+    for name in ("b", "a"):
+        await client.post("/v1/rooms", json={"name": name}, auth=AUTH)
+    names = [room["name"] for room in (await client.get("/v1/rooms", auth=AUTH)).json()]
+    assert names == ["a", "b"]
+
+
+async def test_unknown_room_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/rooms/nope", auth=AUTH)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "room 'nope' not found"}
+    assert (await client.delete("/v1/rooms/nope", auth=AUTH)).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/v1/rooms/a%20b", "/v1/rooms/" + "x" * 65, "/v1/rooms/%C3%A9"])
+async def test_bad_room_name_in_path_is_422(memory_client: httpx.AsyncClient, path: str) -> None:
+    response = await memory_client.get(path, auth=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "name"]
+
+
+async def test_room_shows_its_node_once_assigned(
+    client: httpx.AsyncClient, store: Store, clock: Clock
+) -> None:
+    await client.post("/v1/rooms", json={"name": "r1"}, auth=AUTH)
+    assert (await client.get("/v1/rooms/r1", auth=AUTH)).json()["node"] is None
+    await live_node(store, "n1", T0)
+    await client.post("/v1/rooms/r1/tokens", json={"identity": "alice"}, auth=AUTH)
+    room = (await client.get("/v1/rooms/r1", auth=AUTH)).json()
+    assert room["node"] == {"id": "n1", "url": "wss://n1.test/ws", "alive": True}
+    clock.now += 60
+    assert (await client.get("/v1/rooms/r1", auth=AUTH)).json()["node"]["alive"] is False
+
+
+async def test_delete_room(client: httpx.AsyncClient) -> None:
+    await client.post("/v1/rooms", json={"name": "r1"}, auth=AUTH)
+    assert (await client.delete("/v1/rooms/r1", auth=AUTH)).status_code == 204
+    assert (await client.get("/v1/rooms/r1", auth=AUTH)).status_code == 404
+
+
+# -- join tokens ---------------------------------------------------------------------------
+
+
+async def test_token_names_the_node_and_verifies_on_it(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    await live_node(store, "n1", T0)
+    response = await client.post(
+        "/v1/rooms/standup/tokens",
+        json={"identity": "alice", "name": "Alice", "grants": {"publish": False}, "ttl_s": 90},
+        auth=(K2, S2),
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in ("node_url", "room", "identity", "expires_at")} == {
+        "node_url": "wss://n1.test/ws",
+        "room": "standup",
+        "identity": "alice",
+        "expires_at": T0 + 90,
+    }
+    claims = verify_join_token(body["token"], secrets={K2: S2}, now=T0 + 1)
+    assert (claims.identity, claims.name, claims.room) == ("alice", "Alice", "standup")
+    assert claims.grants == JoinGrants(publish=False, subscribe=True)
+    assert claims.expires_at == T0 + 90
+    # The room did not exist: the token route created it with defaults.
+    assert (await client.get("/v1/rooms/standup", auth=AUTH)).json()["max_participants"] == 100
+
+
+async def test_token_defaults(client: httpx.AsyncClient, store: Store) -> None:
+    await live_node(store, "n1", T0)
+    body = (await client.post("/v1/rooms/r1/tokens", json={"identity": "bob"}, auth=AUTH)).json()
+    claims = verify_join_token(body["token"], secrets={K1: S1}, now=T0)
+    assert claims.name == "bob"
+    assert claims.grants == JoinGrants(publish=True, subscribe=True)
+    assert claims.expires_at == body["expires_at"] == T0 + 6 * 3600
+
+
+async def test_token_without_a_live_node_is_503(
+    client: httpx.AsyncClient, store: Store, clock: Clock
+) -> None:
+    url = "/v1/rooms/r1/tokens"
+    response = await client.post(url, json={"identity": "alice"}, auth=AUTH)
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("no media node available")
+    assert response.headers["Retry-After"] == "2"
+    await live_node(store, "n1", T0)
+    clock.now = T0 + 6  # the heartbeat is now too old
+    assert (await client.post(url, json={"identity": "alice"}, auth=AUTH)).status_code == 503
+
+
+async def test_room_moves_when_its_node_dies(
+    client: httpx.AsyncClient, store: Store, clock: Clock
+) -> None:
+    await live_node(store, "n1", T0)
+    await live_node(store, "n2", T0, participants=10)
+    url = "/v1/rooms/r1/tokens"
+    first = await client.post(url, json={"identity": "a"}, auth=AUTH)
+    assert first.json()["node_url"] == "wss://n1.test/ws"
+    clock.now = T0 + 10
+    assert await store.heartbeat("n2", NodeLoad(participants=10), clock.now)
+    second = await client.post(url, json={"identity": "b"}, auth=AUTH)
+    assert second.json()["node_url"] == "wss://n2.test/ws"
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({}, ["body", "identity"]),
+        ({"identity": ""}, ["body", "identity"]),
+        ({"identity": "has space"}, ["body", "identity"]),
+        ({"identity": "a" * 129}, ["body", "identity"]),
+        ({"identity": "a", "name": "bell\x07"}, ["body", "name"]),
+        ({"identity": "a", "ttl_s": 0}, ["body", "ttl_s"]),
+        ({"identity": "a", "ttl_s": 10**9}, ["body", "ttl_s"]),
+        ({"identity": "a", "grants": {"publish": "maybe"}}, ["body", "grants", "publish"]),
+        ({"identity": "a", "grants": {"admin": True}}, ["body", "grants", "admin"]),
+    ],
+)
+async def test_bad_token_bodies_are_422(
+    memory_client: httpx.AsyncClient, body: dict[str, Any], loc: list[str]
+) -> None:
+    response = await memory_client.post("/v1/rooms/r1/tokens", json=body, auth=AUTH)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [loc]
+
+
+# -- nodes, health, metrics ----------------------------------------------------------------
+
+
+async def test_list_nodes_with_liveness(client: httpx.AsyncClient, store: Store) -> None:
+    await live_node(store, "n1", T0 - 1, participants=3)
+    await store.register_node(NodeInfo(id="n2", url="wss://n2.test/ws", capacity=9))
+    nodes = (await client.get("/v1/nodes", auth=AUTH)).json()
+    assert nodes == [
+        {
+            "id": "n1",
+            "url": "wss://n1.test/ws",
+            "capacity": 50,
+            "state": "active",
+            "load": {"participants": 3, "tracks": 0, "packets_per_s": 0.0, "cpu": 0.0},
+            "heartbeat_at": T0 - 1,
+            "alive": True,
+        },
+        {
+            "id": "n2",
+            "url": "wss://n2.test/ws",
+            "capacity": 9,
+            "state": "active",
+            "load": {"participants": 0, "tracks": 0, "packets_per_s": 0.0, "cpu": 0.0},
+            "heartbeat_at": None,
+            "alive": False,
+        },
+    ]
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+async def test_metrics_count_requests_by_route_template(memory_client: httpx.AsyncClient) -> None:
+    await memory_client.get("/v1/rooms/nope", auth=AUTH)
+    await memory_client.get("/v1/rooms/other", auth=AUTH)
+    await memory_client.get("/no/such/path")
+    response = await memory_client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert (
+        'control_api_requests_total{method="GET",route="/v1/rooms/{name}",status="404"} 2.0' in text
+    )
+    assert 'route="unmatched",status="404"} 1.0' in text
+    assert "nope" not in text
+
+
+async def test_metrics_registries_are_per_app(store: Store) -> None:
+    async with client_for(create_app(settings(), store)) as one:
+        await one.get("/healthz")
+        await one.get("/healthz")
+    async with client_for(create_app(settings(), store)) as two:
+        await two.get("/healthz")
+        text = (await two.get("/metrics")).text
+    assert 'route="/healthz",status="200"} 1.0' in text
+
+
+async def test_openapi_documents_basic_auth(memory_client: httpx.AsyncClient) -> None:
+    spec = (await memory_client.get("/openapi.json")).json()
+    assert spec["components"]["securitySchemes"]["HTTPBasic"]["scheme"] == "basic"
+    assert "/v1/rooms/{name}/tokens" in spec["paths"]
+
+
+# -- an unreachable store ------------------------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_unreachable_redis_gives_503_never_500(clock: Clock) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
+    try:
+        async with client_for(create_app(settings(), store, clock=clock)) as http:
+            for method, path, body in V1_ROUTES:
+                response = await http.request(method, path, json=body, auth=AUTH)
+                assert response.status_code == 503, (method, path)
+                assert response.json()["detail"].startswith("store unavailable")
+            ready = await http.get("/readyz")
+            assert (ready.status_code, ready.json()) == (503, {"status": "store unavailable"})
+            assert (await http.get("/healthz")).status_code == 200
+    finally:
+        await store.close()
+
+
+def test_every_control_error_has_an_http_status() -> None:
+    def subclasses(cls: type[ControlError]) -> set[type[ControlError]]:
+        direct = set(cls.__subclasses__())
+        return direct.union(*(subclasses(sub) for sub in direct))
+
+    assert subclasses(ControlError) <= set(app_module._ERROR_STATUS)
+
+
+# -- demo route, static page, mounts -------------------------------------------------------
+
+
+async def test_demo_route_is_off_by_default(memory_client: httpx.AsyncClient) -> None:
+    response = await memory_client.post("/demo/token", json={"room": "r1", "identity": "a"})
+    assert response.status_code == 404
+
+
+async def test_demo_route_issues_tokens_without_a_key(store: Store, clock: Clock) -> None:
+    await live_node(store, "n1", T0)
+    demo = ControlSettings(demo=True)
+    async with client_for(create_app(demo, store, clock=clock)) as http:
+        response = await http.post("/demo/token", json={"room": "lobby", "identity": "guest-1"})
+        bad = await http.post("/demo/token", json={"room": "no way", "identity": "guest-1"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["node_url"], body["room"], body["identity"]) == (
+        "wss://n1.test/ws",
+        "lobby",
+        "guest-1",
+    )
+    claims = verify_join_token(body["token"], secrets=demo.api_keys, now=T0)
+    assert claims.grants == JoinGrants(publish=True, subscribe=True)
+    assert bad.status_code == 422
+
+
+async def test_static_page_is_served_after_the_api(
+    store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    (tmp_path / "index.html").write_text("<h1>seed-sfu</h1>")
+
+    async def node_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("node")(scope, receive, send)
+
+    app = create_app(
+        settings(), store, static_dir=tmp_path, mounts={"/node": node_app}, clock=clock
+    )
+    async with client_for(app) as http:
+        assert (await http.get("/")).text == "<h1>seed-sfu</h1>"
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/v1/rooms")).status_code == 401
+        assert (await http.get("/node/v1/signal")).text == "node"
+        assert (await http.get("/missing.js")).status_code == 404
+        text = (await http.get("/metrics")).text
+    assert 'route="/*",status="200"} 1.0' in text
+    assert 'route="/node/*",status="200"} 1.0' in text
