@@ -34,7 +34,9 @@ TICK_S = 1.0  # receiver reports, REMB, sender reports, layer fallback
 
 
 class Node:
-    def __init__(self, settings: NodeSettings, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: NodeSettings, store: Store, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
         self.id = settings.resolved_id()
         self.url = settings.resolved_url()

@@ -1,13 +1,13 @@
 """Media-node settings, read once from the environment (prefix ``SFU_``).
 
-    SFU_NODE_HOST / SFU_NODE_PORT   where the node's signaling and metrics listen (0.0.0.0:7880)
-    SFU_NODE_ID                     id in the node registry (default: hostname-port)
-    SFU_NODE_URL                    signaling URL clients are given (default ws://host:port/v1/signal)
-    SFU_NODE_CAPACITY               participants this node accepts (default 100)
-    SFU_ICE_HOST_ADDRESSES          comma-separated addresses to offer as ICE host candidates
-                                    (default: the machine's, loopback if it has no other)
-    SFU_DEFAULT_LAYER               simulcast layer forwarded until layer selection lands (0=q, 1=h, 2=f)
-    SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
+SFU_NODE_HOST / SFU_NODE_PORT   where the node's signaling and metrics listen (0.0.0.0:7880)
+SFU_NODE_ID                     id in the node registry (default: hostname-port)
+SFU_NODE_URL                    signaling URL clients are given (default ws://host:port/v1/signal)
+SFU_NODE_CAPACITY               participants this node accepts (default 100)
+SFU_ICE_HOST_ADDRESSES          comma-separated addresses to offer as ICE host candidates
+                                (default: the machine's, loopback if it has no other)
+SFU_DEFAULT_LAYER               layer forwarded until layer selection lands (0=q, 1=h, 2=f)
+SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
 """
 
 from __future__ import annotations

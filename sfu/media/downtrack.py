@@ -145,7 +145,9 @@ class DownTrack:
         elapsed_ms = now_ms - stats.last_sr_at_ms
         ntp = stats.last_sr_ntp + (elapsed_ms << 32) // 1000
         rtp = stats.last_sr_rtp + elapsed_ms * self.line.clock_rate // 1000 + self.munger.ts_offset
-        return SenderReport(self.ssrc, ntp, rtp & 0xFFFFFFFF, self.packets_sent, self.octets_sent, ())
+        return SenderReport(
+            self.ssrc, ntp, rtp & 0xFFFFFFFF, self.packets_sent, self.octets_sent, ()
+        )
 
     def close(self) -> None:
         if self in self.receiver.downtracks:

@@ -38,7 +38,11 @@ class PublisherIngress:
 
     def add_track(self, track_id: str, line: MediaLine) -> TrackReceiver:
         receiver = TrackReceiver(
-            track_id, line, send_rtcp=self.send_rtcp, local_ssrc=self.local_ssrc, counters=self._counters
+            track_id,
+            line,
+            send_rtcp=self.send_rtcp,
+            local_ssrc=self.local_ssrc,
+            counters=self._counters,
         )
         self._by_mid[line.mid.encode()] = receiver
         ids, new = self._ids, line.extensions
@@ -52,7 +56,9 @@ class PublisherIngress:
 
     def remove_track(self, receiver: TrackReceiver) -> None:
         self._by_mid = {mid: r for mid, r in self._by_mid.items() if r is not receiver}
-        self._routes = {ssrc: route for ssrc, route in self._routes.items() if route[0] is not receiver}
+        self._routes = {
+            ssrc: route for ssrc, route in self._routes.items() if route[0] is not receiver
+        }
 
     def on_rtp(self, data: bytes, now_ms: int) -> None:
         counters = self._counters
@@ -91,7 +97,9 @@ class PublisherIngress:
         if layer != RTX_ROUTE:
             old = receiver.ssrcs[layer]
             if old and old != ssrc:
-                self._counters.drop(DropReason.SSRC_COLLISION)  # the layer moved: forget the old SSRC
+                self._counters.drop(
+                    DropReason.SSRC_COLLISION
+                )  # the layer moved: forget the old SSRC
                 self._routes.pop(old, None)
             receiver.bind_ssrc(layer, ssrc)
         self._routes[ssrc] = (receiver, layer)

@@ -33,7 +33,9 @@ class LayerSelector:
             return Decision.SWITCH
         if layer == self.current:
             return Decision.FORWARD  # keep the old layer until the target's keyframe comes
-        return Decision.DROP_WAIT_KEYFRAME if self.current == NO_LAYER else Decision.DROP_OTHER_LAYER
+        return (
+            Decision.DROP_WAIT_KEYFRAME if self.current == NO_LAYER else Decision.DROP_OTHER_LAYER
+        )
 
     def switched(self) -> None:
         self.current = self.target

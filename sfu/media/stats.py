@@ -1,4 +1,4 @@
-"""Reception statistics of one incoming RTP stream, for receiver reports (RFC 3550 §6.4.1, A.3, A.8)."""
+"""Reception statistics of one incoming RTP stream, for receiver reports (RFC 3550 A.3, A.8)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ class StreamStats:
         "_transit",
         "clock_rate",
         "highest",
+        "last_sr_at_ms",
         "last_sr_ntp",
         "last_sr_rtp",
-        "last_sr_at_ms",
         "received",
     )
 
@@ -64,11 +64,21 @@ class StreamStats:
         received_interval = self.received - self._received_prior
         self._expected_prior, self._received_prior = expected, self.received
         lost_interval = expected_interval - received_interval
-        fraction = (lost_interval << 8) // expected_interval if expected_interval > 0 and lost_interval > 0 else 0
+        fraction = (
+            (lost_interval << 8) // expected_interval
+            if expected_interval > 0 and lost_interval > 0
+            else 0
+        )
         lsr = dlsr = 0
         if self.last_sr_at_ms >= 0:
             lsr = (self.last_sr_ntp >> 16) & 0xFFFFFFFF
             dlsr = (now_ms - self.last_sr_at_ms) * 65536 // 1000
         return ReportBlock(
-            ssrc, min(fraction, 255), min(lost, 0x7FFFFF), self.highest & 0xFFFFFFFF, int(self._jitter), lsr, dlsr
+            ssrc,
+            min(fraction, 255),
+            min(lost, 0x7FFFFF),
+            self.highest & 0xFFFFFFFF,
+            int(self._jitter),
+            lsr,
+            dlsr,
         )

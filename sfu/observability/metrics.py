@@ -26,21 +26,39 @@ class _NodeCollector(Collector):
         node, counters = self._node, self._node.counters
         participants = [p for r in node.rooms.values() for p in r.participants.values()]
         yield GaugeMetricFamily("sfu_rooms", "Rooms open on this node", value=len(node.rooms))
-        yield GaugeMetricFamily("sfu_participants", "Participants connected", value=len(participants))
         yield GaugeMetricFamily(
-            "sfu_published_tracks", "Tracks published", value=sum(len(p.published) for p in participants)
+            "sfu_participants", "Participants connected", value=len(participants)
         )
         yield GaugeMetricFamily(
-            "sfu_subscriptions", "Tracks forwarded to a subscriber", value=sum(len(p.downtracks) for p in participants)
+            "sfu_published_tracks",
+            "Tracks published",
+            value=sum(len(p.published) for p in participants),
         )
-        yield CounterMetricFamily("sfu_packets_in", "RTP packets received from publishers", value=counters.packets_in)
-        yield CounterMetricFamily("sfu_bytes_in", "RTP bytes received from publishers", value=counters.bytes_in)
-        yield CounterMetricFamily("sfu_packets_out", "RTP packets forwarded to subscribers", value=counters.packets_out)
-        yield CounterMetricFamily("sfu_bytes_out", "RTP bytes forwarded to subscribers", value=counters.bytes_out)
+        yield GaugeMetricFamily(
+            "sfu_subscriptions",
+            "Tracks forwarded to a subscriber",
+            value=sum(len(p.downtracks) for p in participants),
+        )
         yield CounterMetricFamily(
-            "sfu_retransmits", "Packets resent from history on a subscriber's NACK", value=counters.retransmits
+            "sfu_packets_in", "RTP packets received from publishers", value=counters.packets_in
         )
-        drops = CounterMetricFamily("sfu_dropped_packets", "Packets not forwarded, by reason", labels=["reason"])
+        yield CounterMetricFamily(
+            "sfu_bytes_in", "RTP bytes received from publishers", value=counters.bytes_in
+        )
+        yield CounterMetricFamily(
+            "sfu_packets_out", "RTP packets forwarded to subscribers", value=counters.packets_out
+        )
+        yield CounterMetricFamily(
+            "sfu_bytes_out", "RTP bytes forwarded to subscribers", value=counters.bytes_out
+        )
+        yield CounterMetricFamily(
+            "sfu_retransmits",
+            "Packets resent from history on a subscriber's NACK",
+            value=counters.retransmits,
+        )
+        drops = CounterMetricFamily(
+            "sfu_dropped_packets", "Packets not forwarded, by reason", labels=["reason"]
+        )
         for reason, count in counters.drops.items():
             drops.add_metric([reason.value], count)
         yield drops

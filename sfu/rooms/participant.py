@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sfu.media.counters import MediaCounters
 from sfu.media.downtrack import DownTrack
@@ -87,7 +87,10 @@ class Participant:
 
     def info(self) -> ParticipantInfo:
         return ParticipantInfo(
-            sid=self.sid, identity=self.identity, name=self.name, tracks=[t.info for t in self.published.values()]
+            sid=self.sid,
+            identity=self.identity,
+            name=self.name,
+            tracks=[t.info for t in self.published.values()],
         )
 
     # publishing -------------------------------------------------------------------------------
@@ -107,7 +110,9 @@ class Participant:
                 continue
             track_id = new_id("TR")
             receiver = self._ingress.add_track(track_id, line)
-            track = PublishedTrack(TrackInfo(id=track_id, kind=line.kind, simulcast=list(line.rids)), receiver, self)
+            track = PublishedTrack(
+                TrackInfo(id=track_id, kind=line.kind, simulcast=list(line.rids)), receiver, self
+            )
             self.published[track_id] = track
             new.append(track)
         mids = {t.receiver.line.mid: track_id for track_id, t in self.published.items()}
@@ -116,10 +121,12 @@ class Participant:
     def set_muted(self, track_id: str, muted: bool) -> PublishedTrack | None:
         track = self.published.get(track_id)
         if track is not None:
-            track.info = replace(track.info, muted=muted)
+            track.info = track.info.model_copy(update={"muted": muted})
         return track
 
-    async def add_ice_candidate(self, target: str, candidate: str | None, mid: str | None, index: int | None) -> None:
+    async def add_ice_candidate(
+        self, target: str, candidate: str | None, mid: str | None, index: int | None
+    ) -> None:
         peer = self._publish_peer if target == "publish" else self._subscribe_peer
         if peer is None:
             raise NegotiationError("no publish connection yet: send publish_offer first")

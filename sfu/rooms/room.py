@@ -36,7 +36,12 @@ class Room:
             if other is not participant:
                 for track in list(other.published.values()):
                     await participant.subscribe(track)
-        logger.info("room %s: %s joined (%d in room)", self.name, participant.identity, len(self.participants))
+        logger.info(
+            "room %s: %s joined (%d in room)",
+            self.name,
+            participant.identity,
+            len(self.participants),
+        )
 
     async def leave(self, participant: Participant) -> None:
         if self.participants.get(participant.identity) is not participant:
@@ -47,14 +52,18 @@ class Room:
                 await other.unsubscribe(track_id)
             other.send(ParticipantLeft(identity=participant.identity))
         await participant.close()
-        logger.info("room %s: %s left (%d in room)", self.name, participant.identity, len(self.participants))
+        logger.info(
+            "room %s: %s left (%d in room)", self.name, participant.identity, len(self.participants)
+        )
 
     async def publish(self, participant: Participant, offer: str) -> None:
         """Answer the participant's offer, then offer its new tracks to everyone else."""
         answer, mids, new = await participant.publish(offer)
         participant.send(PublishAnswer(sdp=answer, tracks=mids))
         for track in new:
-            self._broadcast(TrackPublished(participant=participant.identity, track=track.info), skip=participant)
+            self._broadcast(
+                TrackPublished(participant=participant.identity, track=track.info), skip=participant
+            )
             for other in list(self.participants.values()):
                 if other is not participant:
                     await other.subscribe(track)
@@ -64,7 +73,8 @@ class Room:
         if track is None:
             return False
         self._broadcast(
-            TrackMuted(participant=participant.identity, track_id=track_id, muted=muted), skip=participant
+            TrackMuted(participant=participant.identity, track_id=track_id, muted=muted),
+            skip=participant,
         )
         return True
 
@@ -74,7 +84,9 @@ class Room:
         for other in list(self.participants.values()):
             if other is not participant:
                 await other.unsubscribe(track_id)
-        self._broadcast(TrackUnpublished(participant=participant.identity, track_id=track_id), skip=participant)
+        self._broadcast(
+            TrackUnpublished(participant=participant.identity, track_id=track_id), skip=participant
+        )
 
     def tick(self, now_ms: int) -> None:
         for participant in self.participants.values():

@@ -120,7 +120,10 @@ def _parse_one(count: int, packet_type: int, body: bytes) -> RtcpPacket | None:
         if packet_type == PSFB and count == FMT_PLI:
             return Pli(sender, media)
         if packet_type == PSFB and count == FMT_FIR:
-            return Fir(sender, tuple(ssrc for (ssrc,) in struct.iter_unpack("!I4x", fci[: len(fci) // 8 * 8])))
+            return Fir(
+                sender,
+                tuple(ssrc for (ssrc,) in struct.iter_unpack("!I4x", fci[: len(fci) // 8 * 8])),
+            )
         if packet_type == PSFB and count == FMT_AFB and fci[:4] == b"REMB":
             return _parse_remb(sender, fci)
     return None
@@ -129,7 +132,9 @@ def _parse_one(count: int, packet_type: int, body: bytes) -> RtcpPacket | None:
 def _blocks(body: bytes, offset: int, count: int) -> tuple[ReportBlock, ...]:
     blocks = []
     for i in range(count):
-        ssrc, lost_word, highest, jitter, lsr, dlsr = _REPORT_BLOCK.unpack_from(body, offset + i * 24)
+        ssrc, lost_word, highest, jitter, lsr, dlsr = _REPORT_BLOCK.unpack_from(
+            body, offset + i * 24
+        )
         lost = lost_word & 0xFFFFFF
         if lost & 0x800000:
             lost -= 0x1000000

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiortc import (
     MediaStreamTrack,
@@ -52,10 +52,14 @@ async def _not_started(*_args: Any) -> None:
 
 
 def _new_pc() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
 
 
-def _forwardable_codecs(codecs: list[RTCRtpCodecParameters], kind: str) -> list[RTCRtpCodecParameters]:
+def _forwardable_codecs(
+    codecs: list[RTCRtpCodecParameters], kind: str
+) -> list[RTCRtpCodecParameters]:
     """The codec we forward, plus its RTX; the rest is declined so the client never uses it."""
     main = [c for c in codecs if c.mimeType.lower() == FORWARDABLE[kind]][:1]
     if not main:
@@ -71,9 +75,10 @@ def _forwardable_codecs(codecs: list[RTCRtpCodecParameters], kind: str) -> list[
 def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int = 0) -> MediaLine:
     ids = {ext.uri: ext.id for ext in t._headerExtensions}
     codec = t._codecs[0]
+    assert t.mid is not None and codec.payloadType is not None  # negotiated m-lines have both
     return MediaLine(
         mid=t.mid,
-        kind=t.kind,
+        kind=cast(Kind, t.kind),
         payload_type=codec.payloadType,
         mime=codec.mimeType.lower(),
         clock_rate=codec.clockRate,
@@ -109,7 +114,9 @@ class _Peer:
             dtls = self._pc.getTransceivers()[0].receiver.transport
             self._tap = DtlsTap(dtls, self._handler, self._counters)
 
-    async def add_ice_candidate(self, candidate: str | None, sdp_mid: str | None, index: int | None) -> None:
+    async def add_ice_candidate(
+        self, candidate: str | None, sdp_mid: str | None, index: int | None
+    ) -> None:
         if candidate is None or not candidate.strip():
             await self._pc.addIceCandidate(None)
             return
@@ -154,12 +161,14 @@ class PublishPeer(_Peer):
         ]
         for t in self._pc.getTransceivers():
             t._codecs = _forwardable_codecs(t._codecs, t.kind)
-            t.receiver.receive = _not_started
+            t.receiver.receive = _not_started  # type: ignore[method-assign,assignment]
         simulcast = offered_simulcast(offer)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         self._ensure_tap()
-        answer = add_simulcast_and_bitrate(self._pc.localDescription.sdp, simulcast, self._start_kbps)
-        lines = [_media_line(t, rids=tuple(simulcast.get(t.mid, ()))) for t in receiving]
+        answer = add_simulcast_and_bitrate(
+            self._pc.localDescription.sdp, simulcast, self._start_kbps
+        )
+        lines = [_media_line(t, rids=tuple(simulcast.get(t.mid or "", ()))) for t in receiving]
         return answer, lines
 
 
@@ -197,9 +206,13 @@ class SubscribePeer(_Peer):
             free = self._pc.addTransceiver(track, direction="sendonly")
             capabilities = RTCRtpSender.getCapabilities(kind).codecs
             free.setCodecPreferences(
-                [c for c in capabilities if c.mimeType.lower() in (FORWARDABLE[kind], f"{kind}/rtx")]
+                [
+                    c
+                    for c in capabilities
+                    if c.mimeType.lower() in (FORWARDABLE[kind], f"{kind}/rtx")
+                ]
             )
-            free.sender.send = _not_started
+            free.sender.send = _not_started  # type: ignore[method-assign,assignment]
         else:
             free.direction = "sendonly"
             free.sender.replaceTrack(track)

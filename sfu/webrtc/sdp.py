@@ -44,7 +44,9 @@ def offered_simulcast(offer: str) -> dict[str, list[str]]:
     return result
 
 
-def add_simulcast_and_bitrate(answer: str, rids_by_mid: dict[str, list[str]], start_kbps: int) -> str:
+def add_simulcast_and_bitrate(
+    answer: str, rids_by_mid: dict[str, list[str]], start_kbps: int
+) -> str:
     """Add ``a=rid:… recv``/``a=simulcast:recv`` for each simulcast mid, and a start bitrate.
 
     ``x-google-start-bitrate`` lets Chrome send every layer at once instead of ramping up from

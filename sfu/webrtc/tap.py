@@ -36,7 +36,7 @@ class DtlsTap:
         self._counters = counters
         self._connection: Any = dtls.transport._connection
         self._pass_on = self._connection.data_received
-        self._connection.data_received = self._data_received
+        self._connection.data_received = self._data_received  # type: ignore[method-assign]
         self._errors = 0
 
     @property

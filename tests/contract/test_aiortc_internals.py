@@ -29,7 +29,9 @@ def test_tap_internals_of_the_dtls_transport() -> None:
 
 
 def test_ice_connection_hands_non_stun_datagrams_to_data_received() -> None:
-    assert "self.receiver.data_received(data" in inspect.getsource(aioice.ice.StunProtocol.datagram_received)
+    assert "self.receiver.data_received(data" in inspect.getsource(
+        aioice.ice.StunProtocol.datagram_received
+    )
     connection_source = inspect.getsource(aioice.ice.Connection)
     assert "def data_received(self, data: bytes, component: int)" in connection_source
     assert "self._nominated: dict[int, CandidatePair]" in connection_source
@@ -40,7 +42,9 @@ def test_peer_connection_starts_media_only_through_send_and_receive() -> None:
     connect = inspect.getsource(RTCPeerConnection._RTCPeerConnection__connect)  # type: ignore[attr-defined]
     assert "await transceiver.sender.send(" in connect
     assert "await transceiver.receiver.receive(" in connect
-    assert "get_encoder" in inspect.getsource(RTCRtpSender.send) or "get_encoder" in inspect.getsource(RTCRtpSender)
+    assert "get_encoder" in inspect.getsource(
+        RTCRtpSender.send
+    ) or "get_encoder" in inspect.getsource(RTCRtpSender)
     assert "decoder_worker" in inspect.getsource(RTCRtpReceiver.receive)
 
 
@@ -51,7 +55,7 @@ def test_transceiver_and_sender_fields_we_read_and_set() -> None:
     sender_source = inspect.getsource(RTCRtpSender)
     for name in ("self._ssrc", "self._stream_id", "self._track_id"):
         assert name in sender_source, name
-    # createAnswer uses the transceiver's negotiated codecs, which we filter after setRemoteDescription
+    # createAnswer uses the negotiated codecs, which we filter after setRemoteDescription
     assert "transceiver._codecs" in inspect.getsource(RTCPeerConnection.createAnswer) or (
         "transceiver._codecs" in inspect.getsource(RTCPeerConnection)
     )

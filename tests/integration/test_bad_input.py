@@ -133,7 +133,10 @@ async def test_bad_frames_after_joining_get_error_frames_and_the_connection_stay
             (json.dumps({"type": "teleport"}), "bad_message"),
             (json.dumps({"type": "mute", "track_id": "x"}), "bad_message"),
             (json.dumps({"type": "publish_offer", "sdp": "v=0\r\nthis is not sdp"}), "bad_sdp"),
-            (json.dumps({"type": "subscribe_answer", "sdp": "v=0\r\n"}), "bad_sdp"),  # offer pending
+            (
+                json.dumps({"type": "subscribe_answer", "sdp": "v=0\r\n"}),
+                "bad_sdp",
+            ),  # offer pending
             (json.dumps({"type": "mute", "track_id": "TR_nope", "muted": True}), "unknown_track"),
             (
                 json.dumps({"type": "video_size", "track_id": "TR_nope", "width": 1, "height": 1}),
