@@ -44,13 +44,14 @@ def parse_api_keys(text: str) -> dict[str, str]:
     return keys
 
 
-class ControlSettings(BaseSettings):
+class ClusterSettings(BaseSettings):
+    """What the control API and every media node must agree on: keys, store, liveness."""
+
     model_config = SettingsConfigDict(env_prefix="SFU_", frozen=True)
 
     api_keys: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     api_keys_file: Path | None = None
     redis_url: str | None = None
-    token_ttl_s: int = Field(default=6 * 3600, gt=0)
     demo: bool = False
     node_ttl_s: float = Field(default=6.0, gt=0)
 
@@ -60,7 +61,7 @@ class ControlSettings(BaseSettings):
         return parse_api_keys(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _resolve_keys(self) -> ControlSettings:
+    def _resolve_keys(self) -> ClusterSettings:
         keys = dict(self.api_keys)
         if self.api_keys_file is not None:
             try:
@@ -89,3 +90,7 @@ class ControlSettings(BaseSettings):
         """Never print secrets (settings end up in logs and tracebacks)."""
         for name, value in super().__repr_args__():
             yield name, ({k: "***" for k in value} if name == "api_keys" else value)
+
+
+class ControlSettings(ClusterSettings):
+    token_ttl_s: int = Field(default=6 * 3600, gt=0)

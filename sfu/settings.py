@@ -18,10 +18,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from control_api.settings import ControlSettings
+from control_api.settings import ClusterSettings
 
 
-class NodeSettings(ControlSettings):
+class NodeSettings(ClusterSettings):
     node_host: str = "0.0.0.0"
     node_port: int = Field(default=7880, ge=0, le=65535)
     node_id: str = ""

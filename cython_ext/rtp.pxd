@@ -1,0 +1,37 @@
+# The C-level contract of rtp.pyx, for other Cython modules to cimport: big-endian
+# loads/stores (the hton primitives of an RTP header) and the VP8 descriptor layout.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
+
+
+cdef inline uint16_t load16(const uint8_t* p) noexcept nogil:
+    return (<uint16_t>p[0] << 8) | p[1]
+
+
+cdef inline uint32_t load32(const uint8_t* p) noexcept nogil:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+
+cdef inline void store16(uint8_t* p, uint16_t v) noexcept nogil:
+    p[0] = <uint8_t>(v >> 8)
+    p[1] = <uint8_t>v
+
+
+cdef inline void store32(uint8_t* p, uint32_t v) noexcept nogil:
+    p[0] = <uint8_t>(v >> 24)
+    p[1] = <uint8_t>(v >> 16)
+    p[2] = <uint8_t>(v >> 8)
+    p[3] = <uint8_t>v
+
+
+# Where the fields of a VP8 payload descriptor (RFC 7741 §4.2) sit; -1 when absent.
+cdef struct Vp8Layout:
+    Py_ssize_t end      # first byte after the descriptor (the VP8 payload header)
+    uint8_t flags       # I|L|T|K|RSV byte, 0 when X is clear
+    Py_ssize_t pid_at   # PictureID
+    int pid_bits        # 7 (M=0) or 15 (M=1)
+    Py_ssize_t tl0_at   # TL0PICIDX
+    Py_ssize_t tk_at    # TID|Y|KEYIDX
+
+
+# Fills *out for the descriptor in p[start:end]; -1 if it is empty or runs past end.
+cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layout* out) noexcept nogil

@@ -1,0 +1,227 @@
+# cython: language_level=3
+"""Per-packet RTP kernels, compiled. sfu/rtp/kernels_py.py is the spec this file matches.
+
+One Python call per packet: fields are read and written through raw pointers into the
+`bytes` objects, and the only objects created are the results (rewrite_rtp allocates
+exactly one: the output packet). Import through sfu.rtp.fastpath.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from libc.string cimport memcpy, memset
+
+cdef enum:
+    WANTED = 4  # extensions parse_rtp returns: mid, rid, repaired rid, audio level
+    AUDIO_LEVEL = 3
+
+
+cdef struct Found:
+    int ids[WANTED]            # negotiated ids, <= 0 when not negotiated
+    Py_ssize_t at[WANTED]      # value offset in the packet, -1 when absent
+    Py_ssize_t length[WANTED]
+
+
+cdef inline void _found(Found* f, int ext_id, Py_ssize_t at, Py_ssize_t length) noexcept nogil:
+    cdef int k
+    for k in range(WANTED):
+        if f.ids[k] > 0 and f.ids[k] == ext_id:  # the last duplicate wins, as in the spec
+            f.at[k] = at
+            f.length[k] = length
+
+
+cdef int _scan_extensions(
+    const uint8_t* p, Py_ssize_t i, Py_ssize_t end, uint16_t profile, Found* f
+) noexcept nogil:
+    """RFC 8285 elements of p[i:end] into f; -1 if one runs past end."""
+    cdef bint one_byte = profile == 0xBEDE
+    cdef int ext_id
+    cdef Py_ssize_t length
+    if not one_byte and (profile & 0xFFF0) != 0x1000:
+        return 0  # not an RFC 8285 block: not ours to read
+    while i < end:
+        if p[i] == 0 or (one_byte and p[i] >> 4 == 0):
+            i += 1  # padding; a one-byte id 0 is skipped whatever its length nibble
+            continue
+        if one_byte:
+            ext_id = p[i] >> 4
+            length = (p[i] & 0x0F) + 1
+            i += 1
+            if ext_id == 15:
+                break
+        else:
+            if i + 2 > end:
+                return -1
+            ext_id = p[i]
+            length = p[i + 1]
+            i += 2
+        if i + length > end:
+            return -1
+        _found(f, ext_id, i, length)
+        i += length
+    return 0
+
+
+cdef inline object _value(const uint8_t* p, Found* f, int k):
+    if f.at[k] < 0:
+        return None
+    return PyBytes_FromStringAndSize(<const char*>p + f.at[k], f.length[k])
+
+
+def parse_rtp(bytes data not None, int mid_id, int rid_id, int rrid_id, int audio_level_id):
+    """RTP header and negotiated extensions: see sfu.rtp.kernels_py.parse_rtp."""
+    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data), offset, start, end
+    cdef int k, level = -1
+    cdef bint marker
+    cdef Found f
+    if n < 12:
+        raise ValueError("rtp too short")
+    if p[0] >> 6 != 2:
+        raise ValueError("rtp version is not 2")
+    offset = 12 + 4 * (p[0] & 0x0F)
+    if offset > n:
+        raise ValueError("rtp csrc list truncated")
+    f.ids[0], f.ids[1], f.ids[2], f.ids[3] = mid_id, rid_id, rrid_id, audio_level_id
+    for k in range(WANTED):
+        f.at[k] = -1
+    if p[0] & 0x10:
+        if offset + 4 > n:
+            raise ValueError("rtp extension truncated")
+        start = offset + 4
+        offset = start + 4 * <Py_ssize_t>load16(p + offset + 2)
+        if offset > n or _scan_extensions(p, start, offset, load16(p + start - 4), &f) < 0:
+            raise ValueError("rtp extension truncated")
+    end = n
+    if p[0] & 0x20:
+        if p[n - 1] == 0 or p[n - 1] > n - offset:
+            raise ValueError("rtp padding invalid")
+        end = n - p[n - 1]
+    if f.at[AUDIO_LEVEL] >= 0 and f.length[AUDIO_LEVEL] > 0:
+        level = p[f.at[AUDIO_LEVEL]]
+    marker = p[1] & 0x80
+    return (
+        load32(p + 8), p[1] & 0x7F, load16(p + 2), load32(p + 4), marker, offset, end,
+        _value(p, &f, 0), _value(p, &f, 1), _value(p, &f, 2), level,
+    )
+
+
+def rewrite_rtp(
+    bytes data not None, Py_ssize_t payload_offset, long long ssrc, long long payload_type,
+    long long seq, long long timestamp, bint marker, int mid_id, bytes mid not None,
+    int abs_send_time_id, long long abs_send_time, int audio_level_id, long long audio_level,
+    long long picture_id, long long tl0picidx,
+):
+    """The forwarded packet, in one allocation: see sfu.rtp.kernels_py.rewrite_rtp."""
+    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data), mid_len = PyBytes_GET_SIZE(mid)
+    cdef Py_ssize_t body = 0, ext_len = 0, header, i
+    cdef bint write_mid, write_level, vp8 = picture_id >= 0 or tl0picidx >= 0
+    cdef Vp8Layout d
+    cdef uint8_t* o
+    if not 12 <= payload_offset <= n:
+        raise ValueError("rtp payload offset out of range")
+    if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14:
+        raise ValueError("rtp extension id out of range")
+    if mid_len > 16:
+        raise ValueError("rtp mid too long")
+    if vp8 and vp8_layout(p, payload_offset, n, &d) < 0:
+        raise ValueError("vp8 descriptor truncated")
+
+    write_mid = mid_id > 0 and mid_len > 0
+    write_level = audio_level_id > 0 and audio_level >= 0
+    body = (1 + mid_len if write_mid else 0) + (4 if abs_send_time_id > 0 else 0)
+    body += 2 if write_level else 0
+    if body:
+        ext_len = 4 + ((body + 3) & ~3)
+    header = 12 + ext_len
+    out = PyBytes_FromStringAndSize(NULL, header + n - payload_offset)
+    o = <uint8_t*>PyBytes_AS_STRING(out)
+
+    o[0] = 0x80 | (p[0] & 0x20) | (0x10 if ext_len else 0)
+    o[1] = (0x80 if marker else 0) | (payload_type & 0x7F)
+    store16(o + 2, <uint16_t>seq)  # casts to unsigned keep the low bits: the masks of the spec
+    store32(o + 4, <uint32_t>timestamp)
+    store32(o + 8, <uint32_t>ssrc)
+    if ext_len:
+        store16(o + 12, 0xBEDE)
+        store16(o + 14, (ext_len - 4) >> 2)
+        i = 16
+        if write_mid:
+            o[i] = (mid_id << 4) | (mid_len - 1)
+            memcpy(o + i + 1, PyBytes_AS_STRING(mid), mid_len)
+            i += 1 + mid_len
+        if abs_send_time_id > 0:
+            o[i] = (abs_send_time_id << 4) | 2
+            o[i + 1] = (abs_send_time >> 16) & 0xFF
+            o[i + 2] = (abs_send_time >> 8) & 0xFF
+            o[i + 3] = abs_send_time & 0xFF
+            i += 4
+        if write_level:
+            o[i] = audio_level_id << 4
+            o[i + 1] = audio_level & 0xFF
+            i += 2
+        memset(o + i, 0, header - i)
+    memcpy(o + header, p + payload_offset, n - payload_offset)
+
+    if vp8:  # patch the copied descriptor: same layout, shifted by the header change
+        if picture_id >= 0 and d.pid_at >= 0:
+            i = d.pid_at - payload_offset + header
+            if d.pid_bits == 15:
+                store16(o + i, 0x8000 | (picture_id & 0x7FFF))
+            else:
+                o[i] = picture_id & 0x7F
+        if tl0picidx >= 0 and d.tl0_at >= 0:
+            o[d.tl0_at - payload_offset + header] = tl0picidx & 0xFF
+    return out
+
+
+cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layout* d) noexcept nogil:
+    cdef Py_ssize_t i = start + 1
+    d.flags, d.pid_at, d.pid_bits, d.tl0_at, d.tk_at = 0, -1, 0, -1, -1
+    if start >= end:
+        return -1
+    if p[start] & 0x80:
+        if i >= end:
+            return -1
+        d.flags = p[i]
+        i += 1
+        if d.flags & 0x80:
+            if i >= end:
+                return -1
+            d.pid_at = i
+            d.pid_bits = 15 if p[i] & 0x80 else 7
+            i += 2 if d.pid_bits == 15 else 1
+        if d.flags & 0x40:
+            d.tl0_at = i
+            i += 1
+        if d.flags & 0x30:
+            d.tk_at = i
+            i += 1
+        if i > end:
+            return -1
+    d.end = i
+    return 0
+
+
+def vp8_descriptor(bytes data not None, Py_ssize_t payload_offset, Py_ssize_t payload_end):
+    """VP8 payload descriptor fields: see sfu.rtp.kernels_py.vp8_descriptor."""
+    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
+    cdef Vp8Layout d
+    cdef bint start, keyframe
+    cdef int picture_id = -1
+    if payload_offset < 0 or payload_end > PyBytes_GET_SIZE(data):
+        raise ValueError("rtp payload offset out of range")
+    if vp8_layout(p, payload_offset, payload_end, &d) < 0:
+        raise ValueError("vp8 descriptor truncated")
+    start = (p[payload_offset] & 0x10) != 0 and (p[payload_offset] & 0x07) == 0
+    keyframe = start and d.end < payload_end and (p[d.end] & 0x01) == 0
+    if d.pid_at >= 0:
+        picture_id = p[d.pid_at] & 0x7F
+        if d.pid_bits == 15:
+            picture_id = (picture_id << 8) | p[d.pid_at + 1]
+    return (
+        keyframe, start, picture_id,
+        p[d.tl0_at] if d.tl0_at >= 0 else -1,
+        p[d.tk_at] >> 6 if d.flags & 0x20 else -1,
+        p[d.tk_at] & 0x1F if d.flags & 0x10 else -1,
+    )
