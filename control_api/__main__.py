@@ -14,6 +14,7 @@ import uvicorn
 from control_api.app import create_app
 from control_api.settings import ControlSettings
 from control_api.store import open_store
+from sfu.observability.logs import configure_logging
 
 
 async def serve(host: str, port: int) -> None:
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     asyncio.run(serve(args.host, args.port))
 
 

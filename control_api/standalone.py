@@ -20,6 +20,7 @@ from control_api.app import create_app
 from control_api.settings import ControlSettings
 from control_api.store.memory_store import MemoryStore
 from sfu.node import Node
+from sfu.observability.logs import configure_logging
 from sfu.settings import NodeSettings
 from sfu.signaling.messages import MAX_FRAME_BYTES
 
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     uvloop.run(serve(args.host, args.port))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 
 import uvicorn
@@ -11,6 +10,7 @@ import uvloop
 
 from control_api.store import open_store
 from sfu.node import Node
+from sfu.observability.logs import configure_logging
 from sfu.settings import NodeSettings
 from sfu.signaling.messages import MAX_FRAME_BYTES
 
@@ -38,7 +38,7 @@ async def serve(settings: NodeSettings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     uvloop.run(serve(NodeSettings()))
 
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
+from tests.support.ports import free_port
 
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+# Unit tests assert behaviour, not speed: a loaded CI machine must not fail them on deadlines.
+settings.register_profile("sfu", deadline=None)
+settings.load_profile("sfu")
 
 
 def _answers_ping(port: int) -> bool:
@@ -55,7 +55,7 @@ def start_redis(workdir: Path, port: int | None = None) -> RedisProcess:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed (make system-deps-test installs it)")
-    port = port if port is not None else free_tcp_port()
+    port = port if port is not None else free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1"]
     command += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
     redis = RedisProcess(

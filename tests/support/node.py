@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,13 +16,7 @@ from control_api.tokens import JoinGrants, mint_join_token
 from sfu.node import Node
 from sfu.settings import NodeSettings
 from sfu.signaling.messages import MAX_FRAME_BYTES
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.support.ports import free_port
 
 
 def demo_token(room: str, identity: str, *, ttl_s: float = 600, publish: bool = True) -> str:

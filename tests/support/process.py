@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.node import free_port
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
