@@ -114,7 +114,12 @@ async function connect(current) {
   current.session = session;
   onJoined(current, joined);
   const stream = await current.media;
-  if (stream && !current.over) await session.publish(stream);
+  try {
+    if (stream) await session.publish(stream);
+  } catch (err) {
+    if (current.session === session) throw err;
+    // else the session ended meanwhile, and onEnded decided what comes next
+  }
 }
 
 /** @param {Call} current @param {Joined} joined */
@@ -180,8 +185,8 @@ async function reconnect(/** @type {Call} */ current, /** @type {string} */ why)
       await connect(current);
       return;
     } catch (err) {
-      if (!canRetry(err)) break;
       lastError = err;
+      if (!canRetry(err)) break;
       why = describe(err);
     }
   }
@@ -211,6 +216,7 @@ function endCall(current) {
   current.over = true;
   current.session?.close();
   current.session = null;
+  current.participants.clear();
   current.media.then((stream) => stream?.getTracks().forEach((track) => track.stop()));
   grid.clear();
   showNotice('');
@@ -266,7 +272,9 @@ async function stats() {
     ? await session.stats()
     : {remotes: {}, publish: {outbound: [], audioPacketsSent: 0}};
   const names = new Map(call?.participants ?? []);
-  for (const identity of Object.keys(snapshot.remotes)) if (!names.has(identity)) names.set(identity, identity);
+  for (const identity of Object.keys(snapshot.remotes)) {
+    if (!names.has(identity)) names.set(identity, identity);
+  }
   /** @type {Record<string, {name: string, video: object | null, audio: object | null}>} */
   const remotes = {};
   for (const [identity, name] of names) {
@@ -326,7 +334,7 @@ function sleep(ms) {
 /** An identity for someone who only typed a name: the name as a slug, and a random suffix. */
 function newIdentity(/** @type {string} */ name) {
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24);
-  return `${slug || 'guest'}-${crypto.randomUUID().slice(0, 4)}`;
+  return `${slug || 'guest'}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
 /** @returns {JoinParams} */

@@ -88,6 +88,7 @@ export class Session {
 
   /** Publishes the camera (as simulcast) and the microphone of `stream`. */
   async publish(/** @type {MediaStream} */ stream) {
+    if (this.#over) return;
     const pc = this.#newPeerConnection('publish');
     this.#publishPc = pc;
     for (const track of stream.getVideoTracks()) {
@@ -107,9 +108,13 @@ export class Session {
     if (trackId && track) this.#signaling.send({type: 'mute', track_id: trackId, muted: !track.enabled});
   }
 
-  /** Tells the node how large a received video is drawn (0x0 = not shown). */
-  sendVideoSize(/** @type {string} */ trackId, /** @type {number} */ width, /** @type {number} */ height) {
-    if (this.#remote.has(trackId)) this.#signaling.send({type: 'video_size', track_id: trackId, width, height});
+  /**
+   * Tells the node how large a received video is drawn (0x0 = not shown).
+   * @param {string} trackId @param {number} width @param {number} height
+   */
+  sendVideoSize(trackId, width, height) {
+    if (!this.#remote.has(trackId)) return;
+    this.#signaling.send({type: 'video_size', track_id: trackId, width, height});
   }
 
   leave() {
@@ -151,7 +156,6 @@ export class Session {
         return this.#events.participantJoined(msg.participant);
       case 'participant_left': return this.#removeParticipant(msg.identity);
       case 'track_published': return this.#events.trackPublished(msg.participant, msg.track);
-      case 'track_unpublished': return this.#removeRemote(msg.track_id);
       case 'track_muted': return this.#events.trackMuted(msg.participant, msg.track_id, msg.muted);
       case 'error': return this.#events.error(msg);
     }

@@ -19,12 +19,11 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'participant_joined', participant: ParticipantInfo}} ParticipantJoined
  * @typedef {{type: 'participant_left', identity: string}} ParticipantLeft
  * @typedef {{type: 'track_published', participant: string, track: TrackInfo}} TrackPublished
- * @typedef {{type: 'track_unpublished', participant: string, track_id: string}} TrackUnpublished
  * @typedef {{type: 'track_muted', participant: string, track_id: string, muted: boolean}} TrackMuted
  * @typedef {{type: 'error', code: string, message: string, ref: string | null}} ErrorFrame
  * @typedef {{type: 'pong', ts: number}} Pong
  * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
- *   | TrackPublished | TrackUnpublished | TrackMuted | ErrorFrame | Pong} ServerMessage
+ *   | TrackPublished | TrackMuted | ErrorFrame | Pong} ServerMessage
  *
  * @typedef {{type: 'publish_offer', sdp: string}
  *   | {type: 'subscribe_answer', sdp: string}

@@ -82,26 +82,33 @@ export class TileGrid {
     this.#layout();
   }
 
-  /** Records a participant's track (from the participant lists), before any media arrives. */
-  setTrack(/** @type {string} */ identity, /** @type {{id: string, kind: Kind, muted: boolean}} */ info) {
+  /**
+   * Records a participant's track (from the participant lists), before any media arrives.
+   * @param {string} identity @param {{id: string, kind: Kind, muted: boolean}} info
+   */
+  setTrack(identity, info) {
     const track = this.#tracks.get(info.id);
     if (track) track.muted = info.muted;
     else this.#tracks.set(info.id, {identity, kind: info.kind, muted: info.muted, element: null});
     this.#refresh(identity);
   }
 
-  /** Plays a received track in its participant's tile. */
-  attach(/** @type {string} */ identity, /** @type {string} */ trackId, /** @type {MediaStreamTrack} */ media) {
+  /**
+   * Plays a received track in its participant's tile.
+   * @param {string} identity @param {string} trackId @param {MediaStreamTrack} media
+   */
+  attach(identity, trackId, media) {
     this.addParticipant(identity, identity);
     const kind = /** @type {Kind} */ (media.kind);
     const track = this.#tracks.get(trackId) ?? {identity, kind, muted: false, element: null};
+    this.#unwatch(track.element);
     track.element?.remove();
     track.element = createMedia(kind);
     track.element.srcObject = new MediaStream([media]);
     this.#tracks.set(trackId, track);
     this.#tiles.get(identity)?.querySelector('.media')?.append(track.element);
     if (track.element instanceof HTMLVideoElement) this.#watchVideo(track.element, trackId);
-    else track.element.play().catch(() => this.#events.audioBlocked());
+    else track.element.play().catch((err) => err.name === 'NotAllowedError' && this.#events.audioBlocked());
     this.#refresh(identity);
   }
 

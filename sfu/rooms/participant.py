@@ -134,22 +134,26 @@ class Participant:
 
     # subscribing ------------------------------------------------------------------------------
 
-    async def subscribe(self, track: PublishedTrack) -> None:
-        if not self.can_subscribe or track.info.id in self._subscribed:
-            return
-        self._subscribed[track.info.id] = track
-        self._subscribe_peer.add_track(track.info.id, track.publisher.sid, track.info.kind)
-        await self._negotiate()
+    async def subscribe(self, tracks: list[PublishedTrack]) -> None:
+        """Receive these tracks (one renegotiation for all of them)."""
+        new = [t for t in tracks if t.info.id not in self._subscribed] if self.can_subscribe else []
+        for track in new:
+            self._subscribed[track.info.id] = track
+            self._subscribe_peer.add_track(track.info.id, track.publisher.sid, track.info.kind)
+        if new:
+            await self._negotiate()
 
-    async def unsubscribe(self, track_id: str) -> None:
-        if self._subscribed.pop(track_id, None) is None:
-            return
-        downtrack = self.downtracks.pop(track_id, None)
-        if downtrack is not None:
-            downtrack.close()
-            self._feedback.remove(downtrack)
-        self._subscribe_peer.remove_track(track_id)
-        await self._negotiate()
+    async def unsubscribe(self, track_ids: list[str]) -> None:
+        """Stop receiving these tracks (one renegotiation for all of them)."""
+        gone = [t for t in track_ids if self._subscribed.pop(t, None) is not None]
+        for track_id in gone:
+            downtrack = self.downtracks.pop(track_id, None)
+            if downtrack is not None:
+                downtrack.close()
+                self._feedback.remove(downtrack)
+            self._subscribe_peer.remove_track(track_id)
+        if gone:
+            await self._negotiate()
 
     def set_video_size(self, track_id: str, width: int, height: int) -> bool:
         """Record the rendered size of a subscribed video (layer selection reads it)."""

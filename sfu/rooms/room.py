@@ -12,7 +12,6 @@ from sfu.signaling.messages import (
     ServerMessage,
     TrackMuted,
     TrackPublished,
-    TrackUnpublished,
 )
 
 logger = logging.getLogger(__name__)
@@ -32,10 +31,14 @@ class Room:
         """Add a participant (the caller has removed any older one with the same identity)."""
         self.participants[participant.identity] = participant
         self._broadcast(ParticipantJoined(participant=participant.info()), skip=participant)
-        for other in list(self.participants.values()):
-            if other is not participant:
-                for track in list(other.published.values()):
-                    await participant.subscribe(track)
+        await participant.subscribe(
+            [
+                t
+                for o in self.participants.values()
+                if o is not participant
+                for t in o.published.values()
+            ]
+        )
         logger.info(
             "room %s: %s joined (%d in room)",
             self.name,
@@ -48,9 +51,8 @@ class Room:
             return
         del self.participants[participant.identity]
         for other in list(self.participants.values()):
-            for track_id in participant.published:
-                await other.unsubscribe(track_id)
             other.send(ParticipantLeft(identity=participant.identity))
+            await other.unsubscribe(list(participant.published))
         await participant.close()
         logger.info(
             "room %s: %s left (%d in room)", self.name, participant.identity, len(self.participants)
@@ -64,9 +66,9 @@ class Room:
             self._broadcast(
                 TrackPublished(participant=participant.identity, track=track.info), skip=participant
             )
-            for other in list(self.participants.values()):
-                if other is not participant:
-                    await other.subscribe(track)
+        for other in list(self.participants.values()):
+            if other is not participant:
+                await other.subscribe(new)
 
     def mute(self, participant: Participant, track_id: str, muted: bool) -> bool:
         track = participant.set_muted(track_id, muted)
@@ -77,16 +79,6 @@ class Room:
             skip=participant,
         )
         return True
-
-    async def unpublish(self, participant: Participant, track_id: str) -> None:
-        if participant.published.pop(track_id, None) is None:
-            return
-        for other in list(self.participants.values()):
-            if other is not participant:
-                await other.unsubscribe(track_id)
-        self._broadcast(
-            TrackUnpublished(participant=participant.identity, track_id=track_id), skip=participant
-        )
 
     def tick(self, now_ms: int) -> None:
         for participant in self.participants.values():

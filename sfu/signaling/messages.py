@@ -142,12 +142,6 @@ class TrackPublished(_Message):
     track: TrackInfo
 
 
-class TrackUnpublished(_Message):
-    type: Literal["track_unpublished"] = "track_unpublished"
-    participant: str
-    track_id: str
-
-
 class TrackMuted(_Message):
     type: Literal["track_muted"] = "track_muted"
     participant: str
@@ -185,7 +179,6 @@ ServerMessage = (
     | ParticipantJoined
     | ParticipantLeft
     | TrackPublished
-    | TrackUnpublished
     | TrackMuted
     | Error
     | Pong

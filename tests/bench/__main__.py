@@ -1,5 +1,6 @@
-"""`make bench`: the micro-benchmarks (long load tests come with the load-test tool)."""
+"""`make bench`: kernel micro-benchmarks, then node CPU per packet in a browser call."""
 
-from tests.bench.kernels import main
+from tests.bench import call, kernels
 
-main()
+kernels.main()
+call.main()

@@ -1,0 +1,92 @@
+"""Node CPU time per forwarded packet in a three-person browser call.
+
+Three headless Chromium pages (fake camera 1280x720 with q/h/f simulcast, fake microphone) join
+one room on the one-machine stack. After a warm-up, the stack process's CPU time (user + system,
+from /proc) and its forwarded-packet counter (/node/metrics) are sampled over a window; the
+figure is CPU time / packets forwarded. Run inside the loopback-only namespace (`make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import urllib.request
+
+from playwright.async_api import async_playwright
+
+from tests.browser.harness import CHROME_FLAGS, CHROMIUM, Stack, join
+
+WARM_UP_S = 8.0
+WINDOW_S = 20.0
+PEOPLE = ("ann", "ben", "cat")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def counter(base_url: str, name: str) -> float:
+    with urllib.request.urlopen(f"{base_url}/node/metrics") as response:
+        text = response.read().decode()
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} not in /node/metrics"
+    return float(match.group(1))
+
+
+def sample(stack: Stack) -> tuple[float, float, float]:
+    """(node CPU seconds, packets forwarded, packets received) now."""
+    assert stack.process is not None
+    return (
+        cpu_seconds(stack.process.pid),
+        counter(stack.base_url, "sfu_packets_out_total"),
+        counter(stack.base_url, "sfu_packets_in_total"),
+    )
+
+
+async def measure() -> dict[str, float]:
+    stack = Stack.start()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROME_FLAGS
+            )
+            people = [await join(browser, stack.base_url, "bench", name) for name in PEOPLE]
+            for person in people:
+                await person.wait_receiving([p.identity for p in people if p is not person])
+            await asyncio.sleep(WARM_UP_S)
+            cpu0, out0 = (
+                cpu_seconds(stack.process.pid),
+                counter(stack.base_url, "sfu_packets_out_total"),
+            )
+            in0 = counter(stack.base_url, "sfu_packets_in_total")
+            await asyncio.sleep(WINDOW_S)
+            cpu1, out1 = (
+                cpu_seconds(stack.process.pid),
+                counter(stack.base_url, "sfu_packets_out_total"),
+            )
+            in1 = counter(stack.base_url, "sfu_packets_in_total")
+            await browser.close()
+    finally:
+        stack.stop()
+    forwarded = out1 - out0
+    return {
+        "window_s": WINDOW_S,
+        "packets_in_per_s": (in1 - in0) / WINDOW_S,
+        "packets_out_per_s": forwarded / WINDOW_S,
+        "node_cpu_percent": 100 * (cpu1 - cpu0) / WINDOW_S,
+        "cpu_us_per_forwarded_packet": 1e6 * (cpu1 - cpu0) / forwarded,
+    }
+
+
+def main() -> None:
+    result = asyncio.run(measure())
+    print("three-person browser call, one-machine stack:")
+    for key, value in result.items():
+        print(f"  {key:32s} {value:10.1f}")
+
+
+if __name__ == "__main__":
+    main()

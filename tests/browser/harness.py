@@ -1,0 +1,284 @@
+"""What the browser tests drive: the one-machine stack as a subprocess, and participants, each a
+page of the web client in its own browser context, read through the page's `window.sfu`.
+
+Facts behind the flags and the network namespace: shared/research/browser.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page
+
+from tests.support.ports import free_port
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+# Playwright adds --headless, --no-sandbox and a fresh --user-data-dir, and passes its own
+# --disable-features list: a second --disable-features would replace it, so there is none here.
+CHROME_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-breakpad",
+    "--metrics-recording-only",
+    "--mute-audio",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",  # without it Chrome has no ICE candidate on lo
+]
+
+STACK_START_TIMEOUT_S = 30.0
+STACK_STOP_TIMEOUT_S = 5.0
+JOIN_TIMEOUT_MS = 20_000
+MEDIA_TIMEOUT_MS = 20_000
+POLL_INTERVAL_MS = 100
+
+POLL_JS = """
+async ([source, arg, timeoutMs, intervalMs]) => {
+  const predicate = (0, eval)(`(${source})`);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await predicate(arg);
+    if (value) return value;
+    if (performance.now() > deadline) throw new Error(`not true within ${timeoutMs} ms: ${source}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+"""
+
+# Resolves to the stats once the page decodes video and receives audio from every identity in
+# `peers`, each with more frames and audio packets than in `before` (a previous snapshot, or null).
+RECEIVING_FROM_JS = """
+async ({peers, before}) => {
+  const stats = await window.sfu.stats();
+  const ok = peers.every((id) => {
+    const now = stats.remotes[id];
+    const was = before?.remotes?.[id];
+    return now?.video && now.audio
+      && now.video.frameWidth > 0
+      && now.video.framesDecoded > (was?.video?.framesDecoded ?? 0)
+      && now.audio.packetsReceived > (was?.audio?.packetsReceived ?? 0);
+  });
+  return ok ? stats : null;
+}
+"""
+
+
+def loopback_only_problem() -> str | None:
+    """Why this process is not in a loopback-only network namespace with `lo` up, or None."""
+    try:
+        out = subprocess.run(
+            ["ip", "-o", "addr", "show"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as err:
+        return f"cannot list network addresses ({err})"
+    interfaces = {line.split()[1] for line in out.splitlines() if line.strip()}
+    others = sorted(interfaces - {"lo"})
+    if others:
+        return f"non-loopback interfaces have addresses: {', '.join(others)}"
+    if " 127.0.0.1/" not in out:
+        return "lo has no 127.0.0.1 (is it up?)"
+    return None
+
+
+@dataclass
+class Stack:
+    """The one-machine stack (control API + demo mode + web page + one media node)."""
+
+    base_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, port: int | None = None) -> Stack:
+        """Starts the stack on `port` (a free one if None); returns once `/healthz` answers."""
+        port = port or free_port()
+        env = {**os.environ, "SFU_ICE_HOST_ADDRESSES": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        with tempfile.NamedTemporaryFile(prefix="sfu-stack-", suffix=".log", delete=False) as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "control_api.standalone",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        stack = cls(f"http://127.0.0.1:{port}", Path(log.name), process)
+        try:
+            stack._wait_healthy()
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + STACK_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the stack exited with {self.process.returncode}:\n{self.log()}"
+                )
+            if self.healthy():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"the stack did not answer /healthz in {STACK_START_TIMEOUT_S} s:\n{self.log()}"
+        )
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(STACK_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size
+
+    def log(self, since: int = 0) -> str:
+        with self.log_path.open("rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")
+
+
+@dataclass
+class Participant:
+    """One person in a call: a page of the web client in its own browser context."""
+
+    identity: str
+    context: BrowserContext
+    page: Page
+    console: list[str] = field(default_factory=list)
+
+    async def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = await self.page.evaluate("window.sfu.stats()")
+        return stats
+
+    async def wait_for(
+        self, predicate_js: str, arg: Any = None, timeout_ms: float = MEDIA_TIMEOUT_MS
+    ) -> Any:
+        return await wait_for(self.page, predicate_js, arg, timeout_ms)
+
+    async def wait_receiving(
+        self, peers: list[str], before: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Waits until we decode video and hear audio from every one of `peers`, beyond `before`."""
+        try:
+            stats: dict[str, Any] = await self.wait_for(
+                RECEIVING_FROM_JS, {"peers": peers, "before": before}
+            )
+        except Error as err:
+            err.add_note(f"{self.identity} expected media from {peers}; has {await self.stats()}")
+            raise
+        return stats
+
+    async def remote_tiles(self) -> list[str]:
+        tiles: list[str] = await self.page.eval_on_selector_all(
+            ".tile.remote", "tiles => tiles.map((t) => t.dataset.identity)"
+        )
+        return sorted(tiles)
+
+    async def leave(self) -> None:
+        await self.page.click("#leave")
+        await self.wait_for("() => window.sfu.state === 'left'")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):  # already closed, or the browser is gone
+            await self.context.close()
+
+
+async def wait_for(
+    page: Page, predicate_js: str, arg: Any = None, timeout_ms: float = MEDIA_TIMEOUT_MS
+) -> Any:
+    """Polls `predicate_js` (a function, may be async) in the page until it returns a truthy
+    value, and returns that value. (`page.wait_for_function` does not await a promise: an async
+    predicate would count as true at once.)"""
+    return await page.evaluate(POLL_JS, [predicate_js, arg, timeout_ms, POLL_INTERVAL_MS])
+
+
+async def join(
+    browser: Browser,
+    base_url: str,
+    room: str,
+    identity: str,
+    name: str | None = None,
+    init_script: str | None = None,
+) -> Participant:
+    """Opens the client in a new context with `?room=…&identity=…` and waits until it joined.
+    `init_script` runs in the page before the client does."""
+    context = await browser.new_context()
+    if init_script:
+        await context.add_init_script(init_script)
+    page = await context.new_page()
+    participant = Participant(identity, context, page)
+    page.on("console", lambda message: participant.console.append(_console_line(message)))
+    page.on("pageerror", lambda error: participant.console.append(f"pageerror: {error}"))
+    query = {"room": room, "identity": identity, **({"name": name} if name else {})}
+    try:
+        await page.goto(f"{base_url}/?{urlencode(query)}")
+        state = await wait_for(
+            page,
+            "() => ['joined', 'error'].includes(window.sfu?.state) && window.sfu.state",
+            timeout_ms=JOIN_TIMEOUT_MS,
+        )
+        if state != "joined":
+            error = await page.evaluate("window.sfu.error")
+            raise AssertionError(f"{identity} could not join {room}: {error}")
+    except BaseException as err:
+        err.add_note(f"console of {identity}:\n" + "\n".join(participant.console))
+        await participant.close()
+        raise
+    return participant
+
+
+def _console_line(message: ConsoleMessage) -> str:
+    return f"{message.type}: {message.text}"
+
+
+JoinFactory = Callable[..., Awaitable[Participant]]
+"""`await participants(room, identity, name=None, init_script=None)`: see `join`."""
