@@ -6,15 +6,15 @@ Use with SFU_REDIS_URL so that media nodes started with `python -m sfu` share it
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 
-import uvicorn
+import uvloop
 
-from control_api.app import create_app
+from control_api.app import STATIC_DIR, create_app
 from control_api.settings import ControlSettings
 from control_api.store import open_store
 from sfu.observability.logs import configure_logging
+from sfu.serving import serve_until_stopped
 
 
 async def serve(host: str, port: int) -> None:
@@ -25,8 +25,7 @@ async def serve(host: str, port: int) -> None:
         )
     store = open_store(settings.redis_url, node_ttl_s=settings.node_ttl_s)
     try:
-        app = create_app(settings, store)
-        await uvicorn.Server(uvicorn.Config(app, host=host, port=port)).serve()
+        await serve_until_stopped(create_app(settings, store, static_dir=STATIC_DIR), host, port)
     finally:
         await store.close()
 
@@ -34,10 +33,10 @@ async def serve(host: str, port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="seed-sfu control API")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
     configure_logging()
-    asyncio.run(serve(args.host, args.port))
+    uvloop.run(serve(args.host, args.port))
 
 
 if __name__ == "__main__":

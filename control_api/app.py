@@ -42,6 +42,8 @@ _ERROR_STATUS: dict[type[ControlError], int] = {
 _RETRY_AFTER_S = "2"
 
 
+STATIC_DIR = Path(__file__).parent / "static"  # the bundled web client
+
 def create_app(
     settings: ControlSettings,
     store: Store,

@@ -8,23 +8,17 @@ nodes, run ``python -m control_api`` and ``python -m sfu`` with ``SFU_REDIS_URL`
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
-from pathlib import Path
 
-import uvicorn
 import uvloop
 
-from control_api.app import create_app
+from control_api.app import STATIC_DIR, create_app
 from control_api.settings import ControlSettings
 from control_api.store.memory_store import MemoryStore
 from sfu.node import Node
 from sfu.observability.logs import configure_logging
+from sfu.serving import serve_until_stopped
 from sfu.settings import NodeSettings
-from sfu.signaling.messages import MAX_FRAME_BYTES
 
-STATIC_DIR = Path(__file__).parent / "static"
 NODE_PATH = "/node"
 
 
@@ -36,16 +30,10 @@ async def serve(host: str, port: int) -> None:
     node = Node(node_settings, store)
     app = create_app(control, store, static_dir=STATIC_DIR, mounts={NODE_PATH: node.app()})
     await node.start()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning")
-    )
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    logging.getLogger(__name__).info("SFU ready: open http://%s:%d/", shown, port)
     print(f"SFU ready: open http://{shown}:{port}/", flush=True)
     try:
-        await server.serve()
+        await serve_until_stopped(app, host, port)
     finally:
         await node.stop()
         await store.close()

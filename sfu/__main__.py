@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
-import uvicorn
 import uvloop
 
 from control_api.store import open_store
 from sfu.node import Node
 from sfu.observability.logs import configure_logging
+from sfu.serving import serve_until_stopped
 from sfu.settings import NodeSettings
-from sfu.signaling.messages import MAX_FRAME_BYTES
 
 
 async def serve(settings: NodeSettings) -> None:
-    store = open_store(settings.redis_url)
+    store = open_store(settings.redis_url, node_ttl_s=settings.node_ttl_s)
     node = Node(settings, store)
     await node.start()
-    config = uvicorn.Config(
-        node.app(),
-        host=settings.node_host,
-        port=settings.node_port,
-        ws_max_size=MAX_FRAME_BYTES,
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
     try:
-        await server.serve()
+        await serve_until_stopped(node.app(), settings.node_host, settings.node_port)
     finally:
         await node.stop()
         await store.close()
