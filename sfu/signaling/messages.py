@@ -66,6 +66,14 @@ class VideoSize(_Message):
     height: int = Field(ge=0, le=16384)
 
 
+class VideoQuality(_Message):
+    """A manual cap on a subscribed video's quality; ``auto`` follows the rendered size."""
+
+    type: Literal["video_quality"]
+    track_id: str = Field(min_length=1, max_length=64)
+    quality: Literal["auto", "low", "medium", "high"]
+
+
 class Leave(_Message):
     type: Literal["leave"]
 
@@ -76,12 +84,30 @@ class Ping(_Message):
 
 
 ClientMessage = Annotated[
-    PublishOffer | SubscribeAnswer | Trickle | Mute | VideoSize | Leave | Ping | Join,
+    PublishOffer
+    | SubscribeAnswer
+    | Trickle
+    | Mute
+    | VideoSize
+    | VideoQuality
+    | Leave
+    | Ping
+    | Join,
     Field(discriminator="type"),
 ]
 client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = frozenset(
-    ("join", "publish_offer", "subscribe_answer", "trickle", "mute", "video_size", "leave", "ping")
+    (
+        "join",
+        "publish_offer",
+        "subscribe_answer",
+        "trickle",
+        "mute",
+        "video_size",
+        "video_quality",
+        "leave",
+        "ping",
+    )
 )
 
 
@@ -160,6 +186,22 @@ ErrorCode = Literal[
 ]
 
 
+class PublisherLayers(_Message):
+    """Dynacast: encode only these simulcast layers of your track; nobody receives the others."""
+
+    type: Literal["publisher_layers"] = "publisher_layers"
+    track_id: str
+    active: list[str]
+
+
+class SubscriptionLayer(_Message):
+    """Which layer of a subscribed video the node now forwards (``null``: paused)."""
+
+    type: Literal["subscription_layer"] = "subscription_layer"
+    track_id: str
+    layer: str | None
+
+
 class Error(_Message):
     type: Literal["error"] = "error"
     code: ErrorCode
@@ -180,6 +222,8 @@ ServerMessage = (
     | ParticipantLeft
     | TrackPublished
     | TrackMuted
+    | PublisherLayers
+    | SubscriptionLayer
     | Error
     | Pong
 )
