@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from control_api.domain.models import NodeInfo, NodeLoad
 from control_api.store.base import Store
 from sfu.control.registry import NodeRegistration
+from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.observability.metrics import NodeMetrics
 from sfu.rooms.participant import MediaConfig
@@ -89,7 +90,7 @@ class Node:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
-            now_ms = time.monotonic_ns() // 1_000_000
+            now_ms = monotonic_ms()
             for name, room in list(self.rooms.items()):
                 if not room.participants:
                     del self.rooms[name]

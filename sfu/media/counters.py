@@ -33,7 +33,15 @@ class DropReason(enum.Enum):
 class MediaCounters:
     """Node-wide totals. One instance per node process, shared by every track."""
 
-    __slots__ = ("bytes_in", "bytes_out", "drops", "packets_in", "packets_out", "retransmits")
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "clamped_estimates",
+        "drops",
+        "packets_in",
+        "packets_out",
+        "retransmits",
+    )
 
     def __init__(self) -> None:
         self.packets_in = 0
@@ -41,6 +49,7 @@ class MediaCounters:
         self.packets_out = 0
         self.bytes_out = 0
         self.retransmits = 0
+        self.clamped_estimates = 0  # REMB values outside any plausible range
         self.drops: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
 
     def drop(self, reason: DropReason) -> None:

@@ -1,13 +1,15 @@
 """One subscription: a published track forwarded to one subscriber as one seamless stream.
 
-The selector decides which packets go, the munger renumbers them, the kernel rewrites the header
-(SSRC, payload type, sequence number, timestamp, extensions with the subscriber's ids), and the
-history keeps them for NACKs. The downtrack never decides layers by itself beyond the selector.
+The selector decides which packets go, the mungers renumber them (sequence, timestamp, VP8
+picture ids), the kernel rewrites the header (SSRC, payload type, extensions with the
+subscriber's ids), and the history keeps them for NACKs. Which layer to aim for is decided
+elsewhere (``Allocator``) and handed in with ``set_target``.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
@@ -17,8 +19,13 @@ from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER, Decision, LayerSelector, fallback_layer
 from sfu.media.transport import MediaSink
+from sfu.media.vp8munger import Vp8Munger
 from sfu.rtp.fastpath import rewrite_rtp
 from sfu.rtp.rtcp import SenderReport, build_sr
+from sfu.rtp.seqnum import diff32
+
+# Keyframe requests go out every 500 ms while waiting; after this long we stop waiting.
+KEYFRAME_WAIT_MS = 3_000
 
 
 def abs_send_time(now_ms: int) -> int:
@@ -35,22 +42,27 @@ class DownTrack:
         sink: MediaSink,
         line: MediaLine,
         *,
-        preferred_layer: int,
+        initial_layer: int,
         counters: MediaCounters,
+        on_layer: Callable[[DownTrack], None],
     ) -> None:
         self.receiver = receiver
         self.line = line
         self._sink = sink
         self._counters = counters
+        self._on_layer = on_layer
         self._mid = line.mid.encode()
-        self._preferred = min(preferred_layer, receiver.layer_count - 1)
-        self.selector = LayerSelector(self._preferred)
+        self.allocated = min(initial_layer, receiver.layer_count - 1)
+        self.selector = LayerSelector(self.allocated)
         # Start below 2**15 so the subscriber's SRTP rollover counter is never ambiguous.
         self.munger = Munger(first_seq=random.randint(1, 0x7FFF), first_ts=random.getrandbits(32))
+        self.vp8 = Vp8Munger()
         self.history = PacketHistory()
         self.packets_sent = 0
         self.octets_sent = 0
         self.switches = 0
+        self.keyframe_timeouts = 0
+        self._waiting_since_ms = -1
 
     @property
     def ssrc(self) -> int:
@@ -62,9 +74,7 @@ class DownTrack:
             if not self._sink.connected:
                 self._counters.drop(DropReason.TRANSPORT_NOT_READY)
                 return
-            self.munger.switch(packet.ext_seq, packet.timestamp, now_ms, self.line.clock_rate)
-            self.selector.switched()
-            self.switches += 1
+            self._switch(packet, now_ms)
         elif decision is not Decision.FORWARD:
             self._drop_unselected(decision, now_ms)
             return
@@ -73,6 +83,7 @@ class DownTrack:
             self._counters.drop(DropReason.TOO_OLD)
             return
         seq, ts = translated
+        picture_id, tl0picidx = self.vp8.translate(packet.picture_id, packet.tl0picidx)
         ext = self.line.extensions
         out = rewrite_rtp(
             packet.data,
@@ -88,8 +99,8 @@ class DownTrack:
             abs_send_time(now_ms),
             ext.audio_level,
             packet.audio_level,
-            -1,
-            -1,
+            picture_id,
+            tl0picidx,
         )
         self.history.put(seq, out)
         if self._sink.send_rtp(out):
@@ -98,15 +109,67 @@ class DownTrack:
             self._counters.packets_out += 1
             self._counters.bytes_out += len(out)
 
+    def _switch(self, packet: RtpPacket, now_ms: int) -> None:
+        old = self.selector.current
+        aligned = None if old == NO_LAYER else self._aligned_timestamp(old, packet.layer, packet)
+        self.munger.switch(
+            packet.ext_seq, packet.timestamp, now_ms, self.line.clock_rate, aligned_ts=aligned
+        )
+        self.vp8.switch(packet.picture_id, packet.tl0picidx)
+        self.selector.switched()
+        self.switches += 1
+        self._waiting_since_ms = -1
+        self._on_layer(self)
+
+    def _aligned_timestamp(self, old: int, new: int, packet: RtpPacket) -> int | None:
+        """The output timestamp of this packet's capture time on the old layer's timeline.
+
+        Layers have unrelated RTP timestamp origins; the publisher's sender reports map each
+        to its NTP clock, which is common to all of them.
+        """
+        old_stats, new_stats = self.receiver.stats[old], self.receiver.stats[new]
+        if old_stats.last_sr_at_ms < 0 or new_stats.last_sr_at_ms < 0:
+            return None
+        rate = self.line.clock_rate
+        since_new_sr = diff32(packet.timestamp, new_stats.last_sr_rtp)
+        ntp = new_stats.last_sr_ntp + (since_new_sr << 32) // rate
+        on_old = old_stats.last_sr_rtp + ((ntp - old_stats.last_sr_ntp) * rate >> 32)
+        return (on_old + self.munger.ts_offset) & 0xFFFFFFFF
+
     def _drop_unselected(self, decision: Decision, now_ms: int) -> None:
+        if decision is Decision.DROP_PAUSED:
+            self._counters.drop(DropReason.PAUSED)
+            return
         if decision is Decision.DROP_WAIT_KEYFRAME:
             self._counters.drop(DropReason.WAITING_FOR_KEYFRAME)
-            if self._sink.connected:
-                self.receiver.request_keyframe(self.selector.target, now_ms)
+            if not self._sink.connected:
+                return
         else:
             self._counters.drop(DropReason.LAYER_NOT_SELECTED)
-            if self.selector.waiting:
-                self.receiver.request_keyframe(self.selector.target, now_ms)
+            if not self.selector.waiting:
+                return
+        if self._waiting_since_ms < 0:
+            self._waiting_since_ms = now_ms
+        self.receiver.request_keyframe(self.selector.target, now_ms)
+
+    def set_target(self, layer: int, now_ms: int) -> None:
+        """The allocator's decision; ``NO_LAYER`` pauses the subscription."""
+        self.allocated = layer
+        self._aim(now_ms)
+
+    def _aim(self, now_ms: int) -> None:
+        """Aim the selector at the allocated layer, or the nearest one the publisher sends."""
+        target = fallback_layer(self.allocated, self.receiver.active_layers(now_ms))
+        if target == self.selector.target:
+            return
+        if target == NO_LAYER:
+            self.selector.pause()
+            self._on_layer(self)
+            return
+        self.selector.target = target
+        self._waiting_since_ms = -1
+        if self._sink.connected:
+            self.receiver.request_keyframe(target, now_ms)
 
     def retransmit(self, seqs: tuple[int, ...]) -> None:
         """Answer a NACK from our own history (the publisher is not asked)."""
@@ -121,11 +184,19 @@ class DownTrack:
         self.receiver.request_keyframe(layer, now_ms)
 
     def tick(self, now_ms: int) -> None:
-        """Once a second: fall back if the aimed-for layer stopped, and send a sender report."""
-        target = fallback_layer(self._preferred, self.receiver.active_layers(now_ms))
-        if target != self.selector.target:
-            self.selector.target = target
-            self.receiver.request_keyframe(target, now_ms)
+        """Once a second: follow layers that stopped or came back, give up a keyframe that does
+        not come (keep the old layer), and send a sender report."""
+        if (
+            self.selector.waiting
+            and self.selector.current != NO_LAYER
+            and self._waiting_since_ms >= 0
+            and now_ms - self._waiting_since_ms > KEYFRAME_WAIT_MS
+        ):
+            self.keyframe_timeouts += 1
+            self.selector.target = self.selector.current
+            self._waiting_since_ms = -1
+        else:
+            self._aim(now_ms)
         report = self._sender_report(now_ms)
         if report is not None:
             self._sink.send_rtcp(build_sr(report))

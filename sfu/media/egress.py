@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sfu.media.allocator import clamp_estimate
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.rtp.rtcp import Fir, Nack, Pli, Remb, parse_compound
+
+# A REMB this much below the previous one triggers an allocation at once.
+FALLING = 0.8
 
 
 class SubscriberFeedback:
     """Implements ``MediaHandler`` for a subscribe connection: NACK, PLI/FIR, REMB."""
 
-    def __init__(self, counters: MediaCounters) -> None:
+    def __init__(self, counters: MediaCounters, on_estimate: Callable[[int, int], None]) -> None:
         self._counters = counters
+        self._on_estimate = on_estimate
         self._by_ssrc: dict[int, DownTrack] = {}
-        self.estimate_bps = 0
+        self.estimate_bps: int | None = None
 
     def add(self, downtrack: DownTrack) -> None:
         self._by_ssrc[downtrack.ssrc] = downtrack
@@ -41,7 +48,15 @@ class SubscriberFeedback:
                 for ssrc in packet.media_ssrcs:
                     self._keyframe(ssrc, now_ms)
             elif isinstance(packet, Remb):
-                self.estimate_bps = packet.bitrate
+                self._remb(packet.bitrate, now_ms)
+
+    def _remb(self, bitrate: int, now_ms: int) -> None:
+        estimate = clamp_estimate(bitrate)
+        if estimate != bitrate:
+            self._counters.clamped_estimates += 1
+        previous, self.estimate_bps = self.estimate_bps, estimate
+        if previous is not None and estimate < previous * FALLING:
+            self._on_estimate(estimate, now_ms)  # react now, not at the next tick
 
     def _keyframe(self, ssrc: int, now_ms: int) -> None:
         downtrack = self._by_ssrc.get(ssrc)

@@ -121,6 +121,8 @@ class PublisherIngress:
         """Receiver reports for every layer, and REMB: without both, Chrome's bandwidth estimate
         stays at 300 kbps and it never sends its top layers."""
         receivers = list(self._by_mid.values())
+        for receiver in receivers:
+            receiver.measure_bitrates(now_ms)
         blocks = [block for r in receivers for block in r.report_blocks(now_ms)]
         ssrcs = [ssrc for r in receivers for ssrc in r.ssrcs if ssrc and r.is_video]
         if not blocks and not ssrcs:

@@ -7,6 +7,8 @@ mediasoup's SeqManager, with extended (unwrapped) input numbers so no wraparound
 
 from __future__ import annotations
 
+MAX_JUMP_S = 5
+
 
 class Munger:
     """Maps a publisher layer's (extended seq, timestamp) to the subscriber's numbering."""
@@ -25,13 +27,28 @@ class Munger:
     def started(self) -> bool:
         return self._start >= 0
 
-    def switch(self, ext_seq: int, timestamp: int, now_ms: int, clock_rate: int) -> None:
+    def switch(
+        self,
+        ext_seq: int,
+        timestamp: int,
+        now_ms: int,
+        clock_rate: int,
+        *,
+        aligned_ts: int | None = None,
+    ) -> None:
         """Continue from a new point (first packet, or the keyframe of a new layer).
 
-        The first output timestamp after a switch advances by the wall time elapsed since the
-        last packet (at least one tick), so the subscriber's clock keeps running smoothly.
+        ``aligned_ts`` is the output timestamp this packet's capture time maps to (from the
+        publisher's sender reports); without it, the output timestamp advances by the wall time
+        since the last packet. Either way it moves forward by at least one tick and at most
+        ``MAX_JUMP_S``, so the subscriber's clock never runs backwards or leaps.
         """
-        advance = 0 if self._last_ms < 0 else max(1, (now_ms - self._last_ms) * clock_rate // 1000)
+        elapsed = 0 if self._last_ms < 0 else max(1, (now_ms - self._last_ms) * clock_rate // 1000)
+        advance = elapsed
+        if aligned_ts is not None and self._last_ms >= 0:
+            ahead = (aligned_ts - self.last_ts) & 0xFFFFFFFF
+            if 0 < ahead <= MAX_JUMP_S * clock_rate:
+                advance = ahead
         self._seq_offset = self.last_seq + 1 - ext_seq
         self.ts_offset = (self.last_ts + advance - timestamp) & 0xFFFFFFFF
         self._start = ext_seq

@@ -15,8 +15,10 @@ class RtpPacket:
         "layer",
         "marker",
         "payload_offset",
+        "picture_id",
         "ssrc",
         "timestamp",
+        "tl0picidx",
     )
 
     def __init__(
@@ -32,6 +34,8 @@ class RtpPacket:
         layer: int,
         keyframe: bool,
         arrival_ms: int,
+        picture_id: int = -1,
+        tl0picidx: int = -1,
     ) -> None:
         self.data = data
         self.ssrc = ssrc
@@ -43,3 +47,5 @@ class RtpPacket:
         self.layer = layer
         self.keyframe = keyframe
         self.arrival_ms = arrival_ms
+        self.picture_id = picture_id
+        self.tl0picidx = tl0picidx

@@ -17,6 +17,7 @@ from sfu.media.stats import StreamStats
 from sfu.rtp.fastpath import vp8_descriptor
 from sfu.rtp.kernels_py import ParsedRtp
 from sfu.rtp.rtcp import ReportBlock, build_pli
+from sfu.rtp.vp8 import keyframe_size
 
 if TYPE_CHECKING:
     from sfu.media.downtrack import DownTrack
@@ -51,6 +52,10 @@ class TrackReceiver:
         self._local_ssrc = local_ssrc
         self._counters = counters
         self._last_request_ms = [-KEYFRAME_REQUEST_INTERVAL_MS] * layers
+        self.layer_sizes: list[tuple[int, int]] = [(0, 0)] * layers  # from keyframe headers
+        self.layer_bps = [0] * layers
+        self._bytes = [0] * layers
+        self._bytes_since_ms = -1
 
     @property
     def layer_count(self) -> int:
@@ -65,13 +70,18 @@ class TrackReceiver:
         ssrc, _pt, seq, ts, marker, offset, end, _mid, _rid, _rrid, level = info
         ext_seq = self.stats[layer].update(seq, ts, now_ms)
         self.last_arrival_ms[layer] = now_ms
-        keyframe = True
-        if self.is_video:
+        self._bytes[layer] += len(data)
+        keyframe, picture_id, tl0picidx = not self.is_video, -1, -1  # audio: every packet starts
+        if self.is_video and end > offset:  # padding-only packets are forwarded as they are
             try:
-                keyframe = vp8_descriptor(data, offset, end)[0] if end > offset else False
+                keyframe, _, picture_id, tl0picidx, _, _ = vp8_descriptor(data, offset, end)
             except ValueError:
                 self._counters.drop(DropReason.MALFORMED_VP8)
                 return
+            if keyframe:
+                self.layer_sizes[layer] = (
+                    keyframe_size(data, offset, end) or self.layer_sizes[layer]
+                )
         packet = RtpPacket(
             data,
             ssrc=ssrc,
@@ -83,6 +93,8 @@ class TrackReceiver:
             layer=layer,
             keyframe=keyframe,
             arrival_ms=now_ms,
+            picture_id=picture_id,
+            tl0picidx=tl0picidx,
         )
         for downtrack in self.downtracks:
             downtrack.write(packet, now_ms)
@@ -100,6 +112,14 @@ class TrackReceiver:
 
     def active_layers(self, now_ms: int) -> list[bool]:
         return [t >= 0 and now_ms - t < LAYER_TIMEOUT_MS for t in self.last_arrival_ms]
+
+    def measure_bitrates(self, now_ms: int) -> None:
+        """Per-layer bit rates since the last call (once a second, from the node's tick)."""
+        elapsed = now_ms - self._bytes_since_ms
+        if self._bytes_since_ms >= 0 and elapsed > 0:
+            self.layer_bps = [b * 8000 // elapsed for b in self._bytes]
+        self._bytes = [0] * len(self._bytes)
+        self._bytes_since_ms = now_ms
 
     def report_blocks(self, now_ms: int) -> list[ReportBlock]:
         return [

@@ -2,14 +2,17 @@
 
 ``target`` is what the subscription should get; ``current`` is what it gets. The spatial layer
 changes only on a keyframe of the target layer, so the subscriber's decoder never sees a
-reference from a stream it has not decoded.
+reference from a stream it has not decoded. ``NO_LAYER`` as target pauses the subscription.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 NO_LAYER = -1
+# A layer may be rendered this much larger than it is before we want the next one up.
+UPSCALE_TOLERANCE = 0.9
 
 
 class Decision(enum.Enum):
@@ -17,6 +20,7 @@ class Decision(enum.Enum):
     SWITCH = "switch"  # forward, and this packet starts the target layer
     DROP_OTHER_LAYER = "other_layer"
     DROP_WAIT_KEYFRAME = "wait_keyframe"  # nothing forwarded yet: the target's keyframe is needed
+    DROP_PAUSED = "paused"
 
 
 class LayerSelector:
@@ -29,30 +33,68 @@ class LayerSelector:
     def decide(self, layer: int, keyframe: bool) -> Decision:
         if layer == self.current and self.current == self.target:
             return Decision.FORWARD
+        if self.target == NO_LAYER:
+            return Decision.DROP_PAUSED
         if layer == self.target and keyframe:
             return Decision.SWITCH
         if layer == self.current:
             return Decision.FORWARD  # keep the old layer until the target's keyframe comes
-        return (
-            Decision.DROP_WAIT_KEYFRAME if self.current == NO_LAYER else Decision.DROP_OTHER_LAYER
-        )
+        if self.current == NO_LAYER:
+            return Decision.DROP_WAIT_KEYFRAME
+        return Decision.DROP_OTHER_LAYER
 
     def switched(self) -> None:
         self.current = self.target
 
+    def pause(self) -> None:
+        self.target = self.current = NO_LAYER
+
     @property
     def waiting(self) -> bool:
         """True while the target layer's keyframe is awaited."""
-        return self.current != self.target
+        return self.current != self.target and self.target != NO_LAYER
 
 
-def fallback_layer(target: int, active: list[bool]) -> int:
+def fallback_layer(target: int, active: Sequence[bool]) -> int:
     """The layer to aim for when some layers are not arriving: the target if active, else the
     nearest active one below it, else the nearest above, else the target (nothing arrives)."""
-    if 0 <= target < len(active) and active[target]:
+    if target == NO_LAYER or (0 <= target < len(active) and active[target]):
         return target
     below = [i for i in range(min(target, len(active))) if active[i]]
     if below:
         return below[-1]
     above = [i for i in range(target + 1, len(active)) if active[i]]
     return above[0] if above else target
+
+
+def layer_for_height(height: int, layer_heights: Sequence[int]) -> int:
+    """The smallest layer tall enough for a video rendered ``height`` device pixels tall.
+
+    0 means hidden: ``NO_LAYER``. Unknown layer heights (0) count as too small.
+    """
+    if height <= 0:
+        return NO_LAYER
+    for layer, layer_height in enumerate(layer_heights):
+        if layer_height >= height * UPSCALE_TOLERANCE:
+            return layer
+    return len(layer_heights) - 1
+
+
+QUALITY_LAYERS = {"low": 0, "medium": 1, "high": 2}
+
+
+def wanted_layer(
+    quality: str, size: tuple[int, int] | None, layer_heights: Sequence[int], default: int
+) -> int:
+    """The layer a subscriber wants: its manual choice, else what its rendered size needs.
+
+    Before the client reported a size, ``default``; heights not yet learnt from a keyframe are
+    assumed to halve from layer to layer below 720p (Chrome's q/h/f of a 720p camera).
+    """
+    top = len(layer_heights) - 1
+    if quality in QUALITY_LAYERS:
+        return min(QUALITY_LAYERS[quality], top)
+    if size is None:
+        return min(default, top)
+    heights = [h or 720 >> (top - i) for i, h in enumerate(layer_heights)]
+    return layer_for_height(size[1], heights)

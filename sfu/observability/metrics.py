@@ -56,6 +56,11 @@ class _NodeCollector(Collector):
             "Packets resent from history on a subscriber's NACK",
             value=counters.retransmits,
         )
+        yield CounterMetricFamily(
+            "sfu_clamped_estimates",
+            "Subscriber bandwidth estimates (REMB) outside any plausible range, clamped",
+            value=counters.clamped_estimates,
+        )
         drops = CounterMetricFamily(
             "sfu_dropped_packets", "Packets not forwarded, by reason", labels=["reason"]
         )

@@ -6,21 +6,26 @@ folded into the next offer when the answer comes back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sfu.media.allocator import Allocator, Demand
 from sfu.media.counters import MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.media.egress import SubscriberFeedback
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
+from sfu.media.selector import NO_LAYER, wanted_layer
 from sfu.signaling.messages import (
     ParticipantInfo,
+    PublisherLayers,
     ServerMessage,
     SubscribedTrack,
     SubscribeOffer,
+    SubscriptionLayer,
     TrackInfo,
 )
 from sfu.webrtc.peer import PublishPeer, SubscribePeer
@@ -77,10 +82,13 @@ class Participant:
         self.downtracks: dict[str, DownTrack] = {}
         self._ingress = PublisherIngress(config.counters, remb_bps=config.remb_bps)
         self._publish_peer: PublishPeer | None = None
-        self._feedback = SubscriberFeedback(config.counters)
+        self._feedback = SubscriberFeedback(config.counters, lambda _bps, now: self.allocate(now))
         self._subscribe_peer = SubscribePeer(self._feedback, config.counters)
         self._subscribed: dict[str, PublishedTrack] = {}
-        self.video_sizes: dict[str, tuple[int, int]] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
+        self._qualities: dict[str, str] = {}
+        self._allocator = Allocator()
+        self._dynacast: dict[str, list[str]] = {}
         self._offer_tracks: dict[str, SubscribedTrack] = {}
         self._negotiating = False
         self._renegotiate = False
@@ -155,12 +163,44 @@ class Participant:
         if gone:
             await self._negotiate()
 
-    def set_video_size(self, track_id: str, width: int, height: int) -> bool:
-        """Record the rendered size of a subscribed video (layer selection reads it)."""
+    def set_video_size(self, track_id: str, width: int, height: int, now_ms: int) -> bool:
+        """The rendered size of a subscribed video (0x0: hidden, so paused)."""
         if track_id not in self._subscribed:
             return False
-        self.video_sizes[track_id] = (width, height)
+        self._sizes[track_id] = (width, height)
+        self.allocate(now_ms)
         return True
+
+    def set_video_quality(self, track_id: str, quality: str, now_ms: int) -> bool:
+        """A manual choice (low/medium/high) for a subscribed video, or auto (by size)."""
+        if track_id not in self._subscribed:
+            return False
+        self._qualities[track_id] = quality
+        self.allocate(now_ms)
+        return True
+
+    def allocate(self, now_ms: int) -> None:
+        """Give each subscribed video the layer its wishes and our bandwidth estimate allow."""
+        demands, audio = [], 0
+        for track_id, downtrack in self.downtracks.items():
+            receiver = downtrack.receiver
+            if not receiver.is_video:
+                audio += 1
+                continue
+            size = self._sizes.get(track_id)
+            wanted = wanted_layer(
+                self._qualities.get(track_id, "auto"),
+                size,
+                [h for _, h in receiver.layer_sizes],
+                self._config.default_layer,
+            )
+            priority = size[0] * size[1] if size else 0
+            demands.append(
+                Demand(track_id, wanted, tuple(receiver.layer_bps), downtrack.allocated, priority)
+            )
+        targets = self._allocator.allocate(demands, self._feedback.estimate_bps, audio, now_ms)
+        for track_id, layer in targets.items():
+            self.downtracks[track_id].set_target(layer, now_ms)
 
     async def _negotiate(self) -> None:
         if self._negotiating:
@@ -197,8 +237,9 @@ class Participant:
                 track.receiver,
                 sink,
                 line,
-                preferred_layer=self._config.default_layer,
+                initial_layer=self._config.default_layer,
                 counters=self._config.counters,
+                on_layer=functools.partial(self._layer_changed, track_id),
             )
             track.receiver.downtracks.append(downtrack)
             self._feedback.add(downtrack)
@@ -210,9 +251,30 @@ class Participant:
     # lifecycle --------------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
+        """Once a second: reports, allocation, and which layers our publisher must encode."""
         self._ingress.tick(now_ms)
+        self.allocate(now_ms)
         for downtrack in self.downtracks.values():
             downtrack.tick(now_ms)
+        for track_id, track in self.published.items():
+            self._update_dynacast(track_id, track.receiver)
+
+    def _update_dynacast(self, track_id: str, receiver: TrackReceiver) -> None:
+        """Tell the publisher which layers anyone receives; it stops encoding the others."""
+        rids = receiver.line.rids
+        if not rids:
+            return
+        needed = sorted({d.allocated for d in receiver.downtracks if d.allocated != NO_LAYER})
+        active = [rids[layer] for layer in needed if layer < len(rids)]
+        if self._dynacast.get(track_id) != active:
+            self._dynacast[track_id] = active
+            self.send(PublisherLayers(track_id=track_id, active=active))
+
+    def _layer_changed(self, track_id: str, downtrack: DownTrack) -> None:
+        current = downtrack.selector.current
+        rids = downtrack.receiver.line.rids
+        name = None if current == NO_LAYER else (rids[current] if rids else "")
+        self.send(SubscriptionLayer(track_id=track_id, layer=name))
 
     async def close(self) -> None:
         for downtrack in self.downtracks.values():

@@ -153,7 +153,7 @@ def rewrite_rtp(
 
 def _rewrite_vp8(payload: bytearray, picture_id: int, tl0picidx: int) -> None:
     """Overwrite PictureID / TL0PICIDX in place, when the descriptor carries them."""
-    _, _, pid_at, pid_bits, tl0_at = _vp8_layout(payload, 0, len(payload))
+    _, _, pid_at, pid_bits, tl0_at = vp8_layout(payload, 0, len(payload))
     if picture_id >= 0 and pid_at >= 0:
         if pid_bits == 15:
             payload[pid_at : pid_at + 2] = (0x8000 | (picture_id & 0x7FFF)).to_bytes(2)
@@ -163,7 +163,7 @@ def _rewrite_vp8(payload: bytearray, picture_id: int, tl0picidx: int) -> None:
         payload[tl0_at] = tl0picidx & 0xFF
 
 
-def _vp8_layout(data: bytes | bytearray, start: int, end: int) -> tuple[int, int, int, int, int]:
+def vp8_layout(data: bytes | bytearray, start: int, end: int) -> tuple[int, int, int, int, int]:
     """-> (descriptor end, T/K byte offset, PictureID offset, its bits, TL0PICIDX offset).
 
     Offsets are -1 when absent. Layout per RFC 7741 §4.2: X|R|N|S|R|PID, then if X:
@@ -199,7 +199,7 @@ def vp8_descriptor(data: bytes, payload_offset: int, payload_end: int) -> Vp8Des
     """
     if payload_offset < 0 or payload_end > len(data):
         raise ValueError("rtp payload offset out of range")
-    end, tk_at, pid_at, pid_bits, tl0_at = _vp8_layout(data, payload_offset, payload_end)
+    end, tk_at, pid_at, pid_bits, tl0_at = vp8_layout(data, payload_offset, payload_end)
     b0 = data[payload_offset]
     start = bool(b0 & 0x10) and (b0 & 0x07) == 0
     picture_id = -1

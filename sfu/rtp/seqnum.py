@@ -32,3 +32,8 @@ def unwrap32(last_ext: int, ts: int) -> int:
 def seq_lt16(a: int, b: int) -> bool:
     """True if seq a comes before b, i.e. b is 1..2**15-1 steps ahead (RFC 1982)."""
     return 0 < ((b - a) & 0xFFFF) < 0x8000
+
+
+def diff32(a: int, b: int) -> int:
+    """a - b for 32-bit RTP timestamps, as the signed distance across wraparound."""
+    return ((a - b + 0x80000000) & 0xFFFFFFFF) - 0x80000000

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from control_api.tokens import JoinClaims, TokenError, verify_join_token
+from sfu.media.clock import monotonic_ms
 from sfu.rooms.participant import MediaConfig, NegotiationError, Participant
 from sfu.rooms.room import Room
 from sfu.signaling.messages import (
@@ -34,6 +35,7 @@ from sfu.signaling.messages import (
     ServerMessage,
     SubscribeAnswer,
     Trickle,
+    VideoQuality,
     VideoSize,
     client_message,
 )
@@ -201,8 +203,13 @@ class SignalingSession:
                 if not room.mute(participant, track_id, muted):
                     self._error("unknown_track", f"no published track {track_id!r}", "mute")
             case VideoSize(track_id=track_id, width=width, height=height):
-                if not participant.set_video_size(track_id, width, height):
+                if not participant.set_video_size(track_id, width, height, monotonic_ms()):
                     self._error("unknown_track", f"no subscribed track {track_id!r}", "video_size")
+            case VideoQuality(track_id=track_id, quality=quality):
+                if not participant.set_video_quality(track_id, quality, monotonic_ms()):
+                    self._error(
+                        "unknown_track", f"no subscribed track {track_id!r}", "video_quality"
+                    )
             case Ping(ts=ts):
                 participant.send(Pong(ts=ts))
             case Join():

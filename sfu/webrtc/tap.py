@@ -12,12 +12,12 @@ DTLS transport, and a subscriber's failure must never take a publisher down.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pylibsrtp
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 
+from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.transport import MediaHandler
 from sfu.rtp.rtcp import is_rtcp
@@ -77,7 +77,7 @@ class DtlsTap:
             self._counters.drop(DropReason.NOT_WEBRTC)
 
     def _receive_srtp(self, srtp: pylibsrtp.Session, data: bytes) -> None:
-        now_ms = time.monotonic_ns() // 1_000_000
+        now_ms = monotonic_ms()
         try:
             if is_rtcp(data):
                 plain = srtp.unprotect_rtcp(data)

@@ -1,0 +1,131 @@
+"""Per-subscriber bandwidth allocation: which layer of each subscribed video fits the estimate.
+
+Every video first gets its lowest layer; the rest of the estimate upgrades videos one layer at a
+time in priority order (largest on screen first), never above what each one wants. The
+subscriber's REMB estimate is capped by its browser at ~1.5x what it receives, so an estimate
+cannot reveal spare bandwidth by itself: when nothing is congested we probe by upgrading one
+layer, and keep it unless the estimate falls. Hysteresis as in LiveKit and mediasoup: a
+downgrade is immediate, an upgrade waits ``HOLD_MS`` after a downgrade, and a failed probe
+doubles that wait. Decisions only: time is passed in, nothing is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sfu.media.selector import NO_LAYER
+
+# Bit rates Chrome targets for q/h/f of a 720p camera, used until a layer's rate is measured.
+NOMINAL_BPS = (150_000, 500_000, 1_500_000)
+AUDIO_BPS = 64_000
+HOLD_MS = 8_000
+MAX_HOLD_MS = 64_000
+PROBE_MS = 4_000
+# An estimate this far below what we send means the path is congested.
+CONGESTED = 0.9
+# A probe fails if the estimate falls this far below where it was when the probe began.
+PROBE_FAILED = 0.85
+MIN_ESTIMATE_BPS = 10_000
+MAX_ESTIMATE_BPS = 100_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """One subscribed video: the layer it wants, what its layers cost, what it gets now."""
+
+    track_id: str
+    wanted: int  # NO_LAYER: paused (hidden)
+    layer_bps: tuple[int, ...]
+    current: int
+    priority: int  # larger first: rendered pixels
+
+
+def cost(demand: Demand, layer: int) -> int:
+    if layer == NO_LAYER:
+        return 0
+    measured = demand.layer_bps[layer] if layer < len(demand.layer_bps) else 0
+    if measured:
+        return measured
+    nominal = NOMINAL_BPS[-len(demand.layer_bps) :] if demand.layer_bps else NOMINAL_BPS
+    return nominal[min(layer, len(nominal) - 1)]
+
+
+def clamp_estimate(bps: int) -> int:
+    """A REMB outside any plausible range is clamped, not trusted or refused."""
+    return min(max(bps, MIN_ESTIMATE_BPS), MAX_ESTIMATE_BPS)
+
+
+def fit(demands: Sequence[Demand], budget: float) -> dict[str, int]:
+    """Lowest layers first, then upgrades by priority while the budget lasts."""
+    targets = {d.track_id: (NO_LAYER if d.wanted == NO_LAYER else 0) for d in demands}
+    spent = sum(cost(d, targets[d.track_id]) for d in demands)
+    for demand in sorted(demands, key=lambda d: -d.priority):
+        layer = targets[demand.track_id]
+        while layer < demand.wanted:
+            extra = cost(demand, layer + 1) - cost(demand, layer)
+            if spent + extra > budget:
+                break
+            layer += 1
+            spent += extra
+        targets[demand.track_id] = layer
+    return targets
+
+
+class Allocator:
+    """The hysteresis state of one subscriber's allocation."""
+
+    def __init__(self) -> None:
+        self._hold_ms = HOLD_MS
+        self._last_down_ms = -HOLD_MS
+        self._probe: tuple[str, int, int] | None = None  # (track, started ms, estimate then)
+
+    def allocate(
+        self, demands: Sequence[Demand], estimate_bps: int | None, audio_tracks: int, now_ms: int
+    ) -> dict[str, int]:
+        """Target layer per video track id."""
+        if estimate_bps is None:  # no REMB yet: give everyone what they want
+            return {d.track_id: d.wanted for d in demands}
+        budget = estimate_bps - audio_tracks * AUDIO_BPS
+        sending = sum(cost(d, d.current) for d in demands)
+        congested = budget < sending * CONGESTED
+        fitted = fit(demands, budget)
+        targets: dict[str, int] = {}
+        for demand in demands:
+            want, now = fitted[demand.track_id], demand.current
+            if demand.wanted < now or (want < now and congested):
+                targets[demand.track_id] = min(demand.wanted, want)  # down at once
+            elif want > now and now_ms - self._last_down_ms >= self._hold_ms:
+                targets[demand.track_id] = want
+            else:
+                targets[demand.track_id] = now if now != NO_LAYER else want
+        self._judge_probe(targets, estimate_bps, now_ms)
+        if any(targets[d.track_id] < d.current for d in demands if d.wanted >= d.current):
+            self._last_down_ms = now_ms
+        elif not congested:
+            self._maybe_probe(demands, targets, estimate_bps, now_ms)
+        return targets
+
+    def _judge_probe(self, targets: dict[str, int], estimate_bps: int, now_ms: int) -> None:
+        if self._probe is None:
+            return
+        track_id, started_ms, estimate_then = self._probe
+        if estimate_bps < estimate_then * PROBE_FAILED:
+            if track_id in targets and targets[track_id] > 0:
+                targets[track_id] -= 1
+            self._hold_ms = min(self._hold_ms * 2, MAX_HOLD_MS)
+            self._probe = None
+        elif now_ms - started_ms >= PROBE_MS:
+            self._hold_ms = HOLD_MS
+            self._probe = None
+
+    def _maybe_probe(
+        self, demands: Sequence[Demand], targets: dict[str, int], estimate_bps: int, now_ms: int
+    ) -> None:
+        if self._probe is not None or now_ms - self._last_down_ms < self._hold_ms:
+            return
+        below = [d for d in demands if NO_LAYER < targets[d.track_id] < d.wanted]
+        if below:
+            demand = max(below, key=lambda d: d.priority)
+            targets[demand.track_id] += 1
+            self._probe = (demand.track_id, now_ms, estimate_bps)
