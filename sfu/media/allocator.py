@@ -4,9 +4,11 @@ Every video first gets its lowest layer; the rest of the estimate upgrades video
 time in priority order (largest on screen first), never above what each one wants. The
 subscriber's REMB estimate is capped by its browser at ~1.5x what it receives, so an estimate
 cannot reveal spare bandwidth by itself: when nothing is congested we probe by upgrading one
-layer, and keep it unless the estimate falls. Hysteresis as in LiveKit and mediasoup: a
-downgrade is immediate, an upgrade waits ``HOLD_MS`` after a downgrade, and a failed probe
-doubles that wait. Decisions only: time is passed in, nothing is sent.
+layer, and keep it unless the estimate falls. For the same reason an estimate below what we send
+is congestion only when it also fell (Chrome answers overuse by dropping its estimate to ~0.85x
+what it receives); while it rises, it is still catching up. Hysteresis as in LiveKit and
+mediasoup: a downgrade is immediate, an upgrade waits ``HOLD_MS`` after a downgrade, and a failed
+probe doubles that wait. Decisions only: time is passed in, nothing is sent.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class Allocator:
         self._hold_ms = HOLD_MS
         self._last_down_ms = -HOLD_MS
         self._probe: tuple[str, int, int] | None = None  # (track, started ms, estimate then)
+        self._last_estimate: int | None = None
 
     def allocate(
         self, demands: Sequence[Demand], estimate_bps: int | None, audio_tracks: int, now_ms: int
@@ -88,7 +91,9 @@ class Allocator:
             return {d.track_id: d.wanted for d in demands}
         budget = estimate_bps - audio_tracks * AUDIO_BPS
         sending = sum(cost(d, d.current) for d in demands)
-        congested = budget < sending * CONGESTED
+        falling = self._last_estimate is not None and estimate_bps < self._last_estimate
+        self._last_estimate = estimate_bps
+        congested = falling and budget < sending * CONGESTED
         fitted = fit(demands, budget)
         targets: dict[str, int] = {}
         for demand in demands:

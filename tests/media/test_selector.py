@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from sfu.media.selector import Decision, LayerSelector, fallback_layer
+from sfu.media.selector import (
+    NO_LAYER,
+    Decision,
+    LayerSelector,
+    fallback_layer,
+    layer_for_height,
+    wanted_layer,
+)
 
 
 def test_waits_for_a_keyframe_of_the_target_layer() -> None:
@@ -42,3 +49,42 @@ def test_keeps_the_old_layer_until_the_new_one_has_a_keyframe() -> None:
 )
 def test_fallback_layer(target: int, active: list[bool], expected: int) -> None:
     assert fallback_layer(target, active) == expected
+
+
+def test_pause_drops_everything_and_a_resume_waits_for_a_keyframe() -> None:
+    s = LayerSelector(target=0)
+    s.decide(0, keyframe=True)
+    s.switched()
+    s.pause()
+    assert s.decide(0, keyframe=True) is Decision.DROP_PAUSED
+    assert not s.waiting
+    s.target = 1
+    assert s.decide(1, keyframe=False) is Decision.DROP_WAIT_KEYFRAME
+    assert s.decide(1, keyframe=True) is Decision.SWITCH
+
+
+@pytest.mark.parametrize(
+    ("height", "expected"),
+    [(0, NO_LAYER), (90, 0), (180, 0), (200, 0), (201, 1), (360, 1), (400, 1), (401, 2), (2160, 2)],
+)
+def test_layer_for_height(height: int, expected: int) -> None:
+    assert layer_for_height(height, [180, 360, 720]) == expected
+
+
+@pytest.mark.parametrize(
+    ("quality", "size", "heights", "expected"),
+    [
+        ("auto", None, [180, 360, 720], 1),  # no size yet: the default
+        ("auto", (1280, 720), [0, 0, 0], 2),  # heights not learnt: assume 180/360/720
+        ("auto", (320, 180), [0, 0, 0], 0),
+        ("auto", (0, 0), [180, 360, 720], NO_LAYER),
+        ("low", (1920, 1080), [180, 360, 720], 0),
+        ("high", (160, 90), [180, 360, 720], 2),
+        ("high", (160, 90), [180, 360], 1),  # clamped to the layers there are
+        ("medium", None, [720], 0),
+    ],
+)
+def test_wanted_layer(
+    quality: str, size: tuple[int, int] | None, heights: list[int], expected: int
+) -> None:
+    assert wanted_layer(quality, size, heights, default=1) == expected

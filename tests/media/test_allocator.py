@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+
+from sfu.media.allocator import (
+    HOLD_MS,
+    MAX_ESTIMATE_BPS,
+    MIN_ESTIMATE_BPS,
+    PROBE_MS,
+    Allocator,
+    Demand,
+    clamp_estimate,
+    fit,
+)
+from sfu.media.selector import NO_LAYER
+
+BPS = (150_000, 500_000, 1_500_000)
+
+
+def video(track: str, wanted: int, current: int = 0, priority: int = 0) -> Demand:
+    return Demand(track, wanted, BPS, current, priority)
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [
+        (10_000, {"a": 0, "b": 0}),  # the lowest layer even when it does not fit
+        (300_000, {"a": 0, "b": 0}),
+        (650_000, {"a": 1, "b": 0}),  # the larger tile is upgraded first
+        (1_000_000, {"a": 1, "b": 1}),
+        (2_000_000, {"a": 2, "b": 1}),  # b wants no more than h
+        (10_000_000, {"a": 2, "b": 1}),
+    ],
+)
+def test_fit_gives_lowest_layers_then_upgrades_by_priority(
+    budget: int, expected: dict[str, int]
+) -> None:
+    demands = [video("a", 2, priority=1000), video("b", 1, priority=10)]
+    assert fit(demands, budget) == expected
+
+
+def test_paused_videos_cost_nothing() -> None:
+    assert fit([video("a", NO_LAYER), video("b", 2)], 1_700_000) == {"a": NO_LAYER, "b": 2}
+
+
+def test_unmeasured_layers_cost_their_nominal_rate() -> None:
+    demand = Demand("a", 2, (140_000, 0, 0), 0, 0)
+    assert fit([demand], 600_000) == {"a": 1}
+
+
+def test_without_an_estimate_everyone_gets_what_they_want() -> None:
+    assert Allocator().allocate([video("a", 2), video("b", NO_LAYER, 1)], None, 1, 0) == {
+        "a": 2,
+        "b": NO_LAYER,
+    }
+
+
+def test_congestion_downgrades_at_once_and_upgrades_wait_for_the_hold() -> None:
+    alloc = Allocator()
+    assert alloc.allocate([video("a", 2, current=2)], 3_000_000, 0, 0) == {"a": 2}
+    assert alloc.allocate([video("a", 2, current=2)], 250_000, 0, 1_000) == {"a": 0}
+    # the estimate is back, but a downgrade holds upgrades back
+    assert alloc.allocate([video("a", 2, current=0)], 3_000_000, 0, 2_000) == {"a": 0}
+    assert alloc.allocate([video("a", 2, current=0)], 3_000_000, 0, 1_000 + HOLD_MS) == {"a": 2}
+
+
+def test_a_smaller_tile_downgrades_at_once_whatever_the_estimate() -> None:
+    alloc = Allocator()
+    assert alloc.allocate([video("a", 0, current=2)], 5_000_000, 0, 0) == {"a": 0}
+    assert alloc.allocate([video("a", 2, current=0)], 5_000_000, 0, 100) == {"a": 2}
+
+
+def test_probe_upgrades_one_layer_when_the_estimate_is_only_capped() -> None:
+    alloc = Allocator()
+    # 280 kbps is not enough for h, but it is above what q uses: nothing is congested
+    first = alloc.allocate([video("a", 2, current=0)], 280_000, 0, HOLD_MS)
+    assert first == {"a": 1}
+    # the estimate holds during the probe window: the probe is kept
+    kept = alloc.allocate([video("a", 2, current=1)], 290_000, 0, HOLD_MS + PROBE_MS)
+    assert kept["a"] >= 1
+
+
+def test_a_failed_probe_reverts_and_doubles_the_hold() -> None:
+    alloc = Allocator()
+    assert alloc.allocate([video("a", 2, current=0)], 280_000, 0, HOLD_MS) == {"a": 1}
+    assert alloc.allocate([video("a", 2, current=1)], 200_000, 0, HOLD_MS + 1_000) == {"a": 0}
+    later = HOLD_MS + 1_000 + HOLD_MS  # one hold is not enough any more
+    assert alloc.allocate([video("a", 2, current=0)], 280_000, 0, later) == {"a": 0}
+    assert alloc.allocate([video("a", 2, current=0)], 280_000, 0, later + HOLD_MS) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("remb", "expected"),
+    [(0, MIN_ESTIMATE_BPS), (2**60, MAX_ESTIMATE_BPS), (1_000_000, 1_000_000)],
+)
+def test_absurd_estimates_are_clamped(remb: int, expected: int) -> None:
+    assert clamp_estimate(remb) == expected

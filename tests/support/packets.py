@@ -1,0 +1,46 @@
+"""Build RTP packets the way Chrome sends simulcast VP8 and Opus, for packet-path tests."""
+
+from __future__ import annotations
+
+import struct
+
+MID_ID, RID_ID, ABS_ID = 9, 10, 2
+
+
+def _extensions(mid: bytes, rid: bytes) -> bytes:
+    elements = bytes([MID_ID << 4 | (len(mid) - 1)]) + mid
+    if rid:
+        elements += bytes([RID_ID << 4 | (len(rid) - 1)]) + rid
+    elements += b"\x00" * (-len(elements) % 4)
+    return struct.pack("!HH", 0xBEDE, len(elements) // 4) + elements
+
+
+def vp8_packet(
+    *,
+    seq: int,
+    ts: int,
+    ssrc: int,
+    picture_id: int,
+    tl0picidx: int,
+    keyframe: bool,
+    start: bool,
+    marker: bool,
+    body: bytes,
+    mid: bytes = b"0",
+    rid: bytes = b"",
+    size: tuple[int, int] = (640, 360),
+) -> bytes:
+    """A VP8 packet with a 15-bit PictureID and TL0PICIDX; ``body`` tags the payload."""
+    header = struct.pack(
+        "!BBHII", 0x90, (0x80 if marker else 0) | 96, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
+    )
+    descriptor = bytes([0x90 if start else 0x80, 0xC0]) + struct.pack(
+        "!HB", 0x8000 | (picture_id & 0x7FFF), tl0picidx & 0xFF
+    )
+    if start and keyframe:
+        frame = b"\x10\x02\x00\x9d\x01\x2a" + struct.pack("<HH", *size)
+    elif start:
+        frame = b"\x31\x04\x00"
+    else:
+        frame = b""
+    return header + _extensions(mid, rid) + descriptor + frame + body
