@@ -75,9 +75,15 @@ class DownTrack:
                 self._counters.drop(DropReason.TRANSPORT_NOT_READY)
                 return
             self._switch(packet, now_ms)
-        elif decision is not Decision.FORWARD:
+            self._send(packet, now_ms)
+            for early in self.receiver.arrived_before(packet):
+                self._send(early, now_ms)  # reordered ahead of the keyframe: not a loss
+        elif decision is Decision.FORWARD:
+            self._send(packet, now_ms)
+        else:
             self._drop_unselected(decision, now_ms)
-            return
+
+    def _send(self, packet: RtpPacket, now_ms: int) -> None:
         translated = self.munger.translate(packet.ext_seq, packet.timestamp, now_ms)
         if translated is None:
             self._counters.drop(DropReason.TOO_OLD)
@@ -130,10 +136,11 @@ class DownTrack:
         old_stats, new_stats = self.receiver.stats[old], self.receiver.stats[new]
         if old_stats.last_sr_at_ms < 0 or new_stats.last_sr_at_ms < 0:
             return None
-        rate = self.line.clock_rate
+        # on_old = old SR's RTP time + (this packet's NTP time - old SR's NTP time) * rate
         since_new_sr = diff32(packet.timestamp, new_stats.last_sr_rtp)
-        ntp = new_stats.last_sr_ntp + (since_new_sr << 32) // rate
-        on_old = old_stats.last_sr_rtp + ((ntp - old_stats.last_sr_ntp) * rate >> 32)
+        sr_gap = new_stats.last_sr_ntp - old_stats.last_sr_ntp
+        gap_ticks = (sr_gap * self.line.clock_rate + (1 << 31)) >> 32  # NTP is 32.32 fixed point
+        on_old = old_stats.last_sr_rtp + since_new_sr + gap_ticks
         return (on_old + self.munger.ts_offset) & 0xFFFFFFFF
 
     def _drop_unselected(self, decision: Decision, now_ms: int) -> None:

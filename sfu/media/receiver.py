@@ -7,6 +7,7 @@ publisher's encoder is never asked more than it needs.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 KEYFRAME_REQUEST_INTERVAL_MS = 500
 # A layer with no packet for this long is treated as stopped (the publisher may pause it).
 LAYER_TIMEOUT_MS = 1500
+# How far back a packet may be reordered and still be forwarded after a switch.
+REORDER_DEPTH = 16
 
 
 class TrackReceiver:
@@ -56,6 +59,7 @@ class TrackReceiver:
         self.layer_bps = [0] * layers
         self._bytes = [0] * layers
         self._bytes_since_ms = -1
+        self._recent: list[deque[RtpPacket]] = [deque(maxlen=REORDER_DEPTH) for _ in range(layers)]
 
     @property
     def layer_count(self) -> int:
@@ -96,8 +100,18 @@ class TrackReceiver:
             picture_id=picture_id,
             tl0picidx=tl0picidx,
         )
+        self._recent[layer].append(packet)
         for downtrack in self.downtracks:
             downtrack.write(packet, now_ms)
+
+    def arrived_before(self, packet: RtpPacket) -> list[RtpPacket]:
+        """Packets of the same layer that came before ``packet`` but follow it in sequence.
+
+        A subscription that starts at a keyframe must still forward them, or the subscriber
+        would see a gap that no retransmission can fill.
+        """
+        later = [p for p in self._recent[packet.layer] if p.ext_seq > packet.ext_seq]
+        return sorted(later, key=lambda p: p.ext_seq)
 
     def on_sender_report(self, layer: int, ntp: int, rtp_timestamp: int, now_ms: int) -> None:
         self.stats[layer].on_sender_report(ntp, rtp_timestamp, now_ms)
