@@ -41,6 +41,7 @@ class Client:
         self.joined = asyncio.Event()
         self.published = asyncio.Event()
         self._tracks: dict[str, dict[str, str]] = {}
+        self.layers: dict[str, str | None] = {}  # track id -> layer the node says it forwards
         self._ws: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._changed = asyncio.Event()
@@ -90,9 +91,19 @@ class Client:
             self.participants.add(message["participant"]["identity"])
         elif kind == "participant_left":
             self.participants.discard(message["identity"])
+        elif kind == "subscription_layer":
+            self.layers[message["track_id"]] = message["layer"]
         elif kind == "error":
             self.errors.append(message)
         self._changed.set()
+
+    def track_id(self, participant: str, kind: str) -> str:
+        """The id of a track we receive from ``participant``."""
+        return next(
+            t["track_id"]
+            for t in self._tracks.values()
+            if t["participant"] == participant and t["kind"] == kind
+        )
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(
