@@ -12,6 +12,7 @@ import {TileGrid} from './ui.js';
  * @typedef {import('./ticket.js').JoinParams} JoinParams
  * @typedef {import('./session.js').Ending} Ending
  * @typedef {import('./session.js').SessionEvents} SessionEvents
+ * @typedef {import('./session.js').SessionStats} SessionStats
  * @typedef {import('./signaling.js').Kind} Kind
  * @typedef {import('./signaling.js').Joined} Joined
  * @typedef {import('./signaling.js').ParticipantInfo} ParticipantInfo
@@ -72,6 +73,7 @@ Object.assign(window, {sfu});
 
 const grid = new TileGrid(byId('tiles'), {
   videoSize: (trackId, width, height) => call?.session?.sendVideoSize(trackId, width, height),
+  videoQuality: (trackId, quality) => call?.session?.sendVideoQuality(trackId, quality),
   firstFrame: () => { sfu.timeline.firstRemoteFrame ??= performance.now(); },
   audioBlocked: () => {
     showNotice('Click anywhere to turn the sound on.');
@@ -143,6 +145,7 @@ function sessionEvents(current) {
     trackAdded: ({trackId, participant, receiver}) => grid.attach(participant, trackId, receiver.track),
     trackRemoved: (trackId) => grid.removeTrack(trackId),
     trackMuted: (_identity, trackId, muted) => grid.setMuted(trackId, muted),
+    layerChanged: (trackId, layer) => grid.setLayer(trackId, layer),
     error: (frame) => {
       console.warn('signaling error', frame);
       showNotice(`The node refused ${frame.ref ?? 'a message'}: ${frame.message} (${frame.code})`);
@@ -266,21 +269,28 @@ function setMuteButton(kind, muted) {
 
 // --- window.sfu.stats ------------------------------------------------------------------------
 
+/**
+ * What the call receives and sends, per remote participant (name, video and audio inbound stats),
+ * for our published camera (per simulcast layer), and the subscribe connection's ports.
+ * @returns {Promise<{remotes: Record<string, {name: string} & SessionStats['remotes'][string]>,
+ *   publish: SessionStats['publish'], subscribe: SessionStats['subscribe']}>}
+ */
 async function stats() {
   const session = call?.session;
+  /** @type {SessionStats} */
   const snapshot = session
     ? await session.stats()
-    : {remotes: {}, publish: {outbound: [], audioPacketsSent: 0}};
+    : {remotes: {}, publish: {outbound: [], audioPacketsSent: 0}, subscribe: null};
   const names = new Map(call?.participants ?? []);
   for (const identity of Object.keys(snapshot.remotes)) {
     if (!names.has(identity)) names.set(identity, identity);
   }
-  /** @type {Record<string, {name: string, video: object | null, audio: object | null}>} */
+  /** @type {Record<string, {name: string} & SessionStats['remotes'][string]>} */
   const remotes = {};
   for (const [identity, name] of names) {
     remotes[identity] = {name, ...(snapshot.remotes[identity] ?? {video: null, audio: null})};
   }
-  return {remotes, publish: snapshot.publish};
+  return {remotes, publish: snapshot.publish, subscribe: snapshot.subscribe};
 }
 
 // --- view --------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {import('./signaling.js').SubscribeOffer} SubscribeOffer
  * @typedef {import('./signaling.js').ErrorFrame} ErrorFrame
  * @typedef {import('./signaling.js').Joined} Joined
+ * @typedef {import('./signaling.js').PublisherLayers} PublisherLayers
+ * @typedef {import('./signaling.js').Quality} Quality
  *
  * @typedef {{trackId: string, participant: string, kind: Kind, mid: string,
  *   receiver: RTCRtpReceiver}} RemoteTrack
@@ -26,16 +28,27 @@ import {Signaling, isRefusal} from './signaling.js';
  *   trackAdded: (track: RemoteTrack) => void,
  *   trackRemoved: (trackId: string) => void,
  *   trackMuted: (participant: string, trackId: string, muted: boolean) => void,
+ *   layerChanged: (trackId: string, layer: string | null) => void,
  *   error: (frame: ErrorFrame) => void,
  *   ended: (ending: Ending) => void,
  * }} SessionEvents
  *
- * @typedef {{framesDecoded: number, frameWidth: number, frameHeight: number,
- *   freezeCount: number, packetsReceived: number}} VideoInStats
+ * @typedef {{rid: string | null, at: number}} ForwardedLayer the layer the node forwards (null:
+ *   paused) since `at` (performance.now())
+ * @typedef {{trackId: string, framesDecoded: number, frameWidth: number, frameHeight: number,
+ *   freezeCount: number, totalFreezesDuration: number, packetsReceived: number,
+ *   packetsLost: number, pliCount: number, nackCount: number,
+ *   layer: ForwardedLayer | null, size: number[] | null}} VideoInStats
+ *   (`layer`: the last `subscription_layer`; `size`: the last `video_size` sent)
  * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number}} AudioInStats
- * @typedef {{rid: string | null, frameWidth: number, framesEncoded: number, bytesSent: number}} VideoOutStats
+ * @typedef {{rid: string | null, active: boolean, frameWidth: number, frameHeight: number,
+ *   framesEncoded: number, bytesSent: number, qualityLimitationReason: string}} VideoOutStats
+ * @typedef {{localPort: number, remotePort: number}} CandidatePorts
  * @typedef {{remotes: Record<string, {video: VideoInStats | null, audio: AudioInStats | null}>,
- *   publish: {outbound: VideoOutStats[], audioPacketsSent: number}}} SessionStats
+ *   publish: {outbound: VideoOutStats[], audioPacketsSent: number},
+ *   subscribe: CandidatePorts | null}} SessionStats
+ *   (`subscribe`: the ports of the subscribe connection's selected candidate pair; the remote
+ *   one is the node's UDP port for everything it sends us)
  */
 
 /** Three simulcast encodings of the camera; Chrome sends all three from 960x540 up. */
@@ -62,6 +75,10 @@ export class Session {
   #remote = new Map();
   /** @type {Set<string>} identities that left: an offer still in flight may list their tracks */
   #gone = new Set();
+  /** @type {Map<string, ForwardedLayer>} what the node forwards of each received video */
+  #layers = new Map();
+  /** @type {Map<string, number[]>} the last `video_size` sent, by track id */
+  #sizes = new Map();
   /** Answers and offers are applied one after the other, in arrival order. */
   #queue = Promise.resolve();
   #over = false;
@@ -114,7 +131,14 @@ export class Session {
    */
   sendVideoSize(trackId, width, height) {
     if (!this.#remote.has(trackId)) return;
+    this.#sizes.set(trackId, [width, height]);
     this.#signaling.send({type: 'video_size', track_id: trackId, width, height});
+  }
+
+  /** Asks the node for a quality of a received video (`auto` follows its size). */
+  sendVideoQuality(/** @type {string} */ trackId, /** @type {Quality} */ quality) {
+    if (!this.#remote.has(trackId)) return;
+    this.#signaling.send({type: 'video_quality', track_id: trackId, quality});
   }
 
   leave() {
@@ -138,10 +162,18 @@ export class Session {
       const entry = remotes[remote.participant] ??= {video: null, audio: null};
       const inbound = firstOfType(await remote.receiver.getStats(), 'inbound-rtp');
       if (!inbound) continue;
-      if (remote.kind === 'video') entry.video ??= videoIn(inbound);
-      else entry.audio ??= audioIn(inbound);
+      if (remote.kind === 'video') {
+        entry.video ??= {
+          ...videoIn(remote.trackId, inbound),
+          layer: this.#layers.get(remote.trackId) ?? null,
+          size: this.#sizes.get(remote.trackId) ?? null,
+        };
+      } else {
+        entry.audio ??= audioIn(inbound);
+      }
     }
-    return {remotes, publish: await this.#publishStats()};
+    const subscribe = this.#subscribePc && await candidatePorts(this.#subscribePc);
+    return {remotes, publish: await this.#publishStats(), subscribe};
   }
 
   // --- incoming frames -------------------------------------------------------------------------
@@ -157,6 +189,14 @@ export class Session {
       case 'participant_left': return this.#removeParticipant(msg.identity);
       case 'track_published': return this.#events.trackPublished(msg.participant, msg.track);
       case 'track_muted': return this.#events.trackMuted(msg.participant, msg.track_id, msg.muted);
+      case 'publisher_layers':
+        // After the publish answer (same queue), so that the track id is known.
+        return this.#enqueue(() => this.#setActiveLayers(msg).catch((err) => {
+          console.warn('cannot apply publisher_layers', err);
+        }));
+      case 'subscription_layer':
+        this.#layers.set(msg.track_id, {rid: msg.layer, at: performance.now()});
+        return this.#events.layerChanged(msg.track_id, msg.layer);
       case 'error': return this.#events.error(msg);
     }
   }
@@ -181,6 +221,28 @@ export class Session {
       this.#published.set(/** @type {Kind} */ (track.kind), trackId);
       if (!track.enabled) this.announceMute(/** @type {Kind} */ (track.kind));
     }
+  }
+
+  /**
+   * Dynacast: encode only the simulcast layers someone receives, and always the lowest one (the
+   * first encoding). It costs little (320x180, at most 150 kbit/s) and is where the node falls
+   * back to: a subscriber moved down (its bandwidth fell, it chose "low") or a new or returning
+   * one gets video at the next keyframe instead of after an encoder restart (a second or more,
+   * frozen).
+   * @param {PublisherLayers} msg
+   */
+  async #setActiveLayers(msg) {
+    const sender = this.#publishPc?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!sender || this.#published.get('video') !== msg.track_id || this.#over) return;
+    const params = sender.getParameters();
+    const wanted = new Set(msg.active);
+    let changed = false;
+    params.encodings.forEach((encoding, i) => {
+      const active = i === 0 || wanted.has(encoding.rid ?? '');
+      changed ||= encoding.active !== active;
+      encoding.active = active;
+    });
+    if (changed) await sender.setParameters(params);
   }
 
   /** @param {SubscribeOffer} msg */
@@ -225,6 +287,8 @@ export class Session {
 
   /** @param {string} trackId */
   #removeRemote(trackId) {
+    this.#layers.delete(trackId);
+    this.#sizes.delete(trackId);
     if (this.#remote.delete(trackId)) this.#events.trackRemoved(trackId);
   }
 
@@ -261,12 +325,19 @@ export class Session {
     /** @type {SessionStats['publish']} */
     const publish = {outbound: [], audioPacketsSent: 0};
     if (!this.#publishPc) return publish;
+    const sender = this.#publishPc.getSenders().find((s) => s.track?.kind === 'video');
+    const encodings = sender?.getParameters().encodings ?? [];
     for (const report of (await this.#publishPc.getStats()).values()) {
       if (report.type !== 'outbound-rtp') continue;
-      if (report.kind === 'audio') publish.audioPacketsSent += report.packetsSent ?? 0;
-      else publish.outbound.push(videoOut(report));
+      if (report.kind === 'audio') {
+        publish.audioPacketsSent += report.packetsSent ?? 0;
+      } else {
+        const encoding = encodings.find((e) => (e.rid ?? null) === (report.rid ?? null));
+        publish.outbound.push(videoOut(report, encoding?.active ?? true));
+      }
     }
-    publish.outbound.sort((a, b) => a.frameWidth - b.frameWidth);
+    const order = (/** @type {VideoOutStats} */ layer) => SIMULCAST.findIndex((e) => e.rid === layer.rid);
+    publish.outbound.sort((a, b) => order(a) - order(b));
     return publish;
   }
 }
@@ -284,14 +355,35 @@ function firstOfType(report, type) {
   return null;
 }
 
-/** @param {any} s an inbound-rtp stat of a video receiver @returns {VideoInStats} */
-function videoIn(s) {
+/**
+ * The ports of a connection's selected candidate pair, or null before it has one.
+ * @param {RTCPeerConnection} pc @returns {Promise<CandidatePorts | null>}
+ */
+async function candidatePorts(pc) {
+  const report = await pc.getStats();
+  const transport = firstOfType(report, 'transport');
+  const pair = transport && report.get(transport.selectedCandidatePairId);
+  const local = pair && report.get(pair.localCandidateId);
+  const remote = pair && report.get(pair.remoteCandidateId);
+  return local && remote ? {localPort: local.port, remotePort: remote.port} : null;
+}
+
+/**
+ * @param {string} trackId @param {any} s an inbound-rtp stat of a video receiver
+ * @returns {Omit<VideoInStats, 'layer' | 'size'>}
+ */
+function videoIn(trackId, s) {
   return {
+    trackId,
     framesDecoded: s.framesDecoded ?? 0,
     frameWidth: s.frameWidth ?? 0,
     frameHeight: s.frameHeight ?? 0,
     freezeCount: s.freezeCount ?? 0,
+    totalFreezesDuration: s.totalFreezesDuration ?? 0,
     packetsReceived: s.packetsReceived ?? 0,
+    packetsLost: s.packetsLost ?? 0,
+    pliCount: s.pliCount ?? 0,
+    nackCount: s.nackCount ?? 0,
   };
 }
 
@@ -304,12 +396,19 @@ function audioIn(s) {
   };
 }
 
-/** @param {any} s an outbound-rtp stat of a video sender @returns {VideoOutStats} */
-function videoOut(s) {
+/**
+ * @param {any} s an outbound-rtp stat of a video sender
+ * @param {boolean} active the encoding's `active` in the sender's parameters
+ * @returns {VideoOutStats}
+ */
+function videoOut(s, active) {
   return {
     rid: s.rid ?? null,
+    active,
     frameWidth: s.frameWidth ?? 0,
+    frameHeight: s.frameHeight ?? 0,
     framesEncoded: s.framesEncoded ?? 0,
     bytesSent: s.bytesSent ?? 0,
+    qualityLimitationReason: s.qualityLimitationReason ?? 'none',
   };
 }

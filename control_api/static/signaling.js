@@ -21,15 +21,20 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'track_published', participant: string, track: TrackInfo}} TrackPublished
  * @typedef {{type: 'track_muted', participant: string, track_id: string, muted: boolean}} TrackMuted
  * @typedef {{type: 'error', code: string, message: string, ref: string | null}} ErrorFrame
+ * @typedef {{type: 'publisher_layers', track_id: string, active: string[]}} PublisherLayers
+ * @typedef {{type: 'subscription_layer', track_id: string, layer: string | null}} SubscriptionLayer
  * @typedef {{type: 'pong', ts: number}} Pong
  * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
- *   | TrackPublished | TrackMuted | ErrorFrame | Pong} ServerMessage
+ *   | TrackPublished | TrackMuted | PublisherLayers | SubscriptionLayer | ErrorFrame | Pong
+ * } ServerMessage
+ * @typedef {'auto' | 'low' | 'medium' | 'high'} Quality
  *
  * @typedef {{type: 'publish_offer', sdp: string}
  *   | {type: 'subscribe_answer', sdp: string}
  *   | {type: 'trickle', target: 'publish' | 'subscribe', candidate: RTCIceCandidateInit | null}
  *   | {type: 'mute', track_id: string, muted: boolean}
  *   | {type: 'video_size', track_id: string, width: number, height: number}
+ *   | {type: 'video_quality', track_id: string, quality: Quality}
  *   | {type: 'leave'}
  *   | {type: 'ping', ts: number}} ClientMessage
  */

@@ -1,17 +1,30 @@
 // @ts-check
 /**
  * The tiles: one for us ("You") and one per remote participant, each with a name label, the
- * participant's video, its audio in its own <audio> element, and muted badges.
+ * participant's video, its audio in its own <audio> element, and muted badges. A remote tile
+ * also has a quality menu and a badge with the layer the node forwards. Clicking a tile pins it:
+ * it takes most of the stage and the others become a strip; clicking it again unpins it.
+ *
+ * Each remote video's drawn size is reported to the node (which picks a simulcast layer from
+ * it), and 0x0 while it cannot be seen: not displayed, scrolled out of view, or the page hidden.
  */
 
-/** @typedef {import('./signaling.js').Kind} Kind */
+/**
+ * @typedef {import('./signaling.js').Kind} Kind
+ * @typedef {import('./signaling.js').Quality} Quality
+ */
 
 const SIZE_DEBOUNCE_MS = 250;
+/** @type {Quality[]} */
+const QUALITIES = ['auto', 'low', 'medium', 'high'];
 
 /**
  * @typedef {{identity: string, kind: Kind, muted: boolean, element: HTMLMediaElement | null}} TileTrack
+ * @typedef {{trackId: string, width: number, height: number, onScreen: boolean,
+ *   timer: number | undefined, sent: string}} Watched a remote video and what we know of its size
  * @typedef {{
  *   videoSize: (trackId: string, width: number, height: number) => void,
+ *   videoQuality: (trackId: string, quality: Quality) => void,
  *   firstFrame: () => void,
  *   audioBlocked: () => void,
  * }} TileEvents
@@ -28,16 +41,21 @@ export class TileGrid {
   #tracks = new Map();
   /** @type {HTMLElement | null} */
   #local = null;
-  /** @type {Map<Element, string>} observed videos → track id */
-  #observed = new Map();
+  /** @type {Map<Element, Watched>} remote videos whose size we report */
+  #watched = new Map();
   #resizes = new ResizeObserver((entries) => entries.forEach((entry) => this.#resized(entry)));
-  /** @type {Map<string, number>} pending size reports by track id */
-  #sizeTimers = new Map();
+  #intersections = new IntersectionObserver((entries) => entries.forEach((entry) => {
+    const watched = this.#watched.get(entry.target);
+    if (watched) this.#update(entry.target, watched, {onScreen: entry.isIntersecting});
+  }));
 
   /** @param {HTMLElement} container @param {TileEvents} events */
   constructor(container, events) {
     this.#container = container;
     this.#events = events;
+    document.addEventListener('visibilitychange', () => {
+      for (const [video, watched] of this.#watched) this.#update(video, watched, {});
+    });
   }
 
   /** Shows our own camera (mirrored, muted); `stream` is null for a viewer. */
@@ -53,6 +71,7 @@ export class TileGrid {
       tile.classList.add('video-off');
     }
     this.#local = tile;
+    this.#makePinnable(tile);
     this.#container.prepend(tile);
     this.#layout();
   }
@@ -67,6 +86,8 @@ export class TileGrid {
     if (this.#tiles.has(identity)) return;
     const tile = createTile(name || identity, 'remote');
     tile.dataset.identity = identity;
+    tile.querySelector('figcaption')?.append(this.#qualityMenu(identity), createBadge('layer-badge'));
+    this.#makePinnable(tile);
     this.#tiles.set(identity, tile);
     this.#container.append(tile);
     this.#layout();
@@ -80,6 +101,16 @@ export class TileGrid {
     this.#tiles.get(identity)?.remove();
     this.#tiles.delete(identity);
     this.#layout();
+  }
+
+  /** Shows which layer of a received video the node forwards (null: paused). */
+  setLayer(/** @type {string} */ trackId, /** @type {string | null} */ layer) {
+    const track = this.#tracks.get(trackId);
+    if (track?.kind !== 'video') return; // the node may report audio tracks too
+    const badge = this.#tiles.get(track.identity)?.querySelector('.layer-badge');
+    if (!(badge instanceof HTMLElement)) return;
+    badge.dataset.layer = layer ?? 'paused';
+    this.#showLayer(badge, track.element);
   }
 
   /**
@@ -107,8 +138,15 @@ export class TileGrid {
     track.element.srcObject = new MediaStream([media]);
     this.#tracks.set(trackId, track);
     this.#tiles.get(identity)?.querySelector('.media')?.append(track.element);
-    if (track.element instanceof HTMLVideoElement) this.#watchVideo(track.element, trackId);
-    else track.element.play().catch((err) => err.name === 'NotAllowedError' && this.#events.audioBlocked());
+    if (track.element instanceof HTMLVideoElement) {
+      this.#watchVideo(track.element, trackId);
+      const quality = this.#tiles.get(identity)?.querySelector('select.quality');
+      if (quality instanceof HTMLSelectElement && quality.value !== 'auto') {
+        this.#events.videoQuality(trackId, /** @type {Quality} */ (quality.value));
+      }
+    } else {
+      track.element.play().catch((err) => err.name === 'NotAllowedError' && this.#events.audioBlocked());
+    }
     this.#refresh(identity);
   }
 
@@ -151,8 +189,10 @@ export class TileGrid {
 
   // --- internals -------------------------------------------------------------------------------
 
-  /** Arranges the tiles in a near-square grid that fills the call view. */
+  /** Arranges the tiles in a near-square grid that fills the call view (unless one is pinned). */
   #layout() {
+    const pinned = this.#container.querySelector(':scope > .tile.pinned');
+    this.#container.classList.toggle('has-pin', pinned !== null);
     const count = Math.max(1, this.#container.children.length);
     const cols = Math.ceil(Math.sqrt(count));
     this.#container.style.setProperty('--cols', String(cols));
@@ -169,35 +209,117 @@ export class TileGrid {
     tile.classList.toggle('mic-off', tracks.some((t) => t.kind === 'audio' && t.muted));
   }
 
+  /** Clicking a tile (not its menu) pins it, or unpins it if it is pinned. @param {HTMLElement} tile */
+  #makePinnable(tile) {
+    tile.tabIndex = 0;
+    tile.title = 'Click to pin or unpin';
+    const toggle = () => {
+      const pin = !tile.classList.contains('pinned');
+      for (const other of this.#container.querySelectorAll('.tile.pinned')) other.classList.remove('pinned');
+      tile.classList.toggle('pinned', pin);
+      this.#layout();
+    };
+    tile.addEventListener('click', (event) => {
+      if (!(event.target instanceof Element && event.target.closest('select'))) toggle();
+    });
+    tile.addEventListener('keydown', (event) => {
+      if (event.target === tile && (event.key === 'Enter' || event.key === ' ')) {
+        event.preventDefault();
+        toggle();
+      }
+    });
+  }
+
+  /** The auto/low/medium/high menu of a remote tile. @param {string} identity */
+  #qualityMenu(identity) {
+    const menu = document.createElement('select');
+    menu.className = 'quality';
+    menu.title = 'Video quality';
+    menu.setAttribute('aria-label', 'Video quality');
+    for (const quality of QUALITIES) menu.append(new Option(quality, quality));
+    menu.addEventListener('change', () => {
+      for (const [trackId, track] of this.#tracks) {
+        if (track.identity === identity && track.kind === 'video' && track.element) {
+          this.#events.videoQuality(trackId, /** @type {Quality} */ (menu.value));
+        }
+      }
+    });
+    return menu;
+  }
+
+  /** @param {HTMLElement} badge @param {HTMLMediaElement | null | undefined} video */
+  #showLayer(badge, video) {
+    const layer = badge.dataset.layer;
+    const height = video instanceof HTMLVideoElement ? video.videoHeight : 0;
+    badge.textContent = layer === 'paused' ? 'paused' : height ? `${height}p` : layer ?? '';
+    badge.title = layer === 'paused' ? 'The node sends nothing of this video' : `Layer ${layer}`;
+  }
+
   /** @param {HTMLVideoElement} video @param {string} trackId */
   #watchVideo(video, trackId) {
     video.requestVideoFrameCallback(() => this.#events.firstFrame());
-    this.#observed.set(video, trackId);
+    const watched = {trackId, width: 0, height: 0, onScreen: true, timer: undefined, sent: ''};
+    this.#watched.set(video, watched);
     this.#resizes.observe(video);
+    this.#intersections.observe(video);
+    video.addEventListener('resize', () => {
+      this.#update(video, watched, {}); // the drawn size depends on the video's aspect ratio
+      const badge = video.closest('.tile')?.querySelector('.layer-badge');
+      if (badge instanceof HTMLElement && badge.dataset.layer) this.#showLayer(badge, video);
+    });
   }
 
   /** @param {HTMLMediaElement | null} element */
   #unwatch(element) {
-    const trackId = element && this.#observed.get(element);
-    if (!element || !trackId) return;
+    const watched = element && this.#watched.get(element);
+    if (!element || !watched) return;
     this.#resizes.unobserve(element);
-    this.#observed.delete(element);
-    clearTimeout(this.#sizeTimers.get(trackId));
-    this.#sizeTimers.delete(trackId);
+    this.#intersections.unobserve(element);
+    this.#watched.delete(element);
+    clearTimeout(watched.timer);
   }
 
-  /** Reports a video's drawn size in device pixels, once it has settled. */
   #resized(/** @type {ResizeObserverEntry} */ entry) {
-    const trackId = this.#observed.get(entry.target);
-    if (!trackId) return;
-    const scale = window.devicePixelRatio || 1;
-    const width = Math.round(entry.contentRect.width * scale);
-    const height = Math.round(entry.contentRect.height * scale);
-    clearTimeout(this.#sizeTimers.get(trackId));
-    this.#sizeTimers.set(trackId, setTimeout(() => {
-      this.#sizeTimers.delete(trackId);
-      this.#events.videoSize(trackId, width, height);
-    }, SIZE_DEBOUNCE_MS));
+    const watched = this.#watched.get(entry.target);
+    const {width, height} = entry.contentRect;
+    if (watched) this.#update(entry.target, watched, {width, height});
+  }
+
+  /**
+   * Records what changed about a video and reports its size once things have settled.
+   * @param {Element} video @param {Watched} watched
+   * @param {{width?: number, height?: number, onScreen?: boolean}} change
+   */
+  #update(video, watched, change) {
+    Object.assign(watched, change);
+    clearTimeout(watched.timer);
+    watched.timer = setTimeout(() => this.#report(video, watched), SIZE_DEBOUNCE_MS);
+  }
+
+  /**
+   * Sends the size the video is drawn at in device pixels, if it changed: the video scaled to
+   * cover its box (`object-fit: cover`, cropped: a wide box needs more lines than its height)
+   * or to fit in it (`contain`, a pinned tile); 0x0 while the video cannot be seen.
+   * @param {Element} video @param {Watched} watched
+   */
+  #report(video, watched) {
+    watched.timer = undefined;
+    let {width, height} = watched;
+    const seen = watched.onScreen && document.visibilityState !== 'hidden' && width > 0 && height > 0;
+    if (!seen) {
+      width = height = 0;
+    } else if (video instanceof HTMLVideoElement && video.videoWidth && video.videoHeight) {
+      const fit = getComputedStyle(video).objectFit === 'contain' ? Math.min : Math.max;
+      const scale = fit(width / video.videoWidth, height / video.videoHeight);
+      width = video.videoWidth * scale;
+      height = video.videoHeight * scale;
+    }
+    const dpr = window.devicePixelRatio || 1;
+    width = Math.round(width * dpr);
+    height = Math.round(height * dpr);
+    if (watched.sent === `${width}x${height}`) return;
+    watched.sent = `${width}x${height}`;
+    this.#events.videoSize(watched.trackId, width, height);
   }
 }
 
@@ -214,12 +336,18 @@ function createTile(name, side) {
   const label = document.createElement('span');
   label.className = 'name';
   label.textContent = name;
-  const mic = document.createElement('span');
-  mic.className = 'badge mic-badge';
+  const mic = createBadge('mic-badge');
   mic.textContent = 'mic off';
   caption.append(label, mic);
   tile.append(avatar, media, caption);
   return tile;
+}
+
+/** @param {string} name */
+function createBadge(name) {
+  const badge = document.createElement('span');
+  badge.className = `badge ${name}`;
+  return badge;
 }
 
 /** @param {Kind} kind @returns {HTMLMediaElement} */

@@ -75,9 +75,15 @@ async def participants(
     request.node.stash[PARTICIPANTS_KEY] = joined
 
     async def add(
-        room: str, identity: str, name: str | None = None, init_script: str | None = None
+        room: str,
+        identity: str,
+        name: str | None = None,
+        init_script: str | None = None,
+        viewport: tuple[int, int] | None = None,
     ) -> Participant:
-        participant = await join(chromium, stack.base_url, room, identity, name, init_script)
+        participant = await join(
+            chromium, stack.base_url, room, identity, name, init_script, viewport
+        )
         joined.append(participant)
         return participant
 

@@ -6,6 +6,7 @@ Facts behind the flags and the network namespace: shared/research/browser.md.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -15,13 +16,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page, ViewportSize
 
 from tests.support.ports import free_port
 
@@ -84,6 +85,48 @@ async ({peers, before}) => {
       && now.audio.packetsReceived > (was?.audio?.packetsReceived ?? 0);
   });
   return ok ? stats : null;
+}
+"""
+
+
+# Makes getUserMedia fail, so that the page joins as a viewer (receives, publishes nothing).
+NO_CAMERA_JS = """
+navigator.mediaDevices.getUserMedia = () =>
+  Promise.reject(new DOMException('no camera here', 'NotFoundError'));
+"""
+
+# Resolves to the video stats of `peer` once `test(video, arg)` holds for them (`test` is the
+# source of a JS function, spliced in by `Participant.wait_video`).
+VIDEO_JS = """
+async ({peer, arg}) => {
+  const video = (await window.sfu.stats()).remotes[peer]?.video;
+  return video && (%s)(video, arg) ? video : null;
+}
+"""
+
+# Installs `window.frameLog(peer)`: the frames (performance.now(), width, height) the tile of
+# `peer` has presented since the log started, from requestVideoFrameCallback.
+FRAME_LOG_JS = """
+(peer) => {
+  const logs = window.frameLogs ??= {};
+  const video = document.querySelector(`.tile.remote[data-identity="${CSS.escape(peer)}"] video`);
+  if (!video) throw new Error(`no video of ${peer}`);
+  const log = logs[peer] = [];
+  const onFrame = (now, meta) => {
+    log.push([performance.now(), meta.width, meta.height]);
+    if (log.length > 5000) log.splice(0, 1000);
+    if (logs[peer] === log) video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+  window.frameLog = (id) => logs[id];
+}
+"""
+# Resolves to the page time of the first frame in the log of `peer` presented at or after
+# `after` with a width in [min, max].
+FRAME_JS = """
+({peer, after, min, max}) => {
+  const frame = window.frameLog(peer).find(([t, w]) => t >= after && w >= min && w <= max);
+  return frame ? frame[0] : null;
 }
 """
 
@@ -199,6 +242,57 @@ class Participant:
         stats: dict[str, Any] = await self.page.evaluate("window.sfu.stats()")
         return stats
 
+    async def video_from(self, peer: str) -> dict[str, Any]:
+        """The stats of the video we receive from `peer` (empty if none yet)."""
+        video: dict[str, Any] | None = (await self.stats())["remotes"].get(peer, {}).get("video")
+        return video or {}
+
+    async def wait_video(
+        self, peer: str, test_js: str, arg: Any = None, timeout_ms: float = MEDIA_TIMEOUT_MS
+    ) -> dict[str, Any]:
+        """Waits until `test_js` (`(video, arg) => boolean`) holds for the video stats of `peer`;
+        returns those stats."""
+        try:
+            video: dict[str, Any] = await self.wait_for(
+                VIDEO_JS % test_js, {"peer": peer, "arg": arg}, timeout_ms
+            )
+        except Error as err:
+            err.add_note(f"{self.identity} waited for {test_js} ({arg}) on the video of {peer}")
+            err.add_note(f"it has {await self.video_from(peer)}")
+            raise
+        return video
+
+    async def start_frame_log(self, peer: str) -> None:
+        """Starts logging the frames the tile of `peer` presents (see `frames`)."""
+        await self.page.evaluate(FRAME_LOG_JS, peer)
+
+    async def frames(self, peer: str) -> list[tuple[float, int, int]]:
+        """(page time in ms, width, height) of each frame presented since `start_frame_log`."""
+        log: list[list[float]] = await self.page.evaluate("(peer) => window.frameLog(peer)", peer)
+        return [(t, int(w), int(h)) for t, w, h in log]
+
+    async def wait_frame(
+        self,
+        peer: str,
+        after_ms: float,
+        widths: tuple[int, int],
+        timeout_ms: float = MEDIA_TIMEOUT_MS,
+    ) -> float:
+        """The page time of the first frame of `peer` presented at or after `after_ms` (page
+        time) whose width is within `widths` (inclusive), once there is one."""
+        low, high = widths
+        arg = {"peer": peer, "after": after_ms, "min": low, "max": high}
+        try:
+            shown: float = await self.wait_for(FRAME_JS, arg, timeout_ms)
+        except Error as err:
+            widths_seen = sorted({w for t, w, _ in await self.frames(peer) if t >= after_ms})
+            err.add_note(f"{self.identity}: frames of {peer} since {after_ms}: {widths_seen}")
+            raise
+        return shown
+
+    def page_errors(self) -> list[str]:
+        return [line for line in self.console if line.startswith("pageerror:")]
+
     async def wait_for(
         self, predicate_js: str, arg: Any = None, timeout_ms: float = MEDIA_TIMEOUT_MS
     ) -> Any:
@@ -248,10 +342,13 @@ async def join(
     identity: str,
     name: str | None = None,
     init_script: str | None = None,
+    viewport: tuple[int, int] | None = None,
 ) -> Participant:
     """Opens the client in a new context with `?room=…&identity=…` and waits until it joined.
-    `init_script` runs in the page before the client does."""
-    context = await browser.new_context()
+    `init_script` runs in the page before the client does; `viewport` is (width, height) in CSS
+    pixels (Playwright's default: 1280x720)."""
+    size = ViewportSize(width=viewport[0], height=viewport[1]) if viewport else None
+    context = await browser.new_context(viewport=size)
     if init_script:
         await context.add_init_script(init_script)
     page = await context.new_page()
@@ -281,4 +378,49 @@ def _console_line(message: ConsoleMessage) -> str:
 
 
 JoinFactory = Callable[..., Awaitable[Participant]]
-"""`await participants(room, identity, name=None, init_script=None)`: see `join`."""
+"""`await participants(room, identity, name=None, init_script=None, viewport=None)`: see `join`."""
+
+
+async def _tc(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "tc", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"tc {' '.join(args)}: {out.decode(errors='replace')}")
+
+
+async def tc_class_stats() -> str:
+    """`tc -s class show dev lo`, to report what a shaper sent and dropped."""
+    process = await asyncio.create_subprocess_exec(
+        "tc", "-s", "class", "show", "dev", "lo", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    return out.decode(errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def shaped_udp_source(port: int, kbit: int, queue_packets: int = 20) -> AsyncIterator[None]:
+    """Caps the UDP packets leaving 127.0.0.1:`port` to `kbit` kbit/s, with a `queue_packets`
+    long queue (tail drop beyond it), for the time of the `async with`. `tc` on `lo` of this
+    process's network namespace (htb + u32; this kernel has no netem): refused anywhere else,
+    since a shared `lo` carries other people's traffic."""
+    problem = loopback_only_problem()
+    if problem:
+        raise RuntimeError(f"not shaping outside a loopback-only network namespace: {problem}")
+    await _tc("qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "30")
+    try:
+        await _tc("class", "add", "dev", "lo", "parent", "1:", "classid", "1:1",
+                  "htb", "rate", "10gbit")  # fmt: skip
+        await _tc("class", "add", "dev", "lo", "parent", "1:1", "classid", "1:10",
+                  "htb", "rate", f"{kbit}kbit", "ceil", f"{kbit}kbit", "burst", "15k")  # fmt: skip
+        await _tc("class", "add", "dev", "lo", "parent", "1:1", "classid", "1:30",
+                  "htb", "rate", "10gbit")  # fmt: skip
+        await _tc("qdisc", "add", "dev", "lo", "parent", "1:10", "handle", "10:",
+                  "pfifo", "limit", str(queue_packets))  # fmt: skip
+        await _tc("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1",
+                  "u32", "match", "ip", "protocol", "17", "0xff",
+                  "match", "ip", "sport", str(port), "0xffff", "flowid", "1:10")  # fmt: skip
+        yield
+    finally:
+        await _tc("qdisc", "del", "dev", "lo", "root")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser
 
-from tests.browser.harness import JoinFactory, Participant, Stack, join
+from tests.browser.harness import NO_CAMERA_JS, JoinFactory, Participant, Stack, join
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -30,10 +30,6 @@ async (identity) => {
 """
 
 FIRST_FRAME_JS = "() => window.sfu.timeline.firstRemoteFrame && window.sfu.timeline"
-NO_CAMERA_JS = """
-navigator.mediaDevices.getUserMedia = () =>
-  Promise.reject(new DOMException('no camera here', 'NotFoundError'));
-"""
 JOINED_JS = "() => window.sfu.state === 'joined'"
 RECONNECTING_JS = "() => window.sfu.state === 'joining'"
 # Truthy once the remote tile of `identity` has all of `classes` (present) or none (not present).
