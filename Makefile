@@ -28,8 +28,11 @@ system-deps-test:
 run: install system-deps-run
 	$(VENV)/bin/python -m control_api.standalone --host $(HOST) --port $(PORT)
 
+# Browser tests run in their own pytest process: their session-wide browser and event loop
+# stay apart from the rest of the suite.
 test: install system-deps-test
-	$(NETNS) $(VENV)/bin/python -m pytest
+	$(NETNS) $(VENV)/bin/python -m pytest --ignore=tests/browser
+	$(NETNS) $(VENV)/bin/python -m pytest tests/browser
 
 bench: install system-deps-test
 	$(NETNS) $(VENV)/bin/python -m tests.bench

@@ -1,5 +1,6 @@
 # The C-level contract of rtp.pyx, for other Cython modules to cimport: big-endian
-# loads/stores (the hton primitives of an RTP header) and the VP8 descriptor layout.
+# loads/stores (the hton primitives of an RTP header), the VP8 descriptor layout and the
+# header rewrite.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
 
@@ -35,3 +36,27 @@ cdef struct Vp8Layout:
 
 # Fills *out for the descriptor in p[start:end]; -1 if it is empty or runs past end.
 cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layout* out) noexcept nogil
+
+
+# What rewrite() writes, already in wire range; an id <= 0 (an empty mid, a level or
+# picture id < 0) leaves that field out. The caller checked the ids (<= 14) and mid (<= 16).
+cdef struct Header:
+    uint32_t ssrc
+    uint8_t payload_type
+    uint16_t seq
+    uint32_t timestamp
+    bint marker
+    int mid_id
+    const char* mid     # borrowed from a bytes object the caller keeps alive
+    Py_ssize_t mid_len
+    int abs_send_time_id
+    uint32_t abs_send_time
+    int audio_level_id
+    int audio_level
+    int picture_id
+    int tl0picidx
+
+
+# The forwarded packet: h's header and extensions, then p[payload_offset:n] with the VP8
+# fields patched. Raises ValueError for a payload offset out of range, a truncated descriptor.
+cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h)

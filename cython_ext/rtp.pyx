@@ -3,7 +3,8 @@
 
 One Python call per packet: fields are read and written through raw pointers into the
 `bytes` objects, and the only objects created are the results (rewrite_rtp allocates
-exactly one: the output packet). Import through sfu.rtp.fastpath.
+exactly one: the output packet). rewrite() is its C half, for cython_ext.forwarder to call
+without a Python call. Import through sfu.rtp.fastpath.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -113,23 +114,39 @@ def rewrite_rtp(
 ):
     """The forwarded packet, in one allocation: see sfu.rtp.kernels_py.rewrite_rtp."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(data), mid_len = PyBytes_GET_SIZE(mid)
-    cdef Py_ssize_t body = 0, ext_len = 0, header, i
-    cdef bint write_mid, write_level, vp8 = picture_id >= 0 or tl0picidx >= 0
-    cdef Vp8Layout d
-    cdef uint8_t* o
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef Header h
     if not 12 <= payload_offset <= n:
         raise ValueError("rtp payload offset out of range")
     if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14:
         raise ValueError("rtp extension id out of range")
-    if mid_len > 16:
+    if PyBytes_GET_SIZE(mid) > 16:
         raise ValueError("rtp mid too long")
+    # casts to unsigned keep the low bits: the masks of the spec
+    h.ssrc, h.payload_type, h.seq = <uint32_t>ssrc, payload_type & 0x7F, <uint16_t>seq
+    h.timestamp, h.marker = <uint32_t>timestamp, marker
+    h.mid_id, h.mid, h.mid_len = mid_id, PyBytes_AS_STRING(mid), PyBytes_GET_SIZE(mid)
+    h.abs_send_time_id, h.abs_send_time = abs_send_time_id, abs_send_time & 0xFFFFFF
+    h.audio_level_id = audio_level_id
+    h.audio_level = audio_level & 0xFF if audio_level >= 0 else -1
+    h.picture_id = picture_id & 0x7FFF if picture_id >= 0 else -1
+    h.tl0picidx = tl0picidx & 0xFF if tl0picidx >= 0 else -1
+    return rewrite(p, n, payload_offset, &h)
+
+
+cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h):
+    cdef Py_ssize_t body, ext_len = 0, header, i
+    cdef bint write_mid = h.mid_id > 0 and h.mid_len > 0
+    cdef bint write_level = h.audio_level_id > 0 and h.audio_level >= 0
+    cdef bint vp8 = h.picture_id >= 0 or h.tl0picidx >= 0
+    cdef Vp8Layout d
+    cdef uint8_t* o
+    if not 12 <= payload_offset <= n:
+        raise ValueError("rtp payload offset out of range")
     if vp8 and vp8_layout(p, payload_offset, n, &d) < 0:
         raise ValueError("vp8 descriptor truncated")
 
-    write_mid = mid_id > 0 and mid_len > 0
-    write_level = audio_level_id > 0 and audio_level >= 0
-    body = (1 + mid_len if write_mid else 0) + (4 if abs_send_time_id > 0 else 0)
+    body = (1 + h.mid_len if write_mid else 0) + (4 if h.abs_send_time_id > 0 else 0)
     body += 2 if write_level else 0
     if body:
         ext_len = 4 + ((body + 3) & ~3)
@@ -138,40 +155,40 @@ def rewrite_rtp(
     o = <uint8_t*>PyBytes_AS_STRING(out)
 
     o[0] = 0x80 | (p[0] & 0x20) | (0x10 if ext_len else 0)
-    o[1] = (0x80 if marker else 0) | (payload_type & 0x7F)
-    store16(o + 2, <uint16_t>seq)  # casts to unsigned keep the low bits: the masks of the spec
-    store32(o + 4, <uint32_t>timestamp)
-    store32(o + 8, <uint32_t>ssrc)
+    o[1] = (0x80 if h.marker else 0) | (h.payload_type & 0x7F)
+    store16(o + 2, h.seq)
+    store32(o + 4, h.timestamp)
+    store32(o + 8, h.ssrc)
     if ext_len:
         store16(o + 12, 0xBEDE)
         store16(o + 14, (ext_len - 4) >> 2)
         i = 16
         if write_mid:
-            o[i] = (mid_id << 4) | (mid_len - 1)
-            memcpy(o + i + 1, PyBytes_AS_STRING(mid), mid_len)
-            i += 1 + mid_len
-        if abs_send_time_id > 0:
-            o[i] = (abs_send_time_id << 4) | 2
-            o[i + 1] = (abs_send_time >> 16) & 0xFF
-            o[i + 2] = (abs_send_time >> 8) & 0xFF
-            o[i + 3] = abs_send_time & 0xFF
+            o[i] = (h.mid_id << 4) | (h.mid_len - 1)
+            memcpy(o + i + 1, h.mid, h.mid_len)
+            i += 1 + h.mid_len
+        if h.abs_send_time_id > 0:
+            o[i] = (h.abs_send_time_id << 4) | 2
+            o[i + 1] = (h.abs_send_time >> 16) & 0xFF
+            o[i + 2] = (h.abs_send_time >> 8) & 0xFF
+            o[i + 3] = h.abs_send_time & 0xFF
             i += 4
         if write_level:
-            o[i] = audio_level_id << 4
-            o[i + 1] = audio_level & 0xFF
+            o[i] = h.audio_level_id << 4
+            o[i + 1] = h.audio_level
             i += 2
         memset(o + i, 0, header - i)
     memcpy(o + header, p + payload_offset, n - payload_offset)
 
     if vp8:  # patch the copied descriptor: same layout, shifted by the header change
-        if picture_id >= 0 and d.pid_at >= 0:
+        if h.picture_id >= 0 and d.pid_at >= 0:
             i = d.pid_at - payload_offset + header
             if d.pid_bits == 15:
-                store16(o + i, 0x8000 | (picture_id & 0x7FFF))
+                store16(o + i, 0x8000 | (h.picture_id & 0x7FFF))
             else:
-                o[i] = picture_id & 0x7F
-        if tl0picidx >= 0 and d.tl0_at >= 0:
-            o[d.tl0_at - payload_offset + header] = tl0picidx & 0xFF
+                o[i] = h.picture_id & 0x7F
+        if h.tl0picidx >= 0 and d.tl0_at >= 0:
+            o[d.tl0_at - payload_offset + header] = h.tl0picidx
     return out
 
 

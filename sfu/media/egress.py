@@ -41,7 +41,7 @@ class SubscriberFeedback:
             if isinstance(packet, Nack):
                 downtrack = self._by_ssrc.get(packet.media_ssrc)
                 if downtrack is not None:
-                    downtrack.retransmit(packet.lost)
+                    downtrack.retransmit(packet.lost, now_ms)
             elif isinstance(packet, Pli):
                 self._keyframe(packet.media_ssrc, now_ms)
             elif isinstance(packet, Fir):

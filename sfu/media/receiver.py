@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
 from sfu.media.packet import RtpPacket
+from sfu.media.selector import NO_LAYER
 from sfu.media.stats import StreamStats
 from sfu.rtp.fastpath import vp8_descriptor
 from sfu.rtp.kernels_py import ParsedRtp
@@ -59,6 +60,9 @@ class TrackReceiver:
         self.layer_bps = [0] * layers
         self._bytes = [0] * layers
         self._bytes_since_ms = -1
+        self._requested_ms = [-LAYER_TIMEOUT_MS] * layers
+        self._needed: list[int] | None = None
+        self.on_needed: Callable[[list[str]], None] | None = None  # dynacast, set by the publisher
         self._recent: list[deque[RtpPacket]] = [deque(maxlen=REORDER_DEPTH) for _ in range(layers)]
 
     @property
@@ -125,7 +129,34 @@ class TrackReceiver:
         self._send_rtcp(build_pli(self._local_ssrc, self.ssrcs[layer]))
 
     def active_layers(self, now_ms: int) -> list[bool]:
-        return [t >= 0 and now_ms - t < LAYER_TIMEOUT_MS for t in self.last_arrival_ms]
+        """Layers arriving now, or just asked for (dynacast): the publisher is starting them."""
+        return [
+            (arrival >= 0 and now_ms - arrival < LAYER_TIMEOUT_MS)
+            or now_ms - requested < LAYER_TIMEOUT_MS
+            for arrival, requested in zip(self.last_arrival_ms, self._requested_ms, strict=True)
+        ]
+
+    def refresh_needed(self, now_ms: int) -> None:
+        """Dynacast: tell the publisher which layers anyone receives or is about to receive.
+
+        A layer stays needed while a subscription still forwards it, so the publisher never stops
+        the old layer before the new one's keyframe has arrived.
+        """
+        needed = sorted(
+            {
+                layer
+                for d in self.downtracks
+                for layer in (d.allocated, d.forwarder.current)
+                if layer != NO_LAYER
+            }
+        )
+        if needed == self._needed or not self.line.rids:
+            return
+        for layer in set(needed) - set(self._needed or ()):
+            self._requested_ms[layer] = now_ms
+        self._needed = needed
+        if self.on_needed is not None:
+            self.on_needed([self.line.rids[layer] for layer in needed])
 
     def measure_bitrates(self, now_ms: int) -> None:
         """Per-layer bit rates since the last call (once a second, from the node's tick)."""

@@ -88,7 +88,6 @@ class Participant:
         self._sizes: dict[str, tuple[int, int]] = {}
         self._qualities: dict[str, str] = {}
         self._allocator = Allocator()
-        self._dynacast: dict[str, list[str]] = {}
         self._offer_tracks: dict[str, SubscribedTrack] = {}
         self._negotiating = False
         self._renegotiate = False
@@ -118,6 +117,7 @@ class Participant:
                 continue
             track_id = new_id("TR")
             receiver = self._ingress.add_track(track_id, line)
+            receiver.on_needed = functools.partial(self._send_dynacast, track_id)
             track = PublishedTrack(
                 TrackInfo(id=track_id, kind=line.kind, simulcast=list(line.rids)), receiver, self
             )
@@ -201,6 +201,8 @@ class Participant:
         targets = self._allocator.allocate(demands, self._feedback.estimate_bps, audio, now_ms)
         for track_id, layer in targets.items():
             self.downtracks[track_id].set_target(layer, now_ms)
+        for downtrack in self.downtracks.values():
+            downtrack.receiver.refresh_needed(now_ms)
 
     async def _negotiate(self) -> None:
         if self._negotiating:
@@ -256,25 +258,23 @@ class Participant:
         self.allocate(now_ms)
         for downtrack in self.downtracks.values():
             downtrack.tick(now_ms)
-        for track_id, track in self.published.items():
-            self._update_dynacast(track_id, track.receiver)
+        for track in self.published.values():
+            track.receiver.refresh_needed(now_ms)  # e.g. its last subscriber left
 
-    def _update_dynacast(self, track_id: str, receiver: TrackReceiver) -> None:
-        """Tell the publisher which layers anyone receives; it stops encoding the others."""
-        rids = receiver.line.rids
-        if not rids:
-            return
-        needed = sorted({d.allocated for d in receiver.downtracks if d.allocated != NO_LAYER})
-        active = [rids[layer] for layer in needed if layer < len(rids)]
-        if self._dynacast.get(track_id) != active:
-            self._dynacast[track_id] = active
-            self.send(PublisherLayers(track_id=track_id, active=active))
+    def _send_dynacast(self, track_id: str, rids: list[str]) -> None:
+        self.send(PublisherLayers(track_id=track_id, active=rids))
 
     def _layer_changed(self, track_id: str, downtrack: DownTrack) -> None:
-        current = downtrack.selector.current
-        rids = downtrack.receiver.line.rids
-        name = None if current == NO_LAYER else (rids[current] if rids else "")
-        self.send(SubscriptionLayer(track_id=track_id, layer=name))
+        """Tell the subscriber which layer of a video it now gets (null: paused)."""
+        if not downtrack.receiver.is_video:
+            return
+        current = downtrack.forwarder.current
+        rids = downtrack.receiver.line.rids or ("",)
+        self.send(
+            SubscriptionLayer(
+                track_id=track_id, layer=None if current == NO_LAYER else rids[current]
+            )
+        )
 
     async def close(self) -> None:
         for downtrack in self.downtracks.values():

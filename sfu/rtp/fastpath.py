@@ -1,26 +1,55 @@
-"""The only import point for the per-packet RTP kernels.
+"""The only import point for the per-packet kernels: the RTP kernels and the Forwarder.
 
-Production uses the compiled cython_ext.rtp; SFU_NO_EXTENSIONS=1 selects the pure-Python
-spec (sfu.rtp.kernels_py), and type checkers always see the spec. A missing compiled
-module is an ImportError, not a silent 10x slowdown.
+Production uses the compiled cython_ext.rtp and cython_ext.forwarder; SFU_NO_EXTENSIONS=1
+selects the pure-Python specs (sfu.rtp.kernels_py, sfu.media.forwarder_py), and type checkers
+always see the specs. A missing compiled module is an ImportError, not a silent 10x slowdown.
 """
 
 import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or os.environ.get("SFU_NO_EXTENSIONS") == "1":
-    from sfu.rtp.kernels_py import parse_rtp, rewrite_rtp, vp8_descriptor
+    from sfu.media.forwarder_py import (
+        DROP_OTHER_LAYER,
+        DROP_PAUSED,
+        DROP_TOO_OLD,
+        DROP_WAIT_KEYFRAME,
+        NEEDS_SWITCH,
+        NO_LAYER,
+        Forwarder,
+    )
+    from sfu.rtp.kernels_py import parse_rtp, vp8_descriptor
 
     IMPLEMENTATION = "python"
 else:
     try:
-        from cython_ext.rtp import parse_rtp, rewrite_rtp, vp8_descriptor
+        from cython_ext.forwarder import (
+            DROP_OTHER_LAYER,
+            DROP_PAUSED,
+            DROP_TOO_OLD,
+            DROP_WAIT_KEYFRAME,
+            NEEDS_SWITCH,
+            NO_LAYER,
+            Forwarder,
+        )
+        from cython_ext.rtp import parse_rtp, vp8_descriptor
     except ImportError as exc:
         raise ImportError(
-            "the compiled RTP kernels (cython_ext.rtp) are not built: run `make install` or "
-            "`python setup.py build_ext --inplace`, or set SFU_NO_EXTENSIONS=1 to run the "
-            "pure-Python kernels"
+            "the compiled kernels (cython_ext.rtp, cython_ext.forwarder) are not built: run "
+            "`make install` or `python setup.py build_ext --inplace`, or set "
+            "SFU_NO_EXTENSIONS=1 to run the pure-Python kernels"
         ) from exc
     IMPLEMENTATION = "cython"
 
-__all__ = ["IMPLEMENTATION", "parse_rtp", "rewrite_rtp", "vp8_descriptor"]
+__all__ = [
+    "DROP_OTHER_LAYER",
+    "DROP_PAUSED",
+    "DROP_TOO_OLD",
+    "DROP_WAIT_KEYFRAME",
+    "IMPLEMENTATION",
+    "NEEDS_SWITCH",
+    "NO_LAYER",
+    "Forwarder",
+    "parse_rtp",
+    "vp8_descriptor",
+]

@@ -1,16 +1,26 @@
-"""ns/packet of the RTP kernels, compiled and pure Python: `python -m tests.bench.kernels`.
+"""ns/packet of the per-packet kernels, compiled and pure Python: `python -m tests.bench.kernels`.
 
 1200-byte Chrome-like VP8 packets; each figure is the median of 5 timeit runs of process CPU
-time (the machine is shared, so wall time is noisy). Not collected by pytest (no test_ prefix).
+time (the machine is shared, so wall time is noisy). Forwarder.forward and DownTrack.write run
+the steady path (the layer being sent: decide, renumber, rewrite; DownTrack.write adds the
+history and a sink that sends nowhere). Not collected by pytest (no test_ prefix).
 """
 
 import statistics
 import time
 import timeit
 from types import ModuleType
+from typing import Any
 
+import cython_ext.forwarder
 import cython_ext.rtp
+import sfu.media.forwarder_py
 import sfu.rtp.kernels_py
+from sfu.media.counters import MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.packet import RtpPacket
+from sfu.media.receiver import TrackReceiver
 from tests.rtp import vectors as v
 
 PACKET = v.VP8_KEYFRAME
@@ -22,23 +32,84 @@ CALLS = {
         "1, b'0', 2, 0x123456, 0, -1, 0x1234, 9)"
     ),
     "vp8_descriptor": f"k.vp8_descriptor(data, {OFFSET}, {END})",
+    "Forwarder.forward": (
+        f"forward(data, {OFFSET}, 70_000, 90000, False, -1, 0, False, 0x1234, 9, 1000)"
+    ),
+    "DownTrack.write": "write(packet, 1000)",
 }
 
 
-def ns_per_call(kernels: ModuleType, stmt: str, number: int) -> float:
-    runs = timeit.repeat(
-        stmt, time.process_time, number=number, repeat=5, globals={"k": kernels, "data": PACKET}
+class NullSink:
+    """Accepts every packet and sends it nowhere."""
+
+    connected = True
+
+    def send_rtp(self, data: bytes) -> bool:
+        return True
+
+    def send_rtcp(self, data: bytes) -> bool:
+        return True
+
+
+def _subjects(rtp: ModuleType, forwarder: ModuleType) -> dict[str, Any]:
+    """The names CALLS use: a DownTrack forwarding layer 0, its Forwarder, one packet of it."""
+    publisher = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=9), ("q",))
+    receiver = TrackReceiver(
+        "T", publisher, send_rtcp=lambda _: True, local_ssrc=1, counters=MediaCounters()
     )
+    line = MediaLine(
+        "1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1, abs_send_time=3), (), 0xABC
+    )
+    downtrack = DownTrack(
+        receiver,
+        NullSink(),
+        line,
+        initial_layer=0,
+        counters=MediaCounters(),
+        on_layer=lambda _: None,
+        forwarder_class=forwarder.Forwarder,
+    )
+    keyframe, _, picture_id, tl0picidx, _, _ = rtp.vp8_descriptor(PACKET, OFFSET, END)
+    packet = RtpPacket(
+        PACKET,
+        ssrc=1,
+        ext_seq=70_000,
+        timestamp=90000,
+        marker=False,
+        payload_offset=OFFSET,
+        audio_level=-1,
+        layer=0,
+        keyframe=keyframe,
+        arrival_ms=1000,
+        picture_id=picture_id,
+        tl0picidx=tl0picidx,
+    )
+    downtrack.write(packet, 1000)  # the keyframe starts the layer
+    assert downtrack.packets_sent == 1
+    return {
+        "k": rtp,
+        "data": PACKET,
+        "forward": downtrack.forwarder.forward,
+        "write": downtrack.write,
+        "packet": packet,
+    }
+
+
+def ns_per_call(names: dict[str, Any], stmt: str, number: int) -> float:
+    runs = timeit.repeat(stmt, time.process_time, number=number, repeat=5, globals=names)
     return statistics.median(runs) / number * 1e9
 
 
 def main() -> None:
-    implementations = {"cython": (cython_ext.rtp, 200_000), "python": (sfu.rtp.kernels_py, 20_000)}
-    print(f"{'kernel':<16}" + "".join(f"{name:>12}" for name in implementations) + "  (ns/packet)")
+    implementations = {
+        "cython": (_subjects(cython_ext.rtp, cython_ext.forwarder), 200_000),
+        "python": (_subjects(sfu.rtp.kernels_py, sfu.media.forwarder_py), 20_000),
+    }
+    print(f"{'kernel':<18}" + "".join(f"{name:>12}" for name in implementations) + "  (ns/packet)")
     for kernel, stmt in CALLS.items():
-        row = [ns_per_call(module, stmt, n) for module, n in implementations.values()]
-        print(f"{kernel:<16}" + "".join(f"{ns:>12.0f}" for ns in row))
-    empty = ns_per_call(cython_ext.rtp, "k.__name__", 200_000)
+        row = [ns_per_call(names, stmt, n) for names, n in implementations.values()]
+        print(f"{kernel:<18}" + "".join(f"{ns:>12.0f}" for ns in row))
+    empty = ns_per_call({"k": cython_ext.rtp}, "k.__name__", 200_000)
     print(f"(an attribute lookup + statement costs {empty:.0f} ns)")
 
 

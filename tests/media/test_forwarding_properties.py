@@ -1,4 +1,5 @@
-"""Properties of one subscription over random simulcast streams, on both kernel implementations.
+"""Properties of one subscription over random simulcast streams, on both kernel implementations
+(the VP8 descriptor reader and the Forwarder).
 
 A publisher sends three layers (own SSRCs, sequence, timestamp and PictureID origins, keyframes at
 random, wraparound anywhere); packets are lost and reordered; the subscription's target layer
@@ -11,15 +12,12 @@ changes at random. Whatever happens, the subscriber must see one seamless stream
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sfu.media.downtrack
 import sfu.media.receiver
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
@@ -27,6 +25,7 @@ from sfu.media.downtrack import DownTrack
 from sfu.media.receiver import TrackReceiver
 from sfu.rtp import kernels_py
 from sfu.rtp.seqnum import diff32, unwrap16
+from tests.support.kernels import Kernels
 from tests.support.packets import MID_ID, RID_ID, vp8_packet
 
 RIDS = ("q", "h", "f")
@@ -114,7 +113,7 @@ def _stream(sc: dict) -> list[tuple[bytes, Sent]]:
 
 
 def _forward(
-    sc: dict, kernels: ModuleType
+    sc: dict, impl: Kernels
 ) -> tuple[list[bytes], dict[bytes, Sent], set[tuple[int, int]]]:
     publisher = MediaLine(
         "0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID, rid=RID_ID), RIDS
@@ -132,7 +131,13 @@ def _forward(
         "1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1, abs_send_time=3), (), 0xABC
     )
     downtrack = DownTrack(
-        receiver, sink, line, initial_layer=sc["start"], counters=counters, on_layer=lambda _: None
+        receiver,
+        sink,
+        line,
+        initial_layer=sc["start"],
+        counters=counters,
+        on_layer=lambda _: None,
+        forwarder_class=impl.forwarder.Forwarder,
     )
     receiver.downtracks.append(downtrack)
     by_body: dict[bytes, Sent] = {}
@@ -143,25 +148,19 @@ def _forward(
             frame_now = meta.frame
             if frame_now in sc["targets"]:
                 downtrack.set_target(sc["targets"][frame_now], frame_now * 33)
-        info = kernels.parse_rtp(data, MID_ID, RID_ID, 0, 0)
+        info = impl.rtp.parse_rtp(data, MID_ID, RID_ID, 0, 0)
         by_body[data[-24:]] = meta
         delivered.add((meta.layer, meta.k))
         receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
     return sink.rtp, by_body, delivered
 
 
-@pytest.fixture(scope="module", params=["sfu.rtp.kernels_py", "cython_ext.rtp"], ids=["py", "cy"])
-def kernels(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(request.param)
-
-
 @settings(max_examples=150)
 @given(sc=scenarios())
-def test_one_seamless_stream(kernels: ModuleType, sc: dict) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sfu.media.downtrack, "rewrite_rtp", kernels.rewrite_rtp)
-        patch.setattr(sfu.media.receiver, "vp8_descriptor", kernels.vp8_descriptor)
-        out, by_body, delivered = _forward(sc, kernels)
+def test_one_seamless_stream(impl: Kernels, sc: dict) -> None:
+    with pytest.MonkeyPatch.context() as patch:  # the receiver reads descriptors at ingress
+        patch.setattr(sfu.media.receiver, "vp8_descriptor", impl.rtp.vp8_descriptor)
+        out, by_body, delivered = _forward(sc, impl)
 
     runs: list[list[tuple[Sent, int, int, int]]] = []  # per layer run: (input, seq, ts, pid)
     last_seq = -1

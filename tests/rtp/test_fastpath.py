@@ -6,23 +6,69 @@ import subprocess
 import sys
 from types import ModuleType
 
+import cython_ext.forwarder
 import cython_ext.rtp
+import sfu.media.forwarder_py
 import sfu.rtp.kernels_py
+from sfu.media.counters import MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.receiver import TrackReceiver
 from sfu.rtp import fastpath
 
-NAMES = ("parse_rtp", "rewrite_rtp", "vp8_descriptor")
+RTP_NAMES = ("parse_rtp", "vp8_descriptor")
+FORWARDER_NAMES = (
+    "Forwarder",
+    "NO_LAYER",
+    "DROP_OTHER_LAYER",
+    "DROP_WAIT_KEYFRAME",
+    "DROP_PAUSED",
+    "DROP_TOO_OLD",
+    "NEEDS_SWITCH",
+)
+
+
+def _expected() -> tuple[ModuleType, ModuleType]:
+    if os.environ.get("SFU_NO_EXTENSIONS") == "1":
+        assert fastpath.IMPLEMENTATION == "python"
+        return sfu.rtp.kernels_py, sfu.media.forwarder_py
+    assert fastpath.IMPLEMENTATION == "cython"
+    return cython_ext.rtp, cython_ext.forwarder
 
 
 def test_fastpath_uses_the_selected_implementation() -> None:
-    expected: ModuleType
-    if os.environ.get("SFU_NO_EXTENSIONS") == "1":
-        assert fastpath.IMPLEMENTATION == "python"
-        expected = sfu.rtp.kernels_py
-    else:
-        assert fastpath.IMPLEMENTATION == "cython"
-        expected = cython_ext.rtp
-    for name in NAMES:
-        assert getattr(fastpath, name) is getattr(expected, name)
+    rtp, forwarder = _expected()
+    for name in RTP_NAMES:
+        assert getattr(fastpath, name) is getattr(rtp, name)
+    for name in FORWARDER_NAMES:
+        assert getattr(fastpath, name) is getattr(forwarder, name)
+
+
+class NoSink:
+    connected = False
+
+    def send_rtp(self, data: bytes) -> bool:
+        return False
+
+    def send_rtcp(self, data: bytes) -> bool:
+        return False
+
+
+def test_downtracks_forward_with_the_selected_forwarder() -> None:
+    """What the packet path really runs: a DownTrack built as the node builds it."""
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
+    receiver = TrackReceiver(
+        "T", line, send_rtcp=lambda _: True, local_ssrc=1, counters=MediaCounters()
+    )
+    downtrack = DownTrack(
+        receiver,
+        NoSink(),
+        line,
+        initial_layer=0,
+        counters=MediaCounters(),
+        on_layer=lambda _: None,
+    )
+    assert type(downtrack.forwarder) is _expected()[1].Forwarder
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -33,23 +79,42 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_compiled_is_the_default_and_the_env_var_selects_python() -> None:
-    code = "from sfu.rtp import fastpath; print(fastpath.IMPLEMENTATION)"
-    assert _run(code).stdout.strip() == "cython"
-    assert _run(code, SFU_NO_EXTENSIONS="1").stdout.strip() == "python"
+    code = "from sfu.rtp import fastpath; print(fastpath.IMPLEMENTATION, fastpath.Forwarder)"
+    assert _run(code).stdout.split() == ["cython", "<class", "'cython_ext.forwarder.Forwarder'>"]
+    assert _run(code, SFU_NO_EXTENSIONS="1").stdout.split() == [
+        "python",
+        "<class",
+        "'sfu.media.forwarder_py.Forwarder'>",
+    ]
+
+
+MISSING = "ImportError: the compiled kernels (cython_ext.rtp, cython_ext.forwarder) are not built"
 
 
 def test_missing_compiled_module_is_a_loud_import_error() -> None:
-    blocked = "import sys; sys.modules['cython_ext.rtp'] = None; import sfu.rtp.fastpath"
-    result = _run(blocked)
-    assert result.returncode != 0
-    assert "ImportError: the compiled RTP kernels (cython_ext.rtp) are not built" in result.stderr
-    assert _run(blocked, SFU_NO_EXTENSIONS="1").returncode == 0
+    for module in ("cython_ext.rtp", "cython_ext.forwarder"):
+        blocked = f"import sys; sys.modules[{module!r}] = None; import sfu.rtp.fastpath"
+        result = _run(blocked)
+        assert result.returncode != 0
+        assert MISSING in result.stderr, module
+        assert _run(blocked, SFU_NO_EXTENSIONS="1").returncode == 0
 
 
 def test_both_implementations_take_the_same_parameters() -> None:
-    """Callers may pass keywords, so the compiled signatures must not drift from the spec."""
-    for name in NAMES:
-        compiled = inspect.signature(getattr(cython_ext.rtp, name)).parameters
-        assert list(compiled) == list(
-            inspect.signature(getattr(sfu.rtp.kernels_py, name)).parameters
+    """Callers may pass keywords, so the compiled signatures must not drift from the spec.
+
+    (Forwarder.__init__ has no introspectable signature: tests/media/test_forwarder.py builds
+    both with every keyword.)
+    """
+    pairs = [
+        (getattr(cython_ext.rtp, n), getattr(sfu.rtp.kernels_py, n))
+        for n in ("parse_rtp", "rewrite_rtp", "vp8_descriptor")
+    ]
+    pairs += [
+        (getattr(cython_ext.forwarder.Forwarder, n), getattr(sfu.media.forwarder_py.Forwarder, n))
+        for n in ("forward", "switch", "pause")
+    ]
+    for compiled, spec in pairs:
+        assert list(inspect.signature(compiled).parameters) == list(
+            inspect.signature(spec).parameters
         )

@@ -1,0 +1,26 @@
+# The C-level state of one subscription's Forwarder: the fields of LayerSelector, Munger and
+# Vp8Munger (sfu/media/), under the same names, and the constant half of its output header.
+from cython_ext.rtp cimport Header
+
+
+cdef class Forwarder:
+    cdef:
+        public int target        # LayerSelector
+        readonly int current
+        readonly long long last_seq  # Munger
+        readonly long long last_ts
+        readonly long long ts_offset
+        long long _seq_offset
+        long long _start
+        long long _last_ms
+        int _clock_rate
+        int _pid_offset          # Vp8Munger
+        int _tl0_offset
+        int _last_pid
+        int _last_tl0
+        bytes _mid               # owns the bytes _header.mid points into
+        Header _header           # ssrc, payload type, ids: set once; the rest per packet
+
+    cdef int _decide(self, int layer, bint keyframe) noexcept
+    cdef bint _translate(self, long long ext_seq, long long timestamp, long long now_ms) noexcept
+    cdef void _translate_vp8(self, long long picture_id, long long tl0picidx) noexcept

@@ -1,0 +1,148 @@
+# cython: language_level=3
+"""One subscription's per-packet step, compiled: sfu/media/forwarder_py.py is the spec.
+
+The selector's decision, the mungers' renumbering and rtp.rewrite() in one Python call per
+packet, on C fields; the output packet is the only object created. Each cdef method is the
+method of sfu/media/ it is named after, line for line. Import through sfu.rtp.fastpath.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
+
+from cython_ext.rtp cimport Header, rewrite
+
+cdef enum:
+    NONE = -1  # NO_LAYER; also "not yet" for the munger's positions, "absent" for VP8 fields
+    FORWARD = 0  # _decide only
+    OTHER_LAYER = 1
+    WAIT_KEYFRAME = 2
+    PAUSED = 3
+    TOO_OLD = 4
+    SWITCH = 5
+    MAX_JUMP_S = 5  # sfu.media.munger.MAX_JUMP_S
+    PID_MASK = 0x7FFF  # PictureID wraps at 2**15, TL0PICIDX at 2**8 (RFC 7741 §4.2)
+    TL0_MASK = 0xFF
+
+# The names of sfu.media.forwarder_py, with the same values.
+NO_LAYER = NONE
+DROP_OTHER_LAYER = OTHER_LAYER
+DROP_WAIT_KEYFRAME = WAIT_KEYFRAME
+DROP_PAUSED = PAUSED
+DROP_TOO_OLD = TOO_OLD
+NEEDS_SWITCH = SWITCH
+
+
+cdef class Forwarder:
+    """See sfu.media.forwarder_py.Forwarder."""
+
+    def __init__(
+        self, *, long long ssrc, long long payload_type, int mid_id, bytes mid not None,
+        int abs_send_time_id, int audio_level_id, int clock_rate, long long first_seq,
+        long long first_ts, int target,
+    ):
+        if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14:
+            raise ValueError("rtp extension id out of range")
+        if PyBytes_GET_SIZE(mid) > 16:
+            raise ValueError("rtp mid too long")
+        self.target, self.current = target, NONE
+        self.last_seq, self.last_ts, self.ts_offset = first_seq - 1, first_ts, 0
+        self._seq_offset, self._start, self._last_ms = 0, NONE, NONE
+        self._clock_rate = clock_rate
+        self._pid_offset, self._tl0_offset, self._last_pid, self._last_tl0 = 0, 0, NONE, NONE
+        self._mid = mid
+        self._header.ssrc, self._header.payload_type = <uint32_t>ssrc, payload_type & 0x7F
+        self._header.mid_id, self._header.mid_len = mid_id, PyBytes_GET_SIZE(mid)
+        self._header.mid = PyBytes_AS_STRING(mid)
+        self._header.abs_send_time_id = abs_send_time_id
+        self._header.audio_level_id = audio_level_id
+
+    def forward(
+        self, bytes data not None, Py_ssize_t payload_offset, long long ext_seq,
+        long long timestamp, bint marker, long long audio_level, int layer, bint keyframe,
+        long long picture_id, long long tl0picidx, long long now_ms,
+    ):
+        """The packet to send, a DROP_* code or NEEDS_SWITCH: see forwarder_py."""
+        cdef int decision = self._decide(layer, keyframe)
+        if decision != FORWARD:
+            return decision
+        if not self._translate(ext_seq, timestamp, now_ms):
+            return TOO_OLD
+        self._translate_vp8(picture_id, tl0picidx)
+        self._header.marker = marker
+        self._header.abs_send_time = ((now_ms << 18) // 1000) & 0xFFFFFF  # abs_send_time()
+        self._header.audio_level = audio_level & 0xFF if audio_level >= 0 else NONE
+        return rewrite(
+            <const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), payload_offset,
+            &self._header,
+        )
+
+    def switch(
+        self, long long ext_seq, long long timestamp, long long picture_id, long long tl0picidx,
+        long long now_ms, long long aligned_ts,
+    ):
+        """Start the target layer at this packet: see forwarder_py."""
+        cdef long long advance = 0, ahead
+        # Munger.switch
+        if self._last_ms >= 0:
+            advance = max(1, (now_ms - self._last_ms) * self._clock_rate // 1000)
+        if aligned_ts >= 0 and self._last_ms >= 0:
+            ahead = <uint32_t>(aligned_ts - self.last_ts)  # casts to uint32_t: the spec's masks
+            if 0 < ahead <= MAX_JUMP_S * <long long>self._clock_rate:
+                advance = ahead
+        self._seq_offset = self.last_seq + 1 - ext_seq
+        self.ts_offset = <uint32_t>(self.last_ts + advance - timestamp)
+        self._start = ext_seq
+        # Vp8Munger.switch
+        if self._last_pid >= 0 and picture_id >= 0:
+            self._pid_offset = (self._last_pid + 1 - picture_id) & PID_MASK
+        if self._last_tl0 >= 0 and tl0picidx >= 0:
+            self._tl0_offset = (self._last_tl0 + 1 - tl0picidx) & TL0_MASK
+        self.current = self.target  # LayerSelector.switched
+
+    def pause(self):
+        """Send nothing until a new target's keyframe: see forwarder_py."""
+        self.target = self.current = NONE
+
+    @property
+    def waiting(self):
+        """True while the target layer's keyframe is awaited."""
+        return self.current != self.target and self.target != NONE
+
+    cdef int _decide(self, int layer, bint keyframe) noexcept:
+        """LayerSelector.decide."""
+        if layer == self.current and self.current == self.target:
+            return FORWARD
+        if self.target == NONE:
+            return PAUSED
+        if layer == self.target and keyframe:
+            return SWITCH
+        if layer == self.current:
+            return FORWARD  # keep the old layer until the target's keyframe comes
+        if self.current == NONE:
+            return WAIT_KEYFRAME
+        return OTHER_LAYER
+
+    cdef bint _translate(self, long long ext_seq, long long timestamp, long long now_ms) noexcept:
+        """Munger.translate, into the header; False for a packet from before the start point."""
+        cdef long long seq, ts
+        if ext_seq < self._start or self._start < 0:
+            return False
+        seq = ext_seq + self._seq_offset
+        ts = <uint32_t>(<unsigned long long>timestamp + <unsigned long long>self.ts_offset)
+        if seq > self.last_seq:
+            self.last_seq, self.last_ts, self._last_ms = seq, ts, now_ms
+        self._header.seq, self._header.timestamp = <uint16_t>seq, <uint32_t>ts
+        return True
+
+    cdef void _translate_vp8(self, long long picture_id, long long tl0picidx) noexcept:
+        """Vp8Munger.translate, into the header."""
+        cdef int pid = NONE, tl0 = NONE
+        if picture_id >= 0:
+            pid = (picture_id + self._pid_offset) & PID_MASK
+            if self._last_pid < 0 or 0 < ((pid - self._last_pid) & PID_MASK) < 0x4000:
+                self._last_pid = pid
+        if tl0picidx >= 0:
+            tl0 = (tl0picidx + self._tl0_offset) & TL0_MASK
+            if self._last_tl0 < 0 or 0 < ((tl0 - self._last_tl0) & TL0_MASK) < 0x80:
+                self._last_tl0 = tl0
+        self._header.picture_id, self._header.tl0picidx = pid, tl0

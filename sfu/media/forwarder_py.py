@@ -1,0 +1,198 @@
+"""One subscription's per-packet step in pure Python: the spec cython_ext/forwarder.pyx matches.
+
+Decide (``LayerSelector``), renumber (``Munger``, ``Vp8Munger``) and rewrite (``rewrite_rtp``)
+are composed here exactly as the compiled twin inlines them, so that each part keeps its own
+readable spec and unit tests. Both implementations take the same arguments, return the same
+values and raise the same errors; tests run against both. Import through sfu.rtp.fastpath.
+
+The compiled twin types the integers as C ints (layers, ids) or long long (sequence numbers,
+timestamps, picture ids, times): values outside those ranges raise OverflowError there. Times are
+a monotonic clock in ms, never negative.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sfu.media.munger import Munger
+from sfu.media.selector import NO_LAYER, Decision, LayerSelector
+from sfu.media.vp8munger import Vp8Munger
+from sfu.rtp.kernels_py import rewrite_rtp
+
+# What forward() returns instead of a packet. Plain ints: they cross the C boundary for free.
+DROP_OTHER_LAYER: Final = 1  # not the layer being sent (its target's keyframe is awaited)
+DROP_WAIT_KEYFRAME: Final = 2  # nothing sent yet: the target layer's keyframe is needed
+DROP_PAUSED: Final = 3
+DROP_TOO_OLD: Final = 4  # from before the current layer's start point
+NEEDS_SWITCH: Final = 5  # the target layer's keyframe: call switch(), then forward() again
+
+__all__ = [
+    "DROP_OTHER_LAYER",
+    "DROP_PAUSED",
+    "DROP_TOO_OLD",
+    "DROP_WAIT_KEYFRAME",
+    "NEEDS_SWITCH",
+    "NO_LAYER",
+    "Forwarder",
+    "abs_send_time",
+]
+
+_CODES = {
+    Decision.DROP_OTHER_LAYER: DROP_OTHER_LAYER,
+    Decision.DROP_WAIT_KEYFRAME: DROP_WAIT_KEYFRAME,
+    Decision.DROP_PAUSED: DROP_PAUSED,
+    Decision.SWITCH: NEEDS_SWITCH,
+}
+
+
+def abs_send_time(now_ms: int) -> int:
+    """abs-send-time: seconds in 6.18 fixed point, 24 bits (webrtc.org/experiments/rtp-hdrext)."""
+    return ((now_ms << 18) // 1000) & 0xFFFFFF
+
+
+class Forwarder:
+    """Forwards one published track's packets as one subscriber's stream.
+
+    The subscriber's SSRC, payload type and extension ids are fixed at construction; ``target``
+    is the layer to converge on (``NO_LAYER`` pauses), ``current`` the layer being sent.
+    """
+
+    __slots__ = (
+        "_abs_send_time_id",
+        "_audio_level_id",
+        "_clock_rate",
+        "_mid",
+        "_mid_id",
+        "_munger",
+        "_payload_type",
+        "_selector",
+        "_ssrc",
+        "_vp8",
+    )
+
+    def __init__(
+        self,
+        *,
+        ssrc: int,
+        payload_type: int,
+        mid_id: int,
+        mid: bytes,
+        abs_send_time_id: int,
+        audio_level_id: int,
+        clock_rate: int,
+        first_seq: int,
+        first_ts: int,
+        target: int,
+    ) -> None:
+        # rewrite_rtp's checks, made once here rather than on a packet
+        if max(mid_id, abs_send_time_id, audio_level_id) > 14:
+            raise ValueError("rtp extension id out of range")
+        if len(mid) > 16:
+            raise ValueError("rtp mid too long")
+        self._ssrc = ssrc
+        self._payload_type = payload_type
+        self._mid_id = mid_id
+        self._mid = mid
+        self._abs_send_time_id = abs_send_time_id
+        self._audio_level_id = audio_level_id
+        self._clock_rate = clock_rate
+        self._selector = LayerSelector(target)
+        self._munger = Munger(first_seq=first_seq, first_ts=first_ts)
+        self._vp8 = Vp8Munger()
+
+    def forward(
+        self,
+        data: bytes,
+        payload_offset: int,
+        ext_seq: int,
+        timestamp: int,
+        marker: bool,
+        audio_level: int,
+        layer: int,
+        keyframe: bool,
+        picture_id: int,
+        tl0picidx: int,
+        now_ms: int,
+    ) -> bytes | int:
+        """The packet to send for this received one, or why not (a ``DROP_*`` code), or
+        ``NEEDS_SWITCH``. ``picture_id``/``tl0picidx`` are -1 when absent (audio)."""
+        decision = self._selector.decide(layer, keyframe)
+        if decision is not Decision.FORWARD:
+            return _CODES[decision]
+        translated = self._munger.translate(ext_seq, timestamp, now_ms)
+        if translated is None:
+            return DROP_TOO_OLD
+        seq, ts = translated
+        picture_id, tl0picidx = self._vp8.translate(picture_id, tl0picidx)
+        return rewrite_rtp(
+            data,
+            payload_offset,
+            self._ssrc,
+            self._payload_type,
+            seq,
+            ts,
+            marker,
+            self._mid_id,
+            self._mid,
+            self._abs_send_time_id,
+            abs_send_time(now_ms),
+            self._audio_level_id,
+            audio_level,
+            picture_id,
+            tl0picidx,
+        )
+
+    def switch(
+        self,
+        ext_seq: int,
+        timestamp: int,
+        picture_id: int,
+        tl0picidx: int,
+        now_ms: int,
+        aligned_ts: int,
+    ) -> None:
+        """Start the target layer at this packet (its keyframe): ``current`` becomes ``target``.
+
+        ``aligned_ts`` is the output timestamp of this packet's capture time, from the
+        publisher's sender reports, or -1 to advance by the wall time (see ``Munger.switch``).
+        """
+        aligned = None if aligned_ts < 0 else aligned_ts
+        self._munger.switch(ext_seq, timestamp, now_ms, self._clock_rate, aligned_ts=aligned)
+        self._vp8.switch(picture_id, tl0picidx)
+        self._selector.switched()
+
+    def pause(self) -> None:
+        """Send nothing until a new target's keyframe (``target`` and ``current`` are unset)."""
+        self._selector.pause()
+
+    @property
+    def target(self) -> int:
+        return self._selector.target
+
+    @target.setter
+    def target(self, layer: int) -> None:
+        self._selector.target = layer
+
+    @property
+    def current(self) -> int:
+        return self._selector.current
+
+    @property
+    def waiting(self) -> bool:
+        """True while the target layer's keyframe is awaited."""
+        return self._selector.waiting
+
+    @property
+    def ts_offset(self) -> int:
+        """Added to the current layer's RTP timestamps (mod 2**32): what sender reports need."""
+        return self._munger.ts_offset
+
+    @property
+    def last_seq(self) -> int:
+        """The highest output sequence number sent, extended (first_seq - 1 before any)."""
+        return self._munger.last_seq
+
+    @property
+    def last_ts(self) -> int:
+        """The output timestamp of that packet."""
+        return self._munger.last_ts

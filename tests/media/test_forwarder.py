@@ -1,0 +1,356 @@
+"""The Forwarder on both implementations: its codes step by step, what it writes, and the compiled
+twin agreeing with the spec on every result and every state after random operations."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+import cython_ext.forwarder
+import sfu.media.forwarder_py
+from sfu.media.selector import NO_LAYER
+from sfu.rtp import kernels_py
+from tests.support.kernels import Kernels
+from tests.support.packets import vp8_packet
+
+FIRST_SEQ, FIRST_TS, SSRC, PT = 1000, 50_000, 0xABC, 97
+CODES = ("DROP_OTHER_LAYER", "DROP_WAIT_KEYFRAME", "DROP_PAUSED", "DROP_TOO_OLD", "NEEDS_SWITCH")
+SENT = "sent"
+
+
+@dataclass(frozen=True)
+class In:
+    """A received packet: layer ``layer``'s ``k``-th, in frame ``frame`` (30 fps at 90 kHz)."""
+
+    layer: int = 0
+    k: int = 0
+    keyframe: bool = False
+    frame: int = 0
+
+    @property
+    def ext_seq(self) -> int:
+        return 70_000 + 100 * self.layer + self.k
+
+    @property
+    def timestamp(self) -> int:
+        return 1_000_000 * self.layer + 3000 * self.frame
+
+    @property
+    def picture_id(self) -> int:
+        return 1000 * self.layer + self.frame
+
+    def data(self) -> bytes:
+        return vp8_packet(
+            seq=self.ext_seq,
+            ts=self.timestamp,
+            ssrc=1000 + self.layer,
+            picture_id=self.picture_id,
+            tl0picidx=self.frame,
+            keyframe=self.keyframe,
+            start=True,
+            marker=True,
+            body=b"payload",
+        )
+
+    def forward(self, forwarder: Any, now_ms: int) -> bytes | int:
+        data = self.data()
+        offset = kernels_py.parse_rtp(data, 0, 0, 0, 0)[5]
+        result: bytes | int = forwarder.forward(
+            data,
+            offset,
+            self.ext_seq,
+            self.timestamp,
+            True,
+            -1,
+            self.layer,
+            self.keyframe,
+            self.picture_id,
+            self.frame,
+            now_ms,
+        )
+        return result
+
+    def switch(self, forwarder: Any, now_ms: int, aligned_ts: int = -1) -> None:
+        forwarder.switch(
+            self.ext_seq, self.timestamp, self.picture_id, self.frame, now_ms, aligned_ts
+        )
+
+
+def new(module: Any, target: int = 0, **kw: Any) -> Any:
+    args = {
+        "ssrc": SSRC,
+        "payload_type": PT,
+        "mid_id": 1,
+        "mid": b"v",
+        "abs_send_time_id": 3,
+        "audio_level_id": 0,
+        "clock_rate": 90000,
+        "first_seq": FIRST_SEQ,
+        "first_ts": FIRST_TS,
+        "target": target,
+    } | kw
+    return module.Forwarder(**args)
+
+
+KEY0, KEY1, KEY2 = In(0, keyframe=True), In(1, keyframe=True), In(2, keyframe=True)
+START_ON_0 = [("forward", KEY0, "NEEDS_SWITCH"), ("switch", KEY0), ("forward", KEY0, SENT)]
+# (initial target, steps): ("forward", packet, expected), ("switch", packet), ("target", layer),
+# ("pause",), ("state", current, target, waiting)
+CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
+    "starts at a keyframe of the target": (
+        1,
+        [
+            ("state", NO_LAYER, 1, True),
+            ("forward", In(1), "DROP_WAIT_KEYFRAME"),
+            ("forward", KEY0, "DROP_WAIT_KEYFRAME"),
+            ("forward", KEY1, "NEEDS_SWITCH"),
+            ("state", NO_LAYER, 1, True),  # forward() does not switch by itself
+            ("switch", KEY1),
+            ("state", 1, 1, False),
+            ("forward", KEY1, SENT),
+            ("forward", In(1, k=1), SENT),
+            ("forward", In(0, k=1), "DROP_OTHER_LAYER"),
+        ],
+    ),
+    "keeps the old layer until the new one's keyframe": (
+        0,
+        [
+            *START_ON_0,
+            ("target", 2),
+            ("state", 0, 2, True),
+            ("forward", In(0, k=1), SENT),
+            ("forward", In(2), "DROP_OTHER_LAYER"),
+            ("forward", In(1, keyframe=True), "DROP_OTHER_LAYER"),
+            ("forward", KEY2, "NEEDS_SWITCH"),
+            ("switch", KEY2),
+            ("state", 2, 2, False),
+            ("forward", KEY2, SENT),
+            ("forward", In(0, k=2), "DROP_OTHER_LAYER"),
+        ],
+    ),
+    "pause drops everything until a new target's keyframe": (
+        0,
+        [
+            *START_ON_0,
+            ("pause",),
+            ("state", NO_LAYER, NO_LAYER, False),
+            ("forward", In(0, k=1), "DROP_PAUSED"),
+            ("forward", In(0, k=2, keyframe=True), "DROP_PAUSED"),
+            ("target", 1),
+            ("forward", In(1), "DROP_WAIT_KEYFRAME"),
+            ("forward", KEY1, "NEEDS_SWITCH"),
+        ],
+    ),
+    "a target of NO_LAYER pauses without forgetting the current layer": (
+        0,
+        [
+            *START_ON_0,
+            ("target", NO_LAYER),
+            ("state", 0, NO_LAYER, False),
+            ("forward", In(0, k=1), "DROP_PAUSED"),
+            ("target", 0),
+            ("forward", In(0, k=2), SENT),
+        ],
+    ),
+    "a packet from before the start point is too old": (
+        0,
+        [
+            ("forward", In(0, k=5, keyframe=True), "NEEDS_SWITCH"),
+            ("switch", In(0, k=5, keyframe=True)),
+            ("forward", In(0, k=4), "DROP_TOO_OLD"),
+            ("forward", In(0, k=6), SENT),
+            ("forward", In(0, k=5), SENT),  # reordered after the start point: forwarded
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("target", "steps"), list(CASES.values()), ids=list(CASES))
+def test_codes(impl: Kernels, target: int, steps: list[tuple[Any, ...]]) -> None:
+    module = impl.forwarder
+    forwarder = new(module, target)
+    for now_ms, (action, *args) in enumerate(steps):
+        if action == "forward":
+            result = args[0].forward(forwarder, now_ms)
+            if args[1] == SENT:
+                assert isinstance(result, bytes), f"step {now_ms}"
+            else:
+                assert result == getattr(module, args[1]), f"step {now_ms}"
+        elif action == "switch":
+            args[0].switch(forwarder, now_ms)
+        elif action == "target":
+            forwarder.target = args[0]
+        elif action == "pause":
+            forwarder.pause()
+        else:
+            assert (forwarder.current, forwarder.target, forwarder.waiting) == tuple(args)
+
+
+def _fields(out: bytes) -> tuple[int, int, int, int, bool, bytes | None, int, int]:
+    """(ssrc, pt, seq, ts, marker, mid, abs-send-time, picture id) of a forwarded VP8 packet."""
+    ssrc, pt, seq, ts, marker, offset, end, mid, *_ = kernels_py.parse_rtp(out, 1, 0, 0, 0)
+    assert out[12:14] == b"\xbe\xde" and out[18] == 3 << 4 | 2  # mid, then abs-send-time
+    abs_time = int.from_bytes(out[19:22])
+    return ssrc, pt, seq, ts, marker, mid, abs_time, kernels_py.vp8_descriptor(out, offset, end)[2]
+
+
+def test_output_is_one_stream_across_a_switch(impl: Kernels) -> None:
+    forwarder = new(impl.forwarder)
+    KEY0.switch(forwarder, 1000)
+    first = _fields(KEY0.forward(forwarder, 1000))
+    # the subscriber's numbers start at first_seq/first_ts; the picture id is kept
+    assert first == (SSRC, PT, FIRST_SEQ, FIRST_TS, True, b"v", (1000 << 18) // 1000, 0)
+    forwarder.target = 1
+    key = replace(KEY1, frame=3)
+    key.switch(forwarder, 1100)  # 100 ms later, no sender reports: the wall time
+    after = _fields(key.forward(forwarder, 1100))
+    assert after[2:4] == (FIRST_SEQ + 1, FIRST_TS + 9000)
+    assert after[7] == 1  # continues the picture ids
+    assert forwarder.ts_offset == (FIRST_TS + 9000 - key.timestamp) & 0xFFFFFFFF
+    assert (forwarder.last_seq, forwarder.last_ts) == (FIRST_SEQ + 1, FIRST_TS + 9000)
+
+
+@pytest.mark.parametrize(
+    ("aligned_ts", "expected"),
+    [
+        (FIRST_TS + 6000, FIRST_TS + 6000),  # from sender reports
+        (FIRST_TS, FIRST_TS + 9000),  # not ahead: the wall time
+        (FIRST_TS + 5 * 90000 + 1, FIRST_TS + 9000),  # more than 5 s ahead: the wall time
+        (-1, FIRST_TS + 9000),
+    ],
+)
+def test_switch_lands_on_the_aligned_timestamp(
+    impl: Kernels, aligned_ts: int, expected: int
+) -> None:
+    forwarder = new(impl.forwarder)
+    KEY0.switch(forwarder, 0)
+    KEY0.forward(forwarder, 0)
+    forwarder.target = 1
+    KEY1.switch(forwarder, 100, aligned_ts)
+    assert _fields(KEY1.forward(forwarder, 100))[3] == expected
+
+
+def test_audio_level_and_no_vp8(impl: Kernels) -> None:
+    forwarder = new(impl.forwarder, mid=b"0", abs_send_time_id=0, audio_level_id=5)
+    data = struct.pack("!BBHII", 0x80, 111, 7, 960, 0x55) + b"opus"
+    assert forwarder.forward(data, 12, 7, 960, False, 0x80, 0, True, -1, -1, 0) == (
+        impl.forwarder.NEEDS_SWITCH
+    )
+    forwarder.switch(7, 960, -1, -1, 0, -1)
+    out = forwarder.forward(data, 12, 7, 960, False, 0x80 | 30, 0, True, -1, -1, 0)
+    assert kernels_py.parse_rtp(out, 1, 0, 0, 5)[7:] == (b"0", None, None, 0x80 | 30)
+    assert out.endswith(b"opus")
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"mid_id": 15}, "rtp extension id out of range"),
+        ({"abs_send_time_id": 15}, "rtp extension id out of range"),
+        ({"audio_level_id": 15}, "rtp extension id out of range"),
+        ({"mid": b"x" * 17}, "rtp mid too long"),
+    ],
+)
+def test_invalid_line(impl: Kernels, kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        new(impl.forwarder, **kw)
+    assert str(info.value) == message
+
+
+def test_both_modules_export_the_same_codes() -> None:
+    for name in (*CODES, "NO_LAYER"):
+        assert getattr(cython_ext.forwarder, name) == getattr(sfu.media.forwarder_py, name)
+    assert sfu.media.forwarder_py.NO_LAYER == NO_LAYER
+    assert len({getattr(sfu.media.forwarder_py, name) for name in CODES}) == len(CODES)
+
+
+# --- the compiled twin against the spec ------------------------------------------------------
+
+# Random streams, with the steps where the spec has a boundary drawn often: picture id and
+# TL0PICIDX steps around half their range, alignments around the 5 s limit, equal times.
+packets = st.tuples(
+    st.sampled_from([None, None, None, 0, 1, 2]),  # layer (None: the target, as mostly)
+    st.sampled_from([0, 0, 0, -1, -3, 2]),  # reordering of the input sequence number
+    st.booleans(),  # keyframe
+    st.integers(0, 0xFFFFFFFF),  # timestamp
+    st.sampled_from([1, 1, 1, 0, -1, 0x3FFF, 0x4000, 0x4001, None]),  # picture id step
+    st.sampled_from([1, 0, -1, 0x7F, 0x80, 0x81, None]),  # TL0PICIDX step
+    st.sampled_from([-1, 0x80 | 30]),  # audio level
+    st.sampled_from([True] * 9 + [False]),  # a valid payload offset
+    st.one_of(  # aligned_ts - last_ts at a switch
+        st.none(),
+        st.sampled_from([-1, 0, 1, 4 * 90000 + 1, 5 * 90000, 5 * 90000 + 1]),
+        st.integers(-1000, 5 * 90000 + 1000),
+    ),
+)
+# Before a packet, now and then: a new target (NO_LAYER pauses) or pause().
+controls = st.sampled_from([None] * 30 + [0, 0, 1, 1, 2, 2, NO_LAYER, "pause"])
+operations = st.lists(st.tuples(controls, packets), min_size=10, max_size=100)
+
+
+def _forward(forwarder: Any, packet: tuple[Any, ...], ahead: int | None) -> object:
+    """Its result, answering NEEDS_SWITCH as DownTrack does (switch, forward again), or the
+    ValueError it raised."""
+    _, _, seq, ts, _, _, _, _, pid, tl0, now_ms = packet
+    try:
+        first = forwarder.forward(*packet)
+        if first != sfu.media.forwarder_py.NEEDS_SWITCH:  # the same in both (tested above)
+            return first
+        aligned = -1 if ahead is None else (forwarder.last_ts + ahead) & 0xFFFFFFFF
+        forwarder.switch(seq, ts, pid, tl0, now_ms, aligned)
+        return first, forwarder.forward(*packet)
+    except ValueError as exc:
+        return ("ValueError", str(exc))
+
+
+def _state(forwarder: Any) -> tuple[int, int, bool, int, int, int]:
+    f = forwarder
+    return f.current, f.target, f.waiting, f.ts_offset, f.last_seq, f.last_ts
+
+
+# No explain phase: on 100-operation inputs it takes minutes after a failure.
+@settings(max_examples=300, phases=[p for p in Phase if p is not Phase.explain])
+@given(
+    target=st.integers(0, 2),
+    ops=operations,
+    step_ms=st.one_of(st.sampled_from([0, 1, 33]), st.integers(0, 700)),
+)
+def test_compiled_matches_the_spec(
+    target: int, ops: list[tuple[int | str | None, tuple[Any, ...]]], step_ms: int
+) -> None:
+    spec, compiled = new(sfu.media.forwarder_py, target), new(cython_ext.forwarder, target)
+    pid = tl0 = 0
+    for i, (control, args) in enumerate(ops):
+        now_ms = 10_000 + i * step_ms
+        if control == "pause":
+            spec.pause()
+            compiled.pause()
+        elif control is not None:
+            spec.target = compiled.target = control
+        layer, reorder, keyframe, ts, pid_step, tl0_step, level, valid, ahead = args
+        layer = max(spec.target, 0) if layer is None else layer
+        seq = 70_000 + 1000 * layer + i + reorder
+        pid = (pid + (pid_step or 0)) & 0x7FFF
+        tl0 = (tl0 + (tl0_step or 0)) & 0xFF
+        data = vp8_packet(
+            seq=seq,
+            ts=ts,
+            ssrc=1,
+            picture_id=pid,
+            tl0picidx=tl0,
+            keyframe=keyframe,
+            start=True,
+            marker=False,
+            body=b"x",
+        )
+        offset = kernels_py.parse_rtp(data, 0, 0, 0, 0)[5] if valid else len(data) + 1
+        pid_in = -1 if pid_step is None else pid
+        tl0_in = -1 if tl0_step is None else tl0
+        packet = (data, offset, seq, ts, False, level, layer, keyframe, pid_in, tl0_in, now_ms)
+        assert _forward(compiled, packet, ahead) == _forward(spec, packet, ahead), (i, args)
+        assert _state(compiled) == _state(spec), (i, control, args)
