@@ -9,7 +9,6 @@ restarted, or the node's key expired during a long pause).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -35,6 +34,7 @@ class NodeRegistration:
         self._store = store
         self._info = info
         self._load = load
+        self._stopping = asyncio.Event()
         self._interval_s = interval_s
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
@@ -63,19 +63,25 @@ class NodeRegistration:
         await self._guarded(self._store.set_node_state(self._info.id, "draining"))
 
     async def stop(self) -> None:
-        """Stop beating and deregister, so the node's rooms move without waiting for the TTL."""
+        """Stop beating and deregister, so the node's rooms move without waiting for the TTL.
+
+        The beat loop is asked to finish rather than cancelled: a cancellation landing inside
+        a Redis command can be swallowed by the client library, and then nothing ends the loop.
+        """
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
             self._task = None
         self._registered = False
         await self._guarded(self._store.remove_node(self._info.id))
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s)
-            await self._beat(register=False)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+                return
+            except TimeoutError:
+                await self._beat(register=False)
 
     async def _beat(self, *, register: bool) -> None:
         async def beat() -> None:
