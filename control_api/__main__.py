@@ -5,16 +5,12 @@ Use with SFU_REDIS_URL so that media nodes started with `python -m sfu` share it
 
 from __future__ import annotations
 
-import argparse
 import logging
-
-import uvloop
 
 from control_api.app import STATIC_DIR, create_app
 from control_api.settings import ControlSettings
 from control_api.store import open_store
-from sfu.observability.logs import configure_logging
-from sfu.serving import serve_until_stopped
+from sfu.serving import run_from_command_line, serve_until_stopped
 
 
 async def serve(host: str, port: int) -> None:
@@ -31,12 +27,7 @@ async def serve(host: str, port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="seed-sfu control API")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args()
-    configure_logging()
-    uvloop.run(serve(args.host, args.port))
+    run_from_command_line("seed-sfu control API", serve)
 
 
 if __name__ == "__main__":

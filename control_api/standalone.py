@@ -7,16 +7,11 @@ nodes, run ``python -m control_api`` and ``python -m sfu`` with ``SFU_REDIS_URL`
 
 from __future__ import annotations
 
-import argparse
-
-import uvloop
-
 from control_api.app import STATIC_DIR, create_app
 from control_api.settings import ControlSettings
 from control_api.store.memory_store import MemoryStore
 from sfu.node import Node
-from sfu.observability.logs import configure_logging
-from sfu.serving import serve_until_stopped
+from sfu.serving import run_from_command_line, serve_until_stopped
 from sfu.settings import NodeSettings
 
 NODE_PATH = "/node"
@@ -40,12 +35,7 @@ async def serve(host: str, port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args()
-    configure_logging()
-    uvloop.run(serve(args.host, args.port))
+    run_from_command_line(__doc__.splitlines()[0], serve)
 
 
 if __name__ == "__main__":
