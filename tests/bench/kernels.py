@@ -22,6 +22,7 @@ from sfu.media.downtrack import DownTrack
 from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
 from tests.rtp import vectors as v
+from tests.support.sinks import Sink
 
 PACKET = v.VP8_KEYFRAME
 OFFSET, END = v.VP8_KEYFRAME_OFFSET, len(PACKET)
@@ -39,18 +40,6 @@ CALLS = {
 }
 
 
-class NullSink:
-    """Accepts every packet and sends it nowhere."""
-
-    connected = True
-
-    def send_rtp(self, data: bytes) -> bool:
-        return True
-
-    def send_rtcp(self, data: bytes) -> bool:
-        return True
-
-
 def _subjects(rtp: ModuleType, forwarder: ModuleType) -> dict[str, Any]:
     """The names CALLS use: a DownTrack forwarding layer 0, its Forwarder, one packet of it."""
     publisher = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=9), ("q",))
@@ -62,7 +51,7 @@ def _subjects(rtp: ModuleType, forwarder: ModuleType) -> dict[str, Any]:
     )
     downtrack = DownTrack(
         receiver,
-        NullSink(),
+        Sink(),
         line,
         initial_layer=0,
         counters=MediaCounters(),

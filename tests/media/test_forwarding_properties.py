@@ -27,24 +27,11 @@ from sfu.rtp import kernels_py
 from sfu.rtp.seqnum import diff32, unwrap16
 from tests.support.kernels import Kernels
 from tests.support.packets import MID_ID, RID_ID, vp8_packet
+from tests.support.sinks import Sink
 
 RIDS = ("q", "h", "f")
 FRAME_TICKS = 3000  # 30 fps at 90 kHz
 NTP_BASE = 0xE000_0000_0000_0000
-
-
-class RecordingSink:
-    connected = True
-
-    def __init__(self) -> None:
-        self.rtp: list[bytes] = []
-
-    def send_rtp(self, data: bytes) -> bool:
-        self.rtp.append(data)
-        return True
-
-    def send_rtcp(self, data: bytes) -> bool:
-        return True
 
 
 @dataclass(frozen=True)
@@ -126,7 +113,7 @@ def _forward(
         receiver.bind_ssrc(layer, 1000 + layer)
         if sc["sender_reports"]:  # all layers capture on one clock: frame f is at f/30 s
             receiver.on_sender_report(layer, NTP_BASE, sc["ts0"][layer], 0)
-    sink = RecordingSink()
+    sink = Sink(record=True)
     line = MediaLine(
         "1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1, abs_send_time=3), (), 0xABC
     )

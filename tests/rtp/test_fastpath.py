@@ -15,6 +15,7 @@ from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.receiver import TrackReceiver
 from sfu.rtp import fastpath
+from tests.support.sinks import Sink
 
 RTP_NAMES = ("parse_rtp", "vp8_descriptor")
 FORWARDER_NAMES = (
@@ -44,16 +45,6 @@ def test_fastpath_uses_the_selected_implementation() -> None:
         assert getattr(fastpath, name) is getattr(forwarder, name)
 
 
-class NoSink:
-    connected = False
-
-    def send_rtp(self, data: bytes) -> bool:
-        return False
-
-    def send_rtcp(self, data: bytes) -> bool:
-        return False
-
-
 def test_downtracks_forward_with_the_selected_forwarder() -> None:
     """What the packet path really runs: a DownTrack built as the node builds it."""
     line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
@@ -62,7 +53,7 @@ def test_downtracks_forward_with_the_selected_forwarder() -> None:
     )
     downtrack = DownTrack(
         receiver,
-        NoSink(),
+        Sink(connected=False),
         line,
         initial_layer=0,
         counters=MediaCounters(),
