@@ -12,10 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from control_api.api import demo, health, nodes, rooms
@@ -23,9 +28,12 @@ from control_api.deps import AppState
 from control_api.errors import (
     ControlError,
     NodeNotFound,
+    NodeUnreachable,
     NoNodeAvailable,
+    ParticipantNotFound,
     RoomNotFound,
     StoreUnavailable,
+    TrackNotFound,
 )
 from control_api.metrics import ControlMetrics, RequestCounter
 from control_api.settings import ControlSettings
@@ -35,14 +43,36 @@ from control_api.store.base import Store
 _ERROR_STATUS: dict[type[ControlError], int] = {
     RoomNotFound: 404,
     NodeNotFound: 404,
+    ParticipantNotFound: 404,
+    TrackNotFound: 404,
     NoNodeAvailable: 503,
+    NodeUnreachable: 503,
     StoreUnavailable: 503,
 }
 # Both 503s are transient: nodes heartbeat every ~2 s and Redis reconnects.
 _RETRY_AFTER_S = "2"
 
 
+class ErrorOut(BaseModel):
+    """The body of every error but 422 (FastAPI's `HTTPValidationError`)."""
+
+    detail: str
+
+
+# Documented by `_document_errors` on the operations that can answer them.
+_ERROR_RESPONSES: dict[int, tuple[str, str | None]] = {  # status: (description, header)
+    401: ("No API key, or a wrong one", "WWW-Authenticate"),
+    404: ("Nothing by a name given in the path", None),
+    503: (
+        "No media node can take it, or the store is unreachable; try again after "
+        "Retry-After seconds",
+        "Retry-After",
+    ),
+}
+
+
 STATIC_DIR = Path(__file__).parent / "static"  # the bundled web client
+
 
 def create_app(
     settings: ControlSettings,
@@ -63,6 +93,9 @@ def create_app(
     )
     app.state.control = AppState(settings=settings, store=store, clock=clock, metrics=metrics)
     app.add_exception_handler(ControlError, _control_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    openapi = app.openapi
+    app.openapi = lambda: _document_errors(openapi())  # type: ignore[method-assign]
     app.add_middleware(RequestCounter, metrics=metrics)
     app.include_router(health.router)
     app.include_router(rooms.router)
@@ -85,3 +118,51 @@ async def _control_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": _RETRY_AFTER_S} if status == 503 else None
     reason = exc.reason if isinstance(exc, ControlError) else str(exc)
     return JSONResponse({"detail": reason}, status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI answers 400 to a JSON body that is not UTF-8: make it the 422 `json_invalid` that
+    any other body that is not JSON gets, so every malformed body is a documented 422."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        error = {
+            "type": "json_invalid",
+            "loc": ("body", exc.__cause__.start),
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": f"not {exc.__cause__.encoding}"},
+        }
+        return await request_validation_exception_handler(request, RequestValidationError([error]))
+    return await http_exception_handler(request, exc)
+
+
+def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Add to the OpenAPI document the errors each operation can answer with: 401 where an API
+    key is required, 404 where the path names something, 503 wherever the store is read (all
+    but the health routes). What an operation documents itself is kept. Idempotent."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["ErrorOut"] = (
+        ErrorOut.model_json_schema()
+    )
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            statuses = []
+            if "security" in operation:
+                statuses.append(401)
+            if "{" in path:
+                statuses.append(404)
+            if "health" not in operation.get("tags", ()):
+                statuses.append(503)
+            for status in statuses:
+                operation["responses"].setdefault(str(status), _error_response(status))
+    return spec
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    description, header = _ERROR_RESPONSES[status]
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    if header is not None:
+        response["headers"] = {header: {"required": True, "schema": {"type": "string"}}}
+    return response

@@ -33,3 +33,17 @@ class NoNodeAvailable(ControlError):
 
 class StoreUnavailable(ControlError):
     """The backing store (Redis) could not be reached or answered with an error."""
+
+
+class ParticipantNotFound(ControlError):
+    def __init__(self, room: str, identity: str) -> None:
+        super().__init__(f"participant {identity!r} is not in room {room!r}")
+
+
+class TrackNotFound(ControlError):
+    def __init__(self, identity: str, track_id: str) -> None:
+        super().__init__(f"participant {identity!r} publishes no track {track_id!r}")
+
+
+class NodeUnreachable(ControlError):
+    """The node hosting the room does not listen for commands (restarting, or just died)."""

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from control_api.domain.models import ROOM_NAME_PATTERN, NodeStatus, RoomInfo
+from control_api.domain.models import ROOM_NAME_PATTERN, NodeStatus, ParticipantRecord, RoomInfo
 
 MAX_TOKEN_TTL_S = 7 * 24 * 3600
 
 RoomName = Annotated[str, Field(pattern=ROOM_NAME_PATTERN, examples=["standup"])]
 # Identities are printable, without spaces, so they read well in logs and URLs.
-Identity = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:+-]{1,128}$", examples=["alice"])]
+IDENTITY_PATTERN = r"^[A-Za-z0-9_.@:+-]{1,128}$"
+Identity = Annotated[str, Field(pattern=IDENTITY_PATTERN, examples=["alice"])]
+TRACK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_PAGE = 500
 DisplayName = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
@@ -90,8 +93,42 @@ class RoomOut(BaseModel):
         )
 
 
+class RoomPage(BaseModel):
+    rooms: list[RoomOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
+
+
 class RoomDetail(RoomOut):
     node: NodeRef | None = None  # the node hosting the room, once someone was given a token
+    participants: int  # connected now (on a live node)
+
+
+class TrackOut(BaseModel):
+    id: str
+    kind: str
+    muted: bool
+
+
+class ParticipantOut(BaseModel):
+    identity: str
+    name: str
+    node_id: str
+    joined_at: float
+    tracks: list[TrackOut]
+
+    @classmethod
+    def of(cls, record: ParticipantRecord) -> ParticipantOut:
+        return cls(
+            identity=record.identity,
+            name=record.name,
+            node_id=record.node_id,
+            joined_at=record.joined_at,
+            tracks=[TrackOut(id=t.id, kind=t.kind, muted=t.muted) for t in record.tracks],
+        )
+
+
+class MuteRequest(_Body):
+    muted: StrictBool  # "yes" or 1 is a mistake, not a mute
 
 
 class LoadOut(BaseModel):
@@ -109,9 +146,10 @@ class NodeOut(BaseModel):
     load: LoadOut
     heartbeat_at: float | None
     alive: bool
+    rooms: list[str]  # assigned to this node
 
     @classmethod
-    def of(cls, status: NodeStatus, *, alive: bool) -> NodeOut:
+    def of(cls, status: NodeStatus, *, alive: bool, rooms: list[str]) -> NodeOut:
         load = status.load
         return cls(
             id=status.info.id,
@@ -126,4 +164,5 @@ class NodeOut(BaseModel):
             ),
             heartbeat_at=status.heartbeat_at,
             alive=alive,
+            rooms=rooms,
         )

@@ -7,6 +7,8 @@
     SFU_TOKEN_TTL_S     lifetime of a join token when the request names none, seconds (6 h)
     SFU_DEMO            true enables POST /demo/token (no API key) for the bundled web page
     SFU_NODE_TTL_S      a node is alive while its last heartbeat is younger than this (6 s)
+    SFU_WEBHOOK_URLS    comma-separated http(s) URLs that receive signed webhooks (none)
+    SFU_WEBHOOK_KEY     id of the API key whose secret signs webhooks (the first key)
 
 Key ids are [A-Za-z0-9_.-]{1,64}; secrets are at least 32 characters (HS256 wants a 256-bit
 key). With SFU_DEMO on and no keys configured, the well-known development key `DEMO_KEY_ID` /
@@ -20,6 +22,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,11 +57,33 @@ class ClusterSettings(BaseSettings):
     redis_url: str | None = None
     demo: bool = False
     node_ttl_s: float = Field(default=6.0, gt=0)
+    webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_key: str | None = None
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _parse_keys(cls, value: object) -> object:
         return parse_api_keys(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _check_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            try:
+                parts = urlsplit(url)
+                valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # e.g. an unclosed IPv6 bracket
+                valid = False
+            if not valid:
+                raise ValueError(f"webhook URL {url!r} is not an http:// or https:// URL")
+        return urls
 
     @model_validator(mode="after")
     def _resolve_keys(self) -> ClusterSettings:
@@ -83,8 +108,14 @@ class ClusterSettings(BaseSettings):
                 raise ValueError(
                     f"API key {key_id!r}: secret must be at least {MIN_SECRET_LENGTH} characters"
                 )
+        if self.webhook_key is not None and self.webhook_key not in keys:
+            raise ValueError(f"SFU_WEBHOOK_KEY {self.webhook_key!r} is not a configured API key id")
         object.__setattr__(self, "api_keys", keys)  # the model is frozen once validated
         return self
+
+    def webhook_secret(self) -> str:
+        """The secret signing webhooks; receivers are given the same key's secret."""
+        return self.api_keys[self.webhook_key or next(iter(self.api_keys))]
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """Never print secrets (settings end up in logs and tracebacks)."""

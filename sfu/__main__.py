@@ -1,4 +1,8 @@
-"""Run one media node: ``python -m sfu`` (settings from SFU_* environment variables)."""
+"""Run one media node: ``python -m sfu`` (settings from SFU_* environment variables).
+
+SIGTERM drains (no new rooms; exit once the node's calls end or SFU_DRAIN_TIMEOUT_S passes),
+as does ``POST /v1/nodes/{id}/drain``; SIGINT or a second SIGTERM exits at once.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,13 @@ async def serve(settings: NodeSettings) -> None:
     node = Node(settings, store)
     await node.start()
     try:
-        await serve_until_stopped(node.app(), settings.node_host, settings.node_port)
+        await serve_until_stopped(
+            node.app(),
+            settings.node_host,
+            settings.node_port,
+            on_sigterm=node.drain,
+            exit_when=node.drained,
+        )
     finally:
         await node.stop()
         await store.close()

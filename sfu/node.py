@@ -17,8 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from control_api.domain.models import NodeInfo, NodeLoad
+from control_api.domain.commands import NodeCommand
+from control_api.domain.models import NodeInfo, NodeLoad, ParticipantRecord
 from control_api.store.base import Store
+from sfu.control.commands import CommandListener
+from sfu.control.presence import LifecycleEvent, Presence
 from sfu.control.registry import NodeRegistration
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
@@ -26,12 +29,14 @@ from sfu.observability.metrics import NodeMetrics
 from sfu.rooms.participant import MediaConfig
 from sfu.rooms.room import Room
 from sfu.settings import NodeSettings
-from sfu.signaling.session import SignalingSession
+from sfu.signaling.session import CLOSE_NORMAL, CLOSE_REMOVED, SignalingSession
 from sfu.webrtc.stack import configure_aiortc
 
 logger = logging.getLogger(__name__)
 
+DRAIN_POLL_S = 0.5
 TICK_S = 1.0  # receiver reports, REMB, sender reports, layer fallback
+CLOSE_SHUTTING_DOWN = 1001
 
 
 class Node:
@@ -50,19 +55,29 @@ class Node:
             start_bitrate_kbps=settings.start_bitrate_kbps,
             remb_bps=settings.remb_bps,
         )
+        self.presence = Presence(store, self.id, on_event=self._lifecycle, clock=clock)
         self._registration = NodeRegistration(
             store,
             NodeInfo(id=self.id, url=self.url, capacity=settings.node_capacity, state="active"),
             self.load,
             clock=clock,
+            on_beat=self._after_beat,
         )
+        self.commands = CommandListener(store, self.id, self.handle)
         self.metrics = NodeMetrics(self)
         self._ticker: asyncio.Task[None] | None = None
+        self.draining = False
+        # Set once the node may exit: drained (no one left, or the deadline passed).
+        self.drained = asyncio.Event()
+        self._drain_task: asyncio.Task[None] | None = None
 
-    def room(self, name: str) -> Room:
+    def room(self, name: str) -> Room | None:
+        """The room to join; None for a room this draining node does not host already."""
         room = self.rooms.get(name)
         if room is None:
-            room = self.rooms[name] = Room(name)
+            if self.draining:
+                return None
+            room = self.rooms[name] = Room(name, self.presence)
         return room
 
     def load(self) -> NodeLoad:
@@ -72,20 +87,77 @@ class Node:
 
     async def start(self) -> None:
         configure_aiortc(self.settings.ice_host_addresses)
+        self.presence.start()
         await self._registration.start()
+        self.commands.start()
         self._ticker = asyncio.create_task(self._tick_loop())
         logger.info("node %s serving %s", self.id, self.url)
 
     async def stop(self) -> None:
+        """Disconnect everyone (they rejoin elsewhere) and deregister."""
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+        await self.commands.stop()
         for room in list(self.rooms.values()):
-            for participant in list(room.participants.values()):
-                participant.disconnect(1001, "node shutting down")
-                await room.leave(participant)
+            await self._close_room(room, CLOSE_SHUTTING_DOWN, "node shutting down")
+        await self.presence.stop()
         await self._registration.stop()
+
+    def drain(self) -> None:
+        """Take no new rooms; set `drained` once every room is empty or the deadline passed.
+        Asking again changes nothing."""
+        if self.draining:
+            return
+        self.draining = True
+        logger.info("node %s draining (deadline %.0f s)", self.id, self.settings.drain_timeout_s)
+        self._drain_task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        await self._registration.drain()
+        deadline = asyncio.get_running_loop().time() + self.settings.drain_timeout_s
+        while any(room.participants for room in self.rooms.values()):
+            if asyncio.get_running_loop().time() >= deadline:
+                logger.warning("node %s: drain deadline passed with calls going on", self.id)
+                break
+            await asyncio.sleep(DRAIN_POLL_S)
+        self.drained.set()
+
+    async def handle(self, command: NodeCommand) -> None:
+        """Act on a command from the control plane; unknown rooms and identities are ignored
+        (the room may have moved, the participant may have left)."""
+        room = self.rooms.get(command.room)
+        match command.kind:
+            case "drain":
+                self.drain()
+            case "delete_room" if room is not None:
+                await self._close_room(room, CLOSE_NORMAL, "room deleted")
+            case "remove_participant" if room is not None:
+                participant = room.participants.get(command.identity)
+                if participant is not None:
+                    participant.disconnect(CLOSE_REMOVED, "removed by the server")
+                    await room.leave(participant)
+            case "mute_track" if room is not None:
+                participant = room.participants.get(command.identity)
+                if participant is not None:
+                    room.mute(participant, command.track_id, command.muted, by_server=True)
+
+    async def _close_room(self, room: Room, code: int, reason: str) -> None:
+        for participant in list(room.participants.values()):
+            participant.disconnect(code, reason)
+            await room.leave(participant)
+
+    async def _after_beat(self, registered: bool) -> None:
+        if registered or self.presence.stale:
+            await self.presence.resync()
+
+    def _lifecycle(
+        self, event: LifecycleEvent, room: str, record: ParticipantRecord | None
+    ) -> None:
+        logger.info("%s %s %s", event, room, record.identity if record else "")
 
     async def _tick_loop(self) -> None:
         while True:
@@ -115,7 +187,15 @@ class Node:
         return Response(body, media_type=content_type)
 
     async def _healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "node": self.id})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "node": self.id,
+                "registered": self._registration.registered,
+                "commands": self.commands.listening,
+                "draining": self.draining,
+            }
+        )
 
     def app(self) -> Starlette:
         """The node's HTTP side: signaling WebSocket, /metrics, /healthz."""

@@ -16,18 +16,48 @@ from sfu.observability.logs import configure_logging
 from sfu.signaling.messages import MAX_FRAME_BYTES
 
 
-async def serve_until_stopped(app: ASGIApp, host: str, port: int) -> None:
-    """Run uvicorn on the current loop; return once a signal asked it to stop.
+async def serve_until_stopped(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    on_sigterm: Callable[[], None] | None = None,
+    exit_when: asyncio.Event | None = None,
+) -> None:
+    """Run uvicorn on the current loop; return once a signal asked it to stop, or once
+    `exit_when` is set. With `on_sigterm` (a media node's drain), SIGTERM calls it instead of
+    stopping; SIGINT, or a second SIGTERM, stops at once.
 
     WebSocket frames above the signaling limit are refused by uvicorn itself (close 1009).
     """
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning")
     )
+    terms = 0
+
+    def exit_now() -> None:
+        server.should_exit = True
+
+    def sigterm() -> None:
+        nonlocal terms
+        terms += 1
+        if on_sigterm is None or terms > 1:
+            exit_now()
+        else:
+            on_sigterm()
+
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, lambda: setattr(server, "should_exit", True))
-    await server.serve()
+    loop.add_signal_handler(signal.SIGTERM, sigterm)
+    loop.add_signal_handler(signal.SIGINT, exit_now)
+    watcher = None
+    if exit_when is not None:
+        watcher = asyncio.create_task(exit_when.wait())
+        watcher.add_done_callback(lambda _: exit_now())
+    try:
+        await server.serve()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
 
 
 def run_from_command_line(

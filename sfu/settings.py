@@ -6,6 +6,7 @@ SFU_NODE_URL                    signaling URL clients are given (default ws://ho
 SFU_NODE_CAPACITY               participants this node accepts (default 100)
 SFU_ICE_HOST_ADDRESSES          comma-separated addresses to offer as ICE host candidates
                                 (default: the machine's, loopback if it has no other)
+SFU_DRAIN_TIMEOUT_S             a draining node exits once empty or after this long (3600 s)
 SFU_DEFAULT_LAYER               layer forwarded until layer selection lands (0=q, 1=h, 2=f)
 SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
 """
@@ -31,6 +32,7 @@ class NodeSettings(ClusterSettings):
     default_layer: int = Field(default=1, ge=0, le=2)
     start_bitrate_kbps: int = Field(default=2500, ge=0)
     remb_bps: int = Field(default=3_000_000, gt=0)
+    drain_timeout_s: float = Field(default=3600.0, ge=0)
 
     @field_validator("ice_host_addresses", mode="before")
     @classmethod

@@ -1,20 +1,32 @@
-"""/v1/rooms: create, list, inspect and delete rooms; issue join tokens for a room."""
+"""/v1/rooms: rooms, their participants, and join tokens.
+
+Changes to live calls (delete a room, remove or mute a participant) are written to the store
+first, then sent to the room's node as commands, which disconnects or mutes the people there.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from control_api.deps import Authenticated, State, require_api_key
-from control_api.domain.models import ROOM_NAME_PATTERN, is_alive
-from control_api.errors import RoomNotFound
+from control_api.domain.commands import NodeCommand
+from control_api.domain.models import ROOM_NAME_PATTERN, ParticipantRecord, is_alive
+from control_api.errors import NodeUnreachable, ParticipantNotFound, RoomNotFound, TrackNotFound
 from control_api.joins import issue_join_token
+from control_api.roster import live_participants
 from control_api.schemas import (
+    IDENTITY_PATTERN,
+    MAX_PAGE,
+    TRACK_ID_PATTERN,
+    MuteRequest,
     NodeRef,
+    ParticipantOut,
     RoomCreate,
     RoomDetail,
     RoomOut,
+    RoomPage,
     TokenOut,
     TokenRequest,
 )
@@ -23,6 +35,8 @@ from control_api.tokens import JoinGrants
 router = APIRouter(prefix="/v1/rooms", tags=["rooms"], dependencies=[Depends(require_api_key)])
 
 RoomPath = Annotated[str, Path(pattern=ROOM_NAME_PATTERN)]
+IdentityPath = Annotated[str, Path(pattern=IDENTITY_PATTERN)]
+TrackPath = Annotated[str, Path(pattern=TRACK_ID_PATTERN)]
 
 
 @router.post(
@@ -44,8 +58,16 @@ async def create_room(body: RoomCreate, state: State, response: Response) -> Roo
 
 
 @router.get("")
-async def list_rooms(state: State) -> list[RoomOut]:
-    return [RoomOut.of(room) for room in await state.store.list_rooms()]
+async def list_rooms(
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(pattern=ROOM_NAME_PATTERN)] = None,
+) -> RoomPage:
+    """Rooms by name, `limit` at a time; pass `next_cursor` as `cursor` for the next page."""
+    rooms = [r for r in await state.store.list_rooms() if cursor is None or r.name > cursor]
+    page = rooms[:limit]
+    next_cursor = page[-1].name if len(rooms) > limit else None
+    return RoomPage(rooms=[RoomOut.of(room) for room in page], next_cursor=next_cursor)
 
 
 @router.get("/{name}")
@@ -53,21 +75,65 @@ async def get_room(name: RoomPath, state: State) -> RoomDetail:
     room = await state.store.get_room(name)
     if room is None:
         raise RoomNotFound(name)
+    now, ttl = state.clock(), state.settings.node_ttl_s
     node_id = await state.store.room_node(name)
     node = None
     if node_id is not None:
-        now, ttl = state.clock(), state.settings.node_ttl_s
         for status_ in await state.store.list_nodes():
             if status_.info.id == node_id:
                 node = NodeRef(id=node_id, url=status_.info.url, alive=is_alive(status_, now, ttl))
-    return RoomDetail(**RoomOut.of(room).model_dump(), node=node)
+    people = await live_participants(state.store, name, now=now, ttl=ttl)
+    return RoomDetail(**RoomOut.of(room).model_dump(), node=node, participants=len(people))
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_room(name: RoomPath, state: State) -> None:
-    """Forget the room and its node assignment (participants already connected stay)."""
+    """Forget the room and disconnect everyone in it."""
+    node_id = await state.store.room_node(name)
     if not await state.store.delete_room(name):
         raise RoomNotFound(name)
+    if node_id is not None:  # a node that misses it keeps no record of the room's people
+        await state.store.send_command(node_id, NodeCommand(kind="delete_room", room=name))
+
+
+@router.get("/{name}/participants")
+async def list_participants(name: RoomPath, state: State) -> list[ParticipantOut]:
+    """The participants connected now, by identity."""
+    if await state.store.get_room(name) is None:
+        raise RoomNotFound(name)
+    now, ttl = state.clock(), state.settings.node_ttl_s
+    return [
+        ParticipantOut.of(record)
+        for record in await live_participants(state.store, name, now=now, ttl=ttl)
+    ]
+
+
+@router.delete("/{name}/participants/{identity}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_participant(name: RoomPath, identity: IdentityPath, state: State) -> None:
+    """Disconnect a participant (its client is told it was removed and does not rejoin)."""
+    record = await _participant(state, name, identity)
+    await _command(state, record, NodeCommand("remove_participant", room=name, identity=identity))
+    await state.store.remove_participant(name, identity, record.node_id)
+
+
+@router.post("/{name}/participants/{identity}/tracks/{track_id}/mute")
+async def mute_track(
+    name: RoomPath, identity: IdentityPath, track_id: TrackPath, body: MuteRequest, state: State
+) -> ParticipantOut:
+    """Mute or unmute a published track: the publisher's client is told to stop (or resume)
+    sending it and everyone else sees it muted."""
+    record = await _participant(state, name, identity)
+    if all(track.id != track_id for track in record.tracks):
+        raise TrackNotFound(identity, track_id)
+    command = NodeCommand(
+        "mute_track", room=name, identity=identity, track_id=track_id, muted=body.muted
+    )
+    await _command(state, record, command)
+    out = ParticipantOut.of(record)
+    for track in out.tracks:
+        if track.id == track_id:
+            track.muted = body.muted
+    return out
 
 
 @router.post("/{name}/tokens")
@@ -90,3 +156,18 @@ async def create_token(
     )
     state.metrics.join_tokens.labels(route="v1").inc()
     return token
+
+
+async def _participant(state: State, room: str, identity: str) -> ParticipantRecord:
+    if await state.store.get_room(room) is None:
+        raise RoomNotFound(room)
+    now, ttl = state.clock(), state.settings.node_ttl_s
+    for record in await live_participants(state.store, room, now=now, ttl=ttl):
+        if record.identity == identity:
+            return record
+    raise ParticipantNotFound(room, identity)
+
+
+async def _command(state: State, record: ParticipantRecord, command: NodeCommand) -> None:
+    if await state.store.send_command(record.node_id, command) == 0:
+        raise NodeUnreachable(f"node {record.node_id!r} does not listen for commands; try again")

@@ -77,3 +77,24 @@ class RoomInfo:
     empty_timeout_s: int
     metadata: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRecord:
+    """A track a participant publishes, as the control plane sees it."""
+
+    id: str
+    kind: str  # "audio" | "video"
+    muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRecord:
+    """A participant as its node reports it; `node_id` tells a live record from a stale one
+    (a participant whose node died stays in the store until it rejoins elsewhere)."""
+
+    identity: str
+    name: str
+    node_id: str
+    joined_at: float
+    tracks: tuple[TrackRecord, ...] = ()

@@ -9,9 +9,19 @@ Errors: `NodeNotFound` for an unknown node id, `StoreUnavailable` when the backe
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from control_api.domain.models import NodeInfo, NodeLoad, NodeState, NodeStatus, RoomInfo
+from control_api.domain.commands import NodeCommand
+from control_api.domain.models import (
+    NodeInfo,
+    NodeLoad,
+    NodeState,
+    NodeStatus,
+    ParticipantRecord,
+    RoomInfo,
+)
 
 
 class Store(Protocol):
@@ -39,7 +49,7 @@ class Store(Protocol):
         """Every room, ordered by name."""
 
     async def delete_room(self, name: str) -> bool:
-        """Delete the room and its assignment; False if it did not exist."""
+        """Delete the room, its assignment and participants; False if it did not exist."""
 
     async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
         """Atomically return the room's node: the current one if alive, else a newly selected
@@ -47,6 +57,32 @@ class Store(Protocol):
 
     async def room_node(self, name: str) -> str | None:
         """The id of the node the room is assigned to, alive or not."""
+
+    async def room_assignments(self) -> dict[str, str]:
+        """Every room name -> the id of the node it is assigned to."""
+
+    async def claim_rooms(self, node_id: str, names: Sequence[str]) -> list[str]:
+        """Assign the rooms a node hosts to it where no node is assigned (after the store lost
+        its state, e.g. Redis restarted); returns the names already assigned to another node."""
+
+    async def put_participant(self, room: str, record: ParticipantRecord) -> None:
+        """Add or replace the participant `record.identity` of the room."""
+
+    async def remove_participant(self, room: str, identity: str, node_id: str) -> None:
+        """Remove the participant if `node_id` still hosts it (a node that lost a participant
+        to another node must not remove the newer record)."""
+
+    async def list_participants(self, room: str) -> list[ParticipantRecord]:
+        """Every participant recorded for the room, live node or not, ordered by identity."""
+
+    async def send_command(self, node_id: str, command: NodeCommand) -> int:
+        """Publish a command to a node; returns how many listeners received it (0: none)."""
+
+    def subscribe_commands(
+        self, node_id: str
+    ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[NodeCommand]]:
+        """Subscribed on entry: commands sent to `node_id` from then on. Iterating raises
+        `StoreUnavailable` if the channel breaks (the consumer subscribes again)."""
 
     async def ping(self) -> bool:
         """True if the backend answers (readiness)."""

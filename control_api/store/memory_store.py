@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator, Sequence
 
+from control_api.domain.commands import NodeCommand
 from control_api.domain.models import (
     NodeInfo,
     NodeLoad,
     NodeState,
     NodeStatus,
+    ParticipantRecord,
     RoomInfo,
     is_alive,
 )
@@ -25,6 +29,8 @@ class MemoryStore:
         # node id -> room name -> when it was assigned there (see `_pending`)
         self._recent: dict[str, dict[str, float]] = {}
         self._assign_lock = asyncio.Lock()
+        self._participants: dict[str, dict[str, ParticipantRecord]] = {}
+        self._listeners: dict[str, set[asyncio.Queue[NodeCommand]]] = {}
 
     async def register_node(self, info: NodeInfo) -> None:
         current = self._nodes.get(info.id)
@@ -64,6 +70,7 @@ class MemoryStore:
 
     async def delete_room(self, name: str) -> bool:
         self._room_node.pop(name, None)
+        self._participants.pop(name, None)
         return self._rooms.pop(name, None) is not None
 
     async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
@@ -81,6 +88,48 @@ class MemoryStore:
 
     async def room_node(self, name: str) -> str | None:
         return self._room_node.get(name)
+
+    async def room_assignments(self) -> dict[str, str]:
+        return dict(self._room_node)
+
+    async def claim_rooms(self, node_id: str, names: Sequence[str]) -> list[str]:
+        for name in names:
+            self._room_node.setdefault(name, node_id)
+        return [name for name in names if self._room_node[name] != node_id]
+
+    async def put_participant(self, room: str, record: ParticipantRecord) -> None:
+        self._participants.setdefault(room, {})[record.identity] = record
+
+    async def remove_participant(self, room: str, identity: str, node_id: str) -> None:
+        records = self._participants.get(room, {})
+        if identity in records and records[identity].node_id == node_id:
+            del records[identity]
+            if not records:
+                del self._participants[room]
+
+    async def list_participants(self, room: str) -> list[ParticipantRecord]:
+        records = self._participants.get(room, {})
+        return [records[identity] for identity in sorted(records)]
+
+    async def send_command(self, node_id: str, command: NodeCommand) -> int:
+        listeners = self._listeners.get(node_id, set())
+        for queue in listeners:
+            queue.put_nowait(command)
+        return len(listeners)
+
+    @contextlib.asynccontextmanager
+    async def subscribe_commands(self, node_id: str) -> AsyncIterator[AsyncIterator[NodeCommand]]:
+        queue: asyncio.Queue[NodeCommand] = asyncio.Queue()
+        self._listeners.setdefault(node_id, set()).add(queue)
+
+        async def received() -> AsyncIterator[NodeCommand]:
+            while True:
+                yield await queue.get()
+
+        try:
+            yield received()
+        finally:
+            self._listeners[node_id].discard(queue)
 
     async def ping(self) -> bool:
         return True

@@ -16,19 +16,22 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from control_api.domain.commands import BadCommand, NodeCommand
 from control_api.domain.models import (
     NODE_STATES,
     NodeInfo,
     NodeLoad,
     NodeState,
     NodeStatus,
+    ParticipantRecord,
     RoomInfo,
+    TrackRecord,
     is_alive,
 )
 from control_api.domain.selector import select_node
@@ -50,6 +53,10 @@ NODE_RECENT_KEY = "node:{node_id}:recent"
 ROOMS_KEY = "rooms"
 # hash: room name -> node id
 ROOM_NODE_KEY = "room_node"
+# hash: identity -> ParticipantRecord as JSON (written by the node hosting the room)
+ROOM_PARTICIPANTS_KEY = "room:{room}:participants"
+# pub/sub channel: NodeCommand as JSON, for the node to act on
+NODE_COMMANDS_CHANNEL = "node:{node_id}:commands"
 
 # Lua alive(): same rule as domain.models.is_alive, on the node hash.
 _LUA_ALIVE = """
@@ -101,6 +108,16 @@ return {2, chosen, redis.call('HGETALL', node_key(chosen))}
 """
 )
 
+# KEYS: the room's participants hash. ARGV: identity, node id. Deletes only the node's own record.
+_REMOVE_PARTICIPANT_LUA = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored or cjson.decode(stored)['node_id'] ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
+# Waiting for a command wakes up this often to notice a broken connection.
+_COMMAND_POLL_S = 1.0
+
 # A lost compare-and-set means another caller changed the room meanwhile; re-reading settles it.
 _ASSIGN_ATTEMPTS = 5
 
@@ -124,6 +141,7 @@ class RedisStore:
         self._heartbeat = client.register_script(_HEARTBEAT_LUA)
         self._set_state = client.register_script(_SET_STATE_LUA)
         self._assign = client.register_script(_ASSIGN_LUA)
+        self._remove_participant = client.register_script(_REMOVE_PARTICIPANT_LUA)
 
     @classmethod
     def from_url(
@@ -223,7 +241,8 @@ class RedisStore:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hdel(self._key(ROOMS_KEY), name)
                 pipe.hdel(self._key(ROOM_NODE_KEY), name)
-                deleted, _ = await pipe.execute()
+                pipe.delete(self._key(ROOM_PARTICIPANTS_KEY, room=name))
+                deleted, _, _ = await pipe.execute()
         return bool(deleted)
 
     async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
@@ -250,6 +269,73 @@ class RedisStore:
         with _redis_errors():
             node_id = await self._redis.hget(self._key(ROOM_NODE_KEY), name)
         return _text(node_id) if node_id is not None else None
+
+    async def room_assignments(self) -> dict[str, str]:
+        with _redis_errors():
+            stored = await self._redis.hgetall(self._key(ROOM_NODE_KEY))
+        return {_text(name): _text(node_id) for name, node_id in stored.items()}
+
+    async def claim_rooms(self, node_id: str, names: Sequence[str]) -> list[str]:
+        if not names:
+            return []
+        key = self._key(ROOM_NODE_KEY)
+        with _redis_errors():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for name in names:
+                    pipe.hsetnx(key, name, node_id)
+                pipe.hmget(key, list(names))
+                *_, owners = await pipe.execute()
+        return [name for name, owner in zip(names, owners, strict=True) if owner != node_id]
+
+    async def put_participant(self, room: str, record: ParticipantRecord) -> None:
+        with _redis_errors():
+            await self._redis.hset(
+                self._key(ROOM_PARTICIPANTS_KEY, room=room),
+                record.identity,
+                _participant_json(record),
+            )
+
+    async def remove_participant(self, room: str, identity: str, node_id: str) -> None:
+        with _redis_errors():
+            await self._remove_participant(
+                keys=[self._key(ROOM_PARTICIPANTS_KEY, room=room)], args=[identity, node_id]
+            )
+
+    async def list_participants(self, room: str) -> list[ParticipantRecord]:
+        with _redis_errors():
+            stored = await self._redis.hgetall(self._key(ROOM_PARTICIPANTS_KEY, room=room))
+        by_identity = {_text(identity): _text(value) for identity, value in stored.items()}
+        records = (_participant(by_identity[identity]) for identity in sorted(by_identity))
+        return [record for record in records if record is not None]
+
+    async def send_command(self, node_id: str, command: NodeCommand) -> int:
+        channel = self._key(NODE_COMMANDS_CHANNEL, node_id=node_id)
+        with _redis_errors():
+            return int(await self._redis.publish(channel, command.to_json()))
+
+    @contextlib.asynccontextmanager
+    async def subscribe_commands(self, node_id: str) -> AsyncIterator[AsyncIterator[NodeCommand]]:
+        channel = self._key(NODE_COMMANDS_CHANNEL, node_id=node_id)
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+
+        async def received() -> AsyncIterator[NodeCommand]:
+            while True:
+                with _redis_errors():
+                    message = await pubsub.get_message(timeout=_COMMAND_POLL_S)
+                if message is None or message["type"] != "message":
+                    continue
+                try:
+                    yield NodeCommand.from_json(message["data"])
+                except BadCommand as exc:
+                    logger.warning("x command on %s: %s", channel, exc)
+
+        try:
+            with _redis_errors():
+                await pubsub.subscribe(channel)
+            yield received()
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> bool:
         try:
@@ -323,4 +409,34 @@ def _room_info(stored: str) -> RoomInfo | None:
         )
     except (KeyError, ValueError, TypeError) as exc:
         logger.warning("x room: unreadable record in Redis (%s)", exc)
+        return None
+
+
+def _participant_json(record: ParticipantRecord) -> str:
+    return json.dumps(
+        {
+            "identity": record.identity,
+            "name": record.name,
+            "node_id": record.node_id,
+            "joined_at": record.joined_at,
+            "tracks": [[t.id, t.kind, t.muted] for t in record.tracks],
+        }
+    )
+
+
+def _participant(stored: str) -> ParticipantRecord | None:
+    """Decode a stored participant; a damaged record is logged and treated as absent."""
+    try:
+        data: dict[str, Any] = json.loads(stored)
+        return ParticipantRecord(
+            identity=str(data["identity"]),
+            name=str(data["name"]),
+            node_id=str(data["node_id"]),
+            joined_at=float(data["joined_at"]),
+            tracks=tuple(
+                TrackRecord(id=str(i), kind=str(k), muted=bool(m)) for i, k, m in data["tracks"]
+            ),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        logger.warning("x participant: unreadable record in Redis (%s)", exc)
         return None

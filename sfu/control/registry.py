@@ -3,7 +3,9 @@
 The node writes to the same `Store` the control API reads (Redis when several nodes run, the
 shared MemoryStore in the one-process run). The heartbeat loop outlives store failures: it
 logs, keeps its schedule and registers again when the store has forgotten the node (Redis
-restarted, or the node's key expired during a long pause).
+restarted, or the node's key expired during a long pause). `on_beat` runs after every accepted
+heartbeat, told whether the node was (re)registered, so the node can write again what the store
+forgot.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from control_api.domain.models import NodeInfo, NodeLoad
@@ -30,6 +32,7 @@ class NodeRegistration:
         *,
         interval_s: float = 2.0,
         clock: Callable[[], float] = time.time,
+        on_beat: Callable[[bool], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._info = info
@@ -40,6 +43,7 @@ class NodeRegistration:
         self._task: asyncio.Task[None] | None = None
         self._registered = False
         self._failing = False
+        self._on_beat = on_beat
 
     @property
     def info(self) -> NodeInfo:
@@ -88,11 +92,15 @@ class NodeRegistration:
             if register:
                 await self._store.register_node(self._info)
             accepted = await self._store.heartbeat(self._info.id, self._load(), self._clock())
+            registered = register
             if not accepted:
                 logger.warning("node %s: unknown to the store, registering again", self._info.id)
                 await self._store.register_node(self._info)
                 accepted = await self._store.heartbeat(self._info.id, self._load(), self._clock())
+                registered = True
             self._registered = accepted
+            if accepted and self._on_beat is not None:
+                await self._on_beat(registered)
 
         if not await self._guarded(beat()):
             self._registered = False

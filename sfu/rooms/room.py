@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from sfu.rooms.participant import Participant
 from sfu.signaling.messages import (
@@ -17,12 +18,21 @@ from sfu.signaling.messages import (
 logger = logging.getLogger(__name__)
 
 
+class RoomObserver(Protocol):
+    """Told of every change the control plane should know about (the node's presence)."""
+
+    def participant_changed(self, room: str, participant: Participant) -> None: ...
+
+    def participant_left(self, room: str, participant: Participant) -> None: ...
+
+
 class Room:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, observer: RoomObserver) -> None:
         self.name = name
         self.participants: dict[str, Participant] = {}
+        self._observer = observer
 
-    def _broadcast(self, message: ServerMessage, *, skip: Participant) -> None:
+    def _broadcast(self, message: ServerMessage, *, skip: Participant | None) -> None:
         for other in self.participants.values():
             if other is not skip:
                 other.send(message)
@@ -30,6 +40,7 @@ class Room:
     async def join(self, participant: Participant) -> None:
         """Add a participant (the caller has removed any older one with the same identity)."""
         self.participants[participant.identity] = participant
+        self._observer.participant_changed(self.name, participant)
         self._broadcast(ParticipantJoined(participant=participant.info()), skip=participant)
         await participant.subscribe(
             [
@@ -50,6 +61,7 @@ class Room:
         if self.participants.get(participant.identity) is not participant:
             return
         del self.participants[participant.identity]
+        self._observer.participant_left(self.name, participant)
         for other in list(self.participants.values()):
             other.send(ParticipantLeft(identity=participant.identity))
             await other.unsubscribe(list(participant.published))
@@ -62,6 +74,8 @@ class Room:
         """Answer the participant's offer, then offer its new tracks to everyone else."""
         answer, mids, new = await participant.publish(offer)
         participant.send(PublishAnswer(sdp=answer, tracks=mids))
+        if new:
+            self._observer.participant_changed(self.name, participant)
         for track in new:
             self._broadcast(
                 TrackPublished(participant=participant.identity, track=track.info), skip=participant
@@ -70,13 +84,18 @@ class Room:
             if other is not participant:
                 await other.subscribe(new)
 
-    def mute(self, participant: Participant, track_id: str, muted: bool) -> bool:
+    def mute(
+        self, participant: Participant, track_id: str, muted: bool, *, by_server: bool = False
+    ) -> bool:
+        """Mark a track (un)muted and tell the others; a mute by the server (REST API) is
+        also sent to the publisher, whose client then stops its track."""
         track = participant.set_muted(track_id, muted)
         if track is None:
             return False
+        self._observer.participant_changed(self.name, participant)
         self._broadcast(
             TrackMuted(participant=participant.identity, track_id=track_id, muted=muted),
-            skip=participant,
+            skip=None if by_server else participant,
         )
         return True
 

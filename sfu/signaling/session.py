@@ -51,6 +51,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_REPLACED = 4409
 CLOSE_REMOVED = 4410
+CLOSE_DRAINING = 4503  # 45xx: try again elsewhere (ask the control plane for a new token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class SignalingSession:
         self,
         websocket: WebSocket,
         *,
-        rooms: Callable[[str], Room],
+        rooms: Callable[[str], Room | None],
         secrets: dict[str, str],
         config: MediaConfig,
         clock: Callable[[], float],
@@ -134,6 +135,8 @@ class SignalingSession:
 
     async def _enter(self, join: Join, claims: JoinClaims) -> None:
         room = self._rooms(join.room)
+        if room is None:
+            raise Refused(CLOSE_DRAINING, "node is draining: ask for a new token")
         previous = room.participants.get(claims.identity)
         if previous is not None:
             previous.disconnect(CLOSE_REPLACED, "joined again from another connection")

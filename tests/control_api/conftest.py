@@ -10,6 +10,22 @@ import pytest
 from control_api.store import MemoryStore, RedisStore, Store
 
 RedisStoreFactory = Callable[..., RedisStore]
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    """A settable clock for the apps and stores under test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -23,24 +23,11 @@ from control_api.errors import ControlError
 from control_api.settings import ControlSettings
 from control_api.store import MemoryStore, RedisStore, Store
 from control_api.tokens import JoinGrants, verify_join_token
+from tests.control_api.conftest import T0, Clock
 
 K1, S1 = "key-one", "1" * 32
 K2, S2 = "key-two", "2" * 40
 AUTH = (K1, S1)
-T0 = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
 
 
 def settings(**overrides: Any) -> ControlSettings:
@@ -79,6 +66,10 @@ V1_ROUTES = [
     ("DELETE", "/v1/rooms/r1", None),
     ("POST", "/v1/rooms/r1/tokens", {"identity": "alice"}),
     ("GET", "/v1/nodes", None),
+    ("POST", "/v1/nodes/n1/drain", None),
+    ("GET", "/v1/rooms/r1/participants", None),
+    ("DELETE", "/v1/rooms/r1/participants/bob", None),
+    ("POST", "/v1/rooms/r1/participants/bob/tracks/TR_v/mute", {"muted": True}),
 ]
 
 
@@ -184,11 +175,29 @@ async def test_body_that_is_not_json_is_422(memory_client: httpx.AsyncClient) ->
     assert response.json()["detail"][0]["type"] == "json_invalid"
 
 
-async def test_list_rooms_by_name(client: httpx.AsyncClient) -> None:
-    for name in ("b", "a"):
+async def test_list_rooms_by_name_a_page_at_a_time(client: httpx.AsyncClient) -> None:
+    for name in ("c", "b", "a", "d", "e"):
         await client.post("/v1/rooms", json={"name": name}, auth=AUTH)
-    names = [room["name"] for room in (await client.get("/v1/rooms", auth=AUTH)).json()]
-    assert names == ["a", "b"]
+    page = (await client.get("/v1/rooms", auth=AUTH)).json()
+    assert ([r["name"] for r in page["rooms"]], page["next_cursor"]) == (list("abcde"), None)
+    pages, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/rooms", params=params, auth=AUTH)).json()
+        pages.append([r["name"] for r in page["rooms"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [["a", "b"], ["c", "d"], ["e"]]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"cursor": "a b"}])
+async def test_bad_page_parameters_are_422(
+    memory_client: httpx.AsyncClient, params: dict[str, Any]
+) -> None:
+    response = await memory_client.get("/v1/rooms", params=params, auth=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", next(iter(params))]
 
 
 async def test_unknown_room_is_404(client: httpx.AsyncClient) -> None:
@@ -326,6 +335,7 @@ async def test_list_nodes_with_liveness(client: httpx.AsyncClient, store: Store)
             "load": {"participants": 3, "tracks": 0, "packets_per_s": 0.0, "cpu": 0.0},
             "heartbeat_at": T0 - 1,
             "alive": True,
+            "rooms": [],
         },
         {
             "id": "n2",
@@ -335,6 +345,7 @@ async def test_list_nodes_with_liveness(client: httpx.AsyncClient, store: Store)
             "load": {"participants": 0, "tracks": 0, "packets_per_s": 0.0, "cpu": 0.0},
             "heartbeat_at": None,
             "alive": False,
+            "rooms": [],
         },
     ]
 

@@ -6,9 +6,11 @@ import asyncio
 
 import pytest
 
-from control_api.domain.models import NodeInfo, NodeLoad, RoomInfo
+from control_api.domain.commands import NodeCommand
+from control_api.domain.models import NodeInfo, NodeLoad, ParticipantRecord, RoomInfo, TrackRecord
 from control_api.errors import NodeNotFound
 from control_api.store import Store
+from tests.control_api.conftest import RedisStoreFactory
 
 TTL = 6.0  # heartbeat freshness, seconds
 
@@ -216,3 +218,68 @@ async def test_concurrent_joins_of_a_new_room_land_on_one_node(store: Store) -> 
 
 async def test_ping(store: Store) -> None:
     assert await store.ping() is True
+
+
+# -- participants, claims and commands -------------------------------------------------------
+
+
+def participant(identity: str, node_id: str = "n1", *tracks: TrackRecord) -> ParticipantRecord:
+    return ParticipantRecord(
+        identity=identity, name=identity.title(), node_id=node_id, joined_at=5.0, tracks=tracks
+    )
+
+
+async def test_participants_are_recorded_per_room(store: Store) -> None:
+    video = TrackRecord(id="TR_v", kind="video", muted=True)
+    await store.put_participant("r1", participant("bob", "n1", video))
+    await store.put_participant("r1", participant("ada"))
+    await store.put_participant("r2", participant("cy"))
+    assert await store.list_participants("r1") == [
+        participant("ada"),
+        participant("bob", "n1", video),
+    ]
+    assert await store.list_participants("nowhere") == []
+
+
+async def test_only_the_hosting_node_removes_a_participant(store: Store) -> None:
+    await store.put_participant("r1", participant("bob", "n1"))
+    await store.put_participant("r1", participant("bob", "n2"))  # rejoined on another node
+    await store.remove_participant("r1", "bob", "n1")  # the old node learns late
+    assert await store.list_participants("r1") == [participant("bob", "n2")]
+    await store.remove_participant("r1", "bob", "n2")
+    await store.remove_participant("r1", "ghost", "n2")
+    assert await store.list_participants("r1") == []
+
+
+async def test_deleting_a_room_forgets_its_participants(store: Store) -> None:
+    await store.create_room(room("r1"))
+    await store.put_participant("r1", participant("bob"))
+    assert await store.delete_room("r1")
+    assert await store.list_participants("r1") == []
+
+
+async def test_a_node_claims_only_unassigned_rooms(store: Store) -> None:
+    await live_nodes(store, "n1", now=10.0)
+    assert (await store.assign_room("taken", 10.0, TTL)).info.id == "n1"  # type: ignore[union-attr]
+    assert await store.claim_rooms("n2", ["free", "taken"]) == ["taken"]
+    assert await store.room_assignments() == {"free": "n2", "taken": "n1"}
+    assert await store.claim_rooms("n2", []) == []
+
+
+async def test_commands_reach_the_listening_node_only(store: Store) -> None:
+    assert await store.send_command("n1", NodeCommand(kind="drain")) == 0
+    command = NodeCommand(kind="mute_track", room="r1", identity="bob", track_id="TR_a", muted=True)
+    async with store.subscribe_commands("n1") as received:
+        assert await store.send_command("n1", command) == 1
+        assert await store.send_command("n2", NodeCommand(kind="drain")) == 0
+        assert await asyncio.wait_for(anext(received), 5) == command
+    assert await store.send_command("n1", command) == 0
+
+
+@pytest.mark.redis
+async def test_a_garbled_command_is_skipped(make_redis_store: RedisStoreFactory) -> None:
+    store = make_redis_store()
+    async with store.subscribe_commands("n1") as received:
+        assert await store._redis.publish(f"{store._prefix}node:n1:commands", "{not json") == 1
+        await store.send_command("n1", NodeCommand(kind="drain"))
+        assert await asyncio.wait_for(anext(received), 5) == NodeCommand(kind="drain")

@@ -1,0 +1,125 @@
+"""Who is where: the node tells the control plane about its rooms and participants.
+
+Room changes arrive synchronously from the packet-free parts of the node (joins, leaves,
+publications, mutes) and must never wait on Redis, so they are queued and written in order by
+one task. A write that fails marks the presence stale, and the next successful heartbeat
+rewrites everything (`resync`), which also re-claims the node's rooms when Redis lost them.
+Lifecycle events (room started/finished, participant joined/left) go to `on_event`, the node's
+webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Literal
+
+from control_api.domain.models import ParticipantRecord, TrackRecord
+from control_api.store.base import Store
+from sfu.rooms.participant import Participant
+
+logger = logging.getLogger(__name__)
+
+LifecycleEvent = Literal["room_started", "room_finished", "participant_joined", "participant_left"]
+EventSink = Callable[[LifecycleEvent, str, ParticipantRecord | None], None]
+
+
+def participant_record(
+    participant: Participant, node_id: str, joined_at: float
+) -> ParticipantRecord:
+    return ParticipantRecord(
+        identity=participant.identity,
+        name=participant.name,
+        node_id=node_id,
+        joined_at=joined_at,
+        tracks=tuple(
+            TrackRecord(id=t.info.id, kind=t.info.kind, muted=t.info.muted)
+            for t in participant.published.values()
+        ),
+    )
+
+
+class Presence:
+    def __init__(
+        self,
+        store: Store,
+        node_id: str,
+        *,
+        on_event: EventSink,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._node_id = node_id
+        self._on_event = on_event
+        self._clock = clock
+        # room -> identity -> the participant's current record
+        self._records: dict[str, dict[str, ParticipantRecord]] = {}
+        self._writes: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self.stale = False
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._write_loop(), name="presence-writes")
+
+    async def stop(self, timeout_s: float = 2.0) -> None:
+        """Let queued writes go out (bounded), then stop."""
+        if self._worker is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._writes.join(), timeout_s)
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        self._worker = None
+
+    def participant_changed(self, room: str, participant: Participant) -> None:
+        members = self._records.setdefault(room, {})
+        previous = members.get(participant.identity)
+        joined_at = previous.joined_at if previous is not None else self._clock()
+        record = participant_record(participant, self._node_id, joined_at)
+        members[participant.identity] = record
+        self._writes.put_nowait(lambda: self._store.put_participant(room, record))
+        if previous is None:
+            if len(members) == 1:
+                self._on_event("room_started", room, None)
+            self._on_event("participant_joined", room, record)
+
+    def participant_left(self, room: str, participant: Participant) -> None:
+        members = self._records.get(room, {})
+        record = members.pop(participant.identity, None)
+        if record is None:
+            return
+        identity, node_id = participant.identity, self._node_id
+        self._writes.put_nowait(lambda: self._store.remove_participant(room, identity, node_id))
+        self._on_event("participant_left", room, record)
+        if not members:
+            del self._records[room]
+            self._on_event("room_finished", room, None)
+
+    @property
+    def records(self) -> Mapping[str, Mapping[str, ParticipantRecord]]:
+        return self._records
+
+    async def resync(self) -> None:
+        """Write every room and participant this node hosts again (raises on store errors)."""
+        self.stale = False
+        taken = await self._store.claim_rooms(self._node_id, list(self._records))
+        for room in taken:
+            logger.warning("room %s: hosted here but assigned to another node", room)
+        for room, members in list(self._records.items()):
+            for record in list(members.values()):
+                await self._store.put_participant(room, record)
+
+    async def _write_loop(self) -> None:
+        while True:
+            write = await self._writes.get()
+            try:
+                await write()
+            except Exception as exc:  # the store is down: rewrite all on the next heartbeat
+                if not self.stale:
+                    logger.warning("node %s: presence write failed: %s", self._node_id, exc)
+                self.stale = True
+            finally:
+                self._writes.task_done()
