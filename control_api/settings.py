@@ -6,7 +6,7 @@
     SFU_REDIS_URL       redis://host:6379/0; unset keeps everything in this process (one node)
     SFU_TOKEN_TTL_S     lifetime of a join token when the request names none, seconds (6 h)
     SFU_DEMO            true enables POST /demo/token (no API key) for the bundled web page
-    SFU_NODE_TTL_S      a node is alive while its last heartbeat is younger than this (6 s)
+    SFU_NODE_TTL_S      a node is alive while its last heartbeat is younger than this (5 s)
     SFU_WEBHOOK_URLS    comma-separated http(s) URLs that receive signed webhooks (none)
     SFU_WEBHOOK_KEY     id of the API key whose secret signs webhooks (the first key)
 
@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from control_api.domain.models import DEFAULT_NODE_TTL_S
 
 DEMO_KEY_ID = "demo"
 DEMO_SECRET = "demo-secret-for-local-development-only"  # public on purpose; demo mode only
@@ -56,7 +58,7 @@ class ClusterSettings(BaseSettings):
     api_keys_file: Path | None = None
     redis_url: str | None = None
     demo: bool = False
-    node_ttl_s: float = Field(default=6.0, gt=0)
+    node_ttl_s: float = Field(default=DEFAULT_NODE_TTL_S, gt=0)
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_key: str | None = None
 

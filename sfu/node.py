@@ -20,8 +20,9 @@ from starlette.websockets import WebSocket
 from control_api.domain.commands import NodeCommand
 from control_api.domain.models import NodeInfo, NodeLoad, ParticipantRecord
 from control_api.store.base import Store
+from control_api.webhooks import EventType, WebhookEvent, WebhookParticipant, WebhookSender
 from sfu.control.commands import CommandListener
-from sfu.control.presence import LifecycleEvent, Presence
+from sfu.control.presence import Presence
 from sfu.control.registry import NodeRegistration
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
@@ -55,6 +56,7 @@ class Node:
             start_bitrate_kbps=settings.start_bitrate_kbps,
             remb_bps=settings.remb_bps,
         )
+        self.webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret())
         self.presence = Presence(store, self.id, on_event=self._lifecycle, clock=clock)
         self._registration = NodeRegistration(
             store,
@@ -87,6 +89,7 @@ class Node:
 
     async def start(self) -> None:
         configure_aiortc(self.settings.ice_host_addresses)
+        self.webhooks.start()
         self.presence.start()
         await self._registration.start()
         self.commands.start()
@@ -106,6 +109,7 @@ class Node:
             await self._close_room(room, CLOSE_SHUTTING_DOWN, "node shutting down")
         await self.presence.stop()
         await self._registration.stop()
+        await self.webhooks.aclose()
 
     def drain(self) -> None:
         """Take no new rooms; set `drained` once every room is empty or the deadline passed.
@@ -154,10 +158,14 @@ class Node:
         if registered or self.presence.stale:
             await self.presence.resync()
 
-    def _lifecycle(
-        self, event: LifecycleEvent, room: str, record: ParticipantRecord | None
-    ) -> None:
-        logger.info("%s %s %s", event, room, record.identity if record else "")
+    def _lifecycle(self, event: EventType, room: str, record: ParticipantRecord | None) -> None:
+        """Room and participant lifecycle, for the operator's backend (webhooks)."""
+        participant = WebhookParticipant(record.identity, record.name) if record else None
+        self.webhooks.notify(
+            WebhookEvent.new(
+                event, room=room, node_id=self.id, now=self._clock(), participant=participant
+            )
+        )
 
     async def _tick_loop(self) -> None:
         while True:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 from collections.abc import Callable, Coroutine
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -16,6 +17,22 @@ from sfu.observability.logs import configure_logging
 from sfu.signaling.messages import MAX_FRAME_BYTES
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, with SIGTERM optionally turned into a call (a media node's drain)."""
+
+    def __init__(self, config: uvicorn.Config, on_sigterm: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_sigterm = on_sigterm
+        self._loop = asyncio.get_running_loop()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self._on_sigterm is not None:
+            on_sigterm, self._on_sigterm = self._on_sigterm, None  # a second SIGTERM exits
+            self._loop.call_soon_threadsafe(on_sigterm)
+            return
+        super().handle_exit(sig, frame)
+
+
 async def serve_until_stopped(
     app: ASGIApp,
     host: str,
@@ -24,35 +41,19 @@ async def serve_until_stopped(
     on_sigterm: Callable[[], None] | None = None,
     exit_when: asyncio.Event | None = None,
 ) -> None:
-    """Run uvicorn on the current loop; return once a signal asked it to stop, or once
-    `exit_when` is set. With `on_sigterm` (a media node's drain), SIGTERM calls it instead of
-    stopping; SIGINT, or a second SIGTERM, stops at once.
+    """Run uvicorn on the current loop; return once SIGTERM or SIGINT asked it to stop, or
+    once `exit_when` is set. With `on_sigterm`, the first SIGTERM calls it instead of stopping.
 
     WebSocket frames above the signaling limit are refused by uvicorn itself (close 1009).
     """
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning")
+    config = uvicorn.Config(
+        app, host=host, port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning"
     )
-    terms = 0
-
-    def exit_now() -> None:
-        server.should_exit = True
-
-    def sigterm() -> None:
-        nonlocal terms
-        terms += 1
-        if on_sigterm is None or terms > 1:
-            exit_now()
-        else:
-            on_sigterm()
-
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, sigterm)
-    loop.add_signal_handler(signal.SIGINT, exit_now)
+    server = _Server(config, on_sigterm)
     watcher = None
     if exit_when is not None:
         watcher = asyncio.create_task(exit_when.wait())
-        watcher.add_done_callback(lambda _: exit_now())
+        watcher.add_done_callback(lambda _: setattr(server, "should_exit", True))
     try:
         await server.serve()
     finally:

@@ -63,6 +63,10 @@ class NodeStatus:
     heartbeat_at: float | None = None
 
 
+# Nodes beat every 2 s: a node is reported dead at most this long after it stopped.
+DEFAULT_NODE_TTL_S = 5.0
+
+
 def is_alive(status: NodeStatus, now: float, ttl: float) -> bool:
     """A node is alive while its last heartbeat is younger than `ttl` seconds."""
     return status.heartbeat_at is not None and now - status.heartbeat_at < ttl

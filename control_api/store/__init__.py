@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from control_api.domain.models import DEFAULT_NODE_TTL_S
 from control_api.store.base import Store
 from control_api.store.memory_store import MemoryStore
 from control_api.store.redis_store import RedisStore
@@ -9,7 +10,7 @@ from control_api.store.redis_store import RedisStore
 __all__ = ["MemoryStore", "RedisStore", "Store", "open_store"]
 
 
-def open_store(redis_url: str | None, *, node_ttl_s: float = 6.0) -> Store:
+def open_store(redis_url: str | None, *, node_ttl_s: float = DEFAULT_NODE_TTL_S) -> Store:
     """Redis when a URL is given (several nodes), else in-process memory (one node)."""
     if redis_url is None:
         return MemoryStore()

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from control_api.domain.commands import BadCommand, NodeCommand
 from control_api.domain.models import (
+    DEFAULT_NODE_TTL_S,
     NODE_STATES,
     NodeInfo,
     NodeLoad,
@@ -40,12 +41,15 @@ from control_api.errors import NodeNotFound, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "sfu:"
+# A node that stopped beating is listed (not alive) for this many liveness TTLs, then forgotten.
+FORGET_AFTER_TTLS = 10
 # Key names below are relative to the prefix.
 
 # set: ids of registered nodes; members whose NODE_KEY expired are dropped by list_nodes
 NODES_KEY = "nodes"
 # hash: url, capacity, state, participants, tracks, packets_per_s, cpu,
-#       heartbeat_at ("" until the first heartbeat); expires node_ttl_s after the last beat
+#       heartbeat_at ("" until the first heartbeat); expires forget_after_s after the last
+#       beat, so a dead node is listed as not alive for a while before it disappears
 NODE_KEY = "node:{node_id}"
 # sorted set: room name -> time it was assigned to this node (rooms the load may not show yet)
 NODE_RECENT_KEY = "node:{node_id}:recent"
@@ -133,10 +137,16 @@ def _redis_errors() -> Iterator[None]:
 
 class RedisStore:
     def __init__(
-        self, client: aioredis.Redis, *, node_ttl_s: float = 6.0, prefix: str = DEFAULT_PREFIX
+        self,
+        client: aioredis.Redis,
+        *,
+        node_ttl_s: float = DEFAULT_NODE_TTL_S,
+        forget_after_s: float | None = None,
+        prefix: str = DEFAULT_PREFIX,
     ) -> None:
         self._redis = client
-        self._node_ttl_ms = max(1, round(node_ttl_s * 1000))
+        forget_s = forget_after_s if forget_after_s is not None else FORGET_AFTER_TTLS * node_ttl_s
+        self._node_ttl_ms = max(1, round(forget_s * 1000))
         self._prefix = prefix
         self._heartbeat = client.register_script(_HEARTBEAT_LUA)
         self._set_state = client.register_script(_SET_STATE_LUA)
@@ -145,13 +155,18 @@ class RedisStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, node_ttl_s: float = 6.0, prefix: str = DEFAULT_PREFIX
+        cls,
+        url: str,
+        *,
+        node_ttl_s: float = DEFAULT_NODE_TTL_S,
+        forget_after_s: float | None = None,
+        prefix: str = DEFAULT_PREFIX,
     ) -> RedisStore:
         # Short timeouts: an unreachable Redis must turn into a quick 503, not a hung request.
         client = aioredis.Redis.from_url(
             url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0
         )
-        return cls(client, node_ttl_s=node_ttl_s, prefix=prefix)
+        return cls(client, node_ttl_s=node_ttl_s, forget_after_s=forget_after_s, prefix=prefix)
 
     def _key(self, template: str, **parts: str) -> str:
         return self._prefix + template.format(**parts)

@@ -14,16 +14,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal
 
 from control_api.domain.models import ParticipantRecord, TrackRecord
 from control_api.store.base import Store
+from control_api.webhooks import EventType
 from sfu.rooms.participant import Participant
 
 logger = logging.getLogger(__name__)
 
-LifecycleEvent = Literal["room_started", "room_finished", "participant_joined", "participant_left"]
-EventSink = Callable[[LifecycleEvent, str, ParticipantRecord | None], None]
+EventSink = Callable[[EventType, str, ParticipantRecord | None], None]
 
 
 def participant_record(

@@ -6,6 +6,7 @@ families only when /metrics is scraped, so metrics cost nothing per packet.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,12 @@ class _NodeCollector(Collector):
         for reason, count in counters.drops.items():
             drops.add_metric([reason.value], count)
         yield drops
+        webhooks = CounterMetricFamily(
+            "sfu_webhooks", "Webhook events by outcome", labels=["outcome"]
+        )
+        for outcome, count in dataclasses.asdict(node.webhooks.stats).items():
+            webhooks.add_metric([outcome], count)
+        yield webhooks
 
 
 class NodeMetrics:

@@ -38,8 +38,16 @@ async def make_redis_store(redis_server: str) -> AsyncIterator[RedisStoreFactory
     made: list[RedisStore] = []
     default_prefix = f"test:{uuid.uuid4().hex}:"
 
-    def make(*, node_ttl_s: float = 60.0, prefix: str = default_prefix) -> RedisStore:
-        made.append(RedisStore.from_url(redis_server, node_ttl_s=node_ttl_s, prefix=prefix))
+    def make(
+        *,
+        node_ttl_s: float = 60.0,
+        forget_after_s: float | None = None,
+        prefix: str = default_prefix,
+    ) -> RedisStore:
+        store = RedisStore.from_url(
+            redis_server, node_ttl_s=node_ttl_s, forget_after_s=forget_after_s, prefix=prefix
+        )
+        made.append(store)
         return made[-1]
 
     yield make

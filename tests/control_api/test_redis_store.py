@@ -23,7 +23,7 @@ MakeRedisStore = Callable[..., RedisStore]  # the `make_redis_store` fixture
 
 
 async def test_node_key_expires_without_heartbeats(make_redis_store: MakeRedisStore) -> None:
-    store = make_redis_store(node_ttl_s=0.3)
+    store = make_redis_store(node_ttl_s=0.1, forget_after_s=0.3)
     await store.register_node(NodeInfo(id="n1", url="ws://n1", capacity=5))
     assert await store.heartbeat("n1", NodeLoad(), 100.0)
     await asyncio.sleep(0.2)

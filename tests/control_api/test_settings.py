@@ -26,7 +26,7 @@ def test_defaults_with_keys_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.redis_url is None
     assert settings.token_ttl_s == 6 * 3600
     assert settings.demo is False
-    assert settings.node_ttl_s == 6.0
+    assert settings.node_ttl_s == 5.0
 
 
 def test_other_values_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
@@ -40,7 +41,12 @@ class Client:
         self.participants: set[str] = set()
         self.joined = asyncio.Event()
         self.published = asyncio.Event()
+        self.closed = asyncio.Event()  # the node closed the signaling socket
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.muted: dict[tuple[str, str], bool] = {}  # (participant, track id) -> muted
         self._tracks: dict[str, dict[str, str]] = {}
+        self._published: dict[str, str] = {}  # mid -> track id
         self.layers: dict[str, str | None] = {}  # track id -> layer the node says it forwards
         self._ws: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -63,9 +69,16 @@ class Client:
         await self._ws.send(json.dumps(message))
 
     async def _read_loop(self) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
+        try:
             async for text in self._ws:
                 await self._handle(json.loads(text))
+        except websockets.ConnectionClosed:
+            pass
+        except InvalidStateError:  # an offer arrived as the node hung up: our peers are closed
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self._ws.wait_closed()
+        self.close_code, self.close_reason = self._ws.close_code, self._ws.close_reason or ""
+        self.closed.set()
 
     async def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -74,6 +87,7 @@ class Client:
             self.joined.set()
         elif kind == "publish_answer":
             self.publish_answer = message["sdp"]
+            self._published = message["tracks"]
             await self.publish_pc.setRemoteDescription(
                 RTCSessionDescription(message["sdp"], "answer")
             )
@@ -91,11 +105,18 @@ class Client:
             self.participants.add(message["participant"]["identity"])
         elif kind == "participant_left":
             self.participants.discard(message["identity"])
+        elif kind == "track_muted":
+            self.muted[message["participant"], message["track_id"]] = message["muted"]
         elif kind == "subscription_layer":
             self.layers[message["track_id"]] = message["layer"]
         elif kind == "error":
             self.errors.append(message)
         self._changed.set()
+
+    def published_track(self, kind: str) -> str:
+        """The id the node gave our own published track of `kind`."""
+        mids = {t.mid: t for t in self.publish_pc.getTransceivers()}
+        return next(track for mid, track in self._published.items() if mids[mid].kind == kind)
 
     def track_id(self, participant: str, kind: str) -> str:
         """The id of a track we receive from ``participant``."""

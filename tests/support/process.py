@@ -18,11 +18,9 @@ from tests.support.ports import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
-@contextlib.asynccontextmanager
-async def node_process(env: Mapping[str, str] = {}, *, log: Path) -> AsyncIterator[str]:
-    """`python -m sfu` in demo mode; yields its signaling URL. Its output goes to ``log``."""
-    port = free_port()
-    full_env = {
+def node_env(port: int, env: Mapping[str, str] = {}) -> dict[str, str]:
+    """The environment of a test node on loopback port `port` (demo mode unless overridden)."""
+    return {
         **os.environ,
         "SFU_DEMO": "true",
         "SFU_NODE_HOST": "127.0.0.1",
@@ -30,22 +28,29 @@ async def node_process(env: Mapping[str, str] = {}, *, log: Path) -> AsyncIterat
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
         **env,
     }
+
+
+def start(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python <args>` from the repository, its output going to `log`."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sfu"],
-            cwd=REPO,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=REPO, env=dict(env), stdout=out, stderr=subprocess.STDOUT
         )
+
+
+@contextlib.asynccontextmanager
+async def node_process(env: Mapping[str, str] = {}, *, log: Path) -> AsyncIterator[str]:
+    """`python -m sfu` in demo mode; yields its signaling URL. Its output goes to ``log``."""
+    port = free_port()
+    proc = start(["-m", "sfu"], node_env(port, env), log)
     try:
-        await _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log)
+        await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log)
         yield f"ws://127.0.0.1:{port}/v1/signal"
     finally:
         stop(proc)
 
 
-async def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(200):  # 20 s
             if proc.poll() is not None:
@@ -58,8 +63,9 @@ async def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> N
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT (a node exits at once; SIGTERM would drain), then SIGKILL after 10 s."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGINT)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
