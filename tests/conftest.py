@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 from hypothesis import settings
 
 from tests.support.ports import free_port
+from tests.support.webhooks import Receiver, serving_receiver
 
 # Unit tests assert behaviour, not speed: a loaded CI machine must not fail them on deadlines.
 # CI runs a fixed set of examples (a gate must be repeatable); local runs explore new ones.
@@ -101,3 +102,10 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisProcess]]:
     yield start
     for redis in started:
         redis.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on a free loopback port (tests.support.webhooks)."""
+    async with serving_receiver() as running:
+        yield running

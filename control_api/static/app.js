@@ -145,6 +145,10 @@ function sessionEvents(current) {
     trackAdded: ({trackId, participant, receiver}) => grid.attach(participant, trackId, receiver.track),
     trackRemoved: (trackId) => grid.removeTrack(trackId),
     trackMuted: (_identity, trackId, muted) => grid.setMuted(trackId, muted),
+    mutedByServer: (kind, muted) => {
+      setMuted(current, kind, muted);
+      showNotice(`Your ${kind === 'video' ? 'camera' : 'microphone'} was ${muted ? 'muted' : 'unmuted'} by the room's host.`);
+    },
     layerChanged: (trackId, layer) => grid.setLayer(trackId, layer),
     error: (frame) => {
       console.warn('signaling error', frame);
@@ -253,9 +257,15 @@ async function toggleMute(kind) {
   const stream = call && await call.media;
   if (!call || !stream) return;
   const tracks = kind === 'video' ? stream.getVideoTracks() : stream.getAudioTracks();
-  const muted = tracks.some((track) => track.enabled);
-  for (const track of tracks) track.enabled = !muted;
+  await setMuted(call, kind, tracks.some((track) => track.enabled));
   call.session?.announceMute(kind);
+}
+
+/** Mutes or unmutes our camera or microphone (its `enabled` flag) and shows it. */
+async function setMuted(/** @type {Call} */ current, /** @type {Kind} */ kind, /** @type {boolean} */ muted) {
+  const stream = await current.media;
+  const tracks = (kind === 'video' ? stream?.getVideoTracks() : stream?.getAudioTracks()) ?? [];
+  for (const track of tracks) track.enabled = !muted;
   grid.setLocalMuted(kind, muted);
   setMuteButton(kind, muted);
 }

@@ -28,6 +28,7 @@ import {Signaling, isRefusal} from './signaling.js';
  *   trackAdded: (track: RemoteTrack) => void,
  *   trackRemoved: (trackId: string) => void,
  *   trackMuted: (participant: string, trackId: string, muted: boolean) => void,
+ *   mutedByServer: (kind: Kind, muted: boolean) => void,
  *   layerChanged: (trackId: string, layer: string | null) => void,
  *   error: (frame: ErrorFrame) => void,
  *   ended: (ending: Ending) => void,
@@ -118,6 +119,17 @@ export class Session {
     this.#signaling.send({type: 'publish_offer', sdp: sdpOf(pc)});
   }
 
+  /**
+   * Someone's track was (un)muted; one of ours only by the server (the REST API), which the
+   * page then applies to the camera or microphone.
+   * @param {import('./signaling.js').TrackMuted} msg
+   */
+  #trackMuted(msg) {
+    const own = [...this.#published].find(([, trackId]) => trackId === msg.track_id);
+    if (own) this.#events.mutedByServer(own[0], msg.muted);
+    else this.#events.trackMuted(msg.participant, msg.track_id, msg.muted);
+  }
+
   /** Tells the node whether our published track of `kind` is muted (its `enabled` flag). */
   announceMute(/** @type {Kind} */ kind) {
     const trackId = this.#published.get(kind);
@@ -188,7 +200,7 @@ export class Session {
         return this.#events.participantJoined(msg.participant);
       case 'participant_left': return this.#removeParticipant(msg.identity);
       case 'track_published': return this.#events.trackPublished(msg.participant, msg.track);
-      case 'track_muted': return this.#events.trackMuted(msg.participant, msg.track_id, msg.muted);
+      case 'track_muted': return this.#trackMuted(msg);
       case 'publisher_layers':
         // After the publish answer (same queue), so that the track id is known.
         return this.#enqueue(() => this.#setActiveLayers(msg).catch((err) => {

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from control_api.webhooks import verify
 from tests.conftest import RedisProcess
 from tests.support.client import Client
-from tests.support.cluster import Cluster, cluster
+from tests.support.cluster import SECRET, Cluster, cluster
+from tests.support.webhooks import Receiver
 
 pytestmark = [pytest.mark.webrtc, pytest.mark.redis]
 
@@ -207,3 +211,27 @@ async def test_rest_calls_act_on_a_live_call(three_nodes: Cluster) -> None:
             await asyncio.wait_for(client.closed.wait(), 5)
             assert (client.close_code, client.close_reason) == (1000, "room deleted")
         assert (await three_nodes.api.get("/v1/rooms/call")).status_code == 404
+
+
+async def test_nodes_send_signed_webhooks(
+    redis: RedisProcess, tmp_path: Path, receiver: Receiver
+) -> None:
+    env = {"SFU_WEBHOOK_URLS": receiver.url()}
+    async with cluster(redis.url, tmp_path, nodes=1, env=env) as one_node:
+        ada = await one_node.join("call", "ada", publish=False)
+        async with people([ada]):
+            bob = await one_node.join("call", "bob", publish=False)
+            await bob.close()
+        received = await receiver.wait_for(6)
+    events = [(json.loads(r.body)["event"], json.loads(r.body)["participant"]) for r in received]
+    assert events == [
+        ("room_started", None),
+        ("participant_joined", {"identity": "ada", "name": "ada"}),
+        ("participant_joined", {"identity": "bob", "name": "bob"}),
+        ("participant_left", {"identity": "bob", "name": "bob"}),
+        ("participant_left", {"identity": "ada", "name": "ada"}),
+        ("room_finished", None),
+    ]
+    for request in received:
+        assert verify(request.body, request.headers["x-sfu-signature"], SECRET, time.time())
+        assert json.loads(request.body)["node_id"] == "node-1"
