@@ -49,6 +49,13 @@ def parse_api_keys(text: str) -> dict[str, str]:
     return keys
 
 
+def split_commas(value: object) -> object:
+    """An environment variable's "a, b,c" as a list; anything else is left to validation."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
 class ClusterSettings(BaseSettings):
     """What the control API and every media node must agree on: keys, store, liveness."""
 
@@ -70,9 +77,7 @@ class ClusterSettings(BaseSettings):
     @field_validator("webhook_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [url.strip() for url in value.split(",") if url.strip()]
-        return value
+        return split_commas(value)
 
     @field_validator("webhook_urls")
     @classmethod

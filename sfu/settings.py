@@ -19,7 +19,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from control_api.settings import ClusterSettings
+from control_api.settings import ClusterSettings, split_commas
 
 
 class NodeSettings(ClusterSettings):
@@ -37,9 +37,7 @@ class NodeSettings(ClusterSettings):
     @field_validator("ice_host_addresses", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [a.strip() for a in value.split(",") if a.strip()]
-        return value
+        return split_commas(value)
 
     def resolved_id(self) -> str:
         return self.node_id or f"{socket.gethostname()}-{self.node_port}"

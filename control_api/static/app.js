@@ -29,8 +29,12 @@ import {TileGrid} from './ui.js';
  * }} Call
  */
 
-/** Waits between reconnect attempts; their number bounds the attempts. */
-const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+/**
+ * Waits between reconnect attempts; their number bounds the attempts. Tries are dense for the
+ * first ~6 s: a node that died is reported dead within 5 s, and only then do new tokens name
+ * another node.
+ */
+const RECONNECT_DELAYS_MS = [500, 1000, 1000, 1000, 1000, 1000, 2000, 4000, 8000];
 /** A session that lasted this long earns a fresh set of reconnect attempts. */
 const STABLE_SESSION_MS = 30_000;
 const CAMERA = {audio: true, video: {width: {ideal: 1280}, height: {ideal: 720}}};

@@ -45,6 +45,7 @@ class NodeProcess:
 @dataclass
 class Cluster:
     redis_url: str
+    base_url: str  # the control API and the web page
     api: httpx.AsyncClient
     env: dict[str, str]
     workdir: Path
@@ -121,7 +122,7 @@ async def cluster(
     control = start(["-m", "control_api", "--host", "127.0.0.1", "--port", str(port)], api_env, log)
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, auth=(KEY_ID, SECRET), timeout=10) as api:
-        running = Cluster(redis_url, api, shared, workdir)
+        running = Cluster(redis_url, base, api, shared, workdir)
         try:
             await wait_healthy(f"{base}/healthz", control, log)
             await asyncio.gather(*(running.add_node(f"node-{i}") for i in range(1, nodes + 1)))
