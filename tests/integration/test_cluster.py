@@ -87,6 +87,7 @@ async def test_a_killed_node_is_reported_dead_and_its_call_moves(three_nodes: Cl
             return not (await three_nodes.node_status())[doomed.id]["alive"]
 
         dead_after = await three_nodes.wait_for(reported_dead, timeout=2 * DEAD_WITHIN_S)
+        print(f"\nSIGKILL -> node reported dead after {dead_after:.1f} s")
         assert dead_after <= DEAD_WITHIN_S + 0.5, dead_after  # + one poll and a request
         await asyncio.wait_for(ada.closed.wait(), 5)  # the socket died with the process
 
