@@ -15,7 +15,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from control_api.domain.models import ParticipantRecord, TrackRecord
+from control_api.domain.models import ParticipantRecord, TrackRecord, is_valid_room_name
+from control_api.schemas import RoomCreate
 from control_api.store.base import Store
 from control_api.webhooks import EventType
 from sfu.rooms.participant import Participant
@@ -102,8 +103,12 @@ class Presence:
         return self._records
 
     async def resync(self) -> None:
-        """Write every room and participant this node hosts again (raises on store errors)."""
+        """Write every room and participant this node hosts again (raises on store errors).
+        A room the store forgot comes back with default settings (they were lost with it)."""
         self.stale = False
+        for room in list(self._records):
+            if is_valid_room_name(room):  # a token minted elsewhere may name any room
+                await self._store.create_room(RoomCreate(name=room).to_room(now=self._clock()))
         taken = await self._store.claim_rooms(self._node_id, list(self._records))
         for room in taken:
             logger.warning("room %s: hosted here but assigned to another node", room)

@@ -158,10 +158,9 @@ async def test_nodes_and_calls_survive_a_redis_restart(
         )
 
         async def call_known_again() -> bool:
-            listed = (await three_nodes.api.get("/v1/rooms/call/participants")).status_code
-            return (await three_nodes.node_status())[host.id]["rooms"] == ["call"] and listed in (
-                200,
-                404,
+            listed = await three_nodes.api.get("/v1/rooms/call/participants")
+            return (await three_nodes.node_status())[host.id]["rooms"] == ["call"] and (
+                listed.status_code == 200 and len(listed.json()) == 2
             )
 
         await three_nodes.wait_for(call_known_again)
