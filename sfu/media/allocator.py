@@ -6,9 +6,11 @@ subscriber's REMB estimate is capped by its browser at ~1.5x what it receives, s
 cannot reveal spare bandwidth by itself: when nothing is congested we probe by upgrading one
 layer, and keep it unless the estimate falls. For the same reason an estimate below what we send
 is congestion only when it also fell (Chrome answers overuse by dropping its estimate to ~0.85x
-what it receives); while it rises, it is still catching up. Hysteresis as in LiveKit and
-mediasoup: a downgrade is immediate, an upgrade waits ``HOLD_MS`` after a downgrade, and a failed
-probe doubles that wait. Decisions only: time is passed in, nothing is sent.
+what it receives); while it rises, it is still catching up. Under congestion the layers that
+no longer fit stop at once (`congested`), rather than at the new layer's keyframe. Hysteresis
+as in LiveKit and mediasoup: a downgrade is immediate, an upgrade waits ``HOLD_MS`` after a
+downgrade, and a failed probe doubles that wait. Decisions only: time is passed in, nothing is
+sent.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ MAX_HOLD_MS = 64_000
 PROBE_MS = 4_000
 # An estimate this far below what we send means the path is congested.
 CONGESTED = 0.9
+# Chrome sends its first REMB only once its estimator has something to say: seconds into a call,
+# or when the path degrades. One below what we send is congestion if our layers have been
+# steady this long; sooner, it may still describe the lower rate the subscriber had before.
+SETTLED_MS = 2_000
 # A probe fails if the estimate falls this far below where it was when the probe began.
 PROBE_FAILED = 0.85
 MIN_ESTIMATE_BPS = 10_000
@@ -82,18 +88,28 @@ class Allocator:
         self._last_down_ms = -HOLD_MS
         self._probe: tuple[str, int, int] | None = None  # (track, started ms, estimate then)
         self._last_estimate: int | None = None
+        self._layers: tuple[tuple[str, int], ...] = ()
+        self._layers_since_ms = 0
+        self.congested = False  # the last allocation found the path congested
 
     def allocate(
         self, demands: Sequence[Demand], estimate_bps: int | None, audio_tracks: int, now_ms: int
     ) -> dict[str, int]:
         """Target layer per video track id."""
+        layers = tuple(sorted((d.track_id, d.current) for d in demands))
+        if layers != self._layers:
+            self._layers, self._layers_since_ms = layers, now_ms
         if estimate_bps is None:  # no REMB yet: give everyone what they want
             return {d.track_id: d.wanted for d in demands}
         budget = estimate_bps - audio_tracks * AUDIO_BPS
         sending = sum(cost(d, d.current) for d in demands)
-        falling = self._last_estimate is not None and estimate_bps < self._last_estimate
-        self._last_estimate = estimate_bps
+        if self._last_estimate is None:
+            falling = now_ms - self._layers_since_ms >= SETTLED_MS
+        else:
+            falling = estimate_bps < self._last_estimate
         congested = falling and budget < sending * CONGESTED
+        self._last_estimate = estimate_bps
+        self.congested = congested
         fitted = fit(demands, budget)
         targets: dict[str, int] = {}
         for demand in demands:

@@ -86,6 +86,8 @@ class DownTrack:
         self.octets_sent = 0
         self.switches = 0
         self.keyframe_timeouts = 0
+        self.congestion_cuts = 0  # layers stopped before the next one's keyframe (congestion)
+        self._cut_layer = NO_LAYER
         self._waiting_since_ms = -1
 
     @property
@@ -126,8 +128,9 @@ class DownTrack:
         if not self._sink.connected:
             self._counters.drop(DropReason.TRANSPORT_NOT_READY)
             return
-        old = self.forwarder.current
+        old = self.forwarder.current if self.forwarder.current != NO_LAYER else self._cut_layer
         aligned = -1 if old == NO_LAYER else self._aligned_timestamp(old, keyframe)
+        self._cut_layer = NO_LAYER
         self.forwarder.switch(
             keyframe.ext_seq,
             keyframe.timestamp,
@@ -174,9 +177,18 @@ class DownTrack:
             self._waiting_since_ms = now_ms
         self.receiver.request_keyframe(self.forwarder.target, now_ms)
 
-    def set_target(self, layer: int, now_ms: int) -> None:
-        """The allocator's decision; ``NO_LAYER`` pauses the subscription."""
+    def set_target(self, layer: int, now_ms: int, *, congested: bool = False) -> None:
+        """The allocator's decision; ``NO_LAYER`` pauses the subscription.
+
+        A step down for congestion stops the current layer now instead of at the lower layer's
+        keyframe: its packets would only fill the queue the lower layer's keyframe waits in.
+        """
         self.allocated = layer
+        current = self.forwarder.current
+        if congested and NO_LAYER != layer < current:
+            self.forwarder.pause()
+            self._cut_layer = current  # its timeline still leads to the next layer's
+            self.congestion_cuts += 1
         self._aim(now_ms)
 
     def _aim(self, now_ms: int) -> None:

@@ -9,9 +9,6 @@ from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.rtp.rtcp import Fir, Nack, Pli, Remb, parse_compound
 
-# A REMB this much below the previous one triggers an allocation at once.
-FALLING = 0.8
-
 
 class SubscriberFeedback:
     """Implements ``MediaHandler`` for a subscribe connection: NACK, PLI/FIR, REMB."""
@@ -55,7 +52,7 @@ class SubscriberFeedback:
         if estimate != bitrate:
             self._counters.clamped_estimates += 1
         previous, self.estimate_bps = self.estimate_bps, estimate
-        if previous is not None and estimate < previous * FALLING:
+        if previous is None or estimate < previous:
             self._on_estimate(estimate, now_ms)  # react now, not at the next tick
 
     def _keyframe(self, ssrc: int, now_ms: int) -> None:

@@ -200,7 +200,9 @@ class Participant:
             )
         targets = self._allocator.allocate(demands, self._feedback.estimate_bps, audio, now_ms)
         for track_id, layer in targets.items():
-            self.downtracks[track_id].set_target(layer, now_ms)
+            self.downtracks[track_id].set_target(
+                layer, now_ms, congested=self._allocator.congested
+            )
         for downtrack in self.downtracks.values():
             downtrack.receiver.refresh_needed(now_ms)
 

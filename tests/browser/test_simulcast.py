@@ -47,7 +47,6 @@ SWITCH_AFTER_KEYFRAME_MS = 2_000
 DOWN_ON_CAP_MS = 5_000
 UP_AFTER_CAP_MS = 20_000
 CAP_KBIT = 300
-CAP_FREEZE_S = 2.0
 CAP_QUEUE = 20  # packets: ~0.6 s at 300 kbit/s, then tail drop
 STABLE_S = 2.0  # the window in which a counter must not grow
 SETTLE_S = 1.0  # time for packets in flight (and retransmissions) after a pause
@@ -243,10 +242,9 @@ async def test_a_bandwidth_cap_moves_the_subscriber_down_and_lifting_it_back_up(
     assert during["frameWidth"] == Q_WIDTH
     assert during["framesDecoded"] > settled["framesDecoded"]
     assert during["freezeCount"] == settled["freezeCount"], (settled, during)
-    # Until the subscriber's REMB falls and the node switches, f (~1.5 Mbit/s) is squeezed
-    # through the cap: its frames come late, which the browser counts as a freeze.
-    freeze_s = during["totalFreezesDuration"] - before["totalFreezesDuration"]
-    assert freeze_s < CAP_FREEZE_S
+    # No freeze on the way down either: the node stops f at the subscriber's first REMB below
+    # what it sends, before f overflows the queue, so q's keyframe is not stuck behind f.
+    assert during["freezeCount"] == before["freezeCount"], (before, during)
     assert up is not None, f"still q {UP_AFTER_CAP_MS} ms after the cap was lifted"
     assert not bob.page_errors()
 

@@ -7,6 +7,7 @@ from sfu.media.allocator import (
     MAX_ESTIMATE_BPS,
     MIN_ESTIMATE_BPS,
     PROBE_MS,
+    SETTLED_MS,
     Allocator,
     Demand,
     clamp_estimate,
@@ -62,6 +63,28 @@ def test_congestion_downgrades_at_once_and_upgrades_wait_for_the_hold() -> None:
     # the estimate is back, but a downgrade holds upgrades back
     assert alloc.allocate([video("a", 2, current=0)], 3_000_000, 0, 2_000) == {"a": 0}
     assert alloc.allocate([video("a", 2, current=0)], 3_000_000, 0, 1_000 + HOLD_MS) == {"a": 2}
+
+
+def test_a_first_estimate_below_steady_layers_is_congestion() -> None:
+    """Chrome's first REMB can come only when the path degrades: it is acted on at once."""
+    alloc = Allocator()
+    assert alloc.allocate([video("a", 2, current=2)], None, 0, 0) == {"a": 2}
+    assert alloc.allocate([video("a", 2, current=2)], 400_000, 0, SETTLED_MS) == {"a": 0}
+    assert alloc.congested
+
+
+def test_a_first_estimate_right_after_an_upgrade_is_not_congestion() -> None:
+    """Just after a step up, a first REMB may still describe the lower rate of before."""
+    alloc = Allocator()
+    assert alloc.allocate([video("a", 0, current=0)], None, 0, 0) == {"a": 0}
+    assert alloc.allocate([video("a", 2, current=0)], None, 0, 5_000) == {"a": 2}
+    assert alloc.allocate([video("a", 2, current=2)], None, 0, 5_100) == {"a": 2}
+    assert alloc.allocate([video("a", 2, current=2)], 110_000, 0, 5_400) == {"a": 2}
+    assert not alloc.congested
+    # while it rises it is catching up; a fall below what we send is congestion
+    assert alloc.allocate([video("a", 2, current=2)], 400_000, 0, 6_000) == {"a": 2}
+    assert alloc.allocate([video("a", 2, current=2)], 300_000, 0, 6_500) == {"a": 0}
+    assert alloc.congested
 
 
 def test_a_smaller_tile_downgrades_at_once_whatever_the_estimate() -> None:

@@ -5,7 +5,8 @@ A publisher sends three layers (own SSRCs, sequence, timestamp and PictureID ori
 random, wraparound anywhere); packets are lost and reordered; the subscription's target layer
 changes at random. Whatever happens, the subscriber must see one seamless stream:
 - only the current layer's packets leave, and each layer run starts at a keyframe;
-- sequence numbers continue across switches, with gaps only where packets were really lost;
+- sequence numbers continue across switches, with gaps only where packets were really lost
+  (also when a step down for congestion stops the old layer before the new one's keyframe);
 - timestamps and picture ids never go backwards across a switch (and with sender reports,
   the new layer lands exactly on the old layer's timeline).
 """
@@ -55,6 +56,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
         "per_frame": draw(st.lists(st.integers(1, 3), min_size=3, max_size=3)),
         "keyframes": draw(st.sets(st.tuples(st.integers(0, 2), st.integers(1, frames - 1)))),
         "targets": draw(st.dictionaries(st.integers(0, frames - 1), st.integers(0, 2))),
+        # a step down for congestion stops the current layer before the next one's keyframe
+        "congested": draw(st.sets(st.integers(0, frames - 1))),
         "lost": draw(st.sets(st.integers(0, frames * 9))),
         "swaps": draw(st.sets(st.integers(0, frames * 9))),
         "sender_reports": draw(st.booleans()),
@@ -134,7 +137,11 @@ def _forward(
         if meta.frame != frame_now:
             frame_now = meta.frame
             if frame_now in sc["targets"]:
-                downtrack.set_target(sc["targets"][frame_now], frame_now * 33)
+                downtrack.set_target(
+                    sc["targets"][frame_now],
+                    frame_now * 33,
+                    congested=frame_now in sc.get("congested", ()),
+                )
         info = impl.rtp.parse_rtp(data, MID_ID, RID_ID, 0, 0)
         by_body[data[-24:]] = meta
         delivered[meta.layer, meta.k] = len(delivered)
@@ -159,6 +166,22 @@ def _forward(
         "start": 0,
     }
 )
+@example(  # a congestion cut of h, then h again before q's keyframe came: h restarts at a keyframe
+    sc={
+        "frames": 27,
+        "seq0": [0, 0, 0],
+        "ts0": [0, 0, 0],
+        "pid0": [0, 0, 0],
+        "per_frame": [1, 1, 1],
+        "keyframes": {(1, 1), (1, 26)},
+        "targets": {0: 0, 1: 1, 2: 0, 25: 0, 26: 1},
+        "congested": {25},
+        "lost": set(),
+        "swaps": set(),
+        "sender_reports": False,
+        "start": 0,
+    }
+)
 def test_one_seamless_stream(impl: Kernels, sc: dict) -> None:
     with pytest.MonkeyPatch.context() as patch:  # the receiver reads descriptors at ingress
         patch.setattr(sfu.media.receiver, "vp8_descriptor", impl.rtp.vp8_descriptor)
@@ -172,7 +195,11 @@ def test_one_seamless_stream(impl: Kernels, sc: dict) -> None:
         pid = kernels_py.vp8_descriptor(data, offset, end)[2]
         meta = by_body[data[-24:]]
         last_seq = unwrap16(last_seq, seq)
-        if not runs or runs[-1][0][0].layer != meta.layer:
+        # A run ends where the layer changes, or where a congestion cut stopped it and the same
+        # layer started again (its output numbering then skips what was not sent).
+        run_seq_offset = runs[-1][0][1] - runs[-1][0][0].k if runs else None
+        restarted = meta.starts_keyframe and last_seq - meta.k != run_seq_offset
+        if not runs or runs[-1][0][0].layer != meta.layer or restarted:
             assert meta.starts_keyframe, "a layer run must start at a keyframe"
             runs.append([])
         runs[-1].append((meta, last_seq, ts, pid))
