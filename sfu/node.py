@@ -205,12 +205,23 @@ class Node:
             }
         )
 
+    async def _readyz(self, request: Request) -> Response:
+        """Readiness: 200 only while the control plane has this node registered and it is not
+        draining (503 otherwise), so an orchestrator counts only nodes that can take rooms."""
+        registered = self._registration.registered
+        ready = registered and not self.draining
+        return JSONResponse(
+            {"ready": ready, "registered": registered, "draining": self.draining},
+            status_code=200 if ready else 503,
+        )
+
     def app(self) -> Starlette:
-        """The node's HTTP side: signaling WebSocket, /metrics, /healthz."""
+        """The node's HTTP side: signaling WebSocket, /metrics, /healthz (liveness), /readyz."""
         return Starlette(
             routes=[
                 WebSocketRoute("/v1/signal", self._signal),
                 Route("/metrics", self._metrics),
                 Route("/healthz", self._healthz),
+                Route("/readyz", self._readyz),
             ]
         )

@@ -1,0 +1,40 @@
+# One image for both processes of seed-sfu (see README "Deploy on Kubernetes"):
+#   media node:   docker run IMAGE                                   (python -m sfu)
+#   control API:  docker run IMAGE python -m control_api --host 0.0.0.0 --port 8080
+# Settings come from SFU_* environment variables (README "Configuration").
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# Build stage: a compiler for the Cython kernels (cython_ext/), compiled by `pip install .`
+# into a virtual environment that the runtime stage copies.
+FROM ${PYTHON_IMAGE} AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY cython_ext/ cython_ext/
+COPY sfu/ sfu/
+COPY control_api/ control_api/
+# The check runs outside /src so that it imports the installed package, not the sources.
+RUN /opt/venv/bin/pip install . \
+    && cd / && /opt/venv/bin/python -c \
+       "import sfu.rtp.fastpath as f; assert f.IMPLEMENTATION == 'cython', f.IMPLEMENTATION"
+
+# Runtime stage: no compiler, no sources, a non-root user.
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 sfu \
+    && useradd --system --uid 10001 --gid sfu --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin sfu
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    SFU_LOG_FORMAT=json
+USER 10001:10001
+# 7880: a media node's signaling WebSocket, /metrics, /healthz, /readyz (SFU_NODE_PORT);
+# 8080: the control API (--port). Media (ICE/UDP) uses ephemeral ports on the host network.
+EXPOSE 7880 8080
+CMD ["python", "-m", "sfu"]

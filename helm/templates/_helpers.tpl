@@ -1,0 +1,147 @@
+{{/* Names: component suffixes (-api, -media, -redis) must still fit in 63 characters. */}}
+{{- define "seed-sfu.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 50 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "seed-sfu.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "seed-sfu.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object; call with (dict "ctx" $ "component" "api"). */}}
+{{- define "seed-sfu.labels" -}}
+helm.sh/chart: {{ include "seed-sfu.chart" .ctx }}
+{{ include "seed-sfu.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: seed-sfu
+{{- end }}
+
+{{- define "seed-sfu.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "seed-sfu.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+{{- if .component }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+{{- end }}
+
+{{- define "seed-sfu.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "seed-sfu.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "seed-sfu.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* The chart's own Secret is needed unless both the keys and the Redis URL come from the operator's. */}}
+{{- define "seed-sfu.ownSecret" -}}
+{{- if or (not .Values.auth.existingSecret) (not .Values.redis.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{- define "seed-sfu.apiKeysSecretName" -}}
+{{- .Values.auth.existingSecret | default (include "seed-sfu.fullname" .) }}
+{{- end }}
+
+{{- define "seed-sfu.apiKeysSecretKey" -}}
+{{- if .Values.auth.existingSecret }}{{ .Values.auth.existingSecretKey }}{{ else }}api-keys{{ end }}
+{{- end }}
+
+{{- define "seed-sfu.redisSecretName" -}}
+{{- .Values.redis.existingSecret | default (include "seed-sfu.fullname" .) }}
+{{- end }}
+
+{{- define "seed-sfu.redisSecretKey" -}}
+{{- if .Values.redis.existingSecret }}{{ .Values.redis.existingSecretKey }}{{ else }}redis-url{{ end }}
+{{- end }}
+
+{{- define "seed-sfu.redisUrl" -}}
+{{- if .Values.redis.bundled.enabled -}}
+redis://{{ include "seed-sfu.fullname" . }}-redis:6379/0
+{{- else -}}
+{{ .Values.redis.url }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules that values.schema.json cannot express; every template includes this, so a bad
+combination fails `helm install`, `helm lint` and `helm template` with a message.
+*/}}
+{{- define "seed-sfu.validate" -}}
+{{- $redis := .Values.redis }}
+{{- $sources := 0 }}
+{{- if $redis.url }}{{ $sources = add1 $sources }}{{ end }}
+{{- if $redis.existingSecret }}{{ $sources = add1 $sources }}{{ end }}
+{{- if $redis.bundled.enabled }}{{ $sources = add1 $sources }}{{ end }}
+{{- if ne (int $sources) 1 }}
+{{- fail "seed-sfu: set exactly one of redis.url, redis.existingSecret (production) or redis.bundled.enabled=true (trials): the control API and the media nodes share their state through Redis" }}
+{{- end }}
+{{- if and .Values.auth.apiKeys .Values.auth.existingSecret }}
+{{- fail "seed-sfu: set auth.apiKeys or auth.existingSecret, not both" }}
+{{- end }}
+{{- if and .Values.config.webhookKey .Values.auth.apiKeys }}
+{{- $ids := list }}
+{{- range .Values.auth.apiKeys }}{{ $ids = append $ids .id }}{{ end }}
+{{- if not (has .Values.config.webhookKey $ids) }}
+{{- fail (printf "seed-sfu: config.webhookKey %q is not one of the ids in auth.apiKeys" .Values.config.webhookKey) }}
+{{- end }}
+{{- end }}
+{{- $range := .Values.media.ice.udpPortRange }}
+{{- if or (not (kindIs "invalid" $range.start)) (not (kindIs "invalid" $range.end)) }}
+{{- fail "seed-sfu: media.ice.udpPortRange is reserved: media nodes bind ephemeral UDP ports today and run on the host network; leave it null" }}
+{{- end }}
+{{- if and .Values.media.autoscaling.enabled (ne .Values.media.kind "Deployment") }}
+{{- fail "seed-sfu: media.autoscaling needs media.kind=Deployment (a DaemonSet runs one pod on every selected node)" }}
+{{- end }}
+{{- $pdb := .Values.media.podDisruptionBudget }}
+{{- if and $pdb.enabled (eq .Values.media.kind "DaemonSet") (or (kindIs "invalid" $pdb.minAvailable) (kindIs "string" $pdb.minAvailable)) }}
+{{- fail "seed-sfu: with media.kind=DaemonSet the media PodDisruptionBudget needs an integer minAvailable (maxUnavailable and percentages need a controller with a scale subresource)" }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled $redis.bundled.enabled (not .Values.networkPolicy.nodeCIDRs) }}
+{{- fail "seed-sfu: networkPolicy with redis.bundled needs networkPolicy.nodeCIDRs: media pods use the host network, so Redis sees the nodes' addresses" }}
+{{- end }}
+{{- end }}
+
+{{/* Environment both processes get: shared settings (ConfigMap), API keys file, Redis URL. */}}
+{{- define "seed-sfu.commonEnv" -}}
+- name: SFU_API_KEYS_FILE
+  value: /etc/seed-sfu/keys/api-keys
+- name: SFU_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "seed-sfu.redisSecretName" . }}
+      key: {{ include "seed-sfu.redisSecretKey" . }}
+{{- end }}
+
+{{- define "seed-sfu.keysVolume" -}}
+- name: api-keys
+  secret:
+    secretName: {{ include "seed-sfu.apiKeysSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "seed-sfu.apiKeysSecretKey" . }}
+        path: api-keys
+{{- end }}
+
+{{/* Pod annotations that roll the pods when the chart's ConfigMap or Secret changes. */}}
+{{- define "seed-sfu.checksums" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- if include "seed-sfu.ownSecret" . }}
+checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- end }}
+{{- end }}

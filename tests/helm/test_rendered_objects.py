@@ -1,0 +1,494 @@
+"""What the rendered objects must say, in every scenario: the rules of running this SFU on
+Kubernetes that no schema knows (probes on the right endpoints, the drain hook and a grace
+period longer than the drain, one media node per host on the host network, secrets referenced
+and never inlined, resources and a non-root security context on every container).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from control_api.settings import ControlSettings
+from sfu.settings import NodeSettings
+from tests.helm.chart import (
+    CHART,
+    FULLNAME,
+    REPO,
+    SCENARIOS,
+    Doc,
+    Rendered,
+    container,
+    env_of,
+    pod_spec,
+    render,
+    scenario_id,
+)
+
+API, MEDIA = f"{FULLNAME}-api", f"{FULLNAME}-media"
+DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+all_scenarios = pytest.mark.parametrize("name", [scenario_id(p) for p in SCENARIOS])
+
+
+def values_of(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text())
+    return loaded
+
+
+def containers(workload: Doc) -> list[Doc]:
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+# --- every workload --------------------------------------------------------------------------
+
+
+@all_scenarios
+def test_every_container_runs_as_non_root_without_privileges(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
+    workloads = list(rendered[name].workloads())
+    assert workloads
+    for workload in workloads:
+        pod = pod_spec(workload)["securityContext"]
+        assert pod["runAsNonRoot"] is True
+        assert pod["runAsUser"] > 0
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+        for cont in containers(workload):
+            ctx = cont["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False
+            assert ctx["readOnlyRootFilesystem"] is True
+            assert ctx["capabilities"]["drop"] == ["ALL"]
+            assert not ctx.get("privileged", False)
+
+
+@all_scenarios
+def test_every_container_has_requests_and_a_memory_limit(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
+    for workload in rendered[name].workloads():
+        for cont in containers(workload):
+            resources = cont["resources"]
+            assert {"cpu", "memory"} <= resources["requests"].keys(), cont["name"]
+            assert "memory" in resources["limits"], cont["name"]
+
+
+@all_scenarios
+def test_selectors_match_their_pods(name: str, rendered: dict[str, Rendered]) -> None:
+    manifest = rendered[name]
+    pods = {
+        w["metadata"]["name"]: w["spec"]["template"]["metadata"]["labels"]
+        for w in manifest.workloads()
+    }
+    for workload in manifest.workloads():
+        selector = workload["spec"]["selector"]["matchLabels"]
+        assert labels_match(selector, pods[workload["metadata"]["name"]])
+    for service in manifest.all("Service"):
+        selected = [
+            w for w, labels in pods.items() if labels_match(service["spec"]["selector"], labels)
+        ]
+        assert len(selected) == 1, service["metadata"]["name"]
+        target = next(w for w in manifest.workloads() if w["metadata"]["name"] == selected[0])
+        port_names = {p["name"] for c in containers(target) for p in c.get("ports", [])}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in port_names
+    for pdb in manifest.all("PodDisruptionBudget"):
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        assert [w for w, labels in pods.items() if labels_match(selector, labels)]
+
+
+@all_scenarios
+def test_port_names_are_valid_iana_service_names(name: str, rendered: dict[str, Rendered]) -> None:
+    """At most 15 characters: a rule the OpenAPI schemas do not check."""
+    names = [
+        p["name"]
+        for w in rendered[name].workloads()
+        for c in containers(w)
+        for p in c.get("ports", [])
+    ]
+    names += [p["name"] for s in rendered[name].all("Service") for p in s["spec"]["ports"]]
+    assert names
+    for port_name in names:
+        assert re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?", port_name), port_name
+
+
+@all_scenarios
+def test_env_references_only_variables_defined_before(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
+    """Kubernetes expands $(VAR) only for variables earlier in the list (or from envFrom)."""
+    for workload in rendered[name].workloads():
+        for cont in containers(workload):
+            seen: set[str] = set()
+            for entry in cont.get("env", []):
+                for ref in VAR_REF.findall(entry.get("value", "")):
+                    assert ref in seen, f"{entry['name']} uses $({ref}) before it is defined"
+                seen.add(entry["name"])
+
+
+@all_scenarios
+def test_config_changes_roll_the_pods(name: str, rendered: dict[str, Rendered]) -> None:
+    manifest = rendered[name]
+    own_secret = manifest.find("Secret", FULLNAME) is not None
+    for workload in (manifest.get("Deployment", API), manifest.media()):
+        annotations = workload["spec"]["template"]["metadata"]["annotations"]
+        assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"])
+        assert ("checksum/secret" in annotations) == own_secret
+
+
+def test_a_config_change_changes_the_checksum() -> None:
+    scenario = CHART / "ci" / "external-redis-values.yaml"
+
+    def checksum(*more: dict[str, Any]) -> str:
+        media = render(scenario, *more).media()
+        value: str = media["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        return value
+
+    assert checksum() == checksum()
+    assert checksum() != checksum({"config": {"logLevel": "DEBUG"}})
+
+
+# --- the control API -------------------------------------------------------------------------
+
+
+@all_scenarios
+def test_api_probes_and_ports(name: str, rendered: dict[str, Rendered]) -> None:
+    manifest = rendered[name]
+    api = container(manifest.get("Deployment", API))
+    (port,) = api["ports"]
+    assert (port["name"], port["protocol"]) == ("http", "TCP")
+    assert api["command"][:3] == ["python", "-m", "control_api"]
+    assert api["command"][api["command"].index("--port") + 1] == str(port["containerPort"])
+    assert api["command"][api["command"].index("--host") + 1] == "0.0.0.0"
+    assert api["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    service = manifest.get("Service", API)
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_api_ingress_routes_to_the_api_service(rendered: dict[str, Rendered]) -> None:
+    manifest = rendered["ingress"]
+    (ingress,) = manifest.all("Ingress")
+    service = manifest.get("Service", API)
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "sfu.example.com"
+    for path in rule["http"]["paths"]:
+        backend = path["backend"]["service"]
+        assert backend["name"] == API and backend["port"]["name"] in ports
+    assert ingress["spec"]["tls"] == [
+        {"secretName": "sfu-example-com-tls", "hosts": ["sfu.example.com"]}
+    ]
+    assert "Ingress" not in rendered["external-redis"].kinds()
+
+
+# --- media nodes ----------------------------------------------------------------------------
+
+
+@all_scenarios
+def test_media_nodes_use_the_host_network_one_per_host(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
+    media = rendered[name].media()
+    spec = pod_spec(media)
+    assert spec["hostNetwork"] is True
+    assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"  # still resolves the Redis Service
+    (term,) = [
+        t
+        for t in spec["affinity"]["podAntiAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ]
+        if t["topologyKey"] == "kubernetes.io/hostname"
+    ]
+    assert labels_match(
+        term["labelSelector"]["matchLabels"], media["spec"]["template"]["metadata"]["labels"]
+    )
+
+
+@all_scenarios
+def test_media_node_ports_probes_and_announced_address(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
+    node = container(rendered[name].media())
+    env = env_of(node)
+    (port,) = node["ports"]
+    assert port["name"] == "signaling" and port["protocol"] == "TCP"
+    assert env["SFU_NODE_PORT"]["value"] == str(port["containerPort"])
+    assert node["command"] == ["python", "-m", "sfu"]
+    assert node["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "signaling"}
+    assert node["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "signaling"}
+    assert env["K8S_HOST_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+    assert env["SFU_ICE_HOST_ADDRESSES"]["value"].split(",")[0] == "$(K8S_HOST_IP)"
+    assert env["SFU_NODE_ID"]["value"] == "$(K8S_POD_NAME)"  # the id `drain` takes
+    headless = rendered[name].get("Service", MEDIA)["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    assert headless["ports"][0]["port"] == port["containerPort"]
+
+
+@all_scenarios
+def test_media_nodes_drain_before_they_stop(name: str, rendered: dict[str, Rendered]) -> None:
+    media = rendered[name].media()
+    node = container(media)
+    hook = node["lifecycle"]["preStop"]["exec"]["command"]
+    assert hook[:2] == ["python", "-c"]
+    assert "os.kill(1, signal.SIGTERM)" in hook[2]  # the node (PID 1) drains on SIGTERM
+    drain_timeout = float(env_of(node)["SFU_DRAIN_TIMEOUT_S"]["value"])
+    grace = pod_spec(media)["terminationGracePeriodSeconds"]
+    assert grace >= drain_timeout + 30
+    if media["kind"] == "Deployment":
+        assert media["spec"]["progressDeadlineSeconds"] > grace
+    else:
+        assert media["spec"]["updateStrategy"]["rollingUpdate"]["maxSurge"] == 0
+
+
+def test_drain_timeout_value_sets_the_grace_period(rendered: dict[str, Rendered]) -> None:
+    node = container(rendered["daemonset"].media())
+    assert env_of(node)["SFU_DRAIN_TIMEOUT_S"]["value"] == "7200"
+    assert pod_spec(rendered["daemonset"].media())["terminationGracePeriodSeconds"] == 7320
+
+
+def test_media_kind_deployment_or_daemonset(rendered: dict[str, Rendered]) -> None:
+    assert rendered["external-redis"].media()["kind"] == "Deployment"
+    assert rendered["external-redis"].media()["spec"]["replicas"] == DEFAULTS["media"]["replicas"]
+    daemonset = rendered["daemonset"].media()
+    assert daemonset["kind"] == "DaemonSet"
+    assert "replicas" not in daemonset["spec"]
+    spec = pod_spec(daemonset)
+    assert spec["nodeSelector"] == {"example.com/pool": "media"}
+    assert "nodeAffinity" in spec["affinity"]  # the operator's affinity is kept beside ours
+    (pdb,) = [
+        p
+        for p in rendered["daemonset"].all("PodDisruptionBudget")
+        if p["metadata"]["name"] == MEDIA
+    ]
+    assert pdb["spec"] == {"minAvailable": 2, "selector": pdb["spec"]["selector"]}
+
+
+def test_autoscaled_workloads_leave_replicas_to_the_hpa(rendered: dict[str, Rendered]) -> None:
+    manifest = rendered["autoscaling"]
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in manifest.all("HorizontalPodAutoscaler")}
+    assert set(hpas) == {API, MEDIA}
+    for target, hpa in hpas.items():
+        workload = manifest.get(hpa["spec"]["scaleTargetRef"]["kind"], target)
+        assert "replicas" not in workload["spec"]
+        cpu = hpa["spec"]["metrics"][0]
+        assert cpu["resource"]["name"] == "cpu"
+    media_metrics = hpas[MEDIA]["spec"]["metrics"]
+    assert media_metrics[1]["pods"]["metric"]["name"] == "sfu_participants"
+    scale_down = hpas[MEDIA]["spec"]["behavior"]["scaleDown"]
+    assert scale_down["stabilizationWindowSeconds"] >= 600
+    assert scale_down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 600}]
+    for name in ("external-redis", "daemonset"):
+        assert "HorizontalPodAutoscaler" not in rendered[name].kinds()
+
+
+# --- settings, secrets and Redis --------------------------------------------------------------
+
+
+def pod_environment(
+    manifest: Rendered, workload: Doc, secrets: dict[str, dict[str, str]], tmp_path: Path
+) -> dict[str, str]:
+    """The SFU_* environment the process would see: ConfigMap, env (with $(VAR) expanded from
+    stand-in downward-API values), secretKeyRefs and the mounted API key file resolved."""
+    cont = container(workload)
+    env: dict[str, str] = {}
+    for source in cont.get("envFrom", []):
+        env.update(manifest.get("ConfigMap", source["configMapRef"]["name"])["data"])
+    fields = {
+        "status.hostIP": "198.51.100.7",
+        "spec.nodeName": "k8s-node-1",
+        "metadata.name": "media-abc12",
+    }
+    for entry in cont.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = VAR_REF.sub(lambda m: env[m.group(1)], entry["value"])
+        elif "fieldRef" in entry["valueFrom"]:
+            env[entry["name"]] = fields[entry["valueFrom"]["fieldRef"]["fieldPath"]]
+        else:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            env[entry["name"]] = secrets[ref["name"]][ref["key"]]
+    (volume,) = [v for v in pod_spec(workload)["volumes"] if "secret" in v]
+    (mount,) = [m for m in cont["volumeMounts"] if m["name"] == volume["name"]]
+    (item,) = volume["secret"]["items"]
+    assert env["SFU_API_KEYS_FILE"] == f"{mount['mountPath']}/{item['path']}"
+    keys_file = tmp_path / item["path"]
+    keys_file.write_text(secrets[volume["secret"]["secretName"]][item["key"]], encoding="utf-8")
+    env["SFU_API_KEYS_FILE"] = str(keys_file)
+    return {k: v for k, v in env.items() if k.startswith("SFU_")}
+
+
+def secrets_of(manifest: Rendered) -> dict[str, dict[str, str]]:
+    return {
+        s["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in s["data"].items()}
+        for s in manifest.all("Secret")
+    }
+
+
+@pytest.mark.parametrize("name", ["external-redis", "bundled-redis", "networkpolicy"])
+def test_processes_accept_the_rendered_settings(
+    name: str, rendered: dict[str, Rendered], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real settings classes load what the chart gives each process."""
+    manifest = rendered[name]
+    secrets = secrets_of(manifest)
+    api_env = pod_environment(manifest, manifest.get("Deployment", API), secrets, tmp_path)
+    node_env = pod_environment(manifest, manifest.media(), secrets, tmp_path)
+    for key in [k for k in os.environ if k.startswith("SFU_")]:
+        monkeypatch.delenv(key)
+    for key, value in api_env.items():
+        monkeypatch.setenv(key, value)
+    control = ControlSettings()
+    for key in api_env:
+        monkeypatch.delenv(key)
+    for key, value in node_env.items():
+        monkeypatch.setenv(key, value)
+    node = NodeSettings()
+
+    assert control.api_keys == node.api_keys and control.api_keys
+    assert control.redis_url == node.redis_url
+    assert node.node_port == DEFAULTS["media"]["port"]
+    assert node.resolved_id() == "media-abc12"
+    assert node.ice_host_addresses[0] == "198.51.100.7"
+    assert node.drain_timeout_s == DEFAULTS["media"]["drain"]["timeoutSeconds"]
+    if name == "external-redis":
+        assert control.redis_url == values_of(name)["redis"]["url"]
+        assert control.api_keys == {
+            k["id"]: k["secret"] for k in values_of(name)["auth"]["apiKeys"]
+        }
+        assert control.webhook_urls == ["https://backend.example.com/sfu-events"]
+        assert control.webhook_secret() == control.api_keys["webhooks"]
+        assert node.ice_host_addresses == ["198.51.100.7", "203.0.113.10"]
+        assert node.resolved_url() == "wss://k8s-node-1.media.example.com/v1/signal"
+    else:
+        assert control.redis_url == f"redis://{FULLNAME}-redis:6379/0"
+        (key_id,) = control.api_keys  # generated at install
+        assert key_id == "main" and len(control.api_keys["main"]) >= 32
+        assert node.resolved_url() == "ws://198.51.100.7:7880/v1/signal"
+
+
+@all_scenarios
+def test_secrets_are_referenced_never_inlined(name: str, rendered: dict[str, Rendered]) -> None:
+    manifest = rendered[name]
+    values = values_of(name)
+    secret_values = [k["secret"] for k in values.get("auth", {}).get("apiKeys", [])]
+    secret_values += [s for s in [values.get("redis", {}).get("url")] if s]
+    secret_values += [
+        line.split(":", 1)[1]
+        for s in secrets_of(manifest).values()
+        for line in s.get("api-keys", "").splitlines()
+    ]
+    outside_secrets = yaml.safe_dump_all([d for d in manifest.docs if d["kind"] != "Secret"])
+    for secret in secret_values:
+        assert secret not in outside_secrets
+    for workload in manifest.workloads():
+        for cont in containers(workload):
+            env = env_of(cont)
+            assert "SFU_API_KEYS" not in env and "SFU_WEBHOOK_SECRET" not in env
+            if "SFU_REDIS_URL" in env:
+                assert set(env["SFU_REDIS_URL"]) == {"name", "valueFrom"}
+                assert "secretKeyRef" in env["SFU_REDIS_URL"]["valueFrom"]
+
+
+def test_existing_secrets_are_used_and_no_secret_is_rendered(rendered: dict[str, Rendered]) -> None:
+    manifest = rendered["existing-secrets"]
+    assert "Secret" not in manifest.kinds()
+    assert "ServiceAccount" not in manifest.kinds()
+    for workload in (manifest.get("Deployment", API), manifest.media()):
+        spec = pod_spec(workload)
+        assert spec["serviceAccountName"] == "sfu-runner"
+        (volume,) = [v for v in spec["volumes"] if "secret" in v]
+        assert volume["secret"]["secretName"] == "sfu-operator-keys"
+        assert volume["secret"]["items"] == [{"key": "keys.txt", "path": "api-keys"}]
+        ref = env_of(container(workload))["SFU_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "sfu-operator-redis", "key": "url"}
+        assert "checksum/secret" not in workload["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_bundled_redis_only_when_asked(rendered: dict[str, Rendered]) -> None:
+    bundled = rendered["bundled-redis"]
+    redis = bundled.get("StatefulSet", f"{FULLNAME}-redis")
+    assert redis["spec"]["replicas"] == 1
+    (claim,) = redis["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert "--appendonly" in container(redis)["args"]
+    assert container(redis)["args"][container(redis)["args"].index("--appendonly") + 1] == "yes"
+    assert bundled.get("Service", f"{FULLNAME}-redis")["spec"]["ports"][0]["port"] == 6379
+    ephemeral = rendered["networkpolicy"].get("StatefulSet", f"{FULLNAME}-redis")
+    assert "volumeClaimTemplates" not in ephemeral["spec"]
+    for name in ("external-redis", "existing-secrets", "autoscaling"):
+        assert "StatefulSet" not in rendered[name].kinds()
+
+
+def test_network_policies(rendered: dict[str, Rendered]) -> None:
+    manifest = rendered["networkpolicy"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in manifest.all("NetworkPolicy")}
+    assert set(policies) == {API, f"{FULLNAME}-redis"}
+    (api_rule,) = policies[API]["ingress"]
+    assert api_rule["from"] == values_of("networkpolicy")["networkPolicy"]["apiFrom"]
+    (redis_rule,) = policies[f"{FULLNAME}-redis"]["ingress"]
+    peers = redis_rule["from"]
+    api_labels = manifest.get("Deployment", API)["spec"]["template"]["metadata"]["labels"]
+    assert labels_match(peers[0]["podSelector"]["matchLabels"], api_labels)
+    # hostNetwork media pods reach Redis from the nodes' addresses
+    assert [p["ipBlock"]["cidr"] for p in peers[1:]] == ["10.0.0.0/16", "fd00:10::/64"]
+    assert "NetworkPolicy" not in rendered["bundled-redis"].kinds()
+
+
+def test_service_monitors_select_services_and_ports(rendered: dict[str, Rendered]) -> None:
+    manifest = rendered["monitoring"]
+    monitors = manifest.all("ServiceMonitor")
+    assert {m["metadata"]["name"] for m in monitors} == {API, MEDIA}
+    for monitor in monitors:
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        (service,) = [
+            s for s in manifest.all("Service") if labels_match(selector, s["metadata"]["labels"])
+        ]
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["path"] == "/metrics" and endpoint["interval"] == "30s"
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert "ServiceMonitor" not in rendered["external-redis"].kinds()
+
+
+def test_pod_disruption_budgets(rendered: dict[str, Rendered]) -> None:
+    pdbs = {
+        p["metadata"]["name"]: p["spec"] for p in rendered["autoscaling"].all("PodDisruptionBudget")
+    }
+    assert pdbs[API]["minAvailable"] == 1
+    assert pdbs[MEDIA]["maxUnavailable"] == 1
+    # a single control API replica gets none: minAvailable 1 of 1 would block node drains
+    assert rendered["bundled-redis"].find("PodDisruptionBudget", API) is None
+    assert rendered["external-redis"].find("PodDisruptionBudget", MEDIA) is None
+
+
+def test_image_user_is_the_pods_user() -> None:
+    """The Dockerfile's runtime user is the uid the chart runs as, and is not root."""
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    stages = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+    assert len(stages) == 2 and stages[0].split()[2] == "build"
+    assert "pip install ." in stages[0]
+    assert "--from=build /opt/venv" in stages[1]
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", stages[1], re.M)
+    security = DEFAULTS["podSecurityContext"]
+    assert (int(user[0]), int(user[1])) == (security["runAsUser"], security["runAsGroup"])
+    assert int(user[0]) != 0
+    assert re.search(r'^CMD \["python", "-m", "sfu"\]$', stages[1], re.M)
+
+
+def test_chart_app_version_is_the_package_version() -> None:
+    """The default image tag is the chart's appVersion: it must name this release."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert chart["appVersion"] == project["version"]

@@ -1,0 +1,118 @@
+"""Bad values fail at install, with a message naming the value: wrong types and unknown keys
+through values.schema.json, combinations the schema cannot express through the chart's `fail`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helm.chart import CHART, LATEST_KUBE, HelmFailed, helm, template, values_args
+
+EXTERNAL = {"redis": {"url": "redis://redis.example.internal:6379/0"}}
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"api": {"replicas": "two"}}, "/api/replicas"),
+        ({"media": {"port": "7880"}}, "/media/port"),
+        ({"media": {"drain": {"timeoutSeconds": "1h"}}}, "/media/drain/timeoutSeconds"),
+        ({"config": {"demo": "yes"}}, "/config/demo"),
+        ({"media": {"kind": "StatefulSet"}}, "/media/kind"),
+        ({"auth": {"apiKeys": [{"id": "main", "secret": "too-short"}]}}, "/auth/apiKeys/0/secret"),
+        ({"api": {"replicaCount": 3}}, "/api"),  # a misspelt key is not silently ignored
+        ({"media": {"resources": {"requests": {"cpu": "lots"}}}}, "/media/resources/requests/cpu"),
+        ({"config": {"webhookUrls": ["ftp://x"]}}, "/config/webhookUrls/0"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_schema_rejects_wrong_values(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(HelmFailed) as failed:
+        template(EXTERNAL, values)
+    assert "values don't meet the specifications of the schema" in failed.value.output
+    assert f"'{where}'" in failed.value.output
+    # `helm lint --strict` (and so `helm install`) refuses them too
+    with pytest.raises(HelmFailed):
+        helm(
+            "lint",
+            "--strict",
+            "--kube-version",
+            LATEST_KUBE,
+            str(CHART),
+            *values_args(EXTERNAL),
+            *values_args(values),
+        )
+
+
+def test_schema_accepts_the_defaults_and_right_values() -> None:
+    template(EXTERNAL, {"api": {"replicas": 3}, "media": {"drain": {"timeoutSeconds": 60}}})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "set exactly one of redis.url"),
+        (
+            {"redis": {"url": "redis://r:6379/0", "bundled": {"enabled": True}}},
+            "set exactly one of redis.url",
+        ),
+        (
+            {
+                **EXTERNAL,
+                "auth": {"existingSecret": "mine", "apiKeys": [{"id": "a", "secret": "s" * 32}]},
+            },
+            "auth.apiKeys or auth.existingSecret",
+        ),
+        (
+            {
+                **EXTERNAL,
+                "auth": {"apiKeys": [{"id": "a", "secret": "s" * 32}]},
+                "config": {"webhookKey": "b"},
+            },
+            "config.webhookKey",
+        ),
+        (
+            {**EXTERNAL, "media": {"ice": {"udpPortRange": {"start": 50000, "end": 60000}}}},
+            "media.ice.udpPortRange is reserved",
+        ),
+        (
+            {**EXTERNAL, "media": {"kind": "DaemonSet", "autoscaling": {"enabled": True}}},
+            "media.autoscaling needs media.kind=Deployment",
+        ),
+        (
+            {**EXTERNAL, "media": {"kind": "DaemonSet", "podDisruptionBudget": {"enabled": True}}},
+            "needs an integer minAvailable",
+        ),
+        (
+            {
+                **EXTERNAL,
+                "media": {
+                    "kind": "DaemonSet",
+                    "podDisruptionBudget": {"enabled": True, "minAvailable": "50%"},
+                },
+            },
+            "needs an integer minAvailable",
+        ),
+        (
+            {"redis": {"bundled": {"enabled": True}}, "networkPolicy": {"enabled": True}},
+            "networkPolicy.nodeCIDRs",
+        ),
+    ],
+    ids=[
+        "no-redis",
+        "two-redis",
+        "two-key-sources",
+        "webhook-key",
+        "udp-range",
+        "daemonset-hpa",
+        "daemonset-pdb",
+        "daemonset-pdb-percent",
+        "policy-cidrs",
+    ],
+)
+def test_chart_rejects_inconsistent_values(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(HelmFailed) as failed:
+        template(values)
+    assert message in failed.value.output
