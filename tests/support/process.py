@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
-import httpx
-
+from load_tests.process import stop, wait_answering
 from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,23 +48,8 @@ async def node_process(env: Mapping[str, str] = {}, *, log: Path) -> AsyncIterat
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):  # 20 s
-            if proc.poll() is not None:
-                raise RuntimeError(f"process exited with {proc.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} never became healthy:\n{log.read_text()}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGINT (a node exits at once; SIGTERM would drain), then SIGKILL after 10 s."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """Until `url` answers 200 (fails with the process's log if it exits first)."""
+    try:
+        await wait_answering(url, proc, log)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}:\n{log.read_text()}") from exc

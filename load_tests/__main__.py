@@ -1,0 +1,225 @@
+"""python -m load_tests: put load on our SFU or on Janus and measure it.
+
+run SCENARIO        a preset name or a .toml/.json scenario file (see load_tests/scenario.py)
+bench               the `make bench` set: the same scenarios against our SFU and Janus
+janus               start Janus as the tool runs it, until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from load_tests import janus, ours, report, seam
+from load_tests.clip import Clip, load_clip
+from load_tests.display import Progress
+from load_tests.ramp import last_good, steps, thresholds
+from load_tests.results import StepResult, failures
+from load_tests.runner import Target, measure
+from load_tests.scenario import PRESETS, Ramp, Scenario, ScenarioError, load_scenarios
+
+DEFAULT_CACHE = Path.home() / ".cache" / "seed-sfu-load"
+BENCH_SCENARIOS = ("meeting-4x4", "webinar-1x20")
+BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m load_tests",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/load"), help="output folder")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="encoded clip cache")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="one scenario set against one SFU")
+    run.add_argument("scenario", help=f"a file, or one of: {', '.join(PRESETS)}")
+    run.add_argument("--target", choices=("ours", "janus"), default="ours")
+    run.add_argument("--api", help="control API URL of a running deployment (default: start one)")
+    run.add_argument("--key", help="API key id:secret for --api")
+    run.add_argument("--server-pid", type=int, help="PID of the media node, for CPU and RSS")
+    run.add_argument("--ramp", action="store_true", help="ramp each scenario (file's [ramp])")
+    bench = sub.add_parser("bench", help="meeting 4x4, webinar 1→20 and a meeting ramp, both SFUs")
+    bench.add_argument("--duration", type=float, default=20.0, help="window per scenario (s)")
+    bench.add_argument("--no-ramp", action="store_true")
+    sub.add_parser("janus", help="start Janus on loopback (VideoRoom + HTTP) until Ctrl-C")
+    return parser
+
+
+@contextlib.asynccontextmanager
+async def _target(name: str, args: argparse.Namespace, workdir: Path) -> AsyncIterator[Target]:
+    if name == "janus":
+        async with janus.local_janus(workdir) as sfu:
+            seam.configure(sfu.ice_host)
+            yield sfu
+    elif getattr(args, "api", None):
+        key_id, _, secret = (args.key or ":").partition(":")
+        remote = ours.OurSfu(args.api.rstrip("/"), key_id, secret, pid=args.server_pid)
+        seam.configure(remote.ice_host)
+        try:
+            yield remote
+        finally:
+            await remote.close()
+    else:
+        async with ours.local_sfu(workdir) as sfu:
+            seam.configure(sfu.ice_host)
+            yield sfu
+
+
+class Session:
+    """Shared state of one invocation: clip, stop flag (Ctrl-C), console, results so far."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.console = Console(stderr=True)
+        self.stop = asyncio.Event()
+        self.clip: Clip | None = None
+        self.results: list[StepResult] = []
+        self.ramps: dict[str, Any] = {}
+        self.run_id = time.strftime("%H%M%S-")
+
+    async def step(self, target: Target, scenario: Scenario) -> StepResult:
+        assert self.clip is not None
+        progress = Progress(self.console)
+        progress.start(f"{target.name}: {scenario.name} ({scenario.participants} participants)")
+        try:
+            result = await measure(target, scenario, self.clip, self.stop, progress, self.run_id)
+        finally:
+            progress.stop()
+        self.results.append(result)
+        pps, cpu = result.forwarded_pps, result.cpu_us_per_pkt
+        self.console.print(
+            f"{target.name} {scenario.name}: {pps:,.0f} fwd pkt/s, "
+            f"{'-' if cpu is None else f'{cpu:.1f}'} µs CPU/pkt, loss {result.loss:.2%}, "
+            f"p99 {result.delay_ms_p99 or 0:.1f} ms, freezes {result.freezes}"
+            + (
+                f"  [{', '.join(failures(result, thresholds(Ramp())))}]"
+                if failures(result, thresholds(Ramp()))
+                else ""
+            )
+        )
+        return result
+
+    async def ramp(self, target: Target, base: Scenario, ramp: Ramp) -> int | None:
+        done: list[tuple[int, StepResult]] = []
+        limits = thresholds(ramp)
+        for scenario in steps(base, ramp):
+            if self.stop.is_set():
+                break
+            result = await self.step(target, scenario)
+            done.append((getattr(scenario, ramp.field), result))
+            if failures(result, limits):
+                break
+        best = last_good(done, limits)
+        self.ramps[f"{target.name}:{base.name}"] = {"field": ramp.field, "last_good": best}
+        return best
+
+    def write(self, stem: str, extra_md: str = "") -> None:
+        out: Path = self.args.out
+        payload = {
+            "interrupted": self.stop.is_set(),
+            "results": [r.to_json() for r in self.results],
+            "ramps": self.ramps,
+        }
+        report.write_json(out / f"{stem}.json", payload)
+        md = report.markdown(self.results) + ("\n" + extra_md if extra_md else "")
+        (out / f"{stem}.md").write_text(md)
+        series: dict[str, list[StepResult]] = {}
+        for result in self.results:
+            series.setdefault(result.target, []).append(result)
+        try:
+            report.plot(out / f"{stem}.png", series)
+        except ImportError:
+            self.console.print("matplotlib is missing: no plot (pip install '.[load]')")
+        print(md)
+        self.console.print(f"wrote {out / stem}.json, .md and .png")
+
+
+async def _run(session: Session) -> None:
+    args = session.args
+    spec = load_scenarios(args.scenario)
+    workdir = args.out / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        async with _target(args.target, args, workdir) as target:
+            for scenario in spec.scenario:
+                if session.stop.is_set():
+                    break
+                if args.ramp:
+                    await session.ramp(target, scenario, spec.ramp or Ramp())
+                else:
+                    await session.step(target, scenario)
+    finally:
+        session.write(f"run-{args.target}")
+
+
+async def _bench(session: Session) -> None:
+    args = session.args
+    workdir = args.out / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = [
+        PRESETS[name].model_copy(update={"duration_s": args.duration}) for name in BENCH_SCENARIOS
+    ]
+    ramp_base = Scenario(
+        name="meeting", publishers=4, duration_s=min(args.duration, 10), warmup_s=3
+    )
+    by_target: dict[str, list[StepResult]] = {}
+    max_sizes: dict[str, int | None] = {}
+    try:
+        for name in ("ours", "janus"):
+            async with _target(name, args, workdir) as target:
+                for scenario in base:
+                    if not session.stop.is_set():
+                        by_target.setdefault(name, []).append(await session.step(target, scenario))
+                if not args.no_ramp and not session.stop.is_set():
+                    max_sizes[name] = await session.ramp(target, ramp_base, BENCH_RAMP)
+    finally:
+        table = report.ratio_table(
+            by_target.get("ours", []),
+            by_target.get("janus", []),
+            None if args.no_ramp else max_sizes,
+        )
+        session.write("bench", "ours / Janus (lower is better, except meeting size):\n\n" + table)
+
+
+async def _janus_only(session: Session) -> None:
+    async with janus.local_janus(session.args.out / "work") as sfu:
+        session.console.print(f"Janus (pid {sfu.pid}) at {sfu.janus.url}; Ctrl-C stops it")
+        await session.stop.wait()
+
+
+async def _main(args: argparse.Namespace) -> int:
+    session = Session(args)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, session.stop.set)
+    loop.add_signal_handler(signal.SIGTERM, session.stop.set)
+    if args.command != "janus":
+        session.console.print(f"preparing the clip in {args.cache_dir} (encoded once)…")
+        session.clip = await asyncio.to_thread(load_clip, args.cache_dir)
+    handler = {"run": _run, "bench": _bench, "janus": _janus_only}[args.command]
+    await handler(session)
+    return 130 if session.stop.is_set() else 0
+
+
+def main() -> int:
+    args = _parser().parse_args()
+    try:
+        if args.command == "run":
+            load_scenarios(args.scenario)  # a bad file is refused before anything starts
+        return asyncio.run(_main(args))
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

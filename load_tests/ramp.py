@@ -1,0 +1,29 @@
+"""Ramp mode: raise one dimension of a scenario step by step until quality falls below the
+thresholds; the answer is the last good step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from load_tests.results import StepResult, Thresholds, failures
+from load_tests.scenario import Ramp, Scenario
+
+
+def steps(base: Scenario, ramp: Ramp) -> Iterator[Scenario]:
+    for value in range(ramp.start, ramp.stop + 1, ramp.step):
+        name = f"{base.name}-{ramp.field}-{value}"
+        yield base.model_copy(update={ramp.field: value, "name": name})
+
+
+def thresholds(ramp: Ramp) -> Thresholds:
+    return Thresholds(ramp.max_loss, ramp.max_p99_delay_ms, ramp.max_freezes)
+
+
+def last_good(results: list[tuple[int, StepResult]], limits: Thresholds) -> int | None:
+    """The largest value before the first failing step (None: the first step failed)."""
+    good = None
+    for value, result in results:
+        if failures(result, limits):
+            break
+        good = value
+    return good

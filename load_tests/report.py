@@ -1,0 +1,102 @@
+"""What a run leaves behind: a JSON file, a markdown table, the ours/Janus ratio table and a PNG
+plot (load vs server CPU, delay and loss)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from load_tests.results import StepResult
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(results: Sequence[StepResult]) -> str:
+    head = (
+        "| SFU | scenario | participants | fwd pkt/s | Mbit/s | loss | delay p50/p95/p99 ms "
+        "| freezes | join p50 ms | server CPU % | RSS MB | **CPU µs/fwd pkt** | PLI | gen CPU % |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = [
+        f"| {r.target} | {r.scenario} | {r.participants} | {r.forwarded_pps:,.0f} "
+        f"| {r.forwarded_mbps:.1f} | {r.loss:.2%} | {_fmt(r.delay_ms_p50)}/{_fmt(r.delay_ms_p95)}/"
+        f"{_fmt(r.delay_ms_p99)} | {r.freezes} | {_fmt(r.join_ms_p50, 0)} "
+        f"| {_fmt(r.server_cpu_pct)} | {_fmt(r.server_rss_mb, 0)} "
+        f"| **{_fmt(r.cpu_us_per_pkt)}** | {r.keyframe_requests} "
+        f"| {r.generator_cpu_pct:.0f} |"
+        for r in results
+    ]
+    return head + "\n".join(rows) + "\n"
+
+
+def ratio_table(
+    ours: Sequence[StepResult],
+    janus: Sequence[StepResult],
+    max_sizes: dict[str, int | None] | None = None,
+) -> str:
+    """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), and
+    the largest meeting each sustained at the thresholds (higher is better)."""
+    lines = [
+        "| scenario | CPU µs/fwd pkt ours | Janus | ratio | p99 delay ms ours | Janus | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    theirs = {r.scenario: r for r in janus}
+    for mine in ours:
+        other = theirs.get(mine.scenario)
+        if other is None:
+            continue
+        lines.append(
+            f"| {mine.scenario} | {_fmt(mine.cpu_us_per_pkt)} | {_fmt(other.cpu_us_per_pkt)} "
+            f"| {_ratio(mine.cpu_us_per_pkt, other.cpu_us_per_pkt)} | {_fmt(mine.delay_ms_p99)} "
+            f"| {_fmt(other.delay_ms_p99)} | {_ratio(mine.delay_ms_p99, other.delay_ms_p99)} |"
+        )
+    if max_sizes is not None:
+        a, b = max_sizes.get("ours"), max_sizes.get("janus")
+        ratio = _ratio(a, b) if a and b else "-"
+        lines.append(f"| max meeting at thresholds | {_size(a)} | {_size(b)} | {ratio} | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def _size(n: int | None) -> str:
+    return "-" if n is None else f"{n}x{n}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or not b else f"{a / b:.2f}"
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def plot(path: Path, series: Mapping[str, Sequence[StepResult]]) -> None:
+    """Server CPU %, p99 delay and loss against forwarded packets/s, one line per SFU."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    panels: tuple[tuple[str, Callable[[StepResult], float | None]], ...] = (
+        ("server CPU % (one core = 100)", lambda r: r.server_cpu_pct),
+        ("p99 delay (ms)", lambda r: r.delay_ms_p99),
+        ("loss (%)", lambda r: 100 * r.loss),
+    )
+    for axis, (label, value) in zip(axes, panels, strict=True):
+        for name, results in series.items():
+            points = sorted((r.forwarded_pps, value(r)) for r in results if value(r) is not None)
+            if points:
+                axis.plot(*zip(*points, strict=True), marker="o", label=name)
+        axis.set_xlabel("forwarded packets/s")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

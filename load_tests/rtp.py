@@ -1,0 +1,156 @@
+"""RTP and RTCP bytes for synthetic participants: building what publishers send, reading just
+enough of what subscribers receive (no depacketizing, no decoding).
+
+Every payload ends with a 12-byte trailer carrying its send time (``CLOCK_MONOTONIC``, shared by
+all processes of the machine); SFUs forward payloads untouched, so a subscriber reads the
+end-to-end delay of every packet from it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import NamedTuple
+
+TRAILER_MAGIC = b"LdT1"
+TRAILER = struct.Struct("!4sQ")
+MAX_PAYLOAD = 1100  # of VP8 data per packet, keeps packets under 1200 bytes
+VP8_DESCRIPTOR = 4  # X, I and a 15-bit picture id
+
+RTCP_PSFB, RTCP_RTPFB = 206, 205
+PLI_FMT, FIR_FMT, NACK_FMT = 1, 4, 1
+
+
+def one_byte_extensions(items: list[tuple[int, bytes]]) -> bytes:
+    """An RFC 8285 one-byte header extension block (0xBEDE), padded to 32 bits."""
+    body = b"".join(bytes([(ext_id << 4) | (len(value) - 1)]) + value for ext_id, value in items)
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+
+
+def build_rtp(
+    pt: int, seq: int, ts: int, ssrc: int, marker: bool, extensions: bytes, payload: bytes
+) -> bytes:
+    first = 0x90 if extensions else 0x80
+    header = struct.pack(
+        "!BBHII", first, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
+    )
+    return header + extensions + payload
+
+
+def stamp(payload: bytes, send_ns: int) -> bytes:
+    return payload + TRAILER.pack(TRAILER_MAGIC, send_ns)
+
+
+def vp8_payloads(frame: bytes, picture_id: int) -> Iterator[bytes]:
+    """RFC 7741 packetization: a 4-byte descriptor (S bit on the first packet) per chunk."""
+    pid = struct.pack("!H", 0x8000 | (picture_id & 0x7FFF))
+    for offset in range(0, len(frame), MAX_PAYLOAD):
+        start = 0x10 if offset == 0 else 0
+        yield bytes([0x80 | start, 0x80]) + pid + frame[offset : offset + MAX_PAYLOAD]
+
+
+class RtpView(NamedTuple):
+    """The fields a counting subscriber needs from one received RTP packet."""
+
+    ssrc: int
+    pt: int
+    seq: int
+    marker: bool
+    payload_start: int
+    send_ns: int  # 0 when the packet carries no trailer (padding, probes)
+
+
+def read_rtp(data: bytes) -> RtpView:
+    """Parse the fixed header, skip CSRCs and extensions; raises ValueError if malformed."""
+    if len(data) < 12 or data[0] >> 6 != 2:
+        raise ValueError("not RTP")
+    start = 12 + 4 * (data[0] & 0x0F)
+    if data[0] & 0x10:
+        if len(data) < start + 4:
+            raise ValueError("truncated extension")
+        start += 4 + 4 * struct.unpack_from("!H", data, start + 2)[0]
+    end = len(data) - (data[-1] if data[0] & 0x20 else 0)
+    if start > end:
+        raise ValueError("truncated RTP")
+    send_ns = 0
+    if end - start >= TRAILER.size:
+        magic, value = TRAILER.unpack_from(data, end - TRAILER.size)
+        send_ns = value if magic == TRAILER_MAGIC else 0
+    seq = struct.unpack_from("!H", data, 2)[0]
+    ssrc = struct.unpack_from("!I", data, 8)[0]
+    return RtpView(ssrc, data[1] & 0x7F, seq, bool(data[1] & 0x80), start, send_ns)
+
+
+def vp8_keyframe_height(data: bytes, payload_start: int) -> int | None:
+    """The frame height if this packet starts a VP8 keyframe, else None (RFC 7741 §4.3, RFC 6386
+    §9.1)."""
+    offset = payload_start
+    if len(data) <= offset:
+        return None
+    first = data[offset]
+    if not first & 0x10 or first & 0x07:  # not the start of partition 0
+        return None
+    offset += 1
+    if first & 0x80:
+        ext = data[offset]
+        offset += 1
+        if ext & 0x80:
+            offset += 2 if data[offset] & 0x80 else 1
+        if ext & 0x40:
+            offset += 1
+        if ext & 0x30:
+            offset += 1
+    if (
+        len(data) < offset + 10
+        or data[offset] & 1
+        or data[offset + 3 : offset + 6] != b"\x9d\x01\x2a"
+    ):
+        return None
+    return int(struct.unpack_from("<H", data, offset + 8)[0] & 0x3FFF)
+
+
+def build_sr(ssrc: int, wall_s: float, rtp_ts: int, packets: int, octets: int) -> bytes:
+    """An RTCP sender report without report blocks (NTP time from ``wall_s``, Unix seconds)."""
+    ntp = wall_s + 2_208_988_800
+    seconds = int(ntp)
+    fraction = int((ntp - seconds) * (1 << 32)) & 0xFFFFFFFF
+    return struct.pack(
+        "!BBHIIIIII",
+        0x80,
+        200,
+        6,
+        ssrc,
+        seconds & 0xFFFFFFFF,
+        fraction,
+        rtp_ts & 0xFFFFFFFF,
+        packets & 0xFFFFFFFF,
+        octets & 0xFFFFFFFF,
+    )
+
+
+class Feedback(NamedTuple):
+    """Keyframe requests and NACKs in one compound RTCP packet, by media SSRC."""
+
+    keyframe_requests: list[int]
+    nacks: list[int]
+
+
+def read_feedback(data: bytes) -> Feedback:
+    """PLI, FIR and generic NACK from an RTCP compound packet; everything else is skipped."""
+    keys: list[int] = []
+    nacks: list[int] = []
+    offset = 0
+    while offset + 4 <= len(data):
+        fmt, ptype = data[offset] & 0x1F, data[offset + 1]
+        length = (struct.unpack_from("!H", data, offset + 2)[0] + 1) * 4
+        if offset + min(length, 12) > len(data):
+            break
+        if ptype == RTCP_PSFB and fmt == PLI_FMT and length >= 12:
+            keys.append(struct.unpack_from("!I", data, offset + 8)[0])
+        elif ptype == RTCP_PSFB and fmt == FIR_FMT and length >= 20:
+            keys.append(struct.unpack_from("!I", data, offset + 12)[0])
+        elif ptype == RTCP_RTPFB and fmt == NACK_FMT and length >= 12:
+            nacks.append(struct.unpack_from("!I", data, offset + 8)[0])
+        offset += length
+    return Feedback(keys, nacks)

@@ -1,0 +1,82 @@
+"""The only place that touches aiortc and aioice internals (pinned exactly in pyproject.toml).
+
+Synthetic participants use aiortc for ICE, DTLS and SRTP only: publishers hand it finished RTP
+packets (``RTCDtlsTransport._send_rtp``), subscribers take decrypted packets straight from the
+bundle transport (``_handle_rtp_data``), so nothing is encoded, depacketized or decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCPeerConnection
+from aiortc import codecs as aiortc_codecs
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
+
+RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+
+
+def configure(host: str) -> None:
+    """Gather only ``host`` as ICE candidate, and offer the rid extensions for simulcast."""
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [host] if use_ipv4 else []
+    video = aiortc_codecs.HEADER_EXTENSIONS["video"]
+    known = {ext.uri for ext in video}
+    for ext_id, uri in ((10, RID_URI), (11, REPAIRED_RID_URI)):
+        if uri not in known:
+            video.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri))
+
+
+class SilentTrack(MediaStreamTrack):
+    """A track whose ``recv`` never returns: aiortc's sender then never encodes or sends."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def recv(self) -> Any:
+        await self._never
+
+
+def _dtls(pc: RTCPeerConnection) -> Any:
+    transceiver = pc.getTransceivers()[0]
+    return transceiver.sender.transport or transceiver.receiver.transport
+
+
+def hook(
+    pc: RTCPeerConnection,
+    on_rtp: Callable[[bytes], None] | None,
+    on_rtcp: Callable[[bytes], None] | None,
+) -> None:
+    """Take decrypted RTP/RTCP of the connection's bundle transport (after the remote
+    description). An exception escaping a hook would close the transport, so none does."""
+    dtls = _dtls(pc)
+
+    async def rtp(data: bytes, arrival_time_ms: int) -> None:
+        if on_rtp is not None:
+            with contextlib.suppress(Exception):
+                on_rtp(data)
+
+    async def rtcp(data: bytes) -> None:
+        if on_rtcp is not None:
+            with contextlib.suppress(Exception):
+                on_rtcp(data)
+
+    dtls._handle_rtp_data = rtp
+    dtls._handle_rtcp_data = rtcp
+
+
+def sender(pc: RTCPeerConnection) -> Callable[[bytes], Awaitable[None]]:
+    """Protect and send one RTP or RTCP packet on the connection's bundle transport."""
+    send: Callable[[bytes], Awaitable[None]] = _dtls(pc)._send_rtp
+    return send
+
+
+def connected(pc: RTCPeerConnection) -> bool:
+    return bool(_dtls(pc).state == "connected")

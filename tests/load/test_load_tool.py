@@ -1,0 +1,48 @@
+"""A short load test: the tool's own counts agree with what the node says it forwarded."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from load_tests import report, seam
+from load_tests.clip import load_clip
+from load_tests.ours import local_sfu
+from load_tests.runner import measure
+from load_tests.scenario import Scenario, ScenarioError, parse_scenarios
+
+CACHE = Path.home() / ".cache" / "seed-sfu-load"
+
+
+@pytest.mark.webrtc
+async def test_counts_match_the_node_metrics(tmp_path: Path) -> None:
+    clip = await asyncio.to_thread(load_clip, CACHE)
+    scenario = Scenario(name="check", publishers=2, viewers=2, duration_s=4, warmup_s=2)
+    async with local_sfu(tmp_path) as sfu:
+        seam.configure(sfu.ice_host)
+        result = await measure(sfu, scenario, clip, asyncio.Event())
+    assert result.complete and result.join_failures == 0
+    assert result.streams_received == scenario.subscriptions == 12
+    assert result.received_pkts > 1000
+    assert result.server_pkts_out is not None
+    assert abs(result.received_pkts - result.server_pkts_out) <= 0.02 * result.server_pkts_out
+    assert result.sent_pkts == pytest.approx(result.server_pkts_in, rel=0.02)
+    assert result.loss < 0.01 and result.delay_ms_p99 is not None
+    assert result.cpu_us_per_pkt is not None and result.subscriber_kbps  # a video layer arrived
+    assert "| ours | check | 4 |" in report.markdown([result])
+
+
+def test_a_bad_scenario_file_names_each_problem() -> None:
+    text = '[[scenario]]\nname = "x"\npublishers = 0\nlayer = "z"\n'
+    with pytest.raises(ScenarioError) as error:
+        parse_scenarios(text, source="bad.toml")
+    message = str(error.value)
+    assert message.startswith("bad.toml: 2 problem(s)")
+    assert "scenario.0.publishers: Input should be greater than or equal to 1" in message
+    assert "scenario.0.layer: Input should be 'q', 'h' or 'f'" in message
+    with pytest.raises(ScenarioError, match="unknown_field: Extra inputs are not permitted"):
+        parse_scenarios('[[scenario]]\nname = "x"\nunknown_field = 1\n', source="f.toml")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        parse_scenarios("[[scenario", source="f.toml")
