@@ -13,7 +13,7 @@ NETNS := unshare -n sh -c 'ip link set lo up && exec "$$0" "$$@"'
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev,load]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -46,7 +46,6 @@ system-deps-bench:
 # Kernel and browser-call micro-benchmarks, then the load tool against our SFU and Janus
 # (meeting 4x4, webinar 1->20, meeting ramp): results/load/bench.{json,md,png} and the ratio table.
 bench: install system-deps-test system-deps-bench
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev,load]'
 	$(NETNS) $(VENV)/bin/python -m tests.bench
 	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench
 
