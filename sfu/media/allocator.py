@@ -31,7 +31,7 @@ CONGESTED = 0.9
 # Chrome sends its first REMB only once its estimator has something to say: seconds into a call,
 # or when the path degrades. One below what we send is congestion if our layers have been
 # steady this long; sooner, it may still describe the lower rate the subscriber had before.
-SETTLED_MS = 2_000
+SETTLED_MS = 1_000
 # A probe fails if the estimate falls this far below where it was when the probe began.
 PROBE_FAILED = 0.85
 MIN_ESTIMATE_BPS = 10_000
