@@ -32,6 +32,9 @@ CONGESTED = 0.9
 # or when the path degrades. One below what we send is congestion if our layers have been
 # steady this long; sooner, it may still describe the lower rate the subscriber had before.
 SETTLED_MS = 1_000
+# Loss the subscriber reports above this is congestion whatever the REMB says (as in GCC's
+# loss-based controller); the budget is then what we send, cut by half the loss.
+LOSSY = 0.1
 # A probe fails if the estimate falls this far below where it was when the probe began.
 PROBE_FAILED = 0.85
 MIN_ESTIMATE_BPS = 10_000
@@ -86,29 +89,40 @@ class Allocator:
     def __init__(self) -> None:
         self._hold_ms = HOLD_MS
         self._last_down_ms = -HOLD_MS
-        self._probe: tuple[str, int, int] | None = None  # (track, started ms, estimate then)
+        self._probe: tuple[str, int, int] | None = None  # (track, started ms, budget then)
         self._last_estimate: int | None = None
         self._layers: tuple[tuple[str, int], ...] = ()
         self._layers_since_ms = 0
         self.congested = False  # the last allocation found the path congested
 
     def allocate(
-        self, demands: Sequence[Demand], estimate_bps: int | None, audio_tracks: int, now_ms: int
+        self,
+        demands: Sequence[Demand],
+        estimate_bps: int | None,
+        audio_tracks: int,
+        now_ms: int,
+        *,
+        loss: float = 0.0,
     ) -> dict[str, int]:
-        """Target layer per video track id."""
+        """Target layer per video track id; `loss` is the fraction lost the subscriber reports."""
         layers = tuple(sorted((d.track_id, d.current) for d in demands))
         if layers != self._layers:
             self._layers, self._layers_since_ms = layers, now_ms
-        if estimate_bps is None:  # no REMB yet: give everyone what they want
-            return {d.track_id: d.wanted for d in demands}
-        budget = estimate_bps - audio_tracks * AUDIO_BPS
         sending = sum(cost(d, d.current) for d in demands)
-        if self._last_estimate is None:
-            falling = now_ms - self._layers_since_ms >= SETTLED_MS
-        else:
-            falling = estimate_bps < self._last_estimate
-        congested = falling and budget < sending * CONGESTED
-        self._last_estimate = estimate_bps
+        lossy = loss > LOSSY
+        if estimate_bps is None and not lossy:  # no REMB yet: give everyone what they want
+            return {d.track_id: d.wanted for d in demands}
+        falling = False
+        if estimate_bps is not None:
+            if self._last_estimate is None:
+                falling = now_ms - self._layers_since_ms >= SETTLED_MS
+            else:
+                falling = estimate_bps < self._last_estimate
+            self._last_estimate = estimate_bps
+        budget = estimate_bps - audio_tracks * AUDIO_BPS if estimate_bps is not None else sending
+        if lossy:
+            budget = min(budget, round(sending * (1 - loss / 2)))
+        congested = lossy or (falling and budget < sending * CONGESTED)
         self.congested = congested
         fitted = fit(demands, budget)
         targets: dict[str, int] = {}
@@ -120,18 +134,18 @@ class Allocator:
                 targets[demand.track_id] = want
             else:
                 targets[demand.track_id] = now if now != NO_LAYER else want
-        self._judge_probe(targets, estimate_bps, now_ms)
+        self._judge_probe(targets, budget, now_ms)
         if any(targets[d.track_id] < d.current for d in demands if d.wanted >= d.current):
             self._last_down_ms = now_ms
         elif not congested:
-            self._maybe_probe(demands, targets, estimate_bps, now_ms)
+            self._maybe_probe(demands, targets, budget, now_ms)
         return targets
 
-    def _judge_probe(self, targets: dict[str, int], estimate_bps: int, now_ms: int) -> None:
+    def _judge_probe(self, targets: dict[str, int], budget: int, now_ms: int) -> None:
         if self._probe is None:
             return
-        track_id, started_ms, estimate_then = self._probe
-        if estimate_bps < estimate_then * PROBE_FAILED:
+        track_id, started_ms, budget_then = self._probe
+        if budget < budget_then * PROBE_FAILED:
             if track_id in targets and targets[track_id] > 0:
                 targets[track_id] -= 1
             self._hold_ms = min(self._hold_ms * 2, MAX_HOLD_MS)
@@ -141,7 +155,7 @@ class Allocator:
             self._probe = None
 
     def _maybe_probe(
-        self, demands: Sequence[Demand], targets: dict[str, int], estimate_bps: int, now_ms: int
+        self, demands: Sequence[Demand], targets: dict[str, int], budget: int, now_ms: int
     ) -> None:
         if self._probe is not None or now_ms - self._last_down_ms < self._hold_ms:
             return
@@ -149,4 +163,4 @@ class Allocator:
         if below:
             demand = max(below, key=lambda d: d.priority)
             targets[demand.track_id] += 1
-            self._probe = (demand.track_id, now_ms, estimate_bps)
+            self._probe = (demand.track_id, now_ms, budget)

@@ -7,17 +7,19 @@ from collections.abc import Callable
 from sfu.media.allocator import clamp_estimate
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
-from sfu.rtp.rtcp import Fir, Nack, Pli, Remb, parse_compound
+from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
 
 
 class SubscriberFeedback:
-    """Implements ``MediaHandler`` for a subscribe connection: NACK, PLI/FIR, REMB."""
+    """Implements ``MediaHandler`` for a subscribe connection: NACK, PLI/FIR, REMB, and the loss
+    its receiver reports give (Chrome's REMB can lag behind a path that suddenly narrows)."""
 
-    def __init__(self, counters: MediaCounters, on_estimate: Callable[[int, int], None]) -> None:
+    def __init__(self, counters: MediaCounters, on_change: Callable[[int], None]) -> None:
         self._counters = counters
-        self._on_estimate = on_estimate
+        self._on_change = on_change
         self._by_ssrc: dict[int, DownTrack] = {}
         self.estimate_bps: int | None = None
+        self.loss = 0.0  # the highest fraction lost of our streams in the last receiver report
 
     def add(self, downtrack: DownTrack) -> None:
         self._by_ssrc[downtrack.ssrc] = downtrack
@@ -46,6 +48,8 @@ class SubscriberFeedback:
                     self._keyframe(ssrc, now_ms)
             elif isinstance(packet, Remb):
                 self._remb(packet.bitrate, now_ms)
+            elif isinstance(packet, ReceiverReport):
+                self._report(packet, now_ms)
 
     def _remb(self, bitrate: int, now_ms: int) -> None:
         estimate = clamp_estimate(bitrate)
@@ -53,7 +57,15 @@ class SubscriberFeedback:
             self._counters.clamped_estimates += 1
         previous, self.estimate_bps = self.estimate_bps, estimate
         if previous is None or estimate < previous:
-            self._on_estimate(estimate, now_ms)  # react now, not at the next tick
+            self._on_change(now_ms)  # react now, not at the next tick
+
+    def _report(self, report: ReceiverReport, now_ms: int) -> None:
+        ours = [b.fraction_lost for b in report.reports if b.ssrc in self._by_ssrc]
+        if not ours:
+            return
+        previous, self.loss = self.loss, max(ours) / 256
+        if self.loss > previous:
+            self._on_change(now_ms)
 
     def _keyframe(self, ssrc: int, now_ms: int) -> None:
         downtrack = self._by_ssrc.get(ssrc)

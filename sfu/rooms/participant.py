@@ -82,7 +82,7 @@ class Participant:
         self.downtracks: dict[str, DownTrack] = {}
         self._ingress = PublisherIngress(config.counters, remb_bps=config.remb_bps)
         self._publish_peer: PublishPeer | None = None
-        self._feedback = SubscriberFeedback(config.counters, lambda _bps, now: self.allocate(now))
+        self._feedback = SubscriberFeedback(config.counters, self.allocate)
         self._subscribe_peer = SubscribePeer(self._feedback, config.counters)
         self._subscribed: dict[str, PublishedTrack] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
@@ -198,7 +198,10 @@ class Participant:
             demands.append(
                 Demand(track_id, wanted, tuple(receiver.layer_bps), downtrack.allocated, priority)
             )
-        targets = self._allocator.allocate(demands, self._feedback.estimate_bps, audio, now_ms)
+        feedback = self._feedback
+        targets = self._allocator.allocate(
+            demands, feedback.estimate_bps, audio, now_ms, loss=feedback.loss
+        )
         for track_id, layer in targets.items():
             self.downtracks[track_id].set_target(
                 layer, now_ms, congested=self._allocator.congested

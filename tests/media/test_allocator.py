@@ -87,6 +87,24 @@ def test_a_first_estimate_right_after_an_upgrade_is_not_congestion() -> None:
     assert alloc.congested
 
 
+def test_heavy_loss_is_congestion_even_while_the_estimate_rises() -> None:
+    """A REMB still catching up from a lower rate hides a narrowed path; loss does not."""
+    alloc = Allocator()
+    assert alloc.allocate([video("a", 2, current=2)], None, 0, 0) == {"a": 2}
+    assert alloc.allocate([video("a", 2, current=2)], 110_000, 0, 300) == {"a": 2}
+    assert alloc.allocate([video("a", 2, current=2)], 130_000, 0, 600, loss=0.05) == {"a": 2}
+    assert not alloc.congested  # rising, and loss within what a path may have
+    assert alloc.allocate([video("a", 2, current=2)], 150_000, 0, 900, loss=0.3) == {"a": 0}
+    assert alloc.congested
+
+
+@pytest.mark.parametrize(("loss", "expected"), [(0.05, 2), (0.2, 1), (0.8, 0)])
+def test_loss_alone_cuts_the_budget_by_half_the_loss(loss: float, expected: int) -> None:
+    """Before any REMB, loss is all we know: the budget is what we send less half the loss."""
+    demands = [Demand("a", 2, (150_000, 500_000, 800_000), 2, 0)]
+    assert Allocator().allocate(demands, None, 0, 0, loss=loss) == {"a": expected}
+
+
 def test_a_smaller_tile_downgrades_at_once_whatever_the_estimate() -> None:
     alloc = Allocator()
     assert alloc.allocate([video("a", 0, current=2)], 5_000_000, 0, 0) == {"a": 0}
