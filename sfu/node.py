@@ -32,6 +32,7 @@ from sfu.rooms.room import Room
 from sfu.settings import NodeSettings
 from sfu.signaling.session import CLOSE_NORMAL, CLOSE_REMOVED, SignalingSession
 from sfu.webrtc.stack import configure_aiortc
+from sfu.webrtc.udpmux import UdpMux, advertised_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,14 @@ class Node:
         self.id = settings.resolved_id()
         self.url = settings.resolved_url()
         self.counters = MediaCounters()
+        self.mux: UdpMux | None = None
+        if settings.udp_port:
+            self.mux = UdpMux(
+                bind=settings.udp_bind,
+                port=settings.udp_port,
+                advertised=settings.ice_host_addresses,
+                consent_timeout_s=settings.consent_timeout_s,
+            )
         self.rooms: dict[str, Room] = {}
         self._clock = clock
         self._config = MediaConfig(
@@ -55,6 +64,7 @@ class Node:
             default_layer=settings.default_layer,
             start_bitrate_kbps=settings.start_bitrate_kbps,
             remb_bps=settings.remb_bps,
+            mux=self.mux,
         )
         self.webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret())
         self.presence = Presence(store, self.id, on_event=self._lifecycle, clock=clock)
@@ -89,6 +99,11 @@ class Node:
 
     async def start(self) -> None:
         configure_aiortc(self.settings.ice_host_addresses)
+        if self.mux is not None:
+            self.mux.advertised = advertised_addresses(
+                self.settings.ice_host_addresses, self.settings.udp_bind
+            )
+            await self.mux.start()  # fails fast (UdpMuxError) when the port is taken
         self.webhooks.start()
         self.presence.start()
         await self._registration.start()
@@ -110,6 +125,8 @@ class Node:
         await self.presence.stop()
         await self._registration.stop()
         await self.webhooks.aclose()
+        if self.mux is not None:
+            await self.mux.close()
 
     def drain(self) -> None:
         """Take no new rooms; set `drained` once every room is empty or the deadline passed.

@@ -5,7 +5,12 @@ SFU_NODE_ID                     id in the node registry (default: hostname-port)
 SFU_NODE_URL                    signaling URL clients are given (default ws://host:port/v1/signal)
 SFU_NODE_CAPACITY               participants this node accepts (default 100)
 SFU_ICE_HOST_ADDRESSES          comma-separated addresses to offer as ICE host candidates
-                                (default: the machine's, loopback if it has no other)
+                                (default: the machine's, loopback if it has no other); with
+                                SFU_UDP_PORT they may be public (NAT 1:1) addresses
+SFU_UDP_PORT                    one UDP port for every peer connection, as an ICE-lite agent
+                                (0, the default: aioice's random port per peer connection)
+SFU_UDP_BIND                    address that port is bound on (0.0.0.0)
+SFU_CONSENT_TIMEOUT_S           on that port, a peer without a valid check this long is closed (30)
 SFU_DRAIN_TIMEOUT_S             a draining node exits once empty or after this long (3600 s)
 SFU_DEFAULT_LAYER               layer forwarded until layer selection lands (0=q, 1=h, 2=f)
 SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
@@ -33,6 +38,9 @@ class NodeSettings(ClusterSettings):
     start_bitrate_kbps: int = Field(default=2500, ge=0)
     remb_bps: int = Field(default=3_000_000, gt=0)
     drain_timeout_s: float = Field(default=3600.0, ge=0)
+    udp_port: int = Field(default=0, ge=0, le=65535)
+    udp_bind: str = "0.0.0.0"
+    consent_timeout_s: float = Field(default=30.0, gt=0)
 
     @field_validator("ice_host_addresses", mode="before")
     @classmethod

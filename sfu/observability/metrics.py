@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from sfu.node import Node
+    from sfu.webrtc.udpmux import UdpMux
 
 
 class _NodeCollector(Collector):
@@ -74,6 +75,28 @@ class _NodeCollector(Collector):
         for outcome, count in dataclasses.asdict(node.webhooks.stats).items():
             webhooks.add_metric([outcome], count)
         yield webhooks
+        if node.mux is not None:
+            yield from _udp_metrics(node.mux)
+
+
+def _udp_metrics(mux: UdpMux) -> Iterator[Metric]:
+    """The ICE-lite port (SFU_UDP_PORT): answered checks and unanswered datagrams."""
+    yield GaugeMetricFamily(
+        "sfu_udp_transports", "Peer connections on the node's UDP port", value=len(mux.by_ufrag)
+    )
+    yield CounterMetricFamily(
+        "sfu_udp_stun_answered",
+        "Connectivity checks answered on the node's UDP port",
+        value=mux.stats.checks_answered,
+    )
+    drops = CounterMetricFamily(
+        "sfu_udp_dropped",
+        "Datagrams on the node's UDP port dropped without an answer, by reason",
+        labels=["reason"],
+    )
+    for reason, count in mux.stats.drops.items():
+        drops.add_metric([reason.value], count)
+    yield drops
 
 
 class NodeMetrics:

@@ -29,6 +29,7 @@ from sfu.signaling.messages import (
     TrackInfo,
 )
 from sfu.webrtc.peer import PublishPeer, SubscribePeer
+from sfu.webrtc.udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class MediaConfig:
     default_layer: int
     start_bitrate_kbps: int
     remb_bps: int
+    mux: UdpMux | None = None  # the node's ICE-lite port (SFU_UDP_PORT), else aioice's ports
 
 
 @dataclass(slots=True)
@@ -83,7 +85,7 @@ class Participant:
         self._ingress = PublisherIngress(config.counters, remb_bps=config.remb_bps)
         self._publish_peer: PublishPeer | None = None
         self._feedback = SubscriberFeedback(config.counters, self.allocate)
-        self._subscribe_peer = SubscribePeer(self._feedback, config.counters)
+        self._subscribe_peer = SubscribePeer(self._feedback, config.counters, mux=config.mux)
         self._subscribed: dict[str, PublishedTrack] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self._qualities: dict[str, str] = {}
@@ -106,7 +108,10 @@ class Participant:
         """Answer a publish offer; return the answer, mid → track id, and the new tracks."""
         if self._publish_peer is None:
             self._publish_peer = PublishPeer(
-                self._ingress, self._config.counters, start_kbps=self._config.start_bitrate_kbps
+                self._ingress,
+                self._config.counters,
+                start_kbps=self._config.start_bitrate_kbps,
+                mux=self._config.mux,
             )
         answer, lines = await self._publish_peer.answer(offer)
         self._ingress.sink = self._publish_peer.sink
@@ -203,9 +208,7 @@ class Participant:
             demands, feedback.estimate_bps, audio, now_ms, loss=feedback.loss
         )
         for track_id, layer in targets.items():
-            self.downtracks[track_id].set_target(
-                layer, now_ms, congested=self._allocator.congested
-            )
+            self.downtracks[track_id].set_target(layer, now_ms, congested=self._allocator.congested)
         for downtrack in self.downtracks.values():
             downtrack.receiver.refresh_needed(now_ms)
 

@@ -28,6 +28,7 @@ from aiortc.utils import random32
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.transport import MediaHandler, MediaSink
+from sfu.webrtc.icelite import LitePeerConnection, prefer_dtls_server
 from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
 from sfu.webrtc.stack import (
     ABS_SEND_TIME_URI,
@@ -37,6 +38,7 @@ from sfu.webrtc.stack import (
     RID_URI,
 )
 from sfu.webrtc.tap import DtlsTap
+from sfu.webrtc.udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +53,10 @@ async def _not_started(*_args: Any) -> None:
     """Replaces aiortc's receiver.receive / sender.send: no decoder thread, no encoder."""
 
 
-def _new_pc() -> RTCPeerConnection:
-    return RTCPeerConnection(
-        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-    )
+def _new_pc(mux: UdpMux | None) -> RTCPeerConnection:
+    """On the node's ICE-lite port when it has one, else on aioice's ports per peer."""
+    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    return RTCPeerConnection(config) if mux is None else LitePeerConnection(mux, config)
 
 
 def _forwardable_codecs(
@@ -95,8 +97,11 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
 
 
 class _Peer:
-    def __init__(self, handler: MediaHandler, counters: MediaCounters) -> None:
-        self._pc = _new_pc()
+    def __init__(
+        self, handler: MediaHandler, counters: MediaCounters, *, mux: UdpMux | None = None
+    ) -> None:
+        self._pc = _new_pc(mux)
+        self._lite = mux is not None
         self._handler = handler
         self._counters = counters
         self._tap: DtlsTap | None = None
@@ -140,8 +145,15 @@ class _Peer:
 class PublishPeer(_Peer):
     """The client sends media here; we answer its offers."""
 
-    def __init__(self, handler: MediaHandler, counters: MediaCounters, *, start_kbps: int) -> None:
-        super().__init__(handler, counters)
+    def __init__(
+        self,
+        handler: MediaHandler,
+        counters: MediaCounters,
+        *,
+        start_kbps: int,
+        mux: UdpMux | None = None,
+    ) -> None:
+        super().__init__(handler, counters, mux=mux)
         self._start_kbps = start_kbps
 
     async def answer(self, offer: str) -> tuple[str, list[MediaLine]]:
@@ -163,6 +175,8 @@ class PublishPeer(_Peer):
             t._codecs = _forwardable_codecs(t._codecs, t.kind)
             t.receiver.receive = _not_started  # type: ignore[method-assign,assignment]
         simulcast = offered_simulcast(offer)
+        if self._lite:
+            prefer_dtls_server(self._pc)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         self._ensure_tap()
         answer = add_simulcast_and_bitrate(
@@ -187,8 +201,10 @@ class _PlaceholderTrack(MediaStreamTrack):
 class SubscribePeer(_Peer):
     """We send media here; we offer, the client answers. m-lines are reused once inactive."""
 
-    def __init__(self, handler: MediaHandler, counters: MediaCounters) -> None:
-        super().__init__(handler, counters)
+    def __init__(
+        self, handler: MediaHandler, counters: MediaCounters, *, mux: UdpMux | None = None
+    ) -> None:
+        super().__init__(handler, counters, mux=mux)
         self._by_track: dict[str, RTCRtpTransceiver] = {}
         self._offered: set[str] = set()
 

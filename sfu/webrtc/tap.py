@@ -21,12 +21,17 @@ from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.transport import MediaHandler
 from sfu.rtp.rtcp import is_rtcp
+from sfu.webrtc.icelite import LiteIceTransport
 
 logger = logging.getLogger(__name__)
 
 
 class DtlsTap:
-    """Implements ``MediaSink`` over an aiortc ``RTCDtlsTransport``; feeds a ``MediaHandler``."""
+    """Implements ``MediaSink`` over an aiortc ``RTCDtlsTransport``; feeds a ``MediaHandler``.
+
+    Works on both ICE transports: aioice's (one socket per peer, tapped at its connection) and
+    the node's ICE-lite port (``LiteIceTransport``, which calls our hook for SRTP itself).
+    """
 
     def __init__(
         self, dtls: RTCDtlsTransport, handler: MediaHandler, counters: MediaCounters
@@ -34,14 +39,25 @@ class DtlsTap:
         self._dtls = dtls
         self._handler = handler
         self._counters = counters
-        self._connection: Any = dtls.transport._connection
-        self._pass_on = self._connection.data_received
-        self._connection.data_received = self._data_received  # type: ignore[method-assign]
         self._errors = 0
+        transport: Any = dtls.transport
+        self._lite: LiteIceTransport | None = None
+        self._connection: Any = None
+        if isinstance(transport, LiteIceTransport):
+            self._lite = transport
+            transport.media_hook = self._srtp_received
+        else:
+            self._connection = transport._connection
+            self._pass_on = self._connection.data_received
+            self._connection.data_received = self._data_received
 
     @property
     def connected(self) -> bool:
-        return self._dtls._state is State.CONNECTED and 1 in self._connection._nominated
+        if self._dtls._state is not State.CONNECTED:
+            return False
+        if self._lite is not None:
+            return self._lite.ready
+        return 1 in self._connection._nominated
 
     def send_rtp(self, data: bytes) -> bool:
         return self._send(data, rtcp=False)
@@ -50,15 +66,18 @@ class DtlsTap:
         return self._send(data, rtcp=True)
 
     def _send(self, data: bytes, *, rtcp: bool) -> bool:
-        pair = self._connection._nominated.get(1)
-        if pair is None or self._dtls._state is not State.CONNECTED:
+        if not self.connected:
             self._counters.drop(DropReason.TRANSPORT_NOT_READY)
             return False
         srtp = self._dtls._tx_srtp
         try:
             protected = srtp.protect_rtcp(data) if rtcp else srtp.protect(data)
-            pair.protocol.transport.sendto(protected, pair.remote_addr)
-        except (OSError, AttributeError, pylibsrtp.Error):
+            if self._lite is not None:
+                self._lite.send_datagram(protected)
+            else:
+                pair = self._connection._nominated[1]
+                pair.protocol.transport.sendto(protected, pair.remote_addr)
+        except (OSError, AttributeError, KeyError, pylibsrtp.Error):  # ConnectionError is OSError
             self._counters.drop(DropReason.SEND_FAILED)
             return False
         return True
@@ -66,15 +85,18 @@ class DtlsTap:
     def _data_received(self, data: bytes, component: int) -> None:
         first = data[0] if data else 0
         if 127 < first < 192:
-            srtp = self._dtls._rx_srtp
-            if srtp is None:  # handshake not finished
-                self._counters.drop(DropReason.TRANSPORT_NOT_READY)
-                return
-            self._receive_srtp(srtp, data)
+            self._srtp_received(data)
         elif 19 < first < 64:
             self._pass_on(data, component)  # DTLS
         else:
             self._counters.drop(DropReason.NOT_WEBRTC)
+
+    def _srtp_received(self, data: bytes) -> None:
+        srtp = self._dtls._rx_srtp
+        if srtp is None:  # handshake not finished
+            self._counters.drop(DropReason.TRANSPORT_NOT_READY)
+            return
+        self._receive_srtp(srtp, data)
 
     def _receive_srtp(self, srtp: pylibsrtp.Session, data: bytes) -> None:
         now_ms = monotonic_ms()
@@ -95,4 +117,7 @@ class DtlsTap:
 
     def detach(self) -> None:
         """Stop delivering packets (the handler is going away)."""
-        self._connection.data_received = self._pass_on
+        if self._lite is not None:
+            self._lite.media_hook = None
+        else:
+            self._connection.data_received = self._pass_on

@@ -157,10 +157,16 @@ class Stack:
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, port: int | None = None) -> Stack:
-        """Starts the stack on `port` (a free one if None); returns once `/healthz` answers."""
+    def start(cls, port: int | None = None, env: dict[str, str] | None = None) -> Stack:
+        """Starts the stack on `port` (a free one if None), with `env` added to its
+        environment (e.g. SFU_UDP_PORT); returns once `/healthz` answers."""
         port = port or free_port()
-        env = {**os.environ, "SFU_ICE_HOST_ADDRESSES": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
         with tempfile.NamedTemporaryFile(prefix="sfu-stack-", suffix=".log", delete=False) as log:
             process = subprocess.Popen(
                 [

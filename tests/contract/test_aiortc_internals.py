@@ -10,6 +10,9 @@ from importlib.metadata import version
 
 import aioice.ice
 import aiortc.codecs
+import aiortc.rtcdtlstransport
+import aiortc.rtcpeerconnection
+import aiortc.sdp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 
@@ -65,3 +68,54 @@ def test_global_tables_we_extend() -> None:
     assert {"audio", "video"} <= set(aiortc.codecs.HEADER_EXTENSIONS)
     assert any(c.mimeType.lower() == "audio/opus" for c in aiortc.codecs.CODECS["audio"])
     assert callable(aioice.ice.get_host_addresses)
+
+
+def test_the_ice_lite_transport_replaces_the_one_place_ice_transports_are_made() -> None:
+    """sfu.webrtc.icelite overrides this name-mangled method and re-does its wiring."""
+    create = inspect.getsource(RTCPeerConnection._RTCPeerConnection__createDtlsTransport)  # type: ignore[attr-defined]
+    for name in (
+        "self.__iceTransports.add(iceTransport)",
+        "RTCDtlsTransport(iceTransport, self.__certificates)",
+        "self.__dtlsTransports.add(dtlsTransport)",
+        'iceGatherer.on("statechange", self.__updateIceGatheringState)',
+        'iceTransport.on("statechange", self.__updateIceConnectionState)',
+        'iceTransport.on("statechange", self.__updateConnectionState)',
+    ):
+        assert name in create, name
+    source = inspect.getsource(RTCPeerConnection)
+    assert "self.__createDtlsTransport()" in source
+    for name in ("iceTransport._role_set", "iceTransport._connection.ice_controlling"):
+        assert name in source, name
+    connect = inspect.getsource(RTCPeerConnection._RTCPeerConnection__connect)  # type: ignore[attr-defined]
+    assert "iceTransport.iceGatherer.getLocalCandidates()" in connect
+    assert "await iceTransport.start(" in connect
+
+
+def test_what_the_dtls_transport_needs_from_its_ice_transport() -> None:
+    source = inspect.getsource(RTCDtlsTransport)
+    for name in ("self.transport._recv()", "self.transport._send(", "self.transport.role"):
+        assert name in source, name
+    # the lite transport's queue yields ConnectionError when closed: the pump must stop on it
+    assert "except ConnectionError:" in inspect.getsource(
+        RTCDtlsTransport._RTCDtlsTransport__run  # type: ignore[attr-defined]
+    )
+
+
+def test_dtls_role_and_srtp_profiles_we_rely_on() -> None:
+    assert "self._role = role" in inspect.getsource(RTCDtlsTransport._set_role)
+    assert 'if dtlsTransport._role == "auto":' in inspect.getsource(RTCPeerConnection.createAnswer)
+    # as DTLS server (setup:passive) our order wins: AES-GCM first, AES-CM kept for others
+    names = [p.openssl_profile for p in aiortc.rtcdtlstransport.SRTP_PROFILES]
+    assert names[0].startswith(b"SRTP_AEAD_AES_"), names
+    assert "self._srtp_profiles = SRTP_PROFILES" in inspect.getsource(RTCDtlsTransport)
+
+
+def test_sdp_announces_ice_lite_and_candidates_from_the_gatherer() -> None:
+    assert '"a=ice-lite"' in inspect.getsource(aiortc.sdp.SessionDescription)
+    add = inspect.getsource(aiortc.rtcpeerconnection.add_transport_description)
+    for name in (
+        "iceGatherer.getLocalCandidates()",
+        "iceGatherer.getLocalParameters()",
+        'iceGatherer.state == "completed"',
+    ):
+        assert name in add, name

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
@@ -33,6 +35,14 @@ def demo_token(room: str, identity: str, *, ttl_s: float = 600, publish: bool = 
     )
 
 
+def free_udp_port() -> int:
+    """A UDP port nobody is bound to right now, for ``running_node(udp_port=...)``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @dataclass
 class RunningNode:
     node: Node
@@ -40,11 +50,16 @@ class RunningNode:
 
 
 @contextlib.asynccontextmanager
-async def running_node() -> AsyncIterator[RunningNode]:
+async def running_node(**overrides: Any) -> AsyncIterator[RunningNode]:
+    """``overrides`` are NodeSettings fields, e.g. ``udp_port=...`` for the ICE-lite port."""
     port = free_port()
-    settings = NodeSettings(
-        demo=True, node_host="127.0.0.1", node_port=port, ice_host_addresses=["127.0.0.1"]
-    )
+    fields: dict[str, Any] = {
+        "demo": True,
+        "node_host": "127.0.0.1",
+        "node_port": port,
+        "ice_host_addresses": ["127.0.0.1"],
+    }
+    settings = NodeSettings(**(fields | overrides))
     store = MemoryStore()
     node = Node(settings, store)
     await node.start()

@@ -1,0 +1,69 @@
+"""A Chromium conference on the node's one UDP port (SFU_UDP_PORT: ICE-lite, DTLS passive)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from playwright.async_api import Browser
+
+from tests.browser.harness import Participant, Stack, join
+from tests.browser.test_conference import assert_all_receive_all
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def lite_stack() -> Iterator[Stack]:
+    stack = Stack.start(env={"SFU_UDP_PORT": str(_free_udp_port()), "SFU_UDP_BIND": "127.0.0.1"})
+    yield stack
+    stack.stop()
+
+
+def _metric(stack: Stack, name: str) -> float:
+    with urllib.request.urlopen(f"{stack.base_url}/node/metrics", timeout=5) as response:
+        text = response.read().decode()
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} not in /metrics"
+    return float(match.group(1))
+
+
+async def _transports_become(stack: Stack, count: int, timeout_s: float = 5.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    while (value := await asyncio.to_thread(_metric, stack, "sfu_udp_transports")) != count:
+        assert time.monotonic() < deadline, f"{value} transports on the port, not {count}"
+        await asyncio.sleep(0.2)
+    return value
+
+
+async def test_three_chromium_participants_share_the_one_port(
+    chromium: Browser, lite_stack: Stack
+) -> None:
+    people: list[Participant] = []
+    try:
+        people = list(
+            await asyncio.gather(
+                *(join(chromium, lite_stack.base_url, "lite", n) for n in ("ada", "bob", "cyd"))
+            )
+        )
+        await assert_all_receive_all(people)
+        await _transports_become(lite_stack, 6)  # two peer connections each, one socket
+        assert await asyncio.to_thread(_metric, lite_stack, "sfu_udp_stun_answered_total") >= 6
+        await people[0].leave()
+        await _transports_become(lite_stack, 4)  # the leaver's transports are gone
+        await assert_all_receive_all(people[1:])
+    finally:
+        for person in people:
+            await person.close()

@@ -1,0 +1,298 @@
+"""Calls through the node's one UDP port (SFU_UDP_PORT, ICE-lite) with aiortc participants."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import time
+
+import pytest
+from aioice import stun
+
+from sfu.webrtc.stun import UdpDrop
+from tests.support.client import Client
+from tests.support.node import demo_token, free_udp_port, running_node
+
+pytestmark = pytest.mark.webrtc
+
+
+def _receives_from(client: Client, others: list[str], minimum: int = 10) -> bool:
+    return all(
+        client.frames[o]["video"] >= minimum and client.frames[o]["audio"] >= minimum
+        for o in others
+    )
+
+
+def _remote_port(sdp: str) -> set[int]:
+    return {int(line.split()[5]) for line in sdp.splitlines() if line.startswith("a=candidate:")}
+
+
+async def test_three_participants_share_the_one_port() -> None:
+    port = free_udp_port()
+    async with running_node(udp_port=port, udp_bind="127.0.0.1") as running:
+        names = ["alice", "bob", "carol"]
+        clients = {n: Client(running.url, "lite", demo_token("lite", n)) for n in names}
+        try:
+            for client in clients.values():
+                await client.connect()
+            for name, client in clients.items():
+                await client.wait_until(
+                    lambda c=client, n=name: _receives_from(c, [o for o in names if o != n])
+                )
+            answer = clients["alice"].publish_answer
+            assert "a=ice-lite" in answer
+            assert "a=setup:passive" in answer
+            assert _remote_port(answer) == {port}
+            for client in clients.values():
+                for pc in (client.publish_pc, client.subscribe_pc):
+                    pair = pc.getTransceivers()[0].receiver.transport.transport._connection
+                    assert pair._nominated[1].remote_addr == ("127.0.0.1", port)
+            mux = running.node.mux
+            assert mux is not None
+            assert len(mux.by_ufrag) == 6  # two peer connections each, one socket
+            assert mux.stats.checks_answered >= 6
+            assert not any(c.errors for c in clients.values())
+        finally:
+            for client in clients.values():
+                await client.close()
+
+
+def _server_ufrags(client: Client) -> set[str]:
+    """The node's ufrags for this client's two peer connections."""
+    return {
+        pc.getTransceivers()[0].receiver.transport.transport._connection.remote_username
+        for pc in (client.publish_pc, client.subscribe_pc)
+    }
+
+
+def _bogus_datagrams(ufrag: str, remote_ufrag: str) -> list[bytes]:
+    """Random bytes across every first-byte range, STUN with wrong credentials, oversized."""
+    rng = random.Random(7)
+    out = [bytes([first]) + rng.randbytes(rng.randrange(20, 200)) for first in range(256)]
+    for username, key in (
+        (f"{ufrag}:{remote_ufrag}", b"not-the-password"),  # right ufrag, wrong password
+        (f"{ufrag}:someone-else", b"x"),
+        (f"NoSuchUfrag123456:{remote_ufrag}", b"x"),
+    ):
+        request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        request.attributes["USERNAME"] = username
+        request.attributes["PRIORITY"] = 1853817087
+        request.attributes["USE-CANDIDATE"] = None
+        request.add_message_integrity(key)
+        out.append(bytes(request))
+    out.append(b"\x00\x01" + rng.randbytes(2000))  # oversized STUN-looking
+    out.append(b"\x80" + rng.randbytes(9000))  # oversized SRTP-looking
+    return out
+
+
+async def test_a_flood_of_bogus_datagrams_is_dropped_unanswered_while_the_call_goes_on() -> None:
+    port = free_udp_port()
+    total, senders = 100_000, 16
+    async with running_node(udp_port=port, udp_bind="127.0.0.1") as running:
+        mux = running.node.mux
+        assert mux is not None
+        alice = Client(running.url, "flood", demo_token("flood", "alice"))
+        bob = Client(running.url, "flood", demo_token("flood", "bob"))
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(senders)]
+        try:
+            await alice.connect()
+            await bob.connect()
+            await bob.wait_until(lambda: _receives_from(bob, ["alice"]))
+            ufrag = sorted(_server_ufrags(bob))[0]
+            remote = mux.by_ufrag[ufrag].remote_ufrag
+            assert remote is not None
+            datagrams = _bogus_datagrams(ufrag, remote)
+            for sock in socks:
+                sock.bind(("127.0.0.1", 0))
+                sock.setblocking(False)
+            answered_before = mux.stats.checks_answered
+            dropped_before = sum(mux.stats.drops.values())
+            frames_before = bob.frames["alice"]["video"]
+            started = time.monotonic()
+            sent = 0
+            while sent < total:  # bounded: 100k datagrams in bursts, ~5 s
+                for _ in range(250):
+                    sock = socks[sent % senders]
+                    with contextlib.suppress(BlockingIOError):
+                        sock.sendto(datagrams[sent % len(datagrams)], ("127.0.0.1", port))
+                    sent += 1
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)  # let the node drain its socket
+            elapsed = time.monotonic() - started
+            fps = (bob.frames["alice"]["video"] - frames_before) / elapsed
+            dropped = sum(mux.stats.drops.values()) - dropped_before
+            replies = 0
+            for sock in socks:
+                with contextlib.suppress(BlockingIOError):
+                    while sock.recv(65536):
+                        replies += 1
+            print(
+                f"\nflood: {sent} sent in {elapsed:.1f} s, {replies} answered, "
+                f"{dropped} dropped { ({r.value: n for r, n in mux.stats.drops.items() if n}) }, "
+                f"video during flood {fps:.1f} fps, checks answered (legit) "
+                f"{mux.stats.checks_answered - answered_before}"
+            )
+            assert replies == 0
+            assert dropped >= 0.95 * total
+            for reason in (
+                UdpDrop.RATE_LIMITED,
+                UdpDrop.BAD_INTEGRITY,
+                UdpDrop.UNKNOWN_UFRAG,
+                UdpDrop.OVERSIZED,
+                UdpDrop.UNKNOWN_ADDRESS,
+                UdpDrop.NOT_WEBRTC,
+            ):
+                assert mux.stats.drops[reason] > 0, reason
+            assert fps >= 20  # aiortc's test track sends 30 fps
+            metrics, _ = running.node.metrics.render()
+            assert b'sfu_udp_dropped_total{reason="stun_bad_integrity"}' in metrics
+        finally:
+            for sock in socks:
+                sock.close()
+            await alice.close()
+            await bob.close()
+
+
+async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
+    timeout_s = 8.0  # aioice checks every 4-6 s
+    async with running_node(
+        udp_port=free_udp_port(), udp_bind="127.0.0.1", consent_timeout_s=timeout_s
+    ) as running:
+        mux = running.node.mux
+        assert mux is not None
+        alice = Client(running.url, "consent", demo_token("consent", "alice"))
+        bob = Client(running.url, "consent", demo_token("consent", "bob"))
+        try:
+            await alice.connect()
+            await bob.connect()
+            await bob.wait_until(lambda: _receives_from(bob, ["alice"]))
+            await alice.wait_until(lambda: _receives_from(alice, ["bob"]))
+            bobs, alices = _server_ufrags(bob), _server_ufrags(alice)
+            bobs_transports = [mux.by_ufrag[u] for u in bobs]
+            for pc in (bob.publish_pc, bob.subscribe_pc):
+                connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+                connection._query_consent_task.cancel()
+            server_pcs = [
+                peer._pc
+                for peer in (
+                    running.node.rooms["consent"].participants["bob"]._publish_peer,
+                    running.node.rooms["consent"].participants["bob"]._subscribe_peer,
+                )
+            ]
+            deadline = time.monotonic() + timeout_s + 3
+            while bobs & mux.by_ufrag.keys() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            dropped_after = mux.now() - max(t.last_check for t in bobs_transports)
+            assert not bobs & mux.by_ufrag.keys()
+            print(f"\nconsent: dropped {dropped_after:.1f} s after its last check")
+            assert timeout_s <= dropped_after <= timeout_s + 1.5
+            await asyncio.sleep(0.2)  # aiortc closes the peer connection in a task
+            assert {pc.connectionState for pc in server_pcs} == {"closed"}
+            assert alices <= mux.by_ufrag.keys()
+            assert alice.publish_pc.connectionState == "connected"
+        finally:
+            await alice.close()
+            await bob.close()
+
+
+class _Relay(asyncio.DatagramProtocol):
+    """A NAT in front of the node: listens on the announced address, forwards each client's
+    datagrams from an outgoing socket of its own; ``rebind()`` swaps those sockets (new ports)."""
+
+    def __init__(self, node: tuple[str, int]) -> None:
+        self.node = node
+        self.front: asyncio.DatagramTransport | None = None
+        self.outgoing: dict[tuple[str, int], asyncio.DatagramTransport] = {}
+        self._pending: dict[tuple[str, int], list[bytes]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.front = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        out = self.outgoing.get(addr)
+        if out is not None:
+            out.sendto(data)
+        elif addr not in self._pending:
+            self._pending[addr] = [data]
+            self._tasks.add(asyncio.ensure_future(self._open(addr)))
+        else:
+            self._pending[addr].append(data)
+
+    async def _open(self, client: tuple[str, int]) -> None:
+        relay = self
+
+        class Back(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                assert relay.front is not None
+                relay.front.sendto(data, client)
+
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            Back, local_addr=("127.0.0.1", 0), remote_addr=self.node
+        )
+        self.outgoing[client] = transport
+        for data in self._pending.pop(client, []):
+            transport.sendto(data)
+
+    async def rebind(self) -> None:
+        for client, old in list(self.outgoing.items()):
+            del self.outgoing[client]
+            await self._open(client)
+            old.close()
+
+    def close(self) -> None:
+        for transport in self.outgoing.values():
+            transport.close()
+        if self.front is not None:
+            self.front.close()
+
+
+async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
+    port = free_udp_port()
+    # The node announces 127.0.0.2 (as a public NAT 1:1 address) but binds 127.0.0.1; the relay
+    # on 127.0.0.2 plays the NAT.
+    async with running_node(
+        udp_port=port, udp_bind="127.0.0.1", ice_host_addresses=["127.0.0.2"]
+    ) as running:
+        mux = running.node.mux
+        assert mux is not None
+        _, relay = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Relay(("127.0.0.1", port)), local_addr=("127.0.0.2", port)
+        )
+        alice = Client(running.url, "nat", demo_token("nat", "alice"))
+        bob = Client(running.url, "nat", demo_token("nat", "bob"))
+        try:
+            await alice.connect()
+            await bob.connect()
+            await bob.wait_until(lambda: _receives_from(bob, ["alice"]))
+            await alice.wait_until(lambda: _receives_from(alice, ["bob"]))
+            assert f"127.0.0.2 {port} typ host" in alice.publish_answer
+            before = {u: mux.by_ufrag[u].remote for u in _server_ufrags(bob)}
+            assert all(a is not None and a[1] != port for a in before.values())
+            await relay.rebind()
+            rebound = time.monotonic()
+            at_bob, at_alice = bob.frames["alice"]["video"], alice.frames["bob"]["video"]
+
+            async def watch() -> None:
+                while any(mux.by_ufrag[u].remote == before[u] for u in before):
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(watch(), 10)  # aioice's next consent check, 4-6 s
+            switch_s = time.monotonic() - rebound
+            await bob.wait_until(lambda: bob.frames["alice"]["video"] >= at_bob + 60, timeout=30)
+            await alice.wait_until(
+                lambda: alice.frames["bob"]["video"] >= at_alice + 60, timeout=30
+            )
+            after = {u: mux.by_ufrag[u].remote for u in _server_ufrags(bob)}
+            print(
+                f"\nrebinding: {before} -> {after}; node switched after {switch_s:.1f} s, "
+                f"frames flowing both ways again after {time.monotonic() - rebound:.1f} s"
+            )
+            assert all(after[u] != before[u] for u in before)
+            assert not any(c.errors for c in (alice, bob))
+        finally:
+            await alice.close()
+            await bob.close()
+            relay.close()

@@ -1,0 +1,142 @@
+"""One ICE-lite transport against a fake socket side: binding, switching, consent, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+import uvloop
+from aiortc import RTCIceParameters
+
+from sfu.webrtc.icelite import LiteIceGatherer, LiteIceTransport
+from sfu.webrtc.udpmux import UdpMux, UdpMuxError
+
+A, B = ("198.51.100.1", 4000), ("198.51.100.1", 4001)
+
+
+class FakeMux:
+    def __init__(self) -> None:
+        self.port = 7882
+        self.advertised = ["203.0.113.9", "2001:db8::9"]
+        self.consent_timeout_s = 30.0
+        self.by_ufrag: dict[str, LiteIceTransport] = {}
+        self.by_addr: dict[tuple[str, int], LiteIceTransport] = {}
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+        self.clock = 100.0
+
+    def register(self, transport: LiteIceTransport) -> None:
+        transport.iceGatherer.ufrag = f"ufrag{len(self.by_ufrag)}"
+        self.by_ufrag[transport.iceGatherer.ufrag] = transport
+
+    def unregister(self, transport: LiteIceTransport) -> None:
+        self.by_ufrag.pop(transport.iceGatherer.ufrag, None)
+
+    def bind(self, address: tuple[str, int], transport: LiteIceTransport) -> None:
+        self.by_addr[address] = transport
+
+    def unbind(self, address: tuple[str, int]) -> None:
+        self.by_addr.pop(address, None)
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> None:
+        self.sent.append((data, address))
+
+    def drop_queue_full(self) -> None:
+        raise AssertionError("queue full")
+
+    def now(self) -> float:
+        return self.clock
+
+
+def _transport() -> tuple[FakeMux, LiteIceTransport]:
+    mux = FakeMux()
+    return mux, LiteIceTransport(LiteIceGatherer(mux), mux)
+
+
+async def test_the_sdp_side_announces_lite_and_one_candidate_per_address() -> None:
+    _, transport = _transport()
+    params = transport.iceGatherer.getLocalParameters()
+    assert params.iceLite and params.usernameFragment == "ufrag0" and len(params.password) >= 22
+    candidates = transport.iceGatherer.getLocalCandidates()
+    assert [(c.ip, c.port, c.type) for c in candidates] == [
+        ("203.0.113.9", 7882, "host"),
+        ("2001:db8::9", 7882, "host"),
+    ]
+    assert candidates[0].priority > candidates[1].priority
+
+
+async def test_start_completes_on_the_first_check_and_sends_there() -> None:
+    mux, transport = _transport()
+    with pytest.raises(ConnectionError):
+        transport.send_datagram(b"x")
+    started = asyncio.create_task(transport.start(RTCIceParameters("remote", "pw" * 11)))
+    await asyncio.sleep(0)
+    assert transport.state == "checking"
+    transport.valid_check(A, False, mux.clock)
+    await asyncio.wait_for(started, 1)
+    assert transport.state == "completed"
+    transport.send_datagram(b"\x80data")
+    assert mux.sent == [(b"\x80data", A)]
+    assert mux.by_addr == {A: transport}
+
+
+async def test_dtls_is_queued_for_aiortc_and_srtp_goes_to_the_hook() -> None:
+    mux, transport = _transport()
+    transport.valid_check(A, True, mux.clock)
+    hooked: list[bytes] = []
+    transport.deliver(b"\x16dtls", A, mux.clock)
+    transport.deliver(b"\x80srtp", A, mux.clock)  # no hook yet: aiortc gets it
+    transport.media_hook = hooked.append
+    transport.deliver(b"\x81srtp", A, mux.clock)
+    assert await transport._recv() == b"\x16dtls"
+    assert await transport._recv() == b"\x80srtp"
+    assert hooked == [b"\x81srtp"]
+
+
+async def test_a_plain_check_from_a_new_address_moves_only_once_the_old_one_is_quiet() -> None:
+    mux, transport = _transport()
+    transport.valid_check(A, True, 100.0)
+    transport.deliver(b"\x80", A, 101.0)
+    transport.valid_check(B, False, 102.0)  # A heard 1 s ago: stay
+    assert transport.remote == A
+    assert mux.by_addr[B] is transport  # but B is authenticated now
+    transport.valid_check(B, False, 103.5)  # A silent 2.5 s: NAT rebinding
+    assert transport.remote == B
+    transport.valid_check(A, True, 104.0)  # a nomination moves it at once
+    assert transport.remote == A
+
+
+async def test_without_consent_the_transport_fails_and_aiortc_sees_connection_error() -> None:
+    mux, transport = _transport()
+    states: list[str] = []
+    transport.on("statechange", lambda: states.append(transport.state))
+    started = asyncio.create_task(transport.start(RTCIceParameters("remote", "pw" * 11)))
+    await asyncio.sleep(0)
+    transport.valid_check(A, True, 100.0)
+    await started
+    assert not transport.consent_expired(129.0)
+    assert transport.consent_expired(130.5)
+    transport.fail("test")
+    assert states == ["checking", "completed", "failed"]
+    assert mux.by_ufrag == {} and not transport.ready
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            await transport._recv()
+
+
+async def test_a_peer_that_never_checks_fails_after_the_consent_timeout() -> None:
+    mux, transport = _transport()
+    mux.consent_timeout_s = 0.05
+    await asyncio.wait_for(transport.start(RTCIceParameters("remote", "pw" * 11)), 1)
+    assert transport.state == "failed"
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_a_taken_port_fails_fast_with_a_clear_error(loop_kind: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        mux = UdpMux(bind="127.0.0.1", port=port, advertised=["127.0.0.1"], consent_timeout_s=30)
+        run = uvloop.run if loop_kind == "uvloop" else asyncio.run
+        with pytest.raises(UdpMuxError, match=f"127.0.0.1:{port} \\(SFU_UDP_PORT\\): .*in use"):
+            run(mux.start())
