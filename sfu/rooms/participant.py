@@ -33,6 +33,9 @@ from sfu.webrtc.udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
 
+# 45xx: try again (the web client rejoins with a fresh token). See docs/signaling.md.
+CLOSE_MEDIA_LOST = 4502
+
 
 @dataclass(frozen=True, slots=True)
 class MediaConfig:
@@ -86,6 +89,8 @@ class Participant:
         self._publish_peer: PublishPeer | None = None
         self._feedback = SubscriberFeedback(config.counters, self.allocate)
         self._subscribe_peer = SubscribePeer(self._feedback, config.counters, mux=config.mux)
+        self._subscribe_peer.on_state(self._media_state)
+        self._closing = False
         self._subscribed: dict[str, PublishedTrack] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self._qualities: dict[str, str] = {}
@@ -113,6 +118,7 @@ class Participant:
                 start_kbps=self._config.start_bitrate_kbps,
                 mux=self._config.mux,
             )
+            self._publish_peer.on_state(self._media_state)
         answer, lines = await self._publish_peer.answer(offer)
         self._ingress.sink = self._publish_peer.sink
         by_mid = {t.receiver.line.mid: t for t in self.published.values()}
@@ -284,7 +290,15 @@ class Participant:
             )
         )
 
+    def _media_state(self, state: str) -> None:
+        """A media connection that failed or closed under us (ICE/DTLS failure, consent lost)
+        ends the session: the client is told to rejoin, which gives it fresh connections."""
+        if state in ("failed", "closed") and not self._closing:
+            self._closing = True
+            self.disconnect(CLOSE_MEDIA_LOST, f"media connection {state}")
+
     async def close(self) -> None:
+        self._closing = True
         for downtrack in self.downtracks.values():
             downtrack.close()
         self.downtracks.clear()

@@ -190,6 +190,11 @@ async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
             assert timeout_s <= dropped_after <= timeout_s + 1.5
             await asyncio.sleep(0.2)  # aiortc closes the peer connection in a task
             assert {pc.connectionState for pc in server_pcs} == {"closed"}
+            # ... and bob leaves the room: alice is told, bob's client is told to rejoin
+            await alice.wait_until(lambda: "bob" not in alice.participants, timeout=5)
+            await asyncio.wait_for(bob.closed.wait(), 5)
+            assert bob.close_code == 4502 and bob.close_reason.startswith("media connection")
+            assert "bob" not in running.node.rooms["consent"].participants
             assert alices <= mux.by_ufrag.keys()
             assert alice.publish_pc.connectionState == "connected"
         finally:
