@@ -8,7 +8,7 @@ SFU_ICE_HOST_ADDRESSES          comma-separated addresses to offer as ICE host c
                                 (default: the machine's, loopback if it has no other); with
                                 SFU_UDP_PORT they may be public (NAT 1:1) addresses
 SFU_UDP_PORT                    one UDP port for every peer connection, as an ICE-lite agent
-                                (0, the default: aioice's random port per peer connection)
+                                (7882; 0: aioice's random port per peer connection instead)
 SFU_UDP_BIND                    address that port is bound on (0.0.0.0)
 SFU_CONSENT_TIMEOUT_S           on that port, a peer without a valid check this long is closed (30)
 SFU_DRAIN_TIMEOUT_S             a draining node exits once empty or after this long (3600 s)
@@ -26,6 +26,8 @@ from pydantic_settings import NoDecode
 
 from control_api.settings import ClusterSettings, split_commas
 
+DEFAULT_UDP_PORT = 7882
+
 
 class NodeSettings(ClusterSettings):
     node_host: str = "0.0.0.0"
@@ -38,7 +40,7 @@ class NodeSettings(ClusterSettings):
     start_bitrate_kbps: int = Field(default=2500, ge=0)
     remb_bps: int = Field(default=3_000_000, gt=0)
     drain_timeout_s: float = Field(default=3600.0, ge=0)
-    udp_port: int = Field(default=0, ge=0, le=65535)
+    udp_port: int = Field(default=DEFAULT_UDP_PORT, ge=0, le=65535)
     udp_bind: str = "0.0.0.0"
     consent_timeout_s: float = Field(default=30.0, gt=0)
 

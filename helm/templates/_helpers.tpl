@@ -101,9 +101,12 @@ combination fails `helm install`, `helm lint` and `helm template` with a message
 {{- fail (printf "seed-sfu: config.webhookKey %q is not one of the ids in auth.apiKeys" .Values.config.webhookKey) }}
 {{- end }}
 {{- end }}
-{{- $range := .Values.media.ice.udpPortRange }}
-{{- if or (not (kindIs "invalid" $range.start)) (not (kindIs "invalid" $range.end)) }}
-{{- fail "seed-sfu: media.ice.udpPortRange is reserved: media nodes bind ephemeral UDP ports today and run on the host network; leave it null" }}
+{{- $media := .Values.media }}
+{{- if and (eq (int $media.ice.udpPort) 0) (not $media.hostNetwork) }}
+{{- fail "seed-sfu: media.ice.udpPort 0 (ephemeral UDP ports) needs media.hostNetwork=true: only the host network carries them; or set media.ice.udpPort (e.g. 7882) to publish one hostPort" }}
+{{- end }}
+{{- if and (not $media.hostNetwork) (not $media.ice.announceHostIP) (not $media.ice.addresses) }}
+{{- fail "seed-sfu: without media.hostNetwork, set media.ice.announceHostIP=true or media.ice.addresses: the pod's own address, announced otherwise, is not reachable from clients" }}
 {{- end }}
 {{- if and .Values.media.autoscaling.enabled (ne .Values.media.kind "Deployment") }}
 {{- fail "seed-sfu: media.autoscaling needs media.kind=Deployment (a DaemonSet runs one pod on every selected node)" }}
@@ -112,8 +115,8 @@ combination fails `helm install`, `helm lint` and `helm template` with a message
 {{- if and $pdb.enabled (eq .Values.media.kind "DaemonSet") (or (kindIs "invalid" $pdb.minAvailable) (kindIs "string" $pdb.minAvailable)) }}
 {{- fail "seed-sfu: with media.kind=DaemonSet the media PodDisruptionBudget needs an integer minAvailable (maxUnavailable and percentages need a controller with a scale subresource)" }}
 {{- end }}
-{{- if and .Values.networkPolicy.enabled $redis.bundled.enabled (not .Values.networkPolicy.nodeCIDRs) }}
-{{- fail "seed-sfu: networkPolicy with redis.bundled needs networkPolicy.nodeCIDRs: media pods use the host network, so Redis sees the nodes' addresses" }}
+{{- if and .Values.networkPolicy.enabled $redis.bundled.enabled $media.hostNetwork (not .Values.networkPolicy.nodeCIDRs) }}
+{{- fail "seed-sfu: networkPolicy with redis.bundled and media.hostNetwork needs networkPolicy.nodeCIDRs: media pods on the host network reach Redis from the nodes' addresses" }}
 {{- end }}
 {{- end }}
 

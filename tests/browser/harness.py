@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page, ViewportSize
 
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_udp_port
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 # Playwright adds --headless, --no-sandbox and a fresh --user-data-dir, and passes its own
@@ -158,12 +158,14 @@ class Stack:
 
     @classmethod
     def start(cls, port: int | None = None, env: dict[str, str] | None = None) -> Stack:
-        """Starts the stack on `port` (a free one if None), with `env` added to its
-        environment (e.g. SFU_UDP_PORT); returns once `/healthz` answers."""
+        """Starts the stack on `port` (a free one if None), its node on a free ICE-lite UDP port,
+        with `env` added to its environment; returns once `/healthz` answers."""
         port = port or free_port()
         env = {
             **os.environ,
             "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
+            "SFU_UDP_PORT": str(free_udp_port()),
+            "SFU_UDP_BIND": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,20 +13,14 @@ from playwright.async_api import Browser
 
 from tests.browser.harness import Participant, Stack, join
 from tests.browser.test_conference import assert_all_receive_all
+from tests.support.ports import free_udp_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def lite_stack() -> Iterator[Stack]:
-    stack = Stack.start(env={"SFU_UDP_PORT": str(_free_udp_port()), "SFU_UDP_BIND": "127.0.0.1"})
+    stack = Stack.start(env={"SFU_UDP_PORT": str(free_udp_port()), "SFU_UDP_BIND": "127.0.0.1"})
     yield stack
     stack.stop()
 

@@ -150,6 +150,11 @@ def test_install_notes_tell_how_to_create_a_first_room(scenario: Path) -> None:
     assert '-X POST "$API/v1/rooms"' in notes and "/tokens" in notes
     assert ("port-forward" in notes) != ("ingress" in scenario.name)
     assert ("WARNING: config.demo" in notes) == values.get("config", {}).get("demo", False)
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    udp_port = (
+        values.get("media", {}).get("ice", {}).get("udpPort", defaults["media"]["ice"]["udpPort"])
+    )
+    assert (f"on UDP {udp_port} at" if udp_port else "on UDP (ephemeral ports) at") in notes
 
 
 def test_scenarios_are_values_files_with_a_purpose() -> None:

@@ -1,7 +1,8 @@
 """What the rendered objects must say, in every scenario: the rules of running this SFU on
 Kubernetes that no schema knows (probes on the right endpoints, the drain hook and a grace
-period longer than the drain, one media node per host on the host network, secrets referenced
-and never inlined, resources and a non-root security context on every container).
+period longer than the drain, one media node per host on its host's address with the UDP port
+it announces, secrets referenced and never inlined, resources and a non-root security context on
+every container).
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ all_scenarios = pytest.mark.parametrize("name", [scenario_id(p) for p in SCENARI
 def values_of(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text())
     return loaded
+
+
+def media_values(name: str) -> dict[str, Any]:
+    """The scenario's media values over the chart's defaults (two levels deep: enough here)."""
+    media = {**DEFAULTS["media"], **values_of(name).get("media", {})}
+    media["ice"] = {**DEFAULTS["media"]["ice"], **values_of(name).get("media", {}).get("ice", {})}
+    return media
 
 
 def containers(workload: Doc) -> list[Doc]:
@@ -198,13 +206,15 @@ def test_api_ingress_routes_to_the_api_service(rendered: dict[str, Rendered]) ->
 
 
 @all_scenarios
-def test_media_nodes_use_the_host_network_one_per_host(
-    name: str, rendered: dict[str, Rendered]
-) -> None:
+def test_media_nodes_one_per_host_on_its_address(name: str, rendered: dict[str, Rendered]) -> None:
     media = rendered[name].media()
     spec = pod_spec(media)
-    assert spec["hostNetwork"] is True
-    assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"  # still resolves the Redis Service
+    if media_values(name)["hostNetwork"]:
+        assert spec["hostNetwork"] is True
+        assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"  # still resolves the Redis Service
+    else:
+        assert "hostNetwork" not in spec and "dnsPolicy" not in spec
+    # hostPorts (or the host network) would collide: required anti-affinity per hostname
     (term,) = [
         t
         for t in spec["affinity"]["podAntiAffinity"][
@@ -223,9 +233,24 @@ def test_media_node_ports_probes_and_announced_address(
 ) -> None:
     node = container(rendered[name].media())
     env = env_of(node)
-    (port,) = node["ports"]
-    assert port["name"] == "signaling" and port["protocol"] == "TCP"
-    assert env["SFU_NODE_PORT"]["value"] == str(port["containerPort"])
+    ports = {p["name"]: p for p in node["ports"]}
+    udp_port = media_values(name)["ice"]["udpPort"]
+    assert set(ports) == ({"signaling", "ice"} if udp_port else {"signaling"})
+    signaling = ports["signaling"]
+    assert signaling["protocol"] == "TCP"
+    assert signaling["hostPort"] == signaling["containerPort"]
+    assert env["SFU_NODE_PORT"]["value"] == str(signaling["containerPort"])
+    if udp_port:
+        # announced in the candidates: the same number on the host and in the pod
+        assert ports["ice"] == {
+            "name": "ice",
+            "containerPort": udp_port,
+            "hostPort": udp_port,
+            "protocol": "UDP",
+        }
+    # set even when 0: the node's own default is the single port
+    assert env["SFU_UDP_PORT"]["value"] == str(udp_port)
+    assert env["SFU_UDP_BIND"]["value"] == "0.0.0.0"
     assert node["command"] == ["python", "-m", "sfu"]
     assert node["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "signaling"}
     assert node["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "signaling"}
@@ -234,7 +259,38 @@ def test_media_node_ports_probes_and_announced_address(
     assert env["SFU_NODE_ID"]["value"] == "$(K8S_POD_NAME)"  # the id `drain` takes
     headless = rendered[name].get("Service", MEDIA)["spec"]
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
-    assert headless["ports"][0]["port"] == port["containerPort"]
+    assert headless["ports"][0]["port"] == signaling["containerPort"]
+
+
+def test_default_media_nodes_use_one_udp_port_without_the_host_network() -> None:
+    """The chart's defaults: hostPorts on the Kubernetes node, its address announced."""
+    node = render({"redis": {"url": "redis://r:6379/0"}}).media()
+    assert "hostNetwork" not in pod_spec(node)
+    udp_port = DEFAULTS["media"]["ice"]["udpPort"]
+    assert udp_port == 7882
+    (ice,) = [p for p in container(node)["ports"] if p["protocol"] == "UDP"]
+    assert ice["containerPort"] == ice["hostPort"] == udp_port
+    env = env_of(container(node))
+    assert env["SFU_UDP_PORT"]["value"] == str(udp_port)
+    assert env["K8S_HOST_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+    assert env["SFU_ICE_HOST_ADDRESSES"]["value"] == "$(K8S_HOST_IP)"
+    assert env["SFU_NODE_URL"]["value"] == "ws://$(K8S_HOST_IP):7880/v1/signal"
+
+
+def test_host_network_mode_with_or_without_the_udp_port(rendered: dict[str, Rendered]) -> None:
+    ephemeral = container(rendered["hostnetwork"].media())
+    assert [p["protocol"] for p in ephemeral["ports"]] == ["TCP"]
+    assert env_of(ephemeral)["SFU_UDP_PORT"]["value"] == "0"
+    one_port = render(
+        {
+            "redis": {"url": "redis://r:6379/0"},
+            "media": {"hostNetwork": True, "ice": {"udpPort": 9000}},
+        }
+    ).media()
+    assert pod_spec(one_port)["hostNetwork"] is True
+    (ice,) = [p for p in container(one_port)["ports"] if p["protocol"] == "UDP"]
+    assert ice["containerPort"] == ice["hostPort"] == 9000
+    assert env_of(container(one_port))["SFU_UDP_PORT"]["value"] == "9000"
 
 
 @all_scenarios
@@ -336,7 +392,9 @@ def secrets_of(manifest: Rendered) -> dict[str, dict[str, str]]:
     }
 
 
-@pytest.mark.parametrize("name", ["external-redis", "bundled-redis", "networkpolicy"])
+@pytest.mark.parametrize(
+    "name", ["external-redis", "bundled-redis", "networkpolicy", "hostnetwork"]
+)
 def test_processes_accept_the_rendered_settings(
     name: str, rendered: dict[str, Rendered], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -362,8 +420,11 @@ def test_processes_accept_the_rendered_settings(
     assert node.resolved_id() == "media-abc12"
     assert node.ice_host_addresses[0] == "198.51.100.7"
     assert node.drain_timeout_s == DEFAULTS["media"]["drain"]["timeoutSeconds"]
+    assert node.udp_port == media_values(name)["ice"]["udpPort"]
+    assert node.udp_bind == "0.0.0.0"
+    redis_url = values_of(name)["redis"].get("url") or f"redis://{FULLNAME}-redis:6379/0"
+    assert control.redis_url == redis_url
     if name == "external-redis":
-        assert control.redis_url == values_of(name)["redis"]["url"]
         assert control.api_keys == {
             k["id"]: k["secret"] for k in values_of(name)["auth"]["apiKeys"]
         }
@@ -372,7 +433,6 @@ def test_processes_accept_the_rendered_settings(
         assert node.ice_host_addresses == ["198.51.100.7", "203.0.113.10"]
         assert node.resolved_url() == "wss://k8s-node-1.media.example.com/v1/signal"
     else:
-        assert control.redis_url == f"redis://{FULLNAME}-redis:6379/0"
         (key_id,) = control.api_keys  # generated at install
         assert key_id == "main" and len(control.api_keys["main"]) >= 32
         assert node.resolved_url() == "ws://198.51.100.7:7880/v1/signal"
@@ -434,16 +494,39 @@ def test_bundled_redis_only_when_asked(rendered: dict[str, Rendered]) -> None:
 def test_network_policies(rendered: dict[str, Rendered]) -> None:
     manifest = rendered["networkpolicy"]
     policies = {p["metadata"]["name"]: p["spec"] for p in manifest.all("NetworkPolicy")}
-    assert set(policies) == {API, f"{FULLNAME}-redis"}
+    assert set(policies) == {API, MEDIA, f"{FULLNAME}-redis"}
     (api_rule,) = policies[API]["ingress"]
     assert api_rule["from"] == values_of("networkpolicy")["networkPolicy"]["apiFrom"]
+    media = manifest.media()
+    media_labels = media["spec"]["template"]["metadata"]["labels"]
+    # clients anywhere: signaling and the UDP port, by the container's port names
+    assert labels_match(policies[MEDIA]["podSelector"]["matchLabels"], media_labels)
+    (media_rule,) = policies[MEDIA]["ingress"]
+    assert "from" not in media_rule
+    ports = {p["name"]: p["protocol"] for p in container(media)["ports"]}
+    assert {p["port"]: p["protocol"] for p in media_rule["ports"]} == ports
+    assert ports == {"signaling": "TCP", "ice": "UDP"}
+    (redis_rule,) = policies[f"{FULLNAME}-redis"]["ingress"]
+    api_labels = manifest.get("Deployment", API)["spec"]["template"]["metadata"]["labels"]
+    selected = [p["podSelector"]["matchLabels"] for p in redis_rule["from"]]
+    assert len(selected) == 2
+    assert labels_match(selected[0], api_labels) and labels_match(selected[1], media_labels)
+    assert "NetworkPolicy" not in rendered["bundled-redis"].kinds()
+
+
+def test_network_policies_with_the_host_network(rendered: dict[str, Rendered]) -> None:
+    """Media pods on the host network get no policy (none applies to them) and reach Redis
+    from the nodes' addresses."""
+    manifest = rendered["hostnetwork"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in manifest.all("NetworkPolicy")}
+    assert set(policies) == {API, f"{FULLNAME}-redis"}
     (redis_rule,) = policies[f"{FULLNAME}-redis"]["ingress"]
     peers = redis_rule["from"]
     api_labels = manifest.get("Deployment", API)["spec"]["template"]["metadata"]["labels"]
     assert labels_match(peers[0]["podSelector"]["matchLabels"], api_labels)
-    # hostNetwork media pods reach Redis from the nodes' addresses
-    assert [p["ipBlock"]["cidr"] for p in peers[1:]] == ["10.0.0.0/16", "fd00:10::/64"]
-    assert "NetworkPolicy" not in rendered["bundled-redis"].kinds()
+    assert [p["ipBlock"]["cidr"] for p in peers[1:]] == values_of("hostnetwork")["networkPolicy"][
+        "nodeCIDRs"
+    ]
 
 
 def test_service_monitors_select_services_and_ports(rendered: dict[str, Rendered]) -> None:

@@ -25,6 +25,11 @@ EXTERNAL = {"redis": {"url": "redis://redis.example.internal:6379/0"}}
         ({"api": {"replicaCount": 3}}, "/api"),  # a misspelt key is not silently ignored
         ({"media": {"resources": {"requests": {"cpu": "lots"}}}}, "/media/resources/requests/cpu"),
         ({"config": {"webhookUrls": ["ftp://x"]}}, "/config/webhookUrls/0"),
+        ({"media": {"ice": {"udpPort": 80}}}, "/media/ice/udpPort"),  # non-root: >= 1024
+        ({"media": {"ice": {"udpPort": "7882"}}}, "/media/ice/udpPort"),
+        ({"media": {"hostNetwork": "false"}}, "/media/hostNetwork"),
+        # the reserved knob the single UDP port replaced
+        ({"media": {"ice": {"udpPortRange": {"start": 50000, "end": 60000}}}}, "/media/ice"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
@@ -48,6 +53,7 @@ def test_schema_rejects_wrong_values(values: dict[str, Any], where: str) -> None
 
 def test_schema_accepts_the_defaults_and_right_values() -> None:
     template(EXTERNAL, {"api": {"replicas": 3}, "media": {"drain": {"timeoutSeconds": 60}}})
+    template(EXTERNAL, {"media": {"hostNetwork": True, "ice": {"udpPort": 0}}})
 
 
 @pytest.mark.parametrize(
@@ -74,8 +80,12 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
             "config.webhookKey",
         ),
         (
-            {**EXTERNAL, "media": {"ice": {"udpPortRange": {"start": 50000, "end": 60000}}}},
-            "media.ice.udpPortRange is reserved",
+            {**EXTERNAL, "media": {"ice": {"udpPort": 0}}},
+            "media.ice.udpPort 0 (ephemeral UDP ports) needs media.hostNetwork=true",
+        ),
+        (
+            {**EXTERNAL, "media": {"ice": {"announceHostIP": False}}},
+            "set media.ice.announceHostIP=true or media.ice.addresses",
         ),
         (
             {**EXTERNAL, "media": {"kind": "DaemonSet", "autoscaling": {"enabled": True}}},
@@ -96,7 +106,11 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
             "needs an integer minAvailable",
         ),
         (
-            {"redis": {"bundled": {"enabled": True}}, "networkPolicy": {"enabled": True}},
+            {
+                "redis": {"bundled": {"enabled": True}},
+                "media": {"hostNetwork": True},
+                "networkPolicy": {"enabled": True},
+            },
             "networkPolicy.nodeCIDRs",
         ),
     ],
@@ -105,7 +119,8 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
         "two-redis",
         "two-key-sources",
         "webhook-key",
-        "udp-range",
+        "udp-port-0-without-host-network",
+        "no-announced-address",
         "daemonset-hpa",
         "daemonset-pdb",
         "daemonset-pdb-percent",

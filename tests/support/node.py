@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from control_api.tokens import JoinGrants, mint_join_token
 from sfu.node import Node
 from sfu.settings import NodeSettings
 from sfu.signaling.messages import MAX_FRAME_BYTES
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_udp_port
 
 
 def demo_token(room: str, identity: str, *, ttl_s: float = 600, publish: bool = True) -> str:
@@ -35,14 +34,6 @@ def demo_token(room: str, identity: str, *, ttl_s: float = 600, publish: bool = 
     )
 
 
-def free_udp_port() -> int:
-    """A UDP port nobody is bound to right now, for ``running_node(udp_port=...)``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class RunningNode:
     node: Node
@@ -51,13 +42,16 @@ class RunningNode:
 
 @contextlib.asynccontextmanager
 async def running_node(**overrides: Any) -> AsyncIterator[RunningNode]:
-    """``overrides`` are NodeSettings fields, e.g. ``udp_port=...`` for the ICE-lite port."""
+    """``overrides`` are NodeSettings fields, e.g. ``udp_port=0`` for aioice's ports instead of
+    the node's one ICE-lite port (a free one by default)."""
     port = free_port()
     fields: dict[str, Any] = {
         "demo": True,
         "node_host": "127.0.0.1",
         "node_port": port,
         "ice_host_addresses": ["127.0.0.1"],
+        "udp_port": free_udp_port(),
+        "udp_bind": "127.0.0.1",
     }
     settings = NodeSettings(**(fields | overrides))
     store = MemoryStore()

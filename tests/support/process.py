@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from load_tests.process import stop, wait_answering
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_udp_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,6 +23,8 @@ def node_env(port: int, env: Mapping[str, str] = {}) -> dict[str, str]:
         "SFU_NODE_HOST": "127.0.0.1",
         "SFU_NODE_PORT": str(port),
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
+        "SFU_UDP_PORT": str(free_udp_port()),
+        "SFU_UDP_BIND": "127.0.0.1",
         **env,
     }
 
