@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -186,7 +187,7 @@ async def local_sfu(workdir: Path) -> Any:
     media node in one process, with a fresh API key. Always stopped on exit."""
     port, secret = _free_port(), secrets.token_hex(20)
     env = {
-        **__import__("os").environ,
+        **os.environ,
         "SFU_API_KEYS": f"load:{secret}",
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
         "SFU_LOG_LEVEL": "WARNING",
