@@ -12,17 +12,11 @@ import pytest
 from aioice import stun
 
 from sfu.webrtc.stun import UdpDrop
-from tests.support.client import Client
-from tests.support.node import demo_token, free_udp_port, running_node
+from tests.support.client import Client, conference, receives_from
+from tests.support.node import demo_token, running_node
+from tests.support.ports import free_udp_port
 
 pytestmark = pytest.mark.webrtc
-
-
-def _receives_from(client: Client, others: list[str], minimum: int = 10) -> bool:
-    return all(
-        client.frames[o]["video"] >= minimum and client.frames[o]["audio"] >= minimum
-        for o in others
-    )
 
 
 def _remote_port(sdp: str) -> set[int]:
@@ -31,32 +25,23 @@ def _remote_port(sdp: str) -> set[int]:
 
 async def test_three_participants_share_the_one_port() -> None:
     port = free_udp_port()
-    async with running_node(udp_port=port, udp_bind="127.0.0.1") as running:
-        names = ["alice", "bob", "carol"]
-        clients = {n: Client(running.url, "lite", demo_token("lite", n)) for n in names}
-        try:
-            for client in clients.values():
-                await client.connect()
-            for name, client in clients.items():
-                await client.wait_until(
-                    lambda c=client, n=name: _receives_from(c, [o for o in names if o != n])
-                )
-            answer = clients["alice"].publish_answer
-            assert "a=ice-lite" in answer
-            assert "a=setup:passive" in answer
-            assert _remote_port(answer) == {port}
-            for client in clients.values():
-                for pc in (client.publish_pc, client.subscribe_pc):
-                    pair = pc.getTransceivers()[0].receiver.transport.transport._connection
-                    assert pair._nominated[1].remote_addr == ("127.0.0.1", port)
-            mux = running.node.mux
-            assert mux is not None
-            assert len(mux.by_ufrag) == 6  # two peer connections each, one socket
-            assert mux.stats.checks_answered >= 6
-            assert not any(c.errors for c in clients.values())
-        finally:
-            for client in clients.values():
-                await client.close()
+    async with (
+        running_node(udp_port=port, udp_bind="127.0.0.1") as running,
+        conference(running.url, "lite", ["alice", "bob", "carol"], demo_token) as clients,
+    ):
+        answer = clients["alice"].publish_answer
+        assert "a=ice-lite" in answer
+        assert "a=setup:passive" in answer
+        assert _remote_port(answer) == {port}
+        for client in clients.values():
+            for pc in (client.publish_pc, client.subscribe_pc):
+                pair = pc.getTransceivers()[0].receiver.transport.transport._connection
+                assert pair._nominated[1].remote_addr == ("127.0.0.1", port)
+        mux = running.node.mux
+        assert mux is not None
+        assert len(mux.by_ufrag) == 6  # two peer connections each, one socket
+        assert mux.stats.checks_answered >= 6
+        assert not any(c.errors for c in clients.values())
 
 
 def _server_ufrags(client: Client) -> set[str]:
@@ -99,7 +84,7 @@ async def test_a_flood_of_bogus_datagrams_is_dropped_unanswered_while_the_call_g
         try:
             await alice.connect()
             await bob.connect()
-            await bob.wait_until(lambda: _receives_from(bob, ["alice"]))
+            await bob.wait_until(lambda: receives_from(bob, ["alice"]))
             ufrag = sorted(_server_ufrags(bob))[0]
             remote = mux.by_ufrag[ufrag].remote_ufrag
             assert remote is not None
@@ -167,8 +152,8 @@ async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
         try:
             await alice.connect()
             await bob.connect()
-            await bob.wait_until(lambda: _receives_from(bob, ["alice"]))
-            await alice.wait_until(lambda: _receives_from(alice, ["bob"]))
+            await bob.wait_until(lambda: receives_from(bob, ["alice"]))
+            await alice.wait_until(lambda: receives_from(alice, ["bob"]))
             bobs, alices = _server_ufrags(bob), _server_ufrags(alice)
             bobs_transports = [mux.by_ufrag[u] for u in bobs]
             for pc in (bob.publish_pc, bob.subscribe_pc):
@@ -271,8 +256,8 @@ async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
         try:
             await alice.connect()
             await bob.connect()
-            await bob.wait_until(lambda: _receives_from(bob, ["alice"]))
-            await alice.wait_until(lambda: _receives_from(alice, ["bob"]))
+            await bob.wait_until(lambda: receives_from(bob, ["alice"]))
+            await alice.wait_until(lambda: receives_from(alice, ["bob"]))
             assert f"127.0.0.2 {port} typ host" in alice.publish_answer
             before = {u: mux.by_ufrag[u].remote for u in _server_ufrags(bob)}
             assert all(a is not None and a[1] != port for a in before.values())

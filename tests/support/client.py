@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import websockets
@@ -165,4 +166,30 @@ class Client:
         await self.subscribe_pc.close()
 
 
-__all__ = ["Client"]
+def receives_from(client: Client, others: Sequence[str], minimum: int = 10) -> bool:
+    """`client` has decoded at least `minimum` video and audio frames of each of `others`."""
+    return all(
+        client.frames[o]["video"] >= minimum and client.frames[o]["audio"] >= minimum
+        for o in others
+    )
+
+
+@contextlib.asynccontextmanager
+async def conference(
+    url: str, room: str, names: Sequence[str], token: Callable[[str, str], str]
+) -> AsyncIterator[dict[str, Client]]:
+    """`names` joined and publishing, each receiving every other; all closed afterwards."""
+    clients = {n: Client(url, room, token(room, n)) for n in names}
+    try:
+        for client in clients.values():
+            await client.connect()
+        for name, client in clients.items():
+            others = [o for o in names if o != name]
+            await client.wait_until(lambda c=client, o=others: receives_from(c, o))
+        yield clients
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+__all__ = ["Client", "conference", "receives_from"]
