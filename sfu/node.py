@@ -30,7 +30,8 @@ from sfu.observability.metrics import NodeMetrics
 from sfu.rooms.participant import MediaConfig
 from sfu.rooms.room import Room
 from sfu.settings import NodeSettings
-from sfu.signaling.session import CLOSE_NORMAL, CLOSE_REMOVED, SignalingSession
+from sfu.signaling import close_codes
+from sfu.signaling.session import SignalingSession
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux, advertised_addresses
 
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 DRAIN_POLL_S = 0.5
 TICK_S = 1.0  # receiver reports, REMB, sender reports, layer fallback
-CLOSE_SHUTTING_DOWN = 1001
 
 
 class Node:
@@ -121,7 +121,7 @@ class Node:
             self._drain_task.cancel()
         await self.commands.stop()
         for room in list(self.rooms.values()):
-            await self._close_room(room, CLOSE_SHUTTING_DOWN, "node shutting down")
+            await self._close_room(room, close_codes.SHUTTING_DOWN, "node shutting down")
         await self.presence.stop()
         await self._registration.stop()
         await self.webhooks.aclose()
@@ -155,11 +155,11 @@ class Node:
             case "drain":
                 self.drain()
             case "delete_room" if room is not None:
-                await self._close_room(room, CLOSE_NORMAL, "room deleted")
+                await self._close_room(room, close_codes.NORMAL, "room deleted")
             case "remove_participant" if room is not None:
                 participant = room.participants.get(command.identity)
                 if participant is not None:
-                    participant.disconnect(CLOSE_REMOVED, "removed by the server")
+                    participant.disconnect(close_codes.REMOVED, "removed by the server")
                     await room.leave(participant)
             case "mute_track" if room is not None:
                 participant = room.participants.get(command.identity)

@@ -19,6 +19,7 @@ from sfu.media.egress import SubscriberFeedback
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER, wanted_layer
+from sfu.signaling import close_codes
 from sfu.signaling.messages import (
     ParticipantInfo,
     PublisherLayers,
@@ -32,9 +33,6 @@ from sfu.webrtc.peer import PublishPeer, SubscribePeer
 from sfu.webrtc.udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
-
-# 45xx: try again (the web client rejoins with a fresh token). See docs/signaling.md.
-CLOSE_MEDIA_LOST = 4502
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +293,7 @@ class Participant:
         ends the session: the client is told to rejoin, which gives it fresh connections."""
         if state in ("failed", "closed") and not self._closing:
             self._closing = True
-            self.disconnect(CLOSE_MEDIA_LOST, f"media connection {state}")
+            self.disconnect(close_codes.MEDIA_LOST, f"media connection {state}")
 
     async def close(self) -> None:
         self._closing = True

@@ -20,6 +20,7 @@ from control_api.tokens import JoinClaims, TokenError, verify_join_token
 from sfu.media.clock import monotonic_ms
 from sfu.rooms.participant import MediaConfig, NegotiationError, Participant
 from sfu.rooms.room import Room
+from sfu.signaling import close_codes
 from sfu.signaling.messages import (
     CLIENT_TYPES,
     MAX_FRAME_BYTES,
@@ -44,14 +45,6 @@ from sfu.webrtc.peer import SdpError
 logger = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_S = 10.0
-CLOSE_NORMAL = 1000
-CLOSE_TOO_BIG = 1009
-CLOSE_BAD_JOIN = 4400
-CLOSE_BAD_TOKEN = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_REPLACED = 4409
-CLOSE_REMOVED = 4410
-CLOSE_DRAINING = 4503  # 45xx: try again elsewhere (ask the control plane for a new token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,45 +94,49 @@ class SignalingSession:
             pass
         finally:
             await self._leave()
-            self._outbox.put_nowait(Close(CLOSE_NORMAL, "bye"))
+            self._outbox.put_nowait(Close(close_codes.NORMAL, "bye"))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, 5)
 
     async def _receive_text(self) -> str:
         message = await self._ws.receive()
         if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", CLOSE_NORMAL))
+            raise WebSocketDisconnect(message.get("code", close_codes.NORMAL))
         text = message.get("text")
         if text is None:
             text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
         if len(text) > MAX_FRAME_BYTES:
-            raise Refused(CLOSE_TOO_BIG, f"frame larger than {MAX_FRAME_BYTES} bytes")
+            raise Refused(close_codes.TOO_BIG, f"frame larger than {MAX_FRAME_BYTES} bytes")
         return text
 
     async def _handshake(self) -> tuple[Join, JoinClaims]:
         try:
             text = await asyncio.wait_for(self._receive_text(), JOIN_TIMEOUT_S)
         except TimeoutError:
-            raise Refused(CLOSE_BAD_JOIN, f"no join within {JOIN_TIMEOUT_S:.0f} s") from None
+            raise Refused(close_codes.BAD_JOIN, f"no join within {JOIN_TIMEOUT_S:.0f} s") from None
         try:
             join = Join.model_validate_json(text)
         except ValidationError as exc:
-            raise Refused(CLOSE_BAD_JOIN, f"first frame must be join: {_describe(exc)}") from None
+            raise Refused(
+                close_codes.BAD_JOIN, f"first frame must be join: {_describe(exc)}"
+            ) from None
         try:
             claims = verify_join_token(join.token, secrets=self._secrets, now=self._clock())
         except TokenError as exc:
-            raise Refused(CLOSE_BAD_TOKEN, str(exc)) from None
+            raise Refused(close_codes.BAD_TOKEN, str(exc)) from None
         if claims.room != join.room:
-            raise Refused(CLOSE_FORBIDDEN, f"token is for room {claims.room!r}, not {join.room!r}")
+            raise Refused(
+                close_codes.FORBIDDEN, f"token is for room {claims.room!r}, not {join.room!r}"
+            )
         return join, claims
 
     async def _enter(self, join: Join, claims: JoinClaims) -> None:
         room = self._rooms(join.room)
         if room is None:
-            raise Refused(CLOSE_DRAINING, "node is draining: ask for a new token")
+            raise Refused(close_codes.DRAINING, "node is draining: ask for a new token")
         previous = room.participants.get(claims.identity)
         if previous is not None:
-            previous.disconnect(CLOSE_REPLACED, "joined again from another connection")
+            previous.disconnect(close_codes.REPLACED, "joined again from another connection")
             await room.leave(previous)
         participant = Participant(
             identity=claims.identity,

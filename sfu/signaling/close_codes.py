@@ -1,0 +1,18 @@
+"""WebSocket close codes of the signaling protocol, in one place (docs/signaling.md).
+
+44xx are refusals: asking again will not help. 1001 and 45xx mean "try again": the client asks
+the control plane for a new token, which may name another node.
+"""
+
+from __future__ import annotations
+
+NORMAL = 1000  # leave, or the room was deleted (reason "room deleted")
+SHUTTING_DOWN = 1001  # the node stops: rejoin elsewhere
+TOO_BIG = 1009
+BAD_JOIN = 4400
+BAD_TOKEN = 4401
+FORBIDDEN = 4403
+REPLACED = 4409  # the same identity joined again elsewhere
+REMOVED = 4410  # removed by the server (REST API)
+MEDIA_LOST = 4502  # the participant's media connection failed or closed: rejoin
+DRAINING = 4503  # the node is draining and hosts no such room: rejoin elsewhere
