@@ -27,6 +27,7 @@ class DropReason(enum.Enum):
     SEND_FAILED = "send_failed"
     TOO_OLD = "too_old"  # from before the subscriber's current start/switch point
     PAUSED = "paused"
+    MUTED = "muted_by_server"  # audio of a track the REST API muted (its video is paused)
     INTERNAL_ERROR = "internal_error"
 
 

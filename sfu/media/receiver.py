@@ -63,6 +63,8 @@ class TrackReceiver:
         self._requested_ms = [-LAYER_TIMEOUT_MS] * layers
         self._needed: list[int] | None = None
         self.on_needed: Callable[[list[str]], None] | None = None  # dynacast, set by the publisher
+        # Muted by the server (REST API): its subscriptions get nothing, whatever the client does.
+        self.muted = False
         self._recent: list[deque[RtpPacket]] = [deque(maxlen=REORDER_DEPTH) for _ in range(layers)]
 
     @property
@@ -79,6 +81,9 @@ class TrackReceiver:
         ext_seq = self.stats[layer].update(seq, ts, now_ms)
         self.last_arrival_ms[layer] = now_ms
         self._bytes[layer] += len(data)
+        if self.muted and not self.is_video:  # video is paused per subscription (no false gaps)
+            self._counters.drop(DropReason.MUTED)
+            return
         keyframe, picture_id, tl0picidx = not self.is_video, -1, -1  # audio: every packet starts
         if self.is_video and end > offset:  # padding-only packets are forwarded as they are
             try:

@@ -197,11 +197,15 @@ class Participant:
                 audio += 1
                 continue
             size = self._sizes.get(track_id)
-            wanted = wanted_layer(
-                self._qualities.get(track_id, "auto"),
-                size,
-                [h for _, h in receiver.layer_sizes],
-                self._config.default_layer,
+            wanted = (
+                NO_LAYER
+                if receiver.muted
+                else wanted_layer(
+                    self._qualities.get(track_id, "auto"),
+                    size,
+                    [h for _, h in receiver.layer_sizes],
+                    self._config.default_layer,
+                )
             )
             priority = size[0] * size[1] if size else 0
             demands.append(

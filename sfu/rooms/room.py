@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from sfu.media.clock import monotonic_ms
 from sfu.rooms.participant import Participant
 from sfu.signaling.messages import (
     ParticipantJoined,
@@ -87,11 +88,18 @@ class Room:
     def mute(
         self, participant: Participant, track_id: str, muted: bool, *, by_server: bool = False
     ) -> bool:
-        """Mark a track (un)muted and tell the others; a mute by the server (REST API) is
-        also sent to the publisher, whose client then stops its track."""
+        """Mark a track (un)muted and tell the others. A mute by the server (REST API) is also
+        sent to the publisher, whose client then stops its track, and enforced here: nothing of
+        the track is forwarded until someone unmutes it (the publisher may, as in LiveKit)."""
         track = participant.set_muted(track_id, muted)
         if track is None:
             return False
+        if by_server or not muted:
+            track.receiver.muted = muted
+            now_ms = monotonic_ms()
+            for other in self.participants.values():
+                if other is not participant:
+                    other.allocate(now_ms)  # a muted video is paused, an unmuted one resumes
         self._observer.participant_changed(self.name, participant)
         self._broadcast(
             TrackMuted(participant=participant.identity, track_id=track_id, muted=muted),

@@ -196,6 +196,22 @@ async def test_rest_calls_act_on_a_live_call(three_nodes: Cluster) -> None:
             return any(t["id"] == mic and t["muted"] for t in people_now[0]["tracks"])
 
         await three_nodes.wait_for(mute_recorded, 5)
+        # The mute is enforced by the node: ada's audio stops reaching bob (her client would stop
+        # it anyway; a client that does not still gets nothing through)
+        await asyncio.sleep(1)  # packets in flight
+        heard = bob.frames["ada"]["audio"]
+        await asyncio.sleep(1.5)
+        assert bob.frames["ada"]["audio"] <= heard + 5, (heard, bob.frames["ada"])
+        # and her camera, muted too, pauses; unmuting it resumes it
+        camera = ada.published_track("video")
+        url = f"/v1/rooms/call/participants/ada/tracks/{camera}/mute"
+        assert (await three_nodes.api.post(url, json={"muted": True})).status_code == 200
+        await asyncio.sleep(1)
+        seen = bob.frames["ada"]["video"]
+        await asyncio.sleep(1.5)
+        assert bob.frames["ada"]["video"] <= seen + 5, (seen, bob.frames["ada"])
+        assert (await three_nodes.api.post(url, json={"muted": False})).status_code == 200
+        await bob.wait_until(lambda: bob.frames["ada"]["video"] > seen + 20, 10)
 
         # Remove cy: the node closes her connection with 4410; the others see her leave.
         assert (await three_nodes.api.delete("/v1/rooms/call/participants/cy")).status_code == 204
