@@ -3,6 +3,7 @@
 run SCENARIO        a preset name or a .toml/.json scenario file (see load_tests/scenario.py)
 bench               the `make bench` set: the same scenarios against our SFU and Janus
 janus               start Janus as the tool runs it, until Ctrl-C
+worker              internal: one share of the participants for --workers (JSON on stdin)
 """
 
 from __future__ import annotations
@@ -19,17 +20,26 @@ from typing import Any
 
 from rich.console import Console
 
-from load_tests import janus, ours, report, seam
+from load_tests import janus, ours, report, seam, worker
 from load_tests.clip import Clip, load_clip
 from load_tests.display import Progress
 from load_tests.ramp import last_good, steps, thresholds
 from load_tests.results import StepResult, failures
-from load_tests.runner import Target, measure
+from load_tests.runner import Target
 from load_tests.scenario import PRESETS, Ramp, Scenario, ScenarioError, load_scenarios
+from load_tests.spread import measure_spread
 
 DEFAULT_CACHE = Path.home() / ".cache" / "seed-sfu-load"
 BENCH_SCENARIOS = ("meeting-4x4", "webinar-1x20")
 BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
+WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} is not in 1..64")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,10 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--key", help="API key id:secret for --api")
     run.add_argument("--server-pid", type=int, help="PID of the media node, for CPU and RSS")
     run.add_argument("--ramp", action="store_true", help="ramp each scenario (file's [ramp])")
+    run.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
     bench = sub.add_parser("bench", help="meeting 4x4, webinar 1→20 and a meeting ramp, both SFUs")
     bench.add_argument("--duration", type=float, default=20.0, help="window per scenario (s)")
     bench.add_argument("--no-ramp", action="store_true")
+    bench.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
     sub.add_parser("janus", help="start Janus on loopback (VideoRoom + HTTP) until Ctrl-C")
+    sub.add_parser("worker", help="internal: one share of the participants for --workers")
     return parser
 
 
@@ -92,7 +105,16 @@ class Session:
         progress = Progress(self.console)
         progress.start(f"{target.name}: {scenario.name} ({scenario.participants} participants)")
         try:
-            result = await measure(target, scenario, self.clip, self.stop, progress, self.run_id)
+            result = await measure_spread(
+                target,
+                scenario,
+                self.clip,
+                self.args.cache_dir,
+                self.stop,
+                progress,
+                self.run_id,
+                workers=getattr(self.args, "workers", 1),
+            )
         finally:
             progress.stop()
         self.results.append(result)
@@ -212,6 +234,8 @@ async def _main(args: argparse.Namespace) -> int:
 
 def main() -> int:
     args = _parser().parse_args()
+    if args.command == "worker":
+        return worker.main()
     try:
         if args.command == "run":
             load_scenarios(args.scenario)  # a bad file is refused before anything starts

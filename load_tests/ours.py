@@ -128,7 +128,23 @@ class OurSfu:
         metrics_url: str | None = None,
     ) -> None:
         self.api_url, self.pid, self.metrics_url = api_url, pid, metrics_url
+        self._key = (key_id, secret)
         self.api = httpx.AsyncClient(base_url=api_url, auth=(key_id, secret), timeout=10)
+
+    def remote(self) -> dict[str, Any]:
+        """What a worker process needs to drive this deployment (``load_tests.worker``)."""
+        key_id, secret = self._key
+        return {
+            "kind": "ours",
+            "api_url": self.api_url,
+            "key_id": key_id,
+            "secret": secret,
+            "metrics_url": self.metrics_url,
+        }
+
+    def adopt(self, remote: dict[str, Any]) -> None:
+        """Take what a worker learned while joining (the node's /metrics URL)."""
+        self.metrics_url = self.metrics_url or remote.get("metrics_url")
 
     def signal_url(self, node_url: str) -> str:
         url = urljoin(self.api_url.replace("http", "ws", 1) + "/", node_url)

@@ -51,7 +51,9 @@ class StepResult:
     server_rss_mb: float | None = None
     server_pkts_out: float | None = None  # from the SFU's own counters, when it has them
     server_pkts_in: float | None = None
-    generator_cpu_s: float = 0.0
+    generator_cpu_s: float = 0.0  # summed over worker processes with --workers
+    generator_cpu_max_s: float | None = None  # the busiest worker's, with --workers
+    worker_pids: list[int] = field(default_factory=list)  # with --workers
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -14,6 +15,7 @@ from load_tests.participant import Participant
 from load_tests.results import StepResult, percentile
 from load_tests.scenario import Scenario
 from load_tests.server import ProcSample, self_cpu_s
+from load_tests.tally import StreamCount, Tally, summarize
 
 JOIN_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 15.0
@@ -54,6 +56,96 @@ def _totals(people: Sequence[Participant]) -> tuple[int, int, int]:
     return packets, sum(p.source.packets_sent for p in people if p.source), len(people)
 
 
+Seat = tuple[bool, str, str]  # publishes, room, identity
+
+
+def seats(scenario: Scenario, rooms: Sequence[str]) -> list[Seat]:
+    """Everyone of a scenario in join order: the publishers of every room, then the viewers."""
+    return [
+        (publish, room, f"{'pub' if publish else 'view'}-{n}")
+        for publish, count in ((True, scenario.publishers), (False, scenario.viewers))
+        for room in rooms
+        for n in range(count)
+    ]
+
+
+def new_result(target: Target, scenario: Scenario) -> StepResult:
+    return StepResult(
+        target=target.name,
+        scenario=scenario.name,
+        participants=scenario.participants,
+        publishers=scenario.rooms * scenario.publishers,
+        subscribers=scenario.rooms
+        * (scenario.viewers + (scenario.publishers if scenario.publishers > 1 else 0)),
+        expected_streams=scenario.subscriptions,
+        window_s=0.0,
+    )
+
+
+async def join_all(
+    target: Target,
+    scenario: Scenario,
+    clip: Clip,
+    who: Sequence[Seat],
+    stop: asyncio.Event,
+    failures: list[str],
+    progress: Progress = lambda _: None,
+) -> list[Participant]:
+    """Join ``who`` (publishers first, each join bounded); failures are collected, not raised."""
+    people: list[Participant] = []
+    for publishing in (True, False):
+        joins = []
+        for publish, room, identity in who:
+            if publish != publishing or stop.is_set():
+                continue
+            person = target.participant(room, identity, scenario, clip, publish=publish)
+            people.append(person)
+            joins.append(asyncio.create_task(_join(person, failures)))
+            progress({"phase": "joining", "joined": len(people)})
+            await asyncio.sleep(scenario.join_interval_s)
+        await asyncio.gather(*joins)
+        if publishing:  # publishers first: Janus subscribers name the feeds they want
+            await asyncio.gather(*(_join(p, failures, later=True) for p in people))
+    return people
+
+
+def sent(people: Sequence[Participant]) -> int:
+    return sum(p.source.packets_sent for p in people if p.source)
+
+
+def count(people: Sequence[Participant], failures: list[str], **window: Any) -> Tally:
+    """The window's raw counts of ``people`` (``window``: sent_pkts, window_s, cpu_s, pid)."""
+    tally = Tally(failures=list(failures), **window)
+    tally.join_ms = [p.join_ms for p in people if p.join_ms is not None]
+    for person in people:
+        tally.delays_ms.extend(person.receiver.delays_ms)
+        tally.streams.extend(
+            StreamCount(
+                kind=s.kind,
+                height=s.height,
+                packets=s.packets - s.base_packets,
+                bytes=s.bytes - s.base_bytes,
+                expected=s.expected - s.base_expected,
+                frames=s.frames - s.base_frames,
+                freezes=s.freezes,
+                layer_switches=s.layer_switches,
+            )
+            for s in person.receiver.streams.values()
+        )
+        if person.source is not None:
+            tally.keyframe_requests += person.source.keyframe_requests
+            tally.nacks += person.source.nacks
+    return tally
+
+
+async def leave(people: Sequence[Participant]) -> None:
+    for person in people:
+        person.receiver.recording = False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
+
+
 async def measure(
     target: Target,
     scenario: Scenario,
@@ -64,35 +156,13 @@ async def measure(
 ) -> StepResult:
     rooms = [f"load-{run_id}{scenario.name}-{n}" for n in range(scenario.rooms)]
     await target.prepare(scenario, rooms)
-    result = StepResult(
-        target=target.name,
-        scenario=scenario.name,
-        participants=scenario.participants,
-        publishers=scenario.rooms * scenario.publishers,
-        subscribers=scenario.rooms
-        * (scenario.viewers + (scenario.publishers if scenario.publishers > 1 else 0)),
-        expected_streams=scenario.subscriptions,
-        window_s=0.0,
-    )
+    result = new_result(target, scenario)
     people: list[Participant] = []
     failures: list[str] = []
     try:
-        joins = []
-        for publish, count in ((True, scenario.publishers), (False, scenario.viewers)):
-            for room in rooms:
-                for n in range(count):
-                    if stop.is_set():
-                        break
-                    who = f"{'pub' if publish else 'view'}-{n}"
-                    person = target.participant(room, who, scenario, clip, publish=publish)
-                    people.append(person)
-                    joins.append(asyncio.create_task(_join(person, failures)))
-                    progress({"phase": "joining", "joined": len(people)})
-                    await asyncio.sleep(scenario.join_interval_s)
-            if publish:  # publishers first: Janus subscribers name the feeds they want
-                await asyncio.gather(*joins)
-                await asyncio.gather(*(_join(p, failures, later=True) for p in people))
-        await asyncio.gather(*joins)
+        people = await join_all(
+            target, scenario, clip, seats(scenario, rooms), stop, failures, progress
+        )
         result.join_failures = len(failures)
         result.notes.extend(failures[:5])
         with contextlib.suppress(TimeoutError):
@@ -100,7 +170,7 @@ async def measure(
         for person in people:
             person.receiver.start_window()
         proc0, counters0, gen0 = target.proc(), await target.counters(), self_cpu_s()
-        sent0 = sum(p.source.packets_sent for p in people if p.source)
+        sent0 = sent(people)
         started = time.monotonic()
         deadline = started + scenario.duration_s
         while not stop.is_set() and time.monotonic() < deadline:
@@ -126,52 +196,31 @@ async def measure(
         result.window_s = time.monotonic() - started
         result.complete = not stop.is_set() and result.window_s >= scenario.duration_s * 0.99
         proc1, counters1 = target.proc(), await target.counters()
-        result.generator_cpu_s = self_cpu_s() - gen0
-        result.sent_pkts = sum(p.source.packets_sent for p in people if p.source) - sent0
-        if proc0 and proc1:
-            result.server_cpu_s = proc1.cpu_s - proc0.cpu_s
-            result.server_rss_mb = proc1.rss_bytes / 2**20
-        if counters0 and counters1:
-            result.server_pkts_out = counters1["packets_out"] - counters0["packets_out"]
-            result.server_pkts_in = counters1["packets_in"] - counters0["packets_in"]
-        _summarize(result, people)
+        cpu_s = self_cpu_s() - gen0
+        server_window(result, (proc0, proc1), (counters0, counters1))
+        summarize(
+            result,
+            count(people, failures, sent_pkts=sent(people) - sent0, cpu_s=cpu_s, pid=os.getpid()),
+        )
+        result.generator_cpu_s = cpu_s
     finally:
-        for person in people:
-            person.receiver.recording = False
         progress({"phase": "leaving"})
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
+        await leave(people)
         with contextlib.suppress(Exception):
             await target.end_rooms(rooms)
     return result
 
 
-def _summarize(result: StepResult, people: Sequence[Participant]) -> None:
-    joins = [p.join_ms for p in people if p.join_ms is not None]
-    result.joined = len(joins)
-    result.join_ms_p50, result.join_ms_p95 = percentile(joins, 50), percentile(joins, 95)
-    delays: list[float] = []
-    by_height: dict[int, list[float]] = {}
-    for person in people:
-        delays.extend(person.receiver.delays_ms)
-        for stream in person.receiver.streams.values():
-            result.streams_received += 1
-            result.received_pkts += stream.packets - stream.base_packets
-            result.received_bytes += stream.bytes - stream.base_bytes
-            result.expected_pkts += stream.expected - stream.base_expected
-            result.frames += stream.frames - stream.base_frames
-            result.freezes += stream.freezes
-            result.layer_switches += stream.layer_switches
-            if stream.kind == "video" and result.window_s:
-                kbps = (stream.bytes - stream.base_bytes) * 8 / result.window_s / 1000
-                by_height.setdefault(stream.height, []).append(kbps)
-        if person.source is not None:
-            result.keyframe_requests += person.source.keyframe_requests
-            result.nacks += person.source.nacks
-    result.delay_ms_p50 = percentile(delays, 50)
-    result.delay_ms_p95 = percentile(delays, 95)
-    result.delay_ms_p99 = percentile(delays, 99)
-    result.subscriber_kbps = {
-        f"{height}p": round(sum(v) / len(v), 1) for height, v in sorted(by_height.items())
-    }
+def server_window(
+    result: StepResult,
+    procs: tuple[ProcSample | None, ProcSample | None],
+    counters: tuple[dict[str, float], dict[str, float]],
+) -> None:
+    """The server's CPU, RSS and packet counters over the window, when it has them."""
+    (proc0, proc1), (counters0, counters1) = procs, counters
+    if proc0 and proc1:
+        result.server_cpu_s = proc1.cpu_s - proc0.cpu_s
+        result.server_rss_mb = proc1.rss_bytes / 2**20
+    if counters0 and counters1:
+        result.server_pkts_out = counters1["packets_out"] - counters0["packets_out"]
+        result.server_pkts_in = counters1["packets_in"] - counters0["packets_in"]
