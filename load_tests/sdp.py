@@ -5,23 +5,10 @@ from __future__ import annotations
 import re
 
 from load_tests.publishing import SendParams
+from sfu.webrtc.sdp import join_sections, split_sections
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
-
-
-def _sections(sdp: str) -> list[list[str]]:
-    sections: list[list[str]] = [[]]
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            sections.append([])
-        if line:
-            sections[-1].append(line)
-    return sections
-
-
-def _join(sections: list[list[str]]) -> str:
-    return "\r\n".join(line for section in sections for line in section) + "\r\n"
 
 
 def _value(section: list[str], prefix: str) -> str | None:
@@ -31,31 +18,31 @@ def _value(section: list[str], prefix: str) -> str | None:
 def add_simulcast(offer: str, rids: tuple[str, ...]) -> str:
     """Offer the video as rid simulcast (like Chrome): ``a=rid:… send``, ``a=simulcast:send``,
     and no ``a=ssrc`` lines, so the SFU learns each layer's SSRC from the rid extension."""
-    sections = _sections(offer)
+    sections = split_sections(offer)
     for section in sections[1:]:
         if section[0].startswith("m=video"):
             section[:] = [line for line in section if not line.startswith("a=ssrc")]
             section.extend(f"a=rid:{rid} send" for rid in rids)
             section.append("a=simulcast:send " + ";".join(rids))
-    return _join(sections)
+    return join_sections(sections)
 
 
 def keep_candidates(sdp: str, prefix: str = "127.") -> str:
     """Drop every ICE candidate whose address does not start with ``prefix``."""
-    sections = _sections(sdp)
+    sections = split_sections(sdp)
     for section in sections:
         section[:] = [
             line
             for line in section
             if not line.startswith("a=candidate:") or line.split()[4].startswith(prefix)
         ]
-    return _join(sections)
+    return join_sections(sections)
 
 
 def payload_kinds(sdp: str) -> dict[int, str]:
     """Payload type -> media kind, for the VP8 and Opus payload types of an SDP."""
     kinds: dict[int, str] = {}
-    for section in _sections(sdp)[1:]:
+    for section in split_sections(sdp)[1:]:
         for line in section:
             match = re.match(r"a=rtpmap:(\d+) (VP8|opus)/", line, re.IGNORECASE)
             if match:
@@ -82,7 +69,7 @@ def _extmap(section: list[str], uri: str) -> int | None:
 def send_params(offer: str, answer: str, rids: tuple[str, ...]) -> SendParams:
     """What to send after the answer: codecs the answer accepted (port 0 = refused), extension
     ids of the offer, and simulcast only if the answer has ``a=simulcast``."""
-    offered, answered = _sections(offer)[1:], _sections(answer)[1:]
+    offered, answered = split_sections(offer)[1:], split_sections(answer)[1:]
     video_pt = audio_pt = mid_ext = rid_ext = None
     video_mid = audio_mid = ""
     simulcast = False

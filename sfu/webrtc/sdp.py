@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 
-def _sections(sdp: str) -> list[list[str]]:
+def split_sections(sdp: str) -> list[list[str]]:
     """Split into [session, m-section, m-section, ...] line lists."""
     sections: list[list[str]] = [[]]
     for line in sdp.splitlines():
@@ -20,6 +20,11 @@ def _sections(sdp: str) -> list[list[str]]:
     return sections
 
 
+def join_sections(sections: list[list[str]]) -> str:
+    """The SDP text of `sections` (the inverse of `split_sections`, with CRLF line ends)."""
+    return "\r\n".join(line for section in sections for line in section) + "\r\n"
+
+
 def _mid(section: list[str]) -> str | None:
     return next((line[6:] for line in section if line.startswith("a=mid:")), None)
 
@@ -27,7 +32,7 @@ def _mid(section: list[str]) -> str | None:
 def offered_simulcast(offer: str) -> dict[str, list[str]]:
     """mid -> rids the offerer sends, ordered as in ``a=simulcast:send`` (lowest layer first)."""
     result: dict[str, list[str]] = {}
-    for section in _sections(offer)[1:]:
+    for section in split_sections(offer)[1:]:
         mid = _mid(section)
         send_rids = [
             line[6:].split(" ")[0]
@@ -52,7 +57,7 @@ def add_simulcast_and_bitrate(
     ``x-google-start-bitrate`` lets Chrome send every layer at once instead of ramping up from
     300 kbps for ~20 s.
     """
-    sections = _sections(answer)
+    sections = split_sections(answer)
     for section in sections[1:]:
         rids = rids_by_mid.get(_mid(section) or "")
         if rids:
@@ -60,7 +65,7 @@ def add_simulcast_and_bitrate(
             section.append("a=simulcast:recv " + ";".join(rids))
         if section[0].startswith("m=video") and start_kbps > 0:
             _add_start_bitrate(section, start_kbps)
-    return "\r\n".join(line for section in sections for line in section) + "\r\n"
+    return join_sections(sections)
 
 
 def _add_start_bitrate(section: list[str], start_kbps: int) -> None:
