@@ -6,12 +6,13 @@ counting as soon as its heartbeat is stale, and are replaced when those people r
 
 from __future__ import annotations
 
-from control_api.domain.models import ParticipantRecord, is_alive
-from control_api.store.base import Store
+from collections.abc import Sequence
+
+from control_api.domain.models import NodeStatus, ParticipantRecord, is_alive
 
 
-async def live_participants(
-    store: Store, room: str, *, now: float, ttl: float
+def live_participants(
+    records: Sequence[ParticipantRecord], nodes: Sequence[NodeStatus], *, now: float, ttl: float
 ) -> list[ParticipantRecord]:
-    alive = {node.info.id for node in await store.list_nodes() if is_alive(node, now, ttl)}
-    return [r for r in await store.list_participants(room) if r.node_id in alive]
+    alive = {node.info.id for node in nodes if is_alive(node, now, ttl)}
+    return [record for record in records if record.node_id in alive]

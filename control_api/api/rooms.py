@@ -77,12 +77,17 @@ async def get_room(name: RoomPath, state: State) -> RoomDetail:
         raise RoomNotFound(name)
     now, ttl = state.clock(), state.settings.node_ttl_s
     node_id = await state.store.room_node(name)
-    node = None
-    if node_id is not None:
-        for status_ in await state.store.list_nodes():
-            if status_.info.id == node_id:
-                node = NodeRef(id=node_id, url=status_.info.url, alive=is_alive(status_, now, ttl))
-    people = await live_participants(state.store, name, now=now, ttl=ttl)
+    nodes = await state.store.list_nodes()
+    node = next(
+        (
+            NodeRef(id=n.info.id, url=n.info.url, alive=is_alive(n, now, ttl))
+            for n in nodes
+            if n.info.id == node_id
+        ),
+        None,
+    )
+    records = await state.store.list_participants(name)
+    people = live_participants(records, nodes, now=now, ttl=ttl)
     return RoomDetail(**RoomOut.of(room).model_dump(), node=node, participants=len(people))
 
 
@@ -101,11 +106,7 @@ async def list_participants(name: RoomPath, state: State) -> list[ParticipantOut
     """The participants connected now, by identity."""
     if await state.store.get_room(name) is None:
         raise RoomNotFound(name)
-    now, ttl = state.clock(), state.settings.node_ttl_s
-    return [
-        ParticipantOut.of(record)
-        for record in await live_participants(state.store, name, now=now, ttl=ttl)
-    ]
+    return [ParticipantOut.of(record) for record in await _live(state, name)]
 
 
 @router.delete("/{name}/participants/{identity}", status_code=status.HTTP_204_NO_CONTENT)
@@ -161,11 +162,16 @@ async def create_token(
 async def _participant(state: State, room: str, identity: str) -> ParticipantRecord:
     if await state.store.get_room(room) is None:
         raise RoomNotFound(room)
-    now, ttl = state.clock(), state.settings.node_ttl_s
-    for record in await live_participants(state.store, room, now=now, ttl=ttl):
+    for record in await _live(state, room):
         if record.identity == identity:
             return record
     raise ParticipantNotFound(room, identity)
+
+
+async def _live(state: State, room: str) -> list[ParticipantRecord]:
+    records = await state.store.list_participants(room)
+    nodes = await state.store.list_nodes()
+    return live_participants(records, nodes, now=state.clock(), ttl=state.settings.node_ttl_s)
 
 
 async def _command(state: State, record: ParticipantRecord, command: NodeCommand) -> None:
