@@ -142,18 +142,11 @@ async def test_a_flood_of_bogus_datagrams_is_dropped_unanswered_while_the_call_g
 
 async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
     timeout_s = 8.0  # aioice checks every 4-6 s
-    async with running_node(
-        udp_port=free_udp_port(), udp_bind="127.0.0.1", consent_timeout_s=timeout_s
-    ) as running:
+    async with running_node(consent_timeout_s=timeout_s) as running:
         mux = running.node.mux
         assert mux is not None
-        alice = Client(running.url, "consent", demo_token("consent", "alice"))
-        bob = Client(running.url, "consent", demo_token("consent", "bob"))
-        try:
-            await alice.connect()
-            await bob.connect()
-            await bob.wait_until(lambda: receives_from(bob, ["alice"]))
-            await alice.wait_until(lambda: receives_from(alice, ["bob"]))
+        async with conference(running.url, "consent", ["alice", "bob"], demo_token) as clients:
+            alice, bob = clients["alice"], clients["bob"]
             bobs, alices = _server_ufrags(bob), _server_ufrags(alice)
             bobs_transports = [mux.by_ufrag[u] for u in bobs]
             for pc in (bob.publish_pc, bob.subscribe_pc):
@@ -182,9 +175,6 @@ async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
             assert "bob" not in running.node.rooms["consent"].participants
             assert alices <= mux.by_ufrag.keys()
             assert alice.publish_pc.connectionState == "connected"
-        finally:
-            await alice.close()
-            await bob.close()
 
 
 class _Relay(asyncio.DatagramProtocol):
@@ -251,13 +241,8 @@ async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
         _, relay = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _Relay(("127.0.0.1", port)), local_addr=("127.0.0.2", port)
         )
-        alice = Client(running.url, "nat", demo_token("nat", "alice"))
-        bob = Client(running.url, "nat", demo_token("nat", "bob"))
-        try:
-            await alice.connect()
-            await bob.connect()
-            await bob.wait_until(lambda: receives_from(bob, ["alice"]))
-            await alice.wait_until(lambda: receives_from(alice, ["bob"]))
+        async with conference(running.url, "nat", ["alice", "bob"], demo_token) as clients:
+            alice, bob = clients["alice"], clients["bob"]
             assert f"127.0.0.2 {port} typ host" in alice.publish_answer
             before = {u: mux.by_ufrag[u].remote for u in _server_ufrags(bob)}
             assert all(a is not None and a[1] != port for a in before.values())
@@ -282,7 +267,4 @@ async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
             )
             assert all(after[u] != before[u] for u in before)
             assert not any(c.errors for c in (alice, bob))
-        finally:
-            await alice.close()
-            await bob.close()
             relay.close()
