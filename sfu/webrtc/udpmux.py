@@ -150,18 +150,16 @@ class UdpMux(asyncio.DatagramProtocol):
     # the socket's side ------------------------------------------------------------------------
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        source: Address = (str(addr[0]), int(addr[1]))
+        source = cast(Address, addr[:2])  # (host, port); IPv6 adds flow info and scope
         first = data[0] if data else 255
         if first < 4:
             self._stun(data, source)
-            return
-        transport = self.by_addr.get(source)
-        if transport is not None and (19 < first < 64 or 127 < first < 192):
-            transport.deliver(data, source, self.now())
-        elif 19 < first < 64 or 127 < first < 192:
+        elif not (19 < first < 64 or 127 < first < 192):  # neither DTLS nor SRTP (RFC 7983)
+            self.stats.drops[UdpDrop.NOT_WEBRTC] += 1
+        elif (transport := self.by_addr.get(source)) is None:
             self.stats.drops[UdpDrop.UNKNOWN_ADDRESS] += 1
         else:
-            self.stats.drops[UdpDrop.NOT_WEBRTC] += 1
+            transport.deliver(data, source, self.now())
 
     def _stun(self, data: bytes, source: Address) -> None:
         drops = self.stats.drops
