@@ -27,13 +27,13 @@ from sfu.control.registry import NodeRegistration
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.observability.metrics import NodeMetrics
-from sfu.rooms.participant import MediaConfig
+from sfu.rooms.participant import MediaConfig, Participant
 from sfu.rooms.room import Room
 from sfu.settings import NodeSettings
 from sfu.signaling import close_codes
 from sfu.signaling.session import SignalingSession
 from sfu.webrtc.stack import configure_aiortc
-from sfu.webrtc.udpmux import UdpMux, advertised_addresses
+from sfu.webrtc.udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,6 @@ class Node:
     async def start(self) -> None:
         configure_aiortc(self.settings.ice_host_addresses)
         if self.mux is not None:
-            self.mux.advertised = advertised_addresses(
-                self.settings.ice_host_addresses, self.settings.udp_bind
-            )
             await self.mux.start()  # fails fast (UdpMuxError) when the port is taken
         self.webhooks.start()
         self.presence.start()
@@ -159,8 +156,9 @@ class Node:
             case "remove_participant" if room is not None:
                 participant = room.participants.get(command.identity)
                 if participant is not None:
-                    participant.disconnect(close_codes.REMOVED, "removed by the server")
-                    await room.leave(participant)
+                    await _disconnect(
+                        room, participant, close_codes.REMOVED, "removed by the server"
+                    )
             case "mute_track" if room is not None:
                 participant = room.participants.get(command.identity)
                 if participant is not None:
@@ -168,8 +166,7 @@ class Node:
 
     async def _close_room(self, room: Room, code: int, reason: str) -> None:
         for participant in list(room.participants.values()):
-            participant.disconnect(code, reason)
-            await room.leave(participant)
+            await _disconnect(room, participant, code, reason)
 
     async def _after_beat(self, registered: bool) -> None:
         if registered or self.presence.stale:
@@ -242,3 +239,9 @@ class Node:
                 Route("/readyz", self._readyz),
             ]
         )
+
+
+async def _disconnect(room: Room, participant: Participant, code: int, reason: str) -> None:
+    """Close the participant's signaling with `code` and take it out of the room now."""
+    participant.disconnect(code, reason)
+    await room.leave(participant)

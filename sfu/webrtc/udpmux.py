@@ -80,6 +80,9 @@ class UdpMux(asyncio.DatagramProtocol):
         self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Bind the port; the announced addresses are resolved now, once aiortc is configured
+        (with none configured, they are the machine's)."""
+        self.advertised = advertised_addresses(self.advertised, self.bind_host)
         loop = asyncio.get_running_loop()
         try:
             transport, _ = await loop.create_datagram_endpoint(
