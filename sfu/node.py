@@ -56,6 +56,7 @@ class Node:
                 port=settings.udp_port,
                 advertised=settings.ice_host_addresses,
                 consent_timeout_s=settings.consent_timeout_s,
+                drain_ms=settings.udp_drain_ms,
             )
         self.rooms: dict[str, Room] = {}
         self._clock = clock

@@ -42,6 +42,7 @@ class NodeSettings(ClusterSettings):
     drain_timeout_s: float = Field(default=3600.0, ge=0)
     udp_port: int = Field(default=DEFAULT_UDP_PORT, ge=0, le=65535)
     udp_bind: str = "0.0.0.0"
+    udp_drain_ms: float = Field(default=0.0, ge=0, le=20)  # 0: read when readable; else a timer
     consent_timeout_s: float = Field(default=30.0, gt=0)
 
     @field_validator("ice_host_addresses", mode="before")

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from sfu.node import Node
+    from sfu.rtp.fastpath import Datapath
     from sfu.webrtc.udpmux import UdpMux
 
 
@@ -96,7 +97,21 @@ def _udp_metrics(mux: UdpMux) -> Iterator[Metric]:
     )
     for reason, count in mux.stats.drops.items():
         drops.add_metric([reason.value], count)
+    if mux.datapath is not None:
+        drops.add_metric(["send_failed"], mux.datapath.send_failed)
+        yield from _datapath_metrics(mux.datapath)
     yield drops
+
+
+def _datapath_metrics(datapath: Datapath) -> Iterator[Metric]:
+    """How batched the port's reads are: datagrams per batch, batches per wake-up."""
+    for name, value, what in (
+        ("sfu_udp_wakeups", datapath.wakeups, "Times the node's UDP port was drained"),
+        ("sfu_udp_batches", datapath.batches, "recvmmsg calls that returned datagrams"),
+        ("sfu_udp_datagrams", datapath.datagrams, "Datagrams read from the node's UDP port"),
+        ("sfu_udp_sent", datapath.sent, "Media datagrams sent by the datapath"),
+    ):
+        yield CounterMetricFamily(name, what, value=value)
 
 
 class NodeMetrics:

@@ -1,7 +1,8 @@
-"""The only import point for the per-packet kernels: the RTP kernels and the Forwarder.
+"""The only import point for the per-packet kernels: the RTP kernels, the Forwarder and the
+node port's Datapath.
 
-Production uses the compiled cython_ext.rtp and cython_ext.forwarder; SFU_NO_EXTENSIONS=1
-selects the pure-Python specs (sfu.rtp.kernels_py, sfu.media.forwarder_py), and type checkers
+Production uses the compiled cython_ext modules; SFU_NO_EXTENSIONS=1 selects the pure-Python
+specs (sfu.rtp.kernels_py, sfu.media.forwarder_py, sfu.webrtc.datapath_py), and type checkers
 always see the specs. A missing compiled module is an ImportError, not a silent 10x slowdown.
 """
 
@@ -19,10 +20,12 @@ if TYPE_CHECKING or os.environ.get("SFU_NO_EXTENSIONS") == "1":
         Forwarder,
     )
     from sfu.rtp.kernels_py import parse_rtp, vp8_descriptor
+    from sfu.webrtc.datapath_py import Datapath, Peer
 
     IMPLEMENTATION = "python"
 else:
     try:
+        from cython_ext.datapath import Datapath, Peer
         from cython_ext.forwarder import (
             DROP_OTHER_LAYER,
             DROP_PAUSED,
@@ -35,7 +38,7 @@ else:
         from cython_ext.rtp import parse_rtp, vp8_descriptor
     except ImportError as exc:
         raise ImportError(
-            "the compiled kernels (cython_ext.rtp, cython_ext.forwarder) are not built: run "
+            "the compiled kernels (cython_ext.rtp, .forwarder, .datapath) are not built: run "
             "`make install` or `python setup.py build_ext --inplace`, or set "
             "SFU_NO_EXTENSIONS=1 to run the pure-Python kernels"
         ) from exc
@@ -49,7 +52,9 @@ __all__ = [
     "IMPLEMENTATION",
     "NEEDS_SWITCH",
     "NO_LAYER",
+    "Datapath",
     "Forwarder",
+    "Peer",
     "parse_rtp",
     "vp8_descriptor",
 ]

@@ -26,6 +26,10 @@ from aiortc import (
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from pyee.asyncio import AsyncIOEventEmitter
 
+from sfu.rtp.fastpath import Peer
+from sfu.webrtc.datapath_py import PacketHandler
+from sfu.webrtc.stun import UdpDrop
+
 logger = logging.getLogger(__name__)
 
 Address = tuple[str, int]
@@ -78,7 +82,11 @@ class MuxSide(Protocol):
 
     def sendto(self, data: bytes, address: Address) -> None: ...
 
-    def drop_queue_full(self) -> None: ...
+    def media_peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer: ...
+
+    def last_media_s(self, address: Address) -> float: ...
+
+    def drop(self, reason: UdpDrop) -> None: ...
 
     def now(self) -> float: ...
 
@@ -129,7 +137,8 @@ class LiteIceGatherer(AsyncIOEventEmitter):
 
 class LiteIceTransport(AsyncIOEventEmitter):
     """One peer connection's ICE-lite side: answered checks decide where it sends; DTLS reaches
-    aiortc through a queue, SRTP reaches the tap's hook (or the queue until one is set)."""
+    aiortc through a queue; SRTP, once the tap attached a handler and the handshake gave keys,
+    goes from the datapath straight to that handler (``media``)."""
 
     def __init__(self, gatherer: LiteIceGatherer, mux: MuxSide) -> None:
         super().__init__()
@@ -146,7 +155,7 @@ class LiteIceTransport(AsyncIOEventEmitter):
         self.addresses: list[Address] = []  # authenticated sources, oldest first
         self.remote_last_rx = 0.0
         self.last_check = 0.0
-        self.media_hook: Callable[[bytes], None] | None = None
+        self.media: Peer | None = None
         self.password_bytes = gatherer.password.encode()
         mux.register(self)
 
@@ -209,10 +218,22 @@ class LiteIceTransport(AsyncIOEventEmitter):
         self._close()
         self._set_state("failed")
 
+    def attach_media(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer:
+        """Our entry on the node port's datapath: SRTP from our addresses goes to ``handler``
+        once ``set_keys`` gave it the handshake's sessions."""
+        if self.media is None:
+            self.media = self._mux.media_peer(handler, on_drop)
+            for address in self.addresses:
+                self._mux.bind(address, self)
+            if self.remote is not None:
+                self.media.set_destination(self.remote)
+        return self.media
+
     def _close(self) -> None:
         self._mux.unregister(self)
         self.remote = None
-        self.media_hook = None
+        if self.media is not None:
+            self.media.close()
         self._first_check.set()  # wake a waiting start()
         self._queue.put_nowait(None)
 
@@ -228,30 +249,34 @@ class LiteIceTransport(AsyncIOEventEmitter):
             if len(self.addresses) > MAX_ADDRESSES:
                 old = self.addresses.pop(0 if self.addresses[0] != self.remote else 1)
                 self._mux.unbind(old)
+        last_rx = self.remote_last_rx
+        if self.remote is not None:
+            last_rx = max(last_rx, self._mux.last_media_s(self.remote))
         if should_switch(
             current=self.remote,
             source=source,
             nominated=nominated,
-            current_silent_s=now - self.remote_last_rx,
+            current_silent_s=now - last_rx,
         ):
             if self.remote is not None:
                 logger.info("ICE-lite %s: %s -> %s", self._gatherer.ufrag, self.remote, source)
             self.remote = source
             self.remote_last_rx = now
+            if self.media is not None:
+                self.media.set_destination(source)
         self._first_check.set()
 
     def deliver(self, data: bytes, source: Address, now: float) -> None:
-        """A DTLS or SRTP datagram from an authenticated source."""
+        """A DTLS or SRTP datagram from an authenticated source that the datapath did not take:
+        SRTP here came before the keys."""
         if source == self.remote:
             self.remote_last_rx = now
-        first = data[0]
-        hook = self.media_hook
-        if first > 127 and hook is not None:
-            hook(data)
+        if data[0] > 127:
+            self._mux.drop(UdpDrop.MEDIA_BEFORE_KEYS)
         elif self._queue.qsize() < MAX_QUEUED:
             self._queue.put_nowait(data)
         else:
-            self._mux.drop_queue_full()
+            self._mux.drop(UdpDrop.QUEUE_FULL)
 
     async def _recv(self) -> bytes:
         data = await self._queue.get()

@@ -32,6 +32,8 @@ class UdpDrop(enum.Enum):
     BAD_INTEGRITY = "stun_bad_integrity"
     AMPLIFICATION = "stun_response_too_large"
     QUEUE_FULL = "dtls_queue_full"
+    MEDIA_BEFORE_KEYS = "srtp_before_keys"  # the DTLS handshake has not given keys yet
+    SEND_BUFFER_FULL = "send_buffer_full"  # a STUN answer or DTLS record the kernel refused
 
 
 @dataclass(frozen=True, slots=True)

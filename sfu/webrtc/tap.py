@@ -1,9 +1,11 @@
 """Raw SRTP in and out of one aiortc bundle transport, bypassing aiortc's RTP path.
 
-Incoming datagrams are taken at aioice's ``Connection.data_received`` (before its queue and the
-DTLS task hop: ~15 µs/packet saved), unprotected with the transport's SRTP session and handed
-synchronously to our handler. DTLS records still go to aiortc. Sending protects with the
-transport's session and writes to the nominated pair's socket, synchronously too.
+On the node's port (ICE-lite), the datapath does it all: once the handshake gave the SRTP
+sessions, it unprotects straight into our handler and protects what we send into its batch.
+With aioice's ICE (a socket per peer), incoming datagrams are taken at its
+``Connection.data_received`` (before its queue and the DTLS task hop), unprotected with the
+transport's SRTP session and handed synchronously to our handler; sending protects with that
+session and writes to the nominated pair's socket. DTLS records still go to aiortc.
 
 Nothing raised below the handler may reach aiortc: an exception escaping a hook would close the
 DTLS transport, and a subscriber's failure must never take a publisher down.
@@ -20,7 +22,9 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.transport import MediaHandler
+from sfu.rtp.fastpath import Peer
 from sfu.rtp.rtcp import is_rtcp
+from sfu.webrtc.datapath_py import HANDLER_FAILED
 from sfu.webrtc.icelite import LiteIceTransport
 
 logger = logging.getLogger(__name__)
@@ -30,7 +34,7 @@ class DtlsTap:
     """Implements ``MediaSink`` over an aiortc ``RTCDtlsTransport``; feeds a ``MediaHandler``.
 
     Works on both ICE transports: aioice's (one socket per peer, tapped at its connection) and
-    the node's ICE-lite port (``LiteIceTransport``, which calls our hook for SRTP itself).
+    the node's ICE-lite port (``LiteIceTransport``, whose datapath calls our handler itself).
     """
 
     def __init__(
@@ -42,10 +46,13 @@ class DtlsTap:
         self._errors = 0
         transport: Any = dtls.transport
         self._lite: LiteIceTransport | None = None
+        self._media: Peer | None = None
         self._connection: Any = None
         if isinstance(transport, LiteIceTransport):
             self._lite = transport
-            transport.media_hook = self._srtp_received
+            self._media = transport.attach_media(handler, self._media_dropped)
+            dtls.on("statechange", self._give_keys)
+            self._give_keys()
         else:
             self._connection = transport._connection
             self._pass_on = self._connection.data_received
@@ -66,21 +73,47 @@ class DtlsTap:
         return self._send(data, rtcp=True)
 
     def _send(self, data: bytes, *, rtcp: bool) -> bool:
+        media = self._media
+        if media is not None:  # it has keys and an address only while connected
+            if media.send(data, rtcp):
+                return True
+            reason = DropReason.SEND_FAILED if self.connected else DropReason.TRANSPORT_NOT_READY
+            self._counters.drop(reason)
+            return False
         if not self.connected:
             self._counters.drop(DropReason.TRANSPORT_NOT_READY)
             return False
         srtp = self._dtls._tx_srtp
         try:
             protected = srtp.protect_rtcp(data) if rtcp else srtp.protect(data)
-            if self._lite is not None:
-                self._lite.send_datagram(protected)
-            else:
-                pair = self._connection._nominated[1]
-                pair.protocol.transport.sendto(protected, pair.remote_addr)
+            pair = self._connection._nominated[1]
+            pair.protocol.transport.sendto(protected, pair.remote_addr)
         except (OSError, AttributeError, KeyError, pylibsrtp.Error):  # ConnectionError is OSError
             self._counters.drop(DropReason.SEND_FAILED)
             return False
         return True
+
+    def _give_keys(self) -> None:
+        """The datapath has our SRTP sessions exactly while DTLS is connected."""
+        if self._media is None:
+            return
+        if self._dtls._state is State.CONNECTED:
+            self._media.set_keys(self._dtls._rx_srtp, self._dtls._tx_srtp)
+        elif self._dtls._state in (State.CLOSED, State.FAILED):
+            self._media.close()
+
+    def _media_dropped(self, why: int) -> None:
+        """The datapath could not deliver one of our datagrams."""
+        if why == HANDLER_FAILED:
+            self._handler_failed()
+        else:
+            self._counters.drop(DropReason.SRTP_UNPROTECT)
+
+    def _handler_failed(self) -> None:
+        self._counters.drop(DropReason.INTERNAL_ERROR)
+        self._errors += 1
+        if self._errors % 1000 == 1:  # sampled: a bug here must not flood the log
+            logger.exception("packet handler failed (%d times)", self._errors)
 
     def _data_received(self, data: bytes, component: int) -> None:
         first = data[0] if data else 0
@@ -110,14 +143,11 @@ class DtlsTap:
         except pylibsrtp.Error:
             self._counters.drop(DropReason.SRTP_UNPROTECT)
         except Exception:
-            self._counters.drop(DropReason.INTERNAL_ERROR)
-            self._errors += 1
-            if self._errors % 1000 == 1:  # sampled: a bug here must not flood the log
-                logger.exception("packet handler failed (%d times)", self._errors)
+            self._handler_failed()
 
     def detach(self) -> None:
         """Stop delivering packets (the handler is going away)."""
-        if self._lite is not None:
-            self._lite.media_hook = None
+        if self._media is not None:
+            self._media.close()
         else:
             self._connection.data_received = self._pass_on

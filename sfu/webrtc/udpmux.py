@@ -1,9 +1,10 @@
 """The node's one UDP port: every peer connection's ICE, DTLS and SRTP on a single socket.
 
-Datagrams are sorted by first byte (RFC 7983): STUN goes to the ICE-lite responder, DTLS and
-SRTP to the transport bound to the source address. A source address is bound only by a check
-that carried the right ufrag, password and fingerprint; anything else gets no answer and is
-counted by reason.
+The socket belongs to the ``Datapath`` (compiled, batched): it delivers a keyed peer's SRTP to
+that peer's media handler itself and hands everything else here, sorted by first byte
+(RFC 7983): STUN goes to the ICE-lite responder, DTLS to the transport bound to the source
+address. A source address is bound only by a check that carried the right ufrag, password and
+fingerprint; anything else gets no answer and is counted by reason.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import cast
 
 import aioice.ice
 
+from sfu.media.clock import monotonic_ms
+from sfu.rtp.fastpath import Datapath, Peer
+from sfu.webrtc import libsrtp
+from sfu.webrtc.datapath_py import PacketHandler
 from sfu.webrtc.icelite import Address, LiteIceTransport, random_ice_string
 from sfu.webrtc.ratelimit import SourceRateLimiter
 from sfu.webrtc.stun import UdpDrop, binding_response, parse_check, verify
@@ -33,6 +37,24 @@ RECEIVE_BUFFER_BYTES = 4 << 20
 
 class UdpMuxError(RuntimeError):
     """The port could not be bound; the message says which and why."""
+
+
+def _bound_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking UDP socket on host:port; with "::", dual-stack (IPv4 peers appear as
+    ::ffff:a.b.c.d, in keys, bindings and destinations alike)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6 and host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UdpMuxError(f"cannot bind UDP {host}:{port} (SFU_UDP_PORT): {exc}") from exc
+    sock.setblocking(False)
+    return sock
 
 
 class UdpStats:
@@ -55,7 +77,13 @@ def advertised_addresses(configured: Sequence[str], bind: str) -> list[str]:
     return aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=":" in bind) or ["127.0.0.1"]
 
 
-class UdpMux(asyncio.DatagramProtocol):
+class UdpMux:
+    """The port: ICE-lite responder, address bindings, and the datapath that owns the socket.
+
+    ``drain_ms`` = 0 reads whenever the socket is readable; > 0 reads on a timer instead, which
+    trades that much added delay for fewer wake-ups under load.
+    """
+
     def __init__(
         self,
         *,
@@ -63,6 +91,7 @@ class UdpMux(asyncio.DatagramProtocol):
         port: int,
         advertised: Sequence[str],
         consent_timeout_s: float,
+        drain_ms: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bind_host = bind
@@ -76,46 +105,51 @@ class UdpMux(asyncio.DatagramProtocol):
         self._limiter = SourceRateLimiter(
             rate_per_s=STUN_RATE_PER_S, burst=STUN_BURST, max_sources=MAX_STUN_SOURCES
         )
-        self._transport: asyncio.DatagramTransport | None = None
-        self._watchdog: asyncio.Task[None] | None = None
+        self.drain_ms = drain_ms
+        self.datapath: Datapath | None = None
+        self._sock: socket.socket | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Bind the port; the announced addresses are resolved now, once aiortc is configured
         (with none configured, they are the machine's)."""
         self.advertised = advertised_addresses(self.advertised, self.bind_host)
-        loop = asyncio.get_running_loop()
-        try:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: self, local_addr=(self.bind_host, self.port)
-            )
-        except OSError as exc:
-            why = exc.__cause__ or exc  # uvloop wraps the errno one in "could not bind"
-            raise UdpMuxError(
-                f"cannot bind UDP {self.bind_host}:{self.port} (SFU_UDP_PORT): {why}"
-            ) from exc
-        sock = transport.get_extra_info("socket")
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-        self._watchdog = asyncio.create_task(self._expire_loop())
+        sock = _bound_socket(self.bind_host, self.port)
+        self._sock = sock
+        self.datapath = Datapath(
+            sock,
+            slow_path=self.datagram_received,
+            clock_ms=monotonic_ms,
+            libsrtp=libsrtp.functions(),
+            pointer_of=libsrtp.session_pointer,
+            max_batches=64 if self.drain_ms else 8,
+        )
+        if self.drain_ms:
+            self._tasks.append(asyncio.create_task(self._drain_loop(self.datapath)))
+        else:
+            asyncio.get_running_loop().add_reader(sock.fileno(), self.datapath.on_readable)
+        self._tasks.append(asyncio.create_task(self._expire_loop()))
         logger.info(
             "ICE-lite on UDP %s:%d, announcing %s", self.bind_host, self.port, self.advertised
         )
 
     async def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
+                await task
         for transport in list(self.by_ufrag.values()):
             transport.fail("node stopping")
-        if self._transport is not None:
-            self._transport.close()
+        if self._sock is not None:
+            if not self.drain_ms:
+                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.DatagramTransport, transport)
-
-    def error_received(self, exc: Exception) -> None:
-        """ICMP errors (a peer went away): consent expiry handles it."""
+    async def _drain_loop(self, datapath: Datapath) -> None:
+        while True:
+            datapath.on_readable()
+            await asyncio.sleep(self.drain_ms / 1000)
 
     # the transports' side ---------------------------------------------------------------------
 
@@ -131,29 +165,52 @@ class UdpMux(asyncio.DatagramProtocol):
             del self.by_ufrag[transport.iceGatherer.ufrag]
         for address in transport.addresses:
             if self.by_addr.get(address) is transport:
-                del self.by_addr[address]
+                self.unbind(address)
 
     def bind(self, address: Address, transport: LiteIceTransport) -> None:
         previous = self.by_addr.get(address)
         if previous is not None and previous is not transport:
             previous.addresses.remove(address)  # the address moved to another peer (reuse)
         self.by_addr[address] = transport
+        if self.datapath is not None:
+            if transport.media is not None:
+                self.datapath.bind(address, transport.media)
+            else:
+                self.datapath.unbind(address)
 
     def unbind(self, address: Address) -> None:
         self.by_addr.pop(address, None)
+        if self.datapath is not None:
+            self.datapath.unbind(address)
+
+    def media_peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer:
+        """A transport's entry on the datapath: its SRTP goes to ``handler`` from now on."""
+        if self.datapath is None:
+            raise ConnectionError("UDP port not started")
+        return self.datapath.peer(handler, on_drop)
+
+    def last_media_s(self, address: Address) -> float:
+        """When the datapath last took media from ``address`` (-1 if never), on our clock."""
+        if self.datapath is None:
+            return -1.0
+        received_ms = self.datapath.last_received_ms(address)
+        return received_ms / 1000 if received_ms >= 0 else -1.0
 
     def sendto(self, data: bytes, address: Address) -> None:
-        if self._transport is None:
+        if self._sock is None:
             raise ConnectionError("UDP port closed")
-        self._transport.sendto(data, address)
+        try:
+            self._sock.sendto(data, address)
+        except BlockingIOError:
+            self.stats.drops[UdpDrop.SEND_BUFFER_FULL] += 1
 
-    def drop_queue_full(self) -> None:
-        self.stats.drops[UdpDrop.QUEUE_FULL] += 1
+    def drop(self, reason: UdpDrop) -> None:
+        self.stats.drops[reason] += 1
 
     # the socket's side ------------------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        source = cast(Address, addr[:2])  # (host, port); IPv6 adds flow info and scope
+    def datagram_received(self, data: bytes, source: Address) -> None:
+        """What the datapath does not handle itself: STUN, DTLS, unknown sources."""
         first = data[0] if data else 255
         if first < 4:
             self._stun(data, source)

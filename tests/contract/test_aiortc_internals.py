@@ -13,6 +13,7 @@ import aiortc.codecs
 import aiortc.rtcdtlstransport
 import aiortc.rtcpeerconnection
 import aiortc.sdp
+import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 
@@ -119,3 +120,21 @@ def test_sdp_announces_ice_lite_and_candidates_from_the_gatherer() -> None:
         'iceGatherer.state == "completed"',
     ):
         assert name in add, name
+
+
+def test_pylibsrtp_handles_the_datapath_calls() -> None:
+    """sfu.webrtc.libsrtp: the libsrtp 2 function signatures and the session's srtp_t."""
+    from pylibsrtp._binding import ffi, lib
+
+    from sfu.webrtc import libsrtp
+
+    assert version("pylibsrtp") == "1.0.0"
+    for name in ("srtp_protect", "srtp_protect_rtcp", "srtp_unprotect", "srtp_unprotect_rtcp"):
+        assert ffi.typeof(getattr(lib, name)).cname == (
+            "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+        ), name
+    session = pylibsrtp.Session(
+        pylibsrtp.Policy(key=bytes(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    assert libsrtp.session_pointer(session) != 0
+    assert len(set(libsrtp.functions())) == 4 and all(libsrtp.functions())

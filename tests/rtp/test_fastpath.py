@@ -6,10 +6,12 @@ import subprocess
 import sys
 from types import ModuleType
 
+import cython_ext.datapath
 import cython_ext.forwarder
 import cython_ext.rtp
 import sfu.media.forwarder_py
 import sfu.rtp.kernels_py
+import sfu.webrtc.datapath_py
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
@@ -79,11 +81,11 @@ def test_compiled_is_the_default_and_the_env_var_selects_python() -> None:
     ]
 
 
-MISSING = "ImportError: the compiled kernels (cython_ext.rtp, cython_ext.forwarder) are not built"
+MISSING = "ImportError: the compiled kernels (cython_ext.rtp, .forwarder, .datapath) are not built"
 
 
 def test_missing_compiled_module_is_a_loud_import_error() -> None:
-    for module in ("cython_ext.rtp", "cython_ext.forwarder"):
+    for module in ("cython_ext.rtp", "cython_ext.forwarder", "cython_ext.datapath"):
         blocked = f"import sys; sys.modules[{module!r}] = None; import sfu.rtp.fastpath"
         result = _run(blocked)
         assert result.returncode != 0
@@ -104,6 +106,14 @@ def test_both_implementations_take_the_same_parameters() -> None:
     pairs += [
         (getattr(cython_ext.forwarder.Forwarder, n), getattr(sfu.media.forwarder_py.Forwarder, n))
         for n in ("forward", "switch", "pause")
+    ]
+    pairs += [
+        (getattr(cython_ext.datapath.Peer, n), getattr(sfu.webrtc.datapath_py.Peer, n))
+        for n in ("set_keys", "set_destination", "send", "close")
+    ]
+    pairs += [
+        (getattr(cython_ext.datapath.Datapath, n), getattr(sfu.webrtc.datapath_py.Datapath, n))
+        for n in ("peer", "bind", "unbind", "last_received_ms", "on_readable")
     ]
     for compiled, spec in pairs:
         assert list(inspect.signature(compiled).parameters) == list(

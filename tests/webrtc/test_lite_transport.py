@@ -10,9 +10,24 @@ import uvloop
 from aiortc import RTCIceParameters
 
 from sfu.webrtc.icelite import LiteIceGatherer, LiteIceTransport
+from sfu.webrtc.stun import UdpDrop
 from sfu.webrtc.udpmux import UdpMux, UdpMuxError
 
 A, B = ("198.51.100.1", 4000), ("198.51.100.1", 4001)
+
+
+class FakeMedia:
+    """A datapath peer: records where it is told to send."""
+
+    def __init__(self) -> None:
+        self.destinations: list[tuple[str, int]] = []
+        self.closed = False
+
+    def set_destination(self, address: tuple[str, int]) -> None:
+        self.destinations.append(address)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FakeMux:
@@ -24,6 +39,9 @@ class FakeMux:
         self.by_addr: dict[tuple[str, int], LiteIceTransport] = {}
         self.sent: list[tuple[bytes, tuple[str, int]]] = []
         self.clock = 100.0
+        self.media: dict[tuple[str, int], FakeMedia] = {}  # what the datapath has bound
+        self.media_at: dict[tuple[str, int], float] = {}  # when it last took media from there
+        self.drops: list[UdpDrop] = []
 
     def register(self, transport: LiteIceTransport) -> None:
         transport.iceGatherer.ufrag = f"ufrag{len(self.by_ufrag)}"
@@ -31,18 +49,29 @@ class FakeMux:
 
     def unregister(self, transport: LiteIceTransport) -> None:
         self.by_ufrag.pop(transport.iceGatherer.ufrag, None)
+        for address in transport.addresses:
+            self.unbind(address)
 
     def bind(self, address: tuple[str, int], transport: LiteIceTransport) -> None:
         self.by_addr[address] = transport
+        if transport.media is not None:
+            self.media[address] = transport.media  # type: ignore[assignment]
 
     def unbind(self, address: tuple[str, int]) -> None:
         self.by_addr.pop(address, None)
+        self.media.pop(address, None)
+
+    def media_peer(self, handler: object, on_drop: object) -> FakeMedia:
+        return FakeMedia()
+
+    def last_media_s(self, address: tuple[str, int]) -> float:
+        return self.media_at.get(address, -1.0)
+
+    def drop(self, reason: UdpDrop) -> None:
+        self.drops.append(reason)
 
     def sendto(self, data: bytes, address: tuple[str, int]) -> None:
         self.sent.append((data, address))
-
-    def drop_queue_full(self) -> None:
-        raise AssertionError("queue full")
 
     def now(self) -> float:
         return self.clock
@@ -80,17 +109,37 @@ async def test_start_completes_on_the_first_check_and_sends_there() -> None:
     assert mux.by_addr == {A: transport}
 
 
-async def test_dtls_is_queued_for_aiortc_and_srtp_goes_to_the_hook() -> None:
+async def test_dtls_is_queued_for_aiortc_and_srtp_the_datapath_left_is_dropped() -> None:
     mux, transport = _transport()
     transport.valid_check(A, True, mux.clock)
-    hooked: list[bytes] = []
     transport.deliver(b"\x16dtls", A, mux.clock)
-    transport.deliver(b"\x80srtp", A, mux.clock)  # no hook yet: aiortc gets it
-    transport.media_hook = hooked.append
-    transport.deliver(b"\x81srtp", A, mux.clock)
+    transport.deliver(b"\x80srtp", A, mux.clock)  # before the keys
     assert await transport._recv() == b"\x16dtls"
-    assert await transport._recv() == b"\x80srtp"
-    assert hooked == [b"\x81srtp"]
+    assert transport._queue.empty()
+    assert mux.drops == [UdpDrop.MEDIA_BEFORE_KEYS]
+
+
+async def test_the_media_entry_follows_the_authenticated_addresses_and_the_remote() -> None:
+    mux, transport = _transport()
+    transport.valid_check(A, True, 100.0)
+    media = transport.attach_media(object(), print)  # type: ignore[arg-type]
+    assert transport.attach_media(object(), print) is media  # type: ignore[arg-type]
+    assert isinstance(media, FakeMedia)
+    assert mux.media == {A: media} and media.destinations == [A]
+    transport.valid_check(B, True, 101.0)  # nominated from elsewhere: media goes there
+    assert mux.media == {A: media, B: media} and media.destinations == [A, B]
+    transport.fail("test")
+    assert media.closed and mux.media == {}
+
+
+async def test_media_from_the_current_address_keeps_it_against_a_plain_check() -> None:
+    mux, transport = _transport()
+    transport.valid_check(A, True, 100.0)
+    mux.media_at[A] = 103.0  # the datapath took media from A a moment ago
+    transport.valid_check(B, False, 103.5)
+    assert transport.remote == A
+    transport.valid_check(B, False, 105.5)  # A silent 2.5 s
+    assert transport.remote == B
 
 
 async def test_a_plain_check_from_a_new_address_moves_only_once_the_old_one_is_quiet() -> None:

@@ -1,0 +1,340 @@
+# cython: language_level=3
+"""The node port's packet loop, compiled: sfu/webrtc/datapath_py.py is the spec.
+
+Datagrams are read in batches (``recvmmsg``); SRTP and SRTCP from an authenticated source are
+unprotected in place by libsrtp (pylibsrtp's own copy, called through function pointers: no
+Python object per call) and handed to the peer's handler; everything else goes to the slow
+path (the ICE-lite responder, DTLS). What the handlers send while a batch is processed is
+protected into a send queue and leaves in one ``sendmmsg`` at the end of the batch.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.errno cimport EINTR, errno
+from libc.stdint cimport uint8_t, uint16_t, uintptr_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+import logging
+import socket
+
+logger = logging.getLogger("sfu.webrtc.datapath")
+
+
+cdef extern from "<sys/uio.h>":
+    struct iovec:
+        void* iov_base
+        size_t iov_len
+
+
+cdef extern from "<sys/socket.h>":
+    ctypedef unsigned int socklen_t
+    ctypedef unsigned short sa_family_t
+    struct sockaddr_storage:
+        sa_family_t ss_family
+    struct msghdr:
+        void* msg_name
+        socklen_t msg_namelen
+        iovec* msg_iov
+        size_t msg_iovlen
+        void* msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    int recvmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags, void* timeout) nogil
+    int sendmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags) nogil
+    int MSG_DONTWAIT
+    int MSG_TRUNC
+    int AF_INET
+    int AF_INET6
+
+
+cdef extern from "<netinet/in.h>":
+    struct in_addr:
+        unsigned int s_addr
+    struct sockaddr_in:
+        sa_family_t sin_family
+        uint16_t sin_port
+        in_addr sin_addr
+    struct in6_addr:
+        uint8_t s6_addr[16]
+    struct sockaddr_in6:
+        sa_family_t sin6_family
+        uint16_t sin6_port
+        in6_addr sin6_addr
+    uint16_t ntohs(uint16_t) nogil
+
+
+# srtp_err_status_t srtp_protect(srtp_t ctx, void *hdr, int *len) and its three siblings
+ctypedef int (*srtp_fn)(void* ctx, void* hdr, int* length) noexcept nogil
+
+cdef enum:
+    BATCH = 32           # datagrams per recvmmsg
+    SLOT = 2048          # bytes per datagram buffer: larger ones arrive truncated
+    TRAILER = 148        # SRTCP index + longest tag + MKI (pylibsrtp's bound)
+    QUEUE = 512          # protected datagrams waiting for the end of a batch
+
+# Why a peer's datagram was dropped, reported to its on_drop callback.
+UNPROTECT_FAILED = 1
+HANDLER_FAILED = 2
+
+
+cdef bytes _key(const sockaddr_storage* address):
+    """The lookup key of a source: port and address bytes (the spec's host/port tuple)."""
+    cdef const sockaddr_in* v4
+    cdef const sockaddr_in6* v6
+    cdef char buf[18]
+    if address.ss_family == AF_INET:
+        v4 = <const sockaddr_in*>address
+        memcpy(buf, &v4.sin_port, 2)
+        memcpy(buf + 2, &v4.sin_addr, 4)
+        return PyBytes_FromStringAndSize(buf, 6)
+    v6 = <const sockaddr_in6*>address
+    memcpy(buf, &v6.sin6_port, 2)
+    memcpy(buf + 2, &v6.sin6_addr, 16)
+    return PyBytes_FromStringAndSize(buf, 18)
+
+
+cdef tuple _address(const sockaddr_storage* address):
+    """(host, port) as the socket module would give it, for the slow path."""
+    cdef const sockaddr_in* v4
+    cdef const sockaddr_in6* v6
+    if address.ss_family == AF_INET:
+        v4 = <const sockaddr_in*>address
+        return (
+            socket.inet_ntop(socket.AF_INET, PyBytes_FromStringAndSize(<char*>&v4.sin_addr, 4)),
+            ntohs(v4.sin_port),
+        )
+    v6 = <const sockaddr_in6*>address
+    return (
+        socket.inet_ntop(socket.AF_INET6, PyBytes_FromStringAndSize(<char*>&v6.sin6_addr, 16)),
+        ntohs(v6.sin6_port),
+    )
+
+
+def address_key(tuple address):
+    """The key ``_key`` gives the sockaddr of ``address`` = (host, port)."""
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return int(port).to_bytes(2, "big") + socket.inet_pton(family, host)
+
+
+cdef class Datapath
+
+
+cdef class _Source:
+    """An authenticated source address of a peer."""
+    cdef Peer peer
+    cdef long long last_rx_ms
+
+
+cdef class Peer:
+    """One peer connection's keys, handler and destination. See datapath_py.Peer."""
+
+    cdef Datapath _datapath
+    cdef void* _rx
+    cdef void* _tx
+    cdef object _rx_owner, _tx_owner  # the pylibsrtp sessions the pointers belong to
+    cdef object _on_rtp, _on_rtcp, _on_drop
+    cdef sockaddr_storage _dest
+    cdef socklen_t _dest_len
+
+    def __init__(self, Datapath datapath, handler, on_drop):
+        self._datapath = datapath
+        self._on_rtp, self._on_rtcp, self._on_drop = handler.on_rtp, handler.on_rtcp, on_drop
+
+    def set_keys(self, rx, tx):
+        """The DTLS handshake's SRTP sessions (pylibsrtp); media flows from now on."""
+        self._rx = <void*><uintptr_t>self._datapath._pointer_of(rx)
+        self._tx = <void*><uintptr_t>self._datapath._pointer_of(tx)
+        self._rx_owner, self._tx_owner = rx, tx
+
+    def set_destination(self, tuple address):
+        """Where this peer's media goes (the ICE-lite transport's selected address)."""
+        cdef sockaddr_in* v4 = <sockaddr_in*>&self._dest
+        cdef sockaddr_in6* v6 = <sockaddr_in6*>&self._dest
+        cdef bytes key = address_key(address)
+        memset(&self._dest, 0, sizeof(sockaddr_storage))
+        if len(key) == 6:
+            v4.sin_family = AF_INET
+            memcpy(&v4.sin_port, PyBytes_AS_STRING(key), 2)
+            memcpy(&v4.sin_addr, PyBytes_AS_STRING(key) + 2, 4)
+            self._dest_len = sizeof(sockaddr_in)
+        else:
+            v6.sin6_family = AF_INET6
+            memcpy(&v6.sin6_port, PyBytes_AS_STRING(key), 2)
+            memcpy(&v6.sin6_addr, PyBytes_AS_STRING(key) + 2, 16)
+            self._dest_len = sizeof(sockaddr_in6)
+
+    def send(self, bytes data not None, bint rtcp):
+        """Protect and queue; False when it cannot go (no keys or address yet, too large)."""
+        return self._datapath._queue(self, data, rtcp)
+
+    def close(self):
+        """Forget the keys: nothing more is sent or delivered for this peer."""
+        self._rx = self._tx = NULL
+        self._rx_owner = self._tx_owner = None
+        self._dest_len = 0
+
+
+cdef class Datapath:
+    """The batched loop on one non-blocking UDP socket. See datapath_py.Datapath."""
+
+    cdef int _fd
+    cdef object _slow_path, _clock_ms, _pointer_of
+    cdef dict _sources
+    cdef srtp_fn _protect, _protect_rtcp, _unprotect, _unprotect_rtcp
+    cdef uint8_t* _in_bufs
+    cdef uint8_t* _out_bufs
+    cdef mmsghdr _in_msgs[BATCH]
+    cdef iovec _in_iov[BATCH]
+    cdef sockaddr_storage _in_addr[BATCH]
+    cdef mmsghdr _out_msgs[QUEUE]
+    cdef iovec _out_iov[QUEUE]
+    cdef sockaddr_storage _out_addr[QUEUE]
+    cdef int _queued
+    cdef bint _in_batch
+    cdef int _max_batches
+    cdef readonly long long wakeups, batches, datagrams, sent, send_failed, slow_path_errors
+
+    def __cinit__(self, *args, **kwargs):
+        self._in_bufs = <uint8_t*>malloc(BATCH * SLOT)
+        self._out_bufs = <uint8_t*>malloc(QUEUE * SLOT)
+        if self._in_bufs == NULL or self._out_bufs == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self._in_bufs)
+        free(self._out_bufs)
+
+    def __init__(
+        self, sock, *, slow_path, clock_ms, libsrtp, pointer_of, int max_batches=8,
+    ):
+        cdef int i
+        self._fd = sock.fileno()
+        self._slow_path, self._clock_ms, self._pointer_of = slow_path, clock_ms, pointer_of
+        self._sources = {}
+        protect, protect_rtcp, unprotect, unprotect_rtcp = libsrtp
+        self._protect = <srtp_fn><uintptr_t>protect
+        self._protect_rtcp = <srtp_fn><uintptr_t>protect_rtcp
+        self._unprotect = <srtp_fn><uintptr_t>unprotect
+        self._unprotect_rtcp = <srtp_fn><uintptr_t>unprotect_rtcp
+        self._max_batches = max_batches
+        memset(self._in_msgs, 0, sizeof(self._in_msgs))
+        memset(self._out_msgs, 0, sizeof(self._out_msgs))
+        for i in range(BATCH):
+            self._in_iov[i].iov_base = self._in_bufs + i * SLOT
+            self._in_msgs[i].msg_hdr.msg_iov = &self._in_iov[i]
+            self._in_msgs[i].msg_hdr.msg_iovlen = 1
+            self._in_msgs[i].msg_hdr.msg_name = &self._in_addr[i]
+        for i in range(QUEUE):
+            self._out_iov[i].iov_base = self._out_bufs + i * SLOT
+            self._out_msgs[i].msg_hdr.msg_iov = &self._out_iov[i]
+            self._out_msgs[i].msg_hdr.msg_iovlen = 1
+            self._out_msgs[i].msg_hdr.msg_name = &self._out_addr[i]
+
+    def peer(self, handler, on_drop):
+        return Peer(self, handler, on_drop)
+
+    def bind(self, tuple address, Peer peer):
+        source = _Source()
+        source.peer, source.last_rx_ms = peer, -1
+        self._sources[address_key(address)] = source
+
+    def unbind(self, tuple address):
+        self._sources.pop(address_key(address), None)
+
+    def last_received_ms(self, tuple address):
+        source = self._sources.get(address_key(address))
+        return -1 if source is None else (<_Source>source).last_rx_ms
+
+    def on_readable(self):
+        """Drain the socket (bounded: max_batches reads), then send what was queued."""
+        cdef int got, i, b
+        cdef long long now_ms = self._clock_ms()
+        self.wakeups += 1
+        self._in_batch = True
+        try:
+            for b in range(self._max_batches):
+                for i in range(BATCH):
+                    self._in_iov[i].iov_len = SLOT
+                    self._in_msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
+                    self._in_msgs[i].msg_hdr.msg_flags = 0
+                got = recvmmsg(self._fd, self._in_msgs, BATCH, MSG_DONTWAIT, NULL)
+                if got <= 0:
+                    break  # EAGAIN: drained (errors of unconnected UDP sockets are not ours)
+                self.batches += 1
+                self.datagrams += got
+                for i in range(got):
+                    self._dispatch(i, now_ms)
+                if got < BATCH:
+                    break
+        finally:
+            self._in_batch = False
+            self._flush()
+
+    cdef void _dispatch(self, int i, long long now_ms):
+        cdef uint8_t* buf = self._in_bufs + i * SLOT
+        cdef int n = self._in_msgs[i].msg_len
+        cdef int length = n
+        cdef bint rtcp
+        cdef _Source source
+        cdef Peer peer
+        if n >= 2 and 127 < buf[0] < 192:
+            found = self._sources.get(_key(&self._in_addr[i]))
+            if found is not None and (<_Source>found).peer._rx != NULL:
+                source = <_Source>found
+                peer = source.peer
+                source.last_rx_ms = now_ms
+                rtcp = 192 <= buf[1] <= 223  # RFC 5761 §4
+                if (self._unprotect_rtcp if rtcp else self._unprotect)(peer._rx, buf, &length):
+                    peer._on_drop(UNPROTECT_FAILED)
+                    return
+                plain = PyBytes_FromStringAndSize(<char*>buf, length)
+                try:
+                    (peer._on_rtcp if rtcp else peer._on_rtp)(plain, now_ms)
+                except Exception:
+                    peer._on_drop(HANDLER_FAILED)
+                return
+        try:
+            self._slow_path(
+                PyBytes_FromStringAndSize(<char*>buf, n), _address(&self._in_addr[i])
+            )
+        except Exception:  # a bug there must not cost the rest of the batch
+            self.slow_path_errors += 1
+            if self.slow_path_errors % 1000 == 1:
+                logger.exception("slow path failed (%d times)", self.slow_path_errors)
+
+    cdef bint _queue(self, Peer peer, bytes data, bint rtcp):
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef int length = <int>n
+        cdef uint8_t* out
+        if peer._tx == NULL or peer._dest_len == 0 or n > SLOT - TRAILER:
+            return False
+        if self._queued == QUEUE:
+            self._flush()
+        out = self._out_bufs + self._queued * SLOT
+        memcpy(out, PyBytes_AS_STRING(data), n)
+        if (self._protect_rtcp if rtcp else self._protect)(peer._tx, out, &length):
+            return False
+        memcpy(&self._out_addr[self._queued], &peer._dest, peer._dest_len)
+        self._out_msgs[self._queued].msg_hdr.msg_namelen = peer._dest_len
+        self._out_iov[self._queued].iov_len = length
+        self._queued += 1
+        if not self._in_batch:
+            self._flush()
+        return True
+
+    cdef void _flush(self) noexcept:
+        """sendmmsg the queue; a datagram the kernel refuses (full buffer) is dropped, counted."""
+        cdef int done = 0, sent
+        while done < self._queued:
+            sent = sendmmsg(self._fd, self._out_msgs + done, self._queued - done, 0)
+            if sent > 0:
+                done += sent
+                self.sent += sent
+            elif errno != EINTR:
+                done += 1
+                self.send_failed += 1
+        self._queued = 0

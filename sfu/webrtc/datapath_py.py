@@ -1,0 +1,203 @@
+"""The node port's packet loop in plain Python: the spec of cython_ext/datapath.pyx.
+
+The socket is drained in bounded batches. SRTP and SRTCP (RFC 7983 first byte 128-191) from a
+source bound to a peer with keys is unprotected with that peer's session and handed to its
+handler with the batch's time; every other datagram (STUN, DTLS, unknown sources, media before
+the keys) goes to the slow path with its (host, port). What is sent while a batch is processed
+leaves when the batch ends (the compiled loop sends it with one ``sendmmsg``), so fan-out costs
+one system call per batch instead of one per packet.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from typing import Protocol
+
+import pylibsrtp
+
+logger = logging.getLogger("sfu.webrtc.datapath")
+
+Address = tuple[str, int]
+
+BATCH = 32
+SLOT = 2048  # larger datagrams arrive truncated
+TRAILER = 148  # SRTCP index + longest tag + MKI
+QUEUE = 512
+
+# Why a peer's datagram was dropped, reported to its on_drop callback.
+UNPROTECT_FAILED = 1
+HANDLER_FAILED = 2
+
+
+class PacketHandler(Protocol):
+    """Decrypted RTP/RTCP of one peer (``sfu.media.transport.MediaHandler``)."""
+
+    def on_rtp(self, data: bytes, now_ms: int) -> None: ...
+
+    def on_rtcp(self, data: bytes, now_ms: int) -> None: ...
+
+
+def address_key(address: Address) -> bytes:
+    """The lookup key of a source: port, then the address bytes."""
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return int(port).to_bytes(2, "big") + socket.inet_pton(family, host)
+
+
+class _Source:
+    __slots__ = ("last_rx_ms", "peer")
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self.last_rx_ms = -1
+
+
+class Peer:
+    """One peer connection's SRTP sessions, handler and destination on the datapath."""
+
+    def __init__(
+        self, datapath: Datapath, handler: PacketHandler, on_drop: Callable[[int], None]
+    ) -> None:
+        self._datapath = datapath
+        self.on_rtp, self.on_rtcp, self.on_drop = handler.on_rtp, handler.on_rtcp, on_drop
+        self.rx: pylibsrtp.Session | None = None
+        self.tx: pylibsrtp.Session | None = None
+        self.destination: Address | None = None
+
+    def set_keys(self, rx: pylibsrtp.Session, tx: pylibsrtp.Session) -> None:
+        """The DTLS handshake's SRTP sessions; media flows from now on."""
+        self.rx, self.tx = rx, tx
+
+    def set_destination(self, address: Address) -> None:
+        """Where this peer's media goes (the ICE-lite transport's selected address)."""
+        self.destination = (address[0], address[1])
+
+    def send(self, data: bytes, rtcp: bool) -> bool:
+        """Protect and queue; False when it cannot go (no keys or address yet, too large)."""
+        return self._datapath._queue(self, data, rtcp)
+
+    def close(self) -> None:
+        """Forget the keys: nothing more is sent or delivered for this peer."""
+        self.rx = self.tx = None
+        self.destination = None
+
+
+class Datapath:
+    """The batched loop on one non-blocking UDP socket.
+
+    ``slow_path(data, (host, port))`` gets what is not media of a keyed peer; ``clock_ms`` is
+    read once per batch; ``libsrtp`` and ``pointer_of`` are the compiled loop's way into
+    libsrtp, unused here.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        slow_path: Callable[[bytes, Address], None],
+        clock_ms: Callable[[], int],
+        libsrtp: tuple[int, int, int, int] = (0, 0, 0, 0),
+        pointer_of: Callable[[pylibsrtp.Session], int] | None = None,
+        max_batches: int = 8,
+    ) -> None:
+        self._sock = sock
+        self._slow_path = slow_path
+        self._clock_ms = clock_ms
+        self._max_batches = max_batches
+        self._sources: dict[bytes, _Source] = {}
+        self._outgoing: list[tuple[bytes, Address]] = []
+        self._in_batch = False
+        self.wakeups = self.batches = self.datagrams = 0
+        self.sent = self.send_failed = self.slow_path_errors = 0
+
+    def peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer:
+        return Peer(self, handler, on_drop)
+
+    def bind(self, address: Address, peer: Peer) -> None:
+        self._sources[address_key(address)] = _Source(peer)
+
+    def unbind(self, address: Address) -> None:
+        self._sources.pop(address_key(address), None)
+
+    def last_received_ms(self, address: Address) -> int:
+        source = self._sources.get(address_key(address))
+        return -1 if source is None else source.last_rx_ms
+
+    def on_readable(self) -> None:
+        """Drain the socket (bounded: max_batches reads), then send what was queued."""
+        now_ms = self._clock_ms()
+        self.wakeups += 1
+        self._in_batch = True
+        try:
+            for _ in range(self._max_batches):
+                got = self._read_batch()
+                if got:
+                    self.batches += 1
+                    self.datagrams += len(got)
+                for data, source in got:
+                    self._dispatch(data, source, now_ms)
+                if len(got) < BATCH:
+                    break
+        finally:
+            self._in_batch = False
+            self._flush()
+
+    def _read_batch(self) -> list[tuple[bytes, Address]]:
+        got: list[tuple[bytes, Address]] = []
+        while len(got) < BATCH:
+            try:
+                data, source = self._sock.recvfrom(SLOT)
+            except (BlockingIOError, InterruptedError):
+                break
+            got.append((data, (source[0], source[1])))
+        return got
+
+    def _dispatch(self, data: bytes, source: Address, now_ms: int) -> None:
+        if len(data) >= 2 and 127 < data[0] < 192:
+            found = self._sources.get(address_key(source))
+            if found is not None and (rx := found.peer.rx) is not None:
+                peer = found.peer
+                found.last_rx_ms = now_ms
+                rtcp = 192 <= data[1] <= 223  # RFC 5761 §4
+                try:
+                    plain = rx.unprotect_rtcp(data) if rtcp else rx.unprotect(data)
+                except pylibsrtp.Error:
+                    peer.on_drop(UNPROTECT_FAILED)
+                    return
+                try:
+                    (peer.on_rtcp if rtcp else peer.on_rtp)(plain, now_ms)
+                except Exception:
+                    peer.on_drop(HANDLER_FAILED)
+                return
+        try:
+            self._slow_path(data, source)
+        except Exception:  # a bug there must not cost the rest of the batch
+            self.slow_path_errors += 1
+            if self.slow_path_errors % 1000 == 1:
+                logger.exception("slow path failed (%d times)", self.slow_path_errors)
+
+    def _queue(self, peer: Peer, data: bytes, rtcp: bool) -> bool:
+        if peer.tx is None or peer.destination is None or len(data) > SLOT - TRAILER:
+            return False
+        if len(self._outgoing) == QUEUE:
+            self._flush()
+        try:
+            protected = peer.tx.protect_rtcp(data) if rtcp else peer.tx.protect(data)
+        except pylibsrtp.Error:
+            return False
+        self._outgoing.append((protected, peer.destination))
+        if not self._in_batch:
+            self._flush()
+        return True
+
+    def _flush(self) -> None:
+        """Send the queue; a datagram the kernel refuses (full buffer) is dropped, counted."""
+        for data, destination in self._outgoing:
+            try:
+                self._sock.sendto(data, destination)
+                self.sent += 1
+            except OSError:
+                self.send_failed += 1
+        self._outgoing.clear()

@@ -1,0 +1,245 @@
+"""The node port's packet loop, on both implementations, over real loopback UDP sockets.
+
+A "client" socket speaks SRTP with keys the test made; the datapath under test owns a second
+socket. A missing compiled module fails the "cy" tests; it is never skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pylibsrtp
+import pytest
+
+from sfu.webrtc import libsrtp
+
+Address = tuple[str, int]
+KEY_UP, KEY_DOWN = os.urandom(30), os.urandom(30)
+
+
+def _session(key: bytes, outbound: bool) -> pylibsrtp.Session:
+    policy = pylibsrtp.Policy
+    ssrc_type = policy.SSRC_ANY_OUTBOUND if outbound else policy.SSRC_ANY_INBOUND
+    return pylibsrtp.Session(policy=policy(key=key, ssrc_type=ssrc_type))
+
+
+def _rtp(seq: int, payload: bytes = b"p" * 100, ssrc: int = 0x1234) -> bytes:
+    return struct.pack("!BBHII", 0x80, 96, seq, seq * 3000, ssrc) + payload
+
+
+def _renumbered(packet: bytes, copy: int) -> bytes:
+    """The copy one subscriber gets: its own SSRC (SRTP refuses a repeated sequence number)."""
+    return packet[:8] + struct.pack("!I", 0x5000 + copy) + packet[12:]
+
+
+def _rtcp_rr(ssrc: int = 0x99) -> bytes:
+    return struct.pack("!BBHI", 0x80, 201, 1, ssrc)
+
+
+class Handler:
+    def __init__(self) -> None:
+        self.rtp: list[tuple[bytes, int]] = []
+        self.rtcp: list[tuple[bytes, int]] = []
+        self.fail = False
+        self.echo: Any = None  # a Peer: every packet goes back three times (sent in-batch)
+
+    def on_rtp(self, data: bytes, now_ms: int) -> None:
+        if self.fail:
+            raise RuntimeError("handler bug")
+        self.rtp.append((data, now_ms))
+        if self.echo is not None:
+            for copy in range(3):
+                self.echo.send(_renumbered(data, copy), False)
+
+    def on_rtcp(self, data: bytes, now_ms: int) -> None:
+        self.rtcp.append((data, now_ms))
+
+
+class Rig:
+    def __init__(self, module: ModuleType, family: int = socket.AF_INET) -> None:
+        host = "127.0.0.1" if family == socket.AF_INET else "::1"
+        self.server = socket.socket(family, socket.SOCK_DGRAM)
+        self.server.bind((host, 0))
+        self.server.setblocking(False)
+        self.client = socket.socket(family, socket.SOCK_DGRAM)
+        self.client.bind((host, 0))
+        self.client.settimeout(2)
+        self.server_addr: Address = self.server.getsockname()[:2]
+        self.client_addr: Address = self.client.getsockname()[:2]
+        self.slow: list[tuple[bytes, Address]] = []
+        self.drops: list[int] = []
+        self.now = 1000
+        self.module = module
+        self.datapath = module.Datapath(
+            self.server,
+            slow_path=lambda data, source: self.slow.append((data, source)),
+            clock_ms=lambda: self.now,
+            libsrtp=libsrtp.functions(),
+            pointer_of=libsrtp.session_pointer,
+        )
+        self.handler = Handler()
+        self.peer = self.datapath.peer(self.handler, self.drops.append)
+        self.client_tx, self.client_rx = _session(KEY_UP, True), _session(KEY_DOWN, False)
+
+    def keyed(self) -> Rig:
+        self.peer.set_keys(_session(KEY_UP, False), _session(KEY_DOWN, True))
+        self.datapath.bind(self.client_addr, self.peer)
+        self.peer.set_destination(self.client_addr)
+        return self
+
+    def send(self, *datagrams: bytes) -> None:
+        for data in datagrams:
+            self.client.sendto(data, self.server_addr)
+
+    def drain(self, expected: int) -> None:
+        """Run the loop until ``expected`` datagrams were read (loopback delivery is fast but
+        not instantaneous)."""
+        for _ in range(1000):  # bounded
+            self.datapath.on_readable()
+            if self.datapath.datagrams >= expected:
+                return
+        raise AssertionError(f"only {self.datapath.datagrams} of {expected} datagrams read")
+
+    def received(self, count: int) -> list[bytes]:
+        return [self.client_rx.unprotect(self.client.recv(4096)) for _ in range(count)]
+
+    def close(self) -> None:
+        self.server.close()
+        self.client.close()
+
+
+@pytest.fixture(params=["sfu.webrtc.datapath_py", "cython_ext.datapath"], ids=["py", "cy"])
+def module(request: pytest.FixtureRequest) -> ModuleType:
+    return importlib.import_module(request.param)
+
+
+@pytest.fixture
+def rig(module: ModuleType) -> Iterator[Rig]:
+    made = Rig(module)
+    yield made
+    made.close()
+
+
+def test_srtp_from_a_keyed_source_reaches_the_handler_decrypted_with_the_batch_time(
+    rig: Rig,
+) -> None:
+    rig.keyed()
+    packets = [_rtp(seq) for seq in range(1, 41)]  # more than one recvmmsg batch
+    rig.send(*(rig.client_tx.protect(p) for p in packets), rig.client_tx.protect_rtcp(_rtcp_rr()))
+    rig.drain(41)
+    assert [data for data, _ in rig.handler.rtp] == packets
+    assert [data for data, _ in rig.handler.rtcp] == [_rtcp_rr()]
+    assert {now for _, now in rig.handler.rtp + rig.handler.rtcp} == {1000}
+    assert rig.slow == [] and rig.drops == []
+    assert rig.datapath.last_received_ms(rig.client_addr) == 1000
+
+
+def test_everything_else_goes_to_the_slow_path_with_its_source(rig: Rig) -> None:
+    stun, dtls = b"\x00\x01" + b"s" * 30, b"\x16\xfe\xfd" + b"d" * 30
+    early_srtp = rig.client_tx.protect(_rtp(1))
+    rig.send(stun, dtls, early_srtp)  # nothing bound, no keys yet
+    rig.drain(3)
+    assert rig.slow == [(data, rig.client_addr) for data in (stun, dtls, early_srtp)]
+    rig.datapath.bind(rig.client_addr, rig.peer)  # bound but not keyed: still the slow path
+    rig.send(early_srtp)
+    rig.drain(4)
+    assert rig.slow[-1] == (early_srtp, rig.client_addr) and rig.handler.rtp == []
+
+
+def test_an_oversized_datagram_reaches_the_slow_path_truncated(rig: Rig) -> None:
+    rig.send(b"\x80" + b"x" * 5000)
+    rig.drain(1)
+    assert len(rig.slow) == 1 and len(rig.slow[0][0]) == 2048
+
+
+def test_bad_srtp_and_a_failing_handler_are_reported_and_the_batch_goes_on(rig: Rig) -> None:
+    rig.keyed()
+    good = [rig.client_tx.protect(_rtp(seq)) for seq in (1, 2, 3)]
+    forged = bytearray(rig.client_tx.protect(_rtp(9)))
+    forged[-1] ^= 0xFF
+    rig.send(good[0], bytes(forged), good[1])
+    rig.drain(3)
+    assert rig.drops == [rig.module.UNPROTECT_FAILED]
+    rig.handler.fail = True
+    rig.send(good[2])
+    rig.drain(4)
+    assert rig.drops == [rig.module.UNPROTECT_FAILED, rig.module.HANDLER_FAILED]
+    assert [data for data, _ in rig.handler.rtp] == [_rtp(1), _rtp(2)]
+
+
+def test_sends_during_a_batch_leave_together_protected_for_the_destination(rig: Rig) -> None:
+    rig.keyed()
+    rig.handler.echo = rig.peer  # each packet fans out three times, like three subscribers
+    rig.send(*(rig.client_tx.protect(_rtp(seq)) for seq in range(1, 11)))
+    rig.drain(10)
+    expected = [_renumbered(_rtp(seq), copy) for seq in range(1, 11) for copy in range(3)]
+    assert rig.received(30) == expected
+    assert rig.datapath.sent == 30 and rig.datapath.send_failed == 0
+
+
+def test_a_send_outside_a_batch_leaves_at_once(rig: Rig) -> None:
+    rig.keyed()
+    assert rig.peer.send(_rtcp_rr(), True)
+    assert rig.client_rx.unprotect_rtcp(rig.client.recv(4096)) == _rtcp_rr()
+
+
+def test_nothing_is_sent_without_keys_or_destination_or_after_close(rig: Rig) -> None:
+    assert not rig.peer.send(_rtp(1), False)
+    rig.keyed()
+    assert not rig.peer.send(_rtp(1, payload=b"x" * 1950), False)  # no room for the tag
+    rig.peer.close()
+    assert not rig.peer.send(_rtp(1), False)
+    rig.send(rig.client_tx.protect(_rtp(1)))
+    rig.drain(1)
+    assert rig.handler.rtp == [] and len(rig.slow) == 1  # closed: no longer media of a peer
+    assert rig.datapath.sent == 0
+
+
+def test_unbind_and_a_new_destination_follow_the_peer(rig: Rig, module: ModuleType) -> None:
+    rig.keyed()
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.0.1", 0))
+    other.settimeout(2)
+    try:
+        moved: Address = other.getsockname()
+        rig.datapath.bind(moved, rig.peer)
+        rig.datapath.unbind(rig.client_addr)
+        rig.peer.set_destination(moved)
+        stale = rig.client_tx.protect(_rtp(1))
+        rig.send(stale)
+        other.sendto(rig.client_tx.protect(_rtp(2)), rig.server_addr)
+        rig.drain(2)
+        assert [data for data, _ in rig.handler.rtp] == [_rtp(2)]
+        assert rig.slow == [(stale, rig.client_addr)]
+        assert rig.peer.send(_rtp(3), False)
+        assert rig.client_rx.unprotect(other.recv(4096)) == _rtp(3)
+    finally:
+        other.close()
+
+
+def test_ipv6_sources_and_destinations(module: ModuleType) -> None:
+    try:
+        rig = Rig(module, socket.AF_INET6)
+    except OSError as exc:  # no ::1 in this network namespace: a failure, not a skip
+        raise AssertionError(f"IPv6 loopback unavailable: {exc}") from exc
+    try:
+        rig.keyed()
+        rig.handler.echo = rig.peer
+        rig.send(rig.client_tx.protect(_rtp(1)), b"\x00\x01stun")
+        rig.drain(2)
+        assert [data for data, _ in rig.handler.rtp] == [_rtp(1)]
+        assert rig.slow == [(b"\x00\x01stun", rig.client_addr)]
+        assert rig.received(3) == [_renumbered(_rtp(1), copy) for copy in range(3)]
+    finally:
+        rig.close()
+
+
+def test_address_keys_agree_with_the_sockets_view(module: ModuleType) -> None:
+    assert module.address_key(("127.0.0.1", 0x1234)) == b"\x12\x34\x7f\x00\x00\x01"
+    assert module.address_key(("::1", 80)) == b"\x00\x50" + b"\x00" * 15 + b"\x01"
