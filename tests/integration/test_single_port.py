@@ -268,3 +268,25 @@ async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
             assert all(after[u] != before[u] for u in before)
             assert not any(c.errors for c in (alice, bob))
             relay.close()
+
+
+@pytest.mark.parametrize(
+    ("bind", "announced"),
+    [("::1", "::1"), ("::", "127.0.0.1")],
+    ids=["ipv6", "dual-stack-ipv4-peers"],
+)
+async def test_ipv6_and_dual_stack_ports_carry_calls(bind: str, announced: str) -> None:
+    """An IPv6 port, and a dual-stack one ("::") whose IPv4 peers appear as ::ffff:a.b.c.d."""
+    port = free_udp_port()
+    async with (
+        running_node(udp_port=port, udp_bind=bind, ice_host_addresses=[announced]) as running,
+        conference(running.url, "v6", ["alice", "bob"], demo_token) as clients,
+    ):
+        assert _remote_port(clients["alice"].publish_answer) == {port}
+        assert f" {announced} {port} typ host" in clients["alice"].publish_answer
+        await clients["bob"].wait_until(lambda: receives_from(clients["bob"], ["alice"]))
+        mux = running.node.mux
+        assert mux is not None and mux.datapath is not None
+        assert mux.datapath.sent > 0
+        hosts = {address[0] for address in mux.by_addr}
+        assert hosts == ({"::1"} if bind == "::1" else {"::ffff:127.0.0.1"})
