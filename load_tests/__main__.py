@@ -32,6 +32,8 @@ from load_tests.spread import measure_spread
 DEFAULT_CACHE = Path.home() / ".cache" / "seed-sfu-load"
 BENCH_SCENARIOS = ("meeting-4x4", "webinar-1x20")
 BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
+TARGETS = ("ours", "ours-aioice", "janus")
+TARGETS_HELP = "ours-aioice: our node on aiortc's ICE (a port per peer connection, SFU_UDP_PORT=0)"
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
 
 
@@ -53,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="one scenario set against one SFU")
     run.add_argument("scenario", help=f"a file, or one of: {', '.join(PRESETS)}")
-    run.add_argument("--target", choices=("ours", "janus"), default="ours")
+    run.add_argument("--target", choices=TARGETS, default="ours", help=TARGETS_HELP)
     run.add_argument("--api", help="control API URL of a running deployment (default: start one)")
     run.add_argument("--key", help="API key id:secret for --api")
     run.add_argument("--server-pid", type=int, help="PID of the media node, for CPU and RSS")
@@ -83,7 +85,8 @@ async def _target(name: str, args: argparse.Namespace, workdir: Path) -> AsyncIt
         finally:
             await remote.close()
     else:
-        async with ours.local_sfu(workdir) as sfu:
+        env = {"SFU_UDP_PORT": "0"} if name == "ours-aioice" else {}
+        async with ours.local_sfu(workdir, name=name, env=env) as sfu:
             seam.configure(sfu.ice_host)
             yield sfu
 
@@ -197,17 +200,18 @@ async def _bench(session: Session) -> None:
     by_target: dict[str, list[StepResult]] = {}
     max_sizes: dict[str, int | None] = {}
     try:
-        for name in ("ours", "janus"):
+        for name in TARGETS:
             async with _target(name, args, workdir) as target:
                 for scenario in base:
                     if not session.stop.is_set():
                         by_target.setdefault(name, []).append(await session.step(target, scenario))
-                if not args.no_ramp and not session.stop.is_set():
+                if name != "ours-aioice" and not args.no_ramp and not session.stop.is_set():
                     max_sizes[name] = await session.ramp(target, ramp_base, BENCH_RAMP)
     finally:
         table = report.ratio_table(
             by_target.get("ours", []),
             by_target.get("janus", []),
+            by_target.get("ours-aioice", []),
             None if args.no_ramp else max_sizes,
         )
         session.write("bench", "ours / Janus (lower is better, except meeting size):\n\n" + table)

@@ -126,7 +126,9 @@ class OurSfu:
         *,
         pid: int | None = None,
         metrics_url: str | None = None,
+        name: str = "ours",
     ) -> None:
+        self.name = name
         self.api_url, self.pid, self.metrics_url = api_url, pid, metrics_url
         self._key = (key_id, secret)
         self.api = httpx.AsyncClient(base_url=api_url, auth=(key_id, secret), timeout=10)
@@ -198,15 +200,17 @@ class OurSfu:
 
 
 @contextlib.asynccontextmanager
-async def local_sfu(workdir: Path) -> Any:
+async def local_sfu(workdir: Path, *, name: str = "ours", env: dict[str, str] | None = None) -> Any:
     """``python -m control_api.standalone`` on a free loopback port: the control API and one
-    media node in one process, with a fresh API key. Always stopped on exit."""
+    media node in one process, with a fresh API key; ``env`` adds settings (``SFU_...``).
+    Always stopped on exit."""
     port, secret = _free_port(), secrets.token_hex(20)
     env = {
         **os.environ,
         "SFU_API_KEYS": f"load:{secret}",
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
         "SFU_LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     log = workdir / "sfu.log"
     with log.open("wb") as out:
@@ -225,7 +229,7 @@ async def local_sfu(workdir: Path) -> Any:
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    sfu = OurSfu(url, "load", secret, pid=proc.pid)
+    sfu = OurSfu(url, "load", secret, pid=proc.pid, name=name)
     try:
         await wait_answering(f"{url}/healthz", proc, log, timeout_s=30)
         yield sfu

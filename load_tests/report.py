@@ -36,28 +36,34 @@ def markdown(results: Sequence[StepResult]) -> str:
 def ratio_table(
     ours: Sequence[StepResult],
     janus: Sequence[StepResult],
+    old_path: Sequence[StepResult] = (),
     max_sizes: dict[str, int | None] | None = None,
 ) -> str:
-    """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), and
-    the largest meeting each sustained at the thresholds (higher is better)."""
+    """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), our
+    node on aiortc's ICE (``old_path``) beside it, and the largest meeting each sustained at the
+    thresholds (higher is better)."""
     lines = [
-        "| scenario | CPU µs/fwd pkt ours | Janus | ratio | p99 delay ms ours | Janus | ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | CPU µs/fwd pkt ours | ours, aioice ports | Janus | ratio "
+        "| p99 delay ms ours | Janus | ratio |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     theirs = {r.scenario: r for r in janus}
+    olds = {r.scenario: r for r in old_path}
     for mine in ours:
         other = theirs.get(mine.scenario)
         if other is None:
             continue
+        old = olds.get(mine.scenario)
         lines.append(
-            f"| {mine.scenario} | {_fmt(mine.cpu_us_per_pkt)} | {_fmt(other.cpu_us_per_pkt)} "
+            f"| {mine.scenario} | {_fmt(mine.cpu_us_per_pkt)} "
+            f"| {_fmt(old.cpu_us_per_pkt if old else None)} | {_fmt(other.cpu_us_per_pkt)} "
             f"| {_ratio(mine.cpu_us_per_pkt, other.cpu_us_per_pkt)} | {_fmt(mine.delay_ms_p99)} "
             f"| {_fmt(other.delay_ms_p99)} | {_ratio(mine.delay_ms_p99, other.delay_ms_p99)} |"
         )
     if max_sizes is not None:
         a, b = max_sizes.get("ours"), max_sizes.get("janus")
         ratio = _ratio(a, b) if a and b else "-"
-        lines.append(f"| max meeting at thresholds | {_size(a)} | {_size(b)} | {ratio} | | | |")
+        lines.append(f"| max meeting at thresholds | {_size(a)} | | {_size(b)} | {ratio} | | | |")
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ import pytest
 from load_tests import report, seam
 from load_tests.clip import load_clip
 from load_tests.ours import local_sfu
+from load_tests.results import StepResult
 from load_tests.runner import measure
 from load_tests.scenario import Scenario, ScenarioError, parse_scenarios
 from load_tests.spread import measure_spread, split
@@ -19,13 +20,14 @@ CACHE = Path.home() / ".cache" / "seed-sfu-load"
 
 
 @pytest.mark.webrtc
-@pytest.mark.parametrize("workers", [1, 2])
-async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int) -> None:
+@pytest.mark.parametrize(("workers", "target"), [(1, "ours"), (2, "ours"), (1, "ours-aioice")])
+async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int, target: str) -> None:
     """In one process, or spread over two worker processes, the tool counts what the node
-    says it forwarded (within 2 %)."""
+    says it forwarded (within 2 %); on the node's one port and on aiortc's ports alike."""
     clip = await asyncio.to_thread(load_clip, CACHE)
     scenario = Scenario(name="check", publishers=2, viewers=2, duration_s=4, warmup_s=2)
-    async with local_sfu(tmp_path) as sfu:
+    env = {"SFU_UDP_PORT": "0"} if target == "ours-aioice" else {}
+    async with local_sfu(tmp_path, name=target, env=env) as sfu:
         seam.configure(sfu.ice_host)
         if workers == 1:
             result = await measure(sfu, scenario, clip, asyncio.Event())
@@ -45,7 +47,24 @@ async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int) -> No
     assert result.sent_pkts == pytest.approx(result.server_pkts_in, rel=0.02)
     assert result.loss < 0.05 and result.delay_ms_p99 is not None  # loopback: sanity bound
     assert result.cpu_us_per_pkt is not None and result.subscriber_kbps  # a video layer arrived
-    assert "| ours | check | 4 |" in report.markdown([result])
+    assert f"| {target} | check | 4 |" in report.markdown([result])
+
+
+def test_the_ratio_table_sets_each_scenario_beside_janus_and_the_old_path() -> None:
+    def result(target: str, scenario: str, cpu_s: float) -> StepResult:
+        return StepResult(
+            target, scenario, 4, 4, 4, 12, window_s=10, received_pkts=10_000, server_cpu_s=cpu_s
+        )
+
+    table = report.ratio_table(
+        [result("ours", "meeting", 0.1), result("ours", "webinar", 0.1)],
+        [result("janus", "meeting", 0.4)],
+        [result("ours-aioice", "meeting", 0.2)],
+        {"ours": 12, "janus": 10},
+    )
+    assert "| meeting | 10.0 | 20.0 | 40.0 | 0.25 |" in table
+    assert "webinar" not in table  # no Janus figure to compare with
+    assert "| max meeting at thresholds | 12x12 | | 10x10 | 1.20 |" in table
 
 
 def test_participants_are_split_whole_and_round_robin() -> None:
