@@ -78,6 +78,7 @@ cdef enum:
 # Why a peer's datagram was dropped, reported to its on_drop callback.
 UNPROTECT_FAILED = 1
 HANDLER_FAILED = 2
+SEND_REFUSED = 3  # ours, not a datagram's: no keys or address yet, too large
 
 
 cdef bytes _key(const sockaddr_storage* address):
@@ -168,8 +169,14 @@ cdef class Peer:
             self._dest_len = sizeof(sockaddr_in6)
 
     def send(self, bytes data not None, bint rtcp):
-        """Protect and queue; False when it cannot go (no keys or address yet, too large)."""
-        return self._datapath._queue(self, data, rtcp)
+        """Protect and queue; False (and on_drop(SEND_REFUSED)) when it cannot go."""
+        if self._datapath._queue(self, data, rtcp):
+            return True
+        self._on_drop(SEND_REFUSED)
+        return False
+
+    def send_rtp(self, bytes data not None):
+        return self.send(data, False)
 
     def close(self):
         """Forget the keys: nothing more is sent or delivered for this peer."""

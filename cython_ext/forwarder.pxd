@@ -21,6 +21,11 @@ cdef class Forwarder:
         bytes _mid               # owns the bytes _header.mid points into
         Header _header           # ssrc, payload type, ids: set once; the rest per packet
 
+    cdef object _forward(
+        self, bytes data, Py_ssize_t payload_offset, long long ext_seq, long long timestamp,
+        bint marker, long long audio_level, int layer, bint keyframe, long long picture_id,
+        long long tl0picidx, long long now_ms,
+    )
     cdef int _decide(self, int layer, bint keyframe) noexcept
     cdef bint _translate(self, long long ext_seq, long long timestamp, long long now_ms) noexcept
     cdef void _translate_vp8(self, long long picture_id, long long tl0picidx) noexcept

@@ -62,6 +62,17 @@ cdef class Forwarder:
         long long picture_id, long long tl0picidx, long long now_ms,
     ):
         """The packet to send, a DROP_* code or NEEDS_SWITCH: see forwarder_py."""
+        return self._forward(
+            data, payload_offset, ext_seq, timestamp, marker, audio_level, layer, keyframe,
+            picture_id, tl0picidx, now_ms,
+        )
+
+    cdef object _forward(
+        self, bytes data, Py_ssize_t payload_offset, long long ext_seq, long long timestamp,
+        bint marker, long long audio_level, int layer, bint keyframe, long long picture_id,
+        long long tl0picidx, long long now_ms,
+    ):
+        """forward(), for C callers (cython_ext.fanout)."""
         cdef int decision = self._decide(layer, keyframe)
         if decision != FORWARD:
             return decision

@@ -53,5 +53,5 @@ class MediaCounters:
         self.clamped_estimates = 0  # REMB values outside any plausible range
         self.drops: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
 
-    def drop(self, reason: DropReason) -> None:
-        self.drops[reason] += 1
+    def drop(self, reason: DropReason, count: int = 1) -> None:
+        self.drops[reason] += count

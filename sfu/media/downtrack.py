@@ -2,7 +2,8 @@
 
 Per packet, one call to the ``Forwarder`` kernel decides whether the packet goes, renumbers it
 (sequence, timestamp, VP8 picture ids) and rewrites its header (SSRC, payload type, extensions
-with the subscriber's ids); the history keeps it for NACKs. What stays in Python is rare: layer
+with the subscriber's ids); the history keeps it for NACKs. The receiver's ``fan_out`` does that
+for all of a track's subscriptions in one compiled loop. What stays in Python is rare: layer
 switches (timestamps aligned by sender reports), keyframe requests, pausing. Which layer to aim
 for is decided elsewhere (``Allocator``) and handed in with ``set_target``.
 """
@@ -81,6 +82,7 @@ class DownTrack:
             target=self.allocated,
         )
         self._forward = self.forwarder.forward
+        self.send_rtp = sink.send_rtp
         self.history = PacketHistory()
         self.packets_sent = 0
         self.octets_sent = 0
@@ -95,6 +97,7 @@ class DownTrack:
         return self.line.ssrc
 
     def write(self, packet: RtpPacket, now_ms: int) -> None:
+        """One packet of the track (``fan_out`` does the common cases for all subscriptions)."""
         out = self._forward(
             packet.data,
             packet.payload_offset,
@@ -117,7 +120,7 @@ class DownTrack:
 
     def _send(self, out: bytes) -> None:
         self.history.put(out[2] << 8 | out[3], out)  # under the sequence number it carries
-        if self._sink.send_rtp(out):
+        if self.send_rtp(out):
             self.packets_sent += 1
             self.octets_sent += len(out) - 12
             self._counters.packets_out += 1

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
 from sfu.media.packet import RtpPacket
 from sfu.media.selector import NO_LAYER
 from sfu.media.stats import StreamStats
-from sfu.rtp.fastpath import vp8_descriptor
+from sfu.rtp.fastpath import fan_out, vp8_descriptor
 from sfu.rtp.kernels_py import ParsedRtp
 from sfu.rtp.rtcp import ReportBlock, build_pli
 from sfu.rtp.vp8 import keyframe_size
 
 if TYPE_CHECKING:
     from sfu.media.downtrack import DownTrack
+    from sfu.media.fanout_py import Outcome
 
 # A keyframe takes a round trip plus encode time; asking more often only costs bitrate.
 KEYFRAME_REQUEST_INTERVAL_MS = 500
@@ -43,8 +44,10 @@ class TrackReceiver:
         send_rtcp: Callable[[bytes], bool],
         local_ssrc: int,
         counters: MediaCounters,
+        fan_out: Callable[[list[DownTrack], RtpPacket, int], Outcome] = fan_out,
     ) -> None:
         self.track_id = track_id
+        self._fan_out = fan_out
         self.line = line
         self.is_video = line.kind == "video"
         layers = max(1, len(line.rids))
@@ -110,8 +113,18 @@ class TrackReceiver:
             tl0picidx=tl0picidx,
         )
         self._recent[layer].append(packet)
-        for downtrack in self.downtracks:
-            downtrack.write(packet, now_ms)
+        if not self.downtracks:
+            return
+        sent, octets, other, paused, slow = self._fan_out(self.downtracks, packet, now_ms)
+        counters = self._counters
+        counters.packets_out += sent
+        counters.bytes_out += octets
+        if other:
+            counters.drop(DropReason.LAYER_NOT_SELECTED, other)
+        if paused:
+            counters.drop(DropReason.PAUSED, paused)
+        for downtrack in slow or ():
+            cast("DownTrack", downtrack).write(packet, now_ms)
 
     def arrived_before(self, packet: RtpPacket) -> list[RtpPacket]:
         """Packets of the same layer that came before ``packet`` but follow it in sequence.

@@ -1,15 +1,17 @@
-"""The only import point for the per-packet kernels: the RTP kernels, the Forwarder and the
-node port's Datapath.
+"""The only import point for the per-packet kernels: the RTP kernels, the Forwarder, the
+fan-out and the node port's Datapath.
 
 Production uses the compiled cython_ext modules; SFU_NO_EXTENSIONS=1 selects the pure-Python
-specs (sfu.rtp.kernels_py, sfu.media.forwarder_py, sfu.webrtc.datapath_py), and type checkers
-always see the specs. A missing compiled module is an ImportError, not a silent 10x slowdown.
+specs (sfu.rtp.kernels_py, sfu.media.forwarder_py and fanout_py, sfu.webrtc.datapath_py), and
+type checkers always see the specs. A missing compiled module is an ImportError, not a silent
+10x slowdown.
 """
 
 import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or os.environ.get("SFU_NO_EXTENSIONS") == "1":
+    from sfu.media.fanout_py import fan_out
     from sfu.media.forwarder_py import (
         DROP_OTHER_LAYER,
         DROP_PAUSED,
@@ -26,6 +28,7 @@ if TYPE_CHECKING or os.environ.get("SFU_NO_EXTENSIONS") == "1":
 else:
     try:
         from cython_ext.datapath import Datapath, Peer
+        from cython_ext.fanout import fan_out
         from cython_ext.forwarder import (
             DROP_OTHER_LAYER,
             DROP_PAUSED,
@@ -38,8 +41,8 @@ else:
         from cython_ext.rtp import parse_rtp, vp8_descriptor
     except ImportError as exc:
         raise ImportError(
-            "the compiled kernels (cython_ext.rtp, .forwarder, .datapath) are not built: run "
-            "`make install` or `python setup.py build_ext --inplace`, or set "
+            "the compiled kernels (cython_ext.rtp, .forwarder, .fanout, .datapath) are not built: "
+            "run `make install` or `python setup.py build_ext --inplace`, or set "
             "SFU_NO_EXTENSIONS=1 to run the pure-Python kernels"
         ) from exc
     IMPLEMENTATION = "cython"
@@ -55,6 +58,7 @@ __all__ = [
     "Datapath",
     "Forwarder",
     "Peer",
+    "fan_out",
     "parse_rtp",
     "vp8_descriptor",
 ]

@@ -29,6 +29,7 @@ QUEUE = 512
 # Why a peer's datagram was dropped, reported to its on_drop callback.
 UNPROTECT_FAILED = 1
 HANDLER_FAILED = 2
+SEND_REFUSED = 3  # ours, not a datagram's: no keys or address yet, too large
 
 
 class PacketHandler(Protocol):
@@ -75,8 +76,14 @@ class Peer:
         self.destination = (address[0], address[1])
 
     def send(self, data: bytes, rtcp: bool) -> bool:
-        """Protect and queue; False when it cannot go (no keys or address yet, too large)."""
-        return self._datapath._queue(self, data, rtcp)
+        """Protect and queue; False (and on_drop(SEND_REFUSED)) when it cannot go."""
+        if self._datapath._queue(self, data, rtcp):
+            return True
+        self.on_drop(SEND_REFUSED)
+        return False
+
+    def send_rtp(self, data: bytes) -> bool:
+        return self.send(data, False)
 
     def close(self) -> None:
         """Forget the keys: nothing more is sent or delivered for this peer."""

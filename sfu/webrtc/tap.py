@@ -14,6 +14,7 @@ DTLS transport, and a subscriber's failure must never take a publisher down.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pylibsrtp
@@ -24,7 +25,7 @@ from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.transport import MediaHandler
 from sfu.rtp.fastpath import Peer
 from sfu.rtp.rtcp import is_rtcp
-from sfu.webrtc.datapath_py import HANDLER_FAILED
+from sfu.webrtc.datapath_py import HANDLER_FAILED, SEND_REFUSED
 from sfu.webrtc.icelite import LiteIceTransport
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,11 @@ class DtlsTap:
         self._lite: LiteIceTransport | None = None
         self._media: Peer | None = None
         self._connection: Any = None
+        self.send_rtp: Callable[[bytes], bool] = self._send_rtp
         if isinstance(transport, LiteIceTransport):
             self._lite = transport
             self._media = transport.attach_media(handler, self._media_dropped)
+            self.send_rtp = self._media.send_rtp  # straight into the datapath
             dtls.on("statechange", self._give_keys)
             self._give_keys()
         else:
@@ -66,20 +69,15 @@ class DtlsTap:
             return self._lite.ready
         return 1 in self._connection._nominated
 
-    def send_rtp(self, data: bytes) -> bool:
+    def _send_rtp(self, data: bytes) -> bool:
         return self._send(data, rtcp=False)
 
     def send_rtcp(self, data: bytes) -> bool:
         return self._send(data, rtcp=True)
 
     def _send(self, data: bytes, *, rtcp: bool) -> bool:
-        media = self._media
-        if media is not None:  # it has keys and an address only while connected
-            if media.send(data, rtcp):
-                return True
-            reason = DropReason.SEND_FAILED if self.connected else DropReason.TRANSPORT_NOT_READY
-            self._counters.drop(reason)
-            return False
+        if self._media is not None:  # a refusal comes back through _media_dropped
+            return self._media.send(data, rtcp)
         if not self.connected:
             self._counters.drop(DropReason.TRANSPORT_NOT_READY)
             return False
@@ -103,9 +101,12 @@ class DtlsTap:
             self._media.close()
 
     def _media_dropped(self, why: int) -> None:
-        """The datapath could not deliver one of our datagrams."""
+        """The datapath could not deliver or send one of our datagrams."""
         if why == HANDLER_FAILED:
             self._handler_failed()
+        elif why == SEND_REFUSED:  # keys and an address exist only while connected
+            reason = DropReason.SEND_FAILED if self.connected else DropReason.TRANSPORT_NOT_READY
+            self._counters.drop(reason)
         else:
             self._counters.drop(DropReason.SRTP_UNPROTECT)
 

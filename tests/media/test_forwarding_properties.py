@@ -13,6 +13,7 @@ changes at random. Whatever happens, the subscriber must see one seamless stream
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import pytest
@@ -23,7 +24,9 @@ import sfu.media.receiver
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
+from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
+from sfu.media.selector import NO_LAYER
 from sfu.rtp import kernels_py
 from sfu.rtp.seqnum import diff32, unwrap16
 from tests.support.kernels import Kernels
@@ -110,7 +113,12 @@ def _forward(
     )
     counters = MediaCounters()
     receiver = TrackReceiver(
-        "T", publisher, send_rtcp=lambda _: True, local_ssrc=1, counters=counters
+        "T",
+        publisher,
+        send_rtcp=lambda _: True,
+        local_ssrc=1,
+        counters=counters,
+        fan_out=impl.fanout.fan_out,
     )
     for layer in range(3):
         receiver.bind_ssrc(layer, 1000 + layer)
@@ -230,3 +238,70 @@ def test_one_seamless_stream(impl: Kernels, sc: dict) -> None:
             # by one tick, so no two frames share a timestamp
             frames_later = first[0].frame - prev_last[0].frame
             assert diff32(first[2], prev_last[2]) == max(frames_later * FRAME_TICKS, 1)
+
+
+def _write_each(
+    downtracks: list[DownTrack], packet: RtpPacket, now_ms: int
+) -> tuple[int, int, int, int, list[DownTrack]]:
+    """The reference fan-out: every subscription through ``DownTrack.write``."""
+    return 0, 0, 0, 0, list(downtracks)
+
+
+def _fan_out_run(sc: dict, fan_out: object, forwarder_class: type) -> tuple[list, MediaCounters]:
+    random.seed(7)  # the subscriptions' random first sequence numbers and timestamps
+    publisher = MediaLine(
+        "0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID, rid=RID_ID), RIDS
+    )
+    counters = MediaCounters()
+    receiver = TrackReceiver(
+        "T",
+        publisher,
+        send_rtcp=lambda _: True,
+        local_ssrc=1,
+        counters=counters,
+        fan_out=fan_out,  # type: ignore[arg-type]
+    )
+    for layer in range(3):
+        receiver.bind_ssrc(layer, 1000 + layer)
+    sinks = [Sink(record=True, connected=i != 3) for i in range(5)]  # one not connected yet
+    line = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
+    for i, sink in enumerate(sinks):
+        receiver.downtracks.append(
+            DownTrack(
+                receiver,
+                sink,
+                line,
+                initial_layer=(sc["start"] + i) % 3,
+                counters=counters,
+                on_layer=lambda _: None,
+                forwarder_class=forwarder_class,
+            )
+        )
+    receiver.downtracks[4].set_target(NO_LAYER, 0)  # paused
+    frame_now = -1
+    for data, meta in _stream(sc):
+        if meta.frame != frame_now:
+            frame_now = meta.frame
+            if frame_now in sc["targets"]:
+                for i, downtrack in enumerate(receiver.downtracks[:4]):
+                    downtrack.set_target((sc["targets"][frame_now] + i) % 3, frame_now * 33)
+        info = kernels_py.parse_rtp(data, MID_ID, RID_ID, 0, 0)
+        receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
+    pairs = zip(sinks, receiver.downtracks, strict=True)
+    return [(sink.rtp, d.packets_sent, d.octets_sent) for sink, d in pairs], counters
+
+
+@settings(max_examples=60)
+@given(sc=scenarios())
+def test_fan_out_is_each_subscription_written_in_turn(impl: Kernels, sc: dict) -> None:
+    """Several subscriptions (other layers, one paused, one not connected): the fan-out sends,
+    keeps and counts exactly what writing each subscription in turn does."""
+    forwarder_class = impl.forwarder.Forwarder
+    sent, counters = _fan_out_run(sc, impl.fanout.fan_out, forwarder_class)
+    expected, expected_counters = _fan_out_run(sc, _write_each, forwarder_class)
+    assert sent == expected
+    assert (counters.packets_out, counters.bytes_out) == (
+        expected_counters.packets_out,
+        expected_counters.bytes_out,
+    )
+    assert counters.drops == expected_counters.drops

@@ -7,8 +7,10 @@ import sys
 from types import ModuleType
 
 import cython_ext.datapath
+import cython_ext.fanout
 import cython_ext.forwarder
 import cython_ext.rtp
+import sfu.media.fanout_py
 import sfu.media.forwarder_py
 import sfu.rtp.kernels_py
 import sfu.webrtc.datapath_py
@@ -31,20 +33,28 @@ FORWARDER_NAMES = (
 )
 
 
-def _expected() -> tuple[ModuleType, ModuleType]:
+def _expected() -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
+    """The rtp, forwarder, fanout and datapath modules sfu.rtp.fastpath should export."""
     if os.environ.get("SFU_NO_EXTENSIONS") == "1":
         assert fastpath.IMPLEMENTATION == "python"
-        return sfu.rtp.kernels_py, sfu.media.forwarder_py
+        return (
+            sfu.rtp.kernels_py,
+            sfu.media.forwarder_py,
+            sfu.media.fanout_py,
+            sfu.webrtc.datapath_py,
+        )
     assert fastpath.IMPLEMENTATION == "cython"
-    return cython_ext.rtp, cython_ext.forwarder
+    return cython_ext.rtp, cython_ext.forwarder, cython_ext.fanout, cython_ext.datapath
 
 
 def test_fastpath_uses_the_selected_implementation() -> None:
-    rtp, forwarder = _expected()
+    rtp, forwarder, fanout, datapath = _expected()
     for name in RTP_NAMES:
         assert getattr(fastpath, name) is getattr(rtp, name)
     for name in FORWARDER_NAMES:
         assert getattr(fastpath, name) is getattr(forwarder, name)
+    assert fastpath.fan_out is fanout.fan_out
+    assert (fastpath.Datapath, fastpath.Peer) == (datapath.Datapath, datapath.Peer)
 
 
 def test_downtracks_forward_with_the_selected_forwarder() -> None:
@@ -81,15 +91,16 @@ def test_compiled_is_the_default_and_the_env_var_selects_python() -> None:
     ]
 
 
-MISSING = "ImportError: the compiled kernels (cython_ext.rtp, .forwarder, .datapath) are not built"
+MISSING = "the compiled kernels (cython_ext.rtp, .forwarder, .fanout, .datapath) are not built"
 
 
 def test_missing_compiled_module_is_a_loud_import_error() -> None:
-    for module in ("cython_ext.rtp", "cython_ext.forwarder", "cython_ext.datapath"):
+    for name in ("rtp", "forwarder", "fanout", "datapath"):
+        module = f"cython_ext.{name}"
         blocked = f"import sys; sys.modules[{module!r}] = None; import sfu.rtp.fastpath"
         result = _run(blocked)
         assert result.returncode != 0
-        assert MISSING in result.stderr, module
+        assert f"ImportError: {MISSING}" in result.stderr, module
         assert _run(blocked, SFU_NO_EXTENSIONS="1").returncode == 0
 
 

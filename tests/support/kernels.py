@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from types import ModuleType
 
 MODULES = {
-    "py": ("sfu.rtp.kernels_py", "sfu.media.forwarder_py"),
-    "cy": ("cython_ext.rtp", "cython_ext.forwarder"),
+    "py": ("sfu.rtp.kernels_py", "sfu.media.forwarder_py", "sfu.media.fanout_py"),
+    "cy": ("cython_ext.rtp", "cython_ext.forwarder", "cython_ext.fanout"),
 }
 
 
@@ -18,8 +18,8 @@ MODULES = {
 class Kernels:
     rtp: ModuleType  # parse_rtp, rewrite_rtp, vp8_descriptor
     forwarder: ModuleType  # Forwarder and its codes
+    fanout: ModuleType  # fan_out
 
 
 def load(name: str) -> Kernels:
-    rtp, forwarder = MODULES[name]
-    return Kernels(importlib.import_module(rtp), importlib.import_module(forwarder))
+    return Kernels(*(importlib.import_module(module) for module in MODULES[name]))
