@@ -8,6 +8,7 @@ keyframe to wait for, a packet from before the start) is returned for ``DownTrac
 """
 
 from cython_ext.forwarder cimport Forwarder
+from cython_ext.history cimport PacketHistory
 
 cdef enum:
     NONE = -1            # NO_LAYER
@@ -42,7 +43,10 @@ def fan_out(list downtracks not None, packet, long long now_ms):
         if type(out) is bytes:
             packet_out = <bytes>out
             n = len(packet_out)
-            downtrack.history.put(packet_out[2] << 8 | packet_out[3], packet_out)
+            # under the sequence number it carries; the compiled history (TypeError otherwise)
+            (<PacketHistory?>downtrack.history).put(
+                packet_out[2] << 8 | packet_out[3], packet_out
+            )
             if downtrack.send_rtp(packet_out):
                 downtrack.packets_sent += 1
                 downtrack.octets_sent += n - 12

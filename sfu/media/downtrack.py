@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
-from sfu.media.history import PacketHistory
 from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import fallback_layer
@@ -28,6 +27,7 @@ from sfu.rtp.fastpath import (
     NEEDS_SWITCH,
     NO_LAYER,
     Forwarder,
+    PacketHistory,
 )
 from sfu.rtp.rtcp import SenderReport, build_sr
 from sfu.rtp.seqnum import diff32

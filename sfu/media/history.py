@@ -4,6 +4,8 @@ Retransmissions are rationed: a packet is resent at most ``MAX_RESENDS`` times, 
 ``RESEND_INTERVAL_MS`` (a NACK repeated before our resend could arrive), and never from before the
 subscription's last layer switch (the new keyframe made those packets useless). On a congested
 link, unrationed resends queue ahead of fresh packets and turn a short loss into a long freeze.
+
+cython_ext/history.pyx is the compiled twin; import through sfu.rtp.fastpath.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class PacketHistory:
     __slots__ = ("_resends", "_resent_ms", "_seqs", "_slots", "_valid_from")
 
     def __init__(self, size: int = HISTORY_SIZE) -> None:
-        if size & (size - 1):
+        if size < 1 or size & (size - 1):
             raise ValueError("history size must be a power of two")
         self._slots: list[bytes | None] = [None] * size
         self._seqs = [-1] * size

@@ -1,10 +1,10 @@
 """The only import point for the per-packet kernels: the RTP kernels, the Forwarder, the
-fan-out and the node port's Datapath.
+fan-out, the packet history and the node port's Datapath.
 
 Production uses the compiled cython_ext modules; SFU_NO_EXTENSIONS=1 selects the pure-Python
-specs (sfu.rtp.kernels_py, sfu.media.forwarder_py and fanout_py, sfu.webrtc.datapath_py), and
-type checkers always see the specs. A missing compiled module is an ImportError, not a silent
-10x slowdown.
+specs (sfu.rtp.kernels_py, sfu.media's forwarder_py, fanout_py and history,
+sfu.webrtc.datapath_py), and type checkers always see the specs. A missing compiled module is an
+ImportError, not a silent 10x slowdown.
 """
 
 import os
@@ -21,6 +21,7 @@ if TYPE_CHECKING or os.environ.get("SFU_NO_EXTENSIONS") == "1":
         NO_LAYER,
         Forwarder,
     )
+    from sfu.media.history import PacketHistory
     from sfu.rtp.kernels_py import parse_rtp, vp8_descriptor
     from sfu.webrtc.datapath_py import Datapath, Peer
 
@@ -38,11 +39,12 @@ else:
             NO_LAYER,
             Forwarder,
         )
+        from cython_ext.history import PacketHistory
         from cython_ext.rtp import parse_rtp, vp8_descriptor
     except ImportError as exc:
         raise ImportError(
-            "the compiled kernels (cython_ext.rtp, .forwarder, .fanout, .datapath) are not built: "
-            "run `make install` or `python setup.py build_ext --inplace`, or set "
+            "the compiled kernels (cython_ext.rtp, .forwarder, .fanout, .history, .datapath) are "
+            "not built: run `make install` or `python setup.py build_ext --inplace`, or set "
             "SFU_NO_EXTENSIONS=1 to run the pure-Python kernels"
         ) from exc
     IMPLEMENTATION = "cython"
@@ -57,6 +59,7 @@ __all__ = [
     "NO_LAYER",
     "Datapath",
     "Forwarder",
+    "PacketHistory",
     "Peer",
     "fan_out",
     "parse_rtp",

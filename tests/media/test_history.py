@@ -1,12 +1,22 @@
+"""The NACK history's rationing, on both implementations (the spec and the compiled twin)."""
+
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import pytest
 
-from sfu.media.history import MAX_RESENDS, RESEND_INTERVAL_MS, PacketHistory
+from sfu.media.history import MAX_RESENDS, RESEND_INTERVAL_MS
 
 
-def test_resends_are_rationed_per_packet() -> None:
-    h = PacketHistory(16)
+@pytest.fixture(params=["sfu.media.history", "cython_ext.history"], ids=["py", "cy"])
+def history_class(request: pytest.FixtureRequest) -> Any:
+    return importlib.import_module(request.param).PacketHistory
+
+
+def test_resends_are_rationed_per_packet(history_class: Any) -> None:
+    h = history_class(16)
     h.put(7, b"seven")
     assert h.resend(7, 0) == b"seven"
     assert h.resend(7, RESEND_INTERVAL_MS - 1) is None  # the first resend is still on its way
@@ -14,8 +24,8 @@ def test_resends_are_rationed_per_packet() -> None:
     assert sent == MAX_RESENDS
 
 
-def test_only_the_packet_with_that_number_is_resent() -> None:
-    h = PacketHistory(16)
+def test_only_the_packet_with_that_number_is_resent(history_class: Any) -> None:
+    h = history_class(16)
     h.put(3, b"old")
     h.put(19, b"new")  # same slot, 16 later
     assert h.resend(3, 0) is None
@@ -28,14 +38,14 @@ def test_only_the_packet_with_that_number_is_resent() -> None:
     [(10, 9, False), (10, 10, True), (2, 0xFFFF, False), (0xFFF0, 3, True)],
 )
 def test_packets_from_before_a_switch_are_not_resent(
-    valid_from: int, seq: int, resent: bool
+    history_class: Any, valid_from: int, seq: int, resent: bool
 ) -> None:
-    h = PacketHistory(16)
+    h = history_class(16)
     h.put(seq, b"x")
     h.forget_before(valid_from)
     assert (h.resend(seq, 0) is not None) is resent
 
 
-def test_size_must_be_a_power_of_two() -> None:
+def test_size_must_be_a_power_of_two(history_class: Any) -> None:
     with pytest.raises(ValueError, match="power of two"):
-        PacketHistory(1000)
+        history_class(1000)

@@ -9,6 +9,7 @@ from types import ModuleType
 import cython_ext.datapath
 import cython_ext.fanout
 import cython_ext.forwarder
+import cython_ext.history as history
 import cython_ext.rtp
 import sfu.media.fanout_py
 import sfu.media.forwarder_py
@@ -17,6 +18,7 @@ import sfu.webrtc.datapath_py
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
+from sfu.media.history import PacketHistory as spec_history
 from sfu.media.receiver import TrackReceiver
 from sfu.rtp import fastpath
 from tests.support.sinks import Sink
@@ -54,6 +56,8 @@ def test_fastpath_uses_the_selected_implementation() -> None:
     for name in FORWARDER_NAMES:
         assert getattr(fastpath, name) is getattr(forwarder, name)
     assert fastpath.fan_out is fanout.fan_out
+    expected_history = history.PacketHistory if fanout is cython_ext.fanout else spec_history
+    assert fastpath.PacketHistory is expected_history
     assert (fastpath.Datapath, fastpath.Peer) == (datapath.Datapath, datapath.Peer)
 
 
@@ -91,11 +95,11 @@ def test_compiled_is_the_default_and_the_env_var_selects_python() -> None:
     ]
 
 
-MISSING = "the compiled kernels (cython_ext.rtp, .forwarder, .fanout, .datapath) are not built"
+MISSING = "the compiled kernels (cython_ext.rtp, .forwarder, .fanout, .history, .datapath) are"
 
 
 def test_missing_compiled_module_is_a_loud_import_error() -> None:
-    for name in ("rtp", "forwarder", "fanout", "datapath"):
+    for name in ("rtp", "forwarder", "fanout", "history", "datapath"):
         module = f"cython_ext.{name}"
         blocked = f"import sys; sys.modules[{module!r}] = None; import sfu.rtp.fastpath"
         result = _run(blocked)
