@@ -30,6 +30,10 @@ class DropReason(enum.Enum):
     MUTED = "muted_by_server"  # audio of a track the REST API muted (its video is paused)
     INTERNAL_ERROR = "internal_error"
 
+    # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
+    # since a drop is counted per packet.
+    __hash__ = object.__hash__
+
 
 class MediaCounters:
     """Node-wide totals. One instance per node process, shared by every track."""

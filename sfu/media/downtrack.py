@@ -50,6 +50,26 @@ class DownTrack:
     the one sfu.rtp.fastpath selects.
     """
 
+    __slots__ = (  # read per packet by the compiled fan-out: slots are its fastest lookups
+        "_counters",
+        "_cut_layer",
+        "_forward",
+        "_on_layer",
+        "_sink",
+        "_waiting_since_ms",
+        "allocated",
+        "congestion_cuts",
+        "forwarder",
+        "history",
+        "keyframe_timeouts",
+        "line",
+        "octets_sent",
+        "packets_sent",
+        "receiver",
+        "send_rtp",
+        "switches",
+    )
+
     def __init__(
         self,
         receiver: TrackReceiver,

@@ -99,19 +99,9 @@ class TrackReceiver:
                     keyframe_size(data, offset, end) or self.layer_sizes[layer]
                 )
         packet = RtpPacket(
-            data,
-            ssrc=ssrc,
-            ext_seq=ext_seq,
-            timestamp=ts,
-            marker=marker,
-            payload_offset=offset,
-            audio_level=level,
-            layer=layer,
-            keyframe=keyframe,
-            arrival_ms=now_ms,
-            picture_id=picture_id,
-            tl0picidx=tl0picidx,
-        )
+            data, ssrc, ext_seq, ts, marker, offset, level, layer, keyframe, now_ms, picture_id,
+            tl0picidx,
+        )  # fmt: skip
         self._recent[layer].append(packet)
         if not self.downtracks:
             return
