@@ -44,10 +44,11 @@ system-deps-bench:
 	@command -v janus >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus)
 
 # Kernel and browser-call micro-benchmarks, then the load tool against our SFU and Janus
-# (meeting 4x4, webinar 1->20, meeting ramp): results/load/bench.{json,md,png} and the ratio table.
+# (meeting 4x4, webinar 1->20; meeting and webinar ramps), the generator spread over two processes:
+# results/load/bench.{json,md,png} and the ratio table.
 bench: install system-deps-test system-deps-bench
 	$(NETNS) $(VENV)/bin/python -m tests.bench
-	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench
+	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench --workers 2
 
 lint: install
 	$(VENV)/bin/ruff check .

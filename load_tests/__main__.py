@@ -32,6 +32,8 @@ from load_tests.spread import measure_spread
 DEFAULT_CACHE = Path.home() / ".cache" / "seed-sfu-load"
 BENCH_SCENARIOS = ("meeting-4x4", "webinar-1x20")
 BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
+# How many packets/s one node process forwards before quality drops: one publisher, more viewers.
+CAPACITY_RAMP = Ramp(field="viewers", start=40, step=40, stop=280)
 TARGETS = ("ours", "ours-aioice", "janus")
 TARGETS_HELP = "ours-aioice: our node on aiortc's ICE (a port per peer connection, SFU_UDP_PORT=0)"
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
@@ -61,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--server-pid", type=int, help="PID of the media node, for CPU and RSS")
     run.add_argument("--ramp", action="store_true", help="ramp each scenario (file's [ramp])")
     run.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
-    bench = sub.add_parser("bench", help="meeting 4x4, webinar 1→20 and a meeting ramp, both SFUs")
+    bench = sub.add_parser(
+        "bench",
+        help="meeting 4x4 and webinar 1→20 on every target; meeting and webinar ramps",
+    )
     bench.add_argument("--duration", type=float, default=20.0, help="window per scenario (s)")
     bench.add_argument("--no-ramp", action="store_true")
     bench.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
@@ -197,8 +202,12 @@ async def _bench(session: Session) -> None:
     ramp_base = Scenario(
         name="meeting", publishers=4, duration_s=min(args.duration, 10), warmup_s=3
     )
+    capacity_base = Scenario(
+        name="webinar", publishers=1, layer="f", duration_s=min(args.duration, 10), warmup_s=3
+    )
     by_target: dict[str, list[StepResult]] = {}
     max_sizes: dict[str, int | None] = {}
+    capacity: dict[str, StepResult | None] = {}
     try:
         for name in TARGETS:
             async with _target(name, args, workdir) as target:
@@ -207,12 +216,22 @@ async def _bench(session: Session) -> None:
                         by_target.setdefault(name, []).append(await session.step(target, scenario))
                 if name != "ours-aioice" and not args.no_ramp and not session.stop.is_set():
                     max_sizes[name] = await session.ramp(target, ramp_base, BENCH_RAMP)
+                    viewers = await session.ramp(target, capacity_base, CAPACITY_RAMP)
+                    capacity[name] = next(
+                        (
+                            r
+                            for r in session.results
+                            if r.target == name and r.scenario == f"webinar-viewers-{viewers}"
+                        ),
+                        None,
+                    )
     finally:
         table = report.ratio_table(
             by_target.get("ours", []),
             by_target.get("janus", []),
             by_target.get("ours-aioice", []),
             None if args.no_ramp else max_sizes,
+            capacity,
         )
         session.write("bench", "ours / Janus (lower is better, except meeting size):\n\n" + table)
 

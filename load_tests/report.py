@@ -38,10 +38,12 @@ def ratio_table(
     janus: Sequence[StepResult],
     old_path: Sequence[StepResult] = (),
     max_sizes: dict[str, int | None] | None = None,
+    capacity: Mapping[str, StepResult | None] | None = None,
 ) -> str:
     """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), our
-    node on aiortc's ICE (``old_path``) beside it, and the largest meeting each sustained at the
-    thresholds (higher is better)."""
+    node on aiortc's ICE (``old_path``) beside it, and at the thresholds (higher is better) the
+    largest meeting each sustained and the most packets/s forwarded (``capacity``: the last good
+    step of a webinar ramp, with the server CPU and p99 delay there)."""
     lines = [
         "| scenario | CPU µs/fwd pkt ours | ours, aioice ports | Janus | ratio "
         "| p99 delay ms ours | Janus | ratio |",
@@ -64,7 +66,22 @@ def ratio_table(
         a, b = max_sizes.get("ours"), max_sizes.get("janus")
         ratio = _ratio(a, b) if a and b else "-"
         lines.append(f"| max meeting at thresholds | {_size(a)} | | {_size(b)} | {ratio} | | | |")
+    if capacity is not None:
+        a_step, b_step = capacity.get("ours"), capacity.get("janus")
+        a_pps, b_pps = (step.forwarded_pps if step else None for step in (a_step, b_step))
+        lines.append(
+            f"| max fwd pkt/s at thresholds (webinar ramp) | {_capacity(a_step)} | "
+            f"| {_capacity(b_step)} | {_ratio(a_pps, b_pps)} "
+            f"| {_fmt(a_step.delay_ms_p99 if a_step else None)} "
+            f"| {_fmt(b_step.delay_ms_p99 if b_step else None)} | |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _capacity(step: StepResult | None) -> str:
+    if step is None:
+        return "-"
+    return f"{step.forwarded_pps:,.0f} ({step.scenario}, CPU {_fmt(step.server_cpu_pct)} %)"
 
 
 def _size(n: int | None) -> str:

@@ -1,6 +1,8 @@
-"""`make bench`: kernel micro-benchmarks, then node CPU per packet in a browser call."""
+"""`make bench`: kernel micro-benchmarks, the datapath alone, then node CPU per packet in a
+browser call."""
 
-from tests.bench import call, kernels
+from tests.bench import call, datapath, kernels
 
 kernels.main()
+datapath.main()
 call.main()

@@ -61,10 +61,15 @@ def test_the_ratio_table_sets_each_scenario_beside_janus_and_the_old_path() -> N
         [result("janus", "meeting", 0.4)],
         [result("ours-aioice", "meeting", 0.2)],
         {"ours": 12, "janus": 10},
+        {"ours": result("ours", "webinar-viewers-80", 0.5), "janus": None},
     )
     assert "| meeting | 10.0 | 20.0 | 40.0 | 0.25 |" in table
-    assert "webinar" not in table  # no Janus figure to compare with
+    assert "| webinar |" not in table  # no Janus figure to compare with
     assert "| max meeting at thresholds | 12x12 | | 10x10 | 1.20 |" in table
+    assert (
+        "| max fwd pkt/s at thresholds (webinar ramp) "
+        "| 1,000 (webinar-viewers-80, CPU 5.0 %) | | - | - |"
+    ) in table
 
 
 def test_participants_are_split_whole_and_round_robin() -> None:
