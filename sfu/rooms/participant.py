@@ -221,6 +221,8 @@ class Participant:
             downtrack.receiver.refresh_needed(now_ms)
 
     async def _negotiate(self) -> None:
+        if self._closing:  # its connections are closed or closing: nothing to offer them
+            return
         if self._negotiating:
             self._renegotiate = True
             return

@@ -63,10 +63,15 @@ class Room:
             return
         del self.participants[participant.identity]
         self._observer.participant_left(self.name, participant)
-        for other in list(self.participants.values()):
-            other.send(ParticipantLeft(identity=participant.identity))
-            await other.unsubscribe(list(participant.published))
-        await participant.close()
+        try:
+            for other in list(self.participants.values()):
+                other.send(ParticipantLeft(identity=participant.identity))
+                try:
+                    await other.unsubscribe(list(participant.published))
+                except Exception:  # one participant's failure must not reach the others
+                    logger.exception("room %s: unsubscribing %s failed", self.name, other.identity)
+        finally:
+            await participant.close()
         logger.info(
             "room %s: %s left (%d in room)", self.name, participant.identity, len(self.participants)
         )

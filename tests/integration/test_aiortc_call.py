@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.support.client import Client, conference, receives_from
@@ -35,3 +37,28 @@ async def test_three_participants_see_and_hear_each_other_and_a_late_fourth() ->
             assert not any(c.errors for c in (*clients.values(), dave))
         finally:
             await dave.close()
+
+
+async def test_a_leave_reaches_everyone_even_past_a_participant_already_closing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A leave renegotiates everyone who remains. One of them whose connections closed under it
+    (leaving at the same moment, as a whole webinar does at its end) must not stop the others
+    being told, nor the leaver's own cleanup."""
+    names = ["alice", "bob", "carol"]
+    async with (
+        running_node() as running,
+        conference(running.url, "exodus", names, demo_token) as clients,
+    ):
+        mux = running.node.mux
+        assert mux is not None and len(mux.by_ufrag) == 6
+        room = running.node.rooms["exodus"]
+        alice, bob = room.participants["alice"], room.participants["bob"]
+        await bob.close()  # its own leave has not run yet
+        with caplog.at_level(logging.ERROR):
+            await room.leave(alice)
+        carol = clients["carol"]
+        await carol.wait_until(lambda: "alice" not in carol.participants, timeout=10)
+        assert list(room.participants) == ["bob", "carol"]
+        assert len(mux.by_ufrag) == 2  # carol's: alice's and bob's connections are closed
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
