@@ -170,13 +170,16 @@ cdef class Peer:
 
     def send(self, bytes data not None, bint rtcp):
         """Protect and queue; False (and on_drop(SEND_REFUSED)) when it cannot go."""
+        return self._send(data, rtcp)
+
+    def send_rtp(self, bytes data not None):
+        return self._send(data, False)
+
+    cdef bint _send(self, bytes data, bint rtcp) except -1:
         if self._datapath._queue(self, data, rtcp):
             return True
         self._on_drop(SEND_REFUSED)
         return False
-
-    def send_rtp(self, bytes data not None):
-        return self.send(data, False)
 
     def close(self):
         """Forget the keys: nothing more is sent or delivered for this peer."""
