@@ -210,6 +210,9 @@ async def local_sfu(workdir: Path, *, name: str = "ours", env: dict[str, str] | 
         "SFU_API_KEYS": f"load:{secret}",
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
         "SFU_LOG_LEVEL": "WARNING",
+        # admission control is not under test: a ramp's next room must not be refused while
+        # the node still reports the last step's participants
+        "SFU_NODE_CAPACITY": "100000",
         **(env or {}),
     }
     log = workdir / "sfu.log"
