@@ -8,7 +8,7 @@
 from libc.stdlib cimport calloc, free
 
 cdef enum:
-    HISTORY_SIZE = 1024      # sfu.media.history.HISTORY_SIZE
+    HISTORY_SIZE = 512       # sfu.media.history.HISTORY_SIZE
     RESEND_INTERVAL_MS = 100  # sfu.media.history.RESEND_INTERVAL_MS
     MAX_RESENDS = 2           # sfu.media.history.MAX_RESENDS
 

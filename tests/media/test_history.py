@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sfu.media.history import MAX_RESENDS, RESEND_INTERVAL_MS
+from sfu.media.history import HISTORY_SIZE, MAX_RESENDS, RESEND_INTERVAL_MS
 
 
 @pytest.fixture(params=["sfu.media.history", "cython_ext.history"], ids=["py", "cy"])
@@ -49,3 +49,12 @@ def test_packets_from_before_a_switch_are_not_resent(
 def test_size_must_be_a_power_of_two(history_class: Any) -> None:
     with pytest.raises(ValueError, match="power of two"):
         history_class(1000)
+
+
+def test_the_default_ring_keeps_the_last_history_size_packets(history_class: Any) -> None:
+    h = history_class()
+    for seq in range(HISTORY_SIZE + 1):
+        h.put(seq, seq.to_bytes(2, "big"))
+    assert h.resend(0, 0) is None  # overwritten by HISTORY_SIZE
+    assert h.resend(1, 0) == b"\x00\x01"
+    assert h.resend(HISTORY_SIZE, 0) == HISTORY_SIZE.to_bytes(2, "big")
