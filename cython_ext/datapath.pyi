@@ -33,8 +33,8 @@ class Datapath:
         *,
         slow_path: Callable[[bytes, tuple[str, int]], None],
         clock_ms: Callable[[], int],
-        libsrtp: tuple[int, int, int, int] = ...,
-        pointer_of: Callable[[pylibsrtp.Session], int] | None = ...,
+        libsrtp: tuple[int, int, int, int],
+        pointer_of: Callable[[pylibsrtp.Session], int],
         max_batches: int = ...,
     ) -> None: ...
     def peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer: ...

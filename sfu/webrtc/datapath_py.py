@@ -105,8 +105,8 @@ class Datapath:
         *,
         slow_path: Callable[[bytes, Address], None],
         clock_ms: Callable[[], int],
-        libsrtp: tuple[int, int, int, int] = (0, 0, 0, 0),
-        pointer_of: Callable[[pylibsrtp.Session], int] | None = None,
+        libsrtp: tuple[int, int, int, int],
+        pointer_of: Callable[[pylibsrtp.Session], int],
         max_batches: int = 8,
     ) -> None:
         self._sock = sock

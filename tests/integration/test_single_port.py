@@ -290,3 +290,16 @@ async def test_ipv6_and_dual_stack_ports_carry_calls(bind: str, announced: str) 
         assert mux.datapath.sent > 0
         hosts = {address[0] for address in mux.by_addr}
         assert hosts == ({"::1"} if bind == "::1" else {"::ffff:127.0.0.1"})
+
+
+async def test_a_port_drained_on_a_timer_carries_a_call() -> None:
+    """SFU_UDP_DRAIN_MS: the port is read every few ms instead of when it is readable."""
+    async with running_node(udp_port=free_udp_port(), udp_drain_ms=2) as running:
+        mux = running.node.mux
+        assert mux is not None and mux.datapath is not None
+        await asyncio.sleep(0.3)
+        assert mux.datapath.datagrams == 0
+        assert mux.datapath.wakeups >= 30  # read on the timer, with nothing to read
+        async with conference(running.url, "timer", ["alice", "bob"], demo_token) as clients:
+            assert not any(client.errors for client in clients.values())
+        assert mux.datapath.datagrams > 40  # each one's 10+ video and audio frames, and more

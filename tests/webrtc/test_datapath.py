@@ -243,3 +243,28 @@ def test_ipv6_sources_and_destinations(module: ModuleType) -> None:
 def test_address_keys_agree_with_the_sockets_view(module: ModuleType) -> None:
     assert module.address_key(("127.0.0.1", 0x1234)) == b"\x12\x34\x7f\x00\x00\x01"
     assert module.address_key(("::1", 80)) == b"\x00\x50" + b"\x00" * 15 + b"\x01"
+
+
+def test_a_failing_slow_path_is_counted_and_the_batch_goes_on(module: ModuleType) -> None:
+    rig = Rig(module)
+    try:
+        seen: list[bytes] = []
+
+        def slow_path(data: bytes, source: Address) -> None:
+            seen.append(data)
+            if data == b"\x00bug":
+                raise RuntimeError("slow path bug")
+
+        rig.datapath = module.Datapath(
+            rig.server,
+            slow_path=slow_path,
+            clock_ms=lambda: 0,
+            libsrtp=libsrtp.functions(),
+            pointer_of=libsrtp.session_pointer,
+        )
+        rig.send(b"\x00bug", b"\x00next")
+        rig.drain(2)
+        assert seen == [b"\x00bug", b"\x00next"]
+        assert rig.datapath.slow_path_errors == 1
+    finally:
+        rig.close()
