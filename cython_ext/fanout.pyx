@@ -11,7 +11,6 @@ from cython_ext.forwarder cimport Forwarder
 from cython_ext.history cimport PacketHistory
 
 cdef enum:
-    NONE = -1            # NO_LAYER
     OTHER_LAYER = 1      # DROP_OTHER_LAYER
     PAUSED = 3           # DROP_PAUSED
 
@@ -31,15 +30,11 @@ def fan_out(list downtracks not None, packet, long long now_ms):
     cdef bytes packet_out
     cdef list slow = None
     for downtrack in downtracks:
-        forwarder = downtrack.forwarder
-        if type(forwarder) is not Forwarder:  # the pure-Python spec's (tests): its own path
-            out = None
-        else:
-            f = <Forwarder>forwarder
-            out = f._forward(
-                data, offset, ext_seq, timestamp, marker, audio_level, layer, keyframe,
-                picture_id, tl0picidx, now_ms,
-            )
+        f = <Forwarder?>downtrack.forwarder  # the compiled one (TypeError otherwise)
+        out = f._forward(
+            data, offset, ext_seq, timestamp, marker, audio_level, layer, keyframe,
+            picture_id, tl0picidx, now_ms,
+        )
         if type(out) is bytes:
             packet_out = <bytes>out
             n = len(packet_out)
@@ -52,7 +47,7 @@ def fan_out(list downtracks not None, packet, long long now_ms):
                 downtrack.octets_sent += n - 12
                 sent += 1
                 octets += n
-        elif out == OTHER_LAYER and not (f.current != f.target and f.target != NONE):
+        elif out == OTHER_LAYER and not f._waiting():
             other += 1
         elif out == PAUSED:
             paused += 1

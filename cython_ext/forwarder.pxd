@@ -26,6 +26,7 @@ cdef class Forwarder:
         bint marker, long long audio_level, int layer, bint keyframe, long long picture_id,
         long long tl0picidx, long long now_ms,
     )
+    cdef bint _waiting(self) noexcept
     cdef int _decide(self, int layer, bint keyframe) noexcept
     cdef bint _translate(self, long long ext_seq, long long timestamp, long long now_ms) noexcept
     cdef void _translate_vp8(self, long long picture_id, long long tl0picidx) noexcept

@@ -117,6 +117,9 @@ cdef class Forwarder:
     @property
     def waiting(self):
         """True while the target layer's keyframe is awaited."""
+        return self._waiting()
+
+    cdef inline bint _waiting(self) noexcept:
         return self.current != self.target and self.target != NONE
 
     cdef int _decide(self, int layer, bint keyframe) noexcept:

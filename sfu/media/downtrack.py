@@ -118,7 +118,19 @@ class DownTrack:
 
     def write(self, packet: RtpPacket, now_ms: int) -> None:
         """One packet of the track (``fan_out`` does the common cases for all subscriptions)."""
-        out = self._forward(
+        out = self.forward(packet, now_ms)
+        if isinstance(out, bytes):
+            if self.send(out):
+                self._counters.packets_out += 1
+                self._counters.bytes_out += len(out)
+        elif out == NEEDS_SWITCH:
+            self._switch(packet, now_ms)
+        else:
+            self._drop(out, now_ms)
+
+    def forward(self, packet: RtpPacket, now_ms: int) -> bytes | int:
+        """The Forwarder's verdict on one packet: what to send, a ``DROP_*`` or a switch."""
+        return self._forward(
             packet.data,
             packet.payload_offset,
             packet.ext_seq,
@@ -131,20 +143,15 @@ class DownTrack:
             packet.tl0picidx,
             now_ms,
         )
-        if isinstance(out, bytes):
-            self._send(out)
-        elif out == NEEDS_SWITCH:
-            self._switch(packet, now_ms)
-        else:
-            self._drop(out, now_ms)
 
-    def _send(self, out: bytes) -> None:
+    def send(self, out: bytes) -> bool:
+        """Keep a forwarded packet for NACKs and send it; count it if it went."""
         self.history.put(out[2] << 8 | out[3], out)  # under the sequence number it carries
-        if self.send_rtp(out):
-            self.packets_sent += 1
-            self.octets_sent += len(out) - 12
-            self._counters.packets_out += 1
-            self._counters.bytes_out += len(out)
+        if not self.send_rtp(out):
+            return False
+        self.packets_sent += 1
+        self.octets_sent += len(out) - 12
+        return True
 
     def _switch(self, keyframe: RtpPacket, now_ms: int) -> None:
         """Start the target layer at its keyframe, then send it and what arrived before it."""

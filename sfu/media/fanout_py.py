@@ -11,7 +11,7 @@ a packet from before the start, a forwarder of another implementation) is return
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sfu.media.forwarder_py import DROP_OTHER_LAYER, DROP_PAUSED, Forwarder
 from sfu.media.history import PacketHistory
@@ -19,7 +19,8 @@ from sfu.media.packet import RtpPacket
 
 
 class Subscription(Protocol):
-    """What the loop reads and updates on a ``DownTrack``."""
+    """What the loop uses of a ``DownTrack``: its methods here, its fields in the compiled
+    twin (which inlines ``forward`` and ``send``)."""
 
     forwarder: Forwarder
     history: PacketHistory
@@ -27,37 +28,27 @@ class Subscription(Protocol):
     packets_sent: int
     octets_sent: int
 
+    def forward(self, packet: RtpPacket, now_ms: int) -> bytes | int: ...
+
+    def send(self, out: bytes) -> bool: ...
+
+
+S = TypeVar("S", bound=Subscription)
 
 # (sent, their bytes, other-layer drops, paused drops, subscriptions left to write())
-Outcome = tuple[int, int, int, int, list[Subscription] | None]
+Outcome = tuple[int, int, int, int, list[S] | None]
 
 
-def fan_out(downtracks: Sequence[Subscription], packet: RtpPacket, now_ms: int) -> Outcome:
+def fan_out(downtracks: Sequence[S], packet: RtpPacket, now_ms: int) -> Outcome[S]:
     sent = octets = other = paused = 0
-    slow: list[Subscription] | None = None
+    slow: list[S] | None = None
     for downtrack in downtracks:
-        forwarder = downtrack.forwarder
-        out = forwarder.forward(
-            packet.data,
-            packet.payload_offset,
-            packet.ext_seq,
-            packet.timestamp,
-            packet.marker,
-            packet.audio_level,
-            packet.layer,
-            packet.keyframe,
-            packet.picture_id,
-            packet.tl0picidx,
-            now_ms,
-        )
+        out = downtrack.forward(packet, now_ms)
         if isinstance(out, bytes):
-            downtrack.history.put(out[2] << 8 | out[3], out)  # under the number it carries
-            if downtrack.send_rtp(out):
-                downtrack.packets_sent += 1
-                downtrack.octets_sent += len(out) - 12
+            if downtrack.send(out):
                 sent += 1
                 octets += len(out)
-        elif out == DROP_OTHER_LAYER and not forwarder.waiting:
+        elif out == DROP_OTHER_LAYER and not downtrack.forwarder.waiting:
             other += 1
         elif out == DROP_PAUSED:
             paused += 1

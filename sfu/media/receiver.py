@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
@@ -44,7 +44,7 @@ class TrackReceiver:
         send_rtcp: Callable[[bytes], bool],
         local_ssrc: int,
         counters: MediaCounters,
-        fan_out: Callable[[list[DownTrack], RtpPacket, int], Outcome] = fan_out,
+        fan_out: Callable[[list[DownTrack], RtpPacket, int], Outcome[DownTrack]] = fan_out,
     ) -> None:
         self.track_id = track_id
         self._fan_out = fan_out
@@ -114,7 +114,7 @@ class TrackReceiver:
         if paused:
             counters.drop(DropReason.PAUSED, paused)
         for downtrack in slow or ():
-            cast("DownTrack", downtrack).write(packet, now_ms)
+            downtrack.write(packet, now_ms)
 
     def arrived_before(self, packet: RtpPacket) -> list[RtpPacket]:
         """Packets of the same layer that came before ``packet`` but follow it in sequence.
