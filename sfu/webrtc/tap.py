@@ -130,9 +130,6 @@ class DtlsTap:
         if srtp is None:  # handshake not finished
             self._counters.drop(DropReason.TRANSPORT_NOT_READY)
             return
-        self._receive_srtp(srtp, data)
-
-    def _receive_srtp(self, srtp: pylibsrtp.Session, data: bytes) -> None:
         now_ms = monotonic_ms()
         try:
             if is_rtcp(data):

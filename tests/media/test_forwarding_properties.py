@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -105,23 +106,25 @@ def _stream(sc: dict) -> list[tuple[bytes, Sent]]:
     return [p for i, p in enumerate(packets) if i not in sc["lost"]]
 
 
-def _forward(
-    sc: dict, impl: Kernels
-) -> tuple[list[bytes], dict[bytes, Sent], dict[tuple[int, int], int]]:
+def _receiver(counters: MediaCounters, fan_out: Any) -> TrackReceiver:
+    """The published track: three simulcast layers on SSRCs 1000-1002."""
     publisher = MediaLine(
         "0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID, rid=RID_ID), RIDS
     )
-    counters = MediaCounters()
     receiver = TrackReceiver(
-        "T",
-        publisher,
-        send_rtcp=lambda _: True,
-        local_ssrc=1,
-        counters=counters,
-        fan_out=impl.fanout.fan_out,
+        "T", publisher, send_rtcp=lambda _: True, local_ssrc=1, counters=counters, fan_out=fan_out
     )
     for layer in range(3):
         receiver.bind_ssrc(layer, 1000 + layer)
+    return receiver
+
+
+def _forward(
+    sc: dict, impl: Kernels
+) -> tuple[list[bytes], dict[bytes, Sent], dict[tuple[int, int], int]]:
+    counters = MediaCounters()
+    receiver = _receiver(counters, impl.fanout.fan_out)
+    for layer in range(3):
         if sc["sender_reports"]:  # all layers capture on one clock: frame f is at f/30 s
             receiver.on_sender_report(layer, NTP_BASE, sc["ts0"][layer], 0)
     sink = Sink(record=True)
@@ -247,22 +250,10 @@ def _write_each(
     return 0, 0, 0, 0, list(downtracks)
 
 
-def _fan_out_run(sc: dict, fan_out: object, forwarder_class: type) -> tuple[list, MediaCounters]:
+def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, MediaCounters]:
     random.seed(7)  # the subscriptions' random first sequence numbers and timestamps
-    publisher = MediaLine(
-        "0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID, rid=RID_ID), RIDS
-    )
     counters = MediaCounters()
-    receiver = TrackReceiver(
-        "T",
-        publisher,
-        send_rtcp=lambda _: True,
-        local_ssrc=1,
-        counters=counters,
-        fan_out=fan_out,  # type: ignore[arg-type]
-    )
-    for layer in range(3):
-        receiver.bind_ssrc(layer, 1000 + layer)
+    receiver = _receiver(counters, fan_out)
     sinks = [Sink(record=True, connected=i != 3) for i in range(5)]  # one not connected yet
     line = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
     for i, sink in enumerate(sinks):
