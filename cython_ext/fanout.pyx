@@ -7,12 +7,8 @@ outcomes (forwarded, another layer's packet, paused) are handled here; the rest 
 keyframe to wait for, a packet from before the start) is returned for ``DownTrack.write``.
 """
 
-from cython_ext.forwarder cimport Forwarder
+from cython_ext.forwarder cimport OTHER_LAYER, PAUSED, Forwarder
 from cython_ext.history cimport PacketHistory
-
-cdef enum:
-    OTHER_LAYER = 1      # DROP_OTHER_LAYER
-    PAUSED = 3           # DROP_PAUSED
 
 
 def fan_out(list downtracks not None, packet, long long now_ms):

@@ -3,6 +3,17 @@
 from cython_ext.rtp cimport Header
 
 
+# What _decide returns (and forward(), for the drops): the codes of sfu.media.forwarder_py.
+cdef enum:
+    NONE = -1  # NO_LAYER; also "not yet" for the munger's positions, "absent" for VP8 fields
+    FORWARD = 0  # _decide only
+    OTHER_LAYER = 1
+    WAIT_KEYFRAME = 2
+    PAUSED = 3
+    TOO_OLD = 4
+    SWITCH = 5
+
+
 cdef class Forwarder:
     cdef:
         public int target        # LayerSelector

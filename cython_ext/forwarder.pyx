@@ -12,13 +12,6 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from cython_ext.rtp cimport Header, rewrite
 
 cdef enum:
-    NONE = -1  # NO_LAYER; also "not yet" for the munger's positions, "absent" for VP8 fields
-    FORWARD = 0  # _decide only
-    OTHER_LAYER = 1
-    WAIT_KEYFRAME = 2
-    PAUSED = 3
-    TOO_OLD = 4
-    SWITCH = 5
     MAX_JUMP_S = 5  # sfu.media.munger.MAX_JUMP_S
     PID_MASK = 0x7FFF  # PictureID wraps at 2**15, TL0PICIDX at 2**8 (RFC 7741 §4.2)
     TL0_MASK = 0xFF
