@@ -5,21 +5,28 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# Build stage: a compiler for the Cython kernels (cython_ext/), compiled by `pip install .`
-# into a virtual environment that the runtime stage copies.
+# Build stage: a compiler for the Cython kernels (cython_ext/). The dependencies come from the
+# locks (requirements/README.md) with their hashes; the package is built into a wheel by a build
+# venv holding the locked build requirements, and installed without dependencies into the venv
+# that the runtime stage copies.
 FROM ${PYTHON_IMAGE} AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/venv
 WORKDIR /src
+COPY requirements/runtime.lock requirements/build.lock requirements/
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --require-hashes --no-deps -r requirements/build.lock \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements/runtime.lock
 COPY pyproject.toml setup.py README.md ./
 COPY cython_ext/ cython_ext/
 COPY sfu/ sfu/
 COPY control_api/ control_api/
 # The check runs outside /src so that it imports the installed package, not the sources.
-RUN /opt/venv/bin/pip install . \
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && /opt/venv/bin/pip install --no-deps /wheels/*.whl \
     && cd / && /opt/venv/bin/python -c \
        "import sfu.rtp.fastpath as f; assert f.IMPLEMENTATION == 'cython', f.IMPLEMENTATION"
 

@@ -9,11 +9,21 @@ CHROMIUM := /usr/lib/chromium/chromium
 # Runs a command in a fresh network namespace that has only loopback: no packet leaves the machine.
 NETNS := unshare -n sh -c 'ip link set lo up && exec "$$0" "$$@"'
 
-.PHONY: run test bench lint install system-deps-run system-deps-test system-deps-bench clean
+.PHONY: run test bench lint lock install system-deps-run system-deps-test system-deps-bench clean
 
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev,load]'
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+
+# The venv holds exactly requirements/dev.lock (every dependency, the extras and the build
+# requirements, pinned with hashes): a changed lock makes a new venv, so nothing stale stays.
+$(VENV)/.locked: requirements/dev.lock
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --require-hashes --no-deps -r requirements/dev.lock
+	touch $@
+
+# The package itself (and its Cython kernels) is built against the locked build requirements.
+$(VENV)/.installed: $(VENV)/.locked pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -49,6 +59,15 @@ system-deps-bench:
 bench: install system-deps-test system-deps-bench
 	$(NETNS) $(VENV)/bin/python -m tests.bench
 	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench --workers 2
+
+# Resolves pyproject.toml's ranges and requirements/*.in anew, for every platform
+# (requirements/README.md); the runtime and build locks take dev.lock's versions.
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+lock: install
+	$(LOCK) --upgrade --extra dev --extra load pyproject.toml requirements/build.in \
+	  requirements/tools.in -o requirements/dev.lock
+	$(LOCK) --constraint requirements/dev.lock pyproject.toml -o requirements/runtime.lock
+	$(LOCK) --constraint requirements/dev.lock requirements/build.in -o requirements/build.lock
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""Lint and types are part of the suite: ruff on the tree, mypy --strict on sfu and control_api."""
+"""Lint, format and types are part of the suite: ruff on the tree, mypy --strict on the code."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_is_clean() -> None:
     result = _run("ruff", "check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    result = _run("ruff", "format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

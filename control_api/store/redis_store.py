@@ -350,7 +350,7 @@ class RedisStore:
             yield received()
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def ping(self) -> bool:
         try:

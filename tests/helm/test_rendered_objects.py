@@ -561,7 +561,9 @@ def test_image_user_is_the_pods_user() -> None:
     dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
     stages = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
     assert len(stages) == 2 and stages[0].split()[2] == "build"
-    assert "pip install ." in stages[0]
+    # dependencies only from the locks, with hashes; the package itself without dependencies
+    assert "--require-hashes --no-deps -r requirements/runtime.lock" in stages[0]
+    assert "--no-build-isolation" in stages[0] and "pip install --no-deps /wheels/" in stages[0]
     assert "--from=build /opt/venv" in stages[1]
     (user,) = re.findall(r"^USER (\d+):(\d+)$", stages[1], re.M)
     security = DEFAULTS["podSecurityContext"]
