@@ -8,5 +8,9 @@ cdef class PacketHistory:
         int* _resends
         long long* _resent_ms
         long long _valid_from
+        long long _credit        # resends allowed now, in thousandths (the rate limit)
+        long long _credit_ms
 
     cpdef put(self, long long seq, bytes packet)
+    cdef bint _resendable(self, Py_ssize_t index, long long seq, long long now_ms)
+    cdef void _refill(self, long long now_ms)

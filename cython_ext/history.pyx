@@ -1,16 +1,21 @@
 # cython: language_level=3
 """A subscription's recently sent packets, compiled: sfu/media/history.py is the spec.
 
-``put`` runs once per forwarded packet (from cython_ext.fanout, at C speed); the rationing of
-``resend`` is the spec's, line for line, on C arrays. Import through sfu.rtp.fastpath.
+``put`` runs once per forwarded packet (from cython_ext.fanout, at C speed); ``answer`` walks a
+NACK's FCI in C (a 1,200-byte NACK names 5,049 sequence numbers), deduplicating with a bitmap of
+the 65,536 sequence numbers, and rations resends as the spec does, line for line, on C arrays.
+Import through sfu.rtp.fastpath.
 """
 
 from libc.stdlib cimport calloc, free
+from libc.string cimport memset
 
 cdef enum:
     HISTORY_SIZE = 512       # sfu.media.history.HISTORY_SIZE
     RESEND_INTERVAL_MS = 100  # sfu.media.history.RESEND_INTERVAL_MS
     MAX_RESENDS = 2           # sfu.media.history.MAX_RESENDS
+    RESEND_RATE_PER_S = 100   # sfu.media.history.RESEND_RATE_PER_S
+    RESEND_BURST = 100        # sfu.media.history.RESEND_BURST
 
 
 cdef class PacketHistory:
@@ -29,6 +34,8 @@ cdef class PacketHistory:
         for i in range(size):
             self._seqs[i] = -1
         self._valid_from = -1
+        self._credit = RESEND_BURST * 1000
+        self._credit_ms = 0
 
     def __dealloc__(self):
         free(self._seqs)
@@ -45,15 +52,49 @@ cdef class PacketHistory:
         """Packets sent before ``seq`` (16-bit) are no longer worth resending."""
         self._valid_from = seq
 
-    def resend(self, long long seq, long long now_ms):
-        """The packet to resend for a NACK of ``seq``, or None if it is not to be resent."""
-        cdef Py_ssize_t index = seq & self._mask
+    def answer(self, bytes fci not None, long long now_ms):
+        """The packets to resend for a generic NACK (its FCI), in the order asked; how many
+        sequence numbers it asked for beyond what the history holds; how many resends the
+        subscription's rate refused."""
+        cdef const unsigned char* data = fci
+        cdef Py_ssize_t items = len(fci) // 4
+        cdef Py_ssize_t i, index
+        cdef unsigned char seen[8192]  # one bit per sequence number
+        cdef unsigned int asked, bit, seq
+        cdef long long distinct = 0, limit = self._mask + 1, refused = 0
+        cdef list packets = []
+        memset(seen, 0, sizeof(seen))
+        self._refill(now_ms)
+        for i in range(items):
+            seq = data[4 * i] << 8 | data[4 * i + 1]
+            # bit 0: the pid itself; bit k: the pid + k (bit k - 1 of the bitmask of lost packets)
+            asked = (data[4 * i + 2] << 8 | data[4 * i + 3]) << 1 | 1
+            for bit in range(17):
+                if asked >> bit & 1 and not seen[seq >> 3] & (1 << (seq & 7)):
+                    seen[seq >> 3] |= 1 << (seq & 7)
+                    distinct += 1
+                    if distinct <= limit:
+                        index = seq & self._mask
+                        if self._slots[index] is not None and self._resendable(index, seq, now_ms):
+                            if self._credit < 1000:
+                                refused += 1
+                            else:
+                                self._credit -= 1000
+                                self._resends[index] += 1
+                                self._resent_ms[index] = now_ms
+                                packets.append(self._slots[index])
+                seq = (seq + 1) & 0xFFFF
+        return packets, max(0, distinct - limit), refused
+
+    cdef bint _resendable(self, Py_ssize_t index, long long seq, long long now_ms):
         if self._seqs[index] != seq or self._resends[index] >= MAX_RESENDS:
-            return None
+            return False
         if self._valid_from >= 0 and 0 < (self._valid_from - seq) & 0xFFFF < 0x8000:
-            return None
-        if self._resends[index] and now_ms - self._resent_ms[index] < RESEND_INTERVAL_MS:
-            return None
-        self._resends[index] += 1
-        self._resent_ms[index] = now_ms
-        return self._slots[index]
+            return False
+        return not (self._resends[index] and now_ms - self._resent_ms[index] < RESEND_INTERVAL_MS)
+
+    cdef void _refill(self, long long now_ms):
+        cdef long long elapsed = now_ms - self._credit_ms
+        if elapsed > 0:
+            self._credit = min(RESEND_BURST * 1000, self._credit + elapsed * RESEND_RATE_PER_S)
+        self._credit_ms = now_ms

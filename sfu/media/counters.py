@@ -28,6 +28,10 @@ class DropReason(enum.Enum):
     TOO_OLD = "too_old"  # from before the subscriber's current start/switch point
     PAUSED = "paused"
     MUTED = "muted_by_server"  # audio of a track the REST API muted (its video is paused)
+    # NACKed sequence numbers not resent: beyond what a history holds (per compound and stream),
+    # or past the subscription's resend rate (sfu.media.history)
+    NACK_OVER_LIMIT = "nack_over_limit"
+    NACK_RATE_LIMITED = "nack_rate_limited"
     INTERNAL_ERROR = "internal_error"
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),

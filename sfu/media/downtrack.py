@@ -235,12 +235,17 @@ class DownTrack:
         if self._sink.connected:
             self.receiver.request_keyframe(target, now_ms)
 
-    def retransmit(self, seqs: tuple[int, ...], now_ms: int) -> None:
-        """Answer a NACK from our own history (the publisher is not asked), rationed."""
-        for seq in seqs:
-            packet = self.history.resend(seq, now_ms)
-            if packet is not None and self._sink.send_rtp(packet):
+    def retransmit(self, fci: bytes, now_ms: int) -> None:
+        """Answer a generic NACK (its FCI) from our own history (the publisher is not asked):
+        capped, rationed and rate-limited there, the refusals counted here."""
+        packets, over_limit, rate_limited = self.history.answer(fci, now_ms)
+        for packet in packets:
+            if self._sink.send_rtp(packet):
                 self._counters.retransmits += 1
+        if over_limit:
+            self._counters.drop(DropReason.NACK_OVER_LIMIT, over_limit)
+        if rate_limited:
+            self._counters.drop(DropReason.NACK_RATE_LIMITED, rate_limited)
 
     def request_keyframe(self, now_ms: int) -> None:
         """The subscriber asked (PLI/FIR): relay to the layer it is getting or waiting for."""

@@ -36,11 +36,10 @@ class SubscriberFeedback:
         except ValueError:
             self._counters.drop(DropReason.MALFORMED_RTCP)
             return
+        nacks: dict[int, list[bytes]] = {}
         for packet in packets:
             if isinstance(packet, Nack):
-                downtrack = self._by_ssrc.get(packet.media_ssrc)
-                if downtrack is not None:
-                    downtrack.retransmit(packet.lost, now_ms)
+                nacks.setdefault(packet.media_ssrc, []).append(packet.fci)
             elif isinstance(packet, Pli):
                 self._keyframe(packet.media_ssrc, now_ms)
             elif isinstance(packet, Fir):
@@ -50,6 +49,10 @@ class SubscriberFeedback:
                 self._remb(packet.bitrate, now_ms)
             elif isinstance(packet, ReceiverReport):
                 self._report(packet, now_ms)
+        for ssrc, fcis in nacks.items():  # one answer per stream: the cap holds per compound
+            downtrack = self._by_ssrc.get(ssrc)
+            if downtrack is not None:
+                downtrack.retransmit(b"".join(fcis), now_ms)
 
     def _remb(self, bitrate: int, now_ms: int) -> None:
         estimate = clamp_estimate(bitrate)

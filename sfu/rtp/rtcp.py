@@ -46,9 +46,12 @@ class ReceiverReport:
 
 @dataclass(frozen=True, slots=True)
 class Nack:
+    """A generic NACK, its FCI unexpanded: one 1,200-byte NACK asks for 5,049 sequence numbers,
+    so expanding it is left to the history that answers it (``nack_seqs``, capped)."""
+
     sender_ssrc: int
     media_ssrc: int
-    lost: tuple[int, ...]
+    fci: bytes  # (pid, blp) pairs, 4 bytes each
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,9 @@ def _parse_one(count: int, packet_type: int, body: bytes) -> RtcpPacket | None:
         sender, media = struct.unpack_from("!II", body)
         fci = body[8:]
         if packet_type == RTPFB and count == FMT_NACK:
-            return Nack(sender, media, _nack_seqs(fci))
+            if len(fci) % 4:
+                raise ValueError("rtcp nack truncated")
+            return Nack(sender, media, fci)
         if packet_type == PSFB and count == FMT_PLI:
             return Pli(sender, media)
         if packet_type == PSFB and count == FMT_FIR:
@@ -142,14 +147,21 @@ def _blocks(body: bytes, offset: int, count: int) -> tuple[ReportBlock, ...]:
     return tuple(blocks)
 
 
-def _nack_seqs(fci: bytes) -> tuple[int, ...]:
-    if len(fci) % 4:
-        raise ValueError("rtcp nack truncated")
-    seqs = []
-    for pid, blp in struct.iter_unpack("!HH", fci):
-        seqs.append(pid)
-        seqs.extend((pid + bit + 1) & 0xFFFF for bit in range(16) if blp >> bit & 1)
-    return tuple(seqs)
+def nack_seqs(fci: bytes, limit: int) -> tuple[list[int], int]:
+    """The distinct sequence numbers a generic NACK's FCI asks for, in the order asked, at most
+    ``limit`` of them; and how many more it asked for (a trailing partial item is ignored).
+
+    A receiver NACKs recent losses, never more than a history holds (``limit``); each number
+    costs a lookup, so the cap bounds what a NACK costs. cython_ext/history.pyx walks alike.
+    """
+    seen: set[int] = set()
+    seqs: list[int] = []
+    for pid, blp in struct.iter_unpack("!HH", fci[: len(fci) // 4 * 4]):
+        for seq in (pid, *((pid + bit + 1) & 0xFFFF for bit in range(16) if blp >> bit & 1)):
+            if seq not in seen:
+                seen.add(seq)
+                seqs.append(seq)
+    return seqs[:limit], max(0, len(seqs) - limit)
 
 
 def _parse_remb(sender: int, fci: bytes) -> Remb:

@@ -1,26 +1,64 @@
-"""The NACK history's rationing, on both implementations (the spec and the compiled twin)."""
+"""The NACK history's rationing, cap and rate limit, on both implementations (the spec and the
+compiled twin)."""
 
 from __future__ import annotations
 
 import importlib
+import struct
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from sfu.media.history import HISTORY_SIZE, MAX_RESENDS, RESEND_INTERVAL_MS
+from sfu.media.counters import DropReason, MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.egress import SubscriberFeedback
+from sfu.media.history import (
+    HISTORY_SIZE,
+    MAX_RESENDS,
+    RESEND_BURST,
+    RESEND_INTERVAL_MS,
+    RESEND_RATE_PER_S,
+)
+from sfu.media.receiver import TrackReceiver
+from sfu.rtp.rtcp import build_nack, nack_seqs
+from tests.support.sinks import Sink
+
+IMPLEMENTATIONS = ("sfu.media.history", "cython_ext.history")
 
 
-@pytest.fixture(params=["sfu.media.history", "cython_ext.history"], ids=["py", "cy"])
+@pytest.fixture(params=IMPLEMENTATIONS, ids=["py", "cy"])
 def history_class(request: pytest.FixtureRequest) -> Any:
     return importlib.import_module(request.param).PacketHistory
+
+
+def _fci(*items: tuple[int, int]) -> bytes:
+    """A generic NACK's FCI: (pid, bitmask of the 16 following) pairs."""
+    return b"".join(struct.pack("!HH", pid, blp) for pid, blp in items)
+
+
+def _resend(history: Any, seq: int, now_ms: int) -> bytes | None:
+    """The answer to a NACK of one sequence number."""
+    packets, over_limit, refused = history.answer(_fci((seq, 0)), now_ms)
+    assert over_limit == refused == 0
+    return packets[0] if packets else None
+
+
+def _filled(history_class: Any, count: int = HISTORY_SIZE) -> Any:
+    h = history_class()
+    for seq in range(count):
+        h.put(seq, seq.to_bytes(2, "big"))
+    return h
 
 
 def test_resends_are_rationed_per_packet(history_class: Any) -> None:
     h = history_class(16)
     h.put(7, b"seven")
-    assert h.resend(7, 0) == b"seven"
-    assert h.resend(7, RESEND_INTERVAL_MS - 1) is None  # the first resend is still on its way
-    sent = 1 + sum(h.resend(7, t * RESEND_INTERVAL_MS) is not None for t in range(1, 10))
+    assert _resend(h, 7, 0) == b"seven"
+    assert _resend(h, 7, RESEND_INTERVAL_MS - 1) is None  # the first resend is still on its way
+    sent = 1 + sum(_resend(h, 7, t * RESEND_INTERVAL_MS) is not None for t in range(1, 10))
     assert sent == MAX_RESENDS
 
 
@@ -28,9 +66,9 @@ def test_only_the_packet_with_that_number_is_resent(history_class: Any) -> None:
     h = history_class(16)
     h.put(3, b"old")
     h.put(19, b"new")  # same slot, 16 later
-    assert h.resend(3, 0) is None
-    assert h.resend(19, 0) == b"new"
-    assert h.resend(35, 0) is None
+    assert _resend(h, 3, 0) is None
+    assert _resend(h, 19, 0) == b"new"
+    assert _resend(h, 35, 0) is None
 
 
 @pytest.mark.parametrize(
@@ -43,7 +81,7 @@ def test_packets_from_before_a_switch_are_not_resent(
     h = history_class(16)
     h.put(seq, b"x")
     h.forget_before(valid_from)
-    assert (h.resend(seq, 0) is not None) is resent
+    assert (_resend(h, seq, 0) is not None) is resent
 
 
 def test_size_must_be_a_power_of_two(history_class: Any) -> None:
@@ -55,6 +93,130 @@ def test_the_default_ring_keeps_the_last_history_size_packets(history_class: Any
     h = history_class()
     for seq in range(HISTORY_SIZE + 1):
         h.put(seq, seq.to_bytes(2, "big"))
-    assert h.resend(0, 0) is None  # overwritten by HISTORY_SIZE
-    assert h.resend(1, 0) == b"\x00\x01"
-    assert h.resend(HISTORY_SIZE, 0) == HISTORY_SIZE.to_bytes(2, "big")
+    assert _resend(h, 0, 0) is None  # overwritten by HISTORY_SIZE
+    assert _resend(h, 1, 0) == b"\x00\x01"
+    assert _resend(h, HISTORY_SIZE, 0) == HISTORY_SIZE.to_bytes(2, "big")
+
+
+def test_a_nack_is_deduplicated_and_capped_at_what_the_history_holds(history_class: Any) -> None:
+    h = _filled(history_class, 8)
+    asked = _fci(
+        (3, 0b11),  # 3, 4, 5
+        (3, 0),  # 3 again
+        (5, 0),  # 5 again
+        (0xFFFF, 0b100),  # 0xFFFF (not held) and 2
+        (6, 0b10_0000_0000_0000),  # 6 and 20 (not held)
+        *((1000 + 17 * i, 0xFFFF) for i in range(61)),  # 1,037 more: the cap is reached
+        (7, 0),  # beyond the cap
+    )
+    packets, over_limit, refused = h.answer(asked, 0)
+    assert packets == [b"\x00\x03", b"\x00\x04", b"\x00\x05", b"\x00\x02", b"\x00\x06"]
+    assert (over_limit, refused) == (7 + 1037 + 1 - HISTORY_SIZE, 0)
+    assert h.answer(_fci((7, 0)), 0)[0] == [b"\x00\x07"]  # it was not resent beyond the cap
+
+
+def test_resends_are_rate_limited_per_subscription(history_class: Any) -> None:
+    h = _filled(history_class)
+    every = _fci(*((17 * i, 0xFFFF) for i in range(HISTORY_SIZE // 17 + 1)))
+    packets, over_limit, refused = h.answer(every, 0)
+    assert len(packets) == RESEND_BURST  # the first of the history, in the order asked
+    assert packets[0] == b"\x00\x00" and packets[-1] == (RESEND_BURST - 1).to_bytes(2, "big")
+    assert refused == HISTORY_SIZE - RESEND_BURST
+    assert over_limit == 17 * (HISTORY_SIZE // 17 + 1) - HISTORY_SIZE
+    one_more_ms = 1000 // RESEND_RATE_PER_S
+    assert h.answer(every, one_more_ms - 1)[0] == []  # not a whole resend earned yet
+    packets, _, refused = h.answer(every, one_more_ms)
+    assert packets == [RESEND_BURST.to_bytes(2, "big")]
+    assert refused == HISTORY_SIZE - RESEND_BURST - 1
+    packets, _, _ = h.answer(every, 3_600_000)  # an hour idle earns one burst, not more
+    assert len(packets) == RESEND_BURST
+
+
+def test_nacks_of_unknown_packets_cost_no_budget(history_class: Any) -> None:
+    h = _filled(history_class, 4)
+    for t in range(10):
+        assert h.answer(_fci(*((20_000 + 17 * i, 0xFFFF) for i in range(300))), t)[0] == []
+    assert len(h.answer(_fci((0, 0b111)), 10)[0]) == 4
+
+
+# Sequence numbers as offsets from a random base (wrapping): puts, NACKs and switches then meet.
+offsets = st.integers(-40, 700)
+bitmasks = st.integers(0, 0xFFFF)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), offsets, st.integers(0, 600)),  # that many, from the offset
+        st.tuples(st.just("forget"), offsets),
+        # items at random, then a run of items asking for 17 numbers each
+        st.tuples(
+            st.just("nack"),
+            st.lists(st.tuples(offsets, bitmasks), max_size=20),
+            offsets,
+            st.integers(0, 40),
+        ),
+        st.tuples(st.just("wait"), st.one_of(st.integers(0, 12), st.integers(0, 400))),
+    ),
+    max_size=30,
+)
+
+
+@given(
+    st.sampled_from([4, 64, HISTORY_SIZE, HISTORY_SIZE]),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 600),
+    operations,
+    st.integers(0, 2**40),
+)
+def test_both_implementations_answer_alike(
+    size: int, base: int, sent: int, ops: list[Any], start_ms: int
+) -> None:
+    """The compiled walk of the FCI (a bitmap for duplicates) is the spec's ``nack_seqs``."""
+    histories = [importlib.import_module(m).PacketHistory(size) for m in IMPLEMENTATIONS]
+    now_ms = start_ms
+    for kind, *args in [("put", 0, sent), *ops]:
+        if kind == "put":
+            for h in histories:
+                for i in range(args[1]):
+                    seq = (base + args[0] + i) & 0xFFFF
+                    h.put(seq, seq.to_bytes(2, "big"))
+        elif kind == "forget":
+            for h in histories:
+                h.forget_before((base + args[0]) & 0xFFFF)
+        elif kind == "wait":
+            now_ms += args[0]
+        else:
+            items, run_from, run = args
+            items += [(run_from + 17 * i, 0xFFFF) for i in range(run)]
+            fci = _fci(*(((base + offset) & 0xFFFF, blp) for offset, blp in items))
+            spec, compiled = (h.answer(fci, now_ms) for h in histories)
+            assert spec == compiled
+            packets, over_limit, refused = spec
+            seqs, beyond = nack_seqs(fci, size)
+            assert over_limit == beyond and len(packets) + refused <= len(seqs)
+            assert len(set(packets)) == len(packets)  # each packet at most once per NACK
+
+
+def _downtrack(counters: MediaCounters, sink: Sink) -> DownTrack:
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
+    receiver = TrackReceiver("T", line, send_rtcp=lambda _: True, local_ssrc=1, counters=counters)
+    return DownTrack(
+        receiver, sink, line, initial_layer=0, counters=counters, on_layer=lambda _: None
+    )
+
+
+def test_a_compounds_nacks_of_one_stream_share_the_cap_and_refusals_are_counted() -> None:
+    counters, sink = MediaCounters(), Sink(record=True)
+    downtrack = _downtrack(counters, sink)
+    for seq in range(HISTORY_SIZE):
+        downtrack.history.put(seq, seq.to_bytes(2, "big"))
+    feedback = SubscriberFeedback(counters, lambda _: None)
+    feedback.add(downtrack)
+    half = HISTORY_SIZE // 2
+    compound = b"".join(
+        build_nack(1, 0xABC, list(range(start, start + HISTORY_SIZE)))
+        for start in (half, 0x8000)  # the second asks only beyond the cap
+    )
+    feedback.on_rtcp(compound + build_nack(1, 0xDEF, [1]), 0)  # a stream it does not receive
+    assert sink.rtp == [seq.to_bytes(2, "big") for seq in range(half, half + RESEND_BURST)]
+    assert counters.retransmits == RESEND_BURST
+    assert counters.drops[DropReason.NACK_OVER_LIMIT] == HISTORY_SIZE
+    assert counters.drops[DropReason.NACK_RATE_LIMITED] == half - RESEND_BURST

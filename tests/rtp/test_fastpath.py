@@ -123,6 +123,10 @@ def test_both_implementations_take_the_same_parameters() -> None:
         for n in ("forward", "switch", "pause")
     ]
     pairs += [
+        (getattr(history.PacketHistory, n), getattr(spec_history, n))
+        for n in ("put", "forget_before", "answer")
+    ]
+    pairs += [
         (getattr(cython_ext.datapath.Peer, n), getattr(sfu.webrtc.datapath_py.Peer, n))
         for n in ("set_keys", "set_destination", "send", "close")
     ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import struct
 
 import pytest
 from hypothesis import given
@@ -19,6 +20,7 @@ from sfu.rtp.rtcp import (
     build_rr,
     build_sr,
     is_rtcp,
+    nack_seqs,
     parse_compound,
 )
 
@@ -50,7 +52,23 @@ def test_receiver_reports_round_trip_in_chunks_of_31(
 def test_nack_round_trip(sender: int, media: int, lost: set[int]) -> None:
     (nack,) = parse_compound(build_nack(sender, media, sorted(lost)))
     assert isinstance(nack, Nack)
-    assert set(nack.lost) == lost
+    assert (nack.sender_ssrc, nack.media_ssrc) == (sender, media)
+    assert nack_seqs(nack.fci, 0x10000) == (sorted(lost), 0)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)), max_size=300),
+    st.integers(0, 600),
+)
+def test_nack_expansion_is_deduplicated_and_capped(
+    items: list[tuple[int, int]], limit: int
+) -> None:
+    fci = b"".join(struct.pack("!HH", pid, blp) for pid, blp in items)
+    asked = [
+        (pid + k) & 0xFFFF for pid, blp in items for k in range(17) if not k or blp >> (k - 1) & 1
+    ]
+    distinct = list(dict.fromkeys(asked))
+    assert nack_seqs(fci, limit) == (distinct[:limit], len(distinct) - len(distinct[:limit]))
 
 
 @given(u32, st.integers(0, 2**40), st.lists(u32, max_size=5))
@@ -78,6 +96,7 @@ def test_compound_of_rr_and_pli() -> None:
         (b"\x81\xc9\x00\x01\x00\x00\x00\x01", "rtcp receiver report truncated"),
         (b"\x81\xcd\x00\x01\x00\x00\x00\x01", "rtcp feedback truncated"),
         (b"\xa0\xc9\x00\x01\x00\x00\x00\x00", "rtcp padding invalid"),
+        (b"\xa1\xcd\x00\x03" + bytes(8) + b"\x00\x01\x00\x02", "rtcp nack truncated"),
     ],
 )
 def test_malformed_rtcp_is_refused_with_a_reason(data: bytes, reason: str) -> None:
