@@ -10,6 +10,7 @@ import logging
 from control_api.app import STATIC_DIR, create_app
 from control_api.settings import ControlSettings
 from control_api.store import open_store
+from sfu.http_limits import HttpLimits
 from sfu.serving import run_from_command_line, serve_until_stopped
 
 
@@ -21,7 +22,8 @@ async def serve(host: str, port: int) -> None:
         )
     store = open_store(settings.redis_url, node_ttl_s=settings.node_ttl_s)
     try:
-        await serve_until_stopped(create_app(settings, store, static_dir=STATIC_DIR), host, port)
+        app = create_app(settings, store, static_dir=STATIC_DIR)
+        await serve_until_stopped(app, host, port, limits=HttpLimits())
     finally:
         await store.close()
 

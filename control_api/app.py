@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from control_api.api import demo, health, nodes, rooms
+from control_api.auth import ApiKeyGate
 from control_api.deps import AppState
 from control_api.errors import (
     ControlError,
@@ -38,6 +39,7 @@ from control_api.errors import (
 from control_api.metrics import ControlMetrics, RequestCounter
 from control_api.settings import ControlSettings
 from control_api.store.base import Store
+from sfu.http_limits import BodyLimit
 
 # The one place where control-plane errors become HTTP statuses.
 _ERROR_STATUS: dict[type[ControlError], int] = {
@@ -63,6 +65,7 @@ class ErrorOut(BaseModel):
 _ERROR_RESPONSES: dict[int, tuple[str, str | None]] = {  # status: (description, header)
     401: ("No API key, or a wrong one", "WWW-Authenticate"),
     404: ("Nothing by a name given in the path", None),
+    413: ("The body is larger than SFU_HTTP_MAX_BODY_BYTES; it was not read", None),
     503: (
         "No media node can take it, or the store is unreachable; try again after "
         "Retry-After seconds",
@@ -96,6 +99,11 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     openapi = app.openapi
     app.openapi = lambda: _document_errors(openapi())  # type: ignore[method-assign]
+    # Outermost first: count every request, then refuse a /v1 one without a key, then a body
+    # over the limit, all before FastAPI reads the body.
+    max_body = settings.http_max_body_bytes
+    app.add_middleware(BodyLimit, max_bytes=max_body, setting="SFU_HTTP_MAX_BODY_BYTES")
+    app.add_middleware(ApiKeyGate, api_keys=settings.api_keys)
     app.add_middleware(RequestCounter, metrics=metrics)
     app.include_router(health.router)
     app.include_router(rooms.router)
@@ -138,8 +146,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """Add to the OpenAPI document the errors each operation can answer with: 401 where an API
-    key is required, 404 where the path names something, 503 wherever the store is read (all
-    but the health routes). What an operation documents itself is kept. Idempotent."""
+    key is required, 404 where the path names something, 413 where it takes a body, 503
+    wherever the store is read (all but the health routes). What an operation documents
+    itself is kept. Idempotent."""
     spec.setdefault("components", {}).setdefault("schemas", {})["ErrorOut"] = (
         ErrorOut.model_json_schema()
     )
@@ -150,6 +159,8 @@ def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
                 statuses.append(401)
             if "{" in path:
                 statuses.append(404)
+            if "requestBody" in operation:
+                statuses.append(413)
             if "health" not in operation.get("tags", ()):
                 statuses.append(503)
             for status in statuses:

@@ -9,6 +9,7 @@
     SFU_NODE_TTL_S      a node is alive while its last heartbeat is younger than this (5 s)
     SFU_WEBHOOK_URLS    comma-separated http(s) URLs that receive signed webhooks (none)
     SFU_WEBHOOK_KEY     id of the API key whose secret signs webhooks (the first key)
+    SFU_HTTP_MAX_BODY_BYTES  a request body above this gets 413 unread (64 KiB)
 
 Key ids are [A-Za-z0-9_.-]{1,64}; secrets are at least 32 characters (HS256 wants a 256-bit
 key). With SFU_DEMO on and no keys configured, the well-known development key `DEMO_KEY_ID` /
@@ -132,3 +133,4 @@ class ClusterSettings(BaseSettings):
 
 class ControlSettings(ClusterSettings):
     token_ttl_s: int = Field(default=6 * 3600, gt=0)
+    http_max_body_bytes: int = Field(default=64 * 1024, ge=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from control_api.app import STATIC_DIR, create_app
 from control_api.settings import ControlSettings
 from control_api.store.memory_store import MemoryStore
+from sfu.http_limits import HttpLimits
 from sfu.node import Node
 from sfu.serving import run_from_command_line, serve_until_stopped
 from sfu.settings import NodeSettings
@@ -28,7 +29,7 @@ async def serve(host: str, port: int) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     print(f"SFU ready: open http://{shown}:{port}/", flush=True)
     try:
-        await serve_until_stopped(app, host, port)
+        await serve_until_stopped(app, host, port, limits=HttpLimits())
     finally:
         await node.stop()
         await store.close()

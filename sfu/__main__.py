@@ -9,6 +9,7 @@ from __future__ import annotations
 import uvloop
 
 from control_api.store import open_store
+from sfu.http_limits import HttpLimits
 from sfu.node import Node
 from sfu.observability.logs import configure_logging
 from sfu.serving import serve_until_stopped
@@ -24,6 +25,7 @@ async def serve(settings: NodeSettings) -> None:
             node.app(),
             settings.node_host,
             settings.node_port,
+            limits=HttpLimits(),
             on_sigterm=node.drain,
             exit_when=node.drained,
         )

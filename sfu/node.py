@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -24,6 +25,7 @@ from control_api.webhooks import EventType, WebhookEvent, WebhookParticipant, We
 from sfu.control.commands import CommandListener
 from sfu.control.presence import Presence
 from sfu.control.registry import NodeRegistration
+from sfu.http_limits import BodyLimit
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.observability.metrics import NodeMetrics
@@ -231,14 +233,16 @@ class Node:
         )
 
     def app(self) -> Starlette:
-        """The node's HTTP side: signaling WebSocket, /metrics, /healthz (liveness), /readyz."""
+        """The node's HTTP side: signaling WebSocket, /metrics, /healthz (liveness), /readyz.
+        None of them takes a request body: any body is refused (413) unread."""
         return Starlette(
             routes=[
                 WebSocketRoute("/v1/signal", self._signal),
                 Route("/metrics", self._metrics),
                 Route("/healthz", self._healthz),
                 Route("/readyz", self._readyz),
-            ]
+            ],
+            middleware=[Middleware(BodyLimit, max_bytes=0)],
         )
 
 

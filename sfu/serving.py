@@ -13,6 +13,8 @@ import uvicorn
 import uvloop
 from starlette.types import ASGIApp
 
+from sfu.bounded_http import bounded_protocol
+from sfu.http_limits import HttpLimits
 from sfu.observability.logs import configure_logging
 from sfu.signaling.messages import MAX_FRAME_BYTES
 
@@ -38,16 +40,27 @@ async def serve_until_stopped(
     host: str,
     port: int,
     *,
+    limits: HttpLimits,
     on_sigterm: Callable[[], None] | None = None,
     exit_when: asyncio.Event | None = None,
 ) -> None:
     """Run uvicorn on the current loop; return once SIGTERM or SIGINT asked it to stop, or
     once `exit_when` is set. With `on_sigterm`, the first SIGTERM calls it instead of stopping.
 
-    WebSocket frames above the signaling limit are refused by uvicorn itself (close 1009).
+    Every connection is bounded by `limits` (`sfu.http_limits`): request headers and bodies
+    must arrive in time, idle keep-alive connections close, and above the connection limit
+    requests and WebSocket handshakes get 503. WebSocket frames above the signaling limit are
+    refused by uvicorn itself (close 1009).
     """
     config = uvicorn.Config(
-        app, host=host, port=port, ws_max_size=MAX_FRAME_BYTES, log_level="warning"
+        app,
+        host=host,
+        port=port,
+        http=bounded_protocol(limits),
+        limit_concurrency=limits.http_max_connections,
+        timeout_keep_alive=limits.http_keep_alive_s,
+        ws_max_size=MAX_FRAME_BYTES,
+        log_level="warning",
     )
     server = _Server(config, on_sigterm)
     watcher = None
