@@ -9,6 +9,7 @@ one-process run shares a MemoryStore with the in-process media node).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -31,6 +32,7 @@ from control_api.errors import (
     NodeNotFound,
     NodeUnreachable,
     NoNodeAvailable,
+    NotRoomOwner,
     ParticipantNotFound,
     RoomNotFound,
     StoreUnavailable,
@@ -41,6 +43,8 @@ from control_api.settings import ControlSettings
 from control_api.store.base import Store
 from sfu.http_limits import BodyLimit
 
+logger = logging.getLogger(__name__)
+
 # The one place where control-plane errors become HTTP statuses.
 _ERROR_STATUS: dict[type[ControlError], int] = {
     RoomNotFound: 404,
@@ -49,6 +53,7 @@ _ERROR_STATUS: dict[type[ControlError], int] = {
     TrackNotFound: 404,
     NoNodeAvailable: 503,
     NodeUnreachable: 503,
+    NotRoomOwner: 409,  # raised to nodes only; mapped so that no store error is ever a 500
     StoreUnavailable: 503,
 }
 # Both 503s are transient: nodes heartbeat every ~2 s and Redis reconnects.
@@ -109,6 +114,11 @@ def create_app(
     app.include_router(rooms.router)
     app.include_router(nodes.router)
     if settings.demo:
+        logger.warning(
+            "SFU_DEMO is on: POST /demo/token gives anyone who reaches this server a join token "
+            "(%d s) for any room",
+            settings.demo_token_ttl_s,
+        )
         app.include_router(demo.router)
     for prefix, mounted in (mounts or {}).items():
         app.mount(prefix, mounted)

@@ -47,3 +47,12 @@ class TrackNotFound(ControlError):
 
 class NodeUnreachable(ControlError):
     """The node hosting the room does not listen for commands (restarting, or just died)."""
+
+
+class NotRoomOwner(ControlError):
+    """A node wrote about a room that is assigned to another node (or none): it lost the room
+    (paused or cut off past its liveness TTL) and must stop serving it."""
+
+    def __init__(self, room: str, node_id: str) -> None:
+        super().__init__(f"room {room!r} is not assigned to node {node_id!r}")
+        self.room = room

@@ -33,12 +33,15 @@ async def issue_join_token(
     node = await store.assign_room(room.name, now, node_ttl_s)
     if node is None:
         raise NoNodeAvailable("no media node available: none alive and active with spare capacity")
+    generation = await store.identity_generation(room.name, identity)
     token = mint_join_token(
         key_id=key_id,
         secret=secret,
         identity=identity,
         name=name,
         room=room.name,
+        room_id=room.id,
+        generation=generation,
         grants=grants,
         ttl_s=ttl_s,
         now=now,

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from control_api.domain.models import ROOM_NAME_PATTERN, NodeStatus, ParticipantRecord, RoomInfo
-
-MAX_TOKEN_TTL_S = 7 * 24 * 3600
+from control_api.domain.models import (
+    ROOM_NAME_PATTERN,
+    NodeStatus,
+    ParticipantRecord,
+    RoomInfo,
+    new_room_id,
+)
+from control_api.tokens import MAX_TOKEN_TTL_S
 
 RoomName = Annotated[str, Field(pattern=ROOM_NAME_PATTERN, examples=["standup"])]
 # Identities are printable, without spaces, so they read well in logs and URLs.
@@ -20,6 +25,17 @@ IDENTITY_PATTERN = r"^[A-Za-z0-9_.@:+-]{1,128}$"
 Identity = Annotated[str, Field(pattern=IDENTITY_PATTERN, examples=["alice"])]
 TRACK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_PAGE = 500
+
+
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+# On an integer of a request body (after its bounds): JSON's `true` is a client's mistake,
+# not 1 (2.0 is still 2).
+NOT_BOOL = BeforeValidator(_no_bool)
 DisplayName = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
@@ -29,8 +45,8 @@ class _Body(BaseModel):
 
 class RoomCreate(_Body):
     name: RoomName
-    max_participants: int = Field(default=100, ge=1, le=10_000)
-    empty_timeout_s: int = Field(default=300, ge=0, le=86_400)
+    max_participants: Annotated[int, Field(ge=1, le=10_000), NOT_BOOL] = 100
+    empty_timeout_s: Annotated[int, Field(ge=0, le=86_400), NOT_BOOL] = 300
     metadata: str = Field(default="", max_length=4096)
 
     def to_room(self, *, now: float) -> RoomInfo:
@@ -40,6 +56,7 @@ class RoomCreate(_Body):
             empty_timeout_s=self.empty_timeout_s,
             metadata=self.metadata,
             created_at=now,
+            id=new_room_id(),
         )
 
 
@@ -52,7 +69,9 @@ class TokenRequest(_Body):
     identity: Identity
     name: DisplayName | None = None  # defaults to the identity
     grants: GrantsIn = Field(default_factory=GrantsIn)
-    ttl_s: int | None = Field(default=None, ge=1, le=MAX_TOKEN_TTL_S)  # default: settings
+    ttl_s: Annotated[int, Field(ge=1, le=MAX_TOKEN_TTL_S), NOT_BOOL] | None = (
+        None  # default: settings
+    )
 
 
 class DemoTokenRequest(_Body):

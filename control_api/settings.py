@@ -5,20 +5,26 @@
                         its keys are added to SFU_API_KEYS
     SFU_REDIS_URL       redis://host:6379/0; unset keeps everything in this process (one node)
     SFU_TOKEN_TTL_S     lifetime of a join token when the request names none, seconds (6 h)
-    SFU_DEMO            true enables POST /demo/token (no API key) for the bundled web page
+    SFU_TOKEN_MAX_TTL_S the longest lifetime a join token may have; nodes refuse longer (24 h)
+    SFU_DEMO            true enables POST /demo/token (no API key) for the bundled web page,
+                        and nodes accept the tokens it mints
+    SFU_DEMO_TOKEN_TTL_S lifetime of a demo token, seconds (10 min)
     SFU_NODE_TTL_S      a node is alive while its last heartbeat is younger than this (5 s)
     SFU_WEBHOOK_URLS    comma-separated http(s) URLs that receive signed webhooks (none)
     SFU_WEBHOOK_KEY     id of the API key whose secret signs webhooks (the first key)
     SFU_HTTP_MAX_BODY_BYTES  a request body above this gets 413 unread (64 KiB)
 
 Key ids are [A-Za-z0-9_.-]{1,64}; secrets are at least 32 characters (HS256 wants a 256-bit
-key). With SFU_DEMO on and no keys configured, the well-known development key `DEMO_KEY_ID` /
-`DEMO_SECRET` is used: fine on a laptop, never in production. Without keys and without demo,
-construction fails with a message naming both variables.
+key). Without keys, construction fails with a message naming both variables (the one-process
+mode makes a random key when none is given). Demo tokens are signed with a key of their own,
+`DEMO_KEY_ID`, whose secret is derived from the first API key (every process of a cluster
+derives the same one, and it opens nothing but joins): a demo token is never an API key's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +35,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from control_api.domain.models import DEFAULT_NODE_TTL_S
+from control_api.tokens import MAX_TOKEN_TTL_S
 
-DEMO_KEY_ID = "demo"
-DEMO_SECRET = "demo-secret-for-local-development-only"  # public on purpose; demo mode only
+# ':' keeps it apart from every API key id (they cannot contain one).
+DEMO_KEY_ID = "demo:tokens"
 MIN_SECRET_LENGTH = 32
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -66,6 +73,8 @@ class ClusterSettings(BaseSettings):
     api_keys_file: Path | None = None
     redis_url: str | None = None
     demo: bool = False
+    demo_token_ttl_s: int = Field(default=600, gt=0)
+    token_max_ttl_s: int = Field(default=24 * 3600, gt=0, le=MAX_TOKEN_TTL_S)
     node_ttl_s: float = Field(default=DEFAULT_NODE_TTL_S, gt=0)
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_key: str | None = None
@@ -102,13 +111,10 @@ class ClusterSettings(BaseSettings):
             except OSError as exc:
                 raise ValueError(f"cannot read SFU_API_KEYS_FILE: {exc}") from exc
             keys.update(parse_api_keys(text))
-        if not keys and self.demo:
-            keys = {DEMO_KEY_ID: DEMO_SECRET}
         if not keys:
-            raise ValueError(
-                "no API keys: set SFU_API_KEYS='id:secret' or SFU_API_KEYS_FILE, "
-                "or SFU_DEMO=true for the development key"
-            )
+            raise ValueError("no API keys: set SFU_API_KEYS='id:secret' or SFU_API_KEYS_FILE")
+        if self.demo_token_ttl_s > self.token_max_ttl_s:
+            raise ValueError("SFU_DEMO_TOKEN_TTL_S is longer than SFU_TOKEN_MAX_TTL_S")
         for key_id, secret in keys.items():
             if not _KEY_ID_RE.fullmatch(key_id):
                 raise ValueError(f"API key id {key_id!r} must match [A-Za-z0-9_.-]{{1,64}}")
@@ -120,6 +126,17 @@ class ClusterSettings(BaseSettings):
             raise ValueError(f"SFU_WEBHOOK_KEY {self.webhook_key!r} is not a configured API key id")
         object.__setattr__(self, "api_keys", keys)  # the model is frozen once validated
         return self
+
+    def demo_secret(self) -> str:
+        """The demo tokens' signing secret: derived from the first API key, one-way."""
+        first = next(iter(self.api_keys.values()))
+        return hmac.new(first.encode(), b"seed-sfu demo join tokens", hashlib.sha256).hexdigest()
+
+    def token_secrets(self) -> dict[str, str]:
+        """Key id -> secret of every key a join token may be signed with: the API keys, and
+        the demo key only while SFU_DEMO is on."""
+        demo = {DEMO_KEY_ID: self.demo_secret()} if self.demo else {}
+        return {**self.api_keys, **demo}
 
     def webhook_secret(self) -> str:
         """The secret signing webhooks; receivers are given the same key's secret."""
@@ -134,3 +151,9 @@ class ClusterSettings(BaseSettings):
 class ControlSettings(ClusterSettings):
     token_ttl_s: int = Field(default=6 * 3600, gt=0)
     http_max_body_bytes: int = Field(default=64 * 1024, ge=0)
+
+    @model_validator(mode="after")
+    def _check_ttl(self) -> ControlSettings:
+        if self.token_ttl_s > self.token_max_ttl_s:
+            raise ValueError("SFU_TOKEN_TTL_S is longer than SFU_TOKEN_MAX_TTL_S")
+        return self

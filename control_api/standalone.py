@@ -7,6 +7,11 @@ nodes, run ``python -m control_api`` and ``python -m sfu`` with ``SFU_REDIS_URL`
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
 from control_api.app import STATIC_DIR, create_app
 from control_api.settings import ControlSettings
 from control_api.store.memory_store import MemoryStore
@@ -18,10 +23,24 @@ from sfu.settings import NodeSettings
 NODE_PATH = "/node"
 
 
+def local_defaults(environ: Mapping[str, str]) -> dict[str, Any]:
+    """What this mode sets unless the environment says otherwise: the demo route on (an
+    explicit SFU_DEMO=false wins), and a random API key of this process when none is given
+    (the REST API then needs SFU_API_KEYS set to be used)."""
+    names = {name.upper() for name in environ}
+    defaults: dict[str, Any] = {}
+    if "SFU_DEMO" not in names:
+        defaults["demo"] = True
+    if not names & {"SFU_API_KEYS", "SFU_API_KEYS_FILE"}:
+        defaults["api_keys"] = {"local": secrets.token_urlsafe(32)}
+    return defaults
+
+
 async def serve(host: str, port: int) -> None:
-    control = ControlSettings(demo=True)
+    defaults = local_defaults(os.environ)
+    control = ControlSettings(**defaults)
     # The node's URL is relative: the page resolves it against its own origin.
-    node_settings = NodeSettings(demo=True, node_id="local", node_url=f"{NODE_PATH}/v1/signal")
+    node_settings = NodeSettings(**defaults, node_id="local", node_url=f"{NODE_PATH}/v1/signal")
     store = MemoryStore()
     node = Node(node_settings, store)
     app = create_app(control, store, static_dir=STATIC_DIR, mounts={NODE_PATH: node.app()})

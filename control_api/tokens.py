@@ -5,7 +5,11 @@ key id -> secret and picks the secret from the token. Claims:
 
     sub     participant identity            iat/nbf/exp  seconds since the epoch
     name    display name                    grants       {"publish": bool, "subscribe": bool}
-    room    room name
+    room    room name                       rid          the room's incarnation id (RoomInfo.id)
+    gen     the identity's generation in the room when minted (removing it raises the generation)
+
+`rid` and `gen` let a node refuse a token whose room was deleted since, or whose identity was
+removed since: the store is asked at join time. A token's lifetime (exp - iat) is bounded.
 
 Time is a parameter (`now`) so tests and nodes with their own clock stay deterministic.
 This module has no FastAPI import: the media node imports it.
@@ -21,6 +25,8 @@ from typing import Any
 import jwt
 
 ALGORITHM = "HS256"
+# The ceiling of SFU_TOKEN_MAX_TTL_S (and of the REST API's ttl_s): a week.
+MAX_TOKEN_TTL_S = 7 * 24 * 3600
 # Tolerated clock difference between the control plane that mints and the node that verifies.
 DEFAULT_LEEWAY_S = 5.0
 
@@ -57,6 +63,9 @@ class JoinClaims:
     name: str
     room: str
     grants: JoinGrants
+    room_id: str
+    generation: int
+    issued_at: float
     expires_at: float
 
 
@@ -67,16 +76,21 @@ def mint_join_token(
     identity: str,
     name: str,
     room: str,
+    room_id: str,
+    generation: int,
     grants: JoinGrants,
     ttl_s: float,
     now: float,
 ) -> str:
-    """Sign a token letting `identity` join `room` until `now + ttl_s`."""
+    """Sign a token letting `identity` join `room` (incarnation `room_id`) until `now + ttl_s`,
+    while its generation there is `generation`."""
     issued = math.floor(now)
     payload = {
         "sub": identity,
         "name": name,
         "room": room,
+        "rid": room_id,
+        "gen": generation,
         "grants": {"publish": grants.publish, "subscribe": grants.subscribe},
         "iat": issued,
         "nbf": issued,
@@ -90,9 +104,11 @@ def verify_join_token(
     *,
     secrets: Mapping[str, str],
     now: float,
+    max_ttl_s: float,
     leeway_s: float = DEFAULT_LEEWAY_S,
 ) -> JoinClaims:
-    """Check signature, key, time window and claim shapes; raise `TokenError` with the reason."""
+    """Check signature, key, time window, lifetime (at most `max_ttl_s`) and claim shapes;
+    raise `TokenError` with the reason."""
     if not token:
         raise TokenError("token missing")
     try:
@@ -112,18 +128,25 @@ def verify_join_token(
         raise TokenError("token signature invalid") from exc
     except jwt.PyJWTError as exc:
         raise TokenError("token malformed") from exc
-    return _claims(payload, now=now, leeway_s=leeway_s)
+    return _claims(payload, now=now, max_ttl_s=max_ttl_s, leeway_s=leeway_s)
 
 
-def _claims(payload: dict[str, Any], *, now: float, leeway_s: float) -> JoinClaims:
+def _claims(
+    payload: dict[str, Any], *, now: float, max_ttl_s: float, leeway_s: float
+) -> JoinClaims:
     for field in ("exp", "nbf", "iat"):
         if not _is_number(payload.get(field)):
             raise TokenError(f"token claims invalid: {field}")
     if now >= payload["exp"] + leeway_s:
         raise TokenError("token expired")
-    if now < payload["nbf"] - leeway_s:
+    if now < payload["nbf"] - leeway_s or now < payload["iat"] - leeway_s:
         raise TokenError("token not yet valid")
-    for field in ("sub", "room"):
+    if payload["exp"] - payload["iat"] > max_ttl_s:
+        raise TokenError(f"token lifetime exceeds {max_ttl_s:.0f} s")
+    generation = payload.get("gen")
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+        raise TokenError("token claims invalid: gen")
+    for field in ("sub", "room", "rid"):
         value = payload.get(field)
         if not isinstance(value, str) or not value:
             raise TokenError(f"token claims invalid: {field}")
@@ -140,6 +163,9 @@ def _claims(payload: dict[str, Any], *, now: float, leeway_s: float) -> JoinClai
         name=name,
         room=payload["room"],
         grants=JoinGrants(publish=grants["publish"], subscribe=grants["subscribe"]),
+        room_id=payload["rid"],
+        generation=generation,
+        issued_at=float(payload["iat"]),
         expires_at=float(payload["exp"]),
     )
 

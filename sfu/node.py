@@ -20,11 +20,14 @@ from starlette.websockets import WebSocket
 
 from control_api.domain.commands import NodeCommand
 from control_api.domain.models import NodeInfo, NodeLoad, ParticipantRecord
+from control_api.errors import StoreUnavailable
 from control_api.store.base import Store
+from control_api.tokens import JoinClaims
 from control_api.webhooks import EventType, WebhookEvent, WebhookParticipant, WebhookSender
 from sfu.control.commands import CommandListener
 from sfu.control.presence import Presence
-from sfu.control.registry import NodeRegistration
+from sfu.control.registry import BEAT_INTERVAL_S, NodeRegistration
+from sfu.control.stall import StallWatch
 from sfu.http_limits import BodyLimit
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
@@ -33,6 +36,7 @@ from sfu.rooms.participant import MediaConfig, Participant
 from sfu.rooms.room import Room
 from sfu.settings import NodeSettings
 from sfu.signaling import close_codes
+from sfu.signaling.admission import Refusal, refusal
 from sfu.signaling.session import SignalingSession
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux
@@ -40,6 +44,7 @@ from sfu.webrtc.udpmux import UdpMux
 logger = logging.getLogger(__name__)
 
 DRAIN_POLL_S = 0.5
+FENCE_RETRY_S = 1.0
 TICK_S = 1.0  # receiver reports, REMB, sender reports, layer fallback
 
 
@@ -51,6 +56,12 @@ class Node:
         self.id = settings.resolved_id()
         self.url = settings.resolved_url()
         self.counters = MediaCounters()
+        self._store = store
+        # Not running for as long as its last heartbeat may have been TTL old when it resumes,
+        # this node may have lost its rooms: it holds media and asks the store which are
+        # still its own before serving them again.
+        self._stall = StallWatch(max(settings.node_ttl_s - BEAT_INTERVAL_S, 2 * TICK_S))
+        self._fencing: asyncio.Task[None] | None = None
         self.mux: UdpMux | None = None
         if settings.udp_port:
             self.mux = UdpMux(
@@ -59,6 +70,7 @@ class Node:
                 advertised=settings.ice_host_addresses,
                 consent_timeout_s=settings.consent_timeout_s,
                 drain_ms=settings.udp_drain_ms,
+                may_read=self._may_serve,
             )
         self.rooms: dict[str, Room] = {}
         self._clock = clock
@@ -68,9 +80,12 @@ class Node:
             start_bitrate_kbps=settings.start_bitrate_kbps,
             remb_bps=settings.remb_bps,
             mux=self.mux,
+            answer_timeout_s=settings.subscribe_answer_timeout_s,
         )
         self.webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret())
-        self.presence = Presence(store, self.id, on_event=self._lifecycle, clock=clock)
+        self.presence = Presence(
+            store, self.id, on_event=self._lifecycle, on_lost=self._room_lost, clock=clock
+        )
         self._registration = NodeRegistration(
             store,
             NodeInfo(id=self.id, url=self.url, capacity=settings.node_capacity, state="active"),
@@ -86,13 +101,25 @@ class Node:
         self.drained = asyncio.Event()
         self._drain_task: asyncio.Task[None] | None = None
 
-    def room(self, name: str) -> Room | None:
-        """The room to join; None for a room this draining node does not host already."""
-        room = self.rooms.get(name)
+    async def admit(self, claims: JoinClaims) -> Room | Refusal:
+        """The room a verified token may enter here, or why not: the store must know the room
+        in the token's incarnation, assign it to this node, and not have removed the identity
+        since the token was minted."""
+        if self.draining and claims.room not in self.rooms:
+            return Refusal(close_codes.ELSEWHERE, "node is draining: ask for a new token")
+        if self._fencing is not None:
+            return Refusal(close_codes.ELSEWHERE, "node is checking which rooms it still hosts")
+        try:
+            admission = await self._store.admission(claims.room, claims.identity)
+        except StoreUnavailable as exc:
+            logger.warning("join to %s refused: %s", claims.room, exc.reason)
+            return Refusal(close_codes.TRY_AGAIN_LATER, "control plane unreachable: try again")
+        refused = refusal(admission, claims, self.id)
+        if refused is not None:
+            return refused
+        room = self.rooms.get(claims.room)
         if room is None:
-            if self.draining:
-                return None
-            room = self.rooms[name] = Room(name, self.presence)
+            room = self.rooms[claims.room] = Room(claims.room, self.presence)
         return room
 
     def load(self) -> NodeLoad:
@@ -117,8 +144,9 @@ class Node:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        if self._drain_task is not None:
-            self._drain_task.cancel()
+        for task in (self._drain_task, self._fencing):
+            if task is not None:
+                task.cancel()
         await self.commands.stop()
         for room in list(self.rooms.values()):
             await self._close_room(room, close_codes.SHUTTING_DOWN, "node shutting down")
@@ -172,8 +200,57 @@ class Node:
             await _disconnect(room, participant, code, reason)
 
     async def _after_beat(self, registered: bool) -> None:
+        """Every accepted heartbeat checks which hosted rooms are still this node's (the
+        control plane moves a room whose node it counted dead) and closes the others."""
         if registered or self.presence.stale:
-            await self.presence.resync()
+            lost = await self.presence.resync()
+        else:
+            lost = await self.presence.lost_rooms()
+        await self._lose(lost)
+
+    def _may_serve(self) -> bool:
+        """Asked before media is read: False while the rooms' ownership is being checked."""
+        if self._stall.stalled():
+            self._fence()
+        return self._fencing is None
+
+    def _fence(self) -> None:
+        """This process did not run for longer than the liveness TTL: hold media (and joins)
+        until the store says which rooms are still this node's, and close the others."""
+        if self._fencing is not None:
+            return
+        logger.warning(
+            "node %s did not run for over %.0f s: checking its rooms", self.id, self._stall.limit_s
+        )
+        if self.mux is not None:
+            self.mux.hold()
+        self._fencing = asyncio.create_task(self._refence())
+
+    async def _refence(self) -> None:
+        while True:
+            try:
+                lost = await self.presence.lost_rooms()
+                break
+            except Exception as exc:  # the store is down: keep holding until it answers
+                logger.warning("node %s: cannot check its rooms yet: %s", self.id, exc)
+                await asyncio.sleep(FENCE_RETRY_S)
+        await self._lose(lost)
+        self._fencing = None
+        if self.mux is not None:
+            self.mux.release()
+
+    def _room_lost(self, name: str) -> None:
+        """The store refused a write: the room is assigned to another node."""
+        asyncio.get_running_loop().create_task(self._lose([name]))
+
+    async def _lose(self, names: list[str]) -> None:
+        for name in names:
+            room = self.rooms.pop(name, None)
+            if room is not None:
+                logger.warning(
+                    "node %s: room %s is now hosted elsewhere: closing it", self.id, name
+                )
+                await self._close_room(room, close_codes.ELSEWHERE, "room moved: rejoin")
 
     def _lifecycle(self, event: EventType, room: str, record: ParticipantRecord | None) -> None:
         """Room and participant lifecycle, for the operator's backend (webhooks)."""
@@ -187,6 +264,8 @@ class Node:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
+            if self._stall.stalled():
+                self._fence()
             now_ms = monotonic_ms()
             for name, room in list(self.rooms.items()):
                 if not room.participants:
@@ -200,8 +279,9 @@ class Node:
     async def _signal(self, websocket: WebSocket) -> None:
         session = SignalingSession(
             websocket,
-            rooms=self.room,
-            secrets=self.settings.api_keys,
+            admit=self.admit,
+            secrets=self.settings.token_secrets(),
+            max_token_ttl_s=self.settings.token_max_ttl_s,
             config=self._config,
             clock=self._clock,
         )

@@ -11,6 +11,7 @@ SFU_UDP_PORT                    one UDP port for every peer connection, as an IC
                                 (7882; 0: aioice's random port per peer connection instead)
 SFU_UDP_BIND                    address that port is bound on (0.0.0.0)
 SFU_CONSENT_TIMEOUT_S           on that port, a peer without a valid check this long is closed (30)
+SFU_SUBSCRIBE_ANSWER_TIMEOUT_S  a subscribe_offer unanswered this long ends the session (15 s)
 SFU_DRAIN_TIMEOUT_S             a draining node exits once empty or after this long (3600 s)
 SFU_DEFAULT_LAYER               layer forwarded until layer selection lands (0=q, 1=h, 2=f)
 SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
@@ -44,6 +45,7 @@ class NodeSettings(ClusterSettings):
     udp_bind: str = "0.0.0.0"
     udp_drain_ms: float = Field(default=0.0, ge=0, le=20)  # 0: read when readable; else a timer
     consent_timeout_s: float = Field(default=30.0, gt=0)
+    subscribe_answer_timeout_s: float = Field(default=15.0, gt=0)
 
     @field_validator("ice_host_addresses", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from control_api.deps import Authenticated, State, require_api_key
 from control_api.domain.commands import NodeCommand
@@ -111,8 +112,10 @@ async def list_participants(name: RoomPath, state: State) -> list[ParticipantOut
 
 @router.delete("/{name}/participants/{identity}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_participant(name: RoomPath, identity: IdentityPath, state: State) -> None:
-    """Disconnect a participant (its client is told it was removed and does not rejoin)."""
+    """Disconnect a participant (its client is told it was removed and does not rejoin); the
+    tokens minted for it so far are refused from now on (a new token lets it join again)."""
     record = await _participant(state, name, identity)
+    await state.store.revoke_identity(name, identity)
     await _command(state, record, NodeCommand("remove_participant", room=name, identity=identity))
     await state.store.remove_participant(name, identity, record.node_id)
 
@@ -142,6 +145,17 @@ async def create_token(
     name: RoomPath, body: TokenRequest, state: State, key: Authenticated
 ) -> TokenOut:
     """Sign a join token for the room (created with defaults if missing) and name its node."""
+    if body.ttl_s is not None and body.ttl_s > state.settings.token_max_ttl_s:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ("body", "ttl_s"),
+                    "msg": f"at most SFU_TOKEN_MAX_TTL_S ({state.settings.token_max_ttl_s})",
+                    "input": body.ttl_s,
+                }
+            ]
+        )
     now = state.clock()
     token = await issue_join_token(
         state.store,

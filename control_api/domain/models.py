@@ -7,6 +7,7 @@ vocabulary without pulling in FastAPI, pydantic or Redis.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,13 +75,22 @@ def is_alive(status: NodeStatus, now: float, ttl: float) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RoomInfo:
-    """A room as created through the API; which node hosts it is kept separately."""
+    """A room as created through the API; which node hosts it is kept separately.
+
+    `id` names this incarnation of the room: join tokens carry it, so a token minted before
+    the room was deleted does not open a room created later under the same name."""
 
     name: str
     max_participants: int
     empty_timeout_s: int
     metadata: str
     created_at: float
+    id: str
+
+
+def new_room_id() -> str:
+    """A fresh room incarnation id (96 random bits)."""
+    return "RM_" + secrets.token_hex(12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +112,14 @@ class ParticipantRecord:
     node_id: str
     joined_at: float
     tracks: tuple[TrackRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What the store says about a join, read in one round trip by the node that takes it:
+    the room (None if it does not exist), the node it is assigned to, and the identity's
+    generation there (raised each time the identity is removed, which revokes its tokens)."""
+
+    room: RoomInfo | None
+    node_id: str | None
+    generation: int

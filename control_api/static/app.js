@@ -43,6 +43,7 @@ const CLOSE_TEXT = new Map([
   [4400, 'the node did not accept the join request'],
   [4401, 'the join token was refused'],
   [4403, 'the join token does not allow this'],
+  [4404, 'this room does not exist'],
   [4409, 'you joined this room from somewhere else'],
   [4410, 'you were removed from the room'],
   [1000, 'the room was closed'],

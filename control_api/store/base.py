@@ -4,7 +4,9 @@ Two implementations keep the same contract (tests/control_api run one suite agai
 `MemoryStore` for the one-process run and `RedisStore` for several nodes. Times are passed in
 (`now`, seconds since the epoch) so that liveness is decided by the caller's clock.
 
-Errors: `NodeNotFound` for an unknown node id, `StoreUnavailable` when the backend fails.
+Errors: `NodeNotFound` for an unknown node id, `StoreUnavailable` when the backend fails,
+`NotRoomOwner` when a node writes about a room assigned elsewhere (the fence that keeps two
+nodes from hosting one room).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Protocol
 
 from control_api.domain.commands import NodeCommand
 from control_api.domain.models import (
+    Admission,
     NodeInfo,
     NodeLoad,
     NodeState,
@@ -49,7 +52,8 @@ class Store(Protocol):
         """Every room, ordered by name."""
 
     async def delete_room(self, name: str) -> bool:
-        """Delete the room, its assignment and participants; False if it did not exist."""
+        """Delete the room, its assignment, participants and identity generations; False if it
+        did not exist."""
 
     async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
         """Atomically return the room's node: the current one if alive, else a newly selected
@@ -61,12 +65,28 @@ class Store(Protocol):
     async def room_assignments(self) -> dict[str, str]:
         """Every room name -> the id of the node it is assigned to."""
 
+    async def room_owners(self, names: Sequence[str]) -> dict[str, str | None]:
+        """Each room name -> the id of the node it is assigned to (None: no node)."""
+
     async def claim_rooms(self, node_id: str, names: Sequence[str]) -> list[str]:
         """Assign the rooms a node hosts to it where no node is assigned (after the store lost
         its state, e.g. Redis restarted); returns the names already assigned to another node."""
 
+    async def identity_generation(self, room: str, identity: str) -> int:
+        """The identity's generation in the room (0 until it is first removed); join tokens
+        carry it."""
+
+    async def revoke_identity(self, room: str, identity: str) -> int:
+        """Raise the identity's generation, so that every token minted for it so far is refused;
+        returns the new generation."""
+
+    async def admission(self, room: str, identity: str) -> Admission:
+        """What a node needs to admit a join, read at once: the room, its node, the identity's
+        generation."""
+
     async def put_participant(self, room: str, record: ParticipantRecord) -> None:
-        """Add or replace the participant `record.identity` of the room."""
+        """Add or replace the participant `record.identity` of the room. Raises `NotRoomOwner`
+        unless the room is assigned to `record.node_id`."""
 
     async def remove_participant(self, room: str, identity: str, node_id: str) -> None:
         """Remove the participant if `node_id` still hosts it (a node that lost a participant

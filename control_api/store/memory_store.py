@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from control_api.domain.commands import NodeCommand
 from control_api.domain.models import (
+    Admission,
     NodeInfo,
     NodeLoad,
     NodeState,
@@ -18,7 +19,7 @@ from control_api.domain.models import (
     is_alive,
 )
 from control_api.domain.selector import select_node
-from control_api.errors import NodeNotFound
+from control_api.errors import NodeNotFound, NotRoomOwner
 
 
 class MemoryStore:
@@ -30,6 +31,7 @@ class MemoryStore:
         self._recent: dict[str, dict[str, float]] = {}
         self._assign_lock = asyncio.Lock()
         self._participants: dict[str, dict[str, ParticipantRecord]] = {}
+        self._generations: dict[str, dict[str, int]] = {}
         self._listeners: dict[str, set[asyncio.Queue[NodeCommand]]] = {}
 
     async def register_node(self, info: NodeInfo) -> None:
@@ -71,6 +73,7 @@ class MemoryStore:
     async def delete_room(self, name: str) -> bool:
         self._room_node.pop(name, None)
         self._participants.pop(name, None)
+        self._generations.pop(name, None)
         return self._rooms.pop(name, None) is not None
 
     async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
@@ -92,12 +95,32 @@ class MemoryStore:
     async def room_assignments(self) -> dict[str, str]:
         return dict(self._room_node)
 
+    async def room_owners(self, names: Sequence[str]) -> dict[str, str | None]:
+        return {name: self._room_node.get(name) for name in names}
+
     async def claim_rooms(self, node_id: str, names: Sequence[str]) -> list[str]:
         for name in names:
             self._room_node.setdefault(name, node_id)
         return [name for name in names if self._room_node[name] != node_id]
 
+    async def identity_generation(self, room: str, identity: str) -> int:
+        return self._generations.get(room, {}).get(identity, 0)
+
+    async def revoke_identity(self, room: str, identity: str) -> int:
+        generations = self._generations.setdefault(room, {})
+        generations[identity] = generations.get(identity, 0) + 1
+        return generations[identity]
+
+    async def admission(self, room: str, identity: str) -> Admission:
+        return Admission(
+            room=self._rooms.get(room),
+            node_id=self._room_node.get(room),
+            generation=await self.identity_generation(room, identity),
+        )
+
     async def put_participant(self, room: str, record: ParticipantRecord) -> None:
+        if self._room_node.get(room) != record.node_id:
+            raise NotRoomOwner(room, record.node_id)
         self._participants.setdefault(room, {})[record.identity] = record
 
     async def remove_participant(self, room: str, identity: str, node_id: str) -> None:

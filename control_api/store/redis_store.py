@@ -26,6 +26,7 @@ from control_api.domain.commands import BadCommand, NodeCommand
 from control_api.domain.models import (
     DEFAULT_NODE_TTL_S,
     NODE_STATES,
+    Admission,
     NodeInfo,
     NodeLoad,
     NodeState,
@@ -36,7 +37,7 @@ from control_api.domain.models import (
     is_alive,
 )
 from control_api.domain.selector import select_node
-from control_api.errors import NodeNotFound, StoreUnavailable
+from control_api.errors import NodeNotFound, NotRoomOwner, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ ROOMS_KEY = "rooms"
 ROOM_NODE_KEY = "room_node"
 # hash: identity -> ParticipantRecord as JSON (written by the node hosting the room)
 ROOM_PARTICIPANTS_KEY = "room:{room}:participants"
+# hash: identity -> its generation in the room (absent: 0), raised when it is removed
+ROOM_GENERATIONS_KEY = "room:{room}:generations"
 # pub/sub channel: NodeCommand as JSON, for the node to act on
 NODE_COMMANDS_CHANNEL = "node:{node_id}:commands"
 
@@ -112,6 +115,14 @@ return {2, chosen, redis.call('HGETALL', node_key(chosen))}
 """
 )
 
+# KEYS: room_node hash, the room's participants hash. ARGV: room, identity, node id, record.
+# Writes only while the room is assigned to that node (the fence); returns 1, or 0 if not.
+_PUT_PARTICIPANT_LUA = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+return 1
+"""
+
 # KEYS: the room's participants hash. ARGV: identity, node id. Deletes only the node's own record.
 _REMOVE_PARTICIPANT_LUA = """
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
@@ -152,6 +163,7 @@ class RedisStore:
         self._set_state = client.register_script(_SET_STATE_LUA)
         self._assign = client.register_script(_ASSIGN_LUA)
         self._remove_participant = client.register_script(_REMOVE_PARTICIPANT_LUA)
+        self._put_participant = client.register_script(_PUT_PARTICIPANT_LUA)
 
     @classmethod
     def from_url(
@@ -257,7 +269,8 @@ class RedisStore:
                 pipe.hdel(self._key(ROOMS_KEY), name)
                 pipe.hdel(self._key(ROOM_NODE_KEY), name)
                 pipe.delete(self._key(ROOM_PARTICIPANTS_KEY, room=name))
-                deleted, _, _ = await pipe.execute()
+                pipe.delete(self._key(ROOM_GENERATIONS_KEY, room=name))
+                deleted, *_ = await pipe.execute()
         return bool(deleted)
 
     async def assign_room(self, name: str, now: float, ttl: float) -> NodeStatus | None:
@@ -290,6 +303,16 @@ class RedisStore:
             stored = await self._redis.hgetall(self._key(ROOM_NODE_KEY))
         return {_text(name): _text(node_id) for name, node_id in stored.items()}
 
+    async def room_owners(self, names: Sequence[str]) -> dict[str, str | None]:
+        if not names:
+            return {}
+        with _redis_errors():
+            owners = await self._redis.hmget(self._key(ROOM_NODE_KEY), list(names))
+        return {
+            name: _text(owner) if owner is not None else None
+            for name, owner in zip(names, owners, strict=True)
+        }
+
     async def claim_rooms(self, node_id: str, names: Sequence[str]) -> list[str]:
         if not names:
             return []
@@ -302,13 +325,36 @@ class RedisStore:
                 *_, owners = await pipe.execute()
         return [name for name, owner in zip(names, owners, strict=True) if owner != node_id]
 
-    async def put_participant(self, room: str, record: ParticipantRecord) -> None:
+    async def identity_generation(self, room: str, identity: str) -> int:
         with _redis_errors():
-            await self._redis.hset(
-                self._key(ROOM_PARTICIPANTS_KEY, room=room),
-                record.identity,
-                _participant_json(record),
-            )
+            stored = await self._redis.hget(self._key(ROOM_GENERATIONS_KEY, room=room), identity)
+        return int(stored) if stored is not None else 0
+
+    async def revoke_identity(self, room: str, identity: str) -> int:
+        with _redis_errors():
+            key = self._key(ROOM_GENERATIONS_KEY, room=room)
+            return int(await self._redis.hincrby(key, identity, 1))
+
+    async def admission(self, room: str, identity: str) -> Admission:
+        with _redis_errors():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hget(self._key(ROOMS_KEY), room)
+                pipe.hget(self._key(ROOM_NODE_KEY), room)
+                pipe.hget(self._key(ROOM_GENERATIONS_KEY, room=room), identity)
+                stored, node_id, generation = await pipe.execute()
+        return Admission(
+            room=_room_info(_text(stored)) if stored is not None else None,
+            node_id=_text(node_id) if node_id is not None else None,
+            generation=int(generation) if generation is not None else 0,
+        )
+
+    async def put_participant(self, room: str, record: ParticipantRecord) -> None:
+        keys = [self._key(ROOM_NODE_KEY), self._key(ROOM_PARTICIPANTS_KEY, room=room)]
+        args = [room, record.identity, record.node_id, _participant_json(record)]
+        with _redis_errors():
+            written = await self._put_participant(keys=keys, args=args)
+        if not written:
+            raise NotRoomOwner(room, record.node_id)
 
     async def remove_participant(self, room: str, identity: str, node_id: str) -> None:
         with _redis_errors():
@@ -407,6 +453,7 @@ def _room_json(room: RoomInfo) -> str:
             "empty_timeout_s": room.empty_timeout_s,
             "metadata": room.metadata,
             "created_at": room.created_at,
+            "id": room.id,
         }
     )
 
@@ -421,6 +468,7 @@ def _room_info(stored: str) -> RoomInfo | None:
             empty_timeout_s=int(data["empty_timeout_s"]),
             metadata=str(data["metadata"]),
             created_at=float(data["created_at"]),
+            id=str(data["id"]),
         )
     except (KeyError, ValueError, TypeError) as exc:
         logger.warning("x room: unreadable record in Redis (%s)", exc)

@@ -5,7 +5,8 @@ publications, mutes) and must never wait on Redis, so they are queued and writte
 one task. A write that fails marks the presence stale, and the next successful heartbeat
 rewrites everything (`resync`), which also re-claims the node's rooms when Redis lost them.
 Lifecycle events (room started/finished, participant joined/left) go to `on_event`, the node's
-webhooks.
+webhooks. A write the store refuses because the room is assigned to another node means this
+node lost the room: `on_lost` is told, and the node closes it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from control_api.domain.models import ParticipantRecord, TrackRecord, is_valid_room_name
+from control_api.errors import NotRoomOwner
 from control_api.schemas import RoomCreate
 from control_api.store.base import Store
 from control_api.webhooks import EventType
@@ -24,6 +26,7 @@ from sfu.rooms.participant import Participant
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[EventType, str, ParticipantRecord | None], None]
+LostSink = Callable[[str], None]
 
 
 def participant_record(
@@ -48,11 +51,13 @@ class Presence:
         node_id: str,
         *,
         on_event: EventSink,
+        on_lost: LostSink,
         clock: Callable[[], float],
     ) -> None:
         self._store = store
         self._node_id = node_id
         self._on_event = on_event
+        self._on_lost = on_lost
         self._clock = clock
         # room -> identity -> the participant's current record
         self._records: dict[str, dict[str, ParticipantRecord]] = {}
@@ -102,25 +107,34 @@ class Presence:
     def records(self) -> Mapping[str, Mapping[str, ParticipantRecord]]:
         return self._records
 
-    async def resync(self) -> None:
+    async def resync(self) -> list[str]:
         """Write every room and participant this node hosts again (raises on store errors).
-        A room the store forgot comes back with default settings (they were lost with it)."""
+        A room the store forgot comes back with default settings (they were lost with it).
+        Returns the rooms assigned to another node meanwhile: they are no longer this node's."""
         self.stale = False
         for room in list(self._records):
             if is_valid_room_name(room):  # a token minted elsewhere may name any room
                 await self._store.create_room(RoomCreate(name=room).to_room(now=self._clock()))
-        taken = await self._store.claim_rooms(self._node_id, list(self._records))
-        for room in taken:
-            logger.warning("room %s: hosted here but assigned to another node", room)
+        lost = await self._store.claim_rooms(self._node_id, list(self._records))
         for room, members in list(self._records.items()):
-            for record in list(members.values()):
-                await self._store.put_participant(room, record)
+            if room not in lost:
+                for record in list(members.values()):
+                    await self._store.put_participant(room, record)
+        return lost
+
+    async def lost_rooms(self) -> list[str]:
+        """The rooms this node hosts that the store assigns to another node (raises on store
+        errors); a room assigned to no node is left to `resync`."""
+        owners = await self._store.room_owners(list(self._records))
+        return [room for room, owner in owners.items() if owner not in (None, self._node_id)]
 
     async def _write_loop(self) -> None:
         while True:
             write = await self._writes.get()
             try:
                 await write()
+            except NotRoomOwner as exc:
+                self._on_lost(exc.room)
             except Exception as exc:  # the store is down: rewrite all on the next heartbeat
                 if not self.stale:
                     logger.warning("node %s: presence write failed: %s", self._node_id, exc)

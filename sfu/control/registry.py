@@ -22,6 +22,8 @@ from control_api.store.base import Store
 
 logger = logging.getLogger(__name__)
 
+BEAT_INTERVAL_S = 2.0
+
 
 class NodeRegistration:
     def __init__(
@@ -30,7 +32,7 @@ class NodeRegistration:
         info: NodeInfo,
         load: Callable[[], NodeLoad],
         *,
-        interval_s: float = 2.0,
+        interval_s: float = BEAT_INTERVAL_S,
         clock: Callable[[], float] = time.time,
         on_beat: Callable[[bool], Awaitable[None]] | None = None,
     ) -> None:

@@ -1,7 +1,8 @@
 """One participant: its two peer connections, what it publishes, what it receives.
 
 Subscribe-side negotiation is serialized: one offer in flight, and changes made meanwhile are
-folded into the next offer when the answer comes back.
+folded into the next offer when the answer comes back. An offer not answered in time ends the
+session: a client that stopped answering would otherwise hold its place on the node forever.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sfu.media.allocator import Allocator, Demand
+from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.media.egress import SubscriberFeedback
@@ -43,6 +45,7 @@ class MediaConfig:
     default_layer: int
     start_bitrate_kbps: int
     remb_bps: int
+    answer_timeout_s: float  # a subscribe offer unanswered this long ends the session
     mux: UdpMux | None = None  # the node's ICE-lite port (SFU_UDP_PORT), else aioice's ports
 
 
@@ -96,6 +99,7 @@ class Participant:
         self._offer_tracks: dict[str, SubscribedTrack] = {}
         self._negotiating = False
         self._renegotiate = False
+        self._offered_ms = -1  # when the unanswered subscribe offer went out
 
     def info(self) -> ParticipantInfo:
         return ParticipantInfo(
@@ -238,6 +242,7 @@ class Participant:
             for track_id, mid in mids.items()
         }
         self.send(SubscribeOffer(sdp=sdp, tracks=self._offer_tracks))
+        self._offered_ms = monotonic_ms()
 
     async def subscribe_answer(self, answer: str) -> None:
         if not self._negotiating:
@@ -265,13 +270,16 @@ class Participant:
             self._feedback.add(downtrack)
             self.downtracks[track_id] = downtrack
         self._negotiating = False
+        self._offered_ms = -1
         if self._renegotiate:
             await self._negotiate()
 
     # lifecycle --------------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
-        """Once a second: reports, allocation, and which layers our publisher must encode."""
+        """Once a second: reports, allocation, which layers our publisher must encode, and the
+        deadline of an unanswered subscribe offer."""
+        self._expire_offer(now_ms)
         self._ingress.tick(now_ms)
         self.allocate(now_ms)
         for downtrack in self.downtracks.values():
@@ -292,6 +300,16 @@ class Participant:
             SubscriptionLayer(
                 track_id=track_id, layer=None if current == NO_LAYER else rids[current]
             )
+        )
+
+    def _expire_offer(self, now_ms: int) -> None:
+        """A client that does not answer is stuck or gone: end its session (it may rejoin)."""
+        timeout_s = self._config.answer_timeout_s
+        if self._offered_ms < 0 or self._closing or now_ms - self._offered_ms < timeout_s * 1000:
+            return
+        self._closing = True
+        self.disconnect(
+            close_codes.OFFER_UNANSWERED, f"subscribe_offer not answered within {timeout_s:g} s"
         )
 
     def _media_state(self, state: str) -> None:

@@ -15,7 +15,8 @@ MAX_SDP_CHARS = 60_000
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity are not JSON: a client must not make us send them (they go out as null)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # client -> node ---------------------------------------------------------------------------------

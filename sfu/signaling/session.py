@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from sfu.media.clock import monotonic_ms
 from sfu.rooms.participant import MediaConfig, NegotiationError, Participant
 from sfu.rooms.room import Room
 from sfu.signaling import close_codes
+from sfu.signaling.admission import Refusal
 from sfu.signaling.messages import (
     CLIENT_TYPES,
     MAX_FRAME_BYTES,
@@ -67,14 +68,16 @@ class SignalingSession:
         self,
         websocket: WebSocket,
         *,
-        rooms: Callable[[str], Room | None],
+        admit: Callable[[JoinClaims], Awaitable[Room | Refusal]],
         secrets: dict[str, str],
+        max_token_ttl_s: float,
         config: MediaConfig,
         clock: Callable[[], float],
     ) -> None:
         self._ws = websocket
-        self._rooms = rooms
+        self._admit = admit
         self._secrets = secrets
+        self._max_token_ttl_s = max_token_ttl_s
         self._config = config
         self._clock = clock
         self._outbox: asyncio.Queue[ServerMessage | Close] = asyncio.Queue()
@@ -121,7 +124,12 @@ class SignalingSession:
                 close_codes.BAD_JOIN, f"first frame must be join: {_describe(exc)}"
             ) from None
         try:
-            claims = verify_join_token(join.token, secrets=self._secrets, now=self._clock())
+            claims = verify_join_token(
+                join.token,
+                secrets=self._secrets,
+                now=self._clock(),
+                max_ttl_s=self._max_token_ttl_s,
+            )
         except TokenError as exc:
             raise Refused(close_codes.BAD_TOKEN, str(exc)) from None
         if claims.room != join.room:
@@ -131,9 +139,9 @@ class SignalingSession:
         return join, claims
 
     async def _enter(self, join: Join, claims: JoinClaims) -> None:
-        room = self._rooms(join.room)
-        if room is None:
-            raise Refused(close_codes.DRAINING, "node is draining: ask for a new token")
+        room = await self._admit(claims)
+        if isinstance(room, Refusal):
+            raise Refused(room.code, room.reason)
         previous = room.participants.get(claims.identity)
         if previous is not None:
             previous.disconnect(close_codes.REPLACED, "joined again from another connection")

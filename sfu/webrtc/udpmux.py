@@ -93,6 +93,7 @@ class UdpMux:
         consent_timeout_s: float,
         drain_ms: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        may_read: Callable[[], bool] = lambda: True,
     ) -> None:
         self.bind_host = bind
         self.port = port
@@ -108,6 +109,8 @@ class UdpMux:
         self.drain_ms = drain_ms
         self.datapath: Datapath | None = None
         self._sock: socket.socket | None = None
+        self._may_read = may_read
+        self._held = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -127,7 +130,7 @@ class UdpMux:
         if self.drain_ms:
             self._tasks.append(asyncio.create_task(self._drain_loop(self.datapath)))
         else:
-            asyncio.get_running_loop().add_reader(sock.fileno(), self.datapath.on_readable)
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable, self.datapath)
         self._tasks.append(asyncio.create_task(self._expire_loop()))
         logger.info(
             "ICE-lite on UDP %s:%d, announcing %s", self.bind_host, self.port, self.advertised
@@ -141,15 +144,37 @@ class UdpMux:
         for transport in list(self.by_ufrag.values()):
             transport.fail("node stopping")
         if self._sock is not None:
-            if not self.drain_ms:
+            if not self.drain_ms and not self._held:
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
 
     async def _drain_loop(self, datapath: Datapath) -> None:
         while True:
-            datapath.on_readable()
+            if not self._held and self._may_read():
+                datapath.on_readable()
             await asyncio.sleep(self.drain_ms / 1000)
+
+    def _on_readable(self, datapath: Datapath) -> None:
+        if self._may_read():
+            datapath.on_readable()
+
+    def hold(self) -> None:
+        """Read nothing (datagrams wait in the socket, or are dropped by the kernel when it is
+        full) until `release`: no packet is forwarded meanwhile."""
+        if self._held or self._sock is None:
+            return
+        self._held = True
+        if not self.drain_ms:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+
+    def release(self) -> None:
+        if not self._held or self._sock is None or self.datapath is None:
+            return
+        self._held = False
+        if not self.drain_ms:
+            loop = asyncio.get_running_loop()
+            loop.add_reader(self._sock.fileno(), self._on_readable, self.datapath)
 
     # the transports' side ---------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
@@ -20,9 +21,9 @@ from control_api import app as app_module
 from control_api.app import create_app
 from control_api.domain.models import NodeInfo, NodeLoad
 from control_api.errors import ControlError
-from control_api.settings import ControlSettings
+from control_api.settings import DEMO_KEY_ID, ControlSettings
 from control_api.store import MemoryStore, RedisStore, Store
-from control_api.tokens import JoinGrants, verify_join_token
+from control_api.tokens import JoinGrants, TokenError, verify_join_token
 from tests.control_api.conftest import T0, Clock
 
 K1, S1 = "key-one", "1" * 32
@@ -253,7 +254,7 @@ async def test_token_names_the_node_and_verifies_on_it(
         "identity": "alice",
         "expires_at": T0 + 90,
     }
-    claims = verify_join_token(body["token"], secrets={K2: S2}, now=T0 + 1)
+    claims = verify_join_token(body["token"], secrets={K2: S2}, max_ttl_s=86400, now=T0 + 1)
     assert (claims.identity, claims.name, claims.room) == ("alice", "Alice", "standup")
     assert claims.grants == JoinGrants(publish=False, subscribe=True)
     assert claims.expires_at == T0 + 90
@@ -264,7 +265,7 @@ async def test_token_names_the_node_and_verifies_on_it(
 async def test_token_defaults(client: httpx.AsyncClient, store: Store) -> None:
     await live_node(store, "n1", T0)
     body = (await client.post("/v1/rooms/r1/tokens", json={"identity": "bob"}, auth=AUTH)).json()
-    claims = verify_join_token(body["token"], secrets={K1: S1}, now=T0)
+    claims = verify_join_token(body["token"], secrets={K1: S1}, max_ttl_s=86400, now=T0)
     assert claims.name == "bob"
     assert claims.grants == JoinGrants(publish=True, subscribe=True)
     assert claims.expires_at == body["expires_at"] == T0 + 6 * 3600
@@ -425,22 +426,40 @@ async def test_demo_route_is_off_by_default(memory_client: httpx.AsyncClient) ->
     assert response.status_code == 404
 
 
-async def test_demo_route_issues_tokens_without_a_key(store: Store, clock: Clock) -> None:
+async def test_demo_route_issues_short_tokens_with_the_demo_key(store: Store, clock: Clock) -> None:
     await live_node(store, "n1", T0)
-    demo = ControlSettings(demo=True)
+    demo = settings(demo=True, demo_token_ttl_s=120)
     async with client_for(create_app(demo, store, clock=clock)) as http:
         response = await http.post("/demo/token", json={"room": "lobby", "identity": "guest-1"})
         bad = await http.post("/demo/token", json={"room": "no way", "identity": "guest-1"})
     assert response.status_code == 200
     body = response.json()
-    assert (body["node_url"], body["room"], body["identity"]) == (
+    assert (body["node_url"], body["room"], body["identity"], body["expires_at"]) == (
         "wss://n1.test/ws",
         "lobby",
         "guest-1",
+        T0 + 120,
     )
-    claims = verify_join_token(body["token"], secrets=demo.api_keys, now=T0)
+    token = body["token"]
+    assert jwt.get_unverified_header(token)["kid"] == DEMO_KEY_ID
+    claims = verify_join_token(token, secrets=demo.token_secrets(), max_ttl_s=120, now=T0)
     assert claims.grants == JoinGrants(publish=True, subscribe=True)
+    # never signed with an API key: a node without demo mode refuses it
+    with pytest.raises(TokenError, match="token key unknown"):
+        verify_join_token(token, secrets=demo.api_keys, max_ttl_s=86400, now=T0)
     assert bad.status_code == 422
+
+
+async def test_token_lifetime_is_bounded_by_the_settings(store: Store, clock: Clock) -> None:
+    await live_node(store, "n1", T0)
+    app = create_app(settings(token_ttl_s=600, token_max_ttl_s=3600), store, clock=clock)
+    async with client_for(app) as http:
+        url = "/v1/rooms/standup/tokens"
+        longer = await http.post(url, json={"identity": "a", "ttl_s": 3601}, auth=(K1, S1))
+        longest = await http.post(url, json={"identity": "a", "ttl_s": 3600}, auth=(K1, S1))
+    assert longer.status_code == 422
+    assert longer.json()["detail"][0]["loc"] == ["body", "ttl_s"]
+    assert longest.status_code == 200
 
 
 async def test_static_page_is_served_after_the_api(

@@ -43,6 +43,7 @@ from control_api.domain.models import (
 )
 from control_api.settings import ControlSettings
 from control_api.store import MemoryStore, Store
+from control_api.tokens import MAX_TOKEN_TTL_S
 from tests.control_api.conftest import RedisStoreFactory
 
 try:
@@ -74,8 +75,9 @@ STATEFUL_CHECKS = ["ensure_resource_availability"]
 
 
 def control_settings() -> ControlSettings:
-    # Demo on: /demo/token is part of the fuzzed document too.
-    return ControlSettings(api_keys={KEY: SECRET}, demo=True)
+    # Demo on: /demo/token is part of the fuzzed document too. Token lifetimes up to the
+    # document's bound are allowed, so that every schema-valid request is accepted.
+    return ControlSettings(api_keys={KEY: SECRET}, demo=True, token_max_ttl_s=MAX_TOKEN_TTL_S)
 
 
 def fuzz_config(checks: list[str]) -> schemathesis.Config:
@@ -144,7 +146,14 @@ async def seed(store: Store) -> None:
         await store.register_node(info)
         await store.heartbeat(info.id, NodeLoad(), heartbeat_at)
     await store.create_room(
-        RoomInfo(name=ROOM, max_participants=10, empty_timeout_s=60, metadata="", created_at=T0)
+        RoomInfo(
+            name=ROOM,
+            max_participants=10,
+            empty_timeout_s=60,
+            metadata="",
+            created_at=T0,
+            id="RM_1",
+        )
     )
     await store.assign_room(ROOM, T0, control_settings().node_ttl_s)
     for participant in PARTICIPANTS:

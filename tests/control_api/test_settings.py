@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from control_api.settings import DEMO_KEY_ID, DEMO_SECRET, ControlSettings
+from control_api.settings import DEMO_KEY_ID, ControlSettings
 
 S1 = "a" * 32
 S2 = "b" * 48
@@ -42,7 +42,7 @@ def test_other_values_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         2.5,
         True,
     )
-    assert settings.api_keys == {"k1": S1}  # configured keys win over the demo key
+    assert settings.api_keys == {"k1": S1}  # the demo key is never an API key
 
 
 def test_key_file_adds_to_env_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -53,8 +53,27 @@ def test_key_file_adds_to_env_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert ControlSettings().api_keys == {"k1": S1, "k2": S2, "k3": f"{S1}:with-colon"}
 
 
-def test_demo_without_keys_uses_the_development_key() -> None:
-    assert ControlSettings(demo=True).api_keys == {DEMO_KEY_ID: DEMO_SECRET}
+def test_demo_tokens_have_a_key_of_their_own_accepted_only_in_demo_mode() -> None:
+    on = ControlSettings(api_keys=f"k1:{S1}", demo=True)
+    off = ControlSettings(api_keys=f"k1:{S1}")
+    assert on.demo_secret() not in (S1, S2) and len(on.demo_secret()) >= 32
+    assert on.token_secrets() == {"k1": S1, DEMO_KEY_ID: on.demo_secret()}
+    assert off.token_secrets() == {"k1": S1}
+    # every process of a cluster derives the same demo key from the same API keys
+    assert ControlSettings(api_keys=f"k1:{S1}", demo=True).demo_secret() == on.demo_secret()
+    assert ControlSettings(api_keys=f"k2:{S2}", demo=True).demo_secret() != on.demo_secret()
+
+
+def test_demo_without_keys_is_refused() -> None:
+    with pytest.raises(ValidationError, match="no API keys"):
+        ControlSettings(demo=True)
+
+
+def test_token_lifetimes_are_bounded() -> None:
+    with pytest.raises(ValidationError, match="SFU_TOKEN_TTL_S is longer"):
+        ControlSettings(api_keys=f"k1:{S1}", token_ttl_s=7200, token_max_ttl_s=3600)
+    with pytest.raises(ValidationError, match="SFU_DEMO_TOKEN_TTL_S is longer"):
+        ControlSettings(api_keys=f"k1:{S1}", demo_token_ttl_s=7200, token_max_ttl_s=3600)
 
 
 def test_secrets_never_appear_in_repr() -> None:

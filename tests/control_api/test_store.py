@@ -7,8 +7,15 @@ import asyncio
 import pytest
 
 from control_api.domain.commands import NodeCommand
-from control_api.domain.models import NodeInfo, NodeLoad, ParticipantRecord, RoomInfo, TrackRecord
-from control_api.errors import NodeNotFound
+from control_api.domain.models import (
+    Admission,
+    NodeInfo,
+    NodeLoad,
+    ParticipantRecord,
+    RoomInfo,
+    TrackRecord,
+)
+from control_api.errors import NodeNotFound, NotRoomOwner
 from control_api.store import Store
 from tests.control_api.conftest import RedisStoreFactory
 
@@ -26,6 +33,7 @@ def room(name: str, *, created_at: float = 1.0, metadata: str = "") -> RoomInfo:
         empty_timeout_s=300,
         metadata=metadata,
         created_at=created_at,
+        id=f"RM_{name}",
     )
 
 
@@ -229,8 +237,13 @@ def participant(identity: str, node_id: str = "n1", *tracks: TrackRecord) -> Par
     )
 
 
+async def owned(store: Store, node_id: str, *rooms: str) -> None:
+    assert await store.claim_rooms(node_id, rooms) == []
+
+
 async def test_participants_are_recorded_per_room(store: Store) -> None:
     video = TrackRecord(id="TR_v", kind="video", muted=True)
+    await owned(store, "n1", "r1", "r2")
     await store.put_participant("r1", participant("bob", "n1", video))
     await store.put_participant("r1", participant("ada"))
     await store.put_participant("r2", participant("cy"))
@@ -241,8 +254,23 @@ async def test_participants_are_recorded_per_room(store: Store) -> None:
     assert await store.list_participants("nowhere") == []
 
 
+async def test_only_the_node_a_room_is_assigned_to_writes_its_participants(store: Store) -> None:
+    await owned(store, "n1", "r1")
+    with pytest.raises(NotRoomOwner) as refused:
+        await store.put_participant("r1", participant("bob", "n2"))
+    assert refused.value.room == "r1"
+    with pytest.raises(NotRoomOwner):
+        await store.put_participant("unassigned", participant("bob", "n1"))
+    assert await store.list_participants("r1") == []
+    assert await store.list_participants("unassigned") == []
+
+
 async def test_only_the_hosting_node_removes_a_participant(store: Store) -> None:
+    await live_nodes(store, "n1", now=0.0)
+    await owned(store, "n1", "r1")
     await store.put_participant("r1", participant("bob", "n1"))
+    await live_nodes(store, "n2", now=100.0)  # n1 is dead by then: the room moves
+    assert (await store.assign_room("r1", 100.0, TTL)).info.id == "n2"  # type: ignore[union-attr]
     await store.put_participant("r1", participant("bob", "n2"))  # rejoined on another node
     await store.remove_participant("r1", "bob", "n1")  # the old node learns late
     assert await store.list_participants("r1") == [participant("bob", "n2")]
@@ -251,11 +279,40 @@ async def test_only_the_hosting_node_removes_a_participant(store: Store) -> None
     assert await store.list_participants("r1") == []
 
 
-async def test_deleting_a_room_forgets_its_participants(store: Store) -> None:
+async def test_deleting_a_room_forgets_its_participants_and_generations(store: Store) -> None:
     await store.create_room(room("r1"))
+    await owned(store, "n1", "r1")
     await store.put_participant("r1", participant("bob"))
+    await store.revoke_identity("r1", "bob")
     assert await store.delete_room("r1")
     assert await store.list_participants("r1") == []
+    assert await store.identity_generation("r1", "bob") == 0
+    assert await store.admission("r1", "bob") == Admission(room=None, node_id=None, generation=0)
+
+
+async def test_revoking_an_identity_raises_its_generation_in_that_room_only(store: Store) -> None:
+    assert await store.identity_generation("r1", "bob") == 0
+    assert await store.revoke_identity("r1", "bob") == 1
+    assert await store.revoke_identity("r1", "bob") == 2
+    assert await store.identity_generation("r1", "bob") == 2
+    assert await store.identity_generation("r1", "ada") == 0
+    assert await store.identity_generation("r2", "bob") == 0
+
+
+async def test_admission_reads_room_node_and_generation_at_once(store: Store) -> None:
+    created = await store.create_room(room("r1"))
+    await owned(store, "n1", "r1")
+    await store.revoke_identity("r1", "bob")
+    assert await store.admission("r1", "bob") == Admission(created, "n1", 1)
+    assert await store.admission("r1", "ada") == Admission(created, "n1", 0)
+    assert await store.admission("r2", "bob") == Admission(None, None, 0)
+
+
+async def test_room_owners_names_each_rooms_node(store: Store) -> None:
+    await owned(store, "n1", "a")
+    await owned(store, "n2", "b")
+    assert await store.room_owners(["a", "b", "none"]) == {"a": "n1", "b": "n2", "none": None}
+    assert await store.room_owners([]) == {}
 
 
 async def test_a_node_claims_only_unassigned_rooms(store: Store) -> None:

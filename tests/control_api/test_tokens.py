@@ -22,6 +22,7 @@ OTHER_SECRET = "o" * 40
 SECRETS = {"k1": SECRET, "k2": OTHER_SECRET}
 NOW = 1_700_000_000.25
 TTL = 600
+MAX_TTL = 3600
 
 
 def mint(**overrides: Any) -> str:
@@ -31,6 +32,8 @@ def mint(**overrides: Any) -> str:
         "identity": "alice",
         "name": "Alice",
         "room": "standup",
+        "room_id": "RM_1",
+        "generation": 2,
         "grants": JoinGrants(publish=True, subscribe=False),
         "ttl_s": TTL,
         "now": NOW,
@@ -48,6 +51,8 @@ def valid_payload() -> dict[str, Any]:
         "sub": "alice",
         "name": "Alice",
         "room": "standup",
+        "rid": "RM_1",
+        "gen": 0,
         "grants": {"publish": True, "subscribe": True},
         "iat": int(NOW),
         "nbf": int(NOW),
@@ -57,19 +62,22 @@ def valid_payload() -> dict[str, Any]:
 
 def refusal(token: str | None, *, now: float = NOW, leeway_s: float = 0.0) -> str:
     with pytest.raises(TokenError) as caught:
-        verify_join_token(token, secrets=SECRETS, now=now, leeway_s=leeway_s)
+        verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=now, leeway_s=leeway_s)
     assert str(caught.value) == caught.value.reason
     return caught.value.reason
 
 
 def test_round_trip() -> None:
     token = mint()
-    claims = verify_join_token(token, secrets=SECRETS, now=NOW + 1)
+    claims = verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW + 1)
     assert claims == JoinClaims(
         identity="alice",
         name="Alice",
         room="standup",
         grants=JoinGrants(publish=True, subscribe=False),
+        room_id="RM_1",
+        generation=2,
+        issued_at=float(int(NOW)),
         expires_at=float(int(NOW) + TTL),
     )
 
@@ -78,12 +86,12 @@ def test_token_names_its_key_and_algorithm() -> None:
     header = jwt.get_unverified_header(mint(key_id="k2", secret=OTHER_SECRET))
     assert (header["alg"], header["kid"]) == ("HS256", "k2")
     payload = jwt.decode(mint(), SECRET, algorithms=["HS256"], options={"verify_exp": False})
-    assert payload == valid_payload() | {"grants": {"publish": True, "subscribe": False}}
+    assert payload == valid_payload() | {"grants": {"publish": True, "subscribe": False}, "gen": 2}
 
 
 def test_second_key_verifies_its_own_tokens() -> None:
     token = mint(key_id="k2", secret=OTHER_SECRET)
-    assert verify_join_token(token, secrets=SECRETS, now=NOW).identity == "alice"
+    assert verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW).identity == "alice"
 
 
 @pytest.mark.parametrize("token", [None, ""])
@@ -130,18 +138,26 @@ def test_payload_that_is_not_an_object_is_malformed() -> None:
 def test_expired() -> None:
     exp = int(NOW) + TTL
     token = mint()
-    assert verify_join_token(token, secrets=SECRETS, now=exp - 0.001, leeway_s=0).identity
+    assert verify_join_token(
+        token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=exp - 0.001, leeway_s=0
+    ).identity
     assert refusal(token, now=exp) == "token expired"
     # The default leeway tolerates a few seconds of clock difference between machines.
-    assert verify_join_token(token, secrets=SECRETS, now=exp + 4.9).identity == "alice"
+    assert (
+        verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=exp + 4.9).identity
+        == "alice"
+    )
     with pytest.raises(TokenError, match="token expired"):
-        verify_join_token(token, secrets=SECRETS, now=exp + 5)
+        verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=exp + 5)
 
 
 def test_not_yet_valid() -> None:
     token = mint()
     assert refusal(token, now=NOW - 1) == "token not yet valid"
-    assert verify_join_token(token, secrets=SECRETS, now=NOW - 4).identity == "alice"
+    assert (
+        verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW - 4).identity
+        == "alice"
+    )
 
 
 def test_tampered_payload_fails_signature() -> None:
@@ -184,8 +200,29 @@ def test_key_unknown(headers: dict[str, Any]) -> None:
         ({"grants": {"publish": True}}, "grants"),
         ({"grants": {"publish": "yes", "subscribe": True}}, "grants"),
         ({"grants": [True, True]}, "grants"),
+        ({"rid": None}, "rid"),
+        ({"rid": ""}, "rid"),
+        ({"gen": None}, "gen"),
+        ({"gen": -1}, "gen"),
+        ({"gen": 1.5}, "gen"),
+        ({"gen": True}, "gen"),
     ],
 )
 def test_claims_invalid(change: dict[str, Any], field: str) -> None:
     payload = {k: v for k, v in (valid_payload() | change).items() if v is not None}
     assert refusal(raw_token(payload)) == f"token claims invalid: {field}"
+
+
+@pytest.mark.parametrize("exp", [int(NOW) + MAX_TTL + 1, 10**22, 2**63])
+def test_lifetime_over_the_maximum(exp: int) -> None:
+    assert refusal(raw_token(valid_payload() | {"exp": exp})) == "token lifetime exceeds 3600 s"
+
+
+def test_lifetime_at_the_maximum() -> None:
+    token = raw_token(valid_payload() | {"exp": int(NOW) + MAX_TTL})
+    assert verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW).identity
+
+
+def test_issued_in_the_future() -> None:
+    token = raw_token(valid_payload() | {"iat": int(NOW) + 60, "exp": int(NOW) + 120})
+    assert refusal(token) == "token not yet valid"

@@ -6,6 +6,7 @@ the node exits 0 and the hook ends with it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -22,8 +23,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.conftest import RedisProcess
 from tests.helm.chart import container, render
-from tests.support.node import demo_token
+from tests.support.node import redis_token
 from tests.support.ports import free_port
 from tests.support.process import REPO, node_env
 
@@ -55,20 +57,24 @@ def pid_one_of(unshare: subprocess.Popen[bytes]) -> int:
 
 
 @pytest.fixture
-def node_as_pid_1(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
+def node_as_pid_1(
+    tmp_path: Path, redis_factory: Callable[[], RedisProcess]
+) -> Iterator[tuple[subprocess.Popen[bytes], int, int, str]]:
+    """The node as PID 1, its port, and the URL of the Redis it registered in."""
     port = free_port()
+    redis = redis_factory()
     log = (tmp_path / "node.log").open("wb")
     node = subprocess.Popen(
         ["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-m", "sfu"],
         cwd=REPO,
-        env=node_env(port),
+        env=node_env(port, {"SFU_REDIS_URL": redis.url}),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
         eventually(lambda: readyz(port) == 200 or node.poll() is not None)
         assert node.poll() is None, (tmp_path / "node.log").read_text()
-        yield node, pid_one_of(node), port
+        yield node, pid_one_of(node), port, redis.url
     finally:
         node.kill()
         node.wait()
@@ -76,30 +82,29 @@ def node_as_pid_1(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
 
 
 @contextlib.contextmanager
-def joining(port: int, room: str, identity: str) -> Iterator[ClientConnection]:
+def joining(port: int, room: str, token: str) -> Iterator[ClientConnection]:
     """A participant (signaling only: enough to keep a room open) sending its `join`."""
     with connect(f"ws://127.0.0.1:{port}/v1/signal") as ws:
-        ws.send(
-            json.dumps(
-                {"type": "join", "protocol": 1, "room": room, "token": demo_token(room, identity)}
-            )
-        )
+        ws.send(json.dumps({"type": "join", "protocol": 1, "room": room, "token": token}))
         yield ws
 
 
 def test_prestop_hook_drains_the_node_and_waits_for_its_calls(
-    node_as_pid_1: tuple[subprocess.Popen[bytes], int, int],
+    node_as_pid_1: tuple[subprocess.Popen[bytes], int, int, str],
 ) -> None:
-    node, pid_1, port = node_as_pid_1
+    node, pid_1, port, redis_url = node_as_pid_1
+    # Both rooms are placed on the node while it takes rooms; "another" is joined once it drains.
+    ada = asyncio.run(redis_token(redis_url, "call", "ada"))
+    bob = asyncio.run(redis_token(redis_url, "another", "bob"))
     media = render({"redis": {"url": "redis://r:6379/0"}}).media()
     hook = container(media)["lifecycle"]["preStop"]["exec"]["command"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    with joining(port, "call", "ada") as call:
+    with joining(port, "call", ada) as call:
         assert json.loads(call.recv(timeout=10))["type"] == "joined"
         running = subprocess.Popen(["nsenter", "--target", str(pid_1), "--pid", *hook], env=env)
         try:
             eventually(lambda: readyz(port) == 503)  # draining: out of the ready set
-            late = joining(port, "another", "bob")  # no new rooms here
+            late = joining(port, "another", bob)  # no new rooms here
             with late as ws, pytest.raises(ConnectionClosed) as refused:
                 ws.recv(timeout=10)
             assert refused.value.rcvd is not None and refused.value.rcvd.code == 4503

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.support.client import Client, conference, receives_from
-from tests.support.node import demo_token, running_node
+from tests.support.node import running_node
 
 pytestmark = pytest.mark.webrtc
 
@@ -15,13 +15,13 @@ pytestmark = pytest.mark.webrtc
 async def test_three_participants_see_and_hear_each_other_and_a_late_fourth() -> None:
     async with (
         running_node() as running,
-        conference(running.url, "standup", ["alice", "bob", "carol"], demo_token) as clients,
+        conference(running.url, "standup", ["alice", "bob", "carol"], running.token) as clients,
     ):
         names = list(clients)
         for name, client in clients.items():
             assert all(client.frame_sizes[o][0] > 0 for o in names if o != name)
 
-        dave = Client(running.url, "standup", demo_token("standup", "dave"))
+        dave = Client(running.url, "standup", await running.token("standup", "dave"))
         try:
             await dave.connect()
             await dave.wait_until(lambda: receives_from(dave, names))
@@ -48,7 +48,7 @@ async def test_a_leave_reaches_everyone_even_past_a_participant_already_closing(
     names = ["alice", "bob", "carol"]
     async with (
         running_node() as running,
-        conference(running.url, "exodus", names, demo_token) as clients,
+        conference(running.url, "exodus", names, running.token) as clients,
     ):
         mux = running.node.mux
         assert mux is not None and len(mux.by_ufrag) == 6

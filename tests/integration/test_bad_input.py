@@ -14,12 +14,13 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from control_api.settings import DEMO_KEY_ID, DEMO_SECRET
 from control_api.tokens import JoinGrants, mint_join_token
 from sfu.media.counters import DropReason
+from sfu.signaling import close_codes
 from sfu.signaling.messages import MAX_FRAME_BYTES
 from tests.support.client import Client
-from tests.support.node import RunningNode, demo_token, running_node
+from tests.support.keys import TEST_KEY_ID, TEST_SECRET
+from tests.support.node import RunningNode, running_node
 
 pytestmark = pytest.mark.webrtc
 
@@ -30,8 +31,8 @@ async def call(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RunningNod
     ICE-lite port, or (param "aioice") on aioice's port per peer connection."""
     overrides = {"udp_port": 0} if getattr(request, "param", None) == "aioice" else {}
     async with running_node(**overrides) as running:
-        a = Client(running.url, "main", demo_token("main", "a"))
-        b = Client(running.url, "main", demo_token("main", "b"))
+        a = Client(running.url, "main", await running.token("main", "a"))
+        b = Client(running.url, "main", await running.token("main", "b"))
         await a.connect()
         await b.connect()
         await a.wait_until(lambda: a.frames["b"]["video"] > 5)
@@ -75,8 +76,8 @@ def _token(
     room: str,
     *,
     ttl_s: float = 60,
-    secret: str = DEMO_SECRET,
-    key_id: str = DEMO_KEY_ID,
+    secret: str = TEST_SECRET,
+    key_id: str = TEST_KEY_ID,
     now: float | None = None,
 ) -> str:
     return mint_join_token(
@@ -85,6 +86,8 @@ def _token(
         identity="mallory",
         name="M",
         room=room,
+        room_id="RM_unknown",
+        generation=0,
         grants=JoinGrants(),
         ttl_s=ttl_s,
         now=time.time() if now is None else now,
@@ -104,6 +107,11 @@ async def test_refused_joins_get_a_close_code_and_reason(
         ([_join("main", tampered)], 4401, "token signature invalid"),
         ([_join("main", _token("main", secret="x" * 40))], 4401, "token signature invalid"),
         ([_join("other", _token("main"))], 4403, "token is for room 'main', not 'other'"),
+        ([_join("main", _token("main", ttl_s=2 * 86400))], 4401, "token lifetime exceeds"),
+        ([_join("main", _token("main", ttl_s=1e22))], 4401, "token lifetime exceeds"),
+        ([_join("main", _token("main", key_id="demo:tokens"))], 4401, "token key unknown"),
+        ([_join("main", _token("main"))], 4401, "token is for an earlier room of that name"),
+        ([_join("nowhere", _token("nowhere"))], 4404, "room 'nowhere' does not exist"),
         (["hello"], 4400, "first frame must be join"),
         ([json.dumps({"type": "leave"})], 4400, "first frame must be join"),
         (["x" * (MAX_FRAME_BYTES + 1)], 1009, ""),
@@ -129,7 +137,7 @@ async def test_bad_frames_after_joining_get_error_frames_and_the_connection_stay
 ) -> None:
     running, a, b = call
     async with websockets.connect(running.url) as ws:
-        await ws.send(_join("main", demo_token("main", "eve")))
+        await ws.send(_join("main", await running.token("main", "eve")))
         cases = [
             ("{not json", "bad_json"),
             (json.dumps({"type": "teleport"}), "bad_message"),
@@ -151,12 +159,34 @@ async def test_bad_frames_after_joining_get_error_frames_and_the_connection_stay
             assert error["message"]
         mute = await _expect_error(ws, json.dumps({"type": "mute", "track_id": "x"}), "bad_message")
         assert "muted" in mute["message"]
+        for ts in ("NaN", "Infinity", "-Infinity", "1e999"):  # JSON as Python's json reads it
+            ping = await _expect_error(ws, f'{{"type": "ping", "ts": {ts}}}', "bad_message")
+            assert "ts: Input should be a finite number" in ping["message"], ping
         await ws.send(json.dumps({"type": "ping", "ts": 42}))
         while (reply := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "pong":
             pass
         assert reply["ts"] == 42
     assert not a.errors and not b.errors
     await _still_flowing(a, b)
+
+
+async def test_a_subscriber_that_does_not_answer_its_offer_is_disconnected() -> None:
+    async with running_node(subscribe_answer_timeout_s=1) as running:
+        a = Client(running.url, "main", await running.token("main", "a"))
+        await a.connect()  # so that the next one to join is offered a's tracks
+        try:
+            lurker = _join("main", await running.token("main", "lurker"))
+            started = time.monotonic()
+            code, reason = await _close_of(running.url, [lurker])
+            waited = time.monotonic() - started
+            assert code == close_codes.OFFER_UNANSWERED
+            assert reason == "subscribe_offer not answered within 1 s"
+            assert 1 <= waited < 3.5  # the bound, checked once a second
+            await a.wait_until(lambda: "lurker" not in a.participants, timeout=5)
+            assert list(running.node.rooms["main"].participants) == ["a"]
+            assert not a.closed.is_set() and not a.errors
+        finally:
+            await a.close()
 
 
 @pytest.mark.parametrize("call", ["single_port", "aioice"], indirect=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+import websockets
 
 from control_api.webhooks import verify
 from tests.conftest import RedisProcess
@@ -220,6 +221,14 @@ async def test_rest_calls_act_on_a_live_call(three_nodes: Cluster) -> None:
         await ada.wait_until(lambda: "cy" not in ada.participants, 5)
         listed = (await three_nodes.api.get("/v1/rooms/call/participants")).json()
         assert [p["identity"] for p in listed] == ["ada", "bob"]
+        # The removal sticks: her token is refused, she stays out of the REST view; only a
+        # token minted after the removal lets her in again.
+        removed = "removed from the room: this token was revoked"
+        assert await refusal(cy.url, "call", cy.token) == (4410, removed)
+        listed = (await three_nodes.api.get("/v1/rooms/call/participants")).json()
+        assert [p["identity"] for p in listed] == ["ada", "bob"]
+        again = await three_nodes.token("call", "cy")
+        assert await refusal(again["node_url"], "call", again["token"]) is None
 
         # Delete the room: everyone is disconnected, and the room is gone.
         assert (await three_nodes.api.delete("/v1/rooms/call")).status_code == 204
@@ -227,6 +236,26 @@ async def test_rest_calls_act_on_a_live_call(three_nodes: Cluster) -> None:
             await asyncio.wait_for(client.closed.wait(), 5)
             assert (client.close_code, client.close_reason) == (1000, "room deleted")
         assert (await three_nodes.api.get("/v1/rooms/call")).status_code == 404
+        # Tokens minted before the delete neither join nor bring the room back, not even once a
+        # new room of that name exists.
+        assert await refusal(ada.url, "call", ada.token) == (4404, "room 'call' does not exist")
+        assert (await three_nodes.api.get("/v1/rooms/call")).status_code == 404
+        assert (await three_nodes.api.post("/v1/rooms", json={"name": "call"})).status_code == 201
+        earlier = "token is for an earlier room of that name"
+        assert await refusal(bob.url, "call", bob.token) == (4401, earlier)
+
+
+async def refusal(url: str, room: str, token: str) -> tuple[int, str] | None:
+    """Join on signaling alone: None if joined, else the close code and reason."""
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"type": "join", "protocol": 1, "room": room, "token": token}))
+        try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            return closed.rcvd.code, closed.rcvd.reason
+        assert first["type"] == "joined", first
+        return None
 
 
 async def test_nodes_send_signed_webhooks(

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import RedisProcess
 from tests.support.client import Client
-from tests.support.node import demo_token
+from tests.support.node import redis_token
 from tests.support.process import REPO, node_process
 
 pytestmark = pytest.mark.webrtc
 
 
-async def test_node_never_decodes_or_encodes(tmp_path: Path) -> None:
+async def test_node_never_decodes_or_encodes(
+    tmp_path: Path, redis_factory: Callable[[], RedisProcess]
+) -> None:
+    redis = redis_factory()
     guard_log = tmp_path / "codecs.log"
     guard_log.touch()
     env = {
         "PYTHONPATH": f"{REPO / 'tests/support/codec_guard'}",
         "SFU_CODEC_GUARD_LOG": str(guard_log),
+        "SFU_REDIS_URL": redis.url,
     }
     async with node_process(env, log=tmp_path / "node.log") as url:
-        a = Client(url, "r", demo_token("r", "a"))
-        b = Client(url, "r", demo_token("r", "b"))
+        a = Client(url, "r", await redis_token(redis.url, "r", "a"))
+        b = Client(url, "r", await redis_token(redis.url, "r", "b"))
         try:
             await a.connect()
             await b.connect()

@@ -13,7 +13,7 @@ from aioice import stun
 
 from sfu.webrtc.stun import UdpDrop
 from tests.support.client import Client, conference, receives_from
-from tests.support.node import demo_token, running_node
+from tests.support.node import running_node
 from tests.support.ports import free_udp_port
 
 pytestmark = pytest.mark.webrtc
@@ -27,7 +27,7 @@ async def test_three_participants_share_the_one_port() -> None:
     port = free_udp_port()
     async with (
         running_node(udp_port=port, udp_bind="127.0.0.1") as running,
-        conference(running.url, "lite", ["alice", "bob", "carol"], demo_token) as clients,
+        conference(running.url, "lite", ["alice", "bob", "carol"], running.token) as clients,
     ):
         answer = clients["alice"].publish_answer
         assert "a=ice-lite" in answer
@@ -78,8 +78,8 @@ async def test_a_flood_of_bogus_datagrams_is_dropped_unanswered_while_the_call_g
     async with running_node(udp_port=port, udp_bind="127.0.0.1") as running:
         mux = running.node.mux
         assert mux is not None
-        alice = Client(running.url, "flood", demo_token("flood", "alice"))
-        bob = Client(running.url, "flood", demo_token("flood", "bob"))
+        alice = Client(running.url, "flood", await running.token("flood", "alice"))
+        bob = Client(running.url, "flood", await running.token("flood", "bob"))
         socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(senders)]
         try:
             await alice.connect()
@@ -145,7 +145,7 @@ async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
     async with running_node(consent_timeout_s=timeout_s) as running:
         mux = running.node.mux
         assert mux is not None
-        async with conference(running.url, "consent", ["alice", "bob"], demo_token) as clients:
+        async with conference(running.url, "consent", ["alice", "bob"], running.token) as clients:
             alice, bob = clients["alice"], clients["bob"]
             bobs, alices = _server_ufrags(bob), _server_ufrags(alice)
             bobs_transports = [mux.by_ufrag[u] for u in bobs]
@@ -241,7 +241,7 @@ async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
         _, relay = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _Relay(("127.0.0.1", port)), local_addr=("127.0.0.2", port)
         )
-        async with conference(running.url, "nat", ["alice", "bob"], demo_token) as clients:
+        async with conference(running.url, "nat", ["alice", "bob"], running.token) as clients:
             alice, bob = clients["alice"], clients["bob"]
             assert f"127.0.0.2 {port} typ host" in alice.publish_answer
             before = {u: mux.by_ufrag[u].remote for u in _server_ufrags(bob)}
@@ -280,7 +280,7 @@ async def test_ipv6_and_dual_stack_ports_carry_calls(bind: str, announced: str) 
     port = free_udp_port()
     async with (
         running_node(udp_port=port, udp_bind=bind, ice_host_addresses=[announced]) as running,
-        conference(running.url, "v6", ["alice", "bob"], demo_token) as clients,
+        conference(running.url, "v6", ["alice", "bob"], running.token) as clients,
     ):
         assert _remote_port(clients["alice"].publish_answer) == {port}
         assert f" {announced} {port} typ host" in clients["alice"].publish_answer
@@ -300,6 +300,6 @@ async def test_a_port_drained_on_a_timer_carries_a_call() -> None:
         await asyncio.sleep(0.3)
         assert mux.datapath.datagrams == 0
         assert mux.datapath.wakeups >= 30  # read on the timer, with nothing to read
-        async with conference(running.url, "timer", ["alice", "bob"], demo_token) as clients:
+        async with conference(running.url, "timer", ["alice", "bob"], running.token) as clients:
             assert not any(client.errors for client in clients.values())
         assert mux.datapath.datagrams > 40  # each one's 10+ video and audio frames, and more

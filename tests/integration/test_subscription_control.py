@@ -9,7 +9,7 @@ import pytest
 
 from sfu.media.counters import DropReason
 from tests.support.client import Client
-from tests.support.node import demo_token, running_node
+from tests.support.node import running_node
 
 pytestmark = pytest.mark.webrtc
 
@@ -18,8 +18,8 @@ QUIET_S = 1.0  # longer than a frame interval and the node's in-flight packets
 
 async def test_a_hidden_video_is_paused_and_resumes_when_shown() -> None:
     async with running_node() as running:
-        pub = Client(running.url, "r", demo_token("r", "pub"))
-        sub = Client(running.url, "r", demo_token("r", "sub"))
+        pub = Client(running.url, "r", await running.token("r", "pub"))
+        sub = Client(running.url, "r", await running.token("r", "sub"))
         try:
             await pub.connect()
             await sub.connect(publish=False)
@@ -48,7 +48,7 @@ async def test_a_hidden_video_is_paused_and_resumes_when_shown() -> None:
 
 async def test_unknown_track_in_video_quality_is_an_error_frame() -> None:
     async with running_node() as running:
-        sub = Client(running.url, "r", demo_token("r", "sub"))
+        sub = Client(running.url, "r", await running.token("r", "sub"))
         try:
             await sub.connect(publish=False)
             await sub.send({"type": "video_quality", "track_id": "TR_x", "quality": "low"})

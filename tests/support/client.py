@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import websockets
@@ -176,10 +176,10 @@ def receives_from(client: Client, others: Sequence[str], minimum: int = 10) -> b
 
 @contextlib.asynccontextmanager
 async def conference(
-    url: str, room: str, names: Sequence[str], token: Callable[[str, str], str]
+    url: str, room: str, names: Sequence[str], token: Callable[[str, str], Awaitable[str]]
 ) -> AsyncIterator[dict[str, Client]]:
     """`names` joined and publishing, each receiving every other; all closed afterwards."""
-    clients = {n: Client(url, room, token(room, n)) for n in names}
+    clients = {n: Client(url, room, await token(room, n)) for n in names}
     try:
         for client in clients.values():
             await client.connect()

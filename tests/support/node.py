@@ -11,33 +11,57 @@ from typing import Any
 
 import uvicorn
 
-from control_api.settings import DEMO_KEY_ID, DEMO_SECRET
+from control_api.joins import issue_join_token
+from control_api.schemas import RoomCreate
+from control_api.store.base import Store
 from control_api.store.memory_store import MemoryStore
-from control_api.tokens import JoinGrants, mint_join_token
+from control_api.store.redis_store import RedisStore
+from control_api.tokens import JoinGrants
 from sfu.node import Node
 from sfu.settings import NodeSettings
 from sfu.signaling.messages import MAX_FRAME_BYTES
+from tests.support.keys import TEST_KEY_ID, TEST_SECRET
 from tests.support.ports import free_port, free_udp_port
-
-
-def demo_token(room: str, identity: str, *, ttl_s: float = 600, publish: bool = True) -> str:
-    """A join token signed with the demo key that test nodes accept."""
-    return mint_join_token(
-        key_id=DEMO_KEY_ID,
-        secret=DEMO_SECRET,
-        identity=identity,
-        name=identity.title(),
-        room=room,
-        grants=JoinGrants(publish=publish, subscribe=True),
-        ttl_s=ttl_s,
-        now=time.time(),
-    )
 
 
 @dataclass
 class RunningNode:
     node: Node
     url: str
+    store: MemoryStore
+
+    async def token(self, room: str, identity: str, *, publish: bool = True) -> str:
+        """A join token from the product's join flow: the room is created if missing and
+        assigned to this node in its store."""
+        return await join_token(self.store, room, identity, publish=publish)
+
+
+async def join_token(store: Store, room: str, identity: str, *, publish: bool = True) -> str:
+    """A join token from the product's join flow on `store` (the room is created if missing
+    and assigned to a live node there), signed with the suite's key."""
+    now = time.time()
+    issued = await issue_join_token(
+        store,
+        room=RoomCreate(name=room).to_room(now=now),
+        key_id=TEST_KEY_ID,
+        secret=TEST_SECRET,
+        identity=identity,
+        name=identity.title(),
+        grants=JoinGrants(publish=publish, subscribe=True),
+        ttl_s=600,
+        now=now,
+        node_ttl_s=5.0,  # the default liveness TTL of the nodes tests run
+    )
+    return issued.token
+
+
+async def redis_token(redis_url: str, room: str, identity: str) -> str:
+    """`join_token` on the Redis that node processes started with SFU_REDIS_URL share."""
+    store = RedisStore.from_url(redis_url)
+    try:
+        return await join_token(store, room, identity)
+    finally:
+        await store.close()
 
 
 @contextlib.asynccontextmanager
@@ -46,7 +70,7 @@ async def running_node(**overrides: Any) -> AsyncIterator[RunningNode]:
     the node's one ICE-lite port (a free one by default)."""
     port = free_port()
     fields: dict[str, Any] = {
-        "demo": True,
+        "api_keys": {TEST_KEY_ID: TEST_SECRET},
         "node_host": "127.0.0.1",
         "node_port": port,
         "ice_host_addresses": ["127.0.0.1"],
@@ -71,7 +95,7 @@ async def running_node(**overrides: Any) -> AsyncIterator[RunningNode]:
     while not server.started:
         await asyncio.sleep(0.01)
     try:
-        yield RunningNode(node, node.url)
+        yield RunningNode(node, node.url, store)
     finally:
         server.should_exit = True
         await task

@@ -10,16 +10,17 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from load_tests.process import stop, wait_answering
+from tests.support.keys import TEST_KEY_ID, TEST_SECRET
 from tests.support.ports import free_port, free_udp_port
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def node_env(port: int, env: Mapping[str, str] = {}) -> dict[str, str]:
-    """The environment of a test node on loopback port `port` (demo mode unless overridden)."""
+    """The environment of a test node on loopback port `port`, with the suite's API key."""
     return {
         **os.environ,
-        "SFU_DEMO": "true",
+        "SFU_API_KEYS": f"{TEST_KEY_ID}:{TEST_SECRET}",
         "SFU_NODE_HOST": "127.0.0.1",
         "SFU_NODE_PORT": str(port),
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
@@ -40,11 +41,20 @@ def start(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Pope
 @contextlib.asynccontextmanager
 async def node_process(env: Mapping[str, str] = {}, *, log: Path) -> AsyncIterator[str]:
     """`python -m sfu` in demo mode; yields its signaling URL. Its output goes to ``log``."""
+    async with node_subprocess(env, log=log) as (url, _):
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def node_subprocess(
+    env: Mapping[str, str] = {}, *, log: Path
+) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``node_process`` with the process too, for tests that read its CPU time from /proc."""
     port = free_port()
     proc = start(["-m", "sfu"], node_env(port, env), log)
     try:
         await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log)
-        yield f"ws://127.0.0.1:{port}/v1/signal"
+        yield f"ws://127.0.0.1:{port}/v1/signal", proc
     finally:
         stop(proc)
 
