@@ -62,6 +62,7 @@ class Node:
         # still its own before serving them again.
         self._stall = StallWatch(max(settings.node_ttl_s - BEAT_INTERVAL_S, 2 * TICK_S))
         self._fencing: asyncio.Task[None] | None = None
+        self._losing: set[asyncio.Task[None]] = set()
         self.mux: UdpMux | None = None
         if settings.udp_port:
             self.mux = UdpMux(
@@ -209,14 +210,16 @@ class Node:
         await self._lose(lost)
 
     def _may_serve(self) -> bool:
-        """Asked before media is read: False while the rooms' ownership is being checked."""
+        """Asked by the media port before each read, and by the tick: notices a stall, and is
+        False while the rooms' ownership is being checked after one."""
         if self._stall.stalled():
             self._fence()
         return self._fencing is None
 
     def _fence(self) -> None:
-        """This process did not run for longer than the liveness TTL: hold media (and joins)
-        until the store says which rooms are still this node's, and close the others."""
+        """This process did not run for longer than the liveness TTL less one heartbeat: hold
+        media (and joins) until the store says which rooms are still this node's, and close
+        the others."""
         if self._fencing is not None:
             return
         logger.warning(
@@ -241,7 +244,9 @@ class Node:
 
     def _room_lost(self, name: str) -> None:
         """The store refused a write: the room is assigned to another node."""
-        asyncio.get_running_loop().create_task(self._lose([name]))
+        task = asyncio.create_task(self._lose([name]))
+        self._losing.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._losing.discard)
 
     async def _lose(self, names: list[str]) -> None:
         for name in names:
@@ -264,8 +269,7 @@ class Node:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
-            if self._stall.stalled():
-                self._fence()
+            self._may_serve()  # a stall is noticed here too when no media comes in
             now_ms = monotonic_ms()
             for name, room in list(self.rooms.items()):
                 if not room.participants:
