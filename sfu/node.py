@@ -57,6 +57,7 @@ class Node:
         self.url = settings.resolved_url()
         self.counters = MediaCounters()
         self._store = store
+        self._token_secrets = settings.token_secrets()  # the demo key is derived: once
         # Not running for as long as its last heartbeat may have been TTL old when it resumes,
         # this node may have lost its rooms: it holds media and asks the store which are
         # still its own before serving them again.
@@ -284,7 +285,7 @@ class Node:
         session = SignalingSession(
             websocket,
             admit=self.admit,
-            secrets=self.settings.token_secrets(),
+            secrets=self._token_secrets,
             max_token_ttl_s=self.settings.token_max_ttl_s,
             config=self._config,
             clock=self._clock,

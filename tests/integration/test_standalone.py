@@ -10,14 +10,11 @@ from pathlib import Path
 
 import httpx
 import jwt
-import pytest
 
 from control_api.settings import DEMO_KEY_ID
 from control_api.standalone import local_defaults
 from tests.support.ports import free_port, free_udp_port
 from tests.support.process import start, stop, wait_healthy
-
-pytestmark = pytest.mark.webrtc
 
 
 @contextlib.asynccontextmanager
