@@ -24,6 +24,9 @@ COPY pyproject.toml setup.py README.md ./
 COPY cython_ext/ cython_ext/
 COPY sfu/ sfu/
 COPY control_api/ control_api/
+COPY cluster/ cluster/
+COPY serving/ serving/
+COPY webclient/ webclient/
 # The check runs outside /src so that it imports the installed package, not the sources.
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
     && /opt/venv/bin/pip install --no-deps /wheels/*.whl \

@@ -42,7 +42,7 @@ $(HELM): | $(VENV)/.installed
 	$(VENV)/bin/python tests/helm/install_helm.py $(VENV)/bin
 
 run: install system-deps-run
-	$(VENV)/bin/python -m control_api.standalone --host $(HOST) --port $(PORT)
+	$(VENV)/bin/python -m standalone --host $(HOST) --port $(PORT)
 
 # Browser tests run in their own pytest process: their session-wide browser and event loop
 # stay apart from the rest of the suite.

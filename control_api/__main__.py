@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 
-from control_api.app import STATIC_DIR, create_app
+from cluster.store import open_store
+from control_api.app import create_app
 from control_api.settings import ControlSettings
-from control_api.store import open_store
-from sfu.http_limits import HttpLimits
-from sfu.serving import run_from_command_line, serve_until_stopped
+from serving.limits import HttpLimits
+from serving.server import run_from_command_line, serve_until_stopped
+from webclient import STATIC_DIR
 
 
 async def serve(host: str, port: int) -> None:

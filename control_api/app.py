@@ -24,10 +24,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from control_api.api import demo, health, nodes, rooms
-from control_api.auth import ApiKeyGate
-from control_api.deps import AppState
-from control_api.errors import (
+from cluster.errors import (
     ControlError,
     NodeNotFound,
     NodeUnreachable,
@@ -38,10 +35,13 @@ from control_api.errors import (
     StoreUnavailable,
     TrackNotFound,
 )
+from cluster.store.base import Store
+from control_api.api import demo, health, nodes, rooms
+from control_api.auth import ApiKeyGate
+from control_api.deps import AppState
 from control_api.metrics import ControlMetrics, RequestCounter
 from control_api.settings import ControlSettings
-from control_api.store.base import Store
-from sfu.http_limits import BodyLimit
+from serving.limits import BodyLimit
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,6 @@ _ERROR_RESPONSES: dict[int, tuple[str, str | None]] = {  # status: (description,
         "Retry-After",
     ),
 }
-
-
-STATIC_DIR = Path(__file__).parent / "static"  # the bundled web client
 
 
 def create_app(

@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sfu.http_limits import CLOSE, has_body
+from serving.limits import CLOSE, has_body
 
 basic = HTTPBasic(
     auto_error=False,

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasicCredentials
 
+from cluster.store.base import Store
 from control_api.auth import ApiKey, authenticate, basic
 from control_api.metrics import ControlMetrics
 from control_api.settings import ControlSettings
-from control_api.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)

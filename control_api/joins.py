@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 
-from control_api.domain.models import RoomInfo
-from control_api.errors import NoNodeAvailable
+from cluster.errors import NoNodeAvailable
+from cluster.models import RoomInfo
+from cluster.store.base import Store
+from cluster.tokens import JoinGrants, mint_join_token
 from control_api.schemas import TokenOut
-from control_api.store.base import Store
-from control_api.tokens import JoinGrants, mint_join_token
 
 
 async def issue_join_token(

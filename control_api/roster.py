@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from control_api.domain.models import NodeStatus, ParticipantRecord, is_alive
+from cluster.models import NodeStatus, ParticipantRecord, is_alive
 
 
 def live_participants(

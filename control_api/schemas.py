@@ -10,14 +10,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from control_api.domain.models import (
+from cluster.models import (
+    DEFAULT_EMPTY_TIMEOUT_S,
+    DEFAULT_MAX_PARTICIPANTS,
     ROOM_NAME_PATTERN,
     NodeStatus,
     ParticipantRecord,
     RoomInfo,
-    new_room_id,
+    new_room,
 )
-from control_api.tokens import MAX_TOKEN_TTL_S
+from cluster.tokens import MAX_TOKEN_TTL_S
 
 RoomName = Annotated[str, Field(pattern=ROOM_NAME_PATTERN, examples=["standup"])]
 # Identities are printable, without spaces, so they read well in logs and URLs.
@@ -45,18 +47,17 @@ class _Body(BaseModel):
 
 class RoomCreate(_Body):
     name: RoomName
-    max_participants: Annotated[int, Field(ge=1, le=10_000), NOT_BOOL] = 100
-    empty_timeout_s: Annotated[int, Field(ge=0, le=86_400), NOT_BOOL] = 300
+    max_participants: Annotated[int, Field(ge=1, le=10_000), NOT_BOOL] = DEFAULT_MAX_PARTICIPANTS
+    empty_timeout_s: Annotated[int, Field(ge=0, le=86_400), NOT_BOOL] = DEFAULT_EMPTY_TIMEOUT_S
     metadata: str = Field(default="", max_length=4096)
 
     def to_room(self, *, now: float) -> RoomInfo:
-        return RoomInfo(
-            name=self.name,
+        return new_room(
+            self.name,
+            now=now,
             max_participants=self.max_participants,
             empty_timeout_s=self.empty_timeout_s,
             metadata=self.metadata,
-            created_at=now,
-            id=new_room_id(),
         )
 
 

@@ -1,6 +1,6 @@
 """Driving our SFU through its public interfaces: join tokens from the REST API, then the
 signaling WebSocket (docs/signaling.md). Optionally starts a local single-process deployment
-(``python -m control_api.standalone``) so its CPU and memory can be read from /proc."""
+(``python -m standalone``) so its CPU and memory can be read from /proc."""
 
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ class OurSfu:
 
 @contextlib.asynccontextmanager
 async def local_sfu(workdir: Path, *, name: str = "ours", env: dict[str, str] | None = None) -> Any:
-    """``python -m control_api.standalone`` on a free loopback port: the control API and one
+    """``python -m standalone`` on a free loopback port: the control API and one
     media node in one process, with a fresh API key; ``env`` adds settings (``SFU_...``).
     Always stopped on exit."""
     port, secret = _free_port(), secrets.token_hex(20)
@@ -221,7 +221,7 @@ async def local_sfu(workdir: Path, *, name: str = "ours", env: dict[str, str] | 
             [
                 sys.executable,
                 "-m",
-                "control_api.standalone",
+                "standalone",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uvloop
 
-from control_api.store import open_store
-from sfu.http_limits import HttpLimits
+from cluster.store import open_store
+from serving.limits import HttpLimits
+from serving.logs import configure_logging
+from serving.server import serve_until_stopped
 from sfu.node import Node
-from sfu.observability.logs import configure_logging
-from sfu.serving import serve_until_stopped
 from sfu.settings import NodeSettings
+from sfu.signaling.messages import MAX_FRAME_BYTES
 
 
 async def serve(settings: NodeSettings) -> None:
@@ -26,6 +27,7 @@ async def serve(settings: NodeSettings) -> None:
             settings.node_host,
             settings.node_port,
             limits=HttpLimits(),
+            ws_max_bytes=MAX_FRAME_BYTES,
             on_sigterm=node.drain,
             exit_when=node.drained,
         )

@@ -18,17 +18,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from control_api.domain.commands import NodeCommand
-from control_api.domain.models import NodeInfo, NodeLoad, ParticipantRecord
-from control_api.errors import StoreUnavailable
-from control_api.store.base import Store
-from control_api.tokens import JoinClaims
-from control_api.webhooks import EventType, WebhookEvent, WebhookParticipant, WebhookSender
+from cluster.commands import NodeCommand
+from cluster.errors import StoreUnavailable
+from cluster.models import NodeInfo, NodeLoad, ParticipantRecord
+from cluster.store.base import Store
+from cluster.tokens import JoinClaims
+from cluster.webhooks import EventType, WebhookEvent, WebhookParticipant, WebhookSender
+from serving.limits import BodyLimit
 from sfu.control.commands import CommandListener
 from sfu.control.presence import Presence
 from sfu.control.registry import BEAT_INTERVAL_S, NodeRegistration
 from sfu.control.stall import StallWatch
-from sfu.http_limits import BodyLimit
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.observability.metrics import NodeMetrics

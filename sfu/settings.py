@@ -25,7 +25,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from control_api.settings import ClusterSettings, split_commas
+from cluster.settings import ClusterSettings, split_commas
 
 DEFAULT_UDP_PORT = 7882
 

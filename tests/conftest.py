@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: real redis-server processes."""
+"""Fixtures shared by the whole suite: real redis-server processes, and the stores on them
+(`store` runs a test on both implementations)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from cluster.store import MemoryStore, RedisStore, Store
 from tests.support.ports import free_port
+from tests.support.stores import T0, Clock, RedisStoreFactory
 from tests.support.webhooks import Receiver, serving_receiver
 
 # Unit tests assert behaviour, not speed: a loaded CI machine must not fail them on deadlines.
@@ -109,3 +113,43 @@ async def receiver() -> AsyncIterator[Receiver]:
     """A webhook receiver on a free loopback port (tests.support.webhooks)."""
     async with serving_receiver() as running:
         yield running
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+async def make_redis_store(redis_server: str) -> AsyncIterator[RedisStoreFactory]:
+    """Build RedisStores on a fresh key prefix, so tests sharing one redis-server never collide.
+
+    Call with `prefix=` to give two stores (two control-plane replicas) the same data. The key
+    TTL is long by default: these tests drive liveness with the `now` they pass in.
+    """
+    made: list[RedisStore] = []
+    default_prefix = f"test:{uuid.uuid4().hex}:"
+
+    def make(
+        *,
+        node_ttl_s: float = 60.0,
+        forget_after_s: float | None = None,
+        prefix: str = default_prefix,
+    ) -> RedisStore:
+        store = RedisStore.from_url(
+            redis_server, node_ttl_s=node_ttl_s, forget_after_s=forget_after_s, prefix=prefix
+        )
+        made.append(store)
+        return made[-1]
+
+    yield make
+    for store in made:
+        await store.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request: pytest.FixtureRequest) -> Store:
+    if request.param == "memory":
+        return MemoryStore()
+    make: RedisStoreFactory = request.getfixturevalue("make_redis_store")
+    return make()

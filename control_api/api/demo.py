@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from cluster.settings import DEMO_KEY_ID
+from cluster.tokens import JoinGrants
 from control_api.deps import State
 from control_api.joins import issue_join_token
 from control_api.schemas import DemoTokenRequest, RoomCreate, TokenOut
-from control_api.settings import DEMO_KEY_ID
-from control_api.tokens import JoinGrants
 
 router = APIRouter(prefix="/demo", tags=["demo"])
 

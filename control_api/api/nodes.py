@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
+from cluster.commands import NodeCommand
+from cluster.errors import NodeNotFound
+from cluster.models import NODE_ID_PATTERN, is_alive
 from control_api.deps import State, require_api_key
-from control_api.domain.commands import NodeCommand
-from control_api.domain.models import NODE_ID_PATTERN, is_alive
-from control_api.errors import NodeNotFound
 from control_api.schemas import NodeOut
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"], dependencies=[Depends(require_api_key)])

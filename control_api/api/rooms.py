@@ -11,10 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
+from cluster.commands import NodeCommand
+from cluster.errors import NodeUnreachable, ParticipantNotFound, RoomNotFound, TrackNotFound
+from cluster.models import ROOM_NAME_PATTERN, ParticipantRecord, is_alive
+from cluster.tokens import JoinGrants
 from control_api.deps import Authenticated, State, require_api_key
-from control_api.domain.commands import NodeCommand
-from control_api.domain.models import ROOM_NAME_PATTERN, ParticipantRecord, is_alive
-from control_api.errors import NodeUnreachable, ParticipantNotFound, RoomNotFound, TrackNotFound
 from control_api.joins import issue_join_token
 from control_api.roster import live_participants
 from control_api.schemas import (
@@ -31,7 +32,6 @@ from control_api.schemas import (
     TokenOut,
     TokenRequest,
 )
-from control_api.tokens import JoinGrants
 
 router = APIRouter(prefix="/v1/rooms", tags=["rooms"], dependencies=[Depends(require_api_key)])
 

@@ -2,7 +2,7 @@
 
 The subscription outlives store failures: when the channel breaks (Redis restarted), it is
 opened again after `retry_s`. Commands sent while it was down are lost, which the control plane
-allows for (see `control_api.domain.commands`).
+allows for (see `cluster.commands`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from control_api.domain.commands import NodeCommand
-from control_api.store.base import Store
+from cluster.commands import NodeCommand
+from cluster.store.base import Store
 
 logger = logging.getLogger(__name__)
 

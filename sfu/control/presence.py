@@ -16,11 +16,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from control_api.domain.models import ParticipantRecord, TrackRecord, is_valid_room_name
-from control_api.errors import NotRoomOwner
-from control_api.schemas import RoomCreate
-from control_api.store.base import Store
-from control_api.webhooks import EventType
+from cluster.errors import NotRoomOwner
+from cluster.models import ParticipantRecord, TrackRecord, is_valid_room_name, new_room
+from cluster.store.base import Store
+from cluster.webhooks import EventType
 from sfu.rooms.participant import Participant
 
 logger = logging.getLogger(__name__)
@@ -114,7 +113,7 @@ class Presence:
         self.stale = False
         for room in list(self._records):
             if is_valid_room_name(room):  # a token minted elsewhere may name any room
-                await self._store.create_room(RoomCreate(name=room).to_room(now=self._clock()))
+                await self._store.create_room(new_room(room, now=self._clock()))
         lost = await self._store.claim_rooms(self._node_id, list(self._records))
         for room, members in list(self._records.items()):
             if room not in lost:

@@ -17,8 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from control_api.domain.models import NodeInfo, NodeLoad
-from control_api.store.base import Store
+from cluster.models import NodeInfo, NodeLoad
+from cluster.store.base import Store
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from control_api.domain.models import Admission
-from control_api.tokens import JoinClaims
+from cluster.models import Admission
+from cluster.tokens import JoinClaims
 from sfu.signaling import close_codes
 
 

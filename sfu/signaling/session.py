@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from control_api.tokens import JoinClaims, TokenError, verify_join_token
+from cluster.tokens import JoinClaims, TokenError, verify_join_token
 from sfu.media.clock import monotonic_ms
 from sfu.rooms.participant import MediaConfig, NegotiationError, Participant
 from sfu.rooms.room import Room

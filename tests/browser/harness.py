@@ -174,7 +174,7 @@ class Stack:
                 [
                     sys.executable,
                     "-m",
-                    "control_api.standalone",
+                    "standalone",
                     "--host",
                     "127.0.0.1",
                     "--port",

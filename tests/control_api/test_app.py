@@ -17,14 +17,15 @@ import pytest
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
+from cluster.errors import ControlError
+from cluster.models import NodeInfo, NodeLoad
+from cluster.settings import DEMO_KEY_ID
+from cluster.store import MemoryStore, RedisStore, Store
+from cluster.tokens import JoinGrants, TokenError, verify_join_token
 from control_api import app as app_module
 from control_api.app import create_app
-from control_api.domain.models import NodeInfo, NodeLoad
-from control_api.errors import ControlError
-from control_api.settings import DEMO_KEY_ID, ControlSettings
-from control_api.store import MemoryStore, RedisStore, Store
-from control_api.tokens import JoinGrants, TokenError, verify_join_token
-from tests.control_api.conftest import T0, Clock
+from control_api.settings import ControlSettings
+from tests.support.stores import T0, Clock
 
 K1, S1 = "key-one", "1" * 32
 K2, S2 = "key-two", "2" * 40

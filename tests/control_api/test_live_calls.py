@@ -1,7 +1,7 @@
 """REST routes that act on live calls: participants, removal, mute, drain, room deletion.
 
 The node side is played by a command subscription on the same store, so each test shows what
-a node would be told; `tests/control_api/test_cluster.py` runs the real thing.
+a node would be told; `tests/integration/test_cluster.py` runs the real thing.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from cluster.commands import NodeCommand
+from cluster.models import ParticipantRecord, TrackRecord
+from cluster.store import Store
 from control_api.app import create_app
-from control_api.domain.commands import NodeCommand
-from control_api.domain.models import ParticipantRecord, TrackRecord
-from control_api.store import Store
-from tests.control_api.conftest import T0, Clock
 from tests.control_api.test_app import AUTH, client_for, live_node, settings
+from tests.support.stores import T0, Clock
 
 VIDEO = TrackRecord(id="TR_v", kind="video")
 

@@ -33,18 +33,18 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 
-from control_api.app import create_app
-from control_api.domain.models import (
+from cluster.models import (
     NodeInfo,
     NodeLoad,
     ParticipantRecord,
     RoomInfo,
     TrackRecord,
 )
+from cluster.store import MemoryStore, Store
+from cluster.tokens import MAX_TOKEN_TTL_S
+from control_api.app import create_app
 from control_api.settings import ControlSettings
-from control_api.store import MemoryStore, Store
-from control_api.tokens import MAX_TOKEN_TTL_S
-from tests.control_api.conftest import RedisStoreFactory
+from tests.support.stores import RedisStoreFactory
 
 try:
     from fastapi.routing import iter_route_contexts

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from cluster.store import MemoryStore
 from control_api.app import create_app
 from control_api.settings import ControlSettings
-from control_api.store import MemoryStore
 from sfu.node import Node
 from sfu.settings import NodeSettings
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from control_api.settings import DEMO_KEY_ID, ControlSettings
+from cluster.settings import DEMO_KEY_ID
+from control_api.settings import ControlSettings
 
 S1 = "a" * 32
 S2 = "b" * 48

@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from control_api.tokens import JoinGrants, mint_join_token
+from cluster.tokens import JoinGrants, mint_join_token
 from sfu.media.counters import DropReason
 from sfu.signaling import close_codes
 from sfu.signaling.messages import MAX_FRAME_BYTES

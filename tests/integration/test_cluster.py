@@ -19,7 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 import websockets
 
-from control_api.webhooks import verify
+from cluster.webhooks import verify
 from tests.conftest import RedisProcess
 from tests.support.client import Client
 from tests.support.cluster import SECRET, Cluster, cluster

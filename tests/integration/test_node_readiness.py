@@ -11,8 +11,8 @@ import asyncio
 import httpx
 import pytest
 
-from control_api.domain.models import NodeLoad
-from control_api.store.memory_store import MemoryStore
+from cluster.models import NodeLoad
+from cluster.store.memory_store import MemoryStore
 from tests.support.node import running_node
 
 REGISTERED_WITHIN_S = 6.0  # the node beats every 2 s

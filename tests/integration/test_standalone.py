@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import jwt
 
-from control_api.settings import DEMO_KEY_ID
-from control_api.standalone import local_defaults
+from cluster.settings import DEMO_KEY_ID
+from standalone.launcher import local_defaults
 from tests.support.ports import free_port, free_udp_port
 from tests.support.process import start, stop, wait_healthy
 
@@ -27,7 +27,7 @@ async def standalone(env: Mapping[str, str], log: Path) -> AsyncIterator[str]:
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
         **env,
     }
-    args = ["-m", "control_api.standalone", "--host", "127.0.0.1", "--port", str(port)]
+    args = ["-m", "standalone", "--host", "127.0.0.1", "--port", str(port)]
     proc = start(args, full_env, log)
     try:
         await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc, log)

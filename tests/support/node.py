@@ -11,12 +11,12 @@ from typing import Any
 
 import uvicorn
 
+from cluster.store.base import Store
+from cluster.store.memory_store import MemoryStore
+from cluster.store.redis_store import RedisStore
+from cluster.tokens import JoinGrants
 from control_api.joins import issue_join_token
 from control_api.schemas import RoomCreate
-from control_api.store.base import Store
-from control_api.store.memory_store import MemoryStore
-from control_api.store.redis_store import RedisStore
-from control_api.tokens import JoinGrants
 from sfu.node import Node
 from sfu.settings import NodeSettings
 from sfu.signaling.messages import MAX_FRAME_BYTES

@@ -1,0 +1,3 @@
+from standalone.launcher import main
+
+main()
