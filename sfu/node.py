@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -31,12 +32,15 @@ from sfu.control.registry import BEAT_INTERVAL_S, NodeRegistration
 from sfu.control.stall import StallWatch
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
-from sfu.observability.metrics import NodeMetrics
-from sfu.rooms.participant import MediaConfig, Participant
+from sfu.observability.load import LoadSample, load_rates
+from sfu.observability.metrics import NodeMetrics, NodeSnapshot
+from sfu.rooms.member import Member
 from sfu.rooms.room import Room
+from sfu.rtc.config import MediaConfig
 from sfu.settings import NodeSettings
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal, refusal
+from sfu.signaling.participant import Participant
 from sfu.signaling.session import SignalingSession
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux
@@ -75,6 +79,7 @@ class Node:
                 may_read=self._may_serve,
             )
         self.rooms: dict[str, Room] = {}
+        self.participants: set[Participant] = set()  # everyone's session, while in a room
         self._clock = clock
         self._config = MediaConfig(
             counters=self.counters,
@@ -96,7 +101,8 @@ class Node:
             on_beat=self._after_beat,
         )
         self.commands = CommandListener(store, self.id, self.handle)
-        self.metrics = NodeMetrics(self)
+        self.metrics = NodeMetrics(self.snapshot)
+        self._load_sample = self._sample_load()
         self._ticker: asyncio.Task[None] | None = None
         self.draining = False
         # Set once the node may exit: drained (no one left, or the deadline passed).
@@ -125,9 +131,31 @@ class Node:
         return room
 
     def load(self) -> NodeLoad:
-        participants = sum(len(r.participants) for r in self.rooms.values())
-        tracks = sum(len(p.published) for r in self.rooms.values() for p in r.participants.values())
-        return NodeLoad(participants=participants, tracks=tracks, packets_per_s=0.0, cpu=0.0)
+        """For the heartbeat: rates are over the time since the previous one."""
+        sample = self._sample_load()
+        packets_per_s, cpu = load_rates(self._load_sample, sample)
+        self._load_sample = sample
+        return NodeLoad(
+            participants=sum(len(r) for r in self.rooms.values()),
+            tracks=sum(len(m.tracks) for r in self.rooms.values() for m in r.members.values()),
+            packets_per_s=packets_per_s,
+            cpu=cpu,
+        )
+
+    def _sample_load(self) -> LoadSample:
+        packets = self.counters.packets_in + self.counters.packets_out
+        return LoadSample(time.monotonic(), time.process_time(), packets)
+
+    def snapshot(self) -> NodeSnapshot:
+        return NodeSnapshot(
+            rooms=len(self.rooms),
+            participants=len(self.participants),
+            published_tracks=sum(len(p.member.tracks) for p in self.participants),
+            subscriptions=sum(len(p.subscriber.downtracks) for p in self.participants),
+            counters=self.counters,
+            webhooks=dataclasses.asdict(self.webhooks.stats),
+            mux=self.mux,
+        )
 
     async def start(self) -> None:
         configure_aiortc(self.settings.ice_host_addresses)
@@ -170,7 +198,7 @@ class Node:
     async def _drain(self) -> None:
         await self._registration.drain()
         deadline = asyncio.get_running_loop().time() + self.settings.drain_timeout_s
-        while any(room.participants for room in self.rooms.values()):
+        while any(room.members for room in self.rooms.values()):
             if asyncio.get_running_loop().time() >= deadline:
                 logger.warning("node %s: drain deadline passed with calls going on", self.id)
                 break
@@ -187,19 +215,17 @@ class Node:
             case "delete_room" if room is not None:
                 await self._close_room(room, close_codes.NORMAL, "room deleted")
             case "remove_participant" if room is not None:
-                participant = room.participants.get(command.identity)
-                if participant is not None:
-                    await _disconnect(
-                        room, participant, close_codes.REMOVED, "removed by the server"
-                    )
+                member = room.members.get(command.identity)
+                if member is not None:
+                    await _disconnect(room, member, close_codes.REMOVED, "removed by the server")
             case "mute_track" if room is not None:
-                participant = room.participants.get(command.identity)
-                if participant is not None:
-                    room.mute(participant, command.track_id, command.muted, by_server=True)
+                member = room.members.get(command.identity)
+                if member is not None:
+                    await room.mute(member, command.track_id, command.muted, by_server=True)
 
     async def _close_room(self, room: Room, code: int, reason: str) -> None:
-        for participant in list(room.participants.values()):
-            await _disconnect(room, participant, code, reason)
+        for member in list(room.members.values()):
+            await _disconnect(room, member, code, reason)
 
     async def _after_beat(self, registered: bool) -> None:
         """Every accepted heartbeat checks which hosted rooms are still this node's (the
@@ -273,13 +299,13 @@ class Node:
             self._may_serve()  # a stall is noticed here too when no media comes in
             now_ms = monotonic_ms()
             for name, room in list(self.rooms.items()):
-                if not room.participants:
+                if not room.members:
                     del self.rooms[name]
-                    continue
+            for participant in list(self.participants):
                 try:
-                    room.tick(now_ms)
+                    participant.tick(now_ms)
                 except Exception:
-                    logger.exception("tick of room %s failed", name)
+                    logger.exception("tick of %s failed", participant.member.identity)
 
     async def _signal(self, websocket: WebSocket) -> None:
         session = SignalingSession(
@@ -289,6 +315,7 @@ class Node:
             max_token_ttl_s=self.settings.token_max_ttl_s,
             config=self._config,
             clock=self._clock,
+            participants=self.participants,
         )
         await session.run()
 
@@ -331,7 +358,7 @@ class Node:
         )
 
 
-async def _disconnect(room: Room, participant: Participant, code: int, reason: str) -> None:
-    """Close the participant's signaling with `code` and take it out of the room now."""
-    participant.disconnect(code, reason)
-    await room.leave(participant)
+async def _disconnect(room: Room, member: Member, code: int, reason: str) -> None:
+    """Close the member's signaling with `code` and take it out of the room now."""
+    room.handle(member).disconnect(code, reason)
+    await room.leave(member)

@@ -20,7 +20,7 @@ from cluster.errors import NotRoomOwner
 from cluster.models import ParticipantRecord, TrackRecord, is_valid_room_name, new_room
 from cluster.store.base import Store
 from cluster.webhooks import EventType
-from sfu.rooms.participant import Participant
+from sfu.rooms.member import Member
 
 logger = logging.getLogger(__name__)
 
@@ -28,17 +28,14 @@ EventSink = Callable[[EventType, str, ParticipantRecord | None], None]
 LostSink = Callable[[str], None]
 
 
-def participant_record(
-    participant: Participant, node_id: str, joined_at: float
-) -> ParticipantRecord:
+def participant_record(member: Member, node_id: str, joined_at: float) -> ParticipantRecord:
     return ParticipantRecord(
-        identity=participant.identity,
-        name=participant.name,
+        identity=member.identity,
+        name=member.name,
         node_id=node_id,
         joined_at=joined_at,
         tracks=tuple(
-            TrackRecord(id=t.info.id, kind=t.info.kind, muted=t.info.muted)
-            for t in participant.published.values()
+            TrackRecord(id=t.id, kind=t.kind, muted=t.muted) for t in member.tracks.values()
         ),
     )
 
@@ -78,24 +75,24 @@ class Presence:
             await self._worker
         self._worker = None
 
-    def participant_changed(self, room: str, participant: Participant) -> None:
+    def member_changed(self, room: str, member: Member) -> None:
         members = self._records.setdefault(room, {})
-        previous = members.get(participant.identity)
+        previous = members.get(member.identity)
         joined_at = previous.joined_at if previous is not None else self._clock()
-        record = participant_record(participant, self._node_id, joined_at)
-        members[participant.identity] = record
+        record = participant_record(member, self._node_id, joined_at)
+        members[member.identity] = record
         self._writes.put_nowait(lambda: self._store.put_participant(room, record))
         if previous is None:
             if len(members) == 1:
                 self._on_event("room_started", room, None)
             self._on_event("participant_joined", room, record)
 
-    def participant_left(self, room: str, participant: Participant) -> None:
+    def member_left(self, room: str, member: Member) -> None:
         members = self._records.get(room, {})
-        record = members.pop(participant.identity, None)
+        record = members.pop(member.identity, None)
         if record is None:
             return
-        identity, node_id = participant.identity, self._node_id
+        identity, node_id = member.identity, self._node_id
         self._writes.put_nowait(lambda: self._store.remove_participant(room, identity, node_id))
         self._on_event("participant_left", room, record)
         if not members:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a media node, read from its counters at scrape time.
+"""Prometheus metrics of a media node, read from a snapshot of it at scrape time.
 
 The packet path bumps plain ints (``MediaCounters``); this collector turns them into metric
 families only when /metrics is scraped, so metrics cost nothing per packet.
@@ -6,41 +6,48 @@ families only when /metrics is scraped, so metrics cost nothing per packet.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from sfu.node import Node
-    from sfu.rtp.fastpath import Datapath
-    from sfu.webrtc.udpmux import UdpMux
+from sfu.media.counters import MediaCounters
+from sfu.rtp.fastpath import Datapath
+from sfu.webrtc.udpmux import UdpMux
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSnapshot:
+    """What the metrics read of a node, taken at scrape time."""
+
+    rooms: int
+    participants: int
+    published_tracks: int
+    subscriptions: int
+    counters: MediaCounters
+    webhooks: Mapping[str, int]  # webhook events by outcome
+    mux: UdpMux | None
 
 
 class _NodeCollector(Collector):
-    def __init__(self, node: Node) -> None:
-        self._node = node
+    def __init__(self, snapshot: Callable[[], NodeSnapshot]) -> None:
+        self._snapshot = snapshot
 
     def collect(self) -> Iterator[Metric]:
-        node, counters = self._node, self._node.counters
-        participants = [p for r in node.rooms.values() for p in r.participants.values()]
-        yield GaugeMetricFamily("sfu_rooms", "Rooms open on this node", value=len(node.rooms))
+        node = self._snapshot()
+        counters = node.counters
+        yield GaugeMetricFamily("sfu_rooms", "Rooms open on this node", value=node.rooms)
         yield GaugeMetricFamily(
-            "sfu_participants", "Participants connected", value=len(participants)
+            "sfu_participants", "Participants connected", value=node.participants
         )
         yield GaugeMetricFamily(
-            "sfu_published_tracks",
-            "Tracks published",
-            value=sum(len(p.published) for p in participants),
+            "sfu_published_tracks", "Tracks published", value=node.published_tracks
         )
         yield GaugeMetricFamily(
-            "sfu_subscriptions",
-            "Tracks forwarded to a subscriber",
-            value=sum(len(p.downtracks) for p in participants),
+            "sfu_subscriptions", "Tracks forwarded to a subscriber", value=node.subscriptions
         )
         yield CounterMetricFamily(
             "sfu_packets_in", "RTP packets received from publishers", value=counters.packets_in
@@ -73,7 +80,7 @@ class _NodeCollector(Collector):
         webhooks = CounterMetricFamily(
             "sfu_webhooks", "Webhook events by outcome", labels=["outcome"]
         )
-        for outcome, count in dataclasses.asdict(node.webhooks.stats).items():
+        for outcome, count in node.webhooks.items():
             webhooks.add_metric([outcome], count)
         yield webhooks
         if node.mux is not None:
@@ -115,9 +122,9 @@ def _datapath_metrics(datapath: Datapath) -> Iterator[Metric]:
 
 
 class NodeMetrics:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, snapshot: Callable[[], NodeSnapshot]) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_NodeCollector(node))
+        self.registry.register(_NodeCollector(snapshot))
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

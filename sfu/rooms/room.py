@@ -1,20 +1,24 @@
-"""A room on this node: who is in it, and the fan-out of joins, leaves and tracks."""
+"""A room on this node: who is in it, what they publish and may do, told to every member.
+
+Every change is an event handed to each member's `MemberHandle` in turn; a member whose
+handling fails is logged and does not stop the others being told.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
-from sfu.media.clock import monotonic_ms
-from sfu.rooms.participant import Participant
-from sfu.signaling.messages import (
-    ParticipantJoined,
-    ParticipantLeft,
-    PublishAnswer,
-    ServerMessage,
+from sfu.rooms.events import (
+    MemberHandle,
+    MemberJoined,
+    MemberLeft,
+    RoomEvent,
     TrackMuted,
-    TrackPublished,
+    TracksPublished,
 )
+from sfu.rooms.member import Member, Track
 
 logger = logging.getLogger(__name__)
 
@@ -22,96 +26,84 @@ logger = logging.getLogger(__name__)
 class RoomObserver(Protocol):
     """Told of every change the control plane should know about (the node's presence)."""
 
-    def participant_changed(self, room: str, participant: Participant) -> None: ...
+    def member_changed(self, room: str, member: Member) -> None: ...
 
-    def participant_left(self, room: str, participant: Participant) -> None: ...
+    def member_left(self, room: str, member: Member) -> None: ...
 
 
 class Room:
     def __init__(self, name: str, observer: RoomObserver) -> None:
         self.name = name
-        self.participants: dict[str, Participant] = {}
+        self.members: dict[str, Member] = {}
+        self._handles: dict[str, MemberHandle] = {}  # by member sid
         self._observer = observer
 
-    def _broadcast(self, message: ServerMessage, *, skip: Participant | None) -> None:
-        for other in self.participants.values():
-            if other is not skip:
-                other.send(message)
+    def handle(self, member: Member) -> MemberHandle:
+        return self._handles[member.sid]
 
-    async def join(self, participant: Participant) -> None:
-        """Add a participant (the caller has removed any older one with the same identity)."""
-        self.participants[participant.identity] = participant
-        self._observer.participant_changed(self.name, participant)
-        self._broadcast(ParticipantJoined(participant=participant.info()), skip=participant)
-        await participant.subscribe(
-            [
-                t
-                for o in self.participants.values()
-                if o is not participant
-                for t in o.published.values()
-            ]
-        )
-        logger.info(
-            "room %s: %s joined (%d in room)",
-            self.name,
-            participant.identity,
-            len(self.participants),
-        )
+    def tracks(self, *, besides: Member) -> list[Track]:
+        """Everything published in the room by others than `besides`."""
+        return [t for m in self.members.values() if m is not besides for t in m.tracks.values()]
 
-    async def leave(self, participant: Participant) -> None:
-        if self.participants.get(participant.identity) is not participant:
+    async def join(self, member: Member, handle: MemberHandle) -> None:
+        """Add a member (the caller has removed any older one with the same identity)."""
+        self.members[member.identity] = member
+        self._handles[member.sid] = handle
+        self._observer.member_changed(self.name, member)
+        await self._tell([*self._others(member), member], MemberJoined(member))
+        logger.info("room %s: %s joined (%d in room)", self.name, member.identity, len(self))
+
+    async def leave(self, member: Member) -> None:
+        if self.members.get(member.identity) is not member:
             return
-        del self.participants[participant.identity]
-        self._observer.participant_left(self.name, participant)
+        del self.members[member.identity]
+        self._observer.member_left(self.name, member)
+        event = MemberLeft(member, tuple(member.tracks.values()))
         try:
-            for other in list(self.participants.values()):
-                other.send(ParticipantLeft(identity=participant.identity))
-                try:
-                    await other.unsubscribe(list(participant.published))
-                except Exception:  # one participant's failure must not reach the others
-                    logger.exception("room %s: unsubscribing %s failed", self.name, other.identity)
+            await self._tell(self._others(member), event)
         finally:
-            await participant.close()
-        logger.info(
-            "room %s: %s left (%d in room)", self.name, participant.identity, len(self.participants)
-        )
+            await self._tell([member], event)
+            del self._handles[member.sid]
+        logger.info("room %s: %s left (%d in room)", self.name, member.identity, len(self))
 
-    async def publish(self, participant: Participant, offer: str) -> None:
-        """Answer the participant's offer, then offer its new tracks to everyone else."""
-        answer, mids, new = await participant.publish(offer)
-        participant.send(PublishAnswer(sdp=answer, tracks=mids))
-        if new:
-            self._observer.participant_changed(self.name, participant)
-        for track in new:
-            self._broadcast(
-                TrackPublished(participant=participant.identity, track=track.info), skip=participant
-            )
-        for other in list(self.participants.values()):
-            if other is not participant:
-                await other.subscribe(new)
+    async def publish(self, member: Member, tracks: Sequence[Track]) -> None:
+        """New tracks of a member: everyone else receives them."""
+        if not tracks:
+            return
+        for track in tracks:
+            member.tracks[track.id] = track
+        self._observer.member_changed(self.name, member)
+        await self._tell(self._others(member), TracksPublished(tuple(tracks)))
 
-    def mute(
-        self, participant: Participant, track_id: str, muted: bool, *, by_server: bool = False
+    async def mute(
+        self, member: Member, track_id: str, muted: bool, *, by_server: bool = False
     ) -> bool:
         """Mark a track (un)muted and tell the others. A mute by the server (REST API) is also
-        sent to the publisher, whose client then stops its track, and enforced here: nothing of
+        told to the publisher, whose client then stops its track, and enforced here: nothing of
         the track is forwarded until someone unmutes it (the publisher may, as in LiveKit)."""
-        track = participant.set_muted(track_id, muted)
+        track = member.tracks.get(track_id)
         if track is None:
             return False
-        if by_server or not muted:
-            track.receiver.muted = muted
-            now_ms = monotonic_ms()
-            for other in self.participants.values():
-                if other is not participant:
-                    other.allocate(now_ms)  # a muted video is paused, an unmuted one resumes
-        self._observer.participant_changed(self.name, participant)
-        self._broadcast(
-            TrackMuted(participant=participant.identity, track_id=track_id, muted=muted),
-            skip=None if by_server else participant,
-        )
+        track.muted = muted
+        enforced = by_server or not muted
+        if enforced:
+            track.source.muted = muted
+        self._observer.member_changed(self.name, member)
+        told = list(self.members.values()) if by_server else self._others(member)
+        await self._tell(told, TrackMuted(track, by_server=by_server, enforced=enforced))
         return True
 
-    def tick(self, now_ms: int) -> None:
-        for participant in self.participants.values():
-            participant.tick(now_ms)
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def _others(self, member: Member) -> list[Member]:
+        return [m for m in self.members.values() if m is not member]
+
+    async def _tell(self, members: list[Member], event: RoomEvent) -> None:
+        for member in members:
+            try:
+                await self._handles[member.sid].room_event(event)
+            except Exception:  # one member's failure must not reach the others
+                logger.exception(
+                    "room %s: %s failed on %s", self.name, member.identity, type(event).__name__
+                )

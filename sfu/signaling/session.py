@@ -18,8 +18,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cluster.tokens import JoinClaims, TokenError, verify_join_token
 from sfu.media.clock import monotonic_ms
-from sfu.rooms.participant import MediaConfig, NegotiationError, Participant
+from sfu.rooms.member import Grants, Member
 from sfu.rooms.room import Room
+from sfu.rtc.config import MediaConfig
+from sfu.rtc.subscriber import NegotiationError
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal
 from sfu.signaling.messages import (
@@ -41,6 +43,7 @@ from sfu.signaling.messages import (
     VideoSize,
     client_message,
 )
+from sfu.signaling.participant import Participant, participant_info
 from sfu.webrtc.peer import SdpError
 
 logger = logging.getLogger(__name__)
@@ -73,7 +76,9 @@ class SignalingSession:
         max_token_ttl_s: float,
         config: MediaConfig,
         clock: Callable[[], float],
+        participants: set[Participant],
     ) -> None:
+        """`participants`: the node's, which this session's joins while in its room."""
         self._ws = websocket
         self._admit = admit
         self._secrets = secrets
@@ -81,8 +86,8 @@ class SignalingSession:
         self._config = config
         self._clock = clock
         self._outbox: asyncio.Queue[ServerMessage | Close] = asyncio.Queue()
+        self._participants = participants
         self._participant: Participant | None = None
-        self._room: Room | None = None
 
     async def run(self) -> None:
         await self._ws.accept()
@@ -142,23 +147,29 @@ class SignalingSession:
         room = await self._admit(claims)
         if isinstance(room, Refusal):
             raise Refused(room.code, room.reason)
-        previous = room.participants.get(claims.identity)
+        previous = room.members.get(claims.identity)
         if previous is not None:
-            previous.disconnect(close_codes.REPLACED, "joined again from another connection")
+            room.handle(previous).disconnect(
+                close_codes.REPLACED, "joined again from another connection"
+            )
             await room.leave(previous)
-        participant = Participant(
+        member = Member(
             identity=claims.identity,
             name=claims.name or claims.identity,
-            can_publish=claims.grants.publish,
-            can_subscribe=claims.grants.subscribe,
+            grants=Grants(publish=claims.grants.publish, subscribe=claims.grants.subscribe),
+        )
+        participant = Participant(
+            member,
+            room,
             send=self._outbox.put_nowait,
             disconnect=lambda code, reason: self._outbox.put_nowait(Close(code, reason)),
             config=self._config,
         )
-        self._participant, self._room = participant, room
-        others = [p.info() for p in room.participants.values()]
-        participant.send(Joined(participant=participant.info(), participants=others))
-        await room.join(participant)
+        self._participant = participant
+        self._participants.add(participant)
+        others = [participant_info(m) for m in room.members.values()]
+        participant.send(Joined(participant=participant_info(member), participants=others))
+        await room.join(member, participant)
 
     async def _read_loop(self) -> None:
         while True:
@@ -190,31 +201,37 @@ class SignalingSession:
                 self._error("internal_error", f"{ref} failed; see the node's log", ref)
 
     async def _handle(self, message: object) -> None:
-        participant, room = self._participant, self._room
-        assert participant is not None and room is not None
+        participant = self._participant
+        assert participant is not None
+        room, member = participant.room, participant.member
         match message:
             case PublishOffer(sdp=sdp):
-                if not participant.can_publish:
+                if not member.grants.publish:
                     self._error("not_allowed", "the token has no publish grant", "publish_offer")
                     return
-                await room.publish(participant, sdp)
+                await participant.publish(sdp)
             case SubscribeAnswer(sdp=sdp):
-                await participant.subscribe_answer(sdp)
+                await participant.subscriber.apply_answer(sdp)
             case Trickle(target=target, candidate=candidate):
-                await participant.add_ice_candidate(
-                    target,
+                args = (
                     candidate.candidate if candidate else None,
                     candidate.sdpMid if candidate else None,
                     candidate.sdpMLineIndex if candidate else None,
                 )
+                if target == "subscribe":
+                    await participant.subscriber.add_ice_candidate(*args)
+                elif not await participant.publisher.add_ice_candidate(*args):
+                    raise NegotiationError("no publish connection yet: send publish_offer first")
             case Mute(track_id=track_id, muted=muted):
-                if not room.mute(participant, track_id, muted):
+                if not await room.mute(member, track_id, muted):
                     self._error("unknown_track", f"no published track {track_id!r}", "mute")
             case VideoSize(track_id=track_id, width=width, height=height):
-                if not participant.set_video_size(track_id, width, height, monotonic_ms()):
+                if not participant.subscriber.set_video_size(
+                    track_id, width, height, monotonic_ms()
+                ):
                     self._error("unknown_track", f"no subscribed track {track_id!r}", "video_size")
             case VideoQuality(track_id=track_id, quality=quality):
-                if not participant.set_video_quality(track_id, quality, monotonic_ms()):
+                if not participant.subscriber.set_video_quality(track_id, quality, monotonic_ms()):
                     self._error(
                         "unknown_track", f"no subscribed track {track_id!r}", "video_quality"
                     )
@@ -227,11 +244,13 @@ class SignalingSession:
         self._outbox.put_nowait(Error(code=code, message=message, ref=ref))
 
     async def _leave(self) -> None:
-        if self._participant is not None and self._room is not None:
+        participant = self._participant
+        if participant is not None:
             try:
-                await self._room.leave(self._participant)
+                await participant.room.leave(participant.member)
             except Exception:
-                logger.exception("leaving room %s failed", self._room.name)
+                logger.exception("leaving room %s failed", participant.room.name)
+            self._participants.discard(participant)
             self._participant = None
 
     async def _write_loop(self) -> None:

@@ -183,7 +183,7 @@ async def test_a_subscriber_that_does_not_answer_its_offer_is_disconnected() -> 
             assert reason == "subscribe_offer not answered within 1 s"
             assert 1 <= waited < 3.5  # the bound, checked once a second
             await a.wait_until(lambda: "lurker" not in a.participants, timeout=5)
-            assert list(running.node.rooms["main"].participants) == ["a"]
+            assert list(running.node.rooms["main"].members) == ["a"]
             assert not a.closed.is_set() and not a.errors
         finally:
             await a.close()

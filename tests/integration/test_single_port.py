@@ -152,13 +152,8 @@ async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
             for pc in (bob.publish_pc, bob.subscribe_pc):
                 connection = pc.getTransceivers()[0].receiver.transport.transport._connection
                 connection._query_consent_task.cancel()
-            server_pcs = [
-                peer._pc
-                for peer in (
-                    running.node.rooms["consent"].participants["bob"]._publish_peer,
-                    running.node.rooms["consent"].participants["bob"]._subscribe_peer,
-                )
-            ]
+            (session,) = [p for p in running.node.participants if p.member.identity == "bob"]
+            server_pcs = [peer._pc for peer in (session.publisher._peer, session.subscriber._peer)]
             deadline = time.monotonic() + timeout_s + 3
             while bobs & mux.by_ufrag.keys() and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
@@ -172,7 +167,7 @@ async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
             await alice.wait_until(lambda: "bob" not in alice.participants, timeout=5)
             await asyncio.wait_for(bob.closed.wait(), 5)
             assert bob.close_code == 4502 and bob.close_reason.startswith("media connection")
-            assert "bob" not in running.node.rooms["consent"].participants
+            assert "bob" not in running.node.rooms["consent"].members
             assert alices <= mux.by_ufrag.keys()
             assert alice.publish_pc.connectionState == "connected"
 

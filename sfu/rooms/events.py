@@ -1,0 +1,54 @@
+"""What a room tells its members, through each member's `MemberHandle`: their connections
+turn events into messages and media; the room knows nothing of WebRTC or wire messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sfu.rooms.member import Member, Track
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    """Everyone is told, the newcomer last (it then receives the room's tracks)."""
+
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    """Everyone else is told, then the leaver itself (it then closes its media)."""
+
+    member: Member
+    tracks: tuple[Track, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TracksPublished:
+    """Told to everyone but the publisher: one renegotiation for all of the tracks."""
+
+    tracks: tuple[Track, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackMuted:
+    """A track was (un)muted. `enforced`: its media was paused or resumed here, so every
+    subscriber re-allocates; a mute by the server is told to the publisher too."""
+
+    track: Track
+    by_server: bool
+    enforced: bool
+
+
+RoomEvent = MemberJoined | MemberLeft | TracksPublished | TrackMuted
+
+
+class MemberHandle(Protocol):
+    """A member's connection, as its room sees it."""
+
+    async def room_event(self, event: RoomEvent) -> None:
+        """Something changed in the room (the member's own leave comes last to itself)."""
+
+    def disconnect(self, code: int, reason: str) -> None:
+        """End the member's session with a close code and a reason for its client."""

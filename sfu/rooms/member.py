@@ -1,0 +1,47 @@
+"""A member of a room: who it is, what it may do, and the tracks it publishes."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from sfu.media.description import Kind
+from sfu.media.receiver import TrackReceiver
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(9)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What a member's join token allows."""
+
+    publish: bool = True
+    subscribe: bool = True
+
+
+@dataclass(eq=False, slots=True)
+class Track:
+    """A published track: its media source and what subscribers are told about it."""
+
+    id: str
+    kind: Kind
+    simulcast: tuple[str, ...]
+    source: TrackReceiver
+    publisher: Member
+    muted: bool = False
+
+    @property
+    def stream_id(self) -> str:
+        """Tracks of one publisher share a stream (the msid), so a client can sync them."""
+        return self.publisher.sid
+
+
+@dataclass(eq=False, slots=True)
+class Member:
+    identity: str
+    name: str
+    grants: Grants
+    sid: str = field(default_factory=lambda: new_id("PA"))
+    tracks: dict[str, Track] = field(default_factory=dict)

@@ -1,0 +1,18 @@
+"""Media settings every participant of a node shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sfu.media.counters import MediaCounters
+from sfu.webrtc.udpmux import UdpMux
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    counters: MediaCounters
+    default_layer: int
+    start_bitrate_kbps: int
+    remb_bps: int
+    answer_timeout_s: float  # a subscribe offer unanswered this long ends the session
+    mux: UdpMux | None = None  # the node's ICE-lite port (SFU_UDP_PORT), else aioice's ports

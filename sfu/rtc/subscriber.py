@@ -1,0 +1,205 @@
+"""The subscribe half of a participant: the peer connection everyone else's tracks go out on,
+a down track per subscribed track, and the allocation of layers to them from the subscriber's
+wishes (tile size, quality) and its bandwidth estimate."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+from sfu.media.allocator import Allocator, Demand
+from sfu.media.clock import monotonic_ms
+from sfu.media.description import Kind
+from sfu.media.downtrack import DownTrack
+from sfu.media.egress import SubscriberFeedback
+from sfu.media.receiver import TrackReceiver
+from sfu.media.selector import NO_LAYER, wanted_layer
+from sfu.rtc.config import MediaConfig
+from sfu.rtc.negotiation import Negotiation
+from sfu.webrtc.peer import SubscribePeer
+
+
+class NegotiationError(Exception):
+    """A message that does not fit the negotiation state."""
+
+
+class Subscribable(Protocol):
+    """A track someone publishes, as far as sending it is concerned."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def stream_id(self) -> str: ...
+
+    @property
+    def source(self) -> TrackReceiver: ...
+
+
+T = TypeVar("T", bound=Subscribable)
+
+
+class Subscriber(Generic[T]):
+    def __init__(
+        self,
+        config: MediaConfig,
+        *,
+        on_offer: Callable[[str, dict[str, T]], None],
+        on_layer: Callable[[str, str | None], None],
+        on_state: Callable[[str], None],
+    ) -> None:
+        """`on_offer(sdp, mid → track)`: an offer to send (answer with `apply_answer`);
+        `on_layer(track_id, rid)`: the layer of a video now sent (None: paused);
+        `on_state(state)`: the peer connection's state changed."""
+        self._config = config
+        self._on_offer = on_offer
+        self._on_layer = on_layer
+        self._feedback = SubscriberFeedback(config.counters, self.allocate)
+        self._peer = SubscribePeer(self._feedback, config.counters, mux=config.mux)
+        self._peer.on_state(on_state)
+        self._negotiation = Negotiation(config.answer_timeout_s)
+        self._allocator = Allocator()
+        self._subscribed: dict[str, T] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
+        self._qualities: dict[str, str] = {}
+        self._closed = False
+        self.downtracks: dict[str, DownTrack] = {}
+
+    async def subscribe(self, tracks: list[T]) -> None:
+        """Receive these tracks (one renegotiation for all of them)."""
+        new = [t for t in tracks if t.id not in self._subscribed]
+        for track in new:
+            self._subscribed[track.id] = track
+            self._peer.add_track(track.id, track.stream_id, track.kind)
+        if new:
+            await self._negotiate()
+
+    async def unsubscribe(self, track_ids: list[str]) -> None:
+        """Stop receiving these tracks (one renegotiation for all of them)."""
+        gone = [t for t in track_ids if self._subscribed.pop(t, None) is not None]
+        for track_id in gone:
+            downtrack = self.downtracks.pop(track_id, None)
+            if downtrack is not None:
+                downtrack.close()
+                self._feedback.remove(downtrack)
+            self._peer.remove_track(track_id)
+        if gone:
+            await self._negotiate()
+
+    async def apply_answer(self, answer: str) -> None:
+        if not self._negotiation.in_flight:
+            raise NegotiationError("no subscribe_offer is waiting for an answer")
+        lines = await self._peer.apply_answer(answer)
+        sink = self._peer.sink
+        assert sink is not None  # a negotiated peer always has its transport
+        for track_id, line in lines.items():
+            track = self._subscribed.get(track_id)
+            existing = self.downtracks.get(track_id)
+            if track is None or (existing is not None and existing.line == line):
+                continue
+            if existing is not None:
+                existing.close()
+                self._feedback.remove(existing)
+            downtrack = DownTrack(
+                track.source,
+                sink,
+                line,
+                initial_layer=self._config.default_layer,
+                counters=self._config.counters,
+                on_layer=functools.partial(self._layer_changed, track_id),
+            )
+            track.source.downtracks.append(downtrack)
+            self._feedback.add(downtrack)
+            self.downtracks[track_id] = downtrack
+        if self._negotiation.answered():
+            await self._negotiate()
+
+    async def add_ice_candidate(
+        self, candidate: str | None, mid: str | None, index: int | None
+    ) -> None:
+        await self._peer.add_ice_candidate(candidate, mid, index)
+
+    def set_video_size(self, track_id: str, width: int, height: int, now_ms: int) -> bool:
+        """The rendered size of a subscribed video (0x0: hidden, so paused)."""
+        if track_id not in self._subscribed:
+            return False
+        self._sizes[track_id] = (width, height)
+        self.allocate(now_ms)
+        return True
+
+    def set_video_quality(self, track_id: str, quality: str, now_ms: int) -> bool:
+        """A manual choice (low/medium/high) for a subscribed video, or auto (by size)."""
+        if track_id not in self._subscribed:
+            return False
+        self._qualities[track_id] = quality
+        self.allocate(now_ms)
+        return True
+
+    def allocate(self, now_ms: int) -> None:
+        """Give each subscribed video the layer its wishes and our bandwidth estimate allow."""
+        demands, audio = [], 0
+        for track_id, downtrack in self.downtracks.items():
+            receiver = downtrack.receiver
+            if not receiver.is_video:
+                audio += 1
+                continue
+            size = self._sizes.get(track_id)
+            wanted = (
+                NO_LAYER
+                if receiver.muted
+                else wanted_layer(
+                    self._qualities.get(track_id, "auto"),
+                    size,
+                    [h for _, h in receiver.layer_sizes],
+                    self._config.default_layer,
+                )
+            )
+            priority = size[0] * size[1] if size else 0
+            demands.append(
+                Demand(track_id, wanted, tuple(receiver.layer_bps), downtrack.allocated, priority)
+            )
+        feedback = self._feedback
+        targets = self._allocator.allocate(
+            demands, feedback.estimate_bps, audio, now_ms, loss=feedback.loss
+        )
+        for track_id, layer in targets.items():
+            self.downtracks[track_id].set_target(layer, now_ms, congested=self._allocator.congested)
+        for downtrack in self.downtracks.values():
+            downtrack.receiver.refresh_needed(now_ms)
+
+    def tick(self, now_ms: int) -> bool:
+        """Once a second: allocation and reports. False: the offer in flight went unanswered
+        past its deadline (the client is stuck or gone)."""
+        self.allocate(now_ms)
+        for downtrack in self.downtracks.values():
+            downtrack.tick(now_ms)
+        return self._closed or not self._negotiation.expired(now_ms)
+
+    @property
+    def answer_timeout_s(self) -> float:
+        return self._negotiation.timeout_s
+
+    async def close(self) -> None:
+        self._closed = True
+        for downtrack in self.downtracks.values():
+            downtrack.close()
+        self.downtracks.clear()
+        await self._peer.close()
+
+    async def _negotiate(self) -> None:
+        if self._closed or not self._negotiation.start():
+            return  # closed: nothing to offer; in flight: folded into the next offer
+        sdp, mids = await self._peer.create_offer()
+        self._on_offer(sdp, {mid: self._subscribed[track_id] for track_id, mid in mids.items()})
+        self._negotiation.offered(monotonic_ms())
+
+    def _layer_changed(self, track_id: str, downtrack: DownTrack) -> None:
+        if not downtrack.receiver.is_video:
+            return
+        current = downtrack.forwarder.current
+        rids = downtrack.receiver.line.rids or ("",)
+        self._on_layer(track_id, None if current == NO_LAYER else rids[current])

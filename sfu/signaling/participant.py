@@ -1,0 +1,160 @@
+"""A member's session on this node: its room membership and its two media halves, with room
+events and media callbacks turned into the messages its client gets.
+
+A media connection that fails, or a subscribe offer left unanswered, ends the session: the
+client is told to rejoin, which gives it fresh connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sfu.media.clock import monotonic_ms
+from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
+from sfu.rooms.member import Member, Track
+from sfu.rooms.room import Room
+from sfu.rtc.config import MediaConfig
+from sfu.rtc.publisher import Publisher
+from sfu.rtc.subscriber import Subscriber
+from sfu.signaling import close_codes
+from sfu.signaling.messages import (
+    ParticipantInfo,
+    ParticipantJoined,
+    ParticipantLeft,
+    PublishAnswer,
+    PublisherLayers,
+    ServerMessage,
+    SubscribedTrack,
+    SubscribeOffer,
+    SubscriptionLayer,
+    TrackInfo,
+)
+from sfu.signaling.messages import TrackMuted as TrackMutedMessage
+from sfu.signaling.messages import TrackPublished as TrackPublishedMessage
+
+
+def track_info(track: Track) -> TrackInfo:
+    return TrackInfo(
+        id=track.id, kind=track.kind, muted=track.muted, simulcast=list(track.simulcast)
+    )
+
+
+def participant_info(member: Member) -> ParticipantInfo:
+    return ParticipantInfo(
+        sid=member.sid,
+        identity=member.identity,
+        name=member.name,
+        tracks=[track_info(t) for t in member.tracks.values()],
+    )
+
+
+class Participant:
+    """Implements the room's `MemberHandle` for one signaling connection."""
+
+    def __init__(
+        self,
+        member: Member,
+        room: Room,
+        *,
+        send: Callable[[ServerMessage], None],
+        disconnect: Callable[[int, str], None],
+        config: MediaConfig,
+    ) -> None:
+        self.member = member
+        self.room = room
+        self.send = send
+        self._disconnect = disconnect
+        self._closing = False
+        self.publisher = Publisher(config, on_layers=self._send_layers, on_state=self._media_state)
+        self.subscriber: Subscriber[Track] = Subscriber(
+            config, on_offer=self._send_offer, on_layer=self._send_layer, on_state=self._media_state
+        )
+
+    async def publish(self, offer: str) -> None:
+        """Answer the offer, then the room gets the new tracks."""
+        answer, mids, new = await self.publisher.answer(offer)
+        self.send(PublishAnswer(sdp=answer, tracks=mids))
+        tracks = [
+            Track(
+                id=t.id,
+                kind=t.receiver.line.kind,
+                simulcast=t.receiver.line.rids,
+                source=t.receiver,
+                publisher=self.member,
+            )
+            for t in new
+        ]
+        await self.room.publish(self.member, tracks)
+
+    async def room_event(self, event: RoomEvent) -> None:
+        if self._closing and not (isinstance(event, MemberLeft) and event.member is self.member):
+            return  # its connections are closed or closing: nothing to send them
+        match event:
+            case MemberJoined(member=member) if member is self.member:
+                if member.grants.subscribe:
+                    await self.subscriber.subscribe(self.room.tracks(besides=member))
+            case MemberJoined(member=member):
+                self.send(ParticipantJoined(participant=participant_info(member)))
+            case MemberLeft(member=member) if member is self.member:
+                await self.close()
+            case MemberLeft(member=member, tracks=tracks):
+                self.send(ParticipantLeft(identity=member.identity))
+                await self.subscriber.unsubscribe([t.id for t in tracks])
+            case TracksPublished(tracks=tracks):
+                for track in tracks:
+                    info = track_info(track)
+                    self.send(
+                        TrackPublishedMessage(participant=track.publisher.identity, track=info)
+                    )
+                if self.member.grants.subscribe:
+                    await self.subscriber.subscribe(list(tracks))
+            case TrackMuted(track=track, enforced=enforced):
+                if enforced and track.publisher is not self.member:
+                    self.subscriber.allocate(monotonic_ms())  # paused or resumed
+                self.send(
+                    TrackMutedMessage(
+                        participant=track.publisher.identity, track_id=track.id, muted=track.muted
+                    )
+                )
+
+    def disconnect(self, code: int, reason: str) -> None:
+        self._closing = True
+        self._disconnect(code, reason)
+
+    def tick(self, now_ms: int) -> None:
+        """Once a second: both halves' reports and allocation, and the deadline of an
+        unanswered subscribe offer."""
+        if not self.subscriber.tick(now_ms) and not self._closing:
+            timeout_s = self.subscriber.answer_timeout_s
+            self.disconnect(
+                close_codes.OFFER_UNANSWERED, f"subscribe_offer not answered within {timeout_s:g} s"
+            )
+        self.publisher.tick(now_ms)
+
+    async def close(self) -> None:
+        self._closing = True
+        await self.publisher.close()
+        await self.subscriber.close()
+
+    def _send_offer(self, sdp: str, tracks: dict[str, Track]) -> None:
+        self.send(
+            SubscribeOffer(
+                sdp=sdp,
+                tracks={
+                    mid: SubscribedTrack(
+                        track_id=t.id, participant=t.publisher.identity, kind=t.kind
+                    )
+                    for mid, t in tracks.items()
+                },
+            )
+        )
+
+    def _send_layers(self, track_id: str, rids: list[str]) -> None:
+        self.send(PublisherLayers(track_id=track_id, active=rids))
+
+    def _send_layer(self, track_id: str, rid: str | None) -> None:
+        self.send(SubscriptionLayer(track_id=track_id, layer=rid))
+
+    def _media_state(self, state: str) -> None:
+        if state in ("failed", "closed") and not self._closing:
+            self.disconnect(close_codes.MEDIA_LOST, f"media connection {state}")
