@@ -70,8 +70,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.redis.existingSecret }}{{ .Values.redis.existingSecretKey }}{{ else }}redis-url{{ end }}
 {{- end }}
 
+{{/*
+"true" when the release runs its own Redis: redis.bundled.enabled true, or auto (the default)
+with neither redis.url nor redis.existingSecret. Contradictions fail in seed-sfu.validate.
+*/}}
+{{- define "seed-sfu.redisBundled" -}}
+{{- $enabled := .Values.redis.bundled.enabled }}
+{{- if kindIs "bool" $enabled }}
+{{- if $enabled }}true{{ end }}
+{{- else if not (or .Values.redis.url .Values.redis.existingSecret) }}true{{ end }}
+{{- end }}
+
 {{- define "seed-sfu.redisUrl" -}}
-{{- if .Values.redis.bundled.enabled -}}
+{{- if include "seed-sfu.redisBundled" . -}}
 redis://{{ include "seed-sfu.fullname" . }}-redis:6379/0
 {{- else -}}
 {{ .Values.redis.url }}
@@ -79,17 +90,21 @@ redis://{{ include "seed-sfu.fullname" . }}-redis:6379/0
 {{- end }}
 
 {{/*
-Rules that values.schema.json cannot express; every template includes this, so a bad
-combination fails `helm install`, `helm lint` and `helm template` with a message.
+Rules that values.schema.json cannot express; configmap.yaml, rendered in every install,
+includes this, so a bad combination fails `helm install`, `helm lint` and `helm template` with
+a message.
 */}}
 {{- define "seed-sfu.validate" -}}
 {{- $redis := .Values.redis }}
-{{- $sources := 0 }}
-{{- if $redis.url }}{{ $sources = add1 $sources }}{{ end }}
-{{- if $redis.existingSecret }}{{ $sources = add1 $sources }}{{ end }}
-{{- if $redis.bundled.enabled }}{{ $sources = add1 $sources }}{{ end }}
-{{- if ne (int $sources) 1 }}
-{{- fail "seed-sfu: set exactly one of redis.url, redis.existingSecret (production) or redis.bundled.enabled=true (trials): the control API and the media nodes share their state through Redis" }}
+{{- $bundled := toString $redis.bundled.enabled }}
+{{- if and $redis.url $redis.existingSecret }}
+{{- fail "seed-sfu: redis.url and redis.existingSecret both name a Redis: set only one of them" }}
+{{- end }}
+{{- if and (eq $bundled "true") (or $redis.url $redis.existingSecret) }}
+{{- fail "seed-sfu: redis.bundled.enabled=true runs a Redis in the release, but redis.url or redis.existingSecret names another: to use yours, set redis.bundled.enabled=auto (or false); for the bundled trial Redis, unset redis.url and redis.existingSecret" }}
+{{- end }}
+{{- if and (eq $bundled "false") (not (or $redis.url $redis.existingSecret)) }}
+{{- fail "seed-sfu: redis.bundled.enabled=false leaves the control API and the media nodes no Redis to share their state through: set redis.url or redis.existingSecret (production), or redis.bundled.enabled=auto for the bundled trial Redis" }}
 {{- end }}
 {{- if and .Values.auth.apiKeys .Values.auth.existingSecret }}
 {{- fail "seed-sfu: set auth.apiKeys or auth.existingSecret, not both" }}
@@ -115,8 +130,8 @@ combination fails `helm install`, `helm lint` and `helm template` with a message
 {{- if and $pdb.enabled (eq .Values.media.kind "DaemonSet") (or (kindIs "invalid" $pdb.minAvailable) (kindIs "string" $pdb.minAvailable)) }}
 {{- fail "seed-sfu: with media.kind=DaemonSet the media PodDisruptionBudget needs an integer minAvailable (maxUnavailable and percentages need a controller with a scale subresource)" }}
 {{- end }}
-{{- if and .Values.networkPolicy.enabled $redis.bundled.enabled $media.hostNetwork (not .Values.networkPolicy.nodeCIDRs) }}
-{{- fail "seed-sfu: networkPolicy with redis.bundled and media.hostNetwork needs networkPolicy.nodeCIDRs: media pods on the host network reach Redis from the nodes' addresses" }}
+{{- if and .Values.networkPolicy.enabled (include "seed-sfu.redisBundled" .) $media.hostNetwork (not .Values.networkPolicy.nodeCIDRs) }}
+{{- fail "seed-sfu: networkPolicy.enabled with the bundled Redis and media.hostNetwork=true needs networkPolicy.nodeCIDRs (the nodes' address ranges: media pods on the host network reach Redis from them); or use an external Redis (redis.url or redis.existingSecret), or media.hostNetwork=false" }}
 {{- end }}
 {{- end }}
 

@@ -6,6 +6,7 @@ least one scenario, so none of them escapes these checks.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -139,7 +140,9 @@ def test_every_template_renders_in_some_scenario(rendered: dict[str, Rendered]) 
 
 
 @scenarios
-def test_install_notes_tell_how_to_create_a_first_room(scenario: Path) -> None:
+def test_install_notes_tell_how_to_create_a_first_room(
+    scenario: Path, rendered: dict[str, Rendered]
+) -> None:
     """NOTES.txt, rendered by a client-side dry-run install (no cluster is contacted)."""
     install = ["install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client"]
     out = helm(*install, "-f", str(scenario))
@@ -155,6 +158,31 @@ def test_install_notes_tell_how_to_create_a_first_room(scenario: Path) -> None:
         values.get("media", {}).get("ice", {}).get("udpPort", defaults["media"]["ice"]["udpPort"])
     )
     assert (f"on UDP {udp_port} at" if udp_port else "on UDP (ephemeral ports) at") in notes
+    # the bundled Redis is a trial's: the notes name the values production sets instead
+    bundled = "StatefulSet" in rendered[scenario_id(scenario)].kinds()
+    production = "For production, set redis.url to your Redis"
+    assert (production in notes) == bundled
+    assert ("redis.existingSecret to a Secret holding that URL" in notes) == bundled
+
+
+def without_generated_key(manifest: Rendered) -> list[Doc]:
+    """The objects less the API key generated at each render and the checksum over it."""
+    docs = copy.deepcopy(manifest.docs)
+    for doc in docs:
+        if doc["kind"] == "Secret":
+            doc["data"].pop("api-keys")
+        if doc["kind"] in ("Deployment", "DaemonSet"):
+            doc["spec"]["template"]["metadata"]["annotations"].pop("checksum/secret")
+    return docs
+
+
+def test_no_values_is_the_default_scenario(rendered: dict[str, Rendered]) -> None:
+    """`helm install sfu ./helm` with no values: the ci/default-values.yaml checks apply to it."""
+    lint = helm("lint", "--strict", "--kube-version", LATEST_KUBE, str(CHART))
+    assert "0 chart(s) failed" in lint and "[WARNING]" not in lint, lint
+    no_values = Rendered.of(helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE))
+    assert without_generated_key(no_values) == without_generated_key(rendered["default"])
+    assert {"StatefulSet", "Deployment", "Secret"} <= no_values.kinds()
 
 
 def test_scenarios_are_values_files_with_a_purpose() -> None:

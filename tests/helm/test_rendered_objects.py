@@ -264,7 +264,7 @@ def test_media_node_ports_probes_and_announced_address(
 
 def test_default_media_nodes_use_one_udp_port_without_the_host_network() -> None:
     """The chart's defaults: hostPorts on the Kubernetes node, its address announced."""
-    node = render({"redis": {"url": "redis://r:6379/0"}}).media()
+    node = render().media()
     assert "hostNetwork" not in pod_spec(node)
     udp_port = DEFAULTS["media"]["ice"]["udpPort"]
     assert udp_port == 7882
@@ -393,7 +393,7 @@ def secrets_of(manifest: Rendered) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    "name", ["external-redis", "bundled-redis", "networkpolicy", "hostnetwork"]
+    "name", ["default", "external-redis", "bundled-redis", "networkpolicy", "hostnetwork"]
 )
 def test_processes_accept_the_rendered_settings(
     name: str, rendered: dict[str, Rendered], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -422,7 +422,7 @@ def test_processes_accept_the_rendered_settings(
     assert node.drain_timeout_s == DEFAULTS["media"]["drain"]["timeoutSeconds"]
     assert node.udp_port == media_values(name)["ice"]["udpPort"]
     assert node.udp_bind == "0.0.0.0"
-    redis_url = values_of(name)["redis"].get("url") or f"redis://{FULLNAME}-redis:6379/0"
+    redis_url = values_of(name).get("redis", {}).get("url") or f"redis://{FULLNAME}-redis:6379/0"
     assert control.redis_url == redis_url
     if name == "external-redis":
         assert control.api_keys == {
@@ -474,6 +474,52 @@ def test_existing_secrets_are_used_and_no_secret_is_rendered(rendered: dict[str,
         ref = env_of(container(workload))["SFU_REDIS_URL"]["valueFrom"]["secretKeyRef"]
         assert ref == {"name": "sfu-operator-redis", "key": "url"}
         assert "checksum/secret" not in workload["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_default_install_runs_the_bundled_redis_for_api_and_media(
+    rendered: dict[str, Rendered],
+) -> None:
+    """No values: a Redis pod in the release, and both processes given its Service's URL."""
+    manifest = rendered["default"]
+    redis = manifest.get("StatefulSet", f"{FULLNAME}-redis")
+    service = manifest.get("Service", f"{FULLNAME}-redis")
+    pod_labels = redis["spec"]["template"]["metadata"]["labels"]
+    assert labels_match(service["spec"]["selector"], pod_labels)
+    (port,) = service["spec"]["ports"]
+    (served,) = container(redis)["ports"]
+    assert port["targetPort"] == served["name"] and port["port"] == served["containerPort"]
+    assert redis["spec"]["serviceName"] == service["metadata"]["name"]
+    # an emptyDir: a trial needs no StorageClass (the registry re-fills after a restart)
+    assert "volumeClaimTemplates" not in redis["spec"]
+    assert {"name": "data", "emptyDir": {}} in pod_spec(redis)["volumes"]
+    url = f"redis://{service['metadata']['name']}:{port['port']}/0"
+    assert secrets_of(manifest)[FULLNAME]["redis-url"] == url
+    for workload in (manifest.get("Deployment", API), manifest.media()):
+        ref = env_of(container(workload))["SFU_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": FULLNAME, "key": "redis-url"}
+
+
+@pytest.mark.parametrize(
+    "redis",
+    [
+        {"url": "redis://redis.example.internal:6379/0"},
+        {"url": "redis://redis.example.internal:6379/0", "bundled": {"enabled": False}},
+        {"existingSecret": "sfu-operator-redis"},
+    ],
+    ids=["url", "url-bundled-off", "existing-secret"],
+)
+def test_an_external_redis_switches_the_bundled_one_off(redis: dict[str, Any]) -> None:
+    manifest = render({"redis": redis}, {"networkPolicy": {"enabled": True}})
+    assert "StatefulSet" not in manifest.kinds()
+    assert manifest.find("Service", f"{FULLNAME}-redis") is None
+    assert manifest.find("NetworkPolicy", f"{FULLNAME}-redis") is None
+    ref = env_of(container(manifest.media()))["SFU_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+    if "url" in redis:
+        assert ref == {"name": FULLNAME, "key": "redis-url"}
+        assert secrets_of(manifest)[FULLNAME]["redis-url"] == redis["url"]
+    else:
+        assert ref == {"name": "sfu-operator-redis", "key": "redis-url"}
+        assert "redis-url" not in secrets_of(manifest)[FULLNAME]
 
 
 def test_bundled_redis_only_when_asked(rendered: dict[str, Rendered]) -> None:

@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from tests.helm.chart import CHART, LATEST_KUBE, HelmFailed, helm, template, values_args
+from tests.helm.chart import (
+    CHART,
+    LATEST_KUBE,
+    NAMESPACE,
+    RELEASE,
+    HelmFailed,
+    helm,
+    template,
+    values_args,
+)
 
 EXTERNAL = {"redis": {"url": "redis://redis.example.internal:6379/0"}}
 
@@ -28,6 +37,7 @@ EXTERNAL = {"redis": {"url": "redis://redis.example.internal:6379/0"}}
         ({"media": {"ice": {"udpPort": 80}}}, "/media/ice/udpPort"),  # non-root: >= 1024
         ({"media": {"ice": {"udpPort": "7882"}}}, "/media/ice/udpPort"),
         ({"media": {"hostNetwork": "false"}}, "/media/hostNetwork"),
+        ({"redis": {"bundled": {"enabled": "yes"}}}, "/redis/bundled/enabled"),  # auto|true|false
         # the reserved knob the single UDP port replaced
         ({"media": {"ice": {"udpPortRange": {"start": 50000, "end": 60000}}}}, "/media/ice"),
     ],
@@ -52,6 +62,7 @@ def test_schema_rejects_wrong_values(values: dict[str, Any], where: str) -> None
 
 
 def test_schema_accepts_the_defaults_and_right_values() -> None:
+    template()
     template(EXTERNAL, {"api": {"replicas": 3}, "media": {"drain": {"timeoutSeconds": 60}}})
     template(EXTERNAL, {"media": {"hostNetwork": True, "ice": {"udpPort": 0}}})
 
@@ -59,10 +70,23 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({}, "set exactly one of redis.url"),
         (
             {"redis": {"url": "redis://r:6379/0", "bundled": {"enabled": True}}},
-            "set exactly one of redis.url",
+            "redis.bundled.enabled=true runs a Redis in the release, but redis.url or "
+            "redis.existingSecret names another: to use yours, set redis.bundled.enabled=auto",
+        ),
+        (
+            {"redis": {"existingSecret": "mine", "bundled": {"enabled": True}}},
+            "unset redis.url and redis.existingSecret",
+        ),
+        (
+            {"redis": {"url": "redis://r:6379/0", "existingSecret": "mine"}},
+            "redis.url and redis.existingSecret both name a Redis: set only one of them",
+        ),
+        (
+            {"redis": {"bundled": {"enabled": False}}},
+            "redis.bundled.enabled=false leaves the control API and the media nodes no Redis "
+            "to share their state through: set redis.url or redis.existingSecret",
         ),
         (
             {
@@ -111,12 +135,21 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
                 "media": {"hostNetwork": True},
                 "networkPolicy": {"enabled": True},
             },
-            "networkPolicy.nodeCIDRs",
+            "needs networkPolicy.nodeCIDRs",
+        ),
+        (
+            # the bundled Redis by default: the same rule, and an external Redis avoids it
+            {"media": {"hostNetwork": True}, "networkPolicy": {"enabled": True}},
+            "needs networkPolicy.nodeCIDRs (the nodes' address ranges: media pods on the host "
+            "network reach Redis from them); or use an external Redis (redis.url or "
+            "redis.existingSecret), or media.hostNetwork=false",
         ),
     ],
     ids=[
+        "bundled-and-url",
+        "bundled-and-existing-secret",
+        "url-and-existing-secret",
         "no-redis",
-        "two-redis",
         "two-key-sources",
         "webhook-key",
         "udp-port-0-without-host-network",
@@ -125,9 +158,28 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
         "daemonset-pdb",
         "daemonset-pdb-percent",
         "policy-cidrs",
+        "policy-cidrs-default-redis",
     ],
 )
 def test_chart_rejects_inconsistent_values(values: dict[str, Any], message: str) -> None:
     with pytest.raises(HelmFailed) as failed:
         template(values)
     assert message in failed.value.output
+    # the same message from `helm install` (client-side dry run: no cluster)
+    install = ["install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client"]
+    with pytest.raises(HelmFailed) as failed:
+        helm(*install, *values_args(values))
+    assert message in failed.value.output
+
+
+def test_the_fixes_the_messages_name_are_accepted() -> None:
+    """Each fix the messages name is accepted (the rules refuse only the contradictions)."""
+    url = {"redis": {"url": "redis://r:6379/0"}}
+    template(url, {"redis": {"bundled": {"enabled": "auto"}}})
+    template(url, {"redis": {"bundled": {"enabled": False}}})
+    template({"redis": {"existingSecret": "mine", "bundled": {"enabled": False}}})
+    template({"redis": {"bundled": {"enabled": True}}})
+    host_network = {"media": {"hostNetwork": True}, "networkPolicy": {"enabled": True}}
+    template(host_network, url)
+    template(host_network, {"networkPolicy": {"nodeCIDRs": ["10.0.0.0/16"]}})
+    template(host_network, {"media": {"hostNetwork": False}})
