@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -37,6 +38,28 @@ async def test_three_participants_see_and_hear_each_other_and_a_late_fourth() ->
             assert not any(c.errors for c in (*clients.values(), dave))
         finally:
             await dave.close()
+
+
+async def test_the_heartbeat_reports_the_load_of_a_call() -> None:
+    """What node selection and autoscaling read: packets/s and CPU from the node's counters."""
+    async with (
+        running_node() as running,
+        conference(running.url, "busy", ["alice", "bob"], running.token),
+    ):
+
+        async def reported() -> None:
+            while True:
+                (status,) = await running.store.list_nodes()
+                if status.load.packets_per_s > 0:
+                    return
+                await asyncio.sleep(0.2)
+
+        await asyncio.wait_for(reported(), 10)
+        (status,) = await running.store.list_nodes()
+        load = status.load
+        assert (load.participants, load.tracks) == (2, 4)
+        assert 50 < load.packets_per_s < 5_000  # two publishers of audio and video, both ways
+        assert 0 < load.cpu < 2
 
 
 async def test_a_leave_reaches_everyone_even_past_a_participant_already_closing(

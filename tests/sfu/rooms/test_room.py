@@ -1,0 +1,138 @@
+"""A room without any media stack: who is told what, in which order, and that one member's
+failure does not keep the others from being told."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from sfu.media.counters import MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.receiver import TrackReceiver
+from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
+from sfu.rooms.member import Grants, Member, Track
+from sfu.rooms.room import Room
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+
+    def member_changed(self, room: str, member: Member) -> None:
+        self.calls.append(("changed", member.identity, len(member.tracks)))
+
+    def member_left(self, room: str, member: Member) -> None:
+        self.calls.append(("left", member.identity, len(member.tracks)))
+
+
+class Handle:
+    def __init__(self, log: list[tuple[str, RoomEvent]], name: str, *, fail: bool = False):
+        self.log, self.name, self.fail = log, name, fail
+        self.closed: tuple[int, str] | None = None
+
+    async def room_event(self, event: RoomEvent) -> None:
+        self.log.append((self.name, event))
+        if self.fail:
+            raise RuntimeError("this member's connection is broken")
+
+    def disconnect(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+def video(member: Member, track_id: str) -> Track:
+    line = MediaLine("0", "video", 96, "video/VP8", 90000, ExtensionIds(), rids=("q", "h", "f"))
+    source = TrackReceiver(
+        track_id, line, send_rtcp=lambda _: True, local_ssrc=1, counters=MediaCounters()
+    )
+    return Track(track_id, "video", line.rids, source, member)
+
+
+@pytest.fixture
+def log() -> list[tuple[str, RoomEvent]]:
+    return []
+
+
+async def join(room: Room, log: list[tuple[str, RoomEvent]], *names: str) -> list[Member]:
+    members = []
+    for name in names:
+        member = Member(name, name.title(), Grants())
+        await room.join(member, Handle(log, name))
+        members.append(member)
+    return members
+
+
+async def test_a_join_is_told_to_everyone_the_newcomer_last(
+    log: list[tuple[str, RoomEvent]],
+) -> None:
+    observer = Observer()
+    room = Room("r", observer)
+    _alice, bob = await join(room, log, "alice", "bob")
+    assert [(name, type(e).__name__) for name, e in log] == [
+        ("alice", "MemberJoined"),
+        ("alice", "MemberJoined"),
+        ("bob", "MemberJoined"),
+    ]
+    assert log[-1][1] == MemberJoined(bob)
+    assert observer.calls == [("changed", "alice", 0), ("changed", "bob", 0)]
+    assert room.handle(bob).name == "bob"  # type: ignore[attr-defined]
+
+
+async def test_tracks_go_to_the_others_and_a_leave_takes_them_along(
+    log: list[tuple[str, RoomEvent]],
+) -> None:
+    room = Room("r", Observer())
+    alice, bob, _carol = await join(room, log, "alice", "bob", "carol")
+    log.clear()
+    camera = video(alice, "TR_cam")
+    await room.publish(alice, [camera])
+    assert log == [("bob", TracksPublished((camera,))), ("carol", TracksPublished((camera,)))]
+    assert room.tracks(besides=bob) == [camera] and room.tracks(besides=alice) == []
+
+    log.clear()
+    await room.leave(alice)
+    left = MemberLeft(alice, (camera,))
+    assert log == [("bob", left), ("carol", left), ("alice", left)]  # the leaver last
+    assert list(room.members) == ["bob", "carol"]
+    await room.leave(alice)  # twice: nothing more happens
+    assert len(log) == 3
+
+
+async def test_a_server_mute_is_enforced_and_told_to_the_publisher_too(
+    log: list[tuple[str, RoomEvent]],
+) -> None:
+    room = Room("r", Observer())
+    alice, _ = await join(room, log, "alice", "bob")
+    camera = video(alice, "TR_cam")
+    await room.publish(alice, [camera])
+
+    log.clear()
+    assert await room.mute(alice, "TR_cam", True)  # by the publisher: only flagged
+    assert not camera.source.muted and camera.muted
+    assert log == [("bob", TrackMuted(camera, by_server=False, enforced=False))]
+
+    log.clear()
+    assert await room.mute(alice, "TR_cam", True, by_server=True)
+    assert camera.source.muted
+    event = TrackMuted(camera, by_server=True, enforced=True)
+    assert log == [("alice", event), ("bob", event)]
+
+    log.clear()
+    assert await room.mute(alice, "TR_cam", False)  # anyone's unmute resumes the media
+    assert not camera.source.muted
+    assert log == [("bob", TrackMuted(camera, by_server=False, enforced=True))]
+    assert not await room.mute(alice, "TR_none", True)
+
+
+async def test_one_members_failure_does_not_keep_the_others_from_being_told(
+    log: list[tuple[str, RoomEvent]], caplog: pytest.LogCaptureFixture
+) -> None:
+    room = Room("r", Observer())
+    broken = Member("broken", "Broken", Grants())
+    await room.join(broken, Handle(log, "broken", fail=True))
+    alice, _bob = await join(room, log, "alice", "bob")
+    log.clear()
+    with caplog.at_level(logging.ERROR):
+        await room.leave(alice)
+    assert [name for name, _ in log] == ["broken", "bob", "alice"]
+    assert "broken failed on MemberLeft" in caplog.text
