@@ -5,20 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from cluster.tokens import JoinGrants
 from sfu.media.description import Kind
 from sfu.media.receiver import TrackReceiver
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(9)}"
-
-
-@dataclass(frozen=True, slots=True)
-class Grants:
-    """What a member's join token allows."""
-
-    publish: bool = True
-    subscribe: bool = True
 
 
 @dataclass(eq=False, slots=True)
@@ -42,6 +35,6 @@ class Track:
 class Member:
     identity: str
     name: str
-    grants: Grants
+    grants: JoinGrants  # what its join token allows
     sid: str = field(default_factory=lambda: new_id("PA"))
     tracks: dict[str, Track] = field(default_factory=dict)

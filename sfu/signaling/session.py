@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cluster.tokens import JoinClaims, TokenError, verify_join_token
 from sfu.media.clock import monotonic_ms
-from sfu.rooms.member import Grants, Member
+from sfu.rooms.member import Member
 from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.subscriber import NegotiationError
@@ -156,7 +156,7 @@ class SignalingSession:
         member = Member(
             identity=claims.identity,
             name=claims.name or claims.identity,
-            grants=Grants(publish=claims.grants.publish, subscribe=claims.grants.subscribe),
+            grants=claims.grants,
         )
         participant = Participant(
             member,

@@ -7,11 +7,12 @@ import logging
 
 import pytest
 
+from cluster.tokens import JoinGrants
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.receiver import TrackReceiver
 from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
-from sfu.rooms.member import Grants, Member, Track
+from sfu.rooms.member import Member, Track
 from sfu.rooms.room import Room
 
 
@@ -56,7 +57,7 @@ def log() -> list[tuple[str, RoomEvent]]:
 async def join(room: Room, log: list[tuple[str, RoomEvent]], *names: str) -> list[Member]:
     members = []
     for name in names:
-        member = Member(name, name.title(), Grants())
+        member = Member(name, name.title(), JoinGrants())
         await room.join(member, Handle(log, name))
         members.append(member)
     return members
@@ -128,7 +129,7 @@ async def test_one_members_failure_does_not_keep_the_others_from_being_told(
     log: list[tuple[str, RoomEvent]], caplog: pytest.LogCaptureFixture
 ) -> None:
     room = Room("r", Observer())
-    broken = Member("broken", "Broken", Grants())
+    broken = Member("broken", "Broken", JoinGrants())
     await room.join(broken, Handle(log, "broken", fail=True))
     alice, _bob = await join(room, log, "alice", "bob")
     log.clear()
