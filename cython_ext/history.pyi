@@ -1,4 +1,4 @@
-# Types of the compiled history; sfu/media/history.py documents what it does.
+# Types of the compiled history; sfu/media/history_py.py documents what it does.
 
 class PacketHistory:
     def __init__(self, size: int = ...) -> None: ...

@@ -1,4 +1,4 @@
-# Types of the compiled kernels; sfu/rtp/kernels_py.py documents what they do.
+# Types of the compiled kernels; sfu/rtp/rtp_py.py documents what they do.
 
 def parse_rtp(
     data: bytes, mid_id: int, rid_id: int, rrid_id: int, audio_level_id: int

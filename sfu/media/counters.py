@@ -29,7 +29,7 @@ class DropReason(enum.Enum):
     PAUSED = "paused"
     MUTED = "muted_by_server"  # audio of a track the REST API muted (its video is paused)
     # NACKed sequence numbers not resent: beyond what a history holds (per compound and stream),
-    # or past the subscription's resend rate (sfu.media.history)
+    # or past the subscription's resend rate (sfu.media.history_py)
     NACK_OVER_LIMIT = "nack_over_limit"
     NACK_RATE_LIMITED = "nack_rate_limited"
     INTERNAL_ERROR = "internal_error"

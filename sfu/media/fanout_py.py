@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from sfu.media.forwarder_py import DROP_OTHER_LAYER, DROP_PAUSED, Forwarder
-from sfu.media.history import PacketHistory
+from sfu.media.history_py import PacketHistory
 from sfu.media.packet import RtpPacket
 
 

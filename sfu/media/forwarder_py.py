@@ -17,7 +17,7 @@ from typing import Final
 from sfu.media.munger import Munger
 from sfu.media.selector import NO_LAYER, Decision, LayerSelector
 from sfu.media.vp8munger import Vp8Munger
-from sfu.rtp.kernels_py import rewrite_rtp
+from sfu.rtp.rtp_py import rewrite_rtp
 
 # What forward() returns instead of a packet. Plain ints: they cross the C boundary for free.
 DROP_OTHER_LAYER: Final = 1  # not the layer being sent (its target's keyframe is awaited)

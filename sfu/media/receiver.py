@@ -17,8 +17,8 @@ from sfu.media.packet import RtpPacket
 from sfu.media.selector import NO_LAYER
 from sfu.media.stats import StreamStats
 from sfu.rtp.fastpath import fan_out, vp8_descriptor
-from sfu.rtp.kernels_py import ParsedRtp
 from sfu.rtp.rtcp import ReportBlock, build_pli
+from sfu.rtp.rtp_py import ParsedRtp
 from sfu.rtp.vp8 import keyframe_size
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 fan-out, the packet history and the node port's Datapath.
 
 Production uses the compiled cython_ext modules; SFU_NO_EXTENSIONS=1 selects the pure-Python
-specs (sfu.rtp.kernels_py, sfu.media's forwarder_py, fanout_py and history,
+specs (sfu.rtp.rtp_py, sfu.media's forwarder_py, fanout_py and history,
 sfu.webrtc.datapath_py), and type checkers always see the specs. A missing compiled module is an
 ImportError, not a silent 10x slowdown.
 """
@@ -21,8 +21,8 @@ if TYPE_CHECKING or os.environ.get("SFU_NO_EXTENSIONS") == "1":
         NO_LAYER,
         Forwarder,
     )
-    from sfu.media.history import PacketHistory
-    from sfu.rtp.kernels_py import parse_rtp, vp8_descriptor
+    from sfu.media.history_py import PacketHistory
+    from sfu.rtp.rtp_py import parse_rtp, vp8_descriptor
     from sfu.webrtc.datapath_py import Datapath, Peer
 
     IMPLEMENTATION = "python"

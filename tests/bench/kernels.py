@@ -15,7 +15,7 @@ from typing import Any
 import cython_ext.forwarder
 import cython_ext.rtp
 import sfu.media.forwarder_py
-import sfu.rtp.kernels_py
+import sfu.rtp.rtp_py
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
@@ -92,7 +92,7 @@ def ns_per_call(names: dict[str, Any], stmt: str, number: int) -> float:
 def main() -> None:
     implementations = {
         "cython": (_subjects(cython_ext.rtp, cython_ext.forwarder), 200_000),
-        "python": (_subjects(sfu.rtp.kernels_py, sfu.media.forwarder_py), 20_000),
+        "python": (_subjects(sfu.rtp.rtp_py, sfu.media.forwarder_py), 20_000),
     }
     print(f"{'kernel':<18}" + "".join(f"{name:>12}" for name in implementations) + "  (ns/packet)")
     for kernel, stmt in CALLS.items():

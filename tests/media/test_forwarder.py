@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import cython_ext.forwarder
 import sfu.media.forwarder_py
 from sfu.media.selector import NO_LAYER
-from sfu.rtp import kernels_py
+from sfu.rtp import rtp_py
 from tests.support.kernels import Kernels
 from tests.support.packets import vp8_packet
 
@@ -59,7 +59,7 @@ class In:
 
     def forward(self, forwarder: Any, now_ms: int) -> bytes | int:
         data = self.data()
-        offset = kernels_py.parse_rtp(data, 0, 0, 0, 0)[5]
+        offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5]
         result: bytes | int = forwarder.forward(
             data,
             offset,
@@ -193,10 +193,10 @@ def test_codes(impl: Kernels, target: int, steps: list[tuple[Any, ...]]) -> None
 
 def _fields(out: bytes) -> tuple[int, int, int, int, bool, bytes | None, int, int]:
     """(ssrc, pt, seq, ts, marker, mid, abs-send-time, picture id) of a forwarded VP8 packet."""
-    ssrc, pt, seq, ts, marker, offset, end, mid, *_ = kernels_py.parse_rtp(out, 1, 0, 0, 0)
+    ssrc, pt, seq, ts, marker, offset, end, mid, *_ = rtp_py.parse_rtp(out, 1, 0, 0, 0)
     assert out[12:14] == b"\xbe\xde" and out[18] == 3 << 4 | 2  # mid, then abs-send-time
     abs_time = int.from_bytes(out[19:22])
-    return ssrc, pt, seq, ts, marker, mid, abs_time, kernels_py.vp8_descriptor(out, offset, end)[2]
+    return ssrc, pt, seq, ts, marker, mid, abs_time, rtp_py.vp8_descriptor(out, offset, end)[2]
 
 
 def test_output_is_one_stream_across_a_switch(impl: Kernels) -> None:
@@ -243,7 +243,7 @@ def test_audio_level_and_no_vp8(impl: Kernels) -> None:
     )
     forwarder.switch(7, 960, -1, -1, 0, -1)
     out = forwarder.forward(data, 12, 7, 960, False, 0x80 | 30, 0, True, -1, -1, 0)
-    assert kernels_py.parse_rtp(out, 1, 0, 0, 5)[7:] == (b"0", None, None, 0x80 | 30)
+    assert rtp_py.parse_rtp(out, 1, 0, 0, 5)[7:] == (b"0", None, None, 0x80 | 30)
     assert out.endswith(b"opus")
 
 
@@ -348,7 +348,7 @@ def test_compiled_matches_the_spec(
             marker=False,
             body=b"x",
         )
-        offset = kernels_py.parse_rtp(data, 0, 0, 0, 0)[5] if valid else len(data) + 1
+        offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5] if valid else len(data) + 1
         pid_in = -1 if pid_step is None else pid
         tl0_in = -1 if tl0_step is None else tl0
         packet = (data, offset, seq, ts, False, level, layer, keyframe, pid_in, tl0_in, now_ms)

@@ -28,7 +28,7 @@ from sfu.media.downtrack import DownTrack
 from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER
-from sfu.rtp import kernels_py
+from sfu.rtp import rtp_py
 from sfu.rtp.seqnum import diff32, unwrap16
 from tests.support.kernels import Kernels
 from tests.support.packets import MID_ID, RID_ID, vp8_packet
@@ -201,9 +201,9 @@ def test_one_seamless_stream(impl: Kernels, sc: dict) -> None:
     runs: list[list[tuple[Sent, int, int, int]]] = []  # per layer run: (input, seq, ts, pid)
     last_seq = -1
     for data in out:
-        ssrc, pt, seq, ts, _, offset, end, *_ = kernels_py.parse_rtp(data, 1, 0, 0, 0)
+        ssrc, pt, seq, ts, _, offset, end, *_ = rtp_py.parse_rtp(data, 1, 0, 0, 0)
         assert (ssrc, pt) == (0xABC, 97)
-        pid = kernels_py.vp8_descriptor(data, offset, end)[2]
+        pid = rtp_py.vp8_descriptor(data, offset, end)[2]
         meta = by_body[data[-24:]]
         last_seq = unwrap16(last_seq, seq)
         # A run ends where the layer changes, or where a congestion cut stopped it and the same
@@ -276,7 +276,7 @@ def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, M
             if frame_now in sc["targets"]:
                 for i, downtrack in enumerate(receiver.downtracks[:4]):
                     downtrack.set_target((sc["targets"][frame_now] + i) % 3, frame_now * 33)
-        info = kernels_py.parse_rtp(data, MID_ID, RID_ID, 0, 0)
+        info = rtp_py.parse_rtp(data, MID_ID, RID_ID, 0, 0)
         receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
     pairs = zip(sinks, receiver.downtracks, strict=True)
     return [(sink.rtp, d.packets_sent, d.octets_sent) for sink, d in pairs], counters

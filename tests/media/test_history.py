@@ -15,7 +15,7 @@ from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.egress import SubscriberFeedback
-from sfu.media.history import (
+from sfu.media.history_py import (
     HISTORY_SIZE,
     MAX_RESENDS,
     RESEND_BURST,
@@ -26,7 +26,7 @@ from sfu.media.receiver import TrackReceiver
 from sfu.rtp.rtcp import build_nack, nack_seqs
 from tests.support.sinks import Sink
 
-IMPLEMENTATIONS = ("sfu.media.history", "cython_ext.history")
+IMPLEMENTATIONS = ("sfu.media.history_py", "cython_ext.history")
 
 
 @pytest.fixture(params=IMPLEMENTATIONS, ids=["py", "cy"])

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(
     scope="session",
-    params=["sfu.rtp.kernels_py", "cython_ext.rtp"],
+    params=["sfu.rtp.rtp_py", "cython_ext.rtp"],
     ids=["py", "cy"],
 )
 def kernels(request: pytest.FixtureRequest) -> ModuleType:

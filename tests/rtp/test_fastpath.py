@@ -13,12 +13,12 @@ import cython_ext.history as history
 import cython_ext.rtp
 import sfu.media.fanout_py
 import sfu.media.forwarder_py
-import sfu.rtp.kernels_py
+import sfu.rtp.rtp_py
 import sfu.webrtc.datapath_py
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
-from sfu.media.history import PacketHistory as spec_history
+from sfu.media.history_py import PacketHistory as spec_history
 from sfu.media.receiver import TrackReceiver
 from sfu.rtp import fastpath
 from tests.support.sinks import Sink
@@ -40,7 +40,7 @@ def _expected() -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
     if os.environ.get("SFU_NO_EXTENSIONS") == "1":
         assert fastpath.IMPLEMENTATION == "python"
         return (
-            sfu.rtp.kernels_py,
+            sfu.rtp.rtp_py,
             sfu.media.forwarder_py,
             sfu.media.fanout_py,
             sfu.webrtc.datapath_py,
@@ -115,7 +115,7 @@ def test_both_implementations_take_the_same_parameters() -> None:
     both with every keyword.)
     """
     pairs = [
-        (getattr(cython_ext.rtp, n), getattr(sfu.rtp.kernels_py, n))
+        (getattr(cython_ext.rtp, n), getattr(sfu.rtp.rtp_py, n))
         for n in ("parse_rtp", "rewrite_rtp", "vp8_descriptor")
     ]
     pairs += [

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cython_ext.rtp as cy
-import sfu.rtp.kernels_py as py
+import sfu.rtp.rtp_py as py
 from tests.rtp import vectors as v
 
 NO_EXT = (0, 0, 0, 0)

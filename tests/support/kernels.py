@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 MODULES = {
-    "py": ("sfu.rtp.kernels_py", "sfu.media.forwarder_py", "sfu.media.fanout_py"),
+    "py": ("sfu.rtp.rtp_py", "sfu.media.forwarder_py", "sfu.media.fanout_py"),
     "cy": ("cython_ext.rtp", "cython_ext.forwarder", "cython_ext.fanout"),
 }
 
