@@ -4,7 +4,7 @@
 ``put`` runs once per forwarded packet (from cython_ext.fanout, at C speed); ``answer`` walks a
 NACK's FCI in C (a 1,200-byte NACK names 5,049 sequence numbers), deduplicating with a bitmap of
 the 65,536 sequence numbers, and rations resends as the spec does, line for line, on C arrays.
-Import through sfu.rtp.fastpath.
+Import through sfu.media.kernels.
 """
 
 from libc.stdlib cimport calloc, free

@@ -4,7 +4,7 @@
 One Python call per packet: fields are read and written through raw pointers into the
 `bytes` objects, and the only objects created are the results (rewrite_rtp allocates
 exactly one: the output packet). rewrite() is its C half, for cython_ext.forwarder to call
-without a Python call. Import through sfu.rtp.fastpath.
+without a Python call. Import through sfu.rtp.kernels.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE

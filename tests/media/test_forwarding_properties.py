@@ -120,10 +120,10 @@ def _receiver(counters: MediaCounters, fan_out: Any) -> TrackReceiver:
 
 
 def _forward(
-    sc: dict, impl: Kernels
+    sc: dict, kernels: Kernels
 ) -> tuple[list[bytes], dict[bytes, Sent], dict[tuple[int, int], int]]:
     counters = MediaCounters()
-    receiver = _receiver(counters, impl.fanout.fan_out)
+    receiver = _receiver(counters, kernels.fanout.fan_out)
     for layer in range(3):
         if sc["sender_reports"]:  # all layers capture on one clock: frame f is at f/30 s
             receiver.on_sender_report(layer, NTP_BASE, sc["ts0"][layer], 0)
@@ -138,7 +138,7 @@ def _forward(
         initial_layer=sc["start"],
         counters=counters,
         on_layer=lambda _: None,
-        forwarder_class=impl.forwarder.Forwarder,
+        forwarder_class=kernels.forwarder.Forwarder,
     )
     receiver.downtracks.append(downtrack)
     by_body: dict[bytes, Sent] = {}
@@ -153,7 +153,7 @@ def _forward(
                     frame_now * 33,
                     congested=frame_now in sc.get("congested", ()),
                 )
-        info = impl.rtp.parse_rtp(data, MID_ID, RID_ID, 0, 0)
+        info = kernels.rtp.parse_rtp(data, MID_ID, RID_ID, 0, 0)
         by_body[data[-24:]] = meta
         delivered[meta.layer, meta.k] = len(delivered)
         receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
@@ -193,10 +193,10 @@ def _forward(
         "start": 0,
     }
 )
-def test_one_seamless_stream(impl: Kernels, sc: dict) -> None:
+def test_one_seamless_stream(kernels: Kernels, sc: dict) -> None:
     with pytest.MonkeyPatch.context() as patch:  # the receiver reads descriptors at ingress
-        patch.setattr(sfu.media.receiver, "vp8_descriptor", impl.rtp.vp8_descriptor)
-        out, by_body, delivered = _forward(sc, impl)
+        patch.setattr(sfu.media.receiver, "vp8_descriptor", kernels.rtp.vp8_descriptor)
+        out, by_body, delivered = _forward(sc, kernels)
 
     runs: list[list[tuple[Sent, int, int, int]]] = []  # per layer run: (input, seq, ts, pid)
     last_seq = -1
@@ -284,11 +284,11 @@ def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, M
 
 @settings(max_examples=60)
 @given(sc=scenarios())
-def test_fan_out_is_each_subscription_written_in_turn(impl: Kernels, sc: dict) -> None:
+def test_fan_out_is_each_subscription_written_in_turn(kernels: Kernels, sc: dict) -> None:
     """Several subscriptions (other layers, one paused, one not connected): the fan-out sends,
     keeps and counts exactly what writing each subscription in turn does."""
-    forwarder_class = impl.forwarder.Forwarder
-    sent, counters = _fan_out_run(sc, impl.fanout.fan_out, forwarder_class)
+    forwarder_class = kernels.forwarder.Forwarder
+    sent, counters = _fan_out_run(sc, kernels.fanout.fan_out, forwarder_class)
     expected, expected_counters = _fan_out_run(sc, _write_each, forwarder_class)
     assert sent == expected
     assert (counters.packets_out, counters.bytes_out) == (
