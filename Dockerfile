@@ -31,7 +31,8 @@ COPY webclient/ webclient/
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
     && /opt/venv/bin/pip install --no-deps /wheels/*.whl \
     && cd / && /opt/venv/bin/python -c \
-       "import sfu.rtp.fastpath as f; assert f.IMPLEMENTATION == 'cython', f.IMPLEMENTATION"
+       "import sfu.rtp.kernels, sfu.media.kernels, sfu.webrtc.kernels, cython_ext.twins as t; \
+        assert t.IMPLEMENTATION == 'cython', t.IMPLEMENTATION"
 
 # Runtime stage: no compiler, no sources, a non-root user.
 FROM ${PYTHON_IMAGE}

@@ -14,6 +14,9 @@ from libc.stdint cimport uint8_t, uint16_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
+from cython_ext.demux cimport RTCP, RTP, kind_of
+from cython_ext.drops cimport DROP_INTERNAL_ERROR, DROP_SEND_FAILED, DROP_SRTP_UNPROTECT
+
 import logging
 import socket
 
@@ -74,11 +77,6 @@ cdef enum:
     SLOT = 2048          # bytes per datagram buffer: larger ones arrive truncated
     TRAILER = 148        # SRTCP index + longest tag + MKI (pylibsrtp's bound)
     QUEUE = 512          # protected datagrams waiting for the end of a batch
-
-# Why a peer's datagram was dropped, reported to its on_drop callback.
-UNPROTECT_FAILED = 1
-HANDLER_FAILED = 2
-SEND_REFUSED = 3  # ours, not a datagram's: no keys or address yet, too large
 
 
 cdef bytes _key(const sockaddr_storage* address):
@@ -169,7 +167,7 @@ cdef class Peer:
             self._dest_len = sizeof(sockaddr_in6)
 
     def send(self, bytes data not None, bint rtcp):
-        """Protect and queue; False (and on_drop(SEND_REFUSED)) when it cannot go."""
+        """Protect and queue; False (and on_drop(SEND_FAILED)) when it cannot go."""
         return self._send(data, rtcp)
 
     def send_rtp(self, bytes data not None):
@@ -178,7 +176,7 @@ cdef class Peer:
     cdef bint _send(self, bytes data, bint rtcp) except -1:
         if self._datapath._queue(self, data, rtcp):
             return True
-        self._on_drop(SEND_REFUSED)
+        self._on_drop(DROP_SEND_FAILED)
         return False
 
     def close(self):
@@ -288,24 +286,25 @@ cdef class Datapath:
         cdef uint8_t* buf = self._in_bufs + i * SLOT
         cdef int n = self._in_msgs[i].msg_len
         cdef int length = n
+        cdef int kind = kind_of(buf, n)
         cdef bint rtcp
         cdef _Source source
         cdef Peer peer
-        if n >= 2 and 127 < buf[0] < 192:
+        if kind == RTP or kind == RTCP:
             found = self._sources.get(_key(&self._in_addr[i]))
             if found is not None and (<_Source>found).peer._rx != NULL:
                 source = <_Source>found
                 peer = source.peer
                 source.last_rx_ms = now_ms
-                rtcp = 192 <= buf[1] <= 223  # RFC 5761 §4
+                rtcp = kind == RTCP
                 if (self._unprotect_rtcp if rtcp else self._unprotect)(peer._rx, buf, &length):
-                    peer._on_drop(UNPROTECT_FAILED)
+                    peer._on_drop(DROP_SRTP_UNPROTECT)
                     return
                 plain = PyBytes_FromStringAndSize(<char*>buf, length)
                 try:
                     (peer._on_rtcp if rtcp else peer._on_rtp)(plain, now_ms)
                 except Exception:
-                    peer._on_drop(HANDLER_FAILED)
+                    peer._on_drop(DROP_INTERNAL_ERROR)
                 return
         try:
             self._slow_path(

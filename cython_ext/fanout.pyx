@@ -7,7 +7,8 @@ outcomes (forwarded, another layer's packet, paused) are handled here; the rest 
 keyframe to wait for, a packet from before the start) is returned for ``DownTrack.write``.
 """
 
-from cython_ext.forwarder cimport OTHER_LAYER, PAUSED, Forwarder
+from cython_ext.drops cimport DROP_LAYER_NOT_SELECTED, DROP_PAUSED
+from cython_ext.forwarder cimport Forwarder
 from cython_ext.history cimport PacketHistory
 
 
@@ -43,9 +44,9 @@ def fan_out(list downtracks not None, packet, long long now_ms):
                 downtrack.octets_sent += n - 12
                 sent += 1
                 octets += n
-        elif out == OTHER_LAYER and not f._waiting():
+        elif out == DROP_LAYER_NOT_SELECTED and not f._waiting():
             other += 1
-        elif out == PAUSED:
+        elif out == DROP_PAUSED:
             paused += 1
         else:
             if slow is None:

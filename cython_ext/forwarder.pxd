@@ -1,17 +1,19 @@
 # The C-level state of one subscription's Forwarder: the fields of LayerSelector, Munger and
 # Vp8Munger (sfu/media/), under the same names, and the constant half of its output header.
+from cython_ext.drops cimport (
+    DROP_LAYER_NOT_SELECTED, DROP_PAUSED, DROP_TOO_OLD, DROP_WAITING_FOR_KEYFRAME,
+)
 from cython_ext.rtp cimport Header
 
 
-# What _decide returns (and forward(), for the drops): the codes of sfu.media.forwarder_py.
 cdef enum:
     NONE = -1  # NO_LAYER; also "not yet" for the munger's positions, "absent" for VP8 fields
-    FORWARD = 0  # _decide only
-    OTHER_LAYER = 1
-    WAIT_KEYFRAME = 2
-    PAUSED = 3
-    TOO_OLD = 4
-    SWITCH = 5
+
+# What _decide returns (and forward(), but for FORWARD): sfu.media.selector's FORWARD and SWITCH,
+# or a drop's code (drops.pxd).
+cdef enum:
+    FORWARD = 0
+    SWITCH = -1
 
 
 cdef class Forwarder:

@@ -3,7 +3,7 @@
 
 The selector's decision, the mungers' renumbering and rtp.rewrite() in one Python call per
 packet, on C fields; the output packet is the only object created. Each cdef method is the
-method of sfu/media/ it is named after, line for line. Import through sfu.rtp.fastpath.
+method of sfu/media/ it is named after, line for line. Import through sfu.media.kernels.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -16,13 +16,8 @@ cdef enum:
     PID_MASK = 0x7FFF  # PictureID wraps at 2**15, TL0PICIDX at 2**8 (RFC 7741 §4.2)
     TL0_MASK = 0xFF
 
-# The names of sfu.media.forwarder_py, with the same values.
-NO_LAYER = NONE
-DROP_OTHER_LAYER = OTHER_LAYER
-DROP_WAIT_KEYFRAME = WAIT_KEYFRAME
-DROP_PAUSED = PAUSED
-DROP_TOO_OLD = TOO_OLD
-NEEDS_SWITCH = SWITCH
+# sfu.media.selector's codes, by name, for the test that they agree.
+CODES = {"NO_LAYER": NONE, "FORWARD": FORWARD, "SWITCH": SWITCH}
 
 
 cdef class Forwarder:
@@ -54,7 +49,7 @@ cdef class Forwarder:
         long long timestamp, bint marker, long long audio_level, int layer, bint keyframe,
         long long picture_id, long long tl0picidx, long long now_ms,
     ):
-        """The packet to send, a DROP_* code or NEEDS_SWITCH: see forwarder_py."""
+        """The packet to send, a drop's code or SWITCH: see forwarder_py."""
         return self._forward(
             data, payload_offset, ext_seq, timestamp, marker, audio_level, layer, keyframe,
             picture_id, tl0picidx, now_ms,
@@ -70,7 +65,7 @@ cdef class Forwarder:
         if decision != FORWARD:
             return decision
         if not self._translate(ext_seq, timestamp, now_ms):
-            return TOO_OLD
+            return DROP_TOO_OLD
         self._translate_vp8(picture_id, tl0picidx)
         self._header.marker = marker
         self._header.abs_send_time = ((now_ms << 18) // 1000) & 0xFFFFFF  # abs_send_time()
@@ -120,14 +115,14 @@ cdef class Forwarder:
         if layer == self.current and self.current == self.target:
             return FORWARD
         if self.target == NONE:
-            return PAUSED
+            return DROP_PAUSED
         if layer == self.target and keyframe:
             return SWITCH
         if layer == self.current:
             return FORWARD  # keep the old layer until the target's keyframe comes
         if self.current == NONE:
-            return WAIT_KEYFRAME
-        return OTHER_LAYER
+            return DROP_WAITING_FOR_KEYFRAME
+        return DROP_LAYER_NOT_SELECTED
 
     cdef bint _translate(self, long long ext_seq, long long timestamp, long long now_ms) noexcept:
         """Munger.translate, into the header; False for a packet from before the start point."""

@@ -1,4 +1,4 @@
-# The C-level state of a subscription's PacketHistory (sfu/media/history.py), for fanout.pyx.
+# The C-level state of a subscription's PacketHistory (sfu/media/history_py.py), for fanout.pyx.
 
 cdef class PacketHistory:
     cdef:

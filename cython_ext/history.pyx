@@ -1,25 +1,25 @@
 # cython: language_level=3
-"""A subscription's recently sent packets, compiled: sfu/media/history.py is the spec.
+"""A subscription's recently sent packets, compiled: sfu/media/history_py.py is the spec.
 
 ``put`` runs once per forwarded packet (from cython_ext.fanout, at C speed); ``answer`` walks a
 NACK's FCI in C (a 1,200-byte NACK names 5,049 sequence numbers), deduplicating with a bitmap of
 the 65,536 sequence numbers, and rations resends as the spec does, line for line, on C arrays.
-Import through sfu.rtp.fastpath.
+Import through sfu.media.kernels.
 """
 
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 cdef enum:
-    HISTORY_SIZE = 512       # sfu.media.history.HISTORY_SIZE
-    RESEND_INTERVAL_MS = 100  # sfu.media.history.RESEND_INTERVAL_MS
-    MAX_RESENDS = 2           # sfu.media.history.MAX_RESENDS
-    RESEND_RATE_PER_S = 100   # sfu.media.history.RESEND_RATE_PER_S
-    RESEND_BURST = 100        # sfu.media.history.RESEND_BURST
+    HISTORY_SIZE = 512       # sfu.media.history_py.HISTORY_SIZE
+    RESEND_INTERVAL_MS = 100  # sfu.media.history_py.RESEND_INTERVAL_MS
+    MAX_RESENDS = 2           # sfu.media.history_py.MAX_RESENDS
+    RESEND_RATE_PER_S = 100   # sfu.media.history_py.RESEND_RATE_PER_S
+    RESEND_BURST = 100        # sfu.media.history_py.RESEND_BURST
 
 
 cdef class PacketHistory:
-    """See sfu.media.history.PacketHistory."""
+    """See sfu.media.history_py.PacketHistory."""
 
     def __cinit__(self, int size=HISTORY_SIZE):
         if size < 1 or size & (size - 1):

@@ -1,10 +1,10 @@
 # cython: language_level=3
-"""Per-packet RTP kernels, compiled. sfu/rtp/kernels_py.py is the spec this file matches.
+"""Per-packet RTP kernels, compiled. sfu/rtp/rtp_py.py is the spec this file matches.
 
 One Python call per packet: fields are read and written through raw pointers into the
 `bytes` objects, and the only objects created are the results (rewrite_rtp allocates
 exactly one: the output packet). rewrite() is its C half, for cython_ext.forwarder to call
-without a Python call. Import through sfu.rtp.fastpath.
+without a Python call. Import through sfu.rtp.kernels.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -69,7 +69,7 @@ cdef inline object _value(const uint8_t* p, Found* f, int k):
 
 
 def parse_rtp(bytes data not None, int mid_id, int rid_id, int rrid_id, int audio_level_id):
-    """RTP header and negotiated extensions: see sfu.rtp.kernels_py.parse_rtp."""
+    """RTP header and negotiated extensions: see sfu.rtp.rtp_py.parse_rtp."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(data), offset, start, end
     cdef int k, level = -1
@@ -112,7 +112,7 @@ def rewrite_rtp(
     int abs_send_time_id, long long abs_send_time, int audio_level_id, long long audio_level,
     long long picture_id, long long tl0picidx,
 ):
-    """The forwarded packet, in one allocation: see sfu.rtp.kernels_py.rewrite_rtp."""
+    """The forwarded packet, in one allocation: see sfu.rtp.rtp_py.rewrite_rtp."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
     cdef Header h
@@ -221,7 +221,7 @@ cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layou
 
 
 def vp8_descriptor(bytes data not None, Py_ssize_t payload_offset, Py_ssize_t payload_end):
-    """VP8 payload descriptor fields: see sfu.rtp.kernels_py.vp8_descriptor."""
+    """VP8 payload descriptor fields: see sfu.rtp.rtp_py.vp8_descriptor."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
     cdef Vp8Layout d
     cdef bint start, keyframe

@@ -1,5 +1,5 @@
-"""Fixtures shared by the whole suite: real redis-server processes, and the stores on them
-(`store` runs a test on both implementations)."""
+"""Fixtures shared by the whole suite: real redis-server processes, the stores on them (`store`
+runs a test on both implementations), and the kernels of either implementation."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import pytest
 from hypothesis import settings
 
 from cluster.store import MemoryStore, RedisStore, Store
+from cython_ext.twins import IMPLEMENTATIONS
+from tests.support import kernels as twins
 from tests.support.ports import free_port
 from tests.support.stores import T0, Clock, RedisStoreFactory
 from tests.support.webhooks import Receiver, serving_receiver
@@ -25,6 +27,13 @@ from tests.support.webhooks import Receiver, serving_receiver
 # CI runs a fixed set of examples (a gate must be repeatable); local runs explore new ones.
 settings.register_profile("sfu", deadline=None, derandomize=bool(os.environ.get("CI")))
 settings.load_profile("sfu")
+
+
+@pytest.fixture(scope="session", params=IMPLEMENTATIONS, ids=twins.IDS.get)
+def kernels(request: pytest.FixtureRequest) -> twins.Kernels:
+    """Every kernel in one implementation; a test using it runs on both. A compiled module that
+    is not built fails the "cy" tests: it is never skipped."""
+    return twins.kernels(request.param)
 
 
 def _answers_ping(port: int) -> bool:

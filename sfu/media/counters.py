@@ -10,33 +10,51 @@ import enum
 
 
 class DropReason(enum.Enum):
-    """Why a packet was not forwarded. The value is the metric label."""
+    """Why a packet was not forwarded. The value is the metric label; ``code`` is the int the
+    kernels return for it (cython_ext/drops.pxd declares the same codes)."""
 
-    NOT_WEBRTC = "not_webrtc"  # a datagram that is neither STUN, DTLS nor SRTP
-    SRTP_UNPROTECT = "srtp_unprotect_failed"  # bad authentication tag, replay, garbage
-    MALFORMED_RTP = "malformed_rtp"
-    MALFORMED_RTCP = "malformed_rtcp"
-    MALFORMED_VP8 = "malformed_vp8"
-    UNKNOWN_SSRC = "unknown_ssrc"  # no mid/rid we know of, no learnt SSRC
-    UNKNOWN_RID = "unknown_rid"
-    SSRC_COLLISION = "ssrc_collision"
-    RTX = "publisher_rtx"  # retransmissions and probes: subscribers are served from our history
-    LAYER_NOT_SELECTED = "layer_not_selected"
-    WAITING_FOR_KEYFRAME = "waiting_for_keyframe"
-    TRANSPORT_NOT_READY = "transport_not_ready"
-    SEND_FAILED = "send_failed"
-    TOO_OLD = "too_old"  # from before the subscriber's current start/switch point
-    PAUSED = "paused"
-    MUTED = "muted_by_server"  # audio of a track the REST API muted (its video is paused)
+    _value_: str
+    code: int
+
+    def __new__(cls, label: str, code: int) -> DropReason:
+        reason = object.__new__(cls)
+        reason._value_ = label
+        reason.code = code
+        return reason
+
+    NOT_WEBRTC = "not_webrtc", 1  # a datagram that is neither STUN, DTLS nor SRTP
+    SRTP_UNPROTECT = "srtp_unprotect_failed", 2  # bad authentication tag, replay, garbage
+    MALFORMED_RTP = "malformed_rtp", 3
+    MALFORMED_RTCP = "malformed_rtcp", 4
+    MALFORMED_VP8 = "malformed_vp8", 5
+    UNKNOWN_SSRC = "unknown_ssrc", 6  # no mid/rid we know of, no learnt SSRC
+    UNKNOWN_RID = "unknown_rid", 7
+    SSRC_COLLISION = "ssrc_collision", 8
+    RTX = "publisher_rtx", 9  # retransmissions and probes: subscribers are served from our history
+    LAYER_NOT_SELECTED = "layer_not_selected", 10
+    WAITING_FOR_KEYFRAME = "waiting_for_keyframe", 11
+    TRANSPORT_NOT_READY = "transport_not_ready", 12
+    SEND_FAILED = "send_failed", 13
+    TOO_OLD = "too_old", 14  # from before the subscriber's current start/switch point
+    PAUSED = "paused", 15
+    MUTED = "muted_by_server", 16  # audio of a track the REST API muted (its video is paused)
     # NACKed sequence numbers not resent: beyond what a history holds (per compound and stream),
-    # or past the subscription's resend rate (sfu.media.history)
-    NACK_OVER_LIMIT = "nack_over_limit"
-    NACK_RATE_LIMITED = "nack_rate_limited"
-    INTERNAL_ERROR = "internal_error"
+    # or past the subscription's resend rate (sfu.media.history_py)
+    NACK_OVER_LIMIT = "nack_over_limit", 17
+    NACK_RATE_LIMITED = "nack_rate_limited", 18
+    INTERNAL_ERROR = "internal_error", 19
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
     # since a drop is counted per packet.
     __hash__ = object.__hash__
+
+    @classmethod
+    def of(cls, code: int) -> DropReason:
+        """The reason a kernel returned as ``code``."""
+        return _BY_CODE[code]
+
+
+_BY_CODE = {reason.code: reason for reason in DropReason}
 
 
 class MediaCounters:

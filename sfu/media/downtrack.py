@@ -11,43 +11,54 @@ for is decided elsewhere (``Allocator``) and handed in with ``set_target``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
+from sfu.media.kernels import Forwarder, PacketHistory
 from sfu.media.packet import RtpPacket
-from sfu.media.receiver import TrackReceiver
-from sfu.media.selector import fallback_layer
+from sfu.media.selector import NO_LAYER, SWITCH, fallback_layer
+from sfu.media.stats import StreamStats
 from sfu.media.transport import MediaSink
-from sfu.rtp.fastpath import (
-    DROP_OTHER_LAYER,
-    DROP_PAUSED,
-    DROP_TOO_OLD,
-    DROP_WAIT_KEYFRAME,
-    NEEDS_SWITCH,
-    NO_LAYER,
-    Forwarder,
-    PacketHistory,
-)
 from sfu.rtp.rtcp import SenderReport, build_sr
 from sfu.rtp.seqnum import diff32
 
 # Keyframe requests go out every 500 ms while waiting; after this long we stop waiting.
 KEYFRAME_WAIT_MS = 3_000
 
-_DROP_REASONS = {
-    DROP_OTHER_LAYER: DropReason.LAYER_NOT_SELECTED,
-    DROP_WAIT_KEYFRAME: DropReason.WAITING_FOR_KEYFRAME,
-    DROP_PAUSED: DropReason.PAUSED,
-    DROP_TOO_OLD: DropReason.TOO_OLD,
-}
+
+class TrackSource(Protocol):
+    """What a subscription uses of its published track (``TrackReceiver`` is one)."""
+
+    @property
+    def layer_count(self) -> int: ...
+
+    @property
+    def stats(self) -> Sequence[StreamStats]:
+        """Per layer: the publisher's sender reports map its RTP time to its NTP clock."""
+
+    @property
+    def downtracks(self) -> list[DownTrack[Any]]: ...
+
+    def active_layers(self, now_ms: int) -> list[bool]: ...
+
+    def arrived_before(self, packet: RtpPacket) -> list[RtpPacket]: ...
+
+    def request_keyframe(self, layer: int, now_ms: int) -> None: ...
 
 
-class DownTrack:
-    """Forwards one ``TrackReceiver`` to one subscriber's ``MediaSink``.
+# The source's own type, for its owner (the subscription itself needs only a TrackSource).
+S = TypeVar("S", bound=TrackSource, default=Any)
+
+
+class DownTrack(Generic[S]):
+    """Forwards one ``TrackSource`` to one subscriber's ``MediaSink``.
 
     ``forwarder_class`` is the kernel implementation, for tests that run both; production uses
-    the one sfu.rtp.fastpath selects.
+    the one sfu.media.kernels selects.
     """
 
     __slots__ = (  # read per packet by the compiled fan-out: slots are its fastest lookups
@@ -69,10 +80,16 @@ class DownTrack:
         "send_rtp",
         "switches",
     )
+    # what the fan-out (``fanout_py.Subscription``) reads and bumps
+    forwarder: Forwarder
+    history: PacketHistory
+    send_rtp: Callable[[bytes], bool]
+    packets_sent: int
+    octets_sent: int
 
     def __init__(
         self,
-        receiver: TrackReceiver,
+        receiver: S,
         sink: MediaSink,
         line: MediaLine,
         *,
@@ -123,13 +140,13 @@ class DownTrack:
             if self.send(out):
                 self._counters.packets_out += 1
                 self._counters.bytes_out += len(out)
-        elif out == NEEDS_SWITCH:
+        elif out == SWITCH:
             self._switch(packet, now_ms)
         else:
             self._drop(out, now_ms)
 
     def forward(self, packet: RtpPacket, now_ms: int) -> bytes | int:
-        """The Forwarder's verdict on one packet: what to send, a ``DROP_*`` or a switch."""
+        """The Forwarder's verdict on one packet: what to send, a drop's code or ``SWITCH``."""
         return self._forward(
             packet.data,
             packet.payload_offset,
@@ -197,11 +214,12 @@ class DownTrack:
 
     def _drop(self, code: int, now_ms: int) -> None:
         """Count the drop; while the target's keyframe is awaited, ask the publisher for it."""
-        self._counters.drop(_DROP_REASONS[code])
-        if code == DROP_WAIT_KEYFRAME:
+        reason = DropReason.of(code)
+        self._counters.drop(reason)
+        if reason is DropReason.WAITING_FOR_KEYFRAME:
             if not self._sink.connected:
                 return
-        elif code != DROP_OTHER_LAYER or not self.forwarder.waiting:
+        elif reason is not DropReason.LAYER_NOT_SELECTED or not self.forwarder.waiting:
             return
         if self._waiting_since_ms < 0:
             self._waiting_since_ms = now_ms

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from sfu.media.forwarder_py import DROP_OTHER_LAYER, DROP_PAUSED, Forwarder
-from sfu.media.history import PacketHistory
+from sfu.media.counters import DropReason
+from sfu.media.forwarder_py import Forwarder
+from sfu.media.history_py import PacketHistory
 from sfu.media.packet import RtpPacket
 
 
@@ -48,9 +49,9 @@ def fan_out(downtracks: Sequence[S], packet: RtpPacket, now_ms: int) -> Outcome[
             if downtrack.send(out):
                 sent += 1
                 octets += len(out)
-        elif out == DROP_OTHER_LAYER and not downtrack.forwarder.waiting:
+        elif out == DropReason.LAYER_NOT_SELECTED.code and not downtrack.forwarder.waiting:
             other += 1
-        elif out == DROP_PAUSED:
+        elif out == DropReason.PAUSED.code:
             paused += 1
         else:
             slow = [*(slow or ()), downtrack]

@@ -3,7 +3,7 @@
 Decide (``LayerSelector``), renumber (``Munger``, ``Vp8Munger``) and rewrite (``rewrite_rtp``)
 are composed here exactly as the compiled twin inlines them, so that each part keeps its own
 readable spec and unit tests. Both implementations take the same arguments, return the same
-values and raise the same errors; tests run against both. Import through sfu.rtp.fastpath.
+values and raise the same errors; tests run against both. Import through sfu.media.kernels.
 
 The compiled twin types the integers as C ints (layers, ids) or long long (sequence numbers,
 timestamps, picture ids, times): values outside those ranges raise OverflowError there. Times are
@@ -12,37 +12,11 @@ a monotonic clock in ms, never negative.
 
 from __future__ import annotations
 
-from typing import Final
-
+from sfu.media.counters import DropReason
 from sfu.media.munger import Munger
-from sfu.media.selector import NO_LAYER, Decision, LayerSelector
+from sfu.media.selector import FORWARD, LayerSelector
 from sfu.media.vp8munger import Vp8Munger
-from sfu.rtp.kernels_py import rewrite_rtp
-
-# What forward() returns instead of a packet. Plain ints: they cross the C boundary for free.
-DROP_OTHER_LAYER: Final = 1  # not the layer being sent (its target's keyframe is awaited)
-DROP_WAIT_KEYFRAME: Final = 2  # nothing sent yet: the target layer's keyframe is needed
-DROP_PAUSED: Final = 3
-DROP_TOO_OLD: Final = 4  # from before the current layer's start point
-NEEDS_SWITCH: Final = 5  # the target layer's keyframe: call switch(), then forward() again
-
-__all__ = [
-    "DROP_OTHER_LAYER",
-    "DROP_PAUSED",
-    "DROP_TOO_OLD",
-    "DROP_WAIT_KEYFRAME",
-    "NEEDS_SWITCH",
-    "NO_LAYER",
-    "Forwarder",
-    "abs_send_time",
-]
-
-_CODES = {
-    Decision.DROP_OTHER_LAYER: DROP_OTHER_LAYER,
-    Decision.DROP_WAIT_KEYFRAME: DROP_WAIT_KEYFRAME,
-    Decision.DROP_PAUSED: DROP_PAUSED,
-    Decision.SWITCH: NEEDS_SWITCH,
-}
+from sfu.rtp.rtp_py import rewrite_rtp
 
 
 def abs_send_time(now_ms: int) -> int:
@@ -114,14 +88,15 @@ class Forwarder:
         tl0picidx: int,
         now_ms: int,
     ) -> bytes | int:
-        """The packet to send for this received one, or why not (a ``DROP_*`` code), or
-        ``NEEDS_SWITCH``. ``picture_id``/``tl0picidx`` are -1 when absent (audio)."""
+        """The packet to send for this received one, or why not (a ``DropReason.code``), or
+        ``SWITCH`` (the target layer's keyframe: call switch(), then forward() again).
+        ``picture_id``/``tl0picidx`` are -1 when absent (audio)."""
         decision = self._selector.decide(layer, keyframe)
-        if decision is not Decision.FORWARD:
-            return _CODES[decision]
+        if decision != FORWARD:
+            return decision
         translated = self._munger.translate(ext_seq, timestamp, now_ms)
         if translated is None:
-            return DROP_TOO_OLD
+            return DropReason.TOO_OLD.code  # from before the current layer's start point
         seq, ts = translated
         picture_id, tl0picidx = self._vp8.translate(picture_id, tl0picidx)
         return rewrite_rtp(

@@ -14,9 +14,9 @@ from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.receiver import TrackReceiver
 from sfu.media.transport import MediaSink
-from sfu.rtp.fastpath import parse_rtp
-from sfu.rtp.kernels_py import ParsedRtp
+from sfu.rtp.kernels import parse_rtp
 from sfu.rtp.rtcp import SenderReport, build_remb, build_rr, parse_compound
+from sfu.rtp.rtp_py import ParsedRtp
 
 RTX_ROUTE = -1
 

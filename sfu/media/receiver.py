@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.kernels import fan_out
 from sfu.media.packet import RtpPacket
 from sfu.media.selector import NO_LAYER
 from sfu.media.stats import StreamStats
-from sfu.rtp.fastpath import fan_out, vp8_descriptor
-from sfu.rtp.kernels_py import ParsedRtp
+from sfu.rtp.kernels import vp8_descriptor
 from sfu.rtp.rtcp import ReportBlock, build_pli
+from sfu.rtp.rtp_py import ParsedRtp
 from sfu.rtp.vp8 import keyframe_size
 
 if TYPE_CHECKING:
-    from sfu.media.downtrack import DownTrack
     from sfu.media.fanout_py import Outcome
 
 # A keyframe takes a round trip plus encode time; asking more often only costs bitrate.
@@ -34,7 +35,7 @@ REORDER_DEPTH = 16
 
 
 class TrackReceiver:
-    """Ingest side of one published track."""
+    """Ingest side of one published track; the ``TrackSource`` of its subscriptions."""
 
     def __init__(
         self,

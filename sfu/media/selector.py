@@ -7,20 +7,20 @@ reference from a stream it has not decoded. ``NO_LAYER`` as target pauses the su
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
+from typing import Final
 
-NO_LAYER = -1
+from sfu.media.counters import DropReason
+
+NO_LAYER: Final = -1
 # A layer may be rendered this much larger than it is before we want the next one up.
 UPSCALE_TOLERANCE = 0.9
 
 
-class Decision(enum.Enum):
-    FORWARD = "forward"
-    SWITCH = "switch"  # forward, and this packet starts the target layer
-    DROP_OTHER_LAYER = "other_layer"
-    DROP_WAIT_KEYFRAME = "wait_keyframe"  # nothing forwarded yet: the target's keyframe is needed
-    DROP_PAUSED = "paused"
+# What ``decide`` returns: FORWARD, SWITCH, or the code of the drop (a ``DropReason.code``, > 0).
+# Plain ints, the kernels' own (cython_ext/forwarder.pxd): they cross the C boundary for free.
+FORWARD: Final = 0
+SWITCH: Final = -1  # forward, and this packet starts the target layer
 
 
 class LayerSelector:
@@ -30,18 +30,18 @@ class LayerSelector:
         self.target = target
         self.current = NO_LAYER
 
-    def decide(self, layer: int, keyframe: bool) -> Decision:
+    def decide(self, layer: int, keyframe: bool) -> int:
         if layer == self.current and self.current == self.target:
-            return Decision.FORWARD
+            return FORWARD
         if self.target == NO_LAYER:
-            return Decision.DROP_PAUSED
+            return DropReason.PAUSED.code
         if layer == self.target and keyframe:
-            return Decision.SWITCH
+            return SWITCH
         if layer == self.current:
-            return Decision.FORWARD  # keep the old layer until the target's keyframe comes
+            return FORWARD  # keep the old layer until the target's keyframe comes
         if self.current == NO_LAYER:
-            return Decision.DROP_WAIT_KEYFRAME
-        return Decision.DROP_OTHER_LAYER
+            return DropReason.WAITING_FOR_KEYFRAME.code  # nothing sent yet
+        return DropReason.LAYER_NOT_SELECTED.code
 
     def switched(self) -> None:
         self.current = self.target

@@ -15,7 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from sfu.media.counters import MediaCounters
-from sfu.rtp.fastpath import Datapath
+from sfu.webrtc.kernels import Datapath
 from sfu.webrtc.udpmux import UdpMux
 
 

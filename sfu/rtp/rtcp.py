@@ -246,8 +246,3 @@ def build_remb(sender_ssrc: int, bitrate: int, ssrcs: list[int]) -> bytes:
     )
     fci += b"".join(struct.pack("!I", s) for s in ssrcs)
     return _packet(FMT_AFB, PSFB, struct.pack("!II", sender_ssrc, 0) + fci)
-
-
-def is_rtcp(data: bytes) -> bool:
-    """RFC 5761 §4: RTCP packet types 192-223 share the port with RTP payload types."""
-    return len(data) >= 2 and 192 <= data[1] <= 223

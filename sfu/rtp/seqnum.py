@@ -5,28 +5,18 @@ ordering, gaps and offsets are ordinary integer arithmetic.
 """
 
 
-def _unwrap(last_ext: int, value: int, bits: int) -> int:
-    if last_ext < 0:
-        return value
-    modulus = 1 << bits
-    delta = (value - last_ext) % modulus
-    if delta >= modulus >> 1:  # exactly half-way counts as older, as in seq_lt16
-        delta -= modulus
-    return last_ext + delta
-
-
 def unwrap16(last_ext: int, seq: int) -> int:
     """Extend a 16-bit seq to the value nearest last_ext, the highest extended seq so far.
 
     Pass last_ext=-1 for the first packet (returns seq). A packet older than the first one
     across a wrap gets a negative value; keep max(last_ext, result) as the next last_ext.
     """
-    return _unwrap(last_ext, seq, 16)
-
-
-def unwrap32(last_ext: int, ts: int) -> int:
-    """Extend a 32-bit RTP timestamp the same way as unwrap16."""
-    return _unwrap(last_ext, ts, 32)
+    if last_ext < 0:
+        return seq
+    delta = (seq - last_ext) & 0xFFFF
+    if delta >= 0x8000:  # exactly half-way counts as older, as in seq_lt16
+        delta -= 0x10000
+    return last_ext + delta
 
 
 def seq_lt16(a: int, b: int) -> bool:

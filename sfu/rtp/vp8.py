@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sfu.rtp.kernels_py import vp8_layout
+from sfu.rtp.rtp_py import vp8_layout
 
 _START_CODE = b"\x9d\x01\x2a"
 

@@ -1,11 +1,12 @@
 """The node port's packet loop in plain Python: the spec of cython_ext/datapath.pyx.
 
-The socket is drained in bounded batches. SRTP and SRTCP (RFC 7983 first byte 128-191) from a
-source bound to a peer with keys is unprotected with that peer's session and handed to its
-handler with the batch's time; every other datagram (STUN, DTLS, unknown sources, media before
+The socket is drained in bounded batches. SRTP and SRTCP (``classify``) from a source bound to a
+peer with keys is unprotected with that peer's session and handed to its handler with the
+batch's time; every other datagram (STUN, DTLS, unknown sources, media before
 the keys) goes to the slow path with its (host, port). What is sent while a batch is processed
 leaves when the batch ends (the compiled loop sends it with one ``sendmmsg``), so fan-out costs
-one system call per batch instead of one per packet.
+one system call per batch instead of one per packet. A peer's datagram that is dropped is
+reported to its ``on_drop`` with the ``DropReason.code``.
 """
 
 from __future__ import annotations
@@ -17,19 +18,17 @@ from typing import Protocol
 
 import pylibsrtp
 
+from sfu.media.counters import DropReason
+from sfu.rtp.demux_py import RTCP, RTP, classify
+
 logger = logging.getLogger("sfu.webrtc.datapath")
 
-Address = tuple[str, int]
+Address = tuple[str, int]  # (host, port), as the socket module gives it
 
 BATCH = 32
 SLOT = 2048  # larger datagrams arrive truncated
 TRAILER = 148  # SRTCP index + longest tag + MKI
 QUEUE = 512
-
-# Why a peer's datagram was dropped, reported to its on_drop callback.
-UNPROTECT_FAILED = 1
-HANDLER_FAILED = 2
-SEND_REFUSED = 3  # ours, not a datagram's: no keys or address yet, too large
 
 
 class PacketHandler(Protocol):
@@ -76,10 +75,11 @@ class Peer:
         self.destination = (address[0], address[1])
 
     def send(self, data: bytes, rtcp: bool) -> bool:
-        """Protect and queue; False (and on_drop(SEND_REFUSED)) when it cannot go."""
+        """Protect and queue; False (and on_drop(SEND_FAILED)) when it cannot go: no keys or
+        address yet, too large."""
         if self._datapath._queue(self, data, rtcp):
             return True
-        self.on_drop(SEND_REFUSED)
+        self.on_drop(DropReason.SEND_FAILED.code)
         return False
 
     def send_rtp(self, data: bytes) -> bool:
@@ -162,21 +162,22 @@ class Datapath:
         return got
 
     def _dispatch(self, data: bytes, source: Address, now_ms: int) -> None:
-        if len(data) >= 2 and 127 < data[0] < 192:
+        kind = classify(data)
+        if kind in (RTP, RTCP):
             found = self._sources.get(address_key(source))
             if found is not None and (rx := found.peer.rx) is not None:
                 peer = found.peer
                 found.last_rx_ms = now_ms
-                rtcp = 192 <= data[1] <= 223  # RFC 5761 §4
+                rtcp = kind == RTCP
                 try:
                     plain = rx.unprotect_rtcp(data) if rtcp else rx.unprotect(data)
                 except pylibsrtp.Error:
-                    peer.on_drop(UNPROTECT_FAILED)
+                    peer.on_drop(DropReason.SRTP_UNPROTECT.code)
                     return
                 try:
                     (peer.on_rtcp if rtcp else peer.on_rtp)(plain, now_ms)
                 except Exception:
-                    peer.on_drop(HANDLER_FAILED)
+                    peer.on_drop(DropReason.INTERNAL_ERROR.code)
                 return
         try:
             self._slow_path(data, source)

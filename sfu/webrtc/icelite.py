@@ -26,13 +26,13 @@ from aiortc import (
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from pyee.asyncio import AsyncIOEventEmitter
 
-from sfu.rtp.fastpath import Peer
-from sfu.webrtc.datapath_py import PacketHandler
+from sfu.rtp.demux_py import RTCP, RTP
+from sfu.rtp.kernels import classify
+from sfu.webrtc.datapath_py import Address, PacketHandler
+from sfu.webrtc.kernels import Peer
 from sfu.webrtc.stun import UdpDrop
 
 logger = logging.getLogger(__name__)
-
-Address = tuple[str, int]
 
 SILENCE_SWITCH_S = 2.0  # an address quiet this long loses to a newly authenticated one
 MAX_ADDRESSES = 4  # authenticated source addresses kept per transport
@@ -271,7 +271,7 @@ class LiteIceTransport(AsyncIOEventEmitter):
         SRTP here came before the keys."""
         if source == self.remote:
             self.remote_last_rx = now
-        if data[0] > 127:
+        if classify(data) in (RTP, RTCP):
             self._mux.drop(UdpDrop.MEDIA_BEFORE_KEYS)
         elif self._queue.qsize() < MAX_QUEUED:
             self._queue.put_nowait(data)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from aioice import stun
 
+from sfu.webrtc.datapath_py import Address
+
 MAX_STUN_BYTES = 600  # real checks are ~100-160 B; anything far larger is not a check
 MAGIC_COOKIE = b"\x21\x12\xa4\x42"
 FINGERPRINT_HEADER = b"\x80\x28\x00\x04"  # type and length; it must be the last attribute
@@ -81,7 +83,7 @@ def verify(check: Check, *, password: bytes, remote_ufrag: str | None) -> UdpDro
 
 
 def binding_response(
-    check: Check, source: tuple[str, int], *, password: bytes, request_size: int
+    check: Check, source: Address, *, password: bytes, request_size: int
 ) -> bytes | UdpDrop:
     """The success response (XOR-MAPPED-ADDRESS, integrity, fingerprint), never larger than
     the request it answers."""

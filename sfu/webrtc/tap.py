@@ -23,10 +23,10 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.transport import MediaHandler
-from sfu.rtp.fastpath import Peer
-from sfu.rtp.rtcp import is_rtcp
-from sfu.webrtc.datapath_py import HANDLER_FAILED, SEND_REFUSED
+from sfu.rtp.demux_py import DTLS, RTCP, RTP
+from sfu.rtp.kernels import classify
 from sfu.webrtc.icelite import LiteIceTransport
+from sfu.webrtc.kernels import Peer
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +100,15 @@ class DtlsTap:
         elif self._dtls._state in (State.CLOSED, State.FAILED):
             self._media.close()
 
-    def _media_dropped(self, why: int) -> None:
-        """The datapath could not deliver or send one of our datagrams."""
-        if why == HANDLER_FAILED:
+    def _media_dropped(self, code: int) -> None:
+        """The datapath could not deliver or send one of our datagrams (a ``DropReason.code``)."""
+        reason = DropReason.of(code)
+        if reason is DropReason.INTERNAL_ERROR:
             self._handler_failed()
-        elif why == SEND_REFUSED:  # keys and an address exist only while connected
-            reason = DropReason.SEND_FAILED if self.connected else DropReason.TRANSPORT_NOT_READY
-            self._counters.drop(reason)
+        elif reason is DropReason.SEND_FAILED and not self.connected:
+            self._counters.drop(DropReason.TRANSPORT_NOT_READY)  # no keys or address yet
         else:
-            self._counters.drop(DropReason.SRTP_UNPROTECT)
+            self._counters.drop(reason)
 
     def _handler_failed(self) -> None:
         self._counters.drop(DropReason.INTERNAL_ERROR)
@@ -117,22 +117,22 @@ class DtlsTap:
             logger.exception("packet handler failed (%d times)", self._errors)
 
     def _data_received(self, data: bytes, component: int) -> None:
-        first = data[0] if data else 0
-        if 127 < first < 192:
-            self._srtp_received(data)
-        elif 19 < first < 64:
-            self._pass_on(data, component)  # DTLS
+        kind = classify(data)
+        if kind in (RTP, RTCP):
+            self._srtp_received(data, kind == RTCP)
+        elif kind == DTLS:
+            self._pass_on(data, component)
         else:
             self._counters.drop(DropReason.NOT_WEBRTC)
 
-    def _srtp_received(self, data: bytes) -> None:
+    def _srtp_received(self, data: bytes, rtcp: bool) -> None:
         srtp = self._dtls._rx_srtp
         if srtp is None:  # handshake not finished
             self._counters.drop(DropReason.TRANSPORT_NOT_READY)
             return
         now_ms = monotonic_ms()
         try:
-            if is_rtcp(data):
+            if rtcp:
                 plain = srtp.unprotect_rtcp(data)
                 self._handler.on_rtcp(plain, now_ms)
             else:

@@ -19,10 +19,12 @@ from collections.abc import Callable, Sequence
 import aioice.ice
 
 from sfu.media.clock import monotonic_ms
-from sfu.rtp.fastpath import Datapath, Peer
+from sfu.rtp.demux_py import OTHER, STUN
+from sfu.rtp.kernels import classify
 from sfu.webrtc import libsrtp
-from sfu.webrtc.datapath_py import PacketHandler
-from sfu.webrtc.icelite import Address, LiteIceTransport, random_ice_string
+from sfu.webrtc.datapath_py import Address, PacketHandler
+from sfu.webrtc.icelite import LiteIceTransport, random_ice_string
+from sfu.webrtc.kernels import Datapath, Peer
 from sfu.webrtc.ratelimit import SourceRateLimiter
 from sfu.webrtc.stun import UdpDrop, binding_response, parse_check, verify
 
@@ -236,10 +238,10 @@ class UdpMux:
 
     def datagram_received(self, data: bytes, source: Address) -> None:
         """What the datapath does not handle itself: STUN, DTLS, unknown sources."""
-        first = data[0] if data else 255
-        if first < 4:
+        kind = classify(data)
+        if kind == STUN:
             self._stun(data, source)
-        elif not (19 < first < 64 or 127 < first < 192):  # neither DTLS nor SRTP (RFC 7983)
+        elif kind == OTHER:
             self.stats.drops[UdpDrop.NOT_WEBRTC] += 1
         elif (transport := self.by_addr.get(source)) is None:
             self.stats.drops[UdpDrop.UNKNOWN_ADDRESS] += 1

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 
 import pylibsrtp
 
-from cython_ext.datapath import Datapath
+from cython_ext.twins import load
 from sfu.media.clock import monotonic_ms
 from sfu.webrtc import libsrtp
 
@@ -59,7 +59,7 @@ def _server(keys: list[bytes], ready: Connection, result: Connection) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
-        datapath = Datapath(
+        datapath = load("datapath", "cython").Datapath(
             sock,
             slow_path=lambda data, source: None,
             clock_ms=monotonic_ms,

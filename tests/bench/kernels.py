@@ -9,19 +9,16 @@ history and a sink that sends nowhere). Not collected by pytest (no test_ prefix
 import statistics
 import time
 import timeit
-from types import ModuleType
 from typing import Any
 
-import cython_ext.forwarder
-import cython_ext.rtp
-import sfu.media.forwarder_py
-import sfu.rtp.kernels_py
+from cython_ext.twins import IMPLEMENTATIONS
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
 from tests.rtp import vectors as v
+from tests.support.kernels import Kernels, kernels
 from tests.support.sinks import Sink
 
 PACKET = v.VP8_KEYFRAME
@@ -33,6 +30,7 @@ CALLS = {
         "1, b'0', 2, 0x123456, 0, -1, 0x1234, 9)"
     ),
     "vp8_descriptor": f"k.vp8_descriptor(data, {OFFSET}, {END})",
+    "classify": "classify(data)",
     "Forwarder.forward": (
         f"forward(data, {OFFSET}, 70_000, 90000, False, -1, 0, False, 0x1234, 9, 1000)"
     ),
@@ -40,7 +38,7 @@ CALLS = {
 }
 
 
-def _subjects(rtp: ModuleType, forwarder: ModuleType) -> dict[str, Any]:
+def _subjects(implementation: Kernels) -> dict[str, Any]:
     """The names CALLS use: a DownTrack forwarding layer 0, its Forwarder, one packet of it."""
     publisher = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=9), ("q",))
     receiver = TrackReceiver(
@@ -56,8 +54,9 @@ def _subjects(rtp: ModuleType, forwarder: ModuleType) -> dict[str, Any]:
         initial_layer=0,
         counters=MediaCounters(),
         on_layer=lambda _: None,
-        forwarder_class=forwarder.Forwarder,
+        forwarder_class=implementation.forwarder.Forwarder,
     )
+    rtp = implementation.rtp
     keyframe, _, picture_id, tl0picidx, _, _ = rtp.vp8_descriptor(PACKET, OFFSET, END)
     packet = RtpPacket(
         PACKET,
@@ -77,6 +76,7 @@ def _subjects(rtp: ModuleType, forwarder: ModuleType) -> dict[str, Any]:
     assert downtrack.packets_sent == 1
     return {
         "k": rtp,
+        "classify": implementation.demux.classify,
         "data": PACKET,
         "forward": downtrack.forwarder.forward,
         "write": downtrack.write,
@@ -90,15 +90,13 @@ def ns_per_call(names: dict[str, Any], stmt: str, number: int) -> float:
 
 
 def main() -> None:
-    implementations = {
-        "cython": (_subjects(cython_ext.rtp, cython_ext.forwarder), 200_000),
-        "python": (_subjects(sfu.rtp.kernels_py, sfu.media.forwarder_py), 20_000),
-    }
+    numbers = {"cython": 200_000, "python": 20_000}
+    implementations = {i: (_subjects(kernels(i)), numbers[i]) for i in IMPLEMENTATIONS}
     print(f"{'kernel':<18}" + "".join(f"{name:>12}" for name in implementations) + "  (ns/packet)")
     for kernel, stmt in CALLS.items():
         row = [ns_per_call(names, stmt, n) for names, n in implementations.values()]
         print(f"{kernel:<18}" + "".join(f"{ns:>12.0f}" for ns in row))
-    empty = ns_per_call({"k": cython_ext.rtp}, "k.__name__", 200_000)
+    empty = ns_per_call({"k": kernels("cython").rtp}, "k.__name__", 200_000)
     print(f"(an attribute lookup + statement costs {empty:.0f} ns)")
 
 

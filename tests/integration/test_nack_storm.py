@@ -14,7 +14,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from load_tests.server import parse_metrics, read_proc
 from sfu.media.counters import DropReason
-from sfu.media.history import HISTORY_SIZE, RESEND_BURST, RESEND_RATE_PER_S
+from sfu.media.history_py import HISTORY_SIZE, RESEND_BURST, RESEND_RATE_PER_S
 from sfu.rtp.rtcp import FMT_NACK, RTPFB
 from tests.conftest import RedisProcess
 from tests.support.client import Client, receives_from

@@ -7,19 +7,19 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Any
 
+import cython_ext.forwarder
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-import cython_ext.forwarder
 import sfu.media.forwarder_py
-from sfu.media.selector import NO_LAYER
-from sfu.rtp import kernels_py
+from sfu.media.counters import DropReason
+from sfu.media.selector import NO_LAYER, SWITCH
+from sfu.rtp import rtp_py
 from tests.support.kernels import Kernels
 from tests.support.packets import vp8_packet
 
 FIRST_SEQ, FIRST_TS, SSRC, PT = 1000, 50_000, 0xABC, 97
-CODES = ("DROP_OTHER_LAYER", "DROP_WAIT_KEYFRAME", "DROP_PAUSED", "DROP_TOO_OLD", "NEEDS_SWITCH")
 SENT = "sent"
 
 
@@ -59,7 +59,7 @@ class In:
 
     def forward(self, forwarder: Any, now_ms: int) -> bytes | int:
         data = self.data()
-        offset = kernels_py.parse_rtp(data, 0, 0, 0, 0)[5]
+        offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5]
         result: bytes | int = forwarder.forward(
             data,
             offset,
@@ -98,7 +98,7 @@ def new(module: Any, target: int = 0, **kw: Any) -> Any:
 
 
 KEY0, KEY1, KEY2 = In(0, keyframe=True), In(1, keyframe=True), In(2, keyframe=True)
-START_ON_0 = [("forward", KEY0, "NEEDS_SWITCH"), ("switch", KEY0), ("forward", KEY0, SENT)]
+START_ON_0 = [("forward", KEY0, "SWITCH"), ("switch", KEY0), ("forward", KEY0, SENT)]
 # (initial target, steps): ("forward", packet, expected), ("switch", packet), ("target", layer),
 # ("pause",), ("state", current, target, waiting)
 CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
@@ -106,15 +106,15 @@ CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
         1,
         [
             ("state", NO_LAYER, 1, True),
-            ("forward", In(1), "DROP_WAIT_KEYFRAME"),
-            ("forward", KEY0, "DROP_WAIT_KEYFRAME"),
-            ("forward", KEY1, "NEEDS_SWITCH"),
+            ("forward", In(1), "WAITING_FOR_KEYFRAME"),
+            ("forward", KEY0, "WAITING_FOR_KEYFRAME"),
+            ("forward", KEY1, "SWITCH"),
             ("state", NO_LAYER, 1, True),  # forward() does not switch by itself
             ("switch", KEY1),
             ("state", 1, 1, False),
             ("forward", KEY1, SENT),
             ("forward", In(1, k=1), SENT),
-            ("forward", In(0, k=1), "DROP_OTHER_LAYER"),
+            ("forward", In(0, k=1), "LAYER_NOT_SELECTED"),
         ],
     ),
     "keeps the old layer until the new one's keyframe": (
@@ -124,13 +124,13 @@ CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
             ("target", 2),
             ("state", 0, 2, True),
             ("forward", In(0, k=1), SENT),
-            ("forward", In(2), "DROP_OTHER_LAYER"),
-            ("forward", In(1, keyframe=True), "DROP_OTHER_LAYER"),
-            ("forward", KEY2, "NEEDS_SWITCH"),
+            ("forward", In(2), "LAYER_NOT_SELECTED"),
+            ("forward", In(1, keyframe=True), "LAYER_NOT_SELECTED"),
+            ("forward", KEY2, "SWITCH"),
             ("switch", KEY2),
             ("state", 2, 2, False),
             ("forward", KEY2, SENT),
-            ("forward", In(0, k=2), "DROP_OTHER_LAYER"),
+            ("forward", In(0, k=2), "LAYER_NOT_SELECTED"),
         ],
     ),
     "pause drops everything until a new target's keyframe": (
@@ -139,11 +139,11 @@ CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
             *START_ON_0,
             ("pause",),
             ("state", NO_LAYER, NO_LAYER, False),
-            ("forward", In(0, k=1), "DROP_PAUSED"),
-            ("forward", In(0, k=2, keyframe=True), "DROP_PAUSED"),
+            ("forward", In(0, k=1), "PAUSED"),
+            ("forward", In(0, k=2, keyframe=True), "PAUSED"),
             ("target", 1),
-            ("forward", In(1), "DROP_WAIT_KEYFRAME"),
-            ("forward", KEY1, "NEEDS_SWITCH"),
+            ("forward", In(1), "WAITING_FOR_KEYFRAME"),
+            ("forward", KEY1, "SWITCH"),
         ],
     ),
     "a target of NO_LAYER pauses without forgetting the current layer": (
@@ -152,7 +152,7 @@ CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
             *START_ON_0,
             ("target", NO_LAYER),
             ("state", 0, NO_LAYER, False),
-            ("forward", In(0, k=1), "DROP_PAUSED"),
+            ("forward", In(0, k=1), "PAUSED"),
             ("target", 0),
             ("forward", In(0, k=2), SENT),
         ],
@@ -160,9 +160,9 @@ CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
     "a packet from before the start point is too old": (
         0,
         [
-            ("forward", In(0, k=5, keyframe=True), "NEEDS_SWITCH"),
+            ("forward", In(0, k=5, keyframe=True), "SWITCH"),
             ("switch", In(0, k=5, keyframe=True)),
-            ("forward", In(0, k=4), "DROP_TOO_OLD"),
+            ("forward", In(0, k=4), "TOO_OLD"),
             ("forward", In(0, k=6), SENT),
             ("forward", In(0, k=5), SENT),  # reordered after the start point: forwarded
         ],
@@ -171,8 +171,8 @@ CASES: dict[str, tuple[int, list[tuple[Any, ...]]]] = {
 
 
 @pytest.mark.parametrize(("target", "steps"), list(CASES.values()), ids=list(CASES))
-def test_codes(impl: Kernels, target: int, steps: list[tuple[Any, ...]]) -> None:
-    module = impl.forwarder
+def test_codes(kernels: Kernels, target: int, steps: list[tuple[Any, ...]]) -> None:
+    module = kernels.forwarder
     forwarder = new(module, target)
     for now_ms, (action, *args) in enumerate(steps):
         if action == "forward":
@@ -180,7 +180,8 @@ def test_codes(impl: Kernels, target: int, steps: list[tuple[Any, ...]]) -> None
             if args[1] == SENT:
                 assert isinstance(result, bytes), f"step {now_ms}"
             else:
-                assert result == getattr(module, args[1]), f"step {now_ms}"
+                expected = SWITCH if args[1] == "SWITCH" else DropReason[args[1]].code
+                assert result == expected, f"step {now_ms}"
         elif action == "switch":
             args[0].switch(forwarder, now_ms)
         elif action == "target":
@@ -193,14 +194,14 @@ def test_codes(impl: Kernels, target: int, steps: list[tuple[Any, ...]]) -> None
 
 def _fields(out: bytes) -> tuple[int, int, int, int, bool, bytes | None, int, int]:
     """(ssrc, pt, seq, ts, marker, mid, abs-send-time, picture id) of a forwarded VP8 packet."""
-    ssrc, pt, seq, ts, marker, offset, end, mid, *_ = kernels_py.parse_rtp(out, 1, 0, 0, 0)
+    ssrc, pt, seq, ts, marker, offset, end, mid, *_ = rtp_py.parse_rtp(out, 1, 0, 0, 0)
     assert out[12:14] == b"\xbe\xde" and out[18] == 3 << 4 | 2  # mid, then abs-send-time
     abs_time = int.from_bytes(out[19:22])
-    return ssrc, pt, seq, ts, marker, mid, abs_time, kernels_py.vp8_descriptor(out, offset, end)[2]
+    return ssrc, pt, seq, ts, marker, mid, abs_time, rtp_py.vp8_descriptor(out, offset, end)[2]
 
 
-def test_output_is_one_stream_across_a_switch(impl: Kernels) -> None:
-    forwarder = new(impl.forwarder)
+def test_output_is_one_stream_across_a_switch(kernels: Kernels) -> None:
+    forwarder = new(kernels.forwarder)
     KEY0.switch(forwarder, 1000)
     first = _fields(KEY0.forward(forwarder, 1000))
     # the subscriber's numbers start at first_seq/first_ts; the picture id is kept
@@ -225,9 +226,9 @@ def test_output_is_one_stream_across_a_switch(impl: Kernels) -> None:
     ],
 )
 def test_switch_lands_on_the_aligned_timestamp(
-    impl: Kernels, aligned_ts: int, expected: int
+    kernels: Kernels, aligned_ts: int, expected: int
 ) -> None:
-    forwarder = new(impl.forwarder)
+    forwarder = new(kernels.forwarder)
     KEY0.switch(forwarder, 0)
     KEY0.forward(forwarder, 0)
     forwarder.target = 1
@@ -235,15 +236,13 @@ def test_switch_lands_on_the_aligned_timestamp(
     assert _fields(KEY1.forward(forwarder, 100))[3] == expected
 
 
-def test_audio_level_and_no_vp8(impl: Kernels) -> None:
-    forwarder = new(impl.forwarder, mid=b"0", abs_send_time_id=0, audio_level_id=5)
+def test_audio_level_and_no_vp8(kernels: Kernels) -> None:
+    forwarder = new(kernels.forwarder, mid=b"0", abs_send_time_id=0, audio_level_id=5)
     data = struct.pack("!BBHII", 0x80, 111, 7, 960, 0x55) + b"opus"
-    assert forwarder.forward(data, 12, 7, 960, False, 0x80, 0, True, -1, -1, 0) == (
-        impl.forwarder.NEEDS_SWITCH
-    )
+    assert forwarder.forward(data, 12, 7, 960, False, 0x80, 0, True, -1, -1, 0) == SWITCH
     forwarder.switch(7, 960, -1, -1, 0, -1)
     out = forwarder.forward(data, 12, 7, 960, False, 0x80 | 30, 0, True, -1, -1, 0)
-    assert kernels_py.parse_rtp(out, 1, 0, 0, 5)[7:] == (b"0", None, None, 0x80 | 30)
+    assert rtp_py.parse_rtp(out, 1, 0, 0, 5)[7:] == (b"0", None, None, 0x80 | 30)
     assert out.endswith(b"opus")
 
 
@@ -256,17 +255,10 @@ def test_audio_level_and_no_vp8(impl: Kernels) -> None:
         ({"mid": b"x" * 17}, "rtp mid too long"),
     ],
 )
-def test_invalid_line(impl: Kernels, kw: dict[str, Any], message: str) -> None:
+def test_invalid_line(kernels: Kernels, kw: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as info:
-        new(impl.forwarder, **kw)
+        new(kernels.forwarder, **kw)
     assert str(info.value) == message
-
-
-def test_both_modules_export_the_same_codes() -> None:
-    for name in (*CODES, "NO_LAYER"):
-        assert getattr(cython_ext.forwarder, name) == getattr(sfu.media.forwarder_py, name)
-    assert sfu.media.forwarder_py.NO_LAYER == NO_LAYER
-    assert len({getattr(sfu.media.forwarder_py, name) for name in CODES}) == len(CODES)
 
 
 # --- the compiled twin against the spec ------------------------------------------------------
@@ -294,12 +286,12 @@ operations = st.lists(st.tuples(controls, packets), min_size=10, max_size=100)
 
 
 def _forward(forwarder: Any, packet: tuple[Any, ...], ahead: int | None) -> object:
-    """Its result, answering NEEDS_SWITCH as DownTrack does (switch, forward again), or the
+    """Its result, answering SWITCH as DownTrack does (switch, forward again), or the
     ValueError it raised."""
     _, _, seq, ts, _, _, _, _, pid, tl0, now_ms = packet
     try:
         first = forwarder.forward(*packet)
-        if first != sfu.media.forwarder_py.NEEDS_SWITCH:  # the same in both (tested above)
+        if first != SWITCH:  # the same in both (tests/cython_ext/test_vocabulary.py)
             return first
         aligned = -1 if ahead is None else (forwarder.last_ts + ahead) & 0xFFFFFFFF
         forwarder.switch(seq, ts, pid, tl0, now_ms, aligned)
@@ -348,7 +340,7 @@ def test_compiled_matches_the_spec(
             marker=False,
             body=b"x",
         )
-        offset = kernels_py.parse_rtp(data, 0, 0, 0, 0)[5] if valid else len(data) + 1
+        offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5] if valid else len(data) + 1
         pid_in = -1 if pid_step is None else pid
         tl0_in = -1 if tl0_step is None else tl0
         packet = (data, offset, seq, ts, False, level, layer, keyframe, pid_in, tl0_in, now_ms)

@@ -28,7 +28,7 @@ from sfu.media.downtrack import DownTrack
 from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER
-from sfu.rtp import kernels_py
+from sfu.rtp import rtp_py
 from sfu.rtp.seqnum import diff32, unwrap16
 from tests.support.kernels import Kernels
 from tests.support.packets import MID_ID, RID_ID, vp8_packet
@@ -120,10 +120,10 @@ def _receiver(counters: MediaCounters, fan_out: Any) -> TrackReceiver:
 
 
 def _forward(
-    sc: dict, impl: Kernels
+    sc: dict, kernels: Kernels
 ) -> tuple[list[bytes], dict[bytes, Sent], dict[tuple[int, int], int]]:
     counters = MediaCounters()
-    receiver = _receiver(counters, impl.fanout.fan_out)
+    receiver = _receiver(counters, kernels.fanout.fan_out)
     for layer in range(3):
         if sc["sender_reports"]:  # all layers capture on one clock: frame f is at f/30 s
             receiver.on_sender_report(layer, NTP_BASE, sc["ts0"][layer], 0)
@@ -138,7 +138,7 @@ def _forward(
         initial_layer=sc["start"],
         counters=counters,
         on_layer=lambda _: None,
-        forwarder_class=impl.forwarder.Forwarder,
+        forwarder_class=kernels.forwarder.Forwarder,
     )
     receiver.downtracks.append(downtrack)
     by_body: dict[bytes, Sent] = {}
@@ -153,7 +153,7 @@ def _forward(
                     frame_now * 33,
                     congested=frame_now in sc.get("congested", ()),
                 )
-        info = impl.rtp.parse_rtp(data, MID_ID, RID_ID, 0, 0)
+        info = kernels.rtp.parse_rtp(data, MID_ID, RID_ID, 0, 0)
         by_body[data[-24:]] = meta
         delivered[meta.layer, meta.k] = len(delivered)
         receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
@@ -193,17 +193,17 @@ def _forward(
         "start": 0,
     }
 )
-def test_one_seamless_stream(impl: Kernels, sc: dict) -> None:
+def test_one_seamless_stream(kernels: Kernels, sc: dict) -> None:
     with pytest.MonkeyPatch.context() as patch:  # the receiver reads descriptors at ingress
-        patch.setattr(sfu.media.receiver, "vp8_descriptor", impl.rtp.vp8_descriptor)
-        out, by_body, delivered = _forward(sc, impl)
+        patch.setattr(sfu.media.receiver, "vp8_descriptor", kernels.rtp.vp8_descriptor)
+        out, by_body, delivered = _forward(sc, kernels)
 
     runs: list[list[tuple[Sent, int, int, int]]] = []  # per layer run: (input, seq, ts, pid)
     last_seq = -1
     for data in out:
-        ssrc, pt, seq, ts, _, offset, end, *_ = kernels_py.parse_rtp(data, 1, 0, 0, 0)
+        ssrc, pt, seq, ts, _, offset, end, *_ = rtp_py.parse_rtp(data, 1, 0, 0, 0)
         assert (ssrc, pt) == (0xABC, 97)
-        pid = kernels_py.vp8_descriptor(data, offset, end)[2]
+        pid = rtp_py.vp8_descriptor(data, offset, end)[2]
         meta = by_body[data[-24:]]
         last_seq = unwrap16(last_seq, seq)
         # A run ends where the layer changes, or where a congestion cut stopped it and the same
@@ -276,7 +276,7 @@ def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, M
             if frame_now in sc["targets"]:
                 for i, downtrack in enumerate(receiver.downtracks[:4]):
                     downtrack.set_target((sc["targets"][frame_now] + i) % 3, frame_now * 33)
-        info = kernels_py.parse_rtp(data, MID_ID, RID_ID, 0, 0)
+        info = rtp_py.parse_rtp(data, MID_ID, RID_ID, 0, 0)
         receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
     pairs = zip(sinks, receiver.downtracks, strict=True)
     return [(sink.rtp, d.packets_sent, d.octets_sent) for sink, d in pairs], counters
@@ -284,11 +284,11 @@ def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, M
 
 @settings(max_examples=60)
 @given(sc=scenarios())
-def test_fan_out_is_each_subscription_written_in_turn(impl: Kernels, sc: dict) -> None:
+def test_fan_out_is_each_subscription_written_in_turn(kernels: Kernels, sc: dict) -> None:
     """Several subscriptions (other layers, one paused, one not connected): the fan-out sends,
     keeps and counts exactly what writing each subscription in turn does."""
-    forwarder_class = impl.forwarder.Forwarder
-    sent, counters = _fan_out_run(sc, impl.fanout.fan_out, forwarder_class)
+    forwarder_class = kernels.forwarder.Forwarder
+    sent, counters = _fan_out_run(sc, kernels.fanout.fan_out, forwarder_class)
     expected, expected_counters = _fan_out_run(sc, _write_each, forwarder_class)
     assert sent == expected
     assert (counters.packets_out, counters.bytes_out) == (

@@ -3,7 +3,6 @@ compiled twin)."""
 
 from __future__ import annotations
 
-import importlib
 import struct
 from typing import Any
 
@@ -11,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cython_ext.twins import IMPLEMENTATIONS, load
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.egress import SubscriberFeedback
-from sfu.media.history import (
+from sfu.media.history_py import (
     HISTORY_SIZE,
     MAX_RESENDS,
     RESEND_BURST,
@@ -24,14 +24,13 @@ from sfu.media.history import (
 )
 from sfu.media.receiver import TrackReceiver
 from sfu.rtp.rtcp import build_nack, nack_seqs
+from tests.support.kernels import Kernels
 from tests.support.sinks import Sink
 
-IMPLEMENTATIONS = ("sfu.media.history", "cython_ext.history")
 
-
-@pytest.fixture(params=IMPLEMENTATIONS, ids=["py", "cy"])
-def history_class(request: pytest.FixtureRequest) -> Any:
-    return importlib.import_module(request.param).PacketHistory
+@pytest.fixture
+def history_class(kernels: Kernels) -> Any:
+    return kernels.history.PacketHistory
 
 
 def _fci(*items: tuple[int, int]) -> bytes:
@@ -170,7 +169,7 @@ def test_both_implementations_answer_alike(
     size: int, base: int, sent: int, ops: list[Any], start_ms: int
 ) -> None:
     """The compiled walk of the FCI (a bitmap for duplicates) is the spec's ``nack_seqs``."""
-    histories = [importlib.import_module(m).PacketHistory(size) for m in IMPLEMENTATIONS]
+    histories = [load("history", i).PacketHistory(size) for i in IMPLEMENTATIONS]
     now_ms = start_ms
     for kind, *args in [("put", 0, sent), *ops]:
         if kind == "put":

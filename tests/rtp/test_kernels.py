@@ -1,15 +1,15 @@
 """The RTP kernels against hand-built packets, and the two implementations against each other."""
 
-from types import ModuleType
 from typing import Any
 
+import cython_ext.rtp as cy
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cython_ext.rtp as cy
-import sfu.rtp.kernels_py as py
+import sfu.rtp.rtp_py as py
 from tests.rtp import vectors as v
+from tests.support.kernels import Kernels
 
 NO_EXT = (0, 0, 0, 0)
 
@@ -61,8 +61,8 @@ PARSE_CASES = {
 
 
 @pytest.mark.parametrize(("data", "ids", "expected"), PARSE_CASES.values(), ids=PARSE_CASES)
-def test_parse(kernels: ModuleType, data: bytes, ids: tuple[int, ...], expected: Any) -> None:
-    result = kernels.parse_rtp(data, *ids)
+def test_parse(kernels: Kernels, data: bytes, ids: tuple[int, ...], expected: Any) -> None:
+    result = kernels.rtp.parse_rtp(data, *ids)
     assert result == expected
     assert [type(x) for x in result] == [type(x) for x in expected]
 
@@ -85,9 +85,9 @@ ELEMENT_CASES = {
 
 
 @pytest.mark.parametrize(("ext", "expected"), ELEMENT_CASES.values(), ids=ELEMENT_CASES)
-def test_extension_elements(kernels: ModuleType, ext: str, expected: tuple[Any, int]) -> None:
+def test_extension_elements(kernels: Kernels, ext: str, expected: tuple[Any, int]) -> None:
     data = _hex(HEADER + ext) + b"payload"
-    result = kernels.parse_rtp(data, 9, 0, 0, 1)
+    result = kernels.rtp.parse_rtp(data, 9, 0, 0, 1)
     assert (result[7], result[10]) == expected
     assert result[5] == len(data) - len(b"payload")
 
@@ -113,16 +113,16 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize(("data", "message"), MALFORMED.values(), ids=MALFORMED)
-def test_parse_malformed(kernels: ModuleType, data: str, message: str) -> None:
+def test_parse_malformed(kernels: Kernels, data: str, message: str) -> None:
     with pytest.raises(ValueError) as info:
-        kernels.parse_rtp(_hex(data), 9, 10, 11, 1)
+        kernels.rtp.parse_rtp(_hex(data), 9, 10, 11, 1)
     assert str(info.value) == message
 
 
-def test_rtcp_is_parsed_as_rtp(kernels: ModuleType) -> None:
+def test_rtcp_is_parsed_as_rtp(kernels: Kernels) -> None:
     """Demuxing RTCP (PT byte 192..223) is the caller's job; the kernel just reads bytes."""
     sender_report = _hex("80c8 0006 deadbeef") + bytes(20)
-    assert kernels.parse_rtp(sender_report, 0, 0, 0, 0)[:5] == (0, 72, 6, 0xDEADBEEF, True)
+    assert kernels.rtp.parse_rtp(sender_report, 0, 0, 0, 0)[:5] == (0, 72, 6, 0xDEADBEEF, True)
 
 
 # --- vp8_descriptor --------------------------------------------------------------------------
@@ -147,10 +147,10 @@ VP8_CASES = {
 
 
 @pytest.mark.parametrize(("payload", "expected"), VP8_CASES.values(), ids=VP8_CASES)
-def test_vp8_descriptor(kernels: ModuleType, payload: str | bytes, expected: Any) -> None:
+def test_vp8_descriptor(kernels: Kernels, payload: str | bytes, expected: Any) -> None:
     raw = _hex(payload) if isinstance(payload, str) else payload
     data = b"\x80" * 12 + raw + b"\x00"  # past payload_end: would read as a key frame
-    result = kernels.vp8_descriptor(data, 12, len(data) - 1)
+    result = kernels.rtp.vp8_descriptor(data, 12, len(data) - 1)
     assert result == expected
     assert [type(x) for x in result] == [type(x) for x in expected]
 
@@ -159,22 +159,22 @@ VP8_TRUNCATED = ["", "90", "90 80", "90 80 80", "90 40", "90 20", "90 10", "90 f
 
 
 @pytest.mark.parametrize("payload", VP8_TRUNCATED)
-def test_vp8_descriptor_truncated(kernels: ModuleType, payload: str) -> None:
+def test_vp8_descriptor_truncated(kernels: Kernels, payload: str) -> None:
     data = b"\x80" * 12 + _hex(payload) + b"\xff\xff"  # bytes past payload_end are not read
     with pytest.raises(ValueError, match=r"^vp8 descriptor truncated$"):
-        kernels.vp8_descriptor(data, 12, len(data) - 2)
+        kernels.rtp.vp8_descriptor(data, 12, len(data) - 2)
 
 
 @pytest.mark.parametrize(("offset", "end"), [(-1, 14), (12, 15)])
-def test_vp8_descriptor_bounds(kernels: ModuleType, offset: int, end: int) -> None:
+def test_vp8_descriptor_bounds(kernels: Kernels, offset: int, end: int) -> None:
     with pytest.raises(ValueError, match=r"^rtp payload offset out of range$"):
-        kernels.vp8_descriptor(b"\x80" * 12 + b"\x10\x00", offset, end)
+        kernels.rtp.vp8_descriptor(b"\x80" * 12 + b"\x10\x00", offset, end)
 
 
 # --- rewrite_rtp -----------------------------------------------------------------------------
 
 
-def _rewrite(kernels: ModuleType, data: bytes, offset: int, **kw: Any) -> bytes:
+def _rewrite(kernels: Kernels, data: bytes, offset: int, **kw: Any) -> bytes:
     """rewrite_rtp with defaults for what a test does not care about (passed as keywords)."""
     args: dict[str, Any] = {
         "ssrc": 0x11223344,
@@ -192,11 +192,11 @@ def _rewrite(kernels: ModuleType, data: bytes, offset: int, **kw: Any) -> bytes:
         "tl0picidx": -1,
     }
     args.update(kw)
-    result: bytes = kernels.rewrite_rtp(data, offset, **args)
+    result: bytes = kernels.rtp.rewrite_rtp(data, offset, **args)
     return result
 
 
-def test_rewrite_exact_bytes(kernels: ModuleType) -> None:
+def test_rewrite_exact_bytes(kernels: Kernels) -> None:
     expected = _hex(
         "90e4 0002 00002328 11223344"  # X=1 M=1 PT=100, seq masked to 16 bits
         "bede 0002 11 7631 32 abcdef 00"  # mid "v1", abs-send-time & 0xFFFFFF, padding
@@ -218,22 +218,22 @@ def test_rewrite_exact_bytes(kernels: ModuleType) -> None:
     assert out == expected + v.VP8_KEYFRAME_HEAD[34:]
 
 
-def test_rewrite_no_extensions_drops_csrcs(kernels: ModuleType) -> None:
+def test_rewrite_no_extensions_drops_csrcs(kernels: Kernels) -> None:
     out = _rewrite(kernels, v.CSRC, 20, ssrc=-1, payload_type=0xFF, timestamp=2**32 + 5)
     assert out[:12] == _hex("807f 0007 00000005 ffffffff")
     assert out[12:] == v.CSRC[20:]
 
 
-def test_rewrite_audio(kernels: ModuleType) -> None:
+def test_rewrite_audio(kernels: Kernels) -> None:
     out = _rewrite(kernels, v.OPUS, 28, mid_id=4, mid=b"0", audio_level_id=1, audio_level=0xB2)
     assert out[12:20] == _hex("bede 0001 40 30 10 b2")
-    assert kernels.parse_rtp(out, *v.AUDIO_IDS)[7:] == (b"0", None, None, 0xB2)
+    assert kernels.rtp.parse_rtp(out, *v.AUDIO_IDS)[7:] == (b"0", None, None, 0xB2)
 
 
-def test_rewrite_keeps_padding(kernels: ModuleType) -> None:
+def test_rewrite_keeps_padding(kernels: Kernels) -> None:
     out = _rewrite(kernels, v.PADDING_PROBE, 24, abs_send_time_id=2, abs_send_time=5)
     assert out[0] & 0x20 and out[20:] == v.PADDING_PROBE[24:]
-    assert kernels.parse_rtp(out, 0, 0, 0, 0)[5:7] == (20, 20)
+    assert kernels.rtp.parse_rtp(out, 0, 0, 0, 0)[5:7] == (20, 20)
 
 
 @pytest.mark.parametrize(
@@ -246,13 +246,13 @@ def test_rewrite_keeps_padding(kernels: ModuleType) -> None:
         ("90 20 40 10", "90 20 40 10"),  # T only: nothing to rewrite
     ],
 )
-def test_rewrite_vp8(kernels: ModuleType, descriptor: str, expected: str) -> None:
+def test_rewrite_vp8(kernels: Kernels, descriptor: str, expected: str) -> None:
     data = _hex(HEADER.replace("90", "80", 1) + descriptor)
     assert _rewrite(kernels, data, 12, picture_id=0x1FF, tl0picidx=7)[12:] == _hex(expected)
 
 
 @pytest.mark.parametrize("descriptor", ["", "90", "90 80", "90 80 80", "90 c0 05"])
-def test_rewrite_vp8_truncated(kernels: ModuleType, descriptor: str) -> None:
+def test_rewrite_vp8_truncated(kernels: Kernels, descriptor: str) -> None:
     data = _hex(HEADER.replace("90", "80", 1) + descriptor)
     with pytest.raises(ValueError, match=r"^vp8 descriptor truncated$"):
         _rewrite(kernels, data, 12, picture_id=1)
@@ -270,7 +270,7 @@ def test_rewrite_vp8_truncated(kernels: ModuleType, descriptor: str) -> None:
         (28, {"mid_id": 1, "mid": b"x" * 17}, "rtp mid too long"),
     ],
 )
-def test_rewrite_invalid(kernels: ModuleType, offset: int, kw: Any, message: str) -> None:
+def test_rewrite_invalid(kernels: Kernels, offset: int, kw: Any, message: str) -> None:
     with pytest.raises(ValueError) as info:
         _rewrite(kernels, v.VP8_KEYFRAME, offset, **kw)
     assert str(info.value) == message
@@ -303,7 +303,7 @@ ext_values = st.tuples(  # mid, abs-send-time, audio level
     values=ext_values,
 )
 def test_parse_of_rewrite_round_trips(
-    kernels: ModuleType,
+    kernels: Kernels,
     csrcs: int,
     payload: bytes,
     padding: int,
@@ -316,9 +316,9 @@ def test_parse_of_rewrite_round_trips(
     b0 = 0x80 | (0x20 if padding else 0) | csrcs
     original = bytes([b0, 0]) + bytes(10 + 4 * csrcs) + payload + pad
     extensions = (mid_id, mid, abs_id, abs_time, level_id, level)
-    out = kernels.rewrite_rtp(original, 12 + 4 * csrcs, *fields, *extensions, -1, -1)
+    out = kernels.rtp.rewrite_rtp(original, 12 + 4 * csrcs, *fields, *extensions, -1, -1)
 
-    parsed = kernels.parse_rtp(out, mid_id, abs_id, 0, level_id)  # abs-send-time read as "rid"
+    parsed = kernels.rtp.parse_rtp(out, mid_id, abs_id, 0, level_id)  # abs-send-time read as "rid"
     start, end = parsed[5], parsed[6]
     assert parsed[:5] == fields
     assert out[start:end] == payload and out[end:] == pad

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sfu.rtp.demux_py import RTCP, RTP, classify
 from sfu.rtp.rtcp import (
     Nack,
     Pli,
@@ -19,7 +20,6 @@ from sfu.rtp.rtcp import (
     build_remb,
     build_rr,
     build_sr,
-    is_rtcp,
     nack_seqs,
     parse_compound,
 )
@@ -84,7 +84,7 @@ def test_remb_round_trip_within_mantissa_precision(
 def test_compound_of_rr_and_pli() -> None:
     data = build_rr(1, []) + build_pli(1, 2)
     assert parse_compound(data) == [ReceiverReport(1, ()), Pli(1, 2)]
-    assert is_rtcp(data) and not is_rtcp(b"\x80\x60\x00\x01")
+    assert classify(data) == RTCP and classify(b"\x80\x60\x00\x01") == RTP
 
 
 @pytest.mark.parametrize(

@@ -1,25 +1,26 @@
-"""The two implementations of the per-packet kernels, for tests that run on both: the pure-Python
-specs ("py") and the compiled twins ("cy"), chosen explicitly rather than through
-sfu.rtp.fastpath."""
+"""One column of cython_ext.twins, for tests that run on both implementations: the compiled
+kernels ("cy") or their pure-Python twins ("py"), chosen explicitly (not by SFU_NO_EXTENSIONS)."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-MODULES = {
-    "py": ("sfu.rtp.kernels_py", "sfu.media.forwarder_py", "sfu.media.fanout_py"),
-    "cy": ("cython_ext.rtp", "cython_ext.forwarder", "cython_ext.fanout"),
-}
+from cython_ext.twins import TWINS, load
+
+IDS = {"cython": "cy", "python": "py"}
 
 
 @dataclass(frozen=True)
 class Kernels:
+    implementation: str
     rtp: ModuleType  # parse_rtp, rewrite_rtp, vp8_descriptor
-    forwarder: ModuleType  # Forwarder and its codes
+    demux: ModuleType  # classify
+    forwarder: ModuleType  # Forwarder
+    history: ModuleType  # PacketHistory
     fanout: ModuleType  # fan_out
+    datapath: ModuleType  # Datapath, Peer
 
 
-def load(name: str) -> Kernels:
-    return Kernels(*(importlib.import_module(module) for module in MODULES[name]))
+def kernels(implementation: str) -> Kernels:
+    return Kernels(implementation, **{kernel: load(kernel, implementation) for kernel in TWINS})

@@ -6,7 +6,6 @@ socket. A missing compiled module fails the "cy" tests; it is never skipped.
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 import struct
@@ -17,9 +16,11 @@ from typing import Any
 import pylibsrtp
 import pytest
 
+from sfu.media.counters import DropReason
 from sfu.webrtc import libsrtp
+from sfu.webrtc.datapath_py import Address
+from tests.support.kernels import Kernels
 
-Address = tuple[str, int]
 KEY_UP, KEY_DOWN = os.urandom(30), os.urandom(30)
 
 
@@ -114,9 +115,9 @@ class Rig:
         self.client.close()
 
 
-@pytest.fixture(params=["sfu.webrtc.datapath_py", "cython_ext.datapath"], ids=["py", "cy"])
-def module(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(request.param)
+@pytest.fixture
+def module(kernels: Kernels) -> ModuleType:
+    return kernels.datapath
 
 
 @pytest.fixture
@@ -165,11 +166,11 @@ def test_bad_srtp_and_a_failing_handler_are_reported_and_the_batch_goes_on(rig: 
     forged[-1] ^= 0xFF
     rig.send(good[0], bytes(forged), good[1])
     rig.drain(3)
-    assert rig.drops == [rig.module.UNPROTECT_FAILED]
+    assert rig.drops == [DropReason.SRTP_UNPROTECT.code]
     rig.handler.fail = True
     rig.send(good[2])
     rig.drain(4)
-    assert rig.drops == [rig.module.UNPROTECT_FAILED, rig.module.HANDLER_FAILED]
+    assert rig.drops == [DropReason.SRTP_UNPROTECT.code, DropReason.INTERNAL_ERROR.code]
     assert [data for data, _ in rig.handler.rtp] == [_rtp(1), _rtp(2)]
 
 

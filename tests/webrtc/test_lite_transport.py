@@ -9,6 +9,7 @@ import pytest
 import uvloop
 from aiortc import RTCIceParameters
 
+from sfu.webrtc.datapath_py import Address
 from sfu.webrtc.icelite import LiteIceGatherer, LiteIceTransport
 from sfu.webrtc.stun import UdpDrop
 from sfu.webrtc.udpmux import UdpMux, UdpMuxError
@@ -20,10 +21,10 @@ class FakeMedia:
     """A datapath peer: records where it is told to send."""
 
     def __init__(self) -> None:
-        self.destinations: list[tuple[str, int]] = []
+        self.destinations: list[Address] = []
         self.closed = False
 
-    def set_destination(self, address: tuple[str, int]) -> None:
+    def set_destination(self, address: Address) -> None:
         self.destinations.append(address)
 
     def close(self) -> None:
@@ -36,11 +37,11 @@ class FakeMux:
         self.advertised = ["203.0.113.9", "2001:db8::9"]
         self.consent_timeout_s = 30.0
         self.by_ufrag: dict[str, LiteIceTransport] = {}
-        self.by_addr: dict[tuple[str, int], LiteIceTransport] = {}
-        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+        self.by_addr: dict[Address, LiteIceTransport] = {}
+        self.sent: list[tuple[bytes, Address]] = []
         self.clock = 100.0
-        self.media: dict[tuple[str, int], FakeMedia] = {}  # what the datapath has bound
-        self.media_at: dict[tuple[str, int], float] = {}  # when it last took media from there
+        self.media: dict[Address, FakeMedia] = {}  # what the datapath has bound
+        self.media_at: dict[Address, float] = {}  # when it last took media from there
         self.drops: list[UdpDrop] = []
 
     def register(self, transport: LiteIceTransport) -> None:
@@ -52,25 +53,25 @@ class FakeMux:
         for address in transport.addresses:
             self.unbind(address)
 
-    def bind(self, address: tuple[str, int], transport: LiteIceTransport) -> None:
+    def bind(self, address: Address, transport: LiteIceTransport) -> None:
         self.by_addr[address] = transport
         if transport.media is not None:
             self.media[address] = transport.media  # type: ignore[assignment]
 
-    def unbind(self, address: tuple[str, int]) -> None:
+    def unbind(self, address: Address) -> None:
         self.by_addr.pop(address, None)
         self.media.pop(address, None)
 
     def media_peer(self, handler: object, on_drop: object) -> FakeMedia:
         return FakeMedia()
 
-    def last_media_s(self, address: tuple[str, int]) -> float:
+    def last_media_s(self, address: Address) -> float:
         return self.media_at.get(address, -1.0)
 
     def drop(self, reason: UdpDrop) -> None:
         self.drops.append(reason)
 
-    def sendto(self, data: bytes, address: tuple[str, int]) -> None:
+    def sendto(self, data: bytes, address: Address) -> None:
         self.sent.append((data, address))
 
     def now(self) -> float:

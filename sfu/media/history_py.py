@@ -7,7 +7,7 @@ link, unrationed resends queue ahead of fresh packets and turn a short loss into
 A NACK is answered for at most as many sequence numbers as the history holds, and resends are
 rate-limited per subscription: a subscriber's feedback must not cost the node more than its media.
 
-cython_ext/history.pyx is the compiled twin; import through sfu.rtp.fastpath.
+cython_ext/history.pyx is the compiled twin; import through sfu.media.kernels.
 """
 
 from __future__ import annotations

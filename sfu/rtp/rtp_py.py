@@ -2,7 +2,7 @@
 
 Both implementations take the same arguments, return the same values and raise ValueError
 with the same messages; tests/rtp/ runs one suite against both. Import them through
-sfu.rtp.fastpath, never directly.
+sfu.rtp.kernels, never directly.
 
 Integer fields are masked to their wire width (seq & 0xFFFF, ...), so callers may pass
 extended counters. The compiled twin types them as C long long: ints outside the signed

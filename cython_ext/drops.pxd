@@ -1,0 +1,11 @@
+# The codes of sfu.media.counters.DropReason that the kernels return, so that a drop needs no
+# translation on its way to the counters. This package imports nothing of ours: the codes are
+# repeated here, and tests/cython_ext/test_vocabulary.py checks that they agree.
+cdef enum:
+    DROP_SRTP_UNPROTECT = 2
+    DROP_LAYER_NOT_SELECTED = 10
+    DROP_WAITING_FOR_KEYFRAME = 11
+    DROP_SEND_FAILED = 13
+    DROP_TOO_OLD = 14
+    DROP_PAUSED = 15
+    DROP_INTERNAL_ERROR = 19

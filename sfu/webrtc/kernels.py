@@ -1,0 +1,13 @@
+"""The node port's kernel, compiled or pure as cython_ext.twins selects; type checkers see the
+pure-Python spec."""
+
+from typing import TYPE_CHECKING
+
+from cython_ext.twins import load
+
+if TYPE_CHECKING:
+    from sfu.webrtc.datapath_py import Datapath, Peer
+else:
+    Datapath, Peer = load("datapath").Datapath, load("datapath").Peer
+
+__all__ = ["Datapath", "Peer"]

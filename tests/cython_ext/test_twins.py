@@ -1,0 +1,127 @@
+"""The one table of kernels: each layer hands out the implementation it selects, the compiled one
+unless SFU_NO_EXTENSIONS=1; a silent fallback to Python fails here, and both columns agree on
+their signatures."""
+
+import inspect
+import os
+import subprocess
+import sys
+
+import sfu.media.kernels
+import sfu.rtp.kernels
+import sfu.webrtc.kernels
+from cython_ext.twins import IMPLEMENTATION, TWINS, load
+from sfu.media.counters import MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.receiver import TrackReceiver
+from tests.support.sinks import Sink
+
+# Each layer's kernels module: the names it takes from which kernel.
+LAYERS = {
+    sfu.rtp.kernels: {"rtp": ("parse_rtp", "vp8_descriptor"), "demux": ("classify",)},
+    sfu.media.kernels: {
+        "forwarder": ("Forwarder",),
+        "history": ("PacketHistory",),
+        "fanout": ("fan_out",),
+    },
+    sfu.webrtc.kernels: {"datapath": ("Datapath", "Peer")},
+}
+
+
+def test_the_selected_implementation_is_the_environment_s() -> None:
+    expected = "python" if os.environ.get("SFU_NO_EXTENSIONS") == "1" else "cython"
+    assert expected == IMPLEMENTATION
+
+
+def test_each_layer_hands_out_the_selected_implementation() -> None:
+    for layer, kernels in LAYERS.items():
+        for kernel, names in kernels.items():
+            module = load(kernel, IMPLEMENTATION)
+            for name in names:
+                assert getattr(layer, name) is getattr(module, name), (layer.__name__, name)
+    assert {k for kernels in LAYERS.values() for k in kernels} == set(TWINS)
+
+
+def test_downtracks_forward_with_the_selected_forwarder() -> None:
+    """What the packet path really runs: a DownTrack built as the node builds it."""
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
+    receiver = TrackReceiver(
+        "T", line, send_rtcp=lambda _: True, local_ssrc=1, counters=MediaCounters()
+    )
+    downtrack = DownTrack(
+        receiver,
+        Sink(connected=False),
+        line,
+        initial_layer=0,
+        counters=MediaCounters(),
+        on_layer=lambda _: None,
+    )
+    assert type(downtrack.forwarder) is load("forwarder").Forwarder
+    assert type(downtrack.history) is load("history").PacketHistory
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "SFU_NO_EXTENSIONS"} | env
+    return subprocess.run(
+        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=False
+    )
+
+
+def test_compiled_is_the_default_and_the_env_var_selects_python() -> None:
+    code = "from sfu.media import kernels; print(kernels.Forwarder)"
+    assert _run(code).stdout.split() == ["<class", "'cython_ext.forwarder.Forwarder'>"]
+    assert _run(code, SFU_NO_EXTENSIONS="1").stdout.split() == [
+        "<class",
+        "'sfu.media.forwarder_py.Forwarder'>",
+    ]
+
+
+def test_missing_compiled_module_is_a_loud_import_error() -> None:
+    layer_of = {kernel: layer.__name__ for layer, kernels in LAYERS.items() for kernel in kernels}
+    for kernel, (compiled, _) in TWINS.items():
+        blocked = f"import sys; sys.modules[{compiled!r}] = None; import {layer_of[kernel]}"
+        result = _run(blocked)
+        assert result.returncode != 0
+        missing = (
+            f"ImportError: the compiled kernel {compiled} is not built: run `make install` or "
+            "`python setup.py build_ext --inplace`, or set SFU_NO_EXTENSIONS=1 to run the "
+            "pure-Python kernels"
+        )
+        assert missing in result.stderr, compiled
+        assert _run(blocked, SFU_NO_EXTENSIONS="1").returncode == 0
+
+
+def test_both_implementations_take_the_same_parameters() -> None:
+    """Callers may pass keywords, so the compiled signatures must not drift from the spec.
+
+    (Forwarder.__init__ has no introspectable signature: tests/media/test_forwarder.py builds
+    both with every keyword.)
+    """
+    names = {
+        "rtp": ("parse_rtp", "rewrite_rtp", "vp8_descriptor"),
+        "demux": ("classify",),
+        "forwarder": ("Forwarder.forward", "Forwarder.switch", "Forwarder.pause"),
+        "history": ("PacketHistory.put", "PacketHistory.forget_before", "PacketHistory.answer"),
+        "fanout": ("fan_out",),
+        "datapath": (
+            *(f"Peer.{n}" for n in ("set_keys", "set_destination", "send", "close")),
+            *(
+                f"Datapath.{n}"
+                for n in ("peer", "bind", "unbind", "last_received_ms", "on_readable")
+            ),
+        ),
+    }
+    assert set(names) == set(TWINS)
+    for kernel, paths in names.items():
+        for path in paths:
+            compiled, spec = (_attribute(load(kernel, i), path) for i in ("cython", "python"))
+            assert list(inspect.signature(compiled).parameters) == list(
+                inspect.signature(spec).parameters
+            ), (kernel, path)
+
+
+def _attribute(module: object, path: str) -> object:
+    for name in path.split("."):
+        module = getattr(module, name)
+    return module
