@@ -1,7 +1,7 @@
 """Per-packet RTP kernels in pure Python: the spec that cython_ext/rtp.pyx must match.
 
 Both implementations take the same arguments, return the same values and raise ValueError
-with the same messages; tests/rtp/ runs one suite against both. Import them through
+with the same messages; tests/sfu/rtp/ runs one suite against both. Import them through
 sfu.rtp.kernels, never directly.
 
 Integer fields are masked to their wire width (seq & 0xFFFF, ...), so callers may pass

@@ -17,7 +17,7 @@ from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
-from tests.rtp import vectors as v
+from tests.sfu.rtp import vectors as v
 from tests.support.kernels import Kernels, kernels
 from tests.support.sinks import Sink
 

@@ -95,7 +95,7 @@ def test_missing_compiled_module_is_a_loud_import_error() -> None:
 def test_both_implementations_take_the_same_parameters() -> None:
     """Callers may pass keywords, so the compiled signatures must not drift from the spec.
 
-    (Forwarder.__init__ has no introspectable signature: tests/media/test_forwarder.py builds
+    (Forwarder.__init__ has no introspectable signature: tests/sfu/media/test_forwarder.py builds
     both with every keyword.)
     """
     names = {

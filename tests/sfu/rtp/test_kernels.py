@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sfu.rtp.rtp_py as py
-from tests.rtp import vectors as v
+from tests.sfu.rtp import vectors as v
 from tests.support.kernels import Kernels
 
 NO_EXT = (0, 0, 0, 0)
