@@ -43,6 +43,21 @@ class DropReason(enum.Enum):
     NACK_OVER_LIMIT = "nack_over_limit", 17
     NACK_RATE_LIMITED = "nack_rate_limited", 18
     INTERNAL_ERROR = "internal_error", 19
+    # Datagrams on the node's UDP port that got no answer (`PORT_DROPS`: sfu_udp_dropped)
+    UNKNOWN_ADDRESS = "unknown_address", 20  # DTLS/SRTP from an address no check authenticated
+    STUN_OVERSIZED = "stun_oversized", 21
+    STUN_RATE_LIMITED = "stun_rate_limited", 22
+    STUN_MALFORMED = "stun_malformed", 23  # unparsable, bad FINGERPRINT, no magic cookie
+    STUN_NOT_A_CHECK = "stun_not_binding_request", 24
+    # no USERNAME, MESSAGE-INTEGRITY or FINGERPRINT
+    STUN_UNAUTHENTICATED = "stun_unauthenticated", 25
+    STUN_UNKNOWN_UFRAG = "stun_unknown_ufrag", 26
+    STUN_WRONG_REMOTE_UFRAG = "stun_wrong_remote_ufrag", 27
+    STUN_BAD_INTEGRITY = "stun_bad_integrity", 28
+    STUN_AMPLIFICATION = "stun_response_too_large", 29
+    DTLS_QUEUE_FULL = "dtls_queue_full", 30
+    MEDIA_BEFORE_KEYS = "srtp_before_keys", 31  # the DTLS handshake has not given keys yet
+    SEND_BUFFER_FULL = "send_buffer_full", 32  # a STUN answer or DTLS record the kernel refused
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
     # since a drop is counted per packet.
@@ -55,6 +70,9 @@ class DropReason(enum.Enum):
 
 
 _BY_CODE = {reason.code: reason for reason in DropReason}
+# What the ICE-lite port drops before any media is involved (NOT_WEBRTC is counted by both).
+PORT_DROPS = (DropReason.NOT_WEBRTC, *(r for r in DropReason if r.code >= 20))
+MEDIA_DROPS = tuple(r for r in DropReason if r.code < 20)
 
 
 class MediaCounters:
@@ -77,7 +95,7 @@ class MediaCounters:
         self.bytes_out = 0
         self.retransmits = 0
         self.clamped_estimates = 0  # REMB values outside any plausible range
-        self.drops: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
+        self.drops: dict[DropReason, int] = dict.fromkeys(MEDIA_DROPS, 0)
 
     def drop(self, reason: DropReason, count: int = 1) -> None:
         self.drops[reason] += count

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol
-
-from typing_extensions import TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
@@ -51,7 +49,7 @@ class TrackSource(Protocol):
 
 
 # The source's own type, for its owner (the subscription itself needs only a TrackSource).
-S = TypeVar("S", bound=TrackSource, default=Any)
+S = TypeVar("S", bound=TrackSource)
 
 
 class DownTrack(Generic[S]):
@@ -95,7 +93,7 @@ class DownTrack(Generic[S]):
         *,
         initial_layer: int,
         counters: MediaCounters,
-        on_layer: Callable[[DownTrack], None],
+        on_layer: Callable[[DownTrack[S]], None],
         forwarder_class: type[Forwarder] = Forwarder,
     ) -> None:
         self.receiver = receiver

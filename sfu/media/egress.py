@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sfu.media.allocator import clamp_estimate
 from sfu.media.counters import DropReason, MediaCounters
@@ -17,14 +18,14 @@ class SubscriberFeedback:
     def __init__(self, counters: MediaCounters, on_change: Callable[[int], None]) -> None:
         self._counters = counters
         self._on_change = on_change
-        self._by_ssrc: dict[int, DownTrack] = {}
+        self._by_ssrc: dict[int, DownTrack[Any]] = {}
         self.estimate_bps: int | None = None
         self.loss = 0.0  # the highest fraction lost of our streams in the last receiver report
 
-    def add(self, downtrack: DownTrack) -> None:
+    def add(self, downtrack: DownTrack[Any]) -> None:
         self._by_ssrc[downtrack.ssrc] = downtrack
 
-    def remove(self, downtrack: DownTrack) -> None:
+    def remove(self, downtrack: DownTrack[Any]) -> None:
         self._by_ssrc.pop(downtrack.ssrc, None)
 
     def on_rtp(self, data: bytes, now_ms: int) -> None:

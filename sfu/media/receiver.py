@@ -45,7 +45,9 @@ class TrackReceiver:
         send_rtcp: Callable[[bytes], bool],
         local_ssrc: int,
         counters: MediaCounters,
-        fan_out: Callable[[list[DownTrack], RtpPacket, int], Outcome[DownTrack]] = fan_out,
+        fan_out: Callable[
+            [list[DownTrack[TrackReceiver]], RtpPacket, int], Outcome[DownTrack[TrackReceiver]]
+        ] = fan_out,
     ) -> None:
         self.track_id = track_id
         self._fan_out = fan_out
@@ -55,7 +57,7 @@ class TrackReceiver:
         self.ssrcs = [0] * layers
         self.stats = [StreamStats(line.clock_rate) for _ in range(layers)]
         self.last_arrival_ms = [-1] * layers
-        self.downtracks: list[DownTrack] = []
+        self.downtracks: list[DownTrack[TrackReceiver]] = []
         self._send_rtcp = send_rtcp
         self._local_ssrc = local_ssrc
         self._counters = counters

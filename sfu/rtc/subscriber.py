@@ -67,7 +67,7 @@ class Subscriber(Generic[T]):
         self._sizes: dict[str, tuple[int, int]] = {}
         self._qualities: dict[str, str] = {}
         self._closed = False
-        self.downtracks: dict[str, DownTrack] = {}
+        self.downtracks: dict[str, DownTrack[TrackReceiver]] = {}
 
     async def subscribe(self, tracks: list[T]) -> None:
         """Receive these tracks (one renegotiation for all of them)."""
@@ -197,7 +197,7 @@ class Subscriber(Generic[T]):
         self._on_offer(sdp, {mid: self._subscribed[track_id] for track_id, mid in mids.items()})
         self._negotiation.offered(monotonic_ms())
 
-    def _layer_changed(self, track_id: str, downtrack: DownTrack) -> None:
+    def _layer_changed(self, track_id: str, downtrack: DownTrack[TrackReceiver]) -> None:
         if not downtrack.receiver.is_video:
             return
         current = downtrack.forwarder.current

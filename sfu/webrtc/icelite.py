@@ -26,11 +26,11 @@ from aiortc import (
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from pyee.asyncio import AsyncIOEventEmitter
 
+from sfu.media.counters import DropReason
 from sfu.rtp.demux_py import RTCP, RTP
 from sfu.rtp.kernels import classify
 from sfu.webrtc.datapath_py import Address, PacketHandler
 from sfu.webrtc.kernels import Peer
-from sfu.webrtc.stun import UdpDrop
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class MuxSide(Protocol):
 
     def last_media_s(self, address: Address) -> float: ...
 
-    def drop(self, reason: UdpDrop) -> None: ...
+    def drop(self, reason: DropReason) -> None: ...
 
     def now(self) -> float: ...
 
@@ -272,11 +272,11 @@ class LiteIceTransport(AsyncIOEventEmitter):
         if source == self.remote:
             self.remote_last_rx = now
         if classify(data) in (RTP, RTCP):
-            self._mux.drop(UdpDrop.MEDIA_BEFORE_KEYS)
+            self._mux.drop(DropReason.MEDIA_BEFORE_KEYS)
         elif self._queue.qsize() < MAX_QUEUED:
             self._queue.put_nowait(data)
         else:
-            self._mux.drop(UdpDrop.QUEUE_FULL)
+            self._mux.drop(DropReason.DTLS_QUEUE_FULL)
 
     async def _recv(self) -> bytes:
         data = await self._queue.get()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import aioice.ice
 
 from sfu.media.clock import monotonic_ms
+from sfu.media.counters import PORT_DROPS, DropReason
 from sfu.rtp.demux_py import OTHER, STUN
 from sfu.rtp.kernels import classify
 from sfu.webrtc import libsrtp
@@ -26,7 +27,7 @@ from sfu.webrtc.datapath_py import Address, PacketHandler
 from sfu.webrtc.icelite import LiteIceTransport, random_ice_string
 from sfu.webrtc.kernels import Datapath, Peer
 from sfu.webrtc.ratelimit import SourceRateLimiter
-from sfu.webrtc.stun import UdpDrop, binding_response, parse_check, verify
+from sfu.webrtc.stun import binding_response, parse_check, verify
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class UdpStats:
 
     def __init__(self) -> None:
         self.checks_answered = 0
-        self.drops: dict[UdpDrop, int] = dict.fromkeys(UdpDrop, 0)
+        self.drops: dict[DropReason, int] = dict.fromkeys(PORT_DROPS, 0)
 
 
 def advertised_addresses(configured: Sequence[str], bind: str) -> list[str]:
@@ -229,9 +230,9 @@ class UdpMux:
         try:
             self._sock.sendto(data, address)
         except BlockingIOError:
-            self.stats.drops[UdpDrop.SEND_BUFFER_FULL] += 1
+            self.stats.drops[DropReason.SEND_BUFFER_FULL] += 1
 
-    def drop(self, reason: UdpDrop) -> None:
+    def drop(self, reason: DropReason) -> None:
         self.stats.drops[reason] += 1
 
     # the socket's side ------------------------------------------------------------------------
@@ -242,9 +243,9 @@ class UdpMux:
         if kind == STUN:
             self._stun(data, source)
         elif kind == OTHER:
-            self.stats.drops[UdpDrop.NOT_WEBRTC] += 1
+            self.stats.drops[DropReason.NOT_WEBRTC] += 1
         elif (transport := self.by_addr.get(source)) is None:
-            self.stats.drops[UdpDrop.UNKNOWN_ADDRESS] += 1
+            self.stats.drops[DropReason.UNKNOWN_ADDRESS] += 1
         else:
             transport.deliver(data, source, self.now())
 
@@ -252,15 +253,15 @@ class UdpMux:
         drops = self.stats.drops
         now = self.now()
         if not self._limiter.allow(source, now):
-            drops[UdpDrop.RATE_LIMITED] += 1
+            drops[DropReason.STUN_RATE_LIMITED] += 1
             return
         check = parse_check(data)
-        if isinstance(check, UdpDrop):
+        if isinstance(check, DropReason):
             drops[check] += 1
             return
         transport = self.by_ufrag.get(check.local_ufrag)
         if transport is None:
-            drops[UdpDrop.UNKNOWN_UFRAG] += 1
+            drops[DropReason.STUN_UNKNOWN_UFRAG] += 1
             return
         refused = verify(
             check, password=transport.password_bytes, remote_ufrag=transport.remote_ufrag
@@ -271,7 +272,7 @@ class UdpMux:
         response = binding_response(
             check, source, password=transport.password_bytes, request_size=len(data)
         )
-        if isinstance(response, UdpDrop):
+        if isinstance(response, DropReason):
             drops[response] += 1
             return
         self.sendto(response, source)

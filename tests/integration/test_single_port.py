@@ -11,7 +11,7 @@ import time
 import pytest
 from aioice import stun
 
-from sfu.webrtc.stun import UdpDrop
+from sfu.media.counters import DropReason
 from tests.support.client import Client, conference, receives_from
 from tests.support.node import running_node
 from tests.support.ports import free_udp_port
@@ -122,12 +122,12 @@ async def test_a_flood_of_bogus_datagrams_is_dropped_unanswered_while_the_call_g
             assert replies == 0
             assert dropped >= 0.95 * total
             for reason in (
-                UdpDrop.RATE_LIMITED,
-                UdpDrop.BAD_INTEGRITY,
-                UdpDrop.UNKNOWN_UFRAG,
-                UdpDrop.OVERSIZED,
-                UdpDrop.UNKNOWN_ADDRESS,
-                UdpDrop.NOT_WEBRTC,
+                DropReason.STUN_RATE_LIMITED,
+                DropReason.STUN_BAD_INTEGRITY,
+                DropReason.STUN_UNKNOWN_UFRAG,
+                DropReason.STUN_OVERSIZED,
+                DropReason.UNKNOWN_ADDRESS,
+                DropReason.NOT_WEBRTC,
             ):
                 assert mux.stats.drops[reason] > 0, reason
             assert fps >= 20  # aiortc's test track sends 30 fps

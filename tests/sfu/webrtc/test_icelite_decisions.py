@@ -9,12 +9,12 @@ from aioice import stun
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sfu.media.counters import DropReason
 from sfu.webrtc.icelite import should_switch
 from sfu.webrtc.ratelimit import SourceRateLimiter
 from sfu.webrtc.stun import (
     MAX_STUN_BYTES,
     Check,
-    UdpDrop,
     binding_response,
     parse_check,
     verify,
@@ -77,35 +77,37 @@ def test_a_valid_check_is_answered_with_a_smaller_authenticated_response() -> No
 
 def test_credentials_must_match() -> None:
     check = _check(_request())
-    assert verify(check, password=b"wrong", remote_ufrag="remote") is UdpDrop.BAD_INTEGRITY
-    assert verify(check, password=PASSWORD, remote_ufrag="other") is UdpDrop.WRONG_REMOTE_UFRAG
+    assert verify(check, password=b"wrong", remote_ufrag="remote") is DropReason.STUN_BAD_INTEGRITY
+    assert (
+        verify(check, password=PASSWORD, remote_ufrag="other") is DropReason.STUN_WRONG_REMOTE_UFRAG
+    )
 
 
 def test_a_response_never_exceeds_its_request() -> None:
     check = _check(_request())
     assert (
         binding_response(check, ("2001:db8::1", 9), password=PASSWORD, request_size=70)
-        is UdpDrop.AMPLIFICATION
+        is DropReason.STUN_AMPLIFICATION
     )
 
 
 def test_malformed_or_unauthenticated_stun_is_refused_by_reason() -> None:
-    assert parse_check(_request(key=None)) is UdpDrop.UNAUTHENTICATED
-    assert parse_check(_request(username=None)) is UdpDrop.UNAUTHENTICATED
-    assert parse_check(_request(username="no-colon")) is UdpDrop.UNAUTHENTICATED
-    assert parse_check(_request(fingerprint=False)) is UdpDrop.UNAUTHENTICATED
+    assert parse_check(_request(key=None)) is DropReason.STUN_UNAUTHENTICATED
+    assert parse_check(_request(username=None)) is DropReason.STUN_UNAUTHENTICATED
+    assert parse_check(_request(username="no-colon")) is DropReason.STUN_UNAUTHENTICATED
+    assert parse_check(_request(fingerprint=False)) is DropReason.STUN_UNAUTHENTICATED
     response = _request(message_class=stun.Class.RESPONSE)
-    assert parse_check(response) is UdpDrop.NOT_A_CHECK
+    assert parse_check(response) is DropReason.STUN_NOT_A_CHECK
     data = bytearray(_request())
     data[-1] ^= 1  # FINGERPRINT no longer matches
-    assert parse_check(bytes(data)) is UdpDrop.MALFORMED
-    assert parse_check(b"\x00\x01\x00\x00" + b"\x00" * 16) is UdpDrop.MALFORMED  # no cookie
-    assert parse_check(b"\x00\x01" + bytes(MAX_STUN_BYTES)) is UdpDrop.OVERSIZED
+    assert parse_check(bytes(data)) is DropReason.STUN_MALFORMED
+    assert parse_check(b"\x00\x01\x00\x00" + b"\x00" * 16) is DropReason.STUN_MALFORMED  # no cookie
+    assert parse_check(b"\x00\x01" + bytes(MAX_STUN_BYTES)) is DropReason.STUN_OVERSIZED
 
 
 @given(st.binary(min_size=0, max_size=700))
 def test_random_bytes_never_make_a_check(data: bytes) -> None:
-    assert isinstance(parse_check(b"\x00\x01" + data), UdpDrop)
+    assert isinstance(parse_check(b"\x00\x01" + data), DropReason)
 
 
 @given(st.binary(min_size=1, max_size=64))

@@ -9,9 +9,9 @@ import pytest
 import uvloop
 from aiortc import RTCIceParameters
 
+from sfu.media.counters import DropReason
 from sfu.webrtc.datapath_py import Address
 from sfu.webrtc.icelite import LiteIceGatherer, LiteIceTransport
-from sfu.webrtc.stun import UdpDrop
 from sfu.webrtc.udpmux import UdpMux, UdpMuxError
 
 A, B = ("198.51.100.1", 4000), ("198.51.100.1", 4001)
@@ -42,7 +42,7 @@ class FakeMux:
         self.clock = 100.0
         self.media: dict[Address, FakeMedia] = {}  # what the datapath has bound
         self.media_at: dict[Address, float] = {}  # when it last took media from there
-        self.drops: list[UdpDrop] = []
+        self.drops: list[DropReason] = []
 
     def register(self, transport: LiteIceTransport) -> None:
         transport.iceGatherer.ufrag = f"ufrag{len(self.by_ufrag)}"
@@ -68,7 +68,7 @@ class FakeMux:
     def last_media_s(self, address: Address) -> float:
         return self.media_at.get(address, -1.0)
 
-    def drop(self, reason: UdpDrop) -> None:
+    def drop(self, reason: DropReason) -> None:
         self.drops.append(reason)
 
     def sendto(self, data: bytes, address: Address) -> None:
@@ -117,7 +117,7 @@ async def test_dtls_is_queued_for_aiortc_and_srtp_the_datapath_left_is_dropped()
     transport.deliver(b"\x80srtp", A, mux.clock)  # before the keys
     assert await transport._recv() == b"\x16dtls"
     assert transport._queue.empty()
-    assert mux.drops == [UdpDrop.MEDIA_BEFORE_KEYS]
+    assert mux.drops == [DropReason.MEDIA_BEFORE_KEYS]
 
 
 async def test_the_media_entry_follows_the_authenticated_addresses_and_the_remote() -> None:

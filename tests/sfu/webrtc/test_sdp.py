@@ -4,7 +4,7 @@ from pathlib import Path
 
 from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
 
-OFFER = (Path(__file__).parents[1] / "data" / "chrome_simulcast_offer.sdp").read_text()
+OFFER = (Path(__file__).parents[2] / "data" / "chrome_simulcast_offer.sdp").read_text()
 
 ANSWER = "\r\n".join(
     [
