@@ -1,6 +1,6 @@
 """The only package that imports aiortc and aioice, and the only one that touches their internals.
 
 aiortc gives ICE, DTLS, SRTP keys and SDP; its media path (decode, encode, routing by SSRC) is
-bypassed. Everything private that we use is named in ``tests/contract/test_aiortc_internals.py``,
+bypassed. Everything private that we use is named in ``tests/sfu/webrtc/test_aiortc_internals.py``,
 which fails loudly when a pinned version changes underneath us.
 """

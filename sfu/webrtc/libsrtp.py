@@ -2,7 +2,7 @@
 
 The datapath uses pylibsrtp's own copy of libsrtp (no second one linked), through the function
 pointers of its cffi binding and the ``srtp_t`` inside each ``Session``. Both are private to
-pylibsrtp 1.0.0: ``tests/contract`` pins them.
+pylibsrtp 1.0.0: ``tests/sfu/webrtc/test_aiortc_internals.py`` pins them.
 """
 
 from __future__ import annotations

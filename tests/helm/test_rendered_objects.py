@@ -499,6 +499,19 @@ def test_default_install_runs_the_bundled_redis_for_api_and_media(
         assert ref == {"name": FULLNAME, "key": "redis-url"}
 
 
+def test_the_default_install_fits_one_kubernetes_node(rendered: dict[str, Rendered]) -> None:
+    """A trial on a one-node cluster (kind, minikube) comes up whole: media pods need a node
+    each (required anti-affinity), so the default asks for one; nothing else is spread."""
+    manifest = rendered["default"]
+    assert manifest.media()["spec"]["replicas"] == 1
+    for workload in manifest.workloads():
+        if workload is not manifest.media():
+            required = (pod_spec(workload).get("affinity", {}).get("podAntiAffinity", {})).get(
+                "requiredDuringSchedulingIgnoredDuringExecution", []
+            )
+            assert required == [], workload["metadata"]["name"]
+
+
 @pytest.mark.parametrize(
     "redis",
     [
