@@ -223,7 +223,8 @@ class JanusParticipant(Participant):
                         "audio": self.scenario.audio,
                         "video": self.scenario.video,
                     },
-                    {"type": "offer", "sdp": offer, "trickle": False},
+                    # our a=rid lines go low to high; Janus assumes high first unless told
+                    {"type": "offer", "sdp": offer, "trickle": False, "rid_order": "lmh"},
                 )
                 return keep_candidates(event["jsep"]["sdp"])
 
@@ -241,25 +242,22 @@ class JanusParticipant(Participant):
     async def _subscribe(self, feeds: list[int]) -> None:
         janus = self.target.janus
         handle = await janus.attach()
+        # Substreams count up from the lowest layer (rid_order "lmh" above); asked for at join,
+        # as a browser client would, rather than by a later configure.
+        layer = LAYERS.index(self.scenario.layer)
         attached = await janus.message(
             handle,
             {
                 "request": "join",
                 "ptype": "subscriber",
                 "room": self.room,
-                "streams": [{"feed": feed} for feed in feeds],
+                "streams": [{"feed": feed, "substream": layer} for feed in feeds],
             },
         )
         answer = await self.answer_subscription(keep_candidates(attached["jsep"]["sdp"]))
         await janus.message(
             handle, {"request": "start"}, {"type": "answer", "sdp": answer, "trickle": False}
         )
-        streams = attached["plugindata"]["data"].get("streams", [])
-        # Janus numbers substreams from the last rid of a=simulcast (0) to the first (2).
-        layer = len(LAYERS) - 1 - LAYERS.index(self.scenario.layer)
-        video = [{"mid": s["mid"], "substream": layer} for s in streams if s.get("type") == "video"]
-        if video:
-            await janus.message(handle, {"request": "configure", "streams": video})
 
 
 class JanusSfu:

@@ -49,6 +49,7 @@ class Participant:
         self.receiver = Receiver()
         self.started_ns = 0
         self.published_ns = 0
+        self.base_keyframe_requests = self.base_nacks = 0
         self._pump: asyncio.Task[None] | None = None
 
     async def join(self) -> None:
@@ -98,6 +99,14 @@ class Participant:
         for ssrc in feedback.keyframe_requests:
             self.source.request_keyframe(ssrc)
         self.source.nacks += len(feedback.nacks)
+
+    def start_window(self) -> None:
+        """Counters from here on are the window's: what arrived, and PLI/NACK sent to us (a join
+        makes SFUs ask for keyframes, which belongs to joining, not to the steady state)."""
+        self.receiver.start_window()
+        if self.source is not None:
+            self.base_keyframe_requests = self.source.keyframe_requests
+            self.base_nacks = self.source.nacks
 
     async def answer_subscription(self, offer: str) -> str:
         """Apply an SFU's subscribe offer, return our answer, and count what arrives."""

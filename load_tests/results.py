@@ -41,8 +41,8 @@ class StepResult:
     frames: int = 0
     freezes: int = 0
     layer_switches: int = 0
-    keyframe_requests: int = 0  # PLI/FIR that reached publishers
-    nacks: int = 0  # NACKs that reached publishers
+    keyframe_requests: int = 0  # PLI/FIR that reached publishers during the window
+    nacks: int = 0  # NACKs that reached publishers during the window
     delay_ms_p50: float | None = None
     delay_ms_p95: float | None = None
     delay_ms_p99: float | None = None

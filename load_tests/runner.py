@@ -133,8 +133,10 @@ def count(people: Sequence[Participant], failures: list[str], **window: Any) -> 
             for s in person.receiver.streams.values()
         )
         if person.source is not None:
-            tally.keyframe_requests += person.source.keyframe_requests
-            tally.nacks += person.source.nacks
+            tally.keyframe_requests += (
+                person.source.keyframe_requests - person.base_keyframe_requests
+            )
+            tally.nacks += person.source.nacks - person.base_nacks
     return tally
 
 
@@ -168,7 +170,7 @@ async def measure(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), scenario.warmup_s)
         for person in people:
-            person.receiver.start_window()
+            person.start_window()
         proc0, counters0, gen0 = target.proc(), await target.counters(), self_cpu_s()
         sent0 = sent(people)
         started = time.monotonic()

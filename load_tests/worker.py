@@ -90,7 +90,7 @@ async def serve(reader: asyncio.StreamReader, out: TextIO, stop: asyncio.Event) 
             start, duration = float(go["start"]), float(go["duration"])
             await _wait_until(start, stop)
             for person in people:
-                person.receiver.start_window()
+                person.start_window()
             cpu0, sent0, began = self_cpu_s(), sent(people), time.monotonic()
             await _wait_until(start + duration, stop)
             window.update(
