@@ -88,6 +88,11 @@ class RoomInfo:
     id: str
 
 
+def new_id(prefix: str) -> str:
+    """An id a node gives a participant (``PA``) or a track (``TR``): 72 random bits."""
+    return f"{prefix}_{secrets.token_urlsafe(9)}"
+
+
 def new_room_id() -> str:
     """A fresh room incarnation id (96 random bits)."""
     return "RM_" + secrets.token_hex(12)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
+from cluster.models import new_id
 from cluster.tokens import JoinGrants
 from sfu.media.description import Kind
 from sfu.media.receiver import TrackReceiver
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_urlsafe(9)}"
 
 
 @dataclass(eq=False, slots=True)

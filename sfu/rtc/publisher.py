@@ -4,10 +4,10 @@ receivers (created at the first offer that carries them, kept until the particip
 from __future__ import annotations
 
 import functools
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cluster.models import new_id
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.rtc.config import MediaConfig
@@ -54,7 +54,7 @@ class Publisher:
         for line in lines:
             if line.mid in known:
                 continue
-            track_id = f"TR_{secrets.token_urlsafe(9)}"
+            track_id = new_id("TR")
             receiver = self._ingress.add_track(track_id, line)
             receiver.on_needed = functools.partial(self._on_layers, track_id)
             self.receivers[track_id] = receiver
