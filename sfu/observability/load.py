@@ -13,11 +13,14 @@ class LoadSample:
     packets: int  # RTP packets received and sent so far
 
 
+MIN_INTERVAL_S = 0.001  # shorter intervals say nothing about a rate (and may overflow it)
+
+
 def load_rates(before: LoadSample, after: LoadSample) -> tuple[float, float]:
-    """Packets per second and the fraction of one core between two samples (0, 0 when no
-    time passed)."""
+    """Packets per second and the fraction of one core between two samples (0, 0 when less
+    than a millisecond passed)."""
     elapsed = after.wall_s - before.wall_s
-    if elapsed <= 0:
+    if elapsed < MIN_INTERVAL_S:
         return 0.0, 0.0
     packets = max(after.packets - before.packets, 0)
     cpu = max(after.cpu_s - before.cpu_s, 0.0)
