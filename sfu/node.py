@@ -132,12 +132,12 @@ class Node:
 
     def load(self) -> NodeLoad:
         """For the heartbeat: rates are over the time since the previous one."""
-        sample = self._sample_load()
+        sample, snapshot = self._sample_load(), self.snapshot()
         packets_per_s, cpu = load_rates(self._load_sample, sample)
         self._load_sample = sample
         return NodeLoad(
-            participants=sum(len(r) for r in self.rooms.values()),
-            tracks=sum(len(m.tracks) for r in self.rooms.values() for m in r.members.values()),
+            participants=snapshot.participants,
+            tracks=snapshot.published_tracks,
             packets_per_s=packets_per_s,
             cpu=cpu,
         )

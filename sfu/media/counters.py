@@ -71,8 +71,9 @@ class DropReason(enum.Enum):
 
 _BY_CODE = {reason.code: reason for reason in DropReason}
 # What the ICE-lite port drops before any media is involved (NOT_WEBRTC is counted by both).
-PORT_DROPS = (DropReason.NOT_WEBRTC, *(r for r in DropReason if r.code >= 20))
-MEDIA_DROPS = tuple(r for r in DropReason if r.code < 20)
+_FIRST_PORT_CODE = DropReason.UNKNOWN_ADDRESS.code  # the port's own reasons come last
+PORT_DROPS = (DropReason.NOT_WEBRTC, *(r for r in DropReason if r.code >= _FIRST_PORT_CODE))
+MEDIA_DROPS = tuple(r for r in DropReason if r.code < _FIRST_PORT_CODE)
 
 
 class MediaCounters:

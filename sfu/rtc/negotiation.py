@@ -5,6 +5,10 @@ stopped answering would otherwise hold its place on the node forever)."""
 from __future__ import annotations
 
 
+class NegotiationError(Exception):
+    """A client message that does not fit the negotiation state."""
+
+
 class Negotiation:
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s

@@ -11,6 +11,7 @@ from cluster.models import new_id
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.rtc.config import MediaConfig
+from sfu.rtc.negotiation import NegotiationError
 from sfu.webrtc.peer import PublishPeer
 
 
@@ -64,12 +65,10 @@ class Publisher:
 
     async def add_ice_candidate(
         self, candidate: str | None, mid: str | None, index: int | None
-    ) -> bool:
-        """False: there is no publish connection yet."""
+    ) -> None:
         if self._peer is None:
-            return False
+            raise NegotiationError("no publish connection yet: send publish_offer first")
         await self._peer.add_ice_candidate(candidate, mid, index)
-        return True
 
     def tick(self, now_ms: int) -> None:
         """Receiver reports and REMB to the publisher, and which layers it must encode."""

@@ -16,12 +16,8 @@ from sfu.media.egress import SubscriberFeedback
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER, wanted_layer
 from sfu.rtc.config import MediaConfig
-from sfu.rtc.negotiation import Negotiation
+from sfu.rtc.negotiation import Negotiation, NegotiationError
 from sfu.webrtc.peer import SubscribePeer
-
-
-class NegotiationError(Exception):
-    """A message that does not fit the negotiation state."""
 
 
 class Subscribable(Protocol):
@@ -171,17 +167,17 @@ class Subscriber(Generic[T]):
         for downtrack in self.downtracks.values():
             downtrack.receiver.refresh_needed(now_ms)
 
-    def tick(self, now_ms: int) -> bool:
-        """Once a second: allocation and reports. False: the offer in flight went unanswered
-        past its deadline (the client is stuck or gone)."""
+    def tick(self, now_ms: int) -> None:
+        """Once a second: allocation and reports."""
         self.allocate(now_ms)
         for downtrack in self.downtracks.values():
             downtrack.tick(now_ms)
-        return self._closed or not self._negotiation.expired(now_ms)
 
-    @property
-    def answer_timeout_s(self) -> float:
-        return self._negotiation.timeout_s
+    def unanswered(self, now_ms: int) -> float | None:
+        """The answer timeout, if the offer in flight went unanswered past it (the client is
+        stuck or gone); else None."""
+        expired = not self._closed and self._negotiation.expired(now_ms)
+        return self._negotiation.timeout_s if expired else None
 
     async def close(self) -> None:
         self._closed = True

@@ -124,11 +124,12 @@ class Participant:
     def tick(self, now_ms: int) -> None:
         """Once a second: both halves' reports and allocation, and the deadline of an
         unanswered subscribe offer."""
-        if not self.subscriber.tick(now_ms) and not self._closing:
-            timeout_s = self.subscriber.answer_timeout_s
+        timeout_s = self.subscriber.unanswered(now_ms)
+        if timeout_s is not None and not self._closing:
             self.disconnect(
                 close_codes.OFFER_UNANSWERED, f"subscribe_offer not answered within {timeout_s:g} s"
             )
+        self.subscriber.tick(now_ms)
         self.publisher.tick(now_ms)
 
     async def close(self) -> None:

@@ -21,7 +21,7 @@ from sfu.media.clock import monotonic_ms
 from sfu.rooms.member import Member
 from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
-from sfu.rtc.subscriber import NegotiationError
+from sfu.rtc.negotiation import NegotiationError
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal
 from sfu.signaling.messages import (
@@ -213,15 +213,12 @@ class SignalingSession:
             case SubscribeAnswer(sdp=sdp):
                 await participant.subscriber.apply_answer(sdp)
             case Trickle(target=target, candidate=candidate):
-                args = (
+                half = participant.subscriber if target == "subscribe" else participant.publisher
+                await half.add_ice_candidate(
                     candidate.candidate if candidate else None,
                     candidate.sdpMid if candidate else None,
                     candidate.sdpMLineIndex if candidate else None,
                 )
-                if target == "subscribe":
-                    await participant.subscriber.add_ice_candidate(*args)
-                elif not await participant.publisher.add_ice_candidate(*args):
-                    raise NegotiationError("no publish connection yet: send publish_offer first")
             case Mute(track_id=track_id, muted=muted):
                 if not await room.mute(member, track_id, muted):
                     self._error("unknown_track", f"no published track {track_id!r}", "mute")
