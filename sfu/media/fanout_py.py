@@ -18,6 +18,10 @@ from sfu.media.forwarder_py import Forwarder
 from sfu.media.history_py import PacketHistory
 from sfu.media.packet import RtpPacket
 
+# the drops counted here in bulk, as plain ints (an enum attribute per packet costs)
+_OTHER_LAYER = DropReason.LAYER_NOT_SELECTED.code
+_PAUSED = DropReason.PAUSED.code
+
 
 class Subscription(Protocol):
     """What the loop uses of a ``DownTrack``: its methods here, its fields in the compiled
@@ -49,9 +53,9 @@ def fan_out(downtracks: Sequence[S], packet: RtpPacket, now_ms: int) -> Outcome[
             if downtrack.send(out):
                 sent += 1
                 octets += len(out)
-        elif out == DropReason.LAYER_NOT_SELECTED.code and not downtrack.forwarder.waiting:
+        elif out == _OTHER_LAYER and not downtrack.forwarder.waiting:
             other += 1
-        elif out == DropReason.PAUSED.code:
+        elif out == _PAUSED:
             paused += 1
         else:
             slow = [*(slow or ()), downtrack]
