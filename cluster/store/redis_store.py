@@ -14,6 +14,7 @@ standalone (or Sentinel) Redis, not Redis Cluster.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -446,16 +447,7 @@ def _node_status(node_id: str, record: Mapping[str, str]) -> NodeStatus | None:
 
 
 def _room_json(room: RoomInfo) -> str:
-    return json.dumps(
-        {
-            "name": room.name,
-            "max_participants": room.max_participants,
-            "empty_timeout_s": room.empty_timeout_s,
-            "metadata": room.metadata,
-            "created_at": room.created_at,
-            "id": room.id,
-        }
-    )
+    return json.dumps(dataclasses.asdict(room))
 
 
 def _room_info(stored: str) -> RoomInfo | None:
