@@ -16,6 +16,10 @@ from libc.string cimport memcpy, memset
 
 from cython_ext.demux cimport RTCP, RTP, kind_of
 from cython_ext.drops cimport DROP_INTERNAL_ERROR, DROP_SEND_FAILED, DROP_SRTP_UNPROTECT
+from cython_ext.ingest cimport Ingest
+from cython_ext.sink cimport RtpSink
+
+from cython_ext.ingest import ingest_of
 
 import logging
 import socket
@@ -128,10 +132,15 @@ cdef class _Source:
     cdef long long last_rx_ms
 
 
-cdef class Peer:
-    """One peer connection's keys, handler and destination. See datapath_py.Peer."""
+cdef class Peer(RtpSink):
+    """One peer connection's keys, handler and destination. See datapath_py.Peer.
+
+    A handler whose ``on_rtp`` is a compiled ``Ingest`` is called in C; what the compiled
+    forwarders send to a Peer (an ``RtpSink``) goes into the batch without a Python call.
+    """
 
     cdef Datapath _datapath
+    cdef Ingest _ingest
     cdef void* _rx
     cdef void* _tx
     cdef object _rx_owner, _tx_owner  # the pylibsrtp sessions the pointers belong to
@@ -142,6 +151,7 @@ cdef class Peer:
     def __init__(self, Datapath datapath, handler, on_drop):
         self._datapath = datapath
         self._on_rtp, self._on_rtcp, self._on_drop = handler.on_rtp, handler.on_rtcp, on_drop
+        self._ingest = ingest_of(handler.on_rtp)
 
     def set_keys(self, rx, tx):
         """The DTLS handshake's SRTP sessions (pylibsrtp); media flows from now on."""
@@ -171,6 +181,9 @@ cdef class Peer:
         return self._send(data, rtcp)
 
     def send_rtp(self, bytes data not None):
+        return self._send(data, False)
+
+    cdef bint _send_rtp(self, bytes data) except -1:
         return self._send(data, False)
 
     cdef bint _send(self, bytes data, bint rtcp) except -1:
@@ -302,7 +315,10 @@ cdef class Datapath:
                     return
                 plain = PyBytes_FromStringAndSize(<char*>buf, length)
                 try:
-                    (peer._on_rtcp if rtcp else peer._on_rtp)(plain, now_ms)
+                    if not rtcp and peer._ingest is not None:
+                        peer._ingest._receive(plain, now_ms)
+                    else:
+                        (peer._on_rtcp if rtcp else peer._on_rtp)(plain, now_ms)
                 except Exception:
                     peer._on_drop(DROP_INTERNAL_ERROR)
                 return

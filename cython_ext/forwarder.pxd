@@ -3,7 +3,10 @@
 from cython_ext.drops cimport (
     DROP_LAYER_NOT_SELECTED, DROP_PAUSED, DROP_TOO_OLD, DROP_WAITING_FOR_KEYFRAME,
 )
+from cython_ext.history cimport PacketHistory
+from cython_ext.packet cimport RtpPacket
 from cython_ext.rtp cimport Header
+from cython_ext.sink cimport RtpSink
 
 
 cdef enum:
@@ -33,12 +36,14 @@ cdef class Forwarder:
         int _last_tl0
         bytes _mid               # owns the bytes _header.mid points into
         Header _header           # ssrc, payload type, ids: set once; the rest per packet
+        readonly PacketHistory history
+        readonly long long packets_sent, octets_sent
+        object _send_rtp         # the sink: a Python callable,
+        RtpSink _sink            # or the compiled sink behind it (None otherwise)
 
-    cdef object _forward(
-        self, bytes data, Py_ssize_t payload_offset, long long ext_seq, long long timestamp,
-        bint marker, long long audio_level, int layer, bint keyframe, long long picture_id,
-        long long tl0picidx, long long now_ms,
-    )
+    cdef object _forward(self, RtpPacket packet, long long now_ms)
+    cdef bint _send(self, bytes out) except -1
+    cdef bytes _rewrite(self, RtpPacket packet, long long now_ms)
     cdef bint _waiting(self) noexcept
     cdef int _decide(self, int layer, bint keyframe) noexcept
     cdef bint _translate(self, long long ext_seq, long long timestamp, long long now_ms) noexcept

@@ -1,15 +1,20 @@
 # cython: language_level=3
 """One subscription's per-packet step, compiled: sfu/media/forwarder_py.py is the spec.
 
-The selector's decision, the mungers' renumbering and rtp.rewrite() in one Python call per
-packet, on C fields; the output packet is the only object created. Each cdef method is the
-method of sfu/media/ it is named after, line for line. Import through sfu.media.kernels.
+The selector's decision, the mungers' renumbering, rtp.rewrite() and the history's record in
+one C call per packet (from cython_ext.fanout), on C fields; the output packet is the only object
+created, and it goes straight to the sink when that is compiled (the datapath's Peer). Each cdef
+method is the method of sfu/media/ it is named after, line for line. Import through
+sfu.media.kernels.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
+from cython_ext.history cimport PacketHistory
+from cython_ext.packet cimport RtpPacket
 from cython_ext.rtp cimport Header, rewrite
+from cython_ext.sink import sink_of
 
 cdef enum:
     MAX_JUMP_S = 5  # sfu.media.munger.MAX_JUMP_S
@@ -26,7 +31,7 @@ cdef class Forwarder:
     def __init__(
         self, *, long long ssrc, long long payload_type, int mid_id, bytes mid not None,
         int abs_send_time_id, int audio_level_id, int clock_rate, long long first_seq,
-        long long first_ts, int target,
+        long long first_ts, int target, send_rtp,
     ):
         if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14:
             raise ValueError("rtp extension id out of range")
@@ -43,36 +48,61 @@ cdef class Forwarder:
         self._header.mid = PyBytes_AS_STRING(mid)
         self._header.abs_send_time_id = abs_send_time_id
         self._header.audio_level_id = audio_level_id
+        self._send_rtp, self._sink = send_rtp, sink_of(send_rtp)
+        self.history = PacketHistory()
+        self.packets_sent = self.octets_sent = 0
 
-    def forward(
-        self, bytes data not None, Py_ssize_t payload_offset, long long ext_seq,
-        long long timestamp, bint marker, long long audio_level, int layer, bint keyframe,
-        long long picture_id, long long tl0picidx, long long now_ms,
-    ):
+    def forward(self, RtpPacket packet not None, long long now_ms):
         """The packet to send, a drop's code or SWITCH: see forwarder_py."""
-        return self._forward(
-            data, payload_offset, ext_seq, timestamp, marker, audio_level, layer, keyframe,
-            picture_id, tl0picidx, now_ms,
-        )
+        return self._forward(packet, now_ms)
 
-    cdef object _forward(
-        self, bytes data, Py_ssize_t payload_offset, long long ext_seq, long long timestamp,
-        bint marker, long long audio_level, int layer, bint keyframe, long long picture_id,
-        long long tl0picidx, long long now_ms,
-    ):
+    cdef object _forward(self, RtpPacket packet, long long now_ms):
         """forward(), for C callers (cython_ext.fanout)."""
-        cdef int decision = self._decide(layer, keyframe)
+        cdef int decision = self._decide(packet.layer, packet.keyframe)
+        cdef Header* h = &self._header
         if decision != FORWARD:
             return decision
-        if not self._translate(ext_seq, timestamp, now_ms):
+        if not self._translate(packet.ext_seq, packet.timestamp, now_ms):
             return DROP_TOO_OLD
-        self._translate_vp8(picture_id, tl0picidx)
-        self._header.marker = marker
+        self._translate_vp8(packet.picture_id, packet.tl0picidx)
+        out = self._rewrite(packet, now_ms)
+        self.history._put(
+            h.seq, packet.layer, packet.ext_seq, h.timestamp, h.picture_id, h.tl0picidx
+        )
+        return out
+
+    def send(self, bytes out not None):
+        """Send a forwarded packet; count it if it went."""
+        return self._send(out)
+
+    cdef bint _send(self, bytes out) except -1:
+        cdef bint sent
+        if self._sink is not None:
+            sent = self._sink._send_rtp(out)
+        else:
+            sent = self._send_rtp(out)
+        if sent:
+            self.packets_sent += 1
+            self.octets_sent += PyBytes_GET_SIZE(out) - 12
+        return sent
+
+    def resend(
+        self, RtpPacket packet not None, long long seq, long long timestamp, int picture_id,
+        int tl0picidx, long long now_ms,
+    ):
+        """A stored packet as it was sent under ``seq`` (a history entry), for a NACK."""
+        self._header.seq, self._header.timestamp = <uint16_t>seq, <uint32_t>timestamp
+        self._header.picture_id, self._header.tl0picidx = picture_id, tl0picidx
+        return self._rewrite(packet, now_ms)
+
+    cdef bytes _rewrite(self, RtpPacket packet, long long now_ms):
+        """rewrite_rtp with the numbering already in the header."""
+        self._header.marker = packet.marker
         self._header.abs_send_time = ((now_ms << 18) // 1000) & 0xFFFFFF  # abs_send_time()
-        self._header.audio_level = audio_level & 0xFF if audio_level >= 0 else NONE
+        self._header.audio_level = packet.audio_level & 0xFF if packet.audio_level >= 0 else NONE
         return rewrite(
-            <const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), payload_offset,
-            &self._header,
+            <const uint8_t*>PyBytes_AS_STRING(packet.data), PyBytes_GET_SIZE(packet.data),
+            packet.payload_offset, &self._header,
         )
 
     def switch(

@@ -1,7 +1,8 @@
 # cython: language_level=3
-"""A subscription's recently sent packets, compiled: sfu/media/history_py.py is the spec.
+"""What a subscription recently sent, compiled: sfu/media/history_py.py is the spec.
 
-``put`` runs once per forwarded packet (from cython_ext.fanout, at C speed); ``answer`` walks a
+``_put`` runs once per forwarded packet (from cython_ext.forwarder, at C speed), into a C array
+of a few dozen bytes per slot; ``answer`` walks a
 NACK's FCI in C (a 1,200-byte NACK names 5,049 sequence numbers), deduplicating with a bitmap of
 the 65,536 sequence numbers, and rations resends as the spec does, line for line, on C arrays.
 Import through sfu.media.kernels.
@@ -25,28 +26,24 @@ cdef class PacketHistory:
         if size < 1 or size & (size - 1):
             raise ValueError("history size must be a power of two")
         self._mask = size - 1
-        self._slots = [None] * size
-        self._seqs = <long long*>calloc(size, sizeof(long long))
-        self._resends = <int*>calloc(size, sizeof(int))
-        self._resent_ms = <long long*>calloc(size, sizeof(long long))
-        if self._seqs == NULL or self._resends == NULL or self._resent_ms == NULL:
+        self._slots = <Sent*>calloc(size, sizeof(Sent))
+        if self._slots == NULL:
             raise MemoryError()
         for i in range(size):
-            self._seqs[i] = -1
+            self._slots[i].seq = -1
         self._valid_from = -1
         self._credit = RESEND_BURST * 1000
         self._credit_ms = 0
 
     def __dealloc__(self):
-        free(self._seqs)
-        free(self._resends)
-        free(self._resent_ms)
+        free(self._slots)
 
-    cpdef put(self, long long seq, bytes packet):
-        cdef Py_ssize_t index = seq & self._mask
-        self._slots[index] = packet
-        self._seqs[index] = seq
-        self._resends[index] = 0
+    def put(
+        self, long long seq, int layer, long long ext_seq, long long timestamp, int picture_id,
+        int tl0picidx,
+    ):
+        """Sent ``seq`` (16-bit): the stored packet (layer, ext_seq) with this numbering."""
+        self._put(seq, layer, ext_seq, timestamp, picture_id, tl0picidx)
 
     def forget_before(self, long long seq):
         """Packets sent before ``seq`` (16-bit) are no longer worth resending."""
@@ -63,6 +60,7 @@ cdef class PacketHistory:
         cdef unsigned int asked, bit, seq
         cdef long long distinct = 0, limit = self._mask + 1, refused = 0
         cdef list packets = []
+        cdef Sent* sent
         memset(seen, 0, sizeof(seen))
         self._refill(now_ms)
         for i in range(items):
@@ -75,23 +73,28 @@ cdef class PacketHistory:
                     distinct += 1
                     if distinct <= limit:
                         index = seq & self._mask
-                        if self._slots[index] is not None and self._resendable(index, seq, now_ms):
+                        sent = &self._slots[index]
+                        if sent.seq >= 0 and self._resendable(index, seq, now_ms):
                             if self._credit < 1000:
                                 refused += 1
                             else:
                                 self._credit -= 1000
-                                self._resends[index] += 1
-                                self._resent_ms[index] = now_ms
-                                packets.append(self._slots[index])
+                                sent.resends += 1
+                                sent.resent_ms = now_ms
+                                packets.append((
+                                    sent.layer, sent.ext_seq, sent.seq, sent.timestamp,
+                                    sent.picture_id, sent.tl0picidx,
+                                ))
                 seq = (seq + 1) & 0xFFFF
         return packets, max(0, distinct - limit), refused
 
     cdef bint _resendable(self, Py_ssize_t index, long long seq, long long now_ms):
-        if self._seqs[index] != seq or self._resends[index] >= MAX_RESENDS:
+        cdef Sent* sent = &self._slots[index]
+        if sent.seq != seq or sent.resends >= MAX_RESENDS:
             return False
         if self._valid_from >= 0 and 0 < (self._valid_from - seq) & 0xFFFF < 0x8000:
             return False
-        return not (self._resends[index] and now_ms - self._resent_ms[index] < RESEND_INTERVAL_MS)
+        return not (sent.resends and now_ms - sent.resent_ms < RESEND_INTERVAL_MS)
 
     cdef void _refill(self, long long now_ms):
         cdef long long elapsed = now_ms - self._credit_ms

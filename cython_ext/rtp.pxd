@@ -24,6 +24,33 @@ cdef inline void store32(uint8_t* p, uint32_t v) noexcept nogil:
     p[3] = <uint8_t>v
 
 
+# The extensions parse_header() finds: mid, rid, repaired rid, audio level (in that order).
+cdef enum:
+    WANTED = 4
+    EXT_MID = 0
+    EXT_RID = 1
+    EXT_RRID = 2
+    EXT_AUDIO_LEVEL = 3
+
+
+cdef struct Parsed:
+    uint32_t ssrc
+    uint8_t payload_type
+    uint16_t seq
+    uint32_t timestamp
+    bint marker
+    Py_ssize_t offset           # payload start
+    Py_ssize_t end              # payload end (before padding)
+    int ids[WANTED]             # negotiated ids, <= 0 when not negotiated (set by the caller)
+    Py_ssize_t at[WANTED]       # value offset in the packet, -1 when absent
+    Py_ssize_t length[WANTED]
+
+
+# RFC 3550 header and RFC 8285 extensions of p[:n] into *r (whose ids the caller set); NULL, or
+# why the packet is malformed (parse_rtp's ValueError message).
+cdef const char* parse_header(const uint8_t* p, Py_ssize_t n, Parsed* r) noexcept nogil
+
+
 # Where the fields of a VP8 payload descriptor (RFC 7741 §4.2) sit; -1 when absent.
 cdef struct Vp8Layout:
     Py_ssize_t end      # first byte after the descriptor (the VP8 payload header)
@@ -36,6 +63,13 @@ cdef struct Vp8Layout:
 
 # Fills *out for the descriptor in p[start:end]; -1 if it is empty or runs past end.
 cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layout* out) noexcept nogil
+
+
+# (width, height) from the first packet of a VP8 keyframe (sfu.rtp.vp8.keyframe_size); False if
+# it is not one.
+cdef bint vp8_keyframe_size(
+    const uint8_t* p, Py_ssize_t start, Py_ssize_t end, int* width, int* height
+) noexcept nogil
 
 
 # What rewrite() writes, already in wire range; an id <= 0 (an empty mid, a level or

@@ -11,18 +11,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
-cdef enum:
-    WANTED = 4  # extensions parse_rtp returns: mid, rid, repaired rid, audio level
-    AUDIO_LEVEL = 3
-
-
-cdef struct Found:
-    int ids[WANTED]            # negotiated ids, <= 0 when not negotiated
-    Py_ssize_t at[WANTED]      # value offset in the packet, -1 when absent
-    Py_ssize_t length[WANTED]
-
-
-cdef inline void _found(Found* f, int ext_id, Py_ssize_t at, Py_ssize_t length) noexcept nogil:
+cdef inline void _found(Parsed* f, int ext_id, Py_ssize_t at, Py_ssize_t length) noexcept nogil:
     cdef int k
     for k in range(WANTED):
         if f.ids[k] > 0 and f.ids[k] == ext_id:  # the last duplicate wins, as in the spec
@@ -31,7 +20,7 @@ cdef inline void _found(Found* f, int ext_id, Py_ssize_t at, Py_ssize_t length) 
 
 
 cdef int _scan_extensions(
-    const uint8_t* p, Py_ssize_t i, Py_ssize_t end, uint16_t profile, Found* f
+    const uint8_t* p, Py_ssize_t i, Py_ssize_t end, uint16_t profile, Parsed* f
 ) noexcept nogil:
     """RFC 8285 elements of p[i:end] into f; -1 if one runs past end."""
     cdef bint one_byte = profile == 0xBEDE
@@ -62,47 +51,58 @@ cdef int _scan_extensions(
     return 0
 
 
-cdef inline object _value(const uint8_t* p, Found* f, int k):
+cdef inline object _value(const uint8_t* p, Parsed* f, int k):
     if f.at[k] < 0:
         return None
     return PyBytes_FromStringAndSize(<const char*>p + f.at[k], f.length[k])
 
 
+cdef const char* parse_header(const uint8_t* p, Py_ssize_t n, Parsed* r) noexcept nogil:
+    cdef Py_ssize_t offset, start
+    cdef int k
+    if n < 12:
+        return "rtp too short"
+    if p[0] >> 6 != 2:
+        return "rtp version is not 2"
+    offset = 12 + 4 * (p[0] & 0x0F)
+    if offset > n:
+        return "rtp csrc list truncated"
+    for k in range(WANTED):
+        r.at[k] = -1
+    if p[0] & 0x10:
+        if offset + 4 > n:
+            return "rtp extension truncated"
+        start = offset + 4
+        offset = start + 4 * <Py_ssize_t>load16(p + offset + 2)
+        if offset > n or _scan_extensions(p, start, offset, load16(p + start - 4), r) < 0:
+            return "rtp extension truncated"
+    r.end = n
+    if p[0] & 0x20:
+        if p[n - 1] == 0 or p[n - 1] > n - offset:
+            return "rtp padding invalid"
+        r.end = n - p[n - 1]
+    r.ssrc, r.payload_type, r.seq, r.timestamp = load32(p + 8), p[1] & 0x7F, load16(p + 2), load32(p + 4)
+    r.marker = (p[1] & 0x80) != 0
+    r.offset = offset
+    return NULL
+
+
 def parse_rtp(bytes data not None, int mid_id, int rid_id, int rrid_id, int audio_level_id):
     """RTP header and negotiated extensions: see sfu.rtp.rtp_py.parse_rtp."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(data), offset, start, end
-    cdef int k, level = -1
-    cdef bint marker
-    cdef Found f
-    if n < 12:
-        raise ValueError("rtp too short")
-    if p[0] >> 6 != 2:
-        raise ValueError("rtp version is not 2")
-    offset = 12 + 4 * (p[0] & 0x0F)
-    if offset > n:
-        raise ValueError("rtp csrc list truncated")
-    f.ids[0], f.ids[1], f.ids[2], f.ids[3] = mid_id, rid_id, rrid_id, audio_level_id
-    for k in range(WANTED):
-        f.at[k] = -1
-    if p[0] & 0x10:
-        if offset + 4 > n:
-            raise ValueError("rtp extension truncated")
-        start = offset + 4
-        offset = start + 4 * <Py_ssize_t>load16(p + offset + 2)
-        if offset > n or _scan_extensions(p, start, offset, load16(p + start - 4), &f) < 0:
-            raise ValueError("rtp extension truncated")
-    end = n
-    if p[0] & 0x20:
-        if p[n - 1] == 0 or p[n - 1] > n - offset:
-            raise ValueError("rtp padding invalid")
-        end = n - p[n - 1]
-    if f.at[AUDIO_LEVEL] >= 0 and f.length[AUDIO_LEVEL] > 0:
-        level = p[f.at[AUDIO_LEVEL]]
-    marker = p[1] & 0x80
+    cdef int level = -1
+    cdef Parsed r
+    cdef const char* error
+    r.ids[EXT_MID], r.ids[EXT_RID], r.ids[EXT_RRID] = mid_id, rid_id, rrid_id
+    r.ids[EXT_AUDIO_LEVEL] = audio_level_id
+    error = parse_header(p, PyBytes_GET_SIZE(data), &r)
+    if error != NULL:
+        raise ValueError(error.decode())
+    if r.at[EXT_AUDIO_LEVEL] >= 0 and r.length[EXT_AUDIO_LEVEL] > 0:
+        level = p[r.at[EXT_AUDIO_LEVEL]]
     return (
-        load32(p + 8), p[1] & 0x7F, load16(p + 2), load32(p + 4), marker, offset, end,
-        _value(p, &f, 0), _value(p, &f, 1), _value(p, &f, 2), level,
+        r.ssrc, r.payload_type, r.seq, r.timestamp, r.marker, r.offset, r.end,
+        _value(p, &r, EXT_MID), _value(p, &r, EXT_RID), _value(p, &r, EXT_RRID), level,
     )
 
 
@@ -242,3 +242,18 @@ def vp8_descriptor(bytes data not None, Py_ssize_t payload_offset, Py_ssize_t pa
         p[d.tk_at] >> 6 if d.flags & 0x20 else -1,
         p[d.tk_at] & 0x1F if d.flags & 0x10 else -1,
     )
+
+
+cdef bint vp8_keyframe_size(
+    const uint8_t* p, Py_ssize_t start, Py_ssize_t end, int* width, int* height
+) noexcept nogil:
+    cdef Vp8Layout d
+    cdef const uint8_t* frame
+    if vp8_layout(p, start, end, &d) < 0 or end - d.end < 10:
+        return False
+    frame = p + d.end
+    if frame[0] & 0x01 or frame[3] != 0x9D or frame[4] != 0x01 or frame[5] != 0x2A:
+        return False
+    width[0] = (frame[6] | frame[7] << 8) & 0x3FFF
+    height[0] = (frame[8] | frame[9] << 8) & 0x3FFF
+    return True

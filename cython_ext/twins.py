@@ -15,9 +15,14 @@ from types import ModuleType
 TWINS = {
     "rtp": ("cython_ext.rtp", "sfu.rtp.rtp_py"),
     "demux": ("cython_ext.demux", "sfu.rtp.demux_py"),
-    "forwarder": ("cython_ext.forwarder", "sfu.media.forwarder_py"),
+    "counts": ("cython_ext.counts", "sfu.media.counts_py"),
+    "packet": ("cython_ext.packet", "sfu.media.packet_py"),
+    "stats": ("cython_ext.stats", "sfu.media.stats_py"),
+    "store": ("cython_ext.store", "sfu.media.store_py"),
     "history": ("cython_ext.history", "sfu.media.history_py"),
+    "forwarder": ("cython_ext.forwarder", "sfu.media.forwarder_py"),
     "fanout": ("cython_ext.fanout", "sfu.media.fanout_py"),
+    "ingest": ("cython_ext.ingest", "sfu.media.ingest_py"),
     "datapath": ("cython_ext.datapath", "sfu.webrtc.datapath_py"),
 }
 IMPLEMENTATIONS = ("cython", "python")  # the columns of TWINS

@@ -7,6 +7,14 @@ Plain ints bumped on the packet path (a Prometheus counter per packet would cost
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+from cython_ext.twins import load
+
+if TYPE_CHECKING:  # the kernel, as cython_ext.twins selects (imported here: the twins need
+    from sfu.media.counts_py import Counts  # this module's drop codes)
+else:
+    Counts = load("counts").Counts
 
 
 class DropReason(enum.Enum):
@@ -58,6 +66,8 @@ class DropReason(enum.Enum):
     DTLS_QUEUE_FULL = "dtls_queue_full", 30
     MEDIA_BEFORE_KEYS = "srtp_before_keys", 31  # the DTLS handshake has not given keys yet
     SEND_BUFFER_FULL = "send_buffer_full", 32  # a STUN answer or DTLS record the kernel refused
+    # media again: a payload type the publisher did not negotiate for the track
+    UNKNOWN_PAYLOAD_TYPE = "unknown_payload_type", 33
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
     # since a drop is counted per packet.
@@ -71,32 +81,20 @@ class DropReason(enum.Enum):
 
 _BY_CODE = {reason.code: reason for reason in DropReason}
 # What the ICE-lite port drops before any media is involved (NOT_WEBRTC is counted by both).
-_FIRST_PORT_CODE = DropReason.UNKNOWN_ADDRESS.code  # the port's own reasons come last
-PORT_DROPS = (DropReason.NOT_WEBRTC, *(r for r in DropReason if r.code >= _FIRST_PORT_CODE))
-MEDIA_DROPS = tuple(r for r in DropReason if r.code < _FIRST_PORT_CODE)
+_PORT_CODES = range(DropReason.UNKNOWN_ADDRESS.code, DropReason.SEND_BUFFER_FULL.code + 1)
+PORT_DROPS = (DropReason.NOT_WEBRTC, *(r for r in DropReason if r.code in _PORT_CODES))
+MEDIA_DROPS = tuple(r for r in DropReason if r.code not in _PORT_CODES)
 
 
-class MediaCounters:
-    """Node-wide totals. One instance per node process, shared by every track."""
+class MediaCounters(Counts):
+    """Node-wide totals. One instance per node process, shared by every track; the packet path
+    counts by code (``Counts``), readers see reasons."""
 
-    __slots__ = (
-        "bytes_in",
-        "bytes_out",
-        "clamped_estimates",
-        "drops",
-        "packets_in",
-        "packets_out",
-        "retransmits",
-    )
-
-    def __init__(self) -> None:
-        self.packets_in = 0
-        self.bytes_in = 0
-        self.packets_out = 0
-        self.bytes_out = 0
-        self.retransmits = 0
-        self.clamped_estimates = 0  # REMB values outside any plausible range
-        self.drops: dict[DropReason, int] = dict.fromkeys(MEDIA_DROPS, 0)
+    __slots__ = ()
 
     def drop(self, reason: DropReason, count: int = 1) -> None:
-        self.drops[reason] += count
+        self.add_drop(reason.code, count)
+
+    @property
+    def drops(self) -> dict[DropReason, int]:
+        return {reason: self.dropped(reason.code) for reason in MEDIA_DROPS}

@@ -1,11 +1,12 @@
 """One subscription: a published track forwarded to one subscriber as one seamless stream.
 
 Per packet, one call to the ``Forwarder`` kernel decides whether the packet goes, renumbers it
-(sequence, timestamp, VP8 picture ids) and rewrites its header (SSRC, payload type, extensions
-with the subscriber's ids); the history keeps it for NACKs. The receiver's ``fan_out`` does that
-for all of a track's subscriptions in one compiled loop. What stays in Python is rare: layer
-switches (timestamps aligned by sender reports), keyframe requests, pausing. Which layer to aim
-for is decided elsewhere (``Allocator``) and handed in with ``set_target``.
+(sequence, timestamp, VP8 picture ids), rewrites its header (SSRC, payload type, extensions
+with the subscriber's ids) and remembers that numbering for NACKs; the layer's ``fan_out`` does
+that for all of a track's subscriptions in one compiled loop and hands the rest to ``handle``.
+What stays in Python is rare: layer switches (timestamps aligned by sender reports), keyframe
+requests, pausing, resends (rewritten again from the layer's store). Which layer to aim for is
+decided elsewhere (``Allocator``) and handed in with ``set_target``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
-from sfu.media.kernels import Forwarder, PacketHistory
-from sfu.media.packet import RtpPacket
+from sfu.media.kernels import Forwarder, RtpPacket, StreamStats
 from sfu.media.selector import NO_LAYER, SWITCH, fallback_layer
-from sfu.media.stats import StreamStats
 from sfu.media.transport import MediaSink
 from sfu.rtp.rtcp import SenderReport, build_sr
 from sfu.rtp.seqnum import diff32
@@ -45,6 +44,8 @@ class TrackSource(Protocol):
 
     def arrived_before(self, packet: RtpPacket) -> list[RtpPacket]: ...
 
+    def stored(self, layer: int, ext_seq: int) -> RtpPacket | None: ...
+
     def request_keyframe(self, layer: int, now_ms: int) -> None: ...
 
 
@@ -59,31 +60,20 @@ class DownTrack(Generic[S]):
     the one sfu.media.kernels selects.
     """
 
-    __slots__ = (  # read per packet by the compiled fan-out: slots are its fastest lookups
+    __slots__ = (  # forwarder is read per packet by the compiled fan-out: slots are fastest
         "_counters",
         "_cut_layer",
-        "_forward",
         "_on_layer",
         "_sink",
         "_waiting_since_ms",
         "allocated",
         "congestion_cuts",
         "forwarder",
-        "history",
         "keyframe_timeouts",
         "line",
-        "octets_sent",
-        "packets_sent",
         "receiver",
-        "send_rtp",
         "switches",
     )
-    # what the fan-out (``fanout_py.Subscription``) reads and bumps
-    forwarder: Forwarder
-    history: PacketHistory
-    send_rtp: Callable[[bytes], bool]
-    packets_sent: int
-    octets_sent: int
 
     def __init__(
         self,
@@ -115,12 +105,8 @@ class DownTrack(Generic[S]):
             first_seq=random.randint(1, 0x7FFF),
             first_ts=random.getrandbits(32),
             target=self.allocated,
+            send_rtp=sink.send_rtp,
         )
-        self._forward = self.forwarder.forward
-        self.send_rtp = sink.send_rtp
-        self.history = PacketHistory()
-        self.packets_sent = 0
-        self.octets_sent = 0
         self.switches = 0
         self.keyframe_timeouts = 0
         self.congestion_cuts = 0  # layers stopped before the next one's keyframe (congestion)
@@ -131,42 +117,30 @@ class DownTrack(Generic[S]):
     def ssrc(self) -> int:
         return self.line.ssrc
 
+    @property
+    def packets_sent(self) -> int:
+        return self.forwarder.packets_sent
+
+    @property
+    def octets_sent(self) -> int:
+        return self.forwarder.octets_sent
+
     def write(self, packet: RtpPacket, now_ms: int) -> None:
-        """One packet of the track (``fan_out`` does the common cases for all subscriptions)."""
-        out = self.forward(packet, now_ms)
-        if isinstance(out, bytes):
-            if self.send(out):
-                self._counters.packets_out += 1
-                self._counters.bytes_out += len(out)
-        elif out == SWITCH:
+        """One packet of the track (the layer's fan-out does the common cases for all
+        subscriptions, and hands the rest to ``handle``)."""
+        out = self.forwarder.forward(packet, now_ms)
+        if not isinstance(out, bytes):
+            self.handle(out, packet, now_ms)
+        elif self.forwarder.send(out):
+            self._counters.packets_out += 1
+            self._counters.bytes_out += len(out)
+
+    def handle(self, code: int, packet: RtpPacket, now_ms: int) -> None:
+        """The forwarder's verdict on ``packet`` when it was not sent: ``SWITCH`` or a drop."""
+        if code == SWITCH:
             self._switch(packet, now_ms)
         else:
-            self._drop(out, now_ms)
-
-    def forward(self, packet: RtpPacket, now_ms: int) -> bytes | int:
-        """The Forwarder's verdict on one packet: what to send, a drop's code or ``SWITCH``."""
-        return self._forward(
-            packet.data,
-            packet.payload_offset,
-            packet.ext_seq,
-            packet.timestamp,
-            packet.marker,
-            packet.audio_level,
-            packet.layer,
-            packet.keyframe,
-            packet.picture_id,
-            packet.tl0picidx,
-            now_ms,
-        )
-
-    def send(self, out: bytes) -> bool:
-        """Keep a forwarded packet for NACKs and send it; count it if it went."""
-        self.history.put(out[2] << 8 | out[3], out)  # under the sequence number it carries
-        if not self.send_rtp(out):
-            return False
-        self.packets_sent += 1
-        self.octets_sent += len(out) - 12
-        return True
+            self._drop(code, now_ms)
 
     def _switch(self, keyframe: RtpPacket, now_ms: int) -> None:
         """Start the target layer at its keyframe, then send it and what arrived before it."""
@@ -187,7 +161,7 @@ class DownTrack(Generic[S]):
         self.switches += 1
         self._waiting_since_ms = -1
         # the new layer's keyframe makes everything sent before it useless to resend
-        self.history.forget_before((self.forwarder.last_seq + 1) & 0xFFFF)
+        self.forwarder.history.forget_before((self.forwarder.last_seq + 1) & 0xFFFF)
         self._on_layer(self)
         self.write(keyframe, now_ms)
         for early in self.receiver.arrived_before(keyframe):
@@ -252,11 +226,17 @@ class DownTrack(Generic[S]):
             self.receiver.request_keyframe(target, now_ms)
 
     def retransmit(self, fci: bytes, now_ms: int) -> None:
-        """Answer a generic NACK (its FCI) from our own history (the publisher is not asked):
-        capped, rationed and rate-limited there, the refusals counted here."""
-        packets, over_limit, rate_limited = self.history.answer(fci, now_ms)
-        for packet in packets:
-            if self._sink.send_rtp(packet):
+        """Answer a generic NACK (its FCI) from the layers' stores, each packet rewritten as it
+        was sent (the publisher is not asked): capped, rationed and rate-limited by the history,
+        the refusals counted here."""
+        forwarder = self.forwarder
+        resends, over_limit, rate_limited = forwarder.history.answer(fci, now_ms)
+        for layer, ext_seq, seq, timestamp, picture_id, tl0picidx in resends:
+            packet = self.receiver.stored(layer, ext_seq)
+            if packet is None:  # the layer's store moved on (or the layer was re-bound)
+                continue
+            out = forwarder.resend(packet, seq, timestamp, picture_id, tl0picidx, now_ms)
+            if self._sink.send_rtp(out):
                 self._counters.retransmits += 1
         if over_limit:
             self._counters.drop(DropReason.NACK_OVER_LIMIT, over_limit)

@@ -2,21 +2,20 @@
 
 Equivalent to calling ``DownTrack.write`` on each subscription, with the common outcomes done
 in the loop and counted for the caller (who adds them to the node's counters once per packet):
-forwarded (kept for NACKs, sent, counted on the subscription), a packet of a layer the
+forwarded (kept in the history, sent, counted on the subscription), a packet of a layer the
 subscription is not getting, or paused. Everything else (a keyframe to switch at, one awaited,
-a packet from before the start, a forwarder of another implementation) is returned for
-``DownTrack.write``, which redoes that decision without side effects and handles it.
+a packet from before the start) is returned with the forwarder's verdict, for
+``DownTrack.handle``: nothing is decided twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from sfu.media.counters import DropReason
 from sfu.media.forwarder_py import Forwarder
-from sfu.media.history_py import PacketHistory
-from sfu.media.packet import RtpPacket
+from sfu.media.packet_py import RtpPacket
 
 # the drops counted here in bulk, as plain ints (an enum attribute per packet costs)
 _OTHER_LAYER = DropReason.LAYER_NOT_SELECTED.code
@@ -24,39 +23,32 @@ _PAUSED = DropReason.PAUSED.code
 
 
 class Subscription(Protocol):
-    """What the loop uses of a ``DownTrack``: its methods here, its fields in the compiled
-    twin (which inlines ``forward`` and ``send``)."""
+    """What the loop uses of a ``DownTrack``."""
 
-    forwarder: Forwarder
-    history: PacketHistory
-    send_rtp: Callable[[bytes], bool]
-    packets_sent: int
-    octets_sent: int
-
-    def forward(self, packet: RtpPacket, now_ms: int) -> bytes | int: ...
-
-    def send(self, out: bytes) -> bool: ...
+    @property
+    def forwarder(self) -> Forwarder: ...
 
 
 S = TypeVar("S", bound=Subscription)
 
-# (sent, their bytes, other-layer drops, paused drops, subscriptions left to write())
-Outcome = tuple[int, int, int, int, list[S] | None]
+# (sent, their bytes, other-layer drops, paused drops, subscriptions left with their verdict)
+Outcome = tuple[int, int, int, int, list[tuple[S, int]] | None]
 
 
 def fan_out(downtracks: Sequence[S], packet: RtpPacket, now_ms: int) -> Outcome[S]:
     sent = octets = other = paused = 0
-    slow: list[S] | None = None
+    slow: list[tuple[S, int]] | None = None
     for downtrack in downtracks:
-        out = downtrack.forward(packet, now_ms)
+        forwarder = downtrack.forwarder
+        out = forwarder.forward(packet, now_ms)
         if isinstance(out, bytes):
-            if downtrack.send(out):
+            if forwarder.send(out):
                 sent += 1
                 octets += len(out)
-        elif out == _OTHER_LAYER and not downtrack.forwarder.waiting:
+        elif out == _OTHER_LAYER and not forwarder.waiting:
             other += 1
         elif out == _PAUSED:
             paused += 1
         else:
-            slow = [*(slow or ()), downtrack]
+            slow = [*(slow or ()), (downtrack, out)]
     return sent, octets, other, paused, slow

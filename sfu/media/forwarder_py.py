@@ -12,8 +12,12 @@ a monotonic clock in ms, never negative.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sfu.media.counters import DropReason
+from sfu.media.history_py import PacketHistory
 from sfu.media.munger import Munger
+from sfu.media.packet_py import RtpPacket
 from sfu.media.selector import FORWARD, LayerSelector
 from sfu.media.vp8munger import Vp8Munger
 from sfu.rtp.rtp_py import rewrite_rtp
@@ -27,8 +31,9 @@ def abs_send_time(now_ms: int) -> int:
 class Forwarder:
     """Forwards one published track's packets as one subscriber's stream.
 
-    The subscriber's SSRC, payload type and extension ids are fixed at construction; ``target``
-    is the layer to converge on (``NO_LAYER`` pauses), ``current`` the layer being sent.
+    The subscriber's SSRC, payload type, extension ids and ``send_rtp`` are fixed at
+    construction; ``target`` is the layer to converge on (``NO_LAYER`` pauses), ``current`` the
+    layer being sent. ``history`` remembers how each sent packet was numbered, for NACKs.
     """
 
     __slots__ = (
@@ -40,8 +45,12 @@ class Forwarder:
         "_munger",
         "_payload_type",
         "_selector",
+        "_send_rtp",
         "_ssrc",
         "_vp8",
+        "history",
+        "octets_sent",
+        "packets_sent",
     )
 
     def __init__(
@@ -57,6 +66,7 @@ class Forwarder:
         first_seq: int,
         first_ts: int,
         target: int,
+        send_rtp: Callable[[bytes], bool],
     ) -> None:
         # rewrite_rtp's checks, made once here rather than on a packet
         if max(mid_id, abs_send_time_id, audio_level_id) > 14:
@@ -73,46 +83,70 @@ class Forwarder:
         self._selector = LayerSelector(target)
         self._munger = Munger(first_seq=first_seq, first_ts=first_ts)
         self._vp8 = Vp8Munger()
+        self._send_rtp = send_rtp
+        self.history = PacketHistory()
+        self.packets_sent = 0
+        self.octets_sent = 0  # payload and padding, for sender reports
 
-    def forward(
-        self,
-        data: bytes,
-        payload_offset: int,
-        ext_seq: int,
-        timestamp: int,
-        marker: bool,
-        audio_level: int,
-        layer: int,
-        keyframe: bool,
-        picture_id: int,
-        tl0picidx: int,
-        now_ms: int,
-    ) -> bytes | int:
+    def forward(self, packet: RtpPacket, now_ms: int) -> bytes | int:
         """The packet to send for this received one, or why not (a ``DropReason.code``), or
-        ``SWITCH`` (the target layer's keyframe: call switch(), then forward() again).
-        ``picture_id``/``tl0picidx`` are -1 when absent (audio)."""
-        decision = self._selector.decide(layer, keyframe)
+        ``SWITCH`` (the target layer's keyframe: call switch(), then forward() again). What is
+        to be sent is kept in the history."""
+        decision = self._selector.decide(packet.layer, packet.keyframe)
         if decision != FORWARD:
             return decision
-        translated = self._munger.translate(ext_seq, timestamp, now_ms)
+        translated = self._munger.translate(packet.ext_seq, packet.timestamp, now_ms)
         if translated is None:
             return DropReason.TOO_OLD.code  # from before the current layer's start point
         seq, ts = translated
-        picture_id, tl0picidx = self._vp8.translate(picture_id, tl0picidx)
+        picture_id, tl0picidx = self._vp8.translate(packet.picture_id, packet.tl0picidx)
+        out = self._rewrite(packet, seq, ts, picture_id, tl0picidx, now_ms)
+        self.history.put(seq & 0xFFFF, packet.layer, packet.ext_seq, ts, picture_id, tl0picidx)
+        return out
+
+    def send(self, out: bytes) -> bool:
+        """Send a forwarded packet; count it if it went."""
+        if not self._send_rtp(out):
+            return False
+        self.packets_sent += 1
+        self.octets_sent += len(out) - 12
+        return True
+
+    def resend(
+        self,
+        packet: RtpPacket,
+        seq: int,
+        timestamp: int,
+        picture_id: int,
+        tl0picidx: int,
+        now_ms: int,
+    ) -> bytes:
+        """A stored packet as it was sent under ``seq`` (a history entry), for a NACK."""
+        return self._rewrite(packet, seq, timestamp, picture_id, tl0picidx, now_ms)
+
+    def _rewrite(
+        self,
+        packet: RtpPacket,
+        seq: int,
+        timestamp: int,
+        picture_id: int,
+        tl0picidx: int,
+        now_ms: int,
+    ) -> bytes:
         return rewrite_rtp(
-            data,
-            payload_offset,
+            packet.data,
+            packet.payload_offset,
             self._ssrc,
             self._payload_type,
             seq,
-            ts,
-            marker,
+            timestamp,
+            packet.marker,
             self._mid_id,
             self._mid,
             self._abs_send_time_id,
             abs_send_time(now_ms),
             self._audio_level_id,
-            audio_level,
+            packet.audio_level,
             picture_id,
             tl0picidx,
         )

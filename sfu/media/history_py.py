@@ -1,4 +1,10 @@
-"""Recently sent packets of one subscription, to answer its NACKs (RFC 4585 §6.2.1).
+"""What one subscription recently sent, to answer its NACKs (RFC 4585 §6.2.1).
+
+Not the packets themselves: each received packet is stored once, by its layer
+(``sfu.media.store_py.PacketStore``); the history maps each sequence number the subscription sent
+to the stored packet (layer, extended sequence number) and the numbering it went out with
+(timestamp, VP8 picture ids), which is all a resend needs to rewrite it again. A slot is a few
+dozen bytes instead of a 1.2 KB packet.
 
 Retransmissions are rationed: a packet is resent at most ``MAX_RESENDS`` times, never twice within
 ``RESEND_INTERVAL_MS`` (a NACK repeated before our resend could arrive), and never from before the
@@ -15,8 +21,7 @@ from __future__ import annotations
 from sfu.rtp.rtcp import nack_seqs
 
 # NACKs help only within a round trip plus the receiver's jitter buffer (well under 1 s); 512
-# packets is 1.2 s at 4 Mbit/s and more for lower layers. Each slot holds a ~1.2 KB packet per
-# video subscription: a 20x20 meeting kept 450 MB in 1024-slot rings.
+# packets is 1.2 s at 4 Mbit/s and more for lower layers.
 HISTORY_SIZE = 512
 RESEND_INTERVAL_MS = 100
 MAX_RESENDS = 2
@@ -25,6 +30,11 @@ MAX_RESENDS = 2
 # add to it) or attacking the node's uplink. Counted in thousandths, so both implementations agree.
 RESEND_RATE_PER_S = 100
 RESEND_BURST = 100
+
+
+# A packet to resend: where it is stored (layer, extended sequence number) and how it was sent
+# (sequence number, timestamp, picture id, TL0PICIDX; -1 when absent).
+Resend = tuple[int, int, int, int, int, int]
 
 
 class PacketHistory:
@@ -43,7 +53,7 @@ class PacketHistory:
     def __init__(self, size: int = HISTORY_SIZE) -> None:
         if size < 1 or size & (size - 1):
             raise ValueError("history size must be a power of two")
-        self._slots: list[bytes | None] = [None] * size
+        self._slots: list[Resend | None] = [None] * size
         self._seqs = [-1] * size
         self._resends = [0] * size
         self._resent_ms = [0] * size
@@ -51,9 +61,12 @@ class PacketHistory:
         self._credit = RESEND_BURST * 1000  # resends allowed now, in thousandths
         self._credit_ms = 0
 
-    def put(self, seq: int, packet: bytes) -> None:
+    def put(
+        self, seq: int, layer: int, ext_seq: int, timestamp: int, picture_id: int, tl0picidx: int
+    ) -> None:
+        """Sent ``seq`` (16-bit): the stored packet (layer, ext_seq) with this numbering."""
         index = seq & (len(self._slots) - 1)
-        self._slots[index] = packet
+        self._slots[index] = (layer, ext_seq, seq, timestamp, picture_id, tl0picidx)
         self._seqs[index] = seq
         self._resends[index] = 0
 
@@ -61,13 +74,13 @@ class PacketHistory:
         """Packets sent before ``seq`` (16-bit) are no longer worth resending."""
         self._valid_from = seq
 
-    def answer(self, fci: bytes, now_ms: int) -> tuple[list[bytes], int, int]:
+    def answer(self, fci: bytes, now_ms: int) -> tuple[list[Resend], int, int]:
         """The packets to resend for a generic NACK (its FCI), in the order asked; how many
         sequence numbers it asked for beyond what the history holds; how many resends the
         subscription's rate refused."""
         seqs, over_limit = nack_seqs(fci, len(self._slots))
         self._refill(now_ms)
-        packets: list[bytes] = []
+        packets: list[Resend] = []
         refused = 0
         for seq in seqs:
             index = seq & (len(self._slots) - 1)

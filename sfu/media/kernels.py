@@ -1,5 +1,5 @@
 """The packet path's kernels, compiled or pure as cython_ext.twins selects; type checkers see
-the pure-Python specs."""
+the pure-Python specs. (``Counts`` is handed out by sfu.media.counters, which the twins use.)"""
 
 from typing import TYPE_CHECKING
 
@@ -9,9 +9,26 @@ if TYPE_CHECKING:
     from sfu.media.fanout_py import fan_out
     from sfu.media.forwarder_py import Forwarder
     from sfu.media.history_py import PacketHistory
+    from sfu.media.ingest_py import Ingest, Layer
+    from sfu.media.packet_py import RtpPacket
+    from sfu.media.stats_py import StreamStats
+    from sfu.media.store_py import PacketStore
 else:
-    Forwarder = load("forwarder").Forwarder
+    RtpPacket = load("packet").RtpPacket
+    StreamStats = load("stats").StreamStats
+    PacketStore = load("store").PacketStore
     PacketHistory = load("history").PacketHistory
+    Forwarder = load("forwarder").Forwarder
     fan_out = load("fanout").fan_out
+    Ingest, Layer = load("ingest").Ingest, load("ingest").Layer
 
-__all__ = ["Forwarder", "PacketHistory", "fan_out"]
+__all__ = [
+    "Forwarder",
+    "Ingest",
+    "Layer",
+    "PacketHistory",
+    "PacketStore",
+    "RtpPacket",
+    "StreamStats",
+    "fan_out",
+]

@@ -1,30 +1,21 @@
-"""One published track: its layers' SSRCs and statistics, keyframe requests, fan-out.
+"""One published track: its layers, keyframe requests, dynacast, receiver reports.
 
-Every packet of the track passes here once; each subscription (``DownTrack``) then decides for
-itself. Keyframe requests from all subscriptions are merged and throttled per layer, so the
-publisher's encoder is never asked more than it needs.
+Every packet of the track passes its ``Layer`` once (sfu.media.kernels: statistics, store,
+fan-out); each subscription (``DownTrack``) then decides for itself. Keyframe requests from all
+subscriptions are merged and throttled per layer, so the publisher's encoder is never asked more
+than it needs.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from sfu.media.counters import DropReason, MediaCounters
+from sfu.media.counters import MediaCounters
 from sfu.media.description import MediaLine
 from sfu.media.downtrack import DownTrack
-from sfu.media.kernels import fan_out
-from sfu.media.packet import RtpPacket
+from sfu.media.kernels import Layer, RtpPacket, StreamStats
 from sfu.media.selector import NO_LAYER
-from sfu.media.stats import StreamStats
-from sfu.rtp.kernels import vp8_descriptor
 from sfu.rtp.rtcp import ReportBlock, build_pli
-from sfu.rtp.rtp_py import ParsedRtp
-from sfu.rtp.vp8 import keyframe_size
-
-if TYPE_CHECKING:
-    from sfu.media.fanout_py import Outcome
 
 # A keyframe takes a round trip plus encode time; asking more often only costs bitrate.
 KEYFRAME_REQUEST_INTERVAL_MS = 500
@@ -45,79 +36,67 @@ class TrackReceiver:
         send_rtcp: Callable[[bytes], bool],
         local_ssrc: int,
         counters: MediaCounters,
-        fan_out: Callable[
-            [list[DownTrack[TrackReceiver]], RtpPacket, int], Outcome[DownTrack[TrackReceiver]]
-        ] = fan_out,
+        layer_class: type[Layer] = Layer,
     ) -> None:
         self.track_id = track_id
-        self._fan_out = fan_out
         self.line = line
         self.is_video = line.kind == "video"
-        layers = max(1, len(line.rids))
-        self.ssrcs = [0] * layers
-        self.stats = [StreamStats(line.clock_rate) for _ in range(layers)]
-        self.last_arrival_ms = [-1] * layers
         self.downtracks: list[DownTrack[TrackReceiver]] = []
+        self.layers = [
+            layer_class(
+                index,
+                is_video=self.is_video,
+                payload_type=line.payload_type,
+                clock_rate=line.clock_rate,
+                downtracks=self.downtracks,
+                counts=counters,
+            )
+            for index in range(max(1, len(line.rids)))
+        ]
         self._send_rtcp = send_rtcp
         self._local_ssrc = local_ssrc
-        self._counters = counters
-        self._last_request_ms = [-KEYFRAME_REQUEST_INTERVAL_MS] * layers
-        self.layer_sizes: list[tuple[int, int]] = [(0, 0)] * layers  # from keyframe headers
-        self.layer_bps = [0] * layers
-        self._bytes = [0] * layers
+        self._last_request_ms = [-KEYFRAME_REQUEST_INTERVAL_MS] * len(self.layers)
+        self.layer_bps = [0] * len(self.layers)
         self._bytes_since_ms = -1
-        self._requested_ms = [-LAYER_TIMEOUT_MS] * layers
+        self._requested_ms = [-LAYER_TIMEOUT_MS] * len(self.layers)
         self._needed: list[int] | None = None
         self.on_needed: Callable[[list[str]], None] | None = None  # dynacast, set by the publisher
-        # Muted by the server (REST API): its subscriptions get nothing, whatever the client does.
-        self.muted = False
-        self._recent: list[deque[RtpPacket]] = [deque(maxlen=REORDER_DEPTH) for _ in range(layers)]
 
     @property
     def layer_count(self) -> int:
-        return len(self.ssrcs)
+        return len(self.layers)
+
+    @property
+    def ssrcs(self) -> list[int]:
+        return [layer.ssrc for layer in self.layers]
+
+    @property
+    def stats(self) -> list[StreamStats]:
+        return [layer.stats for layer in self.layers]
+
+    @property
+    def last_arrival_ms(self) -> list[int]:
+        return [layer.last_arrival_ms for layer in self.layers]
+
+    @property
+    def layer_sizes(self) -> list[tuple[int, int]]:
+        """(width, height) per layer, from its last keyframe's header; (0, 0) before one."""
+        return [(layer.width, layer.height) for layer in self.layers]
+
+    @property
+    def muted(self) -> bool:
+        """Muted by the server (REST API): its subscriptions get nothing, whatever the client
+        does (audio is dropped at ingress, video paused per subscription: no false gaps)."""
+        return self.layers[0].muted
+
+    @muted.setter
+    def muted(self, muted: bool) -> None:
+        for layer in self.layers:
+            layer.muted = muted
 
     def bind_ssrc(self, layer: int, ssrc: int) -> None:
         """A new SSRC carries this layer (learnt from the rid extension)."""
-        self.ssrcs[layer] = ssrc
-        self.stats[layer] = StreamStats(self.line.clock_rate)
-
-    def on_rtp(self, data: bytes, info: ParsedRtp, layer: int, now_ms: int) -> None:
-        ssrc, _pt, seq, ts, marker, offset, end, _mid, _rid, _rrid, level = info
-        ext_seq = self.stats[layer].update(seq, ts, now_ms)
-        self.last_arrival_ms[layer] = now_ms
-        self._bytes[layer] += len(data)
-        if self.muted and not self.is_video:  # video is paused per subscription (no false gaps)
-            self._counters.drop(DropReason.MUTED)
-            return
-        keyframe, picture_id, tl0picidx = not self.is_video, -1, -1  # audio: every packet starts
-        if self.is_video and end > offset:  # padding-only packets are forwarded as they are
-            try:
-                keyframe, _, picture_id, tl0picidx, _, _ = vp8_descriptor(data, offset, end)
-            except ValueError:
-                self._counters.drop(DropReason.MALFORMED_VP8)
-                return
-            if keyframe:
-                self.layer_sizes[layer] = (
-                    keyframe_size(data, offset, end) or self.layer_sizes[layer]
-                )
-        packet = RtpPacket(
-            data, ssrc, ext_seq, ts, marker, offset, level, layer, keyframe, now_ms, picture_id,
-            tl0picidx,
-        )  # fmt: skip
-        self._recent[layer].append(packet)
-        if not self.downtracks:
-            return
-        sent, octets, other, paused, slow = self._fan_out(self.downtracks, packet, now_ms)
-        counters = self._counters
-        counters.packets_out += sent
-        counters.bytes_out += octets
-        if other:
-            counters.drop(DropReason.LAYER_NOT_SELECTED, other)
-        if paused:
-            counters.drop(DropReason.PAUSED, paused)
-        for downtrack in slow or ():
-            downtrack.write(packet, now_ms)
+        self.layers[layer].bind(ssrc)
 
     def arrived_before(self, packet: RtpPacket) -> list[RtpPacket]:
         """Packets of the same layer that came before ``packet`` but follow it in sequence.
@@ -125,19 +104,24 @@ class TrackReceiver:
         A subscription that starts at a keyframe must still forward them, or the subscriber
         would see a gap that no retransmission can fill.
         """
-        later = [p for p in self._recent[packet.layer] if p.ext_seq > packet.ext_seq]
-        return sorted(later, key=lambda p: p.ext_seq)
+        return self.layers[packet.layer].store.after(packet.ext_seq, REORDER_DEPTH)
+
+    def stored(self, layer: int, ext_seq: int) -> RtpPacket | None:
+        """A received packet still in its layer's store (for a subscription's resend)."""
+        if not 0 <= layer < len(self.layers):
+            return None
+        return self.layers[layer].store.get(ext_seq)
 
     def on_sender_report(self, layer: int, ntp: int, rtp_timestamp: int, now_ms: int) -> None:
-        self.stats[layer].on_sender_report(ntp, rtp_timestamp, now_ms)
+        self.layers[layer].stats.on_sender_report(ntp, rtp_timestamp, now_ms)
 
     def request_keyframe(self, layer: int, now_ms: int) -> None:
-        if not self.is_video or not 0 <= layer < len(self.ssrcs) or not self.ssrcs[layer]:
+        if not self.is_video or not 0 <= layer < len(self.layers) or not self.layers[layer].ssrc:
             return
         if now_ms - self._last_request_ms[layer] < KEYFRAME_REQUEST_INTERVAL_MS:
             return
         self._last_request_ms[layer] = now_ms
-        self._send_rtcp(build_pli(self._local_ssrc, self.ssrcs[layer]))
+        self._send_rtcp(build_pli(self._local_ssrc, self.layers[layer].ssrc))
 
     def active_layers(self, now_ms: int) -> list[bool]:
         """Layers arriving now, or just asked for (dynacast): the publisher is starting them."""
@@ -173,13 +157,14 @@ class TrackReceiver:
         """Per-layer bit rates since the last call (once a second, from the node's tick)."""
         elapsed = now_ms - self._bytes_since_ms
         if self._bytes_since_ms >= 0 and elapsed > 0:
-            self.layer_bps = [b * 8000 // elapsed for b in self._bytes]
-        self._bytes = [0] * len(self._bytes)
+            self.layer_bps = [layer.octets * 8000 // elapsed for layer in self.layers]
+        for layer in self.layers:
+            layer.octets = 0
         self._bytes_since_ms = now_ms
 
     def report_blocks(self, now_ms: int) -> list[ReportBlock]:
         return [
-            stats.report_block(ssrc, now_ms)
-            for ssrc, stats in zip(self.ssrcs, self.stats, strict=True)
-            if ssrc and stats.received
+            ReportBlock(layer.ssrc, *layer.stats.report(now_ms))
+            for layer in self.layers
+            if layer.ssrc and layer.stats.received
         ]

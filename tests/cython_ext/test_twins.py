@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import sfu.media.counters
 import sfu.media.kernels
 import sfu.rtp.kernels
 import sfu.webrtc.kernels
@@ -14,16 +15,22 @@ from cython_ext.twins import IMPLEMENTATION, TWINS, load
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
-from sfu.media.receiver import TrackReceiver
+from sfu.media.ingress import PublisherIngress
+from tests.support.packets import MID_ID, vp8_packet
 from tests.support.sinks import Sink
 
 # Each layer's kernels module: the names it takes from which kernel.
 LAYERS = {
     sfu.rtp.kernels: {"rtp": ("parse_rtp", "vp8_descriptor"), "demux": ("classify",)},
+    sfu.media.counters: {"counts": ("Counts",)},
     sfu.media.kernels: {
-        "forwarder": ("Forwarder",),
+        "packet": ("RtpPacket",),
+        "stats": ("StreamStats",),
+        "store": ("PacketStore",),
         "history": ("PacketHistory",),
+        "forwarder": ("Forwarder",),
         "fanout": ("fan_out",),
+        "ingest": ("Ingest", "Layer"),
     },
     sfu.webrtc.kernels: {"datapath": ("Datapath", "Peer")},
 }
@@ -43,22 +50,33 @@ def test_each_layer_hands_out_the_selected_implementation() -> None:
     assert {k for kernels in LAYERS.values() for k in kernels} == set(TWINS)
 
 
-def test_downtracks_forward_with_the_selected_forwarder() -> None:
-    """What the packet path really runs: a DownTrack built as the node builds it."""
-    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
-    receiver = TrackReceiver(
-        "T", line, send_rtcp=lambda _: True, local_ssrc=1, counters=MediaCounters()
-    )
+def test_the_packet_path_runs_the_selected_kernels() -> None:
+    """What the node really runs: a publish connection's ingest, a track's layers and a
+    subscription built as the node builds them, down to the packet they share."""
+    counters = MediaCounters()
+    ingress = PublisherIngress(counters, remb_bps=1_000_000)
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID), (), 0xABC)
+    receiver = ingress.add_track("T", line)
     downtrack = DownTrack(
-        receiver,
-        Sink(connected=False),
-        line,
-        initial_layer=0,
-        counters=MediaCounters(),
-        on_layer=lambda _: None,
+        receiver, Sink(), line, initial_layer=0, counters=counters, on_layer=lambda _: None
     )
+    receiver.downtracks.append(downtrack)
+    assert type(ingress.on_rtp.__self__) is load("ingest").Ingest  # type: ignore[attr-defined]
+    assert type(counters).__mro__[1] is load("counts").Counts
+    layer = receiver.layers[0]
+    assert type(layer) is load("ingest").Layer
+    assert type(layer.stats) is load("stats").StreamStats
+    assert type(layer.store) is load("store").PacketStore
     assert type(downtrack.forwarder) is load("forwarder").Forwarder
-    assert type(downtrack.history) is load("history").PacketHistory
+    assert type(downtrack.forwarder.history) is load("history").PacketHistory
+    packet = vp8_packet(
+        seq=1, ts=0, ssrc=7, picture_id=0, tl0picidx=0, keyframe=True, start=True, marker=True,
+        body=b"x",
+    )  # fmt: skip
+    ingress.on_rtp(packet, 0)
+    stored = layer.store.get(1)
+    assert type(stored) is load("packet").RtpPacket and stored.data is packet
+    assert counters.packets_out == downtrack.packets_sent == 1
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -101,9 +119,19 @@ def test_both_implementations_take_the_same_parameters() -> None:
     names = {
         "rtp": ("parse_rtp", "rewrite_rtp", "vp8_descriptor"),
         "demux": ("classify",),
-        "forwarder": ("Forwarder.forward", "Forwarder.switch", "Forwarder.pause"),
+        "counts": ("Counts.add_drop", "Counts.dropped"),
+        "packet": (),  # RtpPacket.__init__: built positionally by both Layer kernels
+        "stats": ("StreamStats.update", "StreamStats.on_sender_report", "StreamStats.report"),
+        "store": ("PacketStore.put", "PacketStore.get", "PacketStore.after"),
+        "forwarder": (
+            *(f"Forwarder.{n}" for n in ("forward", "send", "resend", "switch", "pause")),
+        ),
         "history": ("PacketHistory.put", "PacketHistory.forget_before", "PacketHistory.answer"),
         "fanout": ("fan_out",),
+        "ingest": (
+            *(f"Layer.{n}" for n in ("bind", "receive")),
+            *(f"Ingest.{n}" for n in ("set_extension_ids", "route", "forget", "on_rtp")),
+        ),
         "datapath": (
             *(f"Peer.{n}" for n in ("set_keys", "set_destination", "send", "close")),
             *(

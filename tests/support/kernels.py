@@ -16,9 +16,14 @@ class Kernels:
     implementation: str
     rtp: ModuleType  # parse_rtp, rewrite_rtp, vp8_descriptor
     demux: ModuleType  # classify
-    forwarder: ModuleType  # Forwarder
+    counts: ModuleType  # Counts
+    packet: ModuleType  # RtpPacket
+    stats: ModuleType  # StreamStats
+    store: ModuleType  # PacketStore
     history: ModuleType  # PacketHistory
+    forwarder: ModuleType  # Forwarder
     fanout: ModuleType  # fan_out
+    ingest: ModuleType  # Ingest, Layer
     datapath: ModuleType  # Datapath, Peer
 
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import cython_ext.forwarder
+import cython_ext.packet
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import sfu.media.forwarder_py
+import sfu.media.packet_py
 from sfu.media.counters import DropReason
 from sfu.media.selector import NO_LAYER, SWITCH
 from sfu.rtp import rtp_py
@@ -60,25 +62,34 @@ class In:
     def forward(self, forwarder: Any, now_ms: int) -> bytes | int:
         data = self.data()
         offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5]
-        result: bytes | int = forwarder.forward(
+        packet = packet_for(forwarder)(
             data,
-            offset,
+            1000 + self.layer,
             self.ext_seq,
             self.timestamp,
             True,
+            offset,
             -1,
             self.layer,
             self.keyframe,
+            now_ms,
             self.picture_id,
             self.frame,
-            now_ms,
         )
+        result: bytes | int = forwarder.forward(packet, now_ms)
         return result
 
     def switch(self, forwarder: Any, now_ms: int, aligned_ts: int = -1) -> None:
         forwarder.switch(
             self.ext_seq, self.timestamp, self.picture_id, self.frame, now_ms, aligned_ts
         )
+
+
+def packet_for(forwarder: Any) -> Any:
+    """The RtpPacket class of the forwarder's implementation."""
+    if type(forwarder) is cython_ext.forwarder.Forwarder:
+        return cython_ext.packet.RtpPacket
+    return sfu.media.packet_py.RtpPacket
 
 
 def new(module: Any, target: int = 0, **kw: Any) -> Any:
@@ -93,6 +104,7 @@ def new(module: Any, target: int = 0, **kw: Any) -> Any:
         "first_seq": FIRST_SEQ,
         "first_ts": FIRST_TS,
         "target": target,
+        "send_rtp": lambda _: True,
     } | kw
     return module.Forwarder(**args)
 
@@ -239,9 +251,11 @@ def test_switch_lands_on_the_aligned_timestamp(
 def test_audio_level_and_no_vp8(kernels: Kernels) -> None:
     forwarder = new(kernels.forwarder, mid=b"0", abs_send_time_id=0, audio_level_id=5)
     data = struct.pack("!BBHII", 0x80, 111, 7, 960, 0x55) + b"opus"
-    assert forwarder.forward(data, 12, 7, 960, False, 0x80, 0, True, -1, -1, 0) == SWITCH
+    packet = packet_for(forwarder)
+    quiet = packet(data, 0x55, 7, 960, False, 12, 0x80, 0, True, 0, -1, -1)
+    assert forwarder.forward(quiet, 0) == SWITCH
     forwarder.switch(7, 960, -1, -1, 0, -1)
-    out = forwarder.forward(data, 12, 7, 960, False, 0x80 | 30, 0, True, -1, -1, 0)
+    out = forwarder.forward(packet(data, 0x55, 7, 960, False, 12, 0x80 | 30, 0, True, 0), 0)
     assert rtp_py.parse_rtp(out, 1, 0, 0, 5)[7:] == (b"0", None, None, 0x80 | 30)
     assert out.endswith(b"opus")
 
@@ -288,19 +302,20 @@ operations = st.lists(st.tuples(controls, packets), min_size=10, max_size=100)
 def _forward(forwarder: Any, packet: tuple[Any, ...], ahead: int | None) -> object:
     """Its result, answering SWITCH as DownTrack does (switch, forward again), or the
     ValueError it raised."""
-    _, _, seq, ts, _, _, _, _, pid, tl0, now_ms = packet
+    _, _, seq, ts, _, _, _, _, _, now_ms, pid, tl0 = packet
+    received = packet_for(forwarder)(*packet)
     try:
-        first = forwarder.forward(*packet)
+        first = forwarder.forward(received, now_ms)
         if first != SWITCH:  # the same in both (tests/cython_ext/test_vocabulary.py)
             return first
         aligned = -1 if ahead is None else (forwarder.last_ts + ahead) & 0xFFFFFFFF
         forwarder.switch(seq, ts, pid, tl0, now_ms, aligned)
-        return first, forwarder.forward(*packet)
+        return first, forwarder.forward(received, now_ms)
     except ValueError as exc:
         return ("ValueError", str(exc))
 
 
-def _state(forwarder: Any) -> tuple[int, int, bool, int, int, int]:
+def _state(forwarder: Any) -> tuple[object, ...]:
     f = forwarder
     return f.current, f.target, f.waiting, f.ts_offset, f.last_seq, f.last_ts
 
@@ -343,6 +358,12 @@ def test_compiled_matches_the_spec(
         offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5] if valid else len(data) + 1
         pid_in = -1 if pid_step is None else pid
         tl0_in = -1 if tl0_step is None else tl0
-        packet = (data, offset, seq, ts, False, level, layer, keyframe, pid_in, tl0_in, now_ms)
+        packet = (data, 1, seq, ts, False, offset, level, layer, keyframe, now_ms, pid_in, tl0_in)
         assert _forward(compiled, packet, ahead) == _forward(spec, packet, ahead), (i, args)
         assert _state(compiled) == _state(spec), (i, control, args)
+    # and both remember the same numbering of what they sent (a NACK of the last 510)
+    last = spec.last_seq
+    fci = b"".join(
+        ((seq & 0xFFFF).to_bytes(2) + b"\xff\xff") for seq in range(last - 509, last + 1, 17)
+    )
+    assert compiled.history.answer(fci, 0) == spec.history.answer(fci, 0)

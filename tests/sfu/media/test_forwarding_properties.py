@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import sfu.media.receiver
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
-from sfu.media.packet import RtpPacket
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER
 from sfu.rtp import rtp_py
@@ -106,24 +102,35 @@ def _stream(sc: dict) -> list[tuple[bytes, Sent]]:
     return [p for i, p in enumerate(packets) if i not in sc["lost"]]
 
 
-def _receiver(counters: MediaCounters, fan_out: Any) -> TrackReceiver:
+def _receiver(counters: MediaCounters, kernels: Kernels) -> TrackReceiver:
     """The published track: three simulcast layers on SSRCs 1000-1002."""
     publisher = MediaLine(
         "0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID, rid=RID_ID), RIDS
     )
     receiver = TrackReceiver(
-        "T", publisher, send_rtcp=lambda _: True, local_ssrc=1, counters=counters, fan_out=fan_out
+        "T",
+        publisher,
+        send_rtcp=lambda _: True,
+        local_ssrc=1,
+        counters=counters,
+        layer_class=kernels.ingest.Layer,
     )
     for layer in range(3):
         receiver.bind_ssrc(layer, 1000 + layer)
     return receiver
 
 
+def _receive(receiver: TrackReceiver, layer: int, data: bytes, now_ms: int) -> None:
+    """One packet of ``layer``, as the ingest hands it over."""
+    _, pt, seq, ts, marker, offset, end, *_ = rtp_py.parse_rtp(data, MID_ID, RID_ID, 0, 0)
+    receiver.layers[layer].receive(data, pt, seq, ts, marker, offset, end, -1, now_ms)
+
+
 def _forward(
     sc: dict, kernels: Kernels
 ) -> tuple[list[bytes], dict[bytes, Sent], dict[tuple[int, int], int]]:
     counters = MediaCounters()
-    receiver = _receiver(counters, kernels.fanout.fan_out)
+    receiver = _receiver(counters, kernels)
     for layer in range(3):
         if sc["sender_reports"]:  # all layers capture on one clock: frame f is at f/30 s
             receiver.on_sender_report(layer, NTP_BASE, sc["ts0"][layer], 0)
@@ -153,10 +160,9 @@ def _forward(
                     frame_now * 33,
                     congested=frame_now in sc.get("congested", ()),
                 )
-        info = kernels.rtp.parse_rtp(data, MID_ID, RID_ID, 0, 0)
         by_body[data[-24:]] = meta
         delivered[meta.layer, meta.k] = len(delivered)
-        receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
+        _receive(receiver, meta.layer, data, meta.frame * 33)
     return sink.rtp, by_body, delivered
 
 
@@ -194,9 +200,7 @@ def _forward(
     }
 )
 def test_one_seamless_stream(kernels: Kernels, sc: dict) -> None:
-    with pytest.MonkeyPatch.context() as patch:  # the receiver reads descriptors at ingress
-        patch.setattr(sfu.media.receiver, "vp8_descriptor", kernels.rtp.vp8_descriptor)
-        out, by_body, delivered = _forward(sc, kernels)
+    out, by_body, delivered = _forward(sc, kernels)
 
     runs: list[list[tuple[Sent, int, int, int]]] = []  # per layer run: (input, seq, ts, pid)
     last_seq = -1
@@ -243,17 +247,12 @@ def test_one_seamless_stream(kernels: Kernels, sc: dict) -> None:
             assert diff32(first[2], prev_last[2]) == max(frames_later * FRAME_TICKS, 1)
 
 
-def _write_each(
-    downtracks: list[DownTrack], packet: RtpPacket, now_ms: int
-) -> tuple[int, int, int, int, list[DownTrack]]:
-    """The reference fan-out: every subscription through ``DownTrack.write``."""
-    return 0, 0, 0, 0, list(downtracks)
-
-
-def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, MediaCounters]:
+def _fan_out_run(sc: dict, kernels: Kernels, *, each: bool) -> tuple[list, MediaCounters]:
+    """Several subscriptions fed by the layer's fan-out, or (``each``) by writing each
+    subscription in turn, the reference."""
     random.seed(7)  # the subscriptions' random first sequence numbers and timestamps
     counters = MediaCounters()
-    receiver = _receiver(counters, fan_out)
+    receiver = _receiver(counters, kernels)
     sinks = [Sink(record=True, connected=i != 3) for i in range(5)]  # one not connected yet
     line = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
     for i, sink in enumerate(sinks):
@@ -265,20 +264,31 @@ def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, M
                 initial_layer=(sc["start"] + i) % 3,
                 counters=counters,
                 on_layer=lambda _: None,
-                forwarder_class=forwarder_class,
+                forwarder_class=kernels.forwarder.Forwarder,
             )
         )
     receiver.downtracks[4].set_target(NO_LAYER, 0)  # paused
+    subscriptions = list(receiver.downtracks)
+    highest = [-1, -1, -1]
     frame_now = -1
     for data, meta in _stream(sc):
         if meta.frame != frame_now:
             frame_now = meta.frame
             if frame_now in sc["targets"]:
-                for i, downtrack in enumerate(receiver.downtracks[:4]):
+                for i, downtrack in enumerate(subscriptions[:4]):
                     downtrack.set_target((sc["targets"][frame_now] + i) % 3, frame_now * 33)
-        info = rtp_py.parse_rtp(data, MID_ID, RID_ID, 0, 0)
-        receiver.on_rtp(data, info, meta.layer, meta.frame * 33)
-    pairs = zip(sinks, receiver.downtracks, strict=True)
+        if each:
+            receiver.downtracks.clear()  # the layer only stores it
+        _receive(receiver, meta.layer, data, meta.frame * 33)
+        ext_seq = unwrap16(highest[meta.layer], int.from_bytes(data[2:4]))
+        highest[meta.layer] = max(highest[meta.layer], ext_seq)
+        if each:
+            receiver.downtracks.extend(subscriptions)
+            packet = receiver.stored(meta.layer, ext_seq)
+            assert packet is not None and packet.data is data
+            for downtrack in subscriptions:
+                downtrack.write(packet, meta.frame * 33)
+    pairs = zip(sinks, subscriptions, strict=True)
     return [(sink.rtp, d.packets_sent, d.octets_sent) for sink, d in pairs], counters
 
 
@@ -287,9 +297,8 @@ def _fan_out_run(sc: dict, fan_out: Any, forwarder_class: type) -> tuple[list, M
 def test_fan_out_is_each_subscription_written_in_turn(kernels: Kernels, sc: dict) -> None:
     """Several subscriptions (other layers, one paused, one not connected): the fan-out sends,
     keeps and counts exactly what writing each subscription in turn does."""
-    forwarder_class = kernels.forwarder.Forwarder
-    sent, counters = _fan_out_run(sc, kernels.fanout.fan_out, forwarder_class)
-    expected, expected_counters = _fan_out_run(sc, _write_each, forwarder_class)
+    sent, counters = _fan_out_run(sc, kernels, each=False)
+    expected, expected_counters = _fan_out_run(sc, kernels, each=True)
     assert sent == expected
     assert (counters.packets_out, counters.bytes_out) == (
         expected_counters.packets_out,

@@ -23,8 +23,10 @@ from sfu.media.history_py import (
     RESEND_RATE_PER_S,
 )
 from sfu.media.receiver import TrackReceiver
+from sfu.rtp import rtp_py
 from sfu.rtp.rtcp import build_nack, nack_seqs
 from tests.support.kernels import Kernels
+from tests.support.packets import vp8_packet
 from tests.support.sinks import Sink
 
 
@@ -38,24 +40,38 @@ def _fci(*items: tuple[int, int]) -> bytes:
     return b"".join(struct.pack("!HH", pid, blp) for pid, blp in items)
 
 
-def _resend(history: Any, seq: int, now_ms: int) -> bytes | None:
-    """The answer to a NACK of one sequence number."""
+def _put(history: Any, seq: int, stored: int | None = None) -> None:
+    """Sent ``seq``: the stored packet ``stored`` (an extended sequence number; ``seq`` by
+    default) of layer 1, with a timestamp of ``seq * 10``."""
+    history.put(seq, 1, seq if stored is None else stored, seq * 10, -1, -1)
+
+
+def _stored(resends: list[tuple[int, ...]]) -> list[int]:
+    """The stored packets (extended sequence numbers) of resends, checking the rest."""
+    for layer, _, seq, timestamp, picture_id, tl0picidx in resends:
+        assert (layer, timestamp, picture_id, tl0picidx) == (1, seq * 10, -1, -1)
+    return [resend[1] for resend in resends]
+
+
+def _resend(history: Any, seq: int, now_ms: int) -> int | None:
+    """The answer to a NACK of one sequence number: the stored packet to resend."""
     packets, over_limit, refused = history.answer(_fci((seq, 0)), now_ms)
     assert over_limit == refused == 0
-    return packets[0] if packets else None
+    assert [p[2] for p in packets] == [seq] * len(packets)
+    return _stored(packets)[0] if packets else None
 
 
 def _filled(history_class: Any, count: int = HISTORY_SIZE) -> Any:
     h = history_class()
     for seq in range(count):
-        h.put(seq, seq.to_bytes(2, "big"))
+        _put(h, seq)
     return h
 
 
 def test_resends_are_rationed_per_packet(history_class: Any) -> None:
     h = history_class(16)
-    h.put(7, b"seven")
-    assert _resend(h, 7, 0) == b"seven"
+    _put(h, 7, 70_007)
+    assert _resend(h, 7, 0) == 70_007
     assert _resend(h, 7, RESEND_INTERVAL_MS - 1) is None  # the first resend is still on its way
     sent = 1 + sum(_resend(h, 7, t * RESEND_INTERVAL_MS) is not None for t in range(1, 10))
     assert sent == MAX_RESENDS
@@ -63,10 +79,10 @@ def test_resends_are_rationed_per_packet(history_class: Any) -> None:
 
 def test_only_the_packet_with_that_number_is_resent(history_class: Any) -> None:
     h = history_class(16)
-    h.put(3, b"old")
-    h.put(19, b"new")  # same slot, 16 later
+    _put(h, 3, 70_003)
+    _put(h, 19, 70_019)  # same slot, 16 later
     assert _resend(h, 3, 0) is None
-    assert _resend(h, 19, 0) == b"new"
+    assert _resend(h, 19, 0) == 70_019
     assert _resend(h, 35, 0) is None
 
 
@@ -78,7 +94,7 @@ def test_packets_from_before_a_switch_are_not_resent(
     history_class: Any, valid_from: int, seq: int, resent: bool
 ) -> None:
     h = history_class(16)
-    h.put(seq, b"x")
+    _put(h, seq)
     h.forget_before(valid_from)
     assert (_resend(h, seq, 0) is not None) is resent
 
@@ -91,10 +107,10 @@ def test_size_must_be_a_power_of_two(history_class: Any) -> None:
 def test_the_default_ring_keeps_the_last_history_size_packets(history_class: Any) -> None:
     h = history_class()
     for seq in range(HISTORY_SIZE + 1):
-        h.put(seq, seq.to_bytes(2, "big"))
+        _put(h, seq)
     assert _resend(h, 0, 0) is None  # overwritten by HISTORY_SIZE
-    assert _resend(h, 1, 0) == b"\x00\x01"
-    assert _resend(h, HISTORY_SIZE, 0) == HISTORY_SIZE.to_bytes(2, "big")
+    assert _resend(h, 1, 0) == 1
+    assert _resend(h, HISTORY_SIZE, 0) == HISTORY_SIZE
 
 
 def test_a_nack_is_deduplicated_and_capped_at_what_the_history_holds(history_class: Any) -> None:
@@ -109,9 +125,9 @@ def test_a_nack_is_deduplicated_and_capped_at_what_the_history_holds(history_cla
         (7, 0),  # beyond the cap
     )
     packets, over_limit, refused = h.answer(asked, 0)
-    assert packets == [b"\x00\x03", b"\x00\x04", b"\x00\x05", b"\x00\x02", b"\x00\x06"]
+    assert _stored(packets) == [3, 4, 5, 2, 6]
     assert (over_limit, refused) == (7 + 1037 + 1 - HISTORY_SIZE, 0)
-    assert h.answer(_fci((7, 0)), 0)[0] == [b"\x00\x07"]  # it was not resent beyond the cap
+    assert _stored(h.answer(_fci((7, 0)), 0)[0]) == [7]  # it was not resent beyond the cap
 
 
 def test_resends_are_rate_limited_per_subscription(history_class: Any) -> None:
@@ -119,13 +135,13 @@ def test_resends_are_rate_limited_per_subscription(history_class: Any) -> None:
     every = _fci(*((17 * i, 0xFFFF) for i in range(HISTORY_SIZE // 17 + 1)))
     packets, over_limit, refused = h.answer(every, 0)
     assert len(packets) == RESEND_BURST  # the first of the history, in the order asked
-    assert packets[0] == b"\x00\x00" and packets[-1] == (RESEND_BURST - 1).to_bytes(2, "big")
+    assert _stored(packets) == list(range(RESEND_BURST))
     assert refused == HISTORY_SIZE - RESEND_BURST
     assert over_limit == 17 * (HISTORY_SIZE // 17 + 1) - HISTORY_SIZE
     one_more_ms = 1000 // RESEND_RATE_PER_S
     assert h.answer(every, one_more_ms - 1)[0] == []  # not a whole resend earned yet
     packets, _, refused = h.answer(every, one_more_ms)
-    assert packets == [RESEND_BURST.to_bytes(2, "big")]
+    assert _stored(packets) == [RESEND_BURST]
     assert refused == HISTORY_SIZE - RESEND_BURST - 1
     packets, _, _ = h.answer(every, 3_600_000)  # an hour idle earns one burst, not more
     assert len(packets) == RESEND_BURST
@@ -176,7 +192,7 @@ def test_both_implementations_answer_alike(
             for h in histories:
                 for i in range(args[1]):
                     seq = (base + args[0] + i) & 0xFFFF
-                    h.put(seq, seq.to_bytes(2, "big"))
+                    h.put(seq, i % 3, base + args[0] + i, seq * 7, i & 0x7FFF, i & 0xFF)
         elif kind == "forget":
             for h in histories:
                 h.forget_before((base + args[0]) & 0xFFFF)
@@ -194,28 +210,97 @@ def test_both_implementations_answer_alike(
             assert len(set(packets)) == len(packets)  # each packet at most once per NACK
 
 
-def _downtrack(counters: MediaCounters, sink: Sink) -> DownTrack:
+def _subscribed(kernels: Kernels, counters: MediaCounters, sink: Sink) -> tuple[Any, DownTrack]:
+    """A published VP8 track (one layer, SSRC 0x1234) and one subscription to it."""
     line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
-    receiver = TrackReceiver("T", line, send_rtcp=lambda _: True, local_ssrc=1, counters=counters)
-    return DownTrack(
-        receiver, sink, line, initial_layer=0, counters=counters, on_layer=lambda _: None
+    receiver = TrackReceiver(
+        "T",
+        line,
+        send_rtcp=lambda _: True,
+        local_ssrc=1,
+        counters=counters,
+        layer_class=kernels.ingest.Layer,
     )
+    receiver.bind_ssrc(0, 0x1234)
+    downtrack = DownTrack(
+        receiver,
+        sink,
+        line,
+        initial_layer=0,
+        counters=counters,
+        on_layer=lambda _: None,
+        forwarder_class=kernels.forwarder.Forwarder,
+    )
+    receiver.downtracks.append(downtrack)
+    return receiver.layers[0], downtrack
 
 
-def test_a_compounds_nacks_of_one_stream_share_the_cap_and_refusals_are_counted() -> None:
+def _publish(layer: Any, seqs: range, now_ms: int = 0) -> None:
+    """Packets ``seqs`` of the layer (a keyframe first), as the ingest hands them over."""
+    for seq in seqs:
+        data = vp8_packet(
+            seq=seq,
+            ts=3000 * seq,
+            ssrc=0x1234,
+            picture_id=seq,
+            tl0picidx=seq,
+            keyframe=seq == seqs[0],
+            start=True,
+            marker=True,
+            body=seq.to_bytes(4, "big"),
+        )
+        _, pt, _, ts, marker, offset, end, *_ = rtp_py.parse_rtp(data, 0, 0, 0, 0)
+        layer.receive(data, pt, seq & 0xFFFF, ts, marker, offset, end, -1, now_ms)
+
+
+def test_a_nack_is_answered_from_the_store_with_the_subscriber_s_numbering(
+    kernels: Kernels,
+) -> None:
+    """The packet is stored once, by its layer; the resend is what this subscription sent under
+    that sequence number (its SSRC, sequence number, timestamp, picture ids), byte for byte."""
     counters, sink = MediaCounters(), Sink(record=True)
-    downtrack = _downtrack(counters, sink)
-    for seq in range(HISTORY_SIZE):
-        downtrack.history.put(seq, seq.to_bytes(2, "big"))
+    layer, downtrack = _subscribed(kernels, counters, sink)
+    _publish(layer, range(0xFFF0, 0x10010))  # across the publisher's wrap
+    sent = {rtp_py.parse_rtp(out, 0, 0, 0, 0)[2]: out for out in sink.rtp}
+    assert len(sent) == 32 and counters.packets_out == 32
+    first = min(sent, key=lambda seq: sink.rtp.index(sent[seq]))
+    asked = [(first + 3) & 0xFFFF, (first + 20) & 0xFFFF, (first + 31) & 0xFFFF]
+    sink.rtp.clear()
+    downtrack.retransmit(_fci(*((seq, 0) for seq in asked)), 0)
+    assert sink.rtp == [sent[seq] for seq in asked]
+    assert counters.retransmits == 3
+    assert layer.store.get(0xFFF0 + 3).data[-4:] == (0xFFF0 + 3).to_bytes(4, "big")
+
+
+def test_a_resend_needs_the_packet_still_stored(kernels: Kernels) -> None:
+    counters, sink = MediaCounters(), Sink(record=True)
+    layer, downtrack = _subscribed(kernels, counters, sink)
+    _publish(layer, range(100, 110))
+    first = rtp_py.parse_rtp(sink.rtp[0], 0, 0, 0, 0)[2]
+    layer.bind(0x1234)  # the layer's SSRC came back: its numbering and store start afresh
+    sink.rtp.clear()
+    downtrack.retransmit(_fci((first, 0b11)), 0)
+    assert sink.rtp == [] and counters.retransmits == 0
+
+
+def test_a_compounds_nacks_of_one_stream_share_the_cap_and_refusals_are_counted(
+    kernels: Kernels,
+) -> None:
+    counters, sink = MediaCounters(), Sink(record=True)
+    layer, downtrack = _subscribed(kernels, counters, sink)
+    _publish(layer, range(HISTORY_SIZE))
+    by_seq = {rtp_py.parse_rtp(out, 0, 0, 0, 0)[2]: out for out in sink.rtp}
+    first = rtp_py.parse_rtp(sink.rtp[0], 0, 0, 0, 0)[2]
+    sink.rtp.clear()
     feedback = SubscriberFeedback(counters, lambda _: None)
     feedback.add(downtrack)
     half = HISTORY_SIZE // 2
     compound = b"".join(
-        build_nack(1, 0xABC, list(range(start, start + HISTORY_SIZE)))
+        build_nack(1, 0xABC, [(seq + first) & 0xFFFF for seq in range(start, start + HISTORY_SIZE)])
         for start in (half, 0x8000)  # the second asks only beyond the cap
     )
     feedback.on_rtcp(compound + build_nack(1, 0xDEF, [1]), 0)  # a stream it does not receive
-    assert sink.rtp == [seq.to_bytes(2, "big") for seq in range(half, half + RESEND_BURST)]
+    assert sink.rtp == [by_seq[(first + seq) & 0xFFFF] for seq in range(half, half + RESEND_BURST)]
     assert counters.retransmits == RESEND_BURST
     assert counters.drops[DropReason.NACK_OVER_LIMIT] == HISTORY_SIZE
     assert counters.drops[DropReason.NACK_RATE_LIMITED] == half - RESEND_BURST

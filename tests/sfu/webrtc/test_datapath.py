@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -16,10 +17,14 @@ from typing import Any
 import pylibsrtp
 import pytest
 
-from sfu.media.counters import DropReason
+from sfu.media.counters import DropReason, MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.ingress import PublisherIngress
 from sfu.webrtc import libsrtp
 from sfu.webrtc.datapath_py import Address
-from tests.support.kernels import Kernels
+from tests.support.kernels import Kernels, kernels
+from tests.support.packets import MID_ID, vp8_packet
 
 KEY_UP, KEY_DOWN = os.urandom(30), os.urandom(30)
 
@@ -109,6 +114,9 @@ class Rig:
 
     def received(self, count: int) -> list[bytes]:
         return [self.client_rx.unprotect(self.client.recv(4096)) for _ in range(count)]
+
+    def received_raw(self, count: int) -> list[bytes]:
+        return [self.client.recv(4096) for _ in range(count)]
 
     def close(self) -> None:
         self.server.close()
@@ -269,3 +277,79 @@ def test_a_failing_slow_path_is_counted_and_the_batch_goes_on(module: ModuleType
         assert rig.datapath.slow_path_errors == 1
     finally:
         rig.close()
+
+
+class PeerSink:
+    """A subscriber's MediaSink on the datapath, as sfu.webrtc.tap gives it: RTP straight in."""
+
+    def __init__(self, peer: Any) -> None:
+        self.send_rtp = peer.send_rtp
+        self.connected = True
+
+    def send_rtcp(self, data: bytes) -> bool:
+        return True
+
+
+def test_forwarding_runs_no_python_per_packet() -> None:
+    """The compiled datapath hands a publisher's packets to the compiled ingest, which fans them
+    out to the subscribers' peers: once the subscriptions started, not one Python function runs
+    for a batch of packets forwarded to three subscribers."""
+    k = kernels("cython")
+    rig = Rig(k.datapath)
+    counters = MediaCounters()
+    ingress = PublisherIngress(counters, remb_bps=1)
+    rig.peer = rig.datapath.peer(ingress, rig.drops.append)
+    rig.keyed()
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID), (), 0xABC)
+    receiver = ingress.add_track("T", line)
+    for i in range(3):
+        peer = rig.datapath.peer(Handler(), rig.drops.append)
+        peer.set_keys(_session(KEY_UP, False), _session(os.urandom(30), True))
+        peer.set_destination(rig.client_addr)
+        out = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), 0x50 + i)
+        receiver.downtracks.append(
+            DownTrack(
+                receiver,
+                PeerSink(peer),
+                out,
+                initial_layer=0,
+                counters=counters,
+                on_layer=lambda _: None,
+            )
+        )
+
+    def publish(seq: int) -> bytes:
+        return rig.client_tx.protect(
+            vp8_packet(
+                seq=seq,
+                ts=3000 * seq,
+                ssrc=0x1234,
+                picture_id=seq,
+                tl0picidx=seq,
+                keyframe=seq == 0,
+                start=True,
+                marker=True,
+                body=b"v" * 300,
+            )
+        )
+
+    rig.send(publish(0))  # learnt and started in Python: a new SSRC, the keyframe's switches
+    rig.drain(1)
+    assert counters.packets_out == 3
+    python_calls: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        # (this file's harness is Python: the drain loop, the rig's clock once per batch)
+        if event == "call" and frame.f_code.co_filename != __file__:
+            python_calls.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+
+    rig.send(*(publish(seq) for seq in range(1, 21)))
+    sys.setprofile(profile)
+    try:
+        rig.drain(21)
+    finally:
+        sys.setprofile(None)
+    assert python_calls == []
+    assert counters.packets_in == 21 and counters.packets_out == 3 * 21
+    assert len(rig.received_raw(3 * 21)) == 3 * 21  # (a socket's buffer holds about 100)
+    rig.close()

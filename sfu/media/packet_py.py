@@ -1,10 +1,11 @@
-"""A received RTP packet, parsed once at ingress and shared read-only by every subscriber."""
+"""A received RTP packet, parsed once at ingress and shared read-only by every subscriber: the
+spec of cython_ext/packet.pyx."""
 
 from __future__ import annotations
 
 
 class RtpPacket:
-    """The raw bytes plus what the forwarding decisions need; built by ``TrackReceiver`` with
+    """The raw bytes plus what the forwarding decisions need; built by the ingest (``Layer``) with
     positional arguments (per packet: keywords cost twice as much)."""
 
     __slots__ = (

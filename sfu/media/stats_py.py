@@ -1,9 +1,13 @@
-"""Reception statistics of one incoming RTP stream, for receiver reports (RFC 3550 A.3, A.8)."""
+"""Reception statistics of one incoming RTP stream, for receiver reports (RFC 3550 A.3, A.8): the
+spec of cython_ext/stats.pyx."""
 
 from __future__ import annotations
 
-from sfu.rtp.rtcp import ReportBlock
 from sfu.rtp.seqnum import unwrap16
+
+# fraction lost, cumulative lost, highest sequence number, jitter, LSR, DLSR (a ReportBlock
+# without its SSRC)
+Report = tuple[int, int, int, int, int, int]
 
 
 class StreamStats:
@@ -57,7 +61,8 @@ class StreamStats:
         self.last_sr_rtp = rtp_timestamp
         self.last_sr_at_ms = now_ms
 
-    def report_block(self, ssrc: int, now_ms: int) -> ReportBlock:
+    def report(self, now_ms: int) -> Report:
+        """The fields of a receiver report block since the last call (RFC 3550 §6.4.1)."""
         expected = self.highest - self._base + 1
         lost = max(0, expected - self.received)
         expected_interval = expected - self._expected_prior
@@ -73,8 +78,7 @@ class StreamStats:
         if self.last_sr_at_ms >= 0:
             lsr = (self.last_sr_ntp >> 16) & 0xFFFFFFFF
             dlsr = (now_ms - self.last_sr_at_ms) * 65536 // 1000
-        return ReportBlock(
-            ssrc,
+        return (
             min(fraction, 255),
             min(lost, 0x7FFFFF),
             self.highest & 0xFFFFFFFF,

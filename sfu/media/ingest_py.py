@@ -1,0 +1,199 @@
+"""RTP in from one publish connection, parsed once and handed to every subscription: the spec of
+cython_ext/ingest.pyx.
+
+``Ingest.on_rtp`` parses the header and the negotiated extensions, finds the packet's layer by
+SSRC and hands it to that ``Layer``, which updates the layer's statistics, reads the VP8
+descriptor (keyframe, picture ids, the keyframe's size), builds the one ``RtpPacket`` everyone
+shares, stores it and fans it out. In the compiled twin none of that is Python. Python is asked
+only what needs a decision: a new SSRC (``learn``) and the subscriptions the fan-out did not
+handle (``DownTrack.handle``: a switch, a keyframe to wait for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sfu.media.counters import DropReason
+from sfu.media.counts_py import Counts
+from sfu.media.fanout_py import Subscription, fan_out
+from sfu.media.packet_py import RtpPacket
+from sfu.media.stats_py import StreamStats
+from sfu.media.store_py import PacketStore
+from sfu.rtp.rtp_py import parse_rtp, vp8_descriptor
+from sfu.rtp.vp8 import keyframe_size
+
+_MALFORMED_RTP = DropReason.MALFORMED_RTP.code
+_MALFORMED_VP8 = DropReason.MALFORMED_VP8.code
+_MUTED = DropReason.MUTED.code
+_OTHER_LAYER = DropReason.LAYER_NOT_SELECTED.code
+_PAUSED = DropReason.PAUSED.code
+_UNKNOWN_PAYLOAD_TYPE = DropReason.UNKNOWN_PAYLOAD_TYPE.code
+
+
+class Handler(Subscription, Protocol):
+    """A subscription as the ingest sees it (``DownTrack``)."""
+
+    def handle(self, code: int, packet: RtpPacket, now_ms: int) -> None:
+        """What the fan-out left to it: a forwarder's verdict other than forwarded/paused."""
+
+
+class Layer:
+    """One received layer (one SSRC) of a published track: what each of its packets updates."""
+
+    __slots__ = (
+        "_counts",
+        "downtracks",
+        "height",
+        "index",
+        "is_video",
+        "last_arrival_ms",
+        "muted",
+        "octets",
+        "payload_type",
+        "ssrc",
+        "stats",
+        "store",
+        "width",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        *,
+        is_video: bool,
+        payload_type: int,
+        clock_rate: int,
+        downtracks: list[Any],
+        counts: Counts,
+    ) -> None:
+        self.index = index
+        self.is_video = is_video
+        self.payload_type = payload_type  # the one the publisher negotiated for the track
+        self.downtracks: list[Handler] = downtracks  # the track's, shared by its layers
+        self._counts = counts
+        self.ssrc = 0
+        self.stats = StreamStats(clock_rate)
+        self.store = PacketStore()
+        self.last_arrival_ms = -1
+        self.octets = 0  # received since the track last measured its bit rates
+        self.width = self.height = 0  # from the last keyframe's header
+        # Muted by the server (REST API): audio is dropped here, video paused per subscription.
+        self.muted = False
+
+    def bind(self, ssrc: int) -> None:
+        """A new SSRC carries this layer: its numbering starts afresh."""
+        self.ssrc = ssrc
+        self.stats = StreamStats(self.stats.clock_rate)
+        self.store = PacketStore()
+
+    def receive(
+        self,
+        data: bytes,
+        payload_type: int,
+        seq: int,
+        timestamp: int,
+        marker: bool,
+        offset: int,
+        end: int,
+        audio_level: int,
+        now_ms: int,
+    ) -> None:
+        if not 12 <= offset <= end <= len(data):
+            raise ValueError("rtp payload offset out of range")
+        counts = self._counts
+        if payload_type != self.payload_type:  # before the statistics: not this stream's packet
+            counts.add_drop(_UNKNOWN_PAYLOAD_TYPE)
+            return
+        ext_seq = self.stats.update(seq, timestamp, now_ms)
+        self.last_arrival_ms = now_ms
+        self.octets += len(data)
+        if self.muted and not self.is_video:
+            counts.add_drop(_MUTED)
+            return
+        keyframe, picture_id, tl0picidx = not self.is_video, -1, -1  # audio: every packet starts
+        if self.is_video and end > offset:  # padding-only packets are forwarded as they are
+            try:
+                keyframe, _, picture_id, tl0picidx, _, _ = vp8_descriptor(data, offset, end)
+            except ValueError:
+                counts.add_drop(_MALFORMED_VP8)
+                return
+            if keyframe:
+                self.width, self.height = keyframe_size(data, offset, end) or (
+                    self.width,
+                    self.height,
+                )
+        packet = RtpPacket(
+            data, self.ssrc, ext_seq, timestamp, marker, offset, audio_level, self.index,
+            keyframe, now_ms, picture_id, tl0picidx,
+        )  # fmt: skip
+        self.store.put(packet)
+        if not self.downtracks:
+            return
+        sent, octets, other, paused, slow = fan_out(self.downtracks, packet, now_ms)
+        counts.packets_out += sent
+        counts.bytes_out += octets
+        if other:
+            counts.add_drop(_OTHER_LAYER, other)
+        if paused:
+            counts.add_drop(_PAUSED, paused)
+        for downtrack, code in slow or ():
+            downtrack.handle(code, packet, now_ms)
+
+
+# A new SSRC's mid, rid and repaired-rid (raw bytes or None) -> its layer; or a drop code for
+# every packet of it (a publisher's RTX stream); or None, counted by the learner, to ask again.
+Learn = Callable[[int, bytes | None, bytes | None, bytes | None], "Layer | int | None"]
+
+
+class Ingest:
+    """The ``on_rtp`` of a publish connection (a ``MediaHandler``'s RTP half)."""
+
+    __slots__ = (
+        "_audio_level_id",
+        "_counts",
+        "_learn",
+        "_mid_id",
+        "_rid_id",
+        "_routes",
+        "_rrid_id",
+    )
+
+    def __init__(self, counts: Counts, learn: Learn) -> None:
+        self._counts = counts
+        self._learn = learn
+        self._routes: dict[int, Layer | int] = {}
+        self._mid_id = self._rid_id = self._rrid_id = self._audio_level_id = 0
+
+    def set_extension_ids(self, mid: int, rid: int, repaired_rid: int, audio_level: int) -> None:
+        """The ids the publisher negotiated (0: not negotiated)."""
+        self._mid_id, self._rid_id = mid, rid
+        self._rrid_id, self._audio_level_id = repaired_rid, audio_level
+
+    def route(self, ssrc: int) -> Layer | int | None:
+        """Where packets of ``ssrc`` go (a layer or a drop code), once learnt."""
+        return self._routes.get(ssrc)
+
+    def forget(self, ssrc: int) -> None:
+        self._routes.pop(ssrc, None)
+
+    def on_rtp(self, data: bytes, now_ms: int) -> None:
+        counts = self._counts
+        counts.packets_in += 1
+        counts.bytes_in += len(data)
+        try:
+            info = parse_rtp(data, self._mid_id, self._rid_id, self._rrid_id, self._audio_level_id)
+        except ValueError:
+            counts.add_drop(_MALFORMED_RTP)
+            return
+        ssrc, payload_type, seq, timestamp, marker, offset, end, mid, rid, rrid, level = info
+        route = self._routes.get(ssrc)
+        if route is None:
+            route = self._learn(ssrc, mid, rid, rrid)
+            if route is None:
+                return
+            self._routes[ssrc] = route
+        if isinstance(route, int):
+            counts.add_drop(route)
+            return
+        route.receive(data, payload_type, seq, timestamp, marker, offset, end, level, now_ms)

@@ -1,0 +1,235 @@
+"""The compiled ingest against its pure-Python twin: the same packets in, through a whole publish
+connection (parse, route, statistics, store, fan-out to several subscriptions, switches), give
+the same packets out and the same counters, malformed packets included; and the node runs the
+compiled one, called by the datapath without Python."""
+
+from __future__ import annotations
+
+import random
+import struct
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from sfu.media.counters import DropReason, MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.ingress import PublisherIngress
+from sfu.media.selector import NO_LAYER
+from sfu.rtp import rtp_py
+from sfu.rtp.rtcp import build_nack
+from tests.support.kernels import Kernels, kernels
+from tests.support.packets import MID_ID, RID_ID, vp8_packet
+from tests.support.sinks import Sink
+
+RIDS = ("q", "h", "f")
+RRID_ID, LEVEL_ID = 11, 12
+VIDEO_PT, AUDIO_PT = 96, 111
+VIDEO = MediaLine(
+    "0",
+    "video",
+    VIDEO_PT,
+    "video/vp8",
+    90000,
+    ExtensionIds(mid=MID_ID, rid=RID_ID, repaired_rid=RRID_ID),
+    RIDS,
+)
+AUDIO = MediaLine(
+    "1", "audio", AUDIO_PT, "audio/opus", 48000, ExtensionIds(mid=MID_ID, audio_level=LEVEL_ID), ()
+)
+
+
+def _audio(seq: int, level: int, *, ssrc: int = 2000) -> bytes:
+    ext = bytes([MID_ID << 4, ord("1"), LEVEL_ID << 4, 0x80 | level])
+    header = struct.pack("!BBHII", 0x90, AUDIO_PT, seq & 0xFFFF, (960 * seq) & 0xFFFFFFFF, ssrc)
+    return header + struct.pack("!HH", 0xBEDE, 1) + ext + b"opus" * 5
+
+
+def _rtx(seq: int) -> bytes:
+    """A packet of the publisher's RTX stream (repaired-rid)."""
+    ext = bytes([MID_ID << 4, ord("0"), RRID_ID << 4, ord("q"), 0, 0, 0, 0])
+    header = struct.pack("!BBHII", 0x90, 97, seq & 0xFFFF, 0, 3000)
+    return header + struct.pack("!HH", 0xBEDE, 2) + ext + b"\x00\x01" + b"r" * 30
+
+
+# Ways to break a valid packet, each caught at a different check (or not at all: the ingest
+# must agree either way).
+def _malformed(data: bytes, how: int) -> bytes:
+    if how == 0:
+        return data[:11]  # shorter than a header
+    if how == 1:
+        return bytes([data[0] | 0x0F]) + data[1:]  # 15 CSRCs announced
+    if how == 2:
+        return data[:14] + b"\x00\x40" + data[16:]  # extension block longer than the packet
+    if how == 3:
+        return bytes([data[0] | 0x20]) + data[1:-1] + b"\xff"  # padding longer than the packet
+    if how == 4:
+        return bytes([data[0] | 0x20]) + data[1:-1] + b"\x00"  # padding count 0
+    if how == 5:  # a VP8 descriptor cut short: X, I, M set and the picture id missing
+        offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5]
+        return data[:offset] + b"\x90\x80"
+    if how == 6:
+        return data[:1] + bytes([(data[1] & 0x80) | 35]) + data[2:]  # an unknown payload type
+    if how == 7:
+        return bytes([0x40]) + data[1:]  # version 1
+    return data[:-3]  # cut inside the payload: still a packet
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> dict[str, Any]:
+    frames = draw(st.integers(5, 30))
+    return {
+        "frames": frames,
+        "seq0": draw(st.lists(st.integers(0, 0xFFFF), min_size=4, max_size=4)),
+        "per_frame": draw(st.lists(st.integers(1, 3), min_size=3, max_size=3)),
+        "keyframes": draw(st.sets(st.tuples(st.integers(0, 2), st.integers(1, frames - 1)))),
+        "targets": draw(
+            st.dictionaries(
+                st.integers(0, frames - 1), st.sampled_from([0, 1, 2, NO_LAYER]), max_size=6
+            )
+        ),
+        "lost": draw(st.sets(st.integers(0, frames * 12))),
+        "swaps": draw(st.sets(st.integers(0, frames * 12))),
+        "broken": draw(st.dictionaries(st.integers(0, frames * 12), st.integers(0, 8))),
+        "rtx": draw(st.sets(st.integers(0, frames * 12), max_size=3)),
+        "muted": draw(st.sets(st.integers(0, frames - 1), max_size=3)),
+        "nacks": draw(st.dictionaries(st.integers(0, frames - 1), st.integers(0, 0xFFFF))),
+    }
+
+
+def _packets(sc: dict[str, Any]) -> list[tuple[int, bytes]]:
+    """(frame, datagram) in arrival order: three layers and audio, lost, swapped, broken."""
+    out: list[tuple[int, bytes]] = []
+    counts = [0, 0, 0, 0]
+    for frame in range(sc["frames"]):
+        for layer in range(3):
+            n = sc["per_frame"][layer]
+            keyframe = frame == 0 or (layer, frame) in sc["keyframes"]
+            for i in range(n):
+                out.append(
+                    (
+                        frame,
+                        vp8_packet(
+                            seq=sc["seq0"][layer] + counts[layer],
+                            ts=3000 * frame + 777 * layer,
+                            ssrc=1000 + layer,
+                            picture_id=frame + 100 * layer,
+                            tl0picidx=frame,
+                            keyframe=keyframe,
+                            start=i == 0,
+                            marker=i == n - 1,
+                            body=bytes([layer, i]) * 12,
+                            rid=RIDS[layer].encode(),
+                            size=(320 << layer, 180 << layer),
+                        ),
+                    )
+                )
+                counts[layer] += 1
+        out.append((frame, _audio(sc["seq0"][3] + frame, frame % 127)))
+    for i in sorted(sc["swaps"]):
+        if i + 1 < len(out):
+            out[i], out[i + 1] = out[i + 1], out[i]
+    for i in sorted(sc["rtx"]):
+        out.insert(min(i, len(out)), (out[min(i, len(out) - 1)][0], _rtx(i)))
+    broken = [
+        (frame, _malformed(data, sc["broken"][i]) if i in sc["broken"] else data)
+        for i, (frame, data) in enumerate(out)
+    ]
+    return [p for i, p in enumerate(broken) if i not in sc["lost"]]
+
+
+def _run(sc: dict[str, Any], k: Kernels) -> tuple[object, ...]:
+    random.seed(3)  # the subscriptions' first sequence numbers and timestamps
+    counters = MediaCounters()
+    ingress = PublisherIngress(
+        counters, remb_bps=1_000_000, ingest_class=k.ingest.Ingest, layer_class=k.ingest.Layer
+    )
+    video, audio = ingress.add_track("V", VIDEO), ingress.add_track("A", AUDIO)
+    sinks = [Sink(record=True, connected=i != 2) for i in range(4)]
+    out_video = MediaLine(
+        "2", "video", 98, "video/vp8", 90000, ExtensionIds(mid=1, abs_send_time=3), (), 0xABC
+    )
+    out_audio = MediaLine("3", "audio", 109, "audio/opus", 48000, ExtensionIds(mid=1), (), 0xDEF)
+    subscriptions = []
+    for i, sink in enumerate(sinks):
+        track, line = (audio, out_audio) if i == 3 else (video, out_video)
+        downtrack = DownTrack(
+            track,
+            sink,
+            line,
+            initial_layer=i % 3,
+            counters=counters,
+            on_layer=lambda _: None,
+            forwarder_class=k.forwarder.Forwarder,
+        )
+        track.downtracks.append(downtrack)
+        subscriptions.append(downtrack)
+    frame_now = -1
+    for frame, data in _packets(sc):
+        now_ms = 1000 + 33 * frame
+        if frame != frame_now:
+            frame_now = frame
+            if frame in sc["targets"]:
+                subscriptions[0].set_target(sc["targets"][frame], now_ms)
+                subscriptions[1].set_target(2 - max(sc["targets"][frame], 0), now_ms)
+            audio.muted = video.muted = frame in sc["muted"]
+            if frame in sc["nacks"]:
+                seq = sc["nacks"][frame] % 40
+                for d in subscriptions:
+                    first = d.forwarder.last_seq - seq
+                    d.retransmit(build_nack(1, d.ssrc, [first & 0xFFFF])[12:], now_ms)
+        ingress.on_rtp(data, now_ms)
+    return (
+        [sink.rtp for sink in sinks],
+        [(d.packets_sent, d.octets_sent, d.forwarder.current) for d in subscriptions],
+        (counters.packets_in, counters.bytes_in, counters.packets_out, counters.bytes_out),
+        counters.retransmits,
+        counters.drops,
+        [(layer.ssrc, layer.stats.highest, layer.stats.received) for layer in video.layers],
+        video.layer_sizes,
+        video.report_blocks(now_ms) + audio.report_blocks(now_ms),
+    )
+
+
+# No explain phase: on long inputs it takes minutes after a failure.
+@settings(
+    max_examples=150,
+    phases=[p for p in Phase if p is not Phase.explain],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(sc=streams())
+def test_the_compiled_ingest_is_its_twin(sc: dict[str, Any]) -> None:
+    compiled, twin = _run(sc, kernels("cython")), _run(sc, kernels("python"))
+    assert compiled == twin
+    assert twin[2][0] > 0  # packets were received (and the outcome compared is not empty)
+
+
+def test_malformed_packets_are_counted_by_name() -> None:
+    """Each way of breaking a packet is caught where the spec says, in both implementations."""
+    valid = vp8_packet(
+        seq=1, ts=0, ssrc=1000, picture_id=0, tl0picidx=0, keyframe=True, start=True,
+        marker=True, body=b"x" * 20, rid=b"q",
+    )  # fmt: skip
+    expected = {
+        0: DropReason.MALFORMED_RTP,
+        1: DropReason.MALFORMED_RTP,
+        2: DropReason.MALFORMED_RTP,
+        3: DropReason.MALFORMED_RTP,
+        4: DropReason.MALFORMED_RTP,
+        5: DropReason.MALFORMED_VP8,
+        6: DropReason.UNKNOWN_PAYLOAD_TYPE,
+        7: DropReason.MALFORMED_RTP,
+    }
+    for implementation in ("cython", "python"):
+        k = kernels(implementation)
+        for how, reason in expected.items():
+            counters = MediaCounters()
+            ingress = PublisherIngress(
+                counters, remb_bps=1, ingest_class=k.ingest.Ingest, layer_class=k.ingest.Layer
+            )
+            ingress.add_track("V", VIDEO)
+            ingress.on_rtp(valid, 0)  # the SSRC is learnt
+            ingress.on_rtp(_malformed(valid, how), 0)
+            dropped = {r: n for r, n in counters.drops.items() if n}
+            assert dropped == {reason: 1}, (implementation, how)
