@@ -1,10 +1,15 @@
-"""CPU per forwarded packet of the node port's datapath alone: `python -m tests.bench.datapath`.
+"""CPU per forwarded packet of the node's packet path without signaling:
+`python -m tests.bench.datapath`.
 
-The floor under the SFU: one publisher's SRTP (1200-byte payloads, AES-128-GCM) comes into a
-``Datapath`` whose handler sends each packet to N subscribers with their own SRTP sessions (no
-forwarding decisions, no history). A second process sends at a fixed rate and drains the N
-subscriber sockets; the server's CPU (user + system, from getrusage) is read over the window.
-Run inside `unshare -n` like every WebRTC figure; not collected by pytest (no test_ prefix).
+One publisher's SRTP (1200-byte VP8 payloads, AES-128-GCM) comes into a ``Datapath`` and goes to
+N subscribers with their own SRTP sessions, two ways:
+- "datapath alone", the floor under the SFU: a handler that copies each packet to every
+  subscriber (no parsing, no forwarding decisions, no history);
+- "packet path": the node's own ingest (``PublisherIngress``: parse, route, statistics, store)
+  and one ``DownTrack`` per subscriber (decide, renumber, rewrite, history), as in a webinar.
+A second process sends at a fixed rate and drains the N subscriber sockets; the server's CPU
+(user + system, from getrusage) is read over the window. Run inside `unshare -n` like every
+WebRTC figure; not collected by pytest (no test_ prefix).
 """
 
 from __future__ import annotations
@@ -19,18 +24,27 @@ import struct
 import sys
 import time
 from multiprocessing.connection import Connection
+from typing import Any
 
 import pylibsrtp
 
 from cython_ext.twins import load
 from sfu.media.clock import monotonic_ms
+from sfu.media.counters import MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.ingress import PublisherIngress
 from sfu.webrtc import libsrtp
+from tests.support.packets import MID_ID, vp8_packet
+from tests.support.sinks import PeerSink
 
 FANOUT = 20
 RATES = (400, 2000, 10000)  # publisher packets/s; a 1→20 webinar's video is ~400
+MODES = ("datapath alone", "packet path")
 WINDOW_S = 5.0
 WARMUP_S = 1.0
-PAYLOAD = b"\x90" * 1200
+BODY = b"\x90" * 1180  # with the headers and VP8 descriptor, 1,200-byte payloads
+KEYFRAME_EVERY = 3000  # packets
 GCM = pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM
 
 
@@ -54,6 +68,30 @@ class Echo:
         pass
 
 
+def _handler(mode: str, peers: list[Any]) -> Any:
+    """The handler of the publisher's peer for ``mode``, sending to ``peers``."""
+    if mode == "datapath alone":
+        return Echo(peers)
+    counters = MediaCounters()
+    ingress = PublisherIngress(counters, remb_bps=1)
+    receiver = ingress.add_track(
+        "T", MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID), (), 0)
+    )
+    for i, peer in enumerate(peers):
+        line = MediaLine("1", "video", 96, "video/vp8", 90000, ExtensionIds(), (), 0x1000 + i)
+        receiver.downtracks.append(
+            DownTrack(
+                receiver,
+                PeerSink(peer),
+                line,
+                initial_layer=0,
+                counters=counters,
+                on_layer=lambda _: None,
+            )
+        )
+    return ingress
+
+
 def _server(keys: list[bytes], ready: Connection, result: Connection) -> None:
     async def main() -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -66,25 +104,29 @@ def _server(keys: list[bytes], ready: Connection, result: Connection) -> None:
             libsrtp=libsrtp.functions(),
             pointer_of=libsrtp.session_pointer,
         )
-        subscribers: list = []  # type: ignore[type-arg]
-        publisher = datapath.peer(Echo(subscribers), lambda why: None)
-        publisher.set_keys(_session(keys[0], False), _session(keys[0], True))
         ready.send(sock.getsockname())
         addresses = ready.recv()
-        datapath.bind(addresses[0], publisher)
-        for key, address in zip(keys[1:], addresses[1:], strict=True):
-            peer = datapath.peer(Echo([]), lambda why: None)
-            peer.set_keys(_session(key, False), _session(key, True))
-            peer.set_destination(address)
-            subscribers.append(peer)
         asyncio.get_running_loop().add_reader(sock.fileno(), datapath.on_readable)
-        for _ in RATES:
-            await asyncio.to_thread(ready.recv)  # the window starts
-            start, sent = resource.getrusage(resource.RUSAGE_SELF), datapath.sent
-            await asyncio.to_thread(ready.recv)  # and ends
-            end = resource.getrusage(resource.RUSAGE_SELF)
-            cpu = end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime
-            result.send((cpu, datapath.sent - sent))
+        for mode in MODES:
+            subscribers = []
+            for key, address in zip(keys[1:], addresses[1:], strict=True):
+                peer = datapath.peer(Echo([]), lambda why: None)
+                peer.set_keys(_session(key, False), _session(key, True))
+                peer.set_destination(address)
+                subscribers.append(peer)
+            publisher = datapath.peer(_handler(mode, subscribers), lambda why: None)
+            publisher.set_keys(_session(keys[0], False), _session(keys[0], True))
+            datapath.bind(addresses[0], publisher)
+            for _ in RATES:
+                await asyncio.to_thread(ready.recv)  # the window starts
+                start, sent = resource.getrusage(resource.RUSAGE_SELF), datapath.sent
+                await asyncio.to_thread(ready.recv)  # and ends
+                end = resource.getrusage(resource.RUSAGE_SELF)
+                cpu = end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime
+                result.send((cpu, datapath.sent - sent))
+            publisher.close()
+            for peer in subscribers:
+                peer.close()
 
     asyncio.run(main())
 
@@ -106,8 +148,18 @@ def _send_for(
         if time.monotonic() >= next_burst:
             for _ in range(10):
                 seq += 1
-                header = struct.pack("!BBHII", 0x80, 96, seq & 0xFFFF, seq * 300, 0x42)
-                pub.sendto(tx.protect(header + PAYLOAD), server)
+                packet = vp8_packet(
+                    seq=seq,
+                    ts=seq * 300,
+                    ssrc=0x42,
+                    picture_id=seq // 10,
+                    tl0picidx=seq // 10,
+                    keyframe=seq % KEYFRAME_EVERY == 1,
+                    start=seq % 10 == 1,
+                    marker=seq % 10 == 0,
+                    body=BODY,
+                )
+                pub.sendto(tx.protect(packet), server)
             next_burst += interval
         wait = max(0.0, min(0.002, next_burst - time.monotonic()))
         readable, _, _ = select.select(sinks, [], [], wait)
@@ -136,20 +188,22 @@ def main() -> None:
         sink.setblocking(False)
         sinks.append(sink)
     ready_here.send([pub.getsockname()] + [s.getsockname() for s in sinks])
-    tx = _session(keys[0], True)
-    seq = 0
-    print(f"datapath alone, fan-out {FANOUT}, AES-128-GCM, {len(PAYLOAD)}-byte payloads")
-    for rate in RATES:
-        seq = _send_for(WARMUP_S, rate, tx, seq, pub, server_address, sinks)
-        ready_here.send("start")
-        seq = _send_for(WINDOW_S, rate, tx, seq, pub, server_address, sinks)
-        ready_here.send("stop")
-        cpu, sent = result_here.recv()
-        print(
-            f"  {rate:>6} in pkt/s -> {sent / WINDOW_S:>8,.0f} out pkt/s: "
-            f"{cpu * 1e6 / max(sent, 1):5.2f} µs CPU per forwarded packet "
-            f"({100 * cpu / WINDOW_S:.0f} % of a core)"
-        )
+    print(f"fan-out {FANOUT}, AES-128-GCM, 1,200-byte VP8 payloads")
+    for mode in MODES:
+        tx = _session(keys[0], True)  # a new publisher: a new SRTP stream
+        seq = 0
+        print(f"  {mode}")
+        for rate in RATES:
+            seq = _send_for(WARMUP_S, rate, tx, seq, pub, server_address, sinks)
+            ready_here.send("start")
+            seq = _send_for(WINDOW_S, rate, tx, seq, pub, server_address, sinks)
+            ready_here.send("stop")
+            cpu, sent = result_here.recv()
+            print(
+                f"    {rate:>6} in pkt/s -> {sent / WINDOW_S:>8,.0f} out pkt/s: "
+                f"{cpu * 1e6 / max(sent, 1):5.2f} µs CPU per forwarded packet "
+                f"({100 * cpu / WINDOW_S:.0f} % of a core)"
+            )
     server.join(timeout=10)
     if server.is_alive():
         server.kill()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 class Sink:
     def __init__(self, *, connected: bool = True, record: bool = False) -> None:
@@ -16,3 +19,15 @@ class Sink:
 
     def send_rtcp(self, data: bytes) -> bool:
         return self.connected
+
+
+class PeerSink:
+    """A subscriber's MediaSink on the datapath, as sfu.webrtc.tap gives it: RTP straight into
+    the batch (``peer`` is a datapath ``Peer``)."""
+
+    def __init__(self, peer: Any) -> None:
+        self.send_rtp: Callable[[bytes], bool] = peer.send_rtp
+        self.connected = True
+
+    def send_rtcp(self, data: bytes) -> bool:
+        return True

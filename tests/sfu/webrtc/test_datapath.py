@@ -25,6 +25,7 @@ from sfu.webrtc import libsrtp
 from sfu.webrtc.datapath_py import Address
 from tests.support.kernels import Kernels, kernels
 from tests.support.packets import MID_ID, vp8_packet
+from tests.support.sinks import PeerSink
 
 KEY_UP, KEY_DOWN = os.urandom(30), os.urandom(30)
 
@@ -277,17 +278,6 @@ def test_a_failing_slow_path_is_counted_and_the_batch_goes_on(module: ModuleType
         assert rig.datapath.slow_path_errors == 1
     finally:
         rig.close()
-
-
-class PeerSink:
-    """A subscriber's MediaSink on the datapath, as sfu.webrtc.tap gives it: RTP straight in."""
-
-    def __init__(self, peer: Any) -> None:
-        self.send_rtp = peer.send_rtp
-        self.connected = True
-
-    def send_rtcp(self, data: bytes) -> bool:
-        return True
 
 
 def test_forwarding_runs_no_python_per_packet() -> None:
