@@ -86,11 +86,11 @@ cdef class Forwarder:
             self.octets_sent += PyBytes_GET_SIZE(out) - 12
         return sent
 
-    def resend(
+    def rewrite(
         self, RtpPacket packet not None, long long seq, long long timestamp, int picture_id,
         int tl0picidx, long long now_ms,
     ):
-        """A stored packet as it was sent under ``seq`` (a history entry), for a NACK."""
+        """``packet`` as this subscriber gets it under this numbering: see forwarder_py."""
         self._header.seq, self._header.timestamp = <uint16_t>seq, <uint32_t>timestamp
         self._header.picture_id, self._header.tl0picidx = picture_id, tl0picidx
         return self._rewrite(packet, now_ms)

@@ -235,7 +235,7 @@ class DownTrack(Generic[S]):
             packet = self.receiver.stored(layer, ext_seq)
             if packet is None:  # the layer's store moved on (or the layer was re-bound)
                 continue
-            out = forwarder.resend(packet, seq, timestamp, picture_id, tl0picidx, now_ms)
+            out = forwarder.rewrite(packet, seq, timestamp, picture_id, tl0picidx, now_ms)
             if self._sink.send_rtp(out):
                 self._counters.retransmits += 1
         if over_limit:

@@ -100,7 +100,7 @@ class Forwarder:
             return DropReason.TOO_OLD.code  # from before the current layer's start point
         seq, ts = translated
         picture_id, tl0picidx = self._vp8.translate(packet.picture_id, packet.tl0picidx)
-        out = self._rewrite(packet, seq, ts, picture_id, tl0picidx, now_ms)
+        out = self.rewrite(packet, seq, ts, picture_id, tl0picidx, now_ms)
         self.history.put(seq & 0xFFFF, packet.layer, packet.ext_seq, ts, picture_id, tl0picidx)
         return out
 
@@ -112,7 +112,7 @@ class Forwarder:
         self.octets_sent += len(out) - 12
         return True
 
-    def resend(
+    def rewrite(
         self,
         packet: RtpPacket,
         seq: int,
@@ -121,18 +121,8 @@ class Forwarder:
         tl0picidx: int,
         now_ms: int,
     ) -> bytes:
-        """A stored packet as it was sent under ``seq`` (a history entry), for a NACK."""
-        return self._rewrite(packet, seq, timestamp, picture_id, tl0picidx, now_ms)
-
-    def _rewrite(
-        self,
-        packet: RtpPacket,
-        seq: int,
-        timestamp: int,
-        picture_id: int,
-        tl0picidx: int,
-        now_ms: int,
-    ) -> bytes:
+        """``packet`` as this subscriber gets it under this numbering (a history entry's, for a
+        NACK)."""
         return rewrite_rtp(
             packet.data,
             packet.payload_offset,

@@ -32,11 +32,11 @@ from cython_ext.twins import load
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
-from sfu.media.downtrack import DownTrack
 from sfu.media.ingress import PublisherIngress
 from sfu.webrtc import libsrtp
 from tests.support.packets import MID_ID, vp8_packet
 from tests.support.sinks import PeerSink
+from tests.support.tracks import subscribe
 
 FANOUT = 20
 RATES = (400, 2000, 10000)  # publisher packets/s; a 1→20 webinar's video is ~400
@@ -78,17 +78,7 @@ def _handler(mode: str, peers: list[Any]) -> Any:
         "T", MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID), (), 0)
     )
     for i, peer in enumerate(peers):
-        line = MediaLine("1", "video", 96, "video/vp8", 90000, ExtensionIds(), (), 0x1000 + i)
-        receiver.downtracks.append(
-            DownTrack(
-                receiver,
-                PeerSink(peer),
-                line,
-                initial_layer=0,
-                counters=counters,
-                on_layer=lambda _: None,
-            )
-        )
+        subscribe(receiver, PeerSink(peer), counters, ssrc=0x1000 + i)
     return ingress
 
 

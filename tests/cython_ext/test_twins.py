@@ -124,7 +124,7 @@ def test_both_implementations_take_the_same_parameters() -> None:
         "stats": ("StreamStats.update", "StreamStats.on_sender_report", "StreamStats.report"),
         "store": ("PacketStore.put", "PacketStore.get", "PacketStore.after"),
         "forwarder": (
-            *(f"Forwarder.{n}" for n in ("forward", "send", "resend", "switch", "pause")),
+            *(f"Forwarder.{n}" for n in ("forward", "send", "rewrite", "switch", "pause")),
         ),
         "history": ("PacketHistory.put", "PacketHistory.forget_before", "PacketHistory.answer"),
         "fanout": ("fan_out",),

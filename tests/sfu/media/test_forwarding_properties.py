@@ -29,6 +29,7 @@ from sfu.rtp.seqnum import diff32, unwrap16
 from tests.support.kernels import Kernels
 from tests.support.packets import MID_ID, RID_ID, vp8_packet
 from tests.support.sinks import Sink
+from tests.support.tracks import published
 
 RIDS = ("q", "h", "f")
 FRAME_TICKS = 3000  # 30 fps at 90 kHz
@@ -107,14 +108,7 @@ def _receiver(counters: MediaCounters, kernels: Kernels) -> TrackReceiver:
     publisher = MediaLine(
         "0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID, rid=RID_ID), RIDS
     )
-    receiver = TrackReceiver(
-        "T",
-        publisher,
-        send_rtcp=lambda _: True,
-        local_ssrc=1,
-        counters=counters,
-        layer_class=kernels.ingest.Layer,
-    )
+    receiver = published(publisher, counters, layer_class=kernels.ingest.Layer)
     for layer in range(3):
         receiver.bind_ssrc(layer, 1000 + layer)
     return receiver

@@ -22,12 +22,12 @@ from sfu.media.history_py import (
     RESEND_INTERVAL_MS,
     RESEND_RATE_PER_S,
 )
-from sfu.media.receiver import TrackReceiver
 from sfu.rtp import rtp_py
 from sfu.rtp.rtcp import build_nack, nack_seqs
 from tests.support.kernels import Kernels
 from tests.support.packets import vp8_packet
 from tests.support.sinks import Sink
+from tests.support.tracks import published, subscribe
 
 
 @pytest.fixture
@@ -212,26 +212,10 @@ def test_both_implementations_answer_alike(
 
 def _subscribed(kernels: Kernels, counters: MediaCounters, sink: Sink) -> tuple[Any, DownTrack]:
     """A published VP8 track (one layer, SSRC 0x1234) and one subscription to it."""
-    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), (), 0xABC)
-    receiver = TrackReceiver(
-        "T",
-        line,
-        send_rtcp=lambda _: True,
-        local_ssrc=1,
-        counters=counters,
-        layer_class=kernels.ingest.Layer,
-    )
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), ())
+    receiver = published(line, counters, layer_class=kernels.ingest.Layer)
     receiver.bind_ssrc(0, 0x1234)
-    downtrack = DownTrack(
-        receiver,
-        sink,
-        line,
-        initial_layer=0,
-        counters=counters,
-        on_layer=lambda _: None,
-        forwarder_class=kernels.forwarder.Forwarder,
-    )
-    receiver.downtracks.append(downtrack)
+    downtrack = subscribe(receiver, sink, counters, forwarder_class=kernels.forwarder.Forwarder)
     return receiver.layers[0], downtrack
 
 

@@ -19,13 +19,13 @@ import pytest
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
-from sfu.media.downtrack import DownTrack
 from sfu.media.ingress import PublisherIngress
 from sfu.webrtc import libsrtp
 from sfu.webrtc.datapath_py import Address
 from tests.support.kernels import Kernels, kernels
 from tests.support.packets import MID_ID, vp8_packet
 from tests.support.sinks import PeerSink
+from tests.support.tracks import subscribe
 
 KEY_UP, KEY_DOWN = os.urandom(30), os.urandom(30)
 
@@ -296,17 +296,7 @@ def test_forwarding_runs_no_python_per_packet() -> None:
         peer = rig.datapath.peer(Handler(), rig.drops.append)
         peer.set_keys(_session(KEY_UP, False), _session(os.urandom(30), True))
         peer.set_destination(rig.client_addr)
-        out = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), 0x50 + i)
-        receiver.downtracks.append(
-            DownTrack(
-                receiver,
-                PeerSink(peer),
-                out,
-                initial_layer=0,
-                counters=counters,
-                on_layer=lambda _: None,
-            )
-        )
+        subscribe(receiver, PeerSink(peer), counters, ssrc=0x50 + i)
 
     def publish(seq: int) -> bytes:
         return rig.client_tx.protect(
