@@ -22,6 +22,7 @@ from sfu.rtp.rtcp import build_nack
 from tests.support.kernels import Kernels, kernels
 from tests.support.packets import MID_ID, RID_ID, vp8_packet
 from tests.support.sinks import Sink
+from tests.support.tracks import subscribe
 
 RIDS = ("q", "h", "f")
 RRID_ID, LEVEL_ID = 11, 12
@@ -233,3 +234,49 @@ def test_malformed_packets_are_counted_by_name() -> None:
             ingress.on_rtp(_malformed(valid, how), 0)
             dropped = {r: n for r, n in counters.drops.items() if n}
             assert dropped == {reason: 1}, (implementation, how)
+
+
+def _ingress(k: Kernels, sink: Sink) -> tuple[PublisherIngress, MediaCounters]:
+    """A publish connection with the video track learnt on SSRC 1000 (layer q), subscribed."""
+    counters = MediaCounters()
+    ingress = PublisherIngress(
+        counters, remb_bps=1, ingest_class=k.ingest.Ingest, layer_class=k.ingest.Layer
+    )
+    video = ingress.add_track("V", VIDEO)
+    random.seed(5)
+    subscribe(video, sink, counters, forwarder_class=k.forwarder.Forwarder)
+    first = vp8_packet(
+        seq=1, ts=0, ssrc=1000, picture_id=0, tl0picidx=0, keyframe=True, start=True,
+        marker=True, body=b"x" * 20, rid=b"q",
+    )  # fmt: skip
+    ingress.on_rtp(first, 0)
+    return ingress, counters
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(
+            st.binary(max_size=120),
+            st.sampled_from(["raw", "rtp", "rtp with our ssrc"]),
+            st.integers(0, 255),
+        ),
+        max_size=12,
+    )
+)
+def test_random_bytes_are_dropped_alike(datagrams: list[tuple[bytes, str, int]]) -> None:
+    """Arbitrary bytes, or bytes behind a plausible header (version 2, the learnt SSRC): both
+    implementations count the same drops and send the same packets, and neither raises."""
+    outcomes = []
+    for implementation in ("cython", "python"):
+        sink = Sink(record=True)
+        ingress, counters = _ingress(kernels(implementation), sink)
+        for i, (body, kind, first) in enumerate(datagrams):
+            data = body
+            if kind != "raw":
+                ssrc = 1000 if kind == "rtp with our ssrc" else 77
+                header = struct.pack("!BBHII", 0x80 | first & 0x3F, VIDEO_PT, 2 + i, 0, ssrc)
+                data = header + body
+            ingress.on_rtp(data, 10 * i)
+        outcomes.append((sink.rtp, counters.packets_in, counters.packets_out, counters.drops))
+    assert outcomes[0] == outcomes[1]
