@@ -15,26 +15,28 @@ from cython_ext.packet cimport RtpPacket
 
 def fan_out(list downtracks not None, RtpPacket packet not None, long long now_ms):
     """See sfu.media.fanout_py.fan_out."""
-    return fan_out_c(downtracks, packet, now_ms)
+    cdef Outcome out
+    slow = fan_out_c(downtracks, packet, now_ms, &out)
+    return out.sent, out.octets, out.other, out.paused, slow
 
 
-cdef tuple fan_out_c(list downtracks, RtpPacket packet, long long now_ms):
-    cdef long long sent = 0, octets = 0, other = 0, paused = 0
+cdef list fan_out_c(list downtracks, RtpPacket packet, long long now_ms, Outcome* out):
     cdef Forwarder f
     cdef list slow = None
+    out.sent = out.octets = out.other = out.paused = 0
     for downtrack in downtracks:
         f = <Forwarder?>downtrack.forwarder  # the compiled one (TypeError otherwise)
-        out = f._forward(packet, now_ms)
-        if type(out) is bytes:
-            if f._send(<bytes>out):
-                sent += 1
-                octets += len(<bytes>out)
-        elif out == DROP_LAYER_NOT_SELECTED and not f._waiting():
-            other += 1
-        elif out == DROP_PAUSED:
-            paused += 1
+        verdict = f._forward(packet, now_ms)
+        if type(verdict) is bytes:
+            if f._send(<bytes>verdict):
+                out.sent += 1
+                out.octets += len(<bytes>verdict)
+        elif verdict == DROP_LAYER_NOT_SELECTED and not f._waiting():
+            out.other += 1
+        elif verdict == DROP_PAUSED:
+            out.paused += 1
         else:
             if slow is None:
                 slow = []
-            slow.append((downtrack, out))
-    return sent, octets, other, paused, slow
+            slow.append((downtrack, verdict))
+    return slow

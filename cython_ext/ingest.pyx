@@ -15,7 +15,7 @@ from cython_ext.drops cimport (
     DROP_LAYER_NOT_SELECTED, DROP_MALFORMED_RTP, DROP_MALFORMED_VP8, DROP_MUTED, DROP_PAUSED,
     DROP_UNKNOWN_PAYLOAD_TYPE,
 )
-from cython_ext.fanout cimport fan_out_c
+from cython_ext.fanout cimport Outcome, fan_out_c
 from cython_ext.packet cimport RtpPacket
 from cython_ext.rtp cimport (
     EXT_AUDIO_LEVEL, EXT_MID, EXT_RID, EXT_RRID, Parsed, Vp8Layout, WANTED, parse_header,
@@ -70,6 +70,8 @@ cdef class Layer:
         cdef int width, height
         cdef Vp8Layout d
         cdef RtpPacket packet
+        cdef Outcome out
+        cdef list slow
         if r.payload_type != self.payload_type:  # before the statistics: not this stream's
             counts.drop(DROP_UNKNOWN_PAYLOAD_TYPE, 1)
             return 0
@@ -105,13 +107,13 @@ cdef class Layer:
         self.store._put(packet)
         if not self.downtracks:
             return 0
-        sent, octets, other, paused, slow = fan_out_c(self.downtracks, packet, now_ms)
-        counts.packets_out += sent
-        counts.bytes_out += octets
-        if other:
-            counts.drop(DROP_LAYER_NOT_SELECTED, other)
-        if paused:
-            counts.drop(DROP_PAUSED, paused)
+        slow = fan_out_c(self.downtracks, packet, now_ms, &out)
+        counts.packets_out += out.sent
+        counts.bytes_out += out.octets
+        if out.other:
+            counts.drop(DROP_LAYER_NOT_SELECTED, out.other)
+        if out.paused:
+            counts.drop(DROP_PAUSED, out.paused)
         if slow is not None:
             for downtrack, code in slow:
                 downtrack.handle(code, packet, now_ms)

@@ -1,7 +1,13 @@
 # cython: language_level=3
 """The received packet, compiled: sfu/media/packet_py.py is the spec."""
 
+cimport cython
 
+
+# Not tracked by the garbage collector: it holds only bytes and numbers, so it cannot be part of
+# a cycle, and one is made per received packet (tracked, they made the collector run a full
+# collection every few seconds over every packet in the layers' stores).
+@cython.no_gc
 cdef class RtpPacket:
     """See sfu.media.packet_py.RtpPacket."""
 
