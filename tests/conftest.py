@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# The suite's clients encode and decode with aiortc in this process: import it whole (with PyAV)
+# before a test imports sfu.webrtc, which would load it without codecs (sfu/webrtc/nocodecs.py).
+import aiortc  # noqa: F401
 import pytest
 from hypothesis import settings
 
