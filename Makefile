@@ -22,7 +22,7 @@ $(VENV)/.locked: requirements/dev.lock
 	touch $@
 
 # The package itself (and its Cython kernels) is built against the locked build requirements.
-$(VENV)/.installed: $(VENV)/.locked pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
+$(VENV)/.installed: $(VENV)/.locked pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd load_tests/*.pyx)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -74,4 +74,4 @@ lint: install
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info cython_ext/*.c cython_ext/*.so
+	rm -rf $(VENV) build *.egg-info cython_ext/*.c cython_ext/*.so load_tests/*.c load_tests/*.so
