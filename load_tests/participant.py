@@ -88,6 +88,7 @@ class Participant:
             pc.addTransceiver(seam.SilentTrack("video"), direction="sendonly")
         if self.scenario.audio:
             pc.addTransceiver(seam.SilentTrack("audio"), direction="sendonly")
+        seam.mute_sender_reports(pc)
         await pc.setLocalDescription(await pc.createOffer())
         offer = add_simulcast(pc.localDescription.sdp, RIDS)
         answer = await exchange(offer)
@@ -169,9 +170,8 @@ class Participant:
                         await send(audio)
                     next_audio += AUDIO_NS
                 if now >= next_sr:
-                    reports = source.sender_reports(time.time())
-                    if reports:
-                        await send(reports)
+                    for report in source.sender_reports(time.time()):
+                        await send(report)
                     next_sr += SR_NS
                 wait_ns = min(next_video, next_audio, next_sr) - time.monotonic_ns()
                 await asyncio.sleep(max(wait_ns, 0) / 1e9)

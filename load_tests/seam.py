@@ -73,6 +73,19 @@ def hook(
     dtls._handle_rtcp_data = rtcp
 
 
+def mute_sender_reports(pc: RTCPeerConnection) -> None:
+    """Keep aiortc's senders from reporting on SSRCs nothing is sent on: the publisher sends its
+    own sender reports for the streams it really sends (aiortc's SRs for its unused video SSRC
+    and its audio SSRC at packet count 0 made Janus log "Incoming RTCP SR SSRC does not match"
+    and drop them)."""
+
+    async def nothing(packets: Any) -> None:
+        pass
+
+    for transceiver in pc.getTransceivers():
+        setattr(transceiver.sender, "_send_rtcp", nothing)  # noqa: B010 (mypy: not a method)
+
+
 def sender(pc: RTCPeerConnection) -> Callable[[bytes], Awaitable[None]]:
     """Protect and send one RTP or RTCP packet on the connection's bundle transport."""
     send: Callable[[bytes], Awaitable[None]] = _dtls(pc)._send_rtp

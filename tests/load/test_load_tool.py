@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from load_tests import report, seam
-from load_tests.clip import load_clip
+from load_tests.clip import Clip, VideoClip, load_clip
 from load_tests.ours import local_sfu
+from load_tests.publishing import MediaSource
 from load_tests.results import StepResult
+from load_tests.rtp import read_sender_reports
 from load_tests.runner import measure
 from load_tests.scenario import Scenario, ScenarioError, parse_scenarios
+from load_tests.sdp import MID_URI, RID_URI, send_params
 from load_tests.spread import measure_spread, split
 
 CACHE = Path.home() / ".cache" / "seed-sfu-load"
@@ -89,3 +92,27 @@ def test_a_bad_scenario_file_names_each_problem() -> None:
         parse_scenarios('[[scenario]]\nname = "x"\nunknown_field = 1\n', source="f.toml")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         parse_scenarios("[[scenario", source="f.toml")
+
+
+def test_publishers_report_each_stream_alone_with_the_ssrc_the_offer_declared() -> None:
+    """Janus reads an RTCP compound as its first sender's: one SR per packet, and the audio sent
+    on the SSRC the SDP announced."""
+    audio = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n"
+    offer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n"
+        f"a=extmap:4 {MID_URI}\r\na=extmap:10 {RID_URI}\r\na=rtpmap:96 VP8/90000\r\n"
+        f"{audio}a=ssrc:1234 cname:x\r\n"
+    )
+    answer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
+        "a=simulcast:recv q;h;f\r\n"
+    )
+    params = send_params(offer, answer + audio, ("q", "h", "f"))
+    assert params.audio_ssrc == 1234
+    layer = VideoClip(frames=(b"\x00" * 10,), keyframes=(0,))
+    source = MediaSource(Clip(layers=(layer,) * 3, audio=(b"\x01",)), params)
+    source.video_frame(0)
+    source.audio_frame(0)
+    reports = source.sender_reports(1_000.0)
+    assert [read_sender_reports(r)[0][0] for r in reports] == [*source.ssrcs, 1234]
+    assert all(len(read_sender_reports(r)) == 1 for r in reports)
