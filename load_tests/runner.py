@@ -86,6 +86,7 @@ def new_result(target: Target, scenario: Scenario) -> StepResult:
         * (scenario.viewers + (scenario.publishers if scenario.publishers > 1 else 0)),
         expected_streams=scenario.subscriptions,
         window_s=0.0,
+        video_subscriptions=scenario.video_subscriptions,
     )
 
 
