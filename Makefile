@@ -22,7 +22,7 @@ $(VENV)/.locked: requirements/dev.lock
 	touch $@
 
 # The package itself (and its Cython kernels) is built against the locked build requirements.
-$(VENV)/.installed: $(VENV)/.locked pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
+$(VENV)/.installed: $(VENV)/.locked pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd load_tests/*.pyx)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -54,8 +54,8 @@ system-deps-bench:
 	@command -v janus >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus)
 
 # Kernel and browser-call micro-benchmarks, then the load tool against our SFU and Janus
-# (meeting 4x4, webinar 1->20; meeting and webinar ramps), the generator spread over two processes:
-# results/load/bench.{json,md,png} and the ratio table.
+# (meeting 4x4, webinar 1->20; meeting and panel ramps), the generator spread over two processes:
+# results/load/bench.{json,md,png}, the ratio table and where each node crosses the thresholds.
 bench: install system-deps-test system-deps-bench
 	$(NETNS) $(VENV)/bin/python -m tests.bench
 	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench --workers 2
@@ -74,4 +74,4 @@ lint: install
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info cython_ext/*.c cython_ext/*.so
+	rm -rf $(VENV) build *.egg-info cython_ext/*.c cython_ext/*.so load_tests/*.c load_tests/*.so

@@ -1,4 +1,5 @@
-"""Build the Cython kernels of cython_ext/ with the package (metadata lives in pyproject.toml).
+"""Build the Cython kernels of cython_ext/, and the load tool's receive path (load_tests/), with
+the package (metadata lives in pyproject.toml).
 
 SFU_CY_DEBUG=1 builds them with bounds checks and line tracing, for debugging and coverage.
 """
@@ -13,12 +14,13 @@ DEBUG = os.environ.get("SFU_CY_DEBUG") == "1"
 
 extensions = [
     Extension(
-        f"cython_ext.{pyx.stem}",
+        f"{package}.{pyx.stem}",
         [str(pyx)],
         extra_compile_args=["-O2"] if not DEBUG else ["-O0", "-g"],
         define_macros=[("CYTHON_TRACE_NOGIL", "1")] if DEBUG else [],
     )
-    for pyx in sorted(Path("cython_ext").glob("*.pyx"))
+    for package in ("cython_ext", "load_tests")
+    for pyx in sorted(Path(package).glob("*.pyx"))
 ]
 
 setup(

@@ -23,7 +23,7 @@ from rich.console import Console
 from load_tests import janus, ours, report, seam, worker
 from load_tests.clip import Clip, load_clip
 from load_tests.display import Progress
-from load_tests.ramp import last_good, steps, thresholds
+from load_tests.ramp import Step, crossing, last_good, steps, thresholds
 from load_tests.results import StepResult, failures
 from load_tests.runner import Target
 from load_tests.scenario import PRESETS, Ramp, Scenario, ScenarioError, load_scenarios
@@ -32,8 +32,11 @@ from load_tests.spread import measure_spread
 DEFAULT_CACHE = Path.home() / ".cache" / "seed-sfu-load"
 BENCH_SCENARIOS = ("meeting-4x4", "webinar-1x20")
 BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
-# How many packets/s one node process forwards before quality drops: one publisher, more viewers.
-CAPACITY_RAMP = Ramp(field="viewers", start=40, step=40, stop=280)
+# How many packets/s one node process forwards before quality drops: a panel of four publishers
+# at 720p (~1.6k pkt/s to each viewer), more viewers, until the node runs out of its core (ours
+# near 115k pkt/s with 80). Few viewers carry much: a ramp of 1 -> N webinars ended where joins
+# to our busy node timed out (hundreds of them: 23 of 300 at 10 joins/s), before forwarding did.
+CAPACITY_RAMP = Ramp(field="viewers", start=10, step=10, stop=200)
 TARGETS = ("ours", "ours-aioice", "janus")
 TARGETS_HELP = "ours-aioice: our node on aiortc's ICE (a port per peer connection, SFU_UDP_PORT=0)"
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
@@ -65,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
     bench = sub.add_parser(
         "bench",
-        help="meeting 4x4 and webinar 1→20 on every target; meeting and webinar ramps",
+        help="meeting 4x4 and webinar 1→20 on every target; meeting and panel ramps",
     )
     bench.add_argument("--duration", type=float, default=20.0, help="window per scenario (s)")
     bench.add_argument("--no-ramp", action="store_true")
@@ -139,8 +142,9 @@ class Session:
         )
         return result
 
-    async def ramp(self, target: Target, base: Scenario, ramp: Ramp) -> int | None:
-        done: list[tuple[int, StepResult]] = []
+    async def ramp(self, target: Target, base: Scenario, ramp: Ramp) -> list[Step]:
+        """The steps measured, up to the first beyond the thresholds."""
+        done: list[Step] = []
         limits = thresholds(ramp)
         for scenario in steps(base, ramp):
             if self.stop.is_set():
@@ -151,7 +155,7 @@ class Session:
                 break
         best = last_good(done, limits)
         self.ramps[f"{target.name}:{base.name}"] = {"field": ramp.field, "last_good": best}
-        return best
+        return done
 
     def write(self, stem: str, extra_md: str = "") -> None:
         out: Path = self.args.out
@@ -203,37 +207,48 @@ async def _bench(session: Session) -> None:
         name="meeting", publishers=4, duration_s=min(args.duration, 10), warmup_s=3
     )
     capacity_base = Scenario(
-        name="webinar", publishers=1, layer="f", duration_s=min(args.duration, 10), warmup_s=3
+        name="panel", publishers=4, layer="f", duration_s=min(args.duration, 10), warmup_s=3
     )
     by_target: dict[str, list[StepResult]] = {}
     max_sizes: dict[str, int | None] = {}
-    capacity: dict[str, StepResult | None] = {}
+    limits: dict[str, report.Limit] = {}
     try:
         for name in TARGETS:
+            ramps = name != "ours-aioice" and not args.no_ramp
             async with _target(name, args, workdir) as target:
                 for scenario in base:
                     if not session.stop.is_set():
                         by_target.setdefault(name, []).append(await session.step(target, scenario))
-                if name != "ours-aioice" and not args.no_ramp and not session.stop.is_set():
-                    max_sizes[name] = await session.ramp(target, ramp_base, BENCH_RAMP)
-                    viewers = await session.ramp(target, capacity_base, CAPACITY_RAMP)
-                    capacity[name] = next(
-                        (
-                            r
-                            for r in session.results
-                            if r.target == name and r.scenario == f"webinar-viewers-{viewers}"
-                        ),
-                        None,
-                    )
+                if ramps and not session.stop.is_set():
+                    meeting = await session.ramp(target, ramp_base, BENCH_RAMP)
+                    max_sizes[name] = last_good(meeting, thresholds(BENCH_RAMP))
+            if not ramps or session.stop.is_set():
+                continue
+            # A fresh node: memory a process once held stays in its RSS, so RSS per subscription
+            # is measured from a node that has carried nothing before the panel ramp.
+            async with _target(name, args, workdir) as target:
+                idle = target.proc()
+                panel = await session.ramp(target, capacity_base, CAPACITY_RAMP)
+                good, beyond = crossing(panel, thresholds(CAPACITY_RAMP))
+                limits[name] = report.Limit(
+                    good[1] if good else None,
+                    beyond[1] if beyond else None,
+                    idle.rss_bytes / 2**20 if idle else None,
+                )
     finally:
         table = report.ratio_table(
             by_target.get("ours", []),
             by_target.get("janus", []),
             by_target.get("ours-aioice", []),
             None if args.no_ramp else max_sizes,
-            capacity,
         )
-        session.write("bench", "ours / Janus (lower is better, except meeting size):\n\n" + table)
+        session.write(
+            "bench",
+            "ours / Janus (lower is better, except meeting size):\n\n"
+            + table
+            + "\nWhere each node process crosses the thresholds (panel ramp: 4 publishers at "
+            "720p, N viewers):\n\n" + report.limit_table(limits, thresholds(CAPACITY_RAMP)),
+        )
 
 
 async def _janus_only(session: Session) -> None:

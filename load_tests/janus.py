@@ -24,6 +24,7 @@ import httpx
 from load_tests.clip import Clip
 from load_tests.participant import Participant
 from load_tests.process import stop, wait_answering
+from load_tests.receiving import ReceivePath
 from load_tests.scenario import LAYERS, Scenario
 from load_tests.sdp import keep_candidates
 from load_tests.server import ProcSample, read_proc
@@ -194,10 +195,11 @@ class JanusParticipant(Participant):
         identity: str,
         scenario: Scenario,
         clip: Clip,
+        path: ReceivePath,
         *,
         publish: bool,
     ) -> None:
-        super().__init__(identity, scenario, clip, publish=publish)
+        super().__init__(identity, scenario, clip, path, publish=publish)
         self.target, self.room = target, room
 
     async def join(self) -> None:
@@ -289,9 +291,18 @@ class JanusSfu:
             )
 
     def participant(
-        self, room: str, identity: str, scenario: Scenario, clip: Clip, *, publish: bool
+        self,
+        room: str,
+        identity: str,
+        scenario: Scenario,
+        clip: Clip,
+        path: ReceivePath,
+        *,
+        publish: bool,
     ) -> JanusParticipant:
-        return JanusParticipant(self, self._rooms[room], identity, scenario, clip, publish=publish)
+        return JanusParticipant(
+            self, self._rooms[room], identity, scenario, clip, path, publish=publish
+        )
 
     async def end_rooms(self, rooms: list[str]) -> None:
         for name in rooms:

@@ -22,6 +22,7 @@ import websockets
 from load_tests.clip import Clip
 from load_tests.participant import Participant
 from load_tests.process import stop, wait_answering
+from load_tests.receiving import ReceivePath
 from load_tests.scenario import Scenario
 from load_tests.server import ProcSample, read_proc, scrape
 
@@ -37,10 +38,11 @@ class OurParticipant(Participant):
         identity: str,
         scenario: Scenario,
         clip: Clip,
+        path: ReceivePath,
         *,
         publish: bool,
     ) -> None:
-        super().__init__(identity, scenario, clip, publish=publish)
+        super().__init__(identity, scenario, clip, path, publish=publish)
         self.target, self.room = target, room
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -170,9 +172,16 @@ class OurSfu:
         return result
 
     def participant(
-        self, room: str, identity: str, scenario: Scenario, clip: Clip, *, publish: bool
+        self,
+        room: str,
+        identity: str,
+        scenario: Scenario,
+        clip: Clip,
+        path: ReceivePath,
+        *,
+        publish: bool,
     ) -> OurParticipant:
-        return OurParticipant(self, room, identity, scenario, clip, publish=publish)
+        return OurParticipant(self, room, identity, scenario, clip, path, publish=publish)
 
     async def end_rooms(self, rooms: list[str]) -> None:
         for room in rooms:

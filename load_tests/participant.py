@@ -1,5 +1,6 @@
 """A synthetic participant, whatever SFU it talks to: a publish connection that replays the
-cached clip as RTP, and a subscribe connection whose packets are counted, never decoded.
+cached clip as RTP, and a subscribe connection whose packets are counted, never decoded, and
+reported on in RTCP receiver reports as a browser would.
 
 Signaling differs per SFU (``load_tests.ours``, ``load_tests.janus``); they call ``publish_via``
 and ``subscription_ready`` around their own offer/answer exchange.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Awaitable, Callable
 
@@ -18,7 +20,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from load_tests import seam
 from load_tests.clip import FPS, LAYER_SPECS, Clip
 from load_tests.publishing import MediaSource
-from load_tests.receiving import Receiver
+from load_tests.receiving import ReceivePath, ReceiverReports
 from load_tests.rtp import read_feedback
 from load_tests.scenario import Scenario
 from load_tests.sdp import add_simulcast, payload_kinds, send_params
@@ -27,6 +29,7 @@ CONNECT_TIMEOUT_S = 15.0
 FRAME_NS = 1_000_000_000 // FPS
 AUDIO_NS = 20_000_000
 SR_NS = 1_000_000_000
+RR_S = 1.0  # a browser's receiver report interval for video
 MAX_LAG_NS = 500_000_000  # behind by more than this (a stalled loop): skip ahead, no burst
 RIDS = tuple(spec.rid for spec in LAYER_SPECS)
 
@@ -40,17 +43,22 @@ def new_pc() -> RTCPeerConnection:
 
 
 class Participant:
-    def __init__(self, identity: str, scenario: Scenario, clip: Clip, *, publish: bool) -> None:
-        self.identity, self.scenario, self.clip = identity, scenario, clip
+    def __init__(
+        self, identity: str, scenario: Scenario, clip: Clip, path: ReceivePath, *, publish: bool
+    ) -> None:
+        self.identity, self.scenario, self.clip, self.path = identity, scenario, clip, path
         self.publishes = publish
         self.publish_pc: RTCPeerConnection | None = None
         self.subscribe_pc = new_pc()
         self.source: MediaSource | None = None
-        self.receiver = Receiver()
+        self.receiver = path.receiver()
+        self.reports = ReceiverReports(random.getrandbits(32) or 1)
         self.started_ns = 0
         self.published_ns = 0
         self.base_keyframe_requests = self.base_nacks = 0
         self._pump: asyncio.Task[None] | None = None
+        self._receiving: asyncio.Task[None] | None = None
+        self._token: int | None = None
 
     async def join(self) -> None:
         """Join the room through the SFU's signaling, publish if asked; subclasses do it."""
@@ -80,6 +88,7 @@ class Participant:
             pc.addTransceiver(seam.SilentTrack("video"), direction="sendonly")
         if self.scenario.audio:
             pc.addTransceiver(seam.SilentTrack("audio"), direction="sendonly")
+        seam.mute_sender_reports(pc)
         await pc.setLocalDescription(await pc.createOffer())
         offer = add_simulcast(pc.localDescription.sdp, RIDS)
         answer = await exchange(offer)
@@ -109,14 +118,36 @@ class Participant:
             self.base_nacks = self.source.nacks
 
     async def answer_subscription(self, offer: str) -> str:
-        """Apply an SFU's subscribe offer, return our answer, and count what arrives."""
+        """Apply an SFU's subscribe offer, return our answer, and count what arrives (through
+        aiortc until the connection is up, then on the compiled receive path)."""
         pc = self.subscribe_pc
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        self.receiver.kinds.update(payload_kinds(offer))
-        receiver = self.receiver
-        seam.hook(pc, lambda data: receiver.on_rtp(data, time.monotonic_ns()), None)
+        self.receiver.add_kinds(payload_kinds(offer))
+        receiver, reports = self.receiver, self.reports
+        seam.hook(
+            pc,
+            lambda data: receiver.on_rtp(data, time.monotonic_ns()),
+            lambda data: reports.on_rtcp(data, time.monotonic_ns()),
+        )
+        if self._receiving is None:
+            self._receiving = asyncio.create_task(self._receive(pc))
         return str(pc.localDescription.sdp)
+
+    async def _receive(self, pc: RTCPeerConnection) -> None:
+        """Once connected: hand the socket to the receive path, then report every second (a
+        random phase, so a room's reports do not all leave at once)."""
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            while not seam.connected(pc):  # noqa: ASYNC110 (aiortc has no event for it)
+                await asyncio.sleep(0.02)
+        self._token = self.path.attach(pc, self.receiver)
+        send = seam.sender(pc)
+        await asyncio.sleep(RR_S * random.random())
+        with contextlib.suppress(ConnectionError):
+            while True:
+                for packet in self.reports.packets(self.receiver.reports(), time.monotonic_ns()):
+                    await send(packet)
+                await asyncio.sleep(RR_S)
 
     async def _send_loop(
         self, source: MediaSource, send: Callable[[bytes], Awaitable[None]]
@@ -139,18 +170,20 @@ class Participant:
                         await send(audio)
                     next_audio += AUDIO_NS
                 if now >= next_sr:
-                    reports = source.sender_reports(time.time())
-                    if reports:
-                        await send(reports)
+                    for report in source.sender_reports(time.time()):
+                        await send(report)
                     next_sr += SR_NS
                 wait_ns = min(next_video, next_audio, next_sr) - time.monotonic_ns()
                 await asyncio.sleep(max(wait_ns, 0) / 1e9)
 
     async def close(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._pump
+        for task in (self._pump, self._receiving):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._token is not None:
+            self.path.detach(self._token)
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
                 with contextlib.suppress(Exception):

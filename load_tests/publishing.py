@@ -27,6 +27,7 @@ class SendParams:
     audio_pt: int | None
     video_mid: str
     audio_mid: str
+    audio_ssrc: int | None  # as the offer declared it (video layers are named by rid instead)
     mid_ext: int
     rid_ext: int | None  # None: a single layer, no rid
     rids: tuple[str, ...]  # layers sent, lowest first
@@ -67,7 +68,7 @@ class MediaSource:
                     _Layer(clip.layers[names.index(rid)], one_byte_extensions(items))
                 )
         self.audio_frames = clip.audio
-        self.audio = _Stream()
+        self.audio = _Stream() if params.audio_ssrc is None else _Stream(ssrc=params.audio_ssrc)
         self.audio_position = 0
         self.audio_extensions = one_byte_extensions([(params.mid_ext, params.audio_mid.encode())])
         self.keyframe_requests = 0
@@ -139,14 +140,14 @@ class MediaSource:
         stream.octets += len(payload)
         return packet
 
-    def sender_reports(self, wall_s: float) -> bytes:
-        """One compound of sender reports, for every stream that has sent something."""
+    def sender_reports(self, wall_s: float) -> list[bytes]:
+        """A sender report for every stream that has sent something, each in its own packet as
+        browsers send them: Janus reads a compound as the first sender's and drops it whole when
+        a later SR has another SSRC ("Incoming RTCP SR SSRC does not match")."""
         streams = [layer.stream for layer in self.layers]
         if self.params.audio_pt is not None:
             streams.append(self.audio)
-        return b"".join(
-            build_sr(s.ssrc, wall_s, s.ts, s.packets, s.octets) for s in streams if s.packets
-        )
+        return [build_sr(s.ssrc, wall_s, s.ts, s.packets, s.octets) for s in streams if s.packets]
 
     @property
     def packets_sent(self) -> int:

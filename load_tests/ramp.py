@@ -21,9 +21,18 @@ def thresholds(ramp: Ramp) -> Thresholds:
 
 def last_good(results: list[tuple[int, StepResult]], limits: Thresholds) -> int | None:
     """The largest value before the first failing step (None: the first step failed)."""
+    good, _ = crossing(results, limits)
+    return None if good is None else good[0]
+
+
+Step = tuple[int, StepResult]
+
+
+def crossing(results: list[Step], limits: Thresholds) -> tuple[Step | None, Step | None]:
+    """The last step within the thresholds and the first beyond them (None: there is none)."""
     good = None
-    for value, result in results:
-        if failures(result, limits):
-            break
-        good = value
-    return good
+    for step in results:
+        if failures(step[1], limits):
+            return good, step
+        good = step
+    return good, None

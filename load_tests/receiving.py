@@ -1,100 +1,105 @@
-"""What a counting subscriber knows about each stream it receives: packets, frames, loss from
-sequence gaps, freezes, end-to-end delay, and the simulcast layer (keyframe height). Nothing is
-decoded. Time is passed in (monotonic nanoseconds)."""
+"""A process's subscribers: the compiled receive path driven by the event loop, and the receiver
+reports each subscribe connection sends, as a browser does."""
 
 from __future__ import annotations
 
-from array import array
-from dataclasses import dataclass, field
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from load_tests.rtp import read_rtp, vp8_keyframe_height
+from aiortc import RTCPeerConnection
 
-FREEZE_NS = 200_000_000  # Chrome counts a freeze at max(3x the mean frame interval, +150 ms)
+from load_tests import seam
+from load_tests.counting_py import StreamReport
+from load_tests.rtp import ReportBlock, build_rr, read_sender_reports
+from sfu.webrtc import libsrtp
 
+if TYPE_CHECKING:
+    from load_tests.counting import DelayHistogram, Poller, Receiver
+else:
+    from load_tests.counting import DelayHistogram, Poller, Receiver
 
-@dataclass(slots=True)
-class StreamStats:
-    kind: str
-    packets: int = 0
-    bytes: int = 0
-    frames: int = 0
-    freezes: int = 0
-    layer_switches: int = 0
-    height: int = 0
-    first_seq: int = -1
-    highest: int = -1  # extended sequence number
-    last_frame_ns: int = 0
-    # counters at the start of the measurement window
-    base_packets: int = 0
-    base_expected: int = 0
-    base_bytes: int = 0
-    base_frames: int = 0
-
-    @property
-    def expected(self) -> int:
-        return 0 if self.first_seq < 0 else self.highest - self.first_seq + 1
-
-    def on_seq(self, seq: int) -> None:
-        if self.highest < 0:
-            self.first_seq = self.highest = seq
-            return
-        delta = (seq - self.highest) & 0xFFFF
-        if 0 < delta < 0x8000:
-            self.highest += delta
-
-    def mark_window(self) -> None:
-        self.base_packets, self.base_expected = self.packets, self.expected
-        self.base_bytes, self.base_frames = self.bytes, self.frames
+# Wake up at most this often: whatever arrives meanwhile waits in the sockets and is read in
+# one batch (a wake-up costs this VM more than a packet, research/perf.md §1(e)).
+REARM_S = 0.001
 
 
-@dataclass
-class Receiver:
-    """All streams of one subscribe connection. ``kinds`` maps payload type to kind."""
+class ReceivePath:
+    """Every subscribe socket of this process in one epoll set, drained from the event loop;
+    end-to-end delays of all of them in one histogram."""
 
-    kinds: dict[int, str] = field(default_factory=dict)
-    streams: dict[int, StreamStats] = field(default_factory=dict)
-    delays_ms: array[float] = field(default_factory=lambda: array("d"))
-    recording: bool = False
-    first_packet_ns: int = 0
-    malformed: int = 0
+    def __init__(self) -> None:
+        self.delays = DelayHistogram()
+        self.poller = Poller(libsrtp.functions()[2])
+        self._protocols: dict[int, asyncio.DatagramProtocol] = {}
+        self._loop = asyncio.get_running_loop()
+        self._rearm: asyncio.TimerHandle | None = None
+        self._loop.add_reader(self.poller.fileno(), self._ready)
 
-    def on_rtp(self, data: bytes, now_ns: int) -> None:
-        try:
-            view = read_rtp(data)
-        except ValueError:
-            self.malformed += 1
-            return
-        stream = self.streams.get(view.ssrc)
-        if stream is None:
-            kind = self.kinds.get(view.pt)
-            if kind is None:  # padding or a probe on another payload type
-                return
-            stream = self.streams[view.ssrc] = StreamStats(kind)
-            if not self.first_packet_ns:
-                self.first_packet_ns = now_ns
-        stream.packets += 1
-        stream.bytes += len(data)
-        stream.on_seq(view.seq)
-        if self.recording and view.send_ns:
-            self.delays_ms.append((now_ns - view.send_ns) / 1e6)
-        if stream.kind != "video":
-            stream.frames += 1
-            return
-        height = vp8_keyframe_height(data, view.payload_start)
-        if height is not None and height != stream.height:
-            stream.layer_switches += int(stream.height != 0)
-            stream.height = height
-        if view.marker:
-            if (
-                self.recording
-                and stream.last_frame_ns
-                and now_ns - stream.last_frame_ns > FREEZE_NS
-            ):
-                stream.freezes += 1
-            stream.frames += 1
-            stream.last_frame_ns = now_ns
+    def receiver(self) -> Receiver:
+        return Receiver(self.delays)
 
-    def start_window(self) -> None:
-        self.recording = True
-        for stream in self.streams.values():
-            stream.mark_window()
+    def attach(self, pc: RTCPeerConnection, receiver: Receiver) -> int:
+        """Take over a connected subscribe connection's socket; returns a token for ``detach``."""
+        fd, protocol, session = seam.take_socket(pc)
+        token = self.poller.add(fd, libsrtp.session_pointer(session), receiver, session)
+        self._protocols[token] = protocol
+        return token
+
+    def detach(self, token: int) -> None:
+        self.poller.remove(token)
+        self._protocols.pop(token, None)
+
+    def _ready(self) -> None:
+        self._loop.remove_reader(self.poller.fileno())
+        for token, data, addr in self.poller.drain():
+            protocol = self._protocols.get(token)
+            if protocol is not None:
+                with contextlib.suppress(Exception):  # aioice's business, as if it had read it
+                    protocol.datagram_received(data, addr)
+        self._rearm = self._loop.call_later(
+            REARM_S, self._loop.add_reader, self.poller.fileno(), self._ready
+        )
+
+    def close(self) -> None:
+        if self._rearm is not None:
+            self._rearm.cancel()
+        self._loop.remove_reader(self.poller.fileno())
+        self.poller.close()
+
+
+class ReceiverReports:
+    """RFC 3550 receiver reports of one connection: loss since the last report, and the last
+    sender report of each stream (LSR/DLSR) so the SFU can measure the round trip. Pure."""
+
+    def __init__(self, ssrc: int) -> None:
+        self.ssrc = ssrc
+        self._prior: dict[int, tuple[int, int]] = {}  # ssrc -> (expected, packets)
+        self._sender_reports: dict[int, tuple[int, int]] = {}  # ssrc -> (LSR, arrival ns)
+
+    def on_rtcp(self, data: bytes, now_ns: int) -> None:
+        for ssrc, lsr in read_sender_reports(data):
+            self._sender_reports[ssrc] = (lsr, now_ns)
+
+    def packets(self, streams: Sequence[StreamReport], now_ns: int) -> list[bytes]:
+        """One receiver report per stream (as browsers send them, each stream on its own)."""
+        out = []
+        for s in streams:
+            expected0, packets0 = self._prior.get(s.ssrc, (0, 0))
+            self._prior[s.ssrc] = (s.expected, s.packets)
+            expected = s.expected - expected0
+            lost = expected - (s.packets - packets0)
+            fraction = min(255, (lost << 8) // expected) if expected > 0 and lost > 0 else 0
+            lsr, at_ns = self._sender_reports.get(s.ssrc, (0, now_ns))
+            block = ReportBlock(
+                ssrc=s.ssrc,
+                fraction_lost=fraction,
+                lost=s.expected - s.packets,
+                highest=s.highest,
+                jitter=s.jitter,
+                lsr=lsr,
+                dlsr=(now_ns - at_ns) * 65536 // 1_000_000_000 if lsr else 0,
+            )
+            out.append(build_rr(self.ssrc, [block]))
+        return out

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from load_tests.results import StepResult
+from load_tests.results import StepResult, Thresholds, failures
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -38,12 +39,10 @@ def ratio_table(
     janus: Sequence[StepResult],
     old_path: Sequence[StepResult] = (),
     max_sizes: dict[str, int | None] | None = None,
-    capacity: Mapping[str, StepResult | None] | None = None,
 ) -> str:
     """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), our
-    node on aiortc's ICE (``old_path``) beside it, and at the thresholds (higher is better) the
-    largest meeting each sustained and the most packets/s forwarded (``capacity``: the last good
-    step of a webinar ramp, with the server CPU and p99 delay there)."""
+    node on aiortc's ICE (``old_path``) beside it, and the largest meeting each sustained within
+    the thresholds (higher is better)."""
     lines = [
         "| scenario | CPU µs/fwd pkt ours | ours, aioice ports | Janus | ratio "
         "| p99 delay ms ours | Janus | ratio |",
@@ -66,22 +65,62 @@ def ratio_table(
         a, b = max_sizes.get("ours"), max_sizes.get("janus")
         ratio = _ratio(a, b) if a and b else "-"
         lines.append(f"| max meeting at thresholds | {_size(a)} | | {_size(b)} | {ratio} | | | |")
-    if capacity is not None:
-        a_step, b_step = capacity.get("ours"), capacity.get("janus")
-        a_pps, b_pps = (step.forwarded_pps if step else None for step in (a_step, b_step))
-        lines.append(
-            f"| max fwd pkt/s at thresholds (webinar ramp) | {_capacity(a_step)} | "
-            f"| {_capacity(b_step)} | {_ratio(a_pps, b_pps)} "
-            f"| {_fmt(a_step.delay_ms_p99 if a_step else None)} "
-            f"| {_fmt(b_step.delay_ms_p99 if b_step else None)} | |"
-        )
     return "\n".join(lines) + "\n"
 
 
-def _capacity(step: StepResult | None) -> str:
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """Where one SFU crossed the thresholds on a ramp: its last step within them, its first
+    beyond (None: the ramp ended first), and the node's RSS before any load."""
+
+    good: StepResult | None
+    beyond: StepResult | None
+    idle_rss_mb: float | None
+
+    @property
+    def rss_kb_per_video_subscription(self) -> float | None:
+        """(RSS at the ramp's largest step - RSS before any load) / its video subscriptions."""
+        largest = self.beyond or self.good
+        if largest is None or largest.server_rss_mb is None or self.idle_rss_mb is None:
+            return None
+        if not largest.video_subscriptions:
+            return None
+        return (largest.server_rss_mb - self.idle_rss_mb) * 1024 / largest.video_subscriptions
+
+
+def limit_table(limits: Mapping[str, Limit], thresholds: Thresholds) -> str:
+    """Per SFU: the last step within the thresholds and the first beyond (forwarded packets/s,
+    the node process's CPU, the generator's CPU beside it), and RSS per video subscription."""
+    step = "step | fwd pkt/s | node CPU % | CPU µs/fwd pkt | p99 ms | gen CPU % (µs/fwd pkt)"
+    lines = [
+        f"| SFU | last {step} | first beyond: {step} | beyond because "
+        "| RSS KB/video subscription |",
+        "|---" * 15 + "|",
+    ]
+    for name, limit in limits.items():
+        why = failures(limit.beyond, thresholds) if limit.beyond else ["ramp ended within"]
+        cells = [
+            name,
+            *_step_cells(limit.good),
+            *_step_cells(limit.beyond),
+            ", ".join(why),
+            _fmt(limit.rss_kb_per_video_subscription, 0),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _step_cells(step: StepResult | None) -> list[str]:
     if step is None:
-        return "-"
-    return f"{step.forwarded_pps:,.0f} ({step.scenario}, CPU {_fmt(step.server_cpu_pct)} %)"
+        return ["-"] * 6
+    return [
+        step.scenario,
+        f"{step.forwarded_pps:,.0f}",
+        _fmt(step.server_cpu_pct),
+        _fmt(step.cpu_us_per_pkt),
+        _fmt(step.delay_ms_p99),
+        f"{step.generator_cpu_pct:.0f} ({_fmt(step.generator_us_per_pkt, 2)})",
+    ]
 
 
 def _size(n: int | None) -> str:

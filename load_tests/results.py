@@ -28,6 +28,7 @@ class StepResult:
     subscribers: int
     expected_streams: int
     window_s: float
+    video_subscriptions: int = 0
     complete: bool = True  # false when interrupted or joins failed
     joined: int = 0
     join_failures: int = 0
@@ -81,6 +82,13 @@ class StepResult:
         return 100 * self.generator_cpu_s / self.window_s if self.window_s else 0.0
 
     @property
+    def generator_us_per_pkt(self) -> float | None:
+        """Generator CPU time (all its processes) per packet delivered to a subscriber."""
+        if not self.received_pkts:
+            return None
+        return self.generator_cpu_s * 1e6 / self.received_pkts
+
+    @property
     def cpu_us_per_pkt(self) -> float | None:
         """Server CPU time per packet delivered to a subscriber."""
         if self.server_cpu_s is None or not self.received_pkts:
@@ -95,6 +103,7 @@ class StepResult:
             "loss",
             "server_cpu_pct",
             "generator_cpu_pct",
+            "generator_us_per_pkt",
             "cpu_us_per_pkt",
         ):
             data[name] = getattr(self, name)

@@ -17,7 +17,7 @@ TRAILER = struct.Struct("!4sQ")
 MAX_PAYLOAD = 1100  # of VP8 data per packet, keeps packets under 1200 bytes
 VP8_DESCRIPTOR = 4  # X, I and a 15-bit picture id
 
-RTCP_PSFB, RTCP_RTPFB = 206, 205
+RTCP_SR, RTCP_RR, RTCP_PSFB, RTCP_RTPFB = 200, 201, 206, 205
 PLI_FMT, FIR_FMT, NACK_FMT = 1, 4, 1
 
 
@@ -56,6 +56,7 @@ class RtpView(NamedTuple):
     ssrc: int
     pt: int
     seq: int
+    ts: int
     marker: bool
     payload_start: int
     send_ns: int  # 0 when the packet carries no trailer (padding, probes)
@@ -77,16 +78,15 @@ def read_rtp(data: bytes) -> RtpView:
     if end - start >= TRAILER.size:
         magic, value = TRAILER.unpack_from(data, end - TRAILER.size)
         send_ns = value if magic == TRAILER_MAGIC else 0
-    seq = struct.unpack_from("!H", data, 2)[0]
-    ssrc = struct.unpack_from("!I", data, 8)[0]
-    return RtpView(ssrc, data[1] & 0x7F, seq, bool(data[1] & 0x80), start, send_ns)
+    seq, ts, ssrc = struct.unpack_from("!HII", data, 2)
+    return RtpView(ssrc, data[1] & 0x7F, seq, ts, bool(data[1] & 0x80), start, send_ns)
 
 
 def vp8_keyframe_height(data: bytes, payload_start: int) -> int | None:
     """The frame height if this packet starts a VP8 keyframe, else None (RFC 7741 §4.3, RFC 6386
     §9.1)."""
     offset = payload_start
-    if len(data) <= offset:
+    if len(data) <= offset + 1:
         return None
     first = data[offset]
     if not first & 0x10 or first & 0x07:  # not the start of partition 0
@@ -96,6 +96,8 @@ def vp8_keyframe_height(data: bytes, payload_start: int) -> int | None:
         ext = data[offset]
         offset += 1
         if ext & 0x80:
+            if len(data) <= offset:
+                return None
             offset += 2 if data[offset] & 0x80 else 1
         if ext & 0x40:
             offset += 1
@@ -127,6 +129,49 @@ def build_sr(ssrc: int, wall_s: float, rtp_ts: int, packets: int, octets: int) -
         packets & 0xFFFFFFFF,
         octets & 0xFFFFFFFF,
     )
+
+
+class ReportBlock(NamedTuple):
+    """One report block of a receiver report (RFC 3550 §6.4.1)."""
+
+    ssrc: int
+    fraction_lost: int  # of 256, since the last report
+    lost: int  # cumulative; negative with duplicates
+    highest: int  # extended highest sequence number
+    jitter: int
+    lsr: int  # middle 32 bits of the last SR's NTP time, 0 if none
+    dlsr: int  # since that SR, in 1/65536 s
+
+
+def build_rr(sender_ssrc: int, blocks: list[ReportBlock]) -> bytes:
+    """A receiver report with up to 31 report blocks."""
+    body = b"".join(
+        struct.pack(
+            "!IIIIII",
+            b.ssrc,
+            (b.fraction_lost << 24) | (max(-0x800000, min(b.lost, 0x7FFFFF)) & 0xFFFFFF),
+            b.highest & 0xFFFFFFFF,
+            b.jitter & 0xFFFFFFFF,
+            b.lsr,
+            b.dlsr,
+        )
+        for b in blocks
+    )
+    header = struct.pack("!BBHI", 0x80 | len(blocks), RTCP_RR, 1 + 6 * len(blocks), sender_ssrc)
+    return header + body
+
+
+def read_sender_reports(data: bytes) -> list[tuple[int, int]]:
+    """(SSRC, middle 32 bits of the NTP time) of every SR in an RTCP compound packet."""
+    reports = []
+    offset = 0
+    while offset + 4 <= len(data):
+        length = (struct.unpack_from("!H", data, offset + 2)[0] + 1) * 4
+        if data[offset + 1] == RTCP_SR and length >= 28 and offset + 16 <= len(data):
+            ssrc, seconds, fraction = struct.unpack_from("!III", data, offset + 4)
+            reports.append((ssrc, ((seconds & 0xFFFF) << 16) | (fraction >> 16)))
+        offset += length
+    return reports
 
 
 class Feedback(NamedTuple):

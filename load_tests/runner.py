@@ -12,10 +12,11 @@ from typing import Any, Protocol
 
 from load_tests.clip import Clip
 from load_tests.participant import Participant
-from load_tests.results import StepResult, percentile
+from load_tests.receiving import ReceivePath
+from load_tests.results import StepResult
 from load_tests.scenario import Scenario
 from load_tests.server import ProcSample, self_cpu_s
-from load_tests.tally import StreamCount, Tally, summarize
+from load_tests.tally import Tally, delay_percentile, summarize
 
 JOIN_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 15.0
@@ -31,7 +32,14 @@ class Target(Protocol):
     async def prepare(self, scenario: Scenario, rooms: list[str]) -> None: ...
 
     def participant(
-        self, room: str, identity: str, scenario: Scenario, clip: Clip, *, publish: bool
+        self,
+        room: str,
+        identity: str,
+        scenario: Scenario,
+        clip: Clip,
+        path: ReceivePath,
+        *,
+        publish: bool,
     ) -> Participant: ...
 
     async def end_rooms(self, rooms: list[str]) -> None: ...
@@ -51,9 +59,8 @@ async def _join(participant: Participant, failures: list[str], *, later: bool = 
         failures.append(f"{participant.identity}: {type(exc).__name__}: {exc}")
 
 
-def _totals(people: Sequence[Participant]) -> tuple[int, int, int]:
-    packets = sum(s.packets - s.base_packets for p in people for s in p.receiver.streams.values())
-    return packets, sum(p.source.packets_sent for p in people if p.source), len(people)
+def _received(people: Sequence[Participant]) -> int:
+    return sum(s.packets for p in people for s in p.receiver.window())
 
 
 Seat = tuple[bool, str, str]  # publishes, room, identity
@@ -79,6 +86,7 @@ def new_result(target: Target, scenario: Scenario) -> StepResult:
         * (scenario.viewers + (scenario.publishers if scenario.publishers > 1 else 0)),
         expected_streams=scenario.subscriptions,
         window_s=0.0,
+        video_subscriptions=scenario.video_subscriptions,
     )
 
 
@@ -87,6 +95,7 @@ async def join_all(
     scenario: Scenario,
     clip: Clip,
     who: Sequence[Seat],
+    path: ReceivePath,
     stop: asyncio.Event,
     failures: list[str],
     progress: Progress = lambda _: None,
@@ -98,7 +107,7 @@ async def join_all(
         for publish, room, identity in who:
             if publish != publishing or stop.is_set():
                 continue
-            person = target.participant(room, identity, scenario, clip, publish=publish)
+            person = target.participant(room, identity, scenario, clip, path, publish=publish)
             people.append(person)
             joins.append(asyncio.create_task(_join(person, failures)))
             progress({"phase": "joining", "joined": len(people)})
@@ -113,25 +122,14 @@ def sent(people: Sequence[Participant]) -> int:
     return sum(p.source.packets_sent for p in people if p.source)
 
 
-def count(people: Sequence[Participant], failures: list[str], **window: Any) -> Tally:
+def count(
+    people: Sequence[Participant], path: ReceivePath, failures: list[str], **window: Any
+) -> Tally:
     """The window's raw counts of ``people`` (``window``: sent_pkts, window_s, cpu_s, pid)."""
-    tally = Tally(failures=list(failures), **window)
+    tally = Tally(failures=list(failures), delay_bins=path.delays.nonzero(), **window)
     tally.join_ms = [p.join_ms for p in people if p.join_ms is not None]
     for person in people:
-        tally.delays_ms.extend(person.receiver.delays_ms)
-        tally.streams.extend(
-            StreamCount(
-                kind=s.kind,
-                height=s.height,
-                packets=s.packets - s.base_packets,
-                bytes=s.bytes - s.base_bytes,
-                expected=s.expected - s.base_expected,
-                frames=s.frames - s.base_frames,
-                freezes=s.freezes,
-                layer_switches=s.layer_switches,
-            )
-            for s in person.receiver.streams.values()
-        )
+        tally.streams.extend(person.receiver.window())
         if person.source is not None:
             tally.keyframe_requests += (
                 person.source.keyframe_requests - person.base_keyframe_requests
@@ -142,7 +140,7 @@ def count(people: Sequence[Participant], failures: list[str], **window: Any) -> 
 
 async def leave(people: Sequence[Participant]) -> None:
     for person in people:
-        person.receiver.recording = False
+        person.receiver.stop()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
             await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
@@ -161,9 +159,10 @@ async def measure(
     result = new_result(target, scenario)
     people: list[Participant] = []
     failures: list[str] = []
+    path = ReceivePath()
     try:
         people = await join_all(
-            target, scenario, clip, seats(scenario, rooms), stop, failures, progress
+            target, scenario, clip, seats(scenario, rooms), path, stop, failures, progress
         )
         result.join_failures = len(failures)
         result.notes.extend(failures[:5])
@@ -179,7 +178,7 @@ async def measure(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), min(TICK_S, deadline - time.monotonic()))
             elapsed = time.monotonic() - started
-            packets, _, _ = _totals(people)
+            packets = _received(people)
             proc = target.proc()
             progress(
                 {
@@ -190,9 +189,7 @@ async def measure(
                     "cpu_pct": 100 * (proc.cpu_s - proc0.cpu_s) / elapsed
                     if proc and proc0 and elapsed
                     else None,
-                    "delay_p99": percentile(
-                        [d for p in people for d in p.receiver.delays_ms[-200:]], 99
-                    ),
+                    "delay_p99": delay_percentile(path.delays.nonzero(), 99),
                 }
             )
         result.window_s = time.monotonic() - started
@@ -202,12 +199,20 @@ async def measure(
         server_window(result, (proc0, proc1), (counters0, counters1))
         summarize(
             result,
-            count(people, failures, sent_pkts=sent(people) - sent0, cpu_s=cpu_s, pid=os.getpid()),
+            count(
+                people,
+                path,
+                failures,
+                sent_pkts=sent(people) - sent0,
+                cpu_s=cpu_s,
+                pid=os.getpid(),
+            ),
         )
         result.generator_cpu_s = cpu_s
     finally:
         progress({"phase": "leaving"})
         await leave(people)
+        path.close()
         with contextlib.suppress(Exception):
             await target.end_rooms(rooms)
     return result

@@ -53,8 +53,15 @@ class Scenario(BaseModel):
     @property
     def subscriptions(self) -> int:
         """Tracks forwarded to someone: every publisher's to every other participant."""
-        receivers = self.publishers - 1 + self.viewers
-        return self.rooms * self.publishers * receivers * self.tracks_per_publisher
+        return self.rooms * self.publishers * self._receivers * self.tracks_per_publisher
+
+    @property
+    def video_subscriptions(self) -> int:
+        return self.rooms * self.publishers * self._receivers * int(self.video)
+
+    @property
+    def _receivers(self) -> int:
+        return self.publishers - 1 + self.viewers
 
 
 class Ramp(BaseModel):

@@ -68,9 +68,9 @@ def _extmap(section: list[str], uri: str) -> int | None:
 
 def send_params(offer: str, answer: str, rids: tuple[str, ...]) -> SendParams:
     """What to send after the answer: codecs the answer accepted (port 0 = refused), extension
-    ids of the offer, and simulcast only if the answer has ``a=simulcast``."""
+    ids and the audio SSRC of the offer, and simulcast only if the answer has ``a=simulcast``."""
     offered, answered = split_sections(offer)[1:], split_sections(answer)[1:]
-    video_pt = audio_pt = mid_ext = rid_ext = None
+    video_pt = audio_pt = mid_ext = rid_ext = audio_ssrc = None
     video_mid = audio_mid = ""
     simulcast = False
     for ours, theirs in zip(offered, answered, strict=False):
@@ -84,6 +84,8 @@ def send_params(offer: str, answer: str, rids: tuple[str, ...]) -> SendParams:
             simulcast = any(line.startswith("a=simulcast:") for line in theirs)
         elif ours[0].startswith("m=audio"):
             audio_pt, audio_mid = _pt(theirs, "opus"), mid
+            ssrc = _value(ours, "a=ssrc:")
+            audio_ssrc = int(ssrc.split()[0]) if ssrc else None
     if mid_ext is None:
         raise ValueError("the offer has no mid header extension")
     return SendParams(
@@ -91,6 +93,7 @@ def send_params(offer: str, answer: str, rids: tuple[str, ...]) -> SendParams:
         audio_pt=audio_pt,
         video_mid=video_mid,
         audio_mid=audio_mid,
+        audio_ssrc=audio_ssrc,
         mid_ext=mid_ext,
         rid_ext=rid_ext if simulcast else None,
         rids=rids if simulcast else rids[-1:],

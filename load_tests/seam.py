@@ -2,7 +2,8 @@
 
 Synthetic participants use aiortc for ICE, DTLS and SRTP only: publishers hand it finished RTP
 packets (``RTCDtlsTransport._send_rtp``), subscribers take decrypted packets straight from the
-bundle transport (``_handle_rtp_data``), so nothing is encoded, depacketized or decoded.
+bundle transport (``_handle_rtp_data``) until ``take_socket`` hands their socket to the compiled
+receive path, so nothing is encoded, depacketized or decoded.
 """
 
 from __future__ import annotations
@@ -72,10 +73,33 @@ def hook(
     dtls._handle_rtcp_data = rtcp
 
 
+def mute_sender_reports(pc: RTCPeerConnection) -> None:
+    """Keep aiortc's senders from reporting on SSRCs nothing is sent on: the publisher sends its
+    own sender reports for the streams it really sends (aiortc's SRs for its unused video SSRC
+    and its audio SSRC at packet count 0 made Janus log "Incoming RTCP SR SSRC does not match"
+    and drop them)."""
+
+    async def nothing(packets: Any) -> None:
+        pass
+
+    for transceiver in pc.getTransceivers():
+        setattr(transceiver.sender, "_send_rtcp", nothing)  # noqa: B010 (mypy: not a method)
+
+
 def sender(pc: RTCPeerConnection) -> Callable[[bytes], Awaitable[None]]:
     """Protect and send one RTP or RTCP packet on the connection's bundle transport."""
     send: Callable[[bytes], Awaitable[None]] = _dtls(pc)._send_rtp
     return send
+
+
+def take_socket(pc: RTCPeerConnection) -> tuple[int, asyncio.DatagramProtocol, Any]:
+    """Stop aioice reading the connected bundle transport's socket; returns its descriptor, the
+    aioice protocol that takes whatever else arrives on it (STUN, DTLS, SRTCP), and the SRTP
+    receive session (a pylibsrtp ``Session``, whose keys aiortc took from DTLS)."""
+    dtls = _dtls(pc)
+    protocol = dtls.transport._connection._nominated[1].protocol
+    protocol.transport.pause_reading()
+    return protocol.transport.get_extra_info("socket").fileno(), protocol, dtls._rx_srtp
 
 
 def connected(pc: RTCPeerConnection) -> bool:

@@ -24,6 +24,7 @@ from load_tests import seam
 from load_tests.clip import load_clip
 from load_tests.ours import OurSfu
 from load_tests.participant import Participant
+from load_tests.receiving import ReceivePath
 from load_tests.runner import Seat, count, join_all, leave, sent
 from load_tests.scenario import Scenario
 from load_tests.server import self_cpu_s
@@ -82,8 +83,9 @@ async def serve(reader: asyncio.StreamReader, out: TextIO, stop: asyncio.Event) 
     people: list[Participant] = []
     failures: list[str] = []
     window: dict[str, Any] = {"pid": os.getpid()}
+    path = ReceivePath()
     try:
-        people = await join_all(target, scenario, clip, share, stop, failures)
+        people = await join_all(target, scenario, clip, share, path, stop, failures)
         _emit(out, {"joined": len(people) - len(failures), "target": target.remote()})
         go = await next_message(reader, stop, START_TIMEOUT_S)
         if go is not None:
@@ -98,9 +100,10 @@ async def serve(reader: asyncio.StreamReader, out: TextIO, stop: asyncio.Event) 
                 cpu_s=self_cpu_s() - cpu0,
                 sent_pkts=sent(people) - sent0,
             )
-        _emit(out, {"tally": count(people, failures, **window).to_json()})
+        _emit(out, {"tally": count(people, path, failures, **window).to_json()})
     finally:
         await leave(people)
+        path.close()
         await target.close()
 
 

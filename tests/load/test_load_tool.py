@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from load_tests import report, seam
-from load_tests.clip import load_clip
+from load_tests.clip import Clip, VideoClip, load_clip
 from load_tests.ours import local_sfu
-from load_tests.results import StepResult
+from load_tests.publishing import MediaSource
+from load_tests.results import StepResult, Thresholds
+from load_tests.rtp import read_sender_reports
 from load_tests.runner import measure
 from load_tests.scenario import Scenario, ScenarioError, parse_scenarios
+from load_tests.sdp import MID_URI, RID_URI, send_params
 from load_tests.spread import measure_spread, split
 
 CACHE = Path.home() / ".cache" / "seed-sfu-load"
@@ -50,26 +54,43 @@ async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int, targe
     assert f"| {target} | check | 4 |" in report.markdown([result])
 
 
-def test_the_ratio_table_sets_each_scenario_beside_janus_and_the_old_path() -> None:
-    def result(target: str, scenario: str, cpu_s: float) -> StepResult:
-        return StepResult(
-            target, scenario, 4, 4, 4, 12, window_s=10, received_pkts=10_000, server_cpu_s=cpu_s
-        )
+def result(target: str, scenario: str, cpu_s: float, **more: Any) -> StepResult:
+    return StepResult(
+        target, scenario, 4, 4, 4, 12, window_s=10, received_pkts=10_000, server_cpu_s=cpu_s, **more
+    )
 
+
+def test_the_ratio_table_sets_each_scenario_beside_janus_and_the_old_path() -> None:
     table = report.ratio_table(
         [result("ours", "meeting", 0.1), result("ours", "webinar", 0.1)],
         [result("janus", "meeting", 0.4)],
         [result("ours-aioice", "meeting", 0.2)],
         {"ours": 12, "janus": 10},
-        {"ours": result("ours", "webinar-viewers-80", 0.5), "janus": None},
     )
     assert "| meeting | 10.0 | 20.0 | 40.0 | 0.25 |" in table
     assert "| webinar |" not in table  # no Janus figure to compare with
     assert "| max meeting at thresholds | 12x12 | | 10x10 | 1.20 |" in table
+
+
+def test_the_limit_table_shows_where_each_node_crossed_the_thresholds() -> None:
+    within = {"expected_pkts": 10_000, "streams_received": 12, "delay_ms_p99": 20.0}
+    good = result("ours", "w-100", 9.5, generator_cpu_s=2.0, **within)
+    beyond = result(
+        "ours", "w-200", 10.0, server_rss_mb=300.0, video_subscriptions=200, freezes=3, **within
+    )
+    table = report.limit_table(
+        {
+            "ours": report.Limit(good, beyond, idle_rss_mb=100.0),
+            "janus": report.Limit(good, None, idle_rss_mb=None),
+        },
+        Thresholds(),
+    )
+    row = "| w-100 | 1,000 | 95.0 | 950.0 | 20.0 | 20 (200.00) |"
     assert (
-        "| max fwd pkt/s at thresholds (webinar ramp) "
-        "| 1,000 (webinar-viewers-80, CPU 5.0 %) | | - | - |"
-    ) in table
+        f"| ours {row} w-200 | 1,000 | 100.0 | 1,000.0 | 20.0 | 0 (0.00) | 3 freezes | 1,024 |"
+        in (table)
+    )
+    assert f"| janus {row} - | - | - | - | - | - | ramp ended within | - |" in table
 
 
 def test_participants_are_split_whole_and_round_robin() -> None:
@@ -89,3 +110,27 @@ def test_a_bad_scenario_file_names_each_problem() -> None:
         parse_scenarios('[[scenario]]\nname = "x"\nunknown_field = 1\n', source="f.toml")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         parse_scenarios("[[scenario", source="f.toml")
+
+
+def test_publishers_report_each_stream_alone_with_the_ssrc_the_offer_declared() -> None:
+    """Janus reads an RTCP compound as its first sender's: one SR per packet, and the audio sent
+    on the SSRC the SDP announced."""
+    audio = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n"
+    offer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n"
+        f"a=extmap:4 {MID_URI}\r\na=extmap:10 {RID_URI}\r\na=rtpmap:96 VP8/90000\r\n"
+        f"{audio}a=ssrc:1234 cname:x\r\n"
+    )
+    answer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
+        "a=simulcast:recv q;h;f\r\n"
+    )
+    params = send_params(offer, answer + audio, ("q", "h", "f"))
+    assert params.audio_ssrc == 1234
+    layer = VideoClip(frames=(b"\x00" * 10,), keyframes=(0,))
+    source = MediaSource(Clip(layers=(layer,) * 3, audio=(b"\x01",)), params)
+    source.video_frame(0)
+    source.audio_frame(0)
+    reports = source.sender_reports(1_000.0)
+    assert [read_sender_reports(r)[0][0] for r in reports] == [*source.ssrcs, 1234]
+    assert all(len(read_sender_reports(r)) == 1 for r in reports)

@@ -1,0 +1,443 @@
+# cython: language_level=3
+"""The subscribers' receive path, compiled: load_tests/counting_py.py is the spec of what is
+counted per packet, and the tests run both.
+
+Per packet, Python through aiortc costs the generator more than forwarding costs the SFU, so
+once a subscribe connection is up its socket leaves aioice's event-loop reader and joins one
+epoll set per process (``Poller``): datagrams are read in batches (``recvmmsg``), SRTP is
+unprotected in place by pylibsrtp's own libsrtp (function pointers, no Python object per packet)
+and counted here. What is not SRTP (STUN, DTLS, SRTCP) goes back to aioice and aiortc as before,
+so ICE consent, DTLS alerts and sender reports keep working.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
+from libc.stdlib cimport calloc, free, realloc
+from libc.string cimport memcmp, memset
+
+import socket
+
+from load_tests import counting_py, rtp
+from load_tests.tally import StreamCount
+
+
+cdef extern from "<sys/uio.h>":
+    struct iovec:
+        void* iov_base
+        size_t iov_len
+
+
+cdef extern from "<sys/socket.h>":
+    ctypedef unsigned int socklen_t
+    ctypedef unsigned short sa_family_t
+    struct sockaddr_storage:
+        sa_family_t ss_family
+    struct msghdr:
+        void* msg_name
+        socklen_t msg_namelen
+        iovec* msg_iov
+        size_t msg_iovlen
+        void* msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    int recvmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags, void* timeout)
+    int MSG_DONTWAIT
+    int MSG_TRUNC
+    int AF_INET
+
+
+cdef extern from "<netinet/in.h>":
+    struct in_addr:
+        unsigned int s_addr
+    struct sockaddr_in:
+        sa_family_t sin_family
+        uint16_t sin_port
+        in_addr sin_addr
+    uint16_t ntohs(uint16_t)
+
+
+cdef extern from "<sys/epoll.h>":
+    ctypedef union epoll_data_t:
+        uint64_t u64
+    struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+    int epoll_create1(int flags)
+    int epoll_ctl(int epfd, int op, int fd, epoll_event* event)
+    int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout)
+    int EPOLLIN
+    int EPOLL_CTL_ADD
+    int EPOLL_CTL_DEL
+    int EPOLL_CLOEXEC
+
+
+cdef extern from "<time.h>":
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(int clock, timespec* now)
+    int CLOCK_MONOTONIC
+
+
+cdef extern from "<unistd.h>":
+    int close(int fd)
+
+
+# srtp_err_status_t srtp_unprotect(srtp_t ctx, void *srtp_hdr, int *len_ptr)
+ctypedef int (*srtp_fn)(void* ctx, void* hdr, int* length) noexcept
+
+cdef enum:
+    BATCH = 32  # datagrams per recvmmsg
+    SLOT = 2048  # bytes per datagram buffer: larger ones arrive truncated
+    EVENTS = 64  # ready sockets per epoll_wait
+    KIND_AUDIO = 1
+    KIND_VIDEO = 2
+
+# One source for the spec's constants.
+cdef int64_t FREEZE_NS = counting_py.FREEZE_NS
+cdef int64_t DELAY_BIN_NS = counting_py.DELAY_BIN_NS
+cdef int64_t DELAY_BINS = counting_py.DELAY_BINS
+cdef int64_t AUDIO_RATE = counting_py.CLOCK_RATES["audio"]
+cdef int64_t VIDEO_RATE = counting_py.CLOCK_RATES["video"]
+cdef bytes TRAILER_MAGIC = rtp.TRAILER_MAGIC
+
+
+cdef inline uint32_t be16(const uint8_t* p) noexcept:
+    return (<uint32_t>p[0] << 8) | p[1]
+
+
+cdef inline uint32_t be32(const uint8_t* p) noexcept:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+
+cdef inline int64_t monotonic_ns() noexcept:
+    cdef timespec now
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return <int64_t>now.tv_sec * 1_000_000_000 + now.tv_nsec
+
+
+cdef int64_t vp8_keyframe_height(const uint8_t* d, Py_ssize_t n, Py_ssize_t offset) noexcept:
+    """The spec's ``vp8_keyframe_height``; -1 for None."""
+    cdef uint8_t first, ext
+    if n <= offset + 1:
+        return -1
+    first = d[offset]
+    if not first & 0x10 or first & 0x07:
+        return -1
+    offset += 1
+    if first & 0x80:
+        ext = d[offset]
+        offset += 1
+        if ext & 0x80:
+            if n <= offset:
+                return -1
+            offset += 2 if d[offset] & 0x80 else 1
+        if ext & 0x40:
+            offset += 1
+        if ext & 0x30:
+            offset += 1
+    if (
+        n < offset + 10
+        or d[offset] & 1
+        or d[offset + 3] != 0x9D or d[offset + 4] != 0x01 or d[offset + 5] != 0x2A
+    ):
+        return -1
+    return (d[offset + 8] | (<int64_t>d[offset + 9] << 8)) & 0x3FFF
+
+
+cdef struct Stream:
+    uint32_t ssrc
+    int kind
+    int64_t packets, bytes, frames, freezes, layer_switches, height
+    int64_t first_seq, highest, last_frame_ns
+    double jitter
+    int64_t transit  # -1: none yet
+    int64_t base_packets, base_expected, base_bytes, base_frames
+
+
+cdef inline int64_t expected(const Stream* s) noexcept:
+    return 0 if s.first_seq < 0 else s.highest - s.first_seq + 1
+
+
+cdef class DelayHistogram:
+    cdef int64_t* bins
+
+    def __cinit__(self):
+        self.bins = <int64_t*>calloc(DELAY_BINS, sizeof(int64_t))
+        if self.bins == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.bins)
+
+    cdef inline void add_ns(self, int64_t delay_ns) noexcept:
+        cdef int64_t index = (delay_ns if delay_ns > 0 else 0) // DELAY_BIN_NS
+        self.bins[index if index < DELAY_BINS else DELAY_BINS - 1] += 1
+
+    def add(self, int64_t delay_ns):
+        self.add_ns(delay_ns)
+
+    def nonzero(self):
+        cdef Py_ssize_t i
+        return {i: self.bins[i] for i in range(DELAY_BINS) if self.bins[i]}
+
+
+cdef class Receiver:
+    cdef Stream* streams
+    cdef Py_ssize_t count_, capacity
+    cdef uint8_t kinds[128]
+    cdef readonly DelayHistogram delays
+    cdef public bint recording
+    cdef public int64_t first_packet_ns
+    cdef public int64_t malformed
+
+    def __cinit__(self, DelayHistogram delays not None):
+        self.delays = delays
+        memset(self.kinds, 0, sizeof(self.kinds))
+
+    def __dealloc__(self):
+        free(self.streams)
+
+    def add_kinds(self, dict kinds):
+        for pt, kind in kinds.items():
+            self.kinds[pt & 0x7F] = KIND_VIDEO if kind == "video" else KIND_AUDIO
+
+    def on_rtp(self, bytes data not None, int64_t now_ns):
+        self.count(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), now_ns)
+
+    cdef Stream* stream(self, uint32_t ssrc, uint8_t pt, int64_t now_ns) noexcept:
+        cdef Py_ssize_t i
+        cdef Stream* grown
+        cdef Stream* s
+        for i in range(self.count_):
+            if self.streams[i].ssrc == ssrc:
+                return &self.streams[i]
+        if not self.kinds[pt]:  # padding or a probe on another payload type
+            return NULL
+        if self.count_ == self.capacity:
+            grown = <Stream*>realloc(self.streams, (2 * self.capacity + 8) * sizeof(Stream))
+            if grown == NULL:
+                return NULL
+            self.streams, self.capacity = grown, 2 * self.capacity + 8
+        s = &self.streams[self.count_]
+        self.count_ += 1
+        memset(s, 0, sizeof(Stream))
+        s.ssrc, s.kind = ssrc, self.kinds[pt]
+        s.first_seq = s.highest = s.transit = -1
+        if not self.first_packet_ns:
+            self.first_packet_ns = now_ns
+        return s
+
+    cdef void count(self, const uint8_t* d, Py_ssize_t n, int64_t now_ns) noexcept:
+        cdef Py_ssize_t start, end
+        cdef int64_t send_ns = 0, height, arrival, transit
+        cdef uint32_t seq, delta
+        cdef int64_t d_transit
+        cdef Stream* s
+        if n < 12 or d[0] >> 6 != 2:
+            self.malformed += 1
+            return
+        start = 12 + 4 * (d[0] & 0x0F)
+        if d[0] & 0x10:
+            if n < start + 4:
+                self.malformed += 1
+                return
+            start += 4 + 4 * be16(d + start + 2)
+        end = n - (d[n - 1] if d[0] & 0x20 else 0)
+        if start > end:
+            self.malformed += 1
+            return
+        if end - start >= 12 and memcmp(d + end - 12, PyBytes_AS_STRING(TRAILER_MAGIC), 4) == 0:
+            send_ns = (<int64_t>be32(d + end - 8) << 32) | be32(d + end - 4)
+        s = self.stream(be32(d + 8), d[1] & 0x7F, now_ns)
+        if s == NULL:
+            return
+        s.packets += 1
+        s.bytes += n
+        seq = be16(d + 2)
+        if s.highest < 0:
+            s.first_seq = s.highest = seq
+        else:
+            delta = (seq - <uint32_t>s.highest) & 0xFFFF
+            if 0 < delta < 0x8000:
+                s.highest += delta
+        arrival = now_ns // 1000 * (VIDEO_RATE if s.kind == KIND_VIDEO else AUDIO_RATE) // 1_000_000
+        transit = <uint32_t>(arrival - be32(d + 4))
+        if s.transit >= 0:
+            d_transit = <int32_t><uint32_t>(transit - s.transit)
+            s.jitter += ((d_transit if d_transit >= 0 else -d_transit) - s.jitter) / 16
+        s.transit = transit
+        if self.recording and send_ns:
+            self.delays.add_ns(now_ns - send_ns)
+        if s.kind != KIND_VIDEO:
+            s.frames += 1
+            return
+        height = vp8_keyframe_height(d, n, start)
+        if height >= 0 and height != s.height:
+            s.layer_switches += s.height != 0
+            s.height = height
+        if d[1] & 0x80:
+            if self.recording and s.last_frame_ns and now_ns - s.last_frame_ns > FREEZE_NS:
+                s.freezes += 1
+            s.frames += 1
+            s.last_frame_ns = now_ns
+
+    def start_window(self):
+        cdef Py_ssize_t i
+        cdef Stream* s
+        self.recording = True
+        for i in range(self.count_):
+            s = &self.streams[i]
+            s.base_packets, s.base_expected = s.packets, expected(s)
+            s.base_bytes, s.base_frames = s.bytes, s.frames
+
+    def stop(self):
+        self.recording = False
+
+    def window(self):
+        cdef Py_ssize_t i
+        cdef Stream* s
+        out = []
+        for i in range(self.count_):
+            s = &self.streams[i]
+            out.append(
+                StreamCount(
+                    kind="video" if s.kind == KIND_VIDEO else "audio",
+                    height=s.height,
+                    packets=s.packets - s.base_packets,
+                    bytes=s.bytes - s.base_bytes,
+                    expected=expected(s) - s.base_expected,
+                    frames=s.frames - s.base_frames,
+                    freezes=s.freezes,
+                    layer_switches=s.layer_switches,
+                )
+            )
+        return out
+
+    def reports(self):
+        cdef Py_ssize_t i
+        return [
+            counting_py.StreamReport(
+                self.streams[i].ssrc,
+                self.streams[i].packets,
+                expected(&self.streams[i]),
+                self.streams[i].highest,
+                <int64_t>self.streams[i].jitter,
+            )
+            for i in range(self.count_)
+        ]
+
+
+cdef class Poller:
+    """One epoll set for the subscribe sockets of a process; ``drain`` counts every SRTP packet
+    waiting on them and returns the rest as (token, datagram, (host, port))."""
+
+    cdef int epfd
+    cdef srtp_fn unprotect
+    cdef dict entries  # token -> (fd, Receiver, srtp_t address, the session keeping it alive)
+    cdef uint32_t next_token
+    cdef uint8_t* buffers
+    cdef mmsghdr msgs[BATCH]
+    cdef iovec iov[BATCH]
+    cdef sockaddr_storage addrs[BATCH]
+    cdef readonly int64_t datagrams, reads
+
+    def __cinit__(self, uintptr_t unprotect):
+        self.epfd = -1
+        self.buffers = <uint8_t*>calloc(BATCH, SLOT)
+        if self.buffers == NULL:
+            raise MemoryError()
+        self.epfd = epoll_create1(EPOLL_CLOEXEC)
+        if self.epfd < 0:
+            raise OSError("epoll_create1 failed")
+        self.unprotect = <srtp_fn>unprotect
+        self.entries = {}
+        self.next_token = 1
+
+    def __dealloc__(self):
+        free(self.buffers)
+        if self.epfd >= 0:
+            close(self.epfd)
+
+    def fileno(self):
+        return self.epfd
+
+    def add(self, int fd, uintptr_t srtp, Receiver receiver not None, object session):
+        cdef epoll_event event
+        cdef uint32_t token = self.next_token
+        event.events = EPOLLIN
+        event.data.u64 = token
+        if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
+            raise OSError(f"epoll_ctl: cannot add fd {fd}")
+        self.next_token += 1
+        self.entries[token] = (fd, receiver, srtp, session)
+        return token
+
+    def remove(self, uint32_t token):
+        entry = self.entries.pop(token, None)
+        if entry is not None:
+            epoll_ctl(self.epfd, EPOLL_CTL_DEL, entry[0], NULL)
+
+    def drain(self):
+        cdef epoll_event events[EVENTS]
+        cdef int ready, i
+        cdef list slow = []
+        ready = epoll_wait(self.epfd, events, EVENTS, 0)
+        for i in range(ready):
+            entry = self.entries.get(<uint32_t>events[i].data.u64)
+            if entry is not None:
+                self.read(<uint32_t>events[i].data.u64, entry[0], entry[1], entry[2], slow)
+        return slow
+
+    cdef void read(self, uint32_t token, int fd, Receiver receiver, uintptr_t srtp, list slow):
+        cdef int got, j, length
+        cdef uint8_t* data
+        cdef int64_t now_ns
+        while True:
+            for j in range(BATCH):
+                self.iov[j].iov_base = self.buffers + j * SLOT
+                self.iov[j].iov_len = SLOT
+                memset(&self.msgs[j], 0, sizeof(mmsghdr))
+                self.msgs[j].msg_hdr.msg_iov = &self.iov[j]
+                self.msgs[j].msg_hdr.msg_iovlen = 1
+                self.msgs[j].msg_hdr.msg_name = &self.addrs[j]
+                self.msgs[j].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
+            got = recvmmsg(fd, self.msgs, BATCH, MSG_DONTWAIT, NULL)
+            if got <= 0:
+                return
+            self.reads += 1
+            self.datagrams += got
+            now_ns = monotonic_ns()
+            for j in range(got):
+                data = self.buffers + j * SLOT
+                length = self.msgs[j].msg_len
+                if self.msgs[j].msg_hdr.msg_flags & MSG_TRUNC:
+                    receiver.malformed += 1
+                elif length >= 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 208:
+                    if self.unprotect(<void*>srtp, data, &length) == 0:
+                        receiver.count(data, length, now_ns)
+                    else:
+                        receiver.malformed += 1
+                else:  # STUN, DTLS, SRTCP: aioice's and aiortc's business
+                    slow.append((token, PyBytes_FromStringAndSize(<char*>data, length),
+                                 _address(&self.addrs[j])))
+            if got < BATCH:
+                return
+
+    def close(self):
+        for token in list(self.entries):
+            self.remove(token)
+
+
+cdef tuple _address(const sockaddr_storage* address):
+    """(host, port) of an IPv4 source, as aioice expects it (the tool gathers IPv4 only)."""
+    cdef const sockaddr_in* v4 = <const sockaddr_in*>address
+    if address.ss_family != AF_INET:
+        return ("", 0)
+    return (
+        socket.inet_ntop(socket.AF_INET, PyBytes_FromStringAndSize(<char*>&v4.sin_addr, 4)),
+        ntohs(v4.sin_port),
+    )

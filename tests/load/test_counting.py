@@ -1,0 +1,217 @@
+"""The subscribers' per-packet counting: the compiled receive path against its pure-Python spec,
+the receiver reports built from it, and the batched socket reader with real SRTP."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from types import ModuleType
+from typing import Any
+
+import pylibsrtp
+import pytest
+from aiortc.rtp import RtcpPacket, RtcpRrPacket
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from load_tests import counting, counting_py
+from load_tests.receiving import ReceiverReports
+from load_tests.rtp import build_rtp, build_sr, stamp, vp8_payloads
+from load_tests.tally import delay_percentile
+from sfu.webrtc import libsrtp
+
+IMPLEMENTATIONS = {"python": counting_py, "cython": counting}
+VIDEO, AUDIO = 96, 111
+MS = 1_000_000
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def impl(request: pytest.FixtureRequest) -> ModuleType:
+    return IMPLEMENTATIONS[request.param]
+
+
+def receiver(impl: ModuleType) -> Any:
+    r = impl.Receiver(impl.DelayHistogram())
+    r.add_kinds({VIDEO: "video", AUDIO: "audio"})
+    return r
+
+
+def keyframe(height: int) -> bytes:
+    """The start of a VP8 keyframe (RFC 6386 §9.1): tag, start code, width, height."""
+    return b"\x00\x00\x00\x9d\x01\x2a" + struct.pack("<HH", 640, height) + b"\x00" * 20
+
+
+def video(seq: int, *, ts: int = 0, marker: bool = True, payload: bytes = b"\x00" * 40) -> bytes:
+    return build_rtp(VIDEO, seq, ts, 7, marker, b"", payload)
+
+
+def test_loss_is_counted_from_sequence_gaps_across_the_wrap(impl: ModuleType) -> None:
+    r = receiver(impl)
+    for seq in (65533, 65534, 1, 2, 0, 2):  # 65535 lost; 0 late; 2 duplicated
+        r.on_rtp(video(seq), 0)
+    [stream] = r.window()
+    assert (stream.packets, stream.expected) == (6, 6)  # 65533..2 is six numbers
+    [report] = r.reports()
+    assert report.highest == 65536 + 2 and report.ssrc == 7
+
+
+def test_frames_freezes_and_layer_switches(impl: ModuleType) -> None:
+    r = receiver(impl)
+    first = next(vp8_payloads(keyframe(360), 1))
+    r.on_rtp(video(1, payload=first, marker=False), 0)
+    r.on_rtp(video(2), 10 * MS)
+    r.start_window()
+    r.on_rtp(video(3), 30 * MS)
+    r.on_rtp(video(4), 300 * MS)  # 270 ms without a frame: a freeze
+    r.on_rtp(video(5, payload=next(vp8_payloads(keyframe(720), 2))), 310 * MS)
+    [stream] = r.window()
+    assert (stream.frames, stream.freezes, stream.height, stream.layer_switches) == (3, 1, 720, 1)
+    assert stream.packets == 3 and stream.kind == "video"
+
+
+def test_delays_go_to_the_shared_histogram_only_in_the_window(impl: ModuleType) -> None:
+    delays = impl.DelayHistogram()
+    a, b = impl.Receiver(delays), impl.Receiver(delays)
+    for r in (a, b):
+        r.add_kinds({AUDIO: "audio"})
+    a.on_rtp(build_rtp(AUDIO, 1, 0, 1, False, b"", stamp(b"x", 1 * MS)), 2 * MS)
+    a.start_window()
+    b.start_window()
+    a.on_rtp(build_rtp(AUDIO, 2, 0, 1, False, b"", stamp(b"x", 10 * MS)), 12 * MS)
+    b.on_rtp(build_rtp(AUDIO, 3, 0, 2, False, b"", stamp(b"x", 10 * MS)), 60 * MS)
+    b.on_rtp(build_rtp(AUDIO, 4, 0, 2, False, b"", b"no trailer"), 70 * MS)
+    assert delays.nonzero() == {20: 1, 500: 1}  # 2 ms and 50 ms, in 0.1 ms bins
+    assert delay_percentile(delays.nonzero(), 50) == pytest.approx(2.1)
+    assert delay_percentile(delays.nonzero(), 99) == pytest.approx(50.1)
+
+
+def test_jitter_follows_rfc_3550(impl: ModuleType) -> None:
+    r = receiver(impl)
+    # 25 fps, arriving on time, then one frame 10 ms late: D = 900 timestamp units
+    for n, late_ms in enumerate((0, 0, 0, 10)):
+        r.on_rtp(video(n, ts=3600 * n), (1000 + 40 * n + late_ms) * MS)
+    [report] = r.reports()
+    assert report.jitter == int(900 / 16)
+
+
+def test_what_is_not_counted(impl: ModuleType) -> None:
+    r = receiver(impl)
+    r.on_rtp(build_rtp(100, 1, 0, 9, False, b"", b"x"), 0)  # unknown payload type
+    assert r.window() == [] and r.first_packet_ns == 0
+    r.on_rtp(b"\x80\x60\x00", 0)  # too short
+    r.on_rtp(b"\x40" + bytes(20), 0)  # version 1
+    r.on_rtp(b"\xa0" + bytes(10) + b"\xff", 0)  # padding longer than the packet
+    r.on_rtp(b"\x90" + bytes(12), 0)  # extension header cut off
+    assert r.malformed == 4 and r.window() == []
+
+
+packets = st.lists(
+    st.one_of(
+        st.builds(
+            lambda pt, seq, ts, ssrc, marker, payload, sent: build_rtp(
+                pt, seq, ts, ssrc, marker, b"", stamp(payload, sent) if sent else payload
+            ),
+            st.sampled_from([VIDEO, AUDIO, 100]),
+            st.integers(0, 0xFFFF),
+            st.integers(0, 0xFFFFFFFF),
+            st.sampled_from([1, 2, 0xFFFFFFFF]),
+            st.booleans(),
+            st.one_of(
+                st.binary(max_size=40),
+                st.integers(100, 800).map(lambda h: next(vp8_payloads(keyframe(h), 0))),
+            ),
+            st.integers(0, 10**10),
+        ),
+        st.binary(max_size=60),  # anything at all
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(packets, st.lists(st.integers(0, 10**9), min_size=40, max_size=40), st.integers(0, 40))
+def test_both_implementations_count_alike(
+    datagrams: list[bytes], gaps: list[int], window_at: int
+) -> None:
+    """The compiled receiver is its spec, packet for packet, whatever arrives."""
+    seen = []
+    for impl in (counting_py, counting):
+        r, now = receiver(impl), 10**12
+        for n, data in enumerate(datagrams):
+            if n == window_at:
+                r.start_window()
+            now += gaps[n]
+            r.on_rtp(data, now)
+        seen.append((r.window(), r.reports(), r.delays.nonzero(), r.malformed, r.first_packet_ns))
+    assert seen[0] == seen[1]
+
+
+def test_receiver_reports_say_what_was_lost_since_the_last_one() -> None:
+    reports = ReceiverReports(ssrc=42)
+    reports.on_rtcp(build_sr(7, 1_000_000.5, 0, 0, 0), now_ns=1_000 * MS)
+    first = reports.packets([counting_py.StreamReport(7, 90, 100, 65636, 12)], now_ns=1_500 * MS)
+    again = reports.packets([counting_py.StreamReport(7, 190, 200, 65736, 3)], now_ns=2_500 * MS)
+    quiet = reports.packets([counting_py.StreamReport(8, 5, 5, 5, 0)], now_ns=2_500 * MS)
+    parsed = [RtcpPacket.parse(p) for p in first + again + quiet]
+    assert all(isinstance(p, RtcpRrPacket) and p.ssrc == 42 for [p] in parsed)
+    one, two, three = (p.reports[0] for [p] in parsed)
+    assert (one.ssrc, one.fraction_lost, one.packets_lost, one.highest_sequence) == (
+        7,
+        25,
+        10,
+        65636,
+    )
+    assert (two.fraction_lost, two.packets_lost, two.jitter) == (0, 10, 3)  # none lost since
+    ntp_middle = ((1_000_000 + 2_208_988_800) & 0xFFFF) << 16 | 0x8000
+    assert (one.lsr, one.dlsr) == (ntp_middle, 32768)  # the SR came 0.5 s before
+    assert (two.lsr, two.dlsr) == (ntp_middle, 98304)
+    assert (three.lsr, three.dlsr) == (0, 0)  # no SR for this stream
+
+
+@pytest.mark.webrtc
+def test_the_poller_counts_srtp_and_hands_back_the_rest() -> None:
+    """Batched reads on a real socket: SRTP is unprotected and counted in C, what is not SRTP
+    (here a STUN-like datagram and an SRTCP one) comes back with its source address."""
+    key = bytes(range(30))
+    policies = []
+    for direction in (pylibsrtp.Policy.SSRC_ANY_INBOUND, pylibsrtp.Policy.SSRC_ANY_OUTBOUND):
+        policy = pylibsrtp.Policy(key, pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80)
+        policy.ssrc_type = direction
+        policies.append(policy)
+    rx, tx = (pylibsrtp.Session(policy) for policy in policies)
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source,
+    ):
+        sink.bind(("127.0.0.1", 0))
+        source.bind(("127.0.0.1", 0))
+        poller = counting.Poller(libsrtp.functions()[2])
+        r = counting.Receiver(counting.DelayHistogram())
+        r.add_kinds({VIDEO: "video"})
+        token = poller.add(sink.fileno(), libsrtp.session_pointer(rx), r, rx)
+        r.start_window()
+        sent = time.monotonic_ns()
+        for seq in range(100):
+            source.sendto(
+                tx.protect(build_rtp(VIDEO, seq, 0, 5, True, b"", stamp(b"v", sent))),
+                sink.getsockname(),
+            )
+        source.sendto(b"\x00\x01" + bytes(18), sink.getsockname())
+        rtcp = tx.protect_rtcp(build_sr(5, time.time(), 0, 100, 100))
+        source.sendto(rtcp, sink.getsockname())
+        time.sleep(0.05)
+        slow = poller.drain()
+        assert slow == [
+            (token, b"\x00\x01" + bytes(18), source.getsockname()),
+            (token, rtcp, source.getsockname()),
+        ]
+        [stream] = r.window()
+        assert (stream.packets, stream.expected, stream.frames) == (100, 100, 100)
+        assert sum(r.delays.nonzero().values()) == 100 and r.malformed == 0
+        assert poller.datagrams == 102 and poller.reads <= 5  # read in batches
+        poller.remove(token)
+        source.sendto(b"\x00\x01", sink.getsockname())
+        time.sleep(0.01)
+        assert poller.drain() == []
+        poller.close()
