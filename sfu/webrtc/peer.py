@@ -14,13 +14,10 @@ from typing import Any, cast
 
 from aiortc import (
     MediaStreamTrack,
-    RTCConfiguration,
-    RTCPeerConnection,
     RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 from aiortc.utils import random32
@@ -28,6 +25,7 @@ from aiortc.utils import random32
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.transport import MediaHandler, MediaSink
+from sfu.webrtc.connection import NodePeerConnection
 from sfu.webrtc.icelite import LitePeerConnection, prefer_dtls_server
 from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
 from sfu.webrtc.stack import (
@@ -50,13 +48,12 @@ class SdpError(ValueError):
 
 
 async def _not_started(*_args: Any) -> None:
-    """Replaces aiortc's receiver.receive / sender.send: no decoder thread, no encoder."""
+    """Replaces aiortc's sender.send: no encoder."""
 
 
-def _new_pc(mux: UdpMux | None) -> RTCPeerConnection:
+def _new_pc(mux: UdpMux | None) -> NodePeerConnection:
     """On the node's ICE-lite port when it has one, else on aioice's ports per peer."""
-    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-    return RTCPeerConnection(config) if mux is None else LitePeerConnection(mux, config)
+    return NodePeerConnection() if mux is None else LitePeerConnection(mux)
 
 
 def _forwardable_codecs(
@@ -98,7 +95,11 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
 
 class _Peer:
     def __init__(
-        self, handler: MediaHandler, counters: MediaCounters, *, mux: UdpMux | None = None
+        self,
+        handler: MediaHandler,
+        counters: MediaCounters,
+        *,
+        mux: UdpMux | None = None,
     ) -> None:
         self._pc = _new_pc(mux)
         self._lite = mux is not None
@@ -173,7 +174,6 @@ class PublishPeer(_Peer):
         ]
         for t in self._pc.getTransceivers():
             t._codecs = _forwardable_codecs(t._codecs, t.kind)
-            t.receiver.receive = _not_started  # type: ignore[method-assign,assignment]
         simulcast = offered_simulcast(offer)
         if self._lite:
             prefer_dtls_server(self._pc)
@@ -202,7 +202,11 @@ class SubscribePeer(_Peer):
     """We send media here; we offer, the client answers. m-lines are reused once inactive."""
 
     def __init__(
-        self, handler: MediaHandler, counters: MediaCounters, *, mux: UdpMux | None = None
+        self,
+        handler: MediaHandler,
+        counters: MediaCounters,
+        *,
+        mux: UdpMux | None = None,
     ) -> None:
         super().__init__(handler, counters, mux=mux)
         self._by_track: dict[str, RTCRtpTransceiver] = {}
