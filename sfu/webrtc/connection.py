@@ -1,8 +1,9 @@
 """aiortc's peer connection as the node uses it: SDP, ICE and the DTLS handshake only.
 
-Media goes through ``DtlsTap``, never through aiortc's receivers, so each transceiver gets an
-``IdleReceiver``: aiortc's would build a jitter buffer, a NACK generator, a bitrate estimator
-(≈ 95 KB for video) and a decoder queue that nothing ever feeds.
+It uses the node's certificate (``NodeCertificate``) instead of a new one. Media goes through
+``DtlsTap``, never through aiortc's receivers, so each transceiver gets an ``IdleReceiver``:
+aiortc's would build a jitter buffer, a NACK generator, a bitrate estimator (≈ 95 KB for video)
+and a decoder queue that nothing ever feeds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from aiortc import (
     MediaStreamTrack,
+    RTCCertificate,
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpReceiver,
@@ -46,10 +48,13 @@ class IdleReceiver(RTCRtpReceiver):
 
 
 class NodePeerConnection(RTCPeerConnection):
-    """Max-bundle, no ICE servers, ``IdleReceiver`` in every transceiver."""
+    """Max-bundle, no ICE servers, ``certificate`` for DTLS, ``IdleReceiver`` in every
+    transceiver."""
 
-    def __init__(self) -> None:
+    def __init__(self, certificate: RTCCertificate) -> None:
         super().__init__(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        # aiortc has no configuration for it: the one its constructor generated is dropped.
+        self._RTCPeerConnection__certificates = [certificate]
 
     def _RTCPeerConnection__createTransceiver(
         self, direction: str, kind: str, sender_track: MediaStreamTrack | None = None

@@ -294,9 +294,9 @@ class LiteIceTransport(AsyncIOEventEmitter):
 class LitePeerConnection(NodePeerConnection):
     """A node peer connection whose (max-bundle) transport is ICE-lite on the node's port."""
 
-    def __init__(self, mux: MuxSide) -> None:
+    def __init__(self, mux: MuxSide, certificate: RTCCertificate) -> None:
         self._lite_mux = mux
-        super().__init__()
+        super().__init__(certificate)
 
     def _RTCPeerConnection__createDtlsTransport(self) -> RTCDtlsTransport:
         pc: Any = self  # aiortc's name-mangled privates

@@ -25,6 +25,7 @@ from aiortc.utils import random32
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.transport import MediaHandler, MediaSink
+from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.connection import NodePeerConnection
 from sfu.webrtc.icelite import LitePeerConnection, prefer_dtls_server
 from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
@@ -51,9 +52,10 @@ async def _not_started(*_args: Any) -> None:
     """Replaces aiortc's sender.send: no encoder."""
 
 
-def _new_pc(mux: UdpMux | None) -> NodePeerConnection:
+def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnection:
     """On the node's ICE-lite port when it has one, else on aioice's ports per peer."""
-    return NodePeerConnection() if mux is None else LitePeerConnection(mux)
+    current = certificate.current()
+    return NodePeerConnection(current) if mux is None else LitePeerConnection(mux, current)
 
 
 def _forwardable_codecs(
@@ -99,9 +101,10 @@ class _Peer:
         handler: MediaHandler,
         counters: MediaCounters,
         *,
+        certificate: NodeCertificate,
         mux: UdpMux | None = None,
     ) -> None:
-        self._pc = _new_pc(mux)
+        self._pc = _new_pc(mux, certificate)
         self._lite = mux is not None
         self._handler = handler
         self._counters = counters
@@ -152,9 +155,10 @@ class PublishPeer(_Peer):
         counters: MediaCounters,
         *,
         start_kbps: int,
+        certificate: NodeCertificate,
         mux: UdpMux | None = None,
     ) -> None:
-        super().__init__(handler, counters, mux=mux)
+        super().__init__(handler, counters, certificate=certificate, mux=mux)
         self._start_kbps = start_kbps
 
     async def answer(self, offer: str) -> tuple[str, list[MediaLine]]:
@@ -206,9 +210,10 @@ class SubscribePeer(_Peer):
         handler: MediaHandler,
         counters: MediaCounters,
         *,
+        certificate: NodeCertificate,
         mux: UdpMux | None = None,
     ) -> None:
-        super().__init__(handler, counters, mux=mux)
+        super().__init__(handler, counters, certificate=certificate, mux=mux)
         self._by_track: dict[str, RTCRtpTransceiver] = {}
         self._offered: set[str] = set()
 

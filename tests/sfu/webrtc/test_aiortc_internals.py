@@ -142,8 +142,9 @@ def test_pylibsrtp_handles_the_datapath_calls() -> None:
     assert len(set(libsrtp.functions())) == 4 and all(libsrtp.functions())
 
 
-def test_node_peer_connection_replaces_how_transceivers_are_made() -> None:
-    """sfu.webrtc.connection re-does __createTransceiver (max-bundle) with IdleReceiver."""
+def test_node_peer_connection_replaces_how_transceivers_and_certificates_are_made() -> None:
+    """sfu.webrtc.connection re-does __createTransceiver (max-bundle) with IdleReceiver, and
+    swaps the certificate list the DTLS transports are made with."""
     create = inspect.getsource(RTCPeerConnection._RTCPeerConnection__createTransceiver)  # type: ignore[attr-defined]
     for line in (
         "dtlsTransport = self.__transceivers[0].receiver.transport",
@@ -157,6 +158,9 @@ def test_node_peer_connection_replaces_how_transceivers_are_made() -> None:
         "self.__transceivers.append(transceiver)",
     ):
         assert line in create, line
+    source = inspect.getsource(RTCPeerConnection)
+    assert "self.__certificates = [RTCCertificate.generateCertificate()]" in source
+    assert source.count("self.__certificates") == 2  # set once, read once (DTLS transports)
 
 
 def test_what_aiortc_uses_of_a_receiver_that_never_receives() -> None:
@@ -173,3 +177,11 @@ def test_what_aiortc_uses_of_a_receiver_that_never_receives() -> None:
     assert "return self._track" in inspect.getsource(RTCRtpReceiver.track.fget)  # type: ignore[attr-defined]
     assert "self.__transport = transport" in inspect.getsource(RTCRtpReceiver.setTransport)
     assert "self.__rtcp_ssrc = ssrc" in inspect.getsource(RTCRtpReceiver._set_rtcp_ssrc)
+
+
+def test_dtls_transports_take_their_ssl_context_from_the_certificate() -> None:
+    """sfu.webrtc.certificate shares one context per certificate (SSL.Connection holds it)."""
+    start = inspect.getsource(RTCDtlsTransport.start)
+    assert "self.__local_certificate._create_ssl_context(" in start
+    assert "self._ssl = SSL.Connection(" in start
+    assert "getFingerprints()" in inspect.getsource(RTCDtlsTransport.getLocalParameters)
