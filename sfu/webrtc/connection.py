@@ -1,9 +1,10 @@
 """aiortc's peer connection as the node uses it: SDP, ICE and the DTLS handshake only.
 
 It uses the node's certificate (``NodeCertificate``) instead of a new one. Media goes through
-``DtlsTap``, never through aiortc's receivers, so each transceiver gets an ``IdleReceiver``:
-aiortc's would build a jitter buffer, a NACK generator, a bitrate estimator (≈ 95 KB for video)
-and a decoder queue that nothing ever feeds.
+``DtlsTap``, never through aiortc's receivers and senders, so each transceiver gets an
+``IdleReceiver`` and an ``IdleSender``: aiortc's would build a jitter buffer, a NACK generator,
+a bitrate estimator (≈ 95 KB for video), a decoder queue, RTP and RTCP task events and a
+header-extension map that nothing ever uses.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from aiortc import (
 from aiortc.exceptions import InvalidStateError
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters, RTCRtpSendParameters
+from aiortc.utils import random32
 
 
 class IdleReceiver(RTCRtpReceiver):
@@ -47,9 +49,34 @@ class IdleReceiver(RTCRtpReceiver):
         """Nothing was started."""
 
 
+class IdleSender(RTCRtpSender):
+    """An ``RTCRtpSender`` that is never started: it holds what SDP and the transceiver read
+    (SSRCs, stream and track ids, track, transport) and nothing for sending media."""
+
+    def __init__(self, trackOrKind: MediaStreamTrack | str, transport: RTCDtlsTransport) -> None:
+        # No super().__init__(): it builds the sending machinery this class exists to avoid.
+        if transport.state == "closed":
+            raise InvalidStateError
+        track = trackOrKind if isinstance(trackOrKind, MediaStreamTrack) else None
+        self._RTCRtpSender__kind = trackOrKind if track is None else track.kind
+        self._RTCRtpSender__transport = transport
+        self._RTCRtpSender__started = False
+        self._enabled = True
+        self._ssrc = random32()
+        self._rtx_ssrc = random32()
+        self._stream_id = ""  # the peer connection's, set when the transceiver is made
+        self.replaceTrack(track)
+
+    async def send(self, parameters: RTCRtpSendParameters) -> None:
+        """Not started: no encoder, no RTP or RTCP task."""
+
+    async def stop(self) -> None:
+        """Nothing was started."""
+
+
 class NodePeerConnection(RTCPeerConnection):
-    """Max-bundle, no ICE servers, ``certificate`` for DTLS, ``IdleReceiver`` in every
-    transceiver."""
+    """Max-bundle, no ICE servers, ``certificate`` for DTLS, ``IdleReceiver`` and
+    ``IdleSender`` in every transceiver."""
 
     def __init__(self, certificate: RTCCertificate) -> None:
         super().__init__(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
@@ -59,7 +86,7 @@ class NodePeerConnection(RTCPeerConnection):
     def _RTCPeerConnection__createTransceiver(
         self, direction: str, kind: str, sender_track: MediaStreamTrack | None = None
     ) -> RTCRtpTransceiver:
-        """aiortc's, for max-bundle, with our receiver."""
+        """aiortc's, for max-bundle, with our receiver and sender."""
         pc: Any = self  # aiortc's name-mangled privates
         transceivers: list[RTCRtpTransceiver] = pc._RTCPeerConnection__transceivers
         sctp = pc._RTCPeerConnection__sctp
@@ -72,7 +99,7 @@ class NodePeerConnection(RTCPeerConnection):
         transceiver = RTCRtpTransceiver(
             direction=direction,
             kind=kind,
-            sender=RTCRtpSender(sender_track or kind, dtls),
+            sender=IdleSender(sender_track or kind, dtls),
             receiver=IdleReceiver(kind, dtls),
         )
         transceiver.receiver._set_rtcp_ssrc(transceiver.sender._ssrc)

@@ -48,10 +48,6 @@ class SdpError(ValueError):
     """An SDP that could not be parsed or applied; the message says why."""
 
 
-async def _not_started(*_args: Any) -> None:
-    """Replaces aiortc's sender.send: no encoder."""
-
-
 def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnection:
     """On the node's ICE-lite port when it has one, else on aioice's ports per peer."""
     current = certificate.current()
@@ -237,7 +233,6 @@ class SubscribePeer(_Peer):
                     if c.mimeType.lower() in (FORWARDABLE[kind], f"{kind}/rtx")
                 ]
             )
-            free.sender.send = _not_started  # type: ignore[method-assign,assignment]
         else:
             free.direction = "sendonly"
             free.sender.replaceTrack(track)

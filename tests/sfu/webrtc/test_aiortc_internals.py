@@ -143,8 +143,8 @@ def test_pylibsrtp_handles_the_datapath_calls() -> None:
 
 
 def test_node_peer_connection_replaces_how_transceivers_and_certificates_are_made() -> None:
-    """sfu.webrtc.connection re-does __createTransceiver (max-bundle) with IdleReceiver, and
-    swaps the certificate list the DTLS transports are made with."""
+    """sfu.webrtc.connection re-does __createTransceiver (max-bundle) with IdleReceiver and
+    IdleSender, and swaps the certificate list the DTLS transports are made with."""
     create = inspect.getsource(RTCPeerConnection._RTCPeerConnection__createTransceiver)  # type: ignore[attr-defined]
     for line in (
         "dtlsTransport = self.__transceivers[0].receiver.transport",
@@ -177,6 +177,24 @@ def test_what_aiortc_uses_of_a_receiver_that_never_receives() -> None:
     assert "return self._track" in inspect.getsource(RTCRtpReceiver.track.fget)  # type: ignore[attr-defined]
     assert "self.__transport = transport" in inspect.getsource(RTCRtpReceiver.setTransport)
     assert "self.__rtcp_ssrc = ssrc" in inspect.getsource(RTCRtpReceiver._set_rtcp_ssrc)
+
+
+def test_what_aiortc_uses_of_a_sender_that_never_sends() -> None:
+    """IdleSender sets only the fields behind these; send and stop are its own."""
+    source = inspect.getsource(aiortc.rtcpeerconnection) + inspect.getsource(
+        aiortc.rtcrtptransceiver
+    )
+    used = set(re.findall(r"sender\.(\w+)", source))
+    assert used == {
+        "_enabled", "_rtx_ssrc", "_ssrc", "_stream_id", "_track_id", "replaceTrack", "send",
+        "setTransport", "stop", "track",
+    }  # fmt: skip
+    assert "return self.__kind" in inspect.getsource(RTCRtpSender.kind.fget)  # type: ignore[attr-defined]
+    assert "return self.__track" in inspect.getsource(RTCRtpSender.track.fget)  # type: ignore[attr-defined]
+    assert "self.__transport" in inspect.getsource(RTCRtpSender.transport.fget)  # type: ignore[attr-defined]
+    assert "self.__transport = transport" in inspect.getsource(RTCRtpSender.setTransport)
+    replace = inspect.getsource(RTCRtpSender.replaceTrack)
+    assert "self.__track = track" in replace and "self._track_id = track.id" in replace
 
 
 def test_dtls_transports_take_their_ssl_context_from_the_certificate() -> None:

@@ -1,5 +1,6 @@
 """The node's peer connections against aiortc clients on loopback: one DTLS certificate (and
-OpenSSL context) for all of them, renewed before it expires; receivers that never start."""
+OpenSSL context) for all of them, renewed before it expires; receivers and senders that never
+start."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from sfu.media.counters import MediaCounters
 from sfu.webrtc.certificate import RENEW_BEFORE, NodeCertificate
-from sfu.webrtc.connection import IdleReceiver
+from sfu.webrtc.connection import IdleReceiver, IdleSender
 from sfu.webrtc.peer import PublishPeer, SubscribePeer, _Peer
 from sfu.webrtc.stack import configure_aiortc
 
@@ -91,7 +92,7 @@ def test_the_certificate_is_renewed_before_it_expires() -> None:
     assert renewed.getFingerprints() != first.getFingerprints()
 
 
-async def test_receivers_never_start_on_either_side() -> None:
+async def test_receivers_and_senders_never_start_on_either_side() -> None:
     certificate = NodeCertificate()
     client = RTCPeerConnection()  # sends only: any decoder thread would be the node's
     client.addTransceiver("audio", direction="sendonly")
@@ -109,7 +110,9 @@ async def test_receivers_never_start_on_either_side() -> None:
         peers += [subscribe, subscriber]
         for peer in (publish, subscribe):
             transceivers = peer._pc.getTransceivers()
-            assert transceivers and all(isinstance(t.receiver, IdleReceiver) for t in transceivers)
+            assert transceivers
+            assert all(isinstance(t.receiver, IdleReceiver) for t in transceivers)
+            assert all(isinstance(t.sender, IdleSender) for t in transceivers)
     finally:
         for pc in peers:
             await pc.close()
