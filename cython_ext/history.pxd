@@ -1,15 +1,15 @@
 # The C-level state of a subscription's PacketHistory (sfu/media/history_py.py), for the
 # compiled forwarder.
 
-cdef struct Sent:
-    long long seq          # -1: empty
+cdef struct Sent:           # 32 bytes: each field as narrow as its range
     long long ext_seq      # where the packet is stored: its layer and extended sequence number
-    long long timestamp    # the numbering it went out with
     long long resent_ms
-    int layer
-    int picture_id
-    int tl0picidx
-    int resends
+    int seq                # -1: empty; else the 16-bit number it went out with
+    unsigned int timestamp # and its 32-bit timestamp
+    short picture_id       # 15 bits, -1: none
+    short tl0picidx        # 8 bits, -1: none
+    signed char layer
+    signed char resends
 
 
 cdef class PacketHistory:

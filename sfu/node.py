@@ -42,6 +42,7 @@ from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal, refusal
 from sfu.signaling.participant import Participant
 from sfu.signaling.session import SignalingSession
+from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux
 
@@ -88,6 +89,7 @@ class Node:
             remb_bps=settings.remb_bps,
             mux=self.mux,
             answer_timeout_s=settings.subscribe_answer_timeout_s,
+            certificate=NodeCertificate(),
         )
         self.webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret())
         self.presence = Presence(

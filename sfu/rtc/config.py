@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sfu.media.counters import MediaCounters
+from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.udpmux import UdpMux
 
 
@@ -15,4 +16,5 @@ class MediaConfig:
     start_bitrate_kbps: int
     remb_bps: int
     answer_timeout_s: float  # a subscribe offer unanswered this long ends the session
+    certificate: NodeCertificate  # DTLS, for every peer connection of the node
     mux: UdpMux | None = None  # the node's ICE-lite port (SFU_UDP_PORT), else aioice's ports

@@ -45,6 +45,7 @@ class Publisher:
                 self._ingress,
                 self._config.counters,
                 start_kbps=self._config.start_bitrate_kbps,
+                certificate=self._config.certificate,
                 mux=self._config.mux,
             )
             self._peer.on_state(self._on_state)

@@ -55,7 +55,9 @@ class Subscriber(Generic[T]):
         self._on_offer = on_offer
         self._on_layer = on_layer
         self._feedback = SubscriberFeedback(config.counters, self.allocate)
-        self._peer = SubscribePeer(self._feedback, config.counters, mux=config.mux)
+        self._peer = SubscribePeer(
+            self._feedback, config.counters, certificate=config.certificate, mux=config.mux
+        )
         self._peer.on_state(on_state)
         self._negotiation = Negotiation(config.answer_timeout_s)
         self._allocator = Allocator()

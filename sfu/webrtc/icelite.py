@@ -16,19 +16,14 @@ from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from aioice.candidate import candidate_priority
-from aiortc import (
-    RTCCertificate,
-    RTCConfiguration,
-    RTCIceCandidate,
-    RTCIceParameters,
-    RTCPeerConnection,
-)
+from aiortc import RTCCertificate, RTCIceCandidate, RTCIceParameters, RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from pyee.asyncio import AsyncIOEventEmitter
 
 from sfu.media.counters import DropReason
 from sfu.rtp.demux_py import RTCP, RTP
 from sfu.rtp.kernels import classify
+from sfu.webrtc.connection import NodePeerConnection
 from sfu.webrtc.datapath_py import Address, PacketHandler
 from sfu.webrtc.kernels import Peer
 
@@ -296,12 +291,12 @@ class LiteIceTransport(AsyncIOEventEmitter):
         self._mux.sendto(data, remote)
 
 
-class LitePeerConnection(RTCPeerConnection):
-    """An aiortc peer connection whose (max-bundle) transport is ICE-lite on the node's port."""
+class LitePeerConnection(NodePeerConnection):
+    """A node peer connection whose (max-bundle) transport is ICE-lite on the node's port."""
 
-    def __init__(self, mux: MuxSide, configuration: RTCConfiguration) -> None:
+    def __init__(self, mux: MuxSide, certificate: RTCCertificate) -> None:
         self._lite_mux = mux
-        super().__init__(configuration)
+        super().__init__(certificate)
 
     def _RTCPeerConnection__createDtlsTransport(self) -> RTCDtlsTransport:
         pc: Any = self  # aiortc's name-mangled privates

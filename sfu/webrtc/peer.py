@@ -14,13 +14,10 @@ from typing import Any, cast
 
 from aiortc import (
     MediaStreamTrack,
-    RTCConfiguration,
-    RTCPeerConnection,
     RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 from aiortc.utils import random32
@@ -28,6 +25,8 @@ from aiortc.utils import random32
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.transport import MediaHandler, MediaSink
+from sfu.webrtc.certificate import NodeCertificate
+from sfu.webrtc.connection import NodePeerConnection
 from sfu.webrtc.icelite import LitePeerConnection, prefer_dtls_server
 from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
 from sfu.webrtc.stack import (
@@ -49,14 +48,10 @@ class SdpError(ValueError):
     """An SDP that could not be parsed or applied; the message says why."""
 
 
-async def _not_started(*_args: Any) -> None:
-    """Replaces aiortc's receiver.receive / sender.send: no decoder thread, no encoder."""
-
-
-def _new_pc(mux: UdpMux | None) -> RTCPeerConnection:
+def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnection:
     """On the node's ICE-lite port when it has one, else on aioice's ports per peer."""
-    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-    return RTCPeerConnection(config) if mux is None else LitePeerConnection(mux, config)
+    current = certificate.current()
+    return NodePeerConnection(current) if mux is None else LitePeerConnection(mux, current)
 
 
 def _forwardable_codecs(
@@ -98,9 +93,14 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
 
 class _Peer:
     def __init__(
-        self, handler: MediaHandler, counters: MediaCounters, *, mux: UdpMux | None = None
+        self,
+        handler: MediaHandler,
+        counters: MediaCounters,
+        *,
+        certificate: NodeCertificate,
+        mux: UdpMux | None = None,
     ) -> None:
-        self._pc = _new_pc(mux)
+        self._pc = _new_pc(mux, certificate)
         self._lite = mux is not None
         self._handler = handler
         self._counters = counters
@@ -151,9 +151,10 @@ class PublishPeer(_Peer):
         counters: MediaCounters,
         *,
         start_kbps: int,
+        certificate: NodeCertificate,
         mux: UdpMux | None = None,
     ) -> None:
-        super().__init__(handler, counters, mux=mux)
+        super().__init__(handler, counters, certificate=certificate, mux=mux)
         self._start_kbps = start_kbps
 
     async def answer(self, offer: str) -> tuple[str, list[MediaLine]]:
@@ -173,7 +174,6 @@ class PublishPeer(_Peer):
         ]
         for t in self._pc.getTransceivers():
             t._codecs = _forwardable_codecs(t._codecs, t.kind)
-            t.receiver.receive = _not_started  # type: ignore[method-assign,assignment]
         simulcast = offered_simulcast(offer)
         if self._lite:
             prefer_dtls_server(self._pc)
@@ -202,9 +202,14 @@ class SubscribePeer(_Peer):
     """We send media here; we offer, the client answers. m-lines are reused once inactive."""
 
     def __init__(
-        self, handler: MediaHandler, counters: MediaCounters, *, mux: UdpMux | None = None
+        self,
+        handler: MediaHandler,
+        counters: MediaCounters,
+        *,
+        certificate: NodeCertificate,
+        mux: UdpMux | None = None,
     ) -> None:
-        super().__init__(handler, counters, mux=mux)
+        super().__init__(handler, counters, certificate=certificate, mux=mux)
         self._by_track: dict[str, RTCRtpTransceiver] = {}
         self._offered: set[str] = set()
 
@@ -228,7 +233,6 @@ class SubscribePeer(_Peer):
                     if c.mimeType.lower() in (FORWARDABLE[kind], f"{kind}/rtx")
                 ]
             )
-            free.sender.send = _not_started  # type: ignore[method-assign,assignment]
         else:
             free.direction = "sendonly"
             free.sender.replaceTrack(track)

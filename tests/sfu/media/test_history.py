@@ -68,6 +68,25 @@ def _filled(history_class: Any, count: int = HISTORY_SIZE) -> Any:
     return h
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        (2, 2**40 + 7, 65_535, 2**32 - 1, 0x7FFF, 0xFF),  # the largest of each field
+        (0, 0, 0, 0, 0, 0),
+        (1, 12_345, 300, 2**31, -1, -1),  # no VP8 picture id or TL0PICIDX
+    ],
+)
+def test_every_field_comes_back_whole_over_its_range(
+    history_class: Any, sent: tuple[int, ...]
+) -> None:
+    """The compiled history keeps each field in as few bits as its range needs."""
+    layer, ext_seq, seq, timestamp, picture_id, tl0picidx = sent
+    h = history_class()
+    h.put(seq, layer, ext_seq, timestamp, picture_id, tl0picidx)
+    packets, _, _ = h.answer(_fci((seq, 0)), 0)
+    assert packets == [(layer, ext_seq, seq, timestamp, picture_id, tl0picidx)]
+
+
 def test_resends_are_rationed_per_packet(history_class: Any) -> None:
     h = history_class(16)
     _put(h, 7, 70_007)

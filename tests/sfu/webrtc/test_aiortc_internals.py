@@ -6,12 +6,14 @@ If an upgrade moves any of these, this fails loudly here instead of silently bre
 from __future__ import annotations
 
 import inspect
+import re
 from importlib.metadata import version
 
 import aioice.ice
 import aiortc.codecs
 import aiortc.rtcdtlstransport
 import aiortc.rtcpeerconnection
+import aiortc.rtcrtptransceiver
 import aiortc.sdp
 import pylibsrtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
@@ -138,3 +140,66 @@ def test_pylibsrtp_handles_the_datapath_calls() -> None:
     )
     assert libsrtp.session_pointer(session) != 0
     assert len(set(libsrtp.functions())) == 4 and all(libsrtp.functions())
+
+
+def test_node_peer_connection_replaces_how_transceivers_and_certificates_are_made() -> None:
+    """sfu.webrtc.connection re-does __createTransceiver (max-bundle) with IdleReceiver and
+    IdleSender, and swaps the certificate list the DTLS transports are made with."""
+    create = inspect.getsource(RTCPeerConnection._RTCPeerConnection__createTransceiver)  # type: ignore[attr-defined]
+    for line in (
+        "dtlsTransport = self.__transceivers[0].receiver.transport",
+        "dtlsTransport = self.__sctp.transport",
+        "dtlsTransport = self.__createDtlsTransport()",
+        "sender=RTCRtpSender(sender_track or kind, dtlsTransport),",
+        "receiver=RTCRtpReceiver(kind, dtlsTransport),",
+        "transceiver.receiver._set_rtcp_ssrc(transceiver.sender._ssrc)",
+        "transceiver.sender._stream_id = self.__stream_id",
+        "transceiver._bundled = bundled",
+        "self.__transceivers.append(transceiver)",
+    ):
+        assert line in create, line
+    source = inspect.getsource(RTCPeerConnection)
+    assert "self.__certificates = [RTCCertificate.generateCertificate()]" in source
+    assert source.count("self.__certificates") == 2  # set once, read once (DTLS transports)
+
+
+def test_what_aiortc_uses_of_a_receiver_that_never_receives() -> None:
+    """IdleReceiver sets only the fields behind these; receive and stop are its own."""
+    source = inspect.getsource(aiortc.rtcpeerconnection) + inspect.getsource(
+        aiortc.rtcrtptransceiver
+    )
+    used = set(re.findall(r"receiver\.(\w+)", source))
+    assert used == {
+        "_enabled", "_set_rtcp_ssrc", "_track", "receive", "setTransport", "stop", "track",
+        "transport",
+    }  # fmt: skip
+    assert "self.__transport" in inspect.getsource(RTCRtpReceiver.transport.fget)  # type: ignore[attr-defined]
+    assert "return self._track" in inspect.getsource(RTCRtpReceiver.track.fget)  # type: ignore[attr-defined]
+    assert "self.__transport = transport" in inspect.getsource(RTCRtpReceiver.setTransport)
+    assert "self.__rtcp_ssrc = ssrc" in inspect.getsource(RTCRtpReceiver._set_rtcp_ssrc)
+
+
+def test_what_aiortc_uses_of_a_sender_that_never_sends() -> None:
+    """IdleSender sets only the fields behind these; send and stop are its own."""
+    source = inspect.getsource(aiortc.rtcpeerconnection) + inspect.getsource(
+        aiortc.rtcrtptransceiver
+    )
+    used = set(re.findall(r"sender\.(\w+)", source))
+    assert used == {
+        "_enabled", "_rtx_ssrc", "_ssrc", "_stream_id", "_track_id", "replaceTrack", "send",
+        "setTransport", "stop", "track",
+    }  # fmt: skip
+    assert "return self.__kind" in inspect.getsource(RTCRtpSender.kind.fget)  # type: ignore[attr-defined]
+    assert "return self.__track" in inspect.getsource(RTCRtpSender.track.fget)  # type: ignore[attr-defined]
+    assert "self.__transport" in inspect.getsource(RTCRtpSender.transport.fget)  # type: ignore[attr-defined]
+    assert "self.__transport = transport" in inspect.getsource(RTCRtpSender.setTransport)
+    replace = inspect.getsource(RTCRtpSender.replaceTrack)
+    assert "self.__track = track" in replace and "self._track_id = track.id" in replace
+
+
+def test_dtls_transports_take_their_ssl_context_from_the_certificate() -> None:
+    """sfu.webrtc.certificate shares one context per certificate (SSL.Connection holds it)."""
+    start = inspect.getsource(RTCDtlsTransport.start)
+    assert "self.__local_certificate._create_ssl_context(" in start
+    assert "self._ssl = SSL.Connection(" in start
+    assert "getFingerprints()" in inspect.getsource(RTCDtlsTransport.getLocalParameters)
