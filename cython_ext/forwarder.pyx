@@ -18,6 +18,7 @@ from cython_ext.sink import sink_of
 
 cdef enum:
     MAX_JUMP_S = 5  # sfu.media.munger.MAX_JUMP_S
+    HISTORY_SIZE = 512  # sfu.media.history_py.HISTORY_SIZE
     PID_MASK = 0x7FFF  # PictureID wraps at 2**15, TL0PICIDX at 2**8 (RFC 7741 §4.2)
     TL0_MASK = 0xFF
 
@@ -31,7 +32,7 @@ cdef class Forwarder:
     def __init__(
         self, *, long long ssrc, long long payload_type, int mid_id, bytes mid not None,
         int abs_send_time_id, int audio_level_id, int clock_rate, long long first_seq,
-        long long first_ts, int target, send_rtp,
+        long long first_ts, int target, send_rtp, Py_ssize_t history_size=HISTORY_SIZE,
     ):
         if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14:
             raise ValueError("rtp extension id out of range")
@@ -49,7 +50,7 @@ cdef class Forwarder:
         self._header.abs_send_time_id = abs_send_time_id
         self._header.audio_level_id = audio_level_id
         self._send_rtp, self._sink = send_rtp, sink_of(send_rtp)
-        self.history = PacketHistory()
+        self.history = PacketHistory(history_size)
         self.packets_sent = self.octets_sent = 0
 
     def forward(self, RtpPacket packet not None, long long now_ms):

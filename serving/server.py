@@ -63,6 +63,9 @@ async def serve_until_stopped(
         limit_concurrency=limits.http_max_connections,
         timeout_keep_alive=limits.http_keep_alive_s,
         ws_max_size=ws_max_bytes,
+        # Signaling is a few small messages and the odd SDP: per-message compression would cost
+        # each connection ~50 KB of zlib state for bytes that do not matter.
+        ws_per_message_deflate=False,
         log_level="warning",
     )
     server = _Server(config, on_sigterm)

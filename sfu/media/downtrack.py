@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import MediaLine
+from sfu.media.history_py import HISTORY_SIZE
 from sfu.media.kernels import Forwarder, RtpPacket, StreamStats
 from sfu.media.selector import NO_LAYER, SWITCH, fallback_layer
 from sfu.media.transport import MediaSink
@@ -106,6 +107,8 @@ class DownTrack(Generic[S]):
             first_ts=random.getrandbits(32),
             target=self.allocated,
             send_rtp=sink.send_rtp,
+            # Opus is never NACKed (its negotiated feedback has no nack): a slot, not 16 KB
+            history_size=HISTORY_SIZE if line.kind == "video" else 1,
         )
         self.switches = 0
         self.keyframe_timeouts = 0

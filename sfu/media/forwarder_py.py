@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sfu.media.counters import DropReason
-from sfu.media.history_py import PacketHistory
+from sfu.media.history_py import HISTORY_SIZE, PacketHistory
 from sfu.media.munger import Munger
 from sfu.media.packet_py import RtpPacket
 from sfu.media.selector import FORWARD, LayerSelector
@@ -67,6 +67,7 @@ class Forwarder:
         first_ts: int,
         target: int,
         send_rtp: Callable[[bytes], bool],
+        history_size: int = HISTORY_SIZE,
     ) -> None:
         # rewrite_rtp's checks, made once here rather than on a packet
         if max(mid_id, abs_send_time_id, audio_level_id) > 14:
@@ -84,7 +85,7 @@ class Forwarder:
         self._munger = Munger(first_seq=first_seq, first_ts=first_ts)
         self._vp8 = Vp8Munger()
         self._send_rtp = send_rtp
-        self.history = PacketHistory()
+        self.history = PacketHistory(history_size)
         self.packets_sent = 0
         self.octets_sent = 0  # payload and padding, for sender reports
 

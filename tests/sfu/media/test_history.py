@@ -307,3 +307,32 @@ def test_a_compounds_nacks_of_one_stream_share_the_cap_and_refusals_are_counted(
     assert counters.retransmits == RESEND_BURST
     assert counters.drops[DropReason.NACK_OVER_LIMIT] == HISTORY_SIZE
     assert counters.drops[DropReason.NACK_RATE_LIMITED] == half - RESEND_BURST
+
+
+def test_an_audio_subscription_keeps_one_slot(kernels: Kernels) -> None:
+    """Opus is never NACKed (its negotiated feedback has no nack): an audio subscription's
+    history holds the last packet only, not 16 KB."""
+    counters, sink = MediaCounters(), Sink(record=True)
+    line = MediaLine("0", "audio", 111, "audio/opus", 48000, ExtensionIds(mid=1), ())
+    receiver = published(line, counters, layer_class=kernels.ingest.Layer)
+    receiver.bind_ssrc(0, 0x55)
+    out = MediaLine("1", "audio", 109, "audio/opus", 48000, ExtensionIds(mid=1), (), 0xDEF)
+    downtrack = DownTrack(
+        receiver,
+        sink,
+        out,
+        initial_layer=0,
+        counters=counters,
+        on_layer=lambda _: None,
+        forwarder_class=kernels.forwarder.Forwarder,
+    )
+    receiver.downtracks.append(downtrack)
+    for seq in (7, 8):
+        data = struct.pack("!BBHII", 0x80, 111, seq, 960 * seq, 0x55) + b"opus"
+        receiver.layers[0].receive(data, 111, seq, 960 * seq, False, 12, 12 + 4, -1, 0)
+    sent = [rtp_py.parse_rtp(p, 0, 0, 0, 0)[2] for p in sink.rtp]
+    sink.rtp.clear()
+    downtrack.retransmit(_fci((sent[0], 0)), 0)
+    assert sink.rtp == []  # gone: its slot holds the next packet
+    downtrack.retransmit(_fci((sent[1], 0)), 0)
+    assert [rtp_py.parse_rtp(p, 0, 0, 0, 0)[2] for p in sink.rtp] == [sent[1]]
