@@ -1,5 +1,5 @@
-"""`make bench`: kernel micro-benchmarks, the datapath alone, then node CPU per packet in a
-browser call."""
+"""`make bench`: kernel micro-benchmarks, the datapath alone and the packet path, then node CPU
+per packet in a browser call."""
 
 from tests.bench import call, datapath, kernels
 
