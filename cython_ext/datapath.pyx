@@ -13,6 +13,7 @@ from libc.errno cimport EINTR, errno
 from libc.stdint cimport uint8_t, uint16_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from cython_ext.demux cimport RTCP, RTP, kind_of
 from cython_ext.drops cimport DROP_INTERNAL_ERROR, DROP_SEND_FAILED, DROP_SRTP_UNPROTECT
@@ -81,6 +82,10 @@ cdef enum:
     SLOT = 2048          # bytes per datagram buffer: larger ones arrive truncated
     TRAILER = 148        # SRTCP index + longest tag + MKI (pylibsrtp's bound)
     QUEUE = 512          # protected datagrams waiting for the end of a batch
+    PAUSE = 100          # datapath_py.PAUSE_MS
+
+
+PAUSE_MS = PAUSE  # a read after a pause this long first asks may_read (see datapath_py)
 
 
 cdef bytes _key(const sockaddr_storage* address):
@@ -203,7 +208,8 @@ cdef class Datapath:
     """The batched loop on one non-blocking UDP socket. See datapath_py.Datapath."""
 
     cdef int _fd
-    cdef object _slow_path, _clock_ms, _pointer_of
+    cdef object _slow_path, _clock_ms, _may_read, _pointer_of
+    cdef long long _read_ms
     cdef dict _sources
     cdef srtp_fn _protect, _protect_rtcp, _unprotect, _unprotect_rtcp
     cdef uint8_t* _in_bufs
@@ -230,11 +236,13 @@ cdef class Datapath:
         free(self._out_bufs)
 
     def __init__(
-        self, sock, *, slow_path, clock_ms, libsrtp, pointer_of, int max_batches=8,
+        self, sock, *, slow_path, libsrtp, pointer_of, clock_ms=None, may_read=None,
+        int max_batches=8,
     ):
         cdef int i
         self._fd = sock.fileno()
         self._slow_path, self._clock_ms, self._pointer_of = slow_path, clock_ms, pointer_of
+        self._may_read, self._read_ms = may_read, -PAUSE
         self._sources = {}
         protect, protect_rtcp, unprotect, unprotect_rtcp = libsrtp
         self._protect = <srtp_fn><uintptr_t>protect
@@ -273,7 +281,11 @@ cdef class Datapath:
     def on_readable(self):
         """Drain the socket (bounded: max_batches reads), then send what was queued."""
         cdef int got, i, b
-        cdef long long now_ms = self._clock_ms()
+        cdef long long now_ms = self._now_ms()
+        if now_ms - self._read_ms >= PAUSE and self._may_read is not None:
+            if not self._may_read():
+                return
+        self._read_ms = now_ms
         self.wakeups += 1
         self._in_batch = True
         try:
@@ -294,6 +306,15 @@ cdef class Datapath:
         finally:
             self._in_batch = False
             self._flush()
+
+    cdef long long _now_ms(self) except? -1:
+        """sfu.media.clock.monotonic_ms (CLOCK_MONOTONIC, as time.monotonic_ns), or the clock
+        given."""
+        cdef timespec ts
+        if self._clock_ms is not None:
+            return self._clock_ms()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1000 + ts.tv_nsec // 1000000
 
     cdef void _dispatch(self, int i, long long now_ms):
         cdef uint8_t* buf = self._in_bufs + i * SLOT

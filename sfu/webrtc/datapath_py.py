@@ -18,6 +18,7 @@ from typing import Protocol
 
 import pylibsrtp
 
+from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason
 from sfu.rtp.demux_py import RTCP, RTP, classify
 
@@ -27,6 +28,10 @@ Address = tuple[str, int]  # (host, port), as the socket module gives it
 
 BATCH = 32
 SLOT = 2048  # larger datagrams arrive truncated
+# A read after a pause this long first asks ``may_read`` (the node's stall watch): a stall, the
+# process not running for seconds, can only show after one, and asking on every wake-up would
+# cost each one a few Python calls.
+PAUSE_MS = 100
 TRAILER = 148  # SRTCP index + longest tag + MKI
 QUEUE = 512
 
@@ -95,7 +100,9 @@ class Datapath:
     """The batched loop on one non-blocking UDP socket.
 
     ``slow_path(data, (host, port))`` gets what is not media of a keyed peer; ``clock_ms`` is
-    read once per batch; ``libsrtp`` and ``pointer_of`` are the compiled loop's way into
+    read once per batch (by default the monotonic clock of ``sfu.media.clock``, which the
+    compiled loop reads in C); ``may_read`` is asked after a pause (``PAUSE_MS``) and a False
+    leaves the socket unread; ``libsrtp`` and ``pointer_of`` are the compiled loop's way into
     libsrtp, unused here.
     """
 
@@ -104,14 +111,17 @@ class Datapath:
         sock: socket.socket,
         *,
         slow_path: Callable[[bytes, Address], None],
-        clock_ms: Callable[[], int],
         libsrtp: tuple[int, int, int, int],
         pointer_of: Callable[[pylibsrtp.Session], int],
+        clock_ms: Callable[[], int] = monotonic_ms,
+        may_read: Callable[[], bool] | None = None,
         max_batches: int = 8,
     ) -> None:
         self._sock = sock
         self._slow_path = slow_path
         self._clock_ms = clock_ms
+        self._may_read = may_read
+        self._read_ms = -PAUSE_MS  # when the socket was last read
         self._max_batches = max_batches
         self._sources: dict[bytes, _Source] = {}
         self._outgoing: list[tuple[bytes, Address]] = []
@@ -135,6 +145,9 @@ class Datapath:
     def on_readable(self) -> None:
         """Drain the socket (bounded: max_batches reads), then send what was queued."""
         now_ms = self._clock_ms()
+        if now_ms - self._read_ms >= PAUSE_MS and self._may_read and not self._may_read():
+            return
+        self._read_ms = now_ms
         self.wakeups += 1
         self._in_batch = True
         try:

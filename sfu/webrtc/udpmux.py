@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 
 import aioice.ice
 
-from sfu.media.clock import monotonic_ms
 from sfu.media.counters import PORT_DROPS, DropReason
 from sfu.rtp.demux_py import OTHER, STUN
 from sfu.rtp.kernels import classify
@@ -125,7 +124,7 @@ class UdpMux:
         self.datapath = Datapath(
             sock,
             slow_path=self.datagram_received,
-            clock_ms=monotonic_ms,
+            may_read=self._may_read,
             libsrtp=libsrtp.functions(),
             pointer_of=libsrtp.session_pointer,
             max_batches=64 if self.drain_ms else 8,
@@ -133,7 +132,7 @@ class UdpMux:
         if self.drain_ms:
             self._tasks.append(asyncio.create_task(self._drain_loop(self.datapath)))
         else:
-            asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable, self.datapath)
+            asyncio.get_running_loop().add_reader(sock.fileno(), self.datapath.on_readable)
         self._tasks.append(asyncio.create_task(self._expire_loop()))
         logger.info(
             "ICE-lite on UDP %s:%d, announcing %s", self.bind_host, self.port, self.advertised
@@ -154,13 +153,9 @@ class UdpMux:
 
     async def _drain_loop(self, datapath: Datapath) -> None:
         while True:
-            if not self._held and self._may_read():
+            if not self._held:
                 datapath.on_readable()
             await asyncio.sleep(self.drain_ms / 1000)
-
-    def _on_readable(self, datapath: Datapath) -> None:
-        if self._may_read():
-            datapath.on_readable()
 
     def hold(self) -> None:
         """Read nothing (datagrams wait in the socket, or are dropped by the kernel when it is
@@ -177,7 +172,7 @@ class UdpMux:
         self._held = False
         if not self.drain_ms:
             loop = asyncio.get_running_loop()
-            loop.add_reader(self._sock.fileno(), self._on_readable, self.datapath)
+            loop.add_reader(self._sock.fileno(), self.datapath.on_readable)
 
     # the transports' side ---------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 import pylibsrtp
 import pytest
 
+from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.ingress import PublisherIngress
@@ -69,7 +70,15 @@ class Handler:
 
 
 class Rig:
-    def __init__(self, module: ModuleType, family: int = socket.AF_INET) -> None:
+    def __init__(
+        self,
+        module: ModuleType,
+        family: int = socket.AF_INET,
+        *,
+        may_read: Any = None,
+        clock: bool = True,
+    ) -> None:
+        """``clock``: the test's (``now``), else the datapath's default."""
         host = "127.0.0.1" if family == socket.AF_INET else "::1"
         self.server = socket.socket(family, socket.SOCK_DGRAM)
         self.server.bind((host, 0))
@@ -86,7 +95,8 @@ class Rig:
         self.datapath = module.Datapath(
             self.server,
             slow_path=lambda data, source: self.slow.append((data, source)),
-            clock_ms=lambda: self.now,
+            **({"clock_ms": lambda: self.now} if clock else {}),
+            may_read=may_read,
             libsrtp=libsrtp.functions(),
             pointer_of=libsrtp.session_pointer,
         )
@@ -332,4 +342,37 @@ def test_forwarding_runs_no_python_per_packet() -> None:
     assert python_calls == []
     assert counters.packets_in == 21 and counters.packets_out == 3 * 21
     assert len(rig.received_raw(3 * 21)) == 3 * 21  # (a socket's buffer holds about 100)
+    rig.close()
+
+
+def test_a_read_after_a_pause_asks_may_read_first(module: ModuleType) -> None:
+    """The node's stall watch is asked before a read that follows a pause, not on every
+    wake-up; a refusal leaves the datagrams in the socket, and the next wake-up asks again."""
+    asked: list[int] = []
+    answer = [True]
+    rig = Rig(module, may_read=lambda: asked.append(rig.now) is None and answer[0]).keyed()
+    rig.send(rig.client_tx.protect(_rtp(1)))
+    rig.drain(1)  # the first read asks
+    rig.now += module.PAUSE_MS - 1
+    rig.send(rig.client_tx.protect(_rtp(2)))
+    rig.drain(2)  # within the pause: not asked
+    rig.now += module.PAUSE_MS
+    answer[0] = False
+    rig.send(rig.client_tx.protect(_rtp(3)))
+    for _ in range(3):
+        rig.datapath.on_readable()
+    assert rig.datapath.datagrams == 2 and len(rig.handler.rtp) == 2  # refused: unread
+    answer[0] = True
+    rig.drain(3)
+    assert asked == [1000, 1000 + 2 * module.PAUSE_MS - 1, *[asked[2]] * 3]
+    assert len(rig.handler.rtp) == 3
+    rig.close()
+
+
+def test_the_default_clock_is_the_packet_path_s(module: ModuleType) -> None:
+    rig = Rig(module, clock=False).keyed()
+    rig.send(rig.client_tx.protect(_rtp(1)))
+    before = monotonic_ms()
+    rig.drain(1)
+    assert before <= rig.handler.rtp[0][1] <= monotonic_ms()
     rig.close()
