@@ -36,6 +36,7 @@ from load_tests.clip import Clip, load_clip
 from load_tests.ours import OurParticipant, OurSfu
 from load_tests.participant import Participant
 from load_tests.process import stop, wait_answering
+from load_tests.receiving import ReceivePath
 from load_tests.scenario import LAYERS, Scenario
 from tests.support.ports import free_port
 
@@ -105,7 +106,7 @@ async def join(people: list[Participant]) -> None:
     for start in range(0, len(people), JOINS_AT_ONCE):
         await asyncio.gather(*(p.join() for p in people[start : start + JOINS_AT_ONCE]))
     async with asyncio.timeout(30):
-        while not all(len(p.receiver.streams) == 2 for p in people if not p.publishes):
+        while not all(len(p.receiver.window()) == 2 for p in people if not p.publishes):
             await asyncio.sleep(0.2)
 
 
@@ -114,10 +115,11 @@ async def run(workdir: Path, clip: Clip, args: argparse.Namespace, *, trace: boo
     sfu = OurSfu(node.url, "load", node.secret, pid=node.proc.pid)
     scenario = Scenario(name=ROOM, publishers=1, viewers=args.base + args.added, layer=args.layer)
     people: list[Participant] = []
+    path = ReceivePath()
 
     def participants(count: int, *, publish: bool) -> list[Participant]:
         new = [
-            OurParticipant(sfu, ROOM, f"p{len(people) + i}", scenario, clip, publish=publish)
+            OurParticipant(sfu, ROOM, f"p{len(people) + i}", scenario, clip, path, publish=publish)
             for i in range(count)
         ]
         people.extend(new)
@@ -140,6 +142,7 @@ async def run(workdir: Path, clip: Clip, args: argparse.Namespace, *, trace: boo
             async with asyncio.timeout(20):
                 await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
         await sfu.close()
+        path.close()
         stop(node.proc)
 
 
