@@ -19,6 +19,10 @@ from cython_ext.demux cimport RTCP, RTP, kind_of
 from cython_ext.drops cimport DROP_INTERNAL_ERROR, DROP_SEND_FAILED, DROP_SRTP_UNPROTECT
 from cython_ext.ingest cimport Ingest
 from cython_ext.sink cimport RtpSink
+from cython_ext.sockets cimport (
+    AF_INET, AF_INET6, MSG_DONTWAIT, mmsghdr, iovec, ntohs, recvmmsg, sendmmsg, sockaddr_in,
+    sockaddr_in6, sockaddr_storage, socklen_t,
+)
 
 from cython_ext.ingest import ingest_of
 
@@ -26,52 +30,6 @@ import logging
 import socket
 
 logger = logging.getLogger("sfu.webrtc.datapath")
-
-
-cdef extern from "<sys/uio.h>":
-    struct iovec:
-        void* iov_base
-        size_t iov_len
-
-
-cdef extern from "<sys/socket.h>":
-    ctypedef unsigned int socklen_t
-    ctypedef unsigned short sa_family_t
-    struct sockaddr_storage:
-        sa_family_t ss_family
-    struct msghdr:
-        void* msg_name
-        socklen_t msg_namelen
-        iovec* msg_iov
-        size_t msg_iovlen
-        void* msg_control
-        size_t msg_controllen
-        int msg_flags
-    struct mmsghdr:
-        msghdr msg_hdr
-        unsigned int msg_len
-    int recvmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags, void* timeout) nogil
-    int sendmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags) nogil
-    int MSG_DONTWAIT
-    int MSG_TRUNC
-    int AF_INET
-    int AF_INET6
-
-
-cdef extern from "<netinet/in.h>":
-    struct in_addr:
-        unsigned int s_addr
-    struct sockaddr_in:
-        sa_family_t sin_family
-        uint16_t sin_port
-        in_addr sin_addr
-    struct in6_addr:
-        uint8_t s6_addr[16]
-    struct sockaddr_in6:
-        sa_family_t sin6_family
-        uint16_t sin6_port
-        in6_addr sin6_addr
-    uint16_t ntohs(uint16_t) nogil
 
 
 # srtp_err_status_t srtp_protect(srtp_t ctx, void *hdr, int *len) and its three siblings

@@ -15,48 +15,15 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcmp, memset
 
+from cython_ext.sockets cimport (
+    AF_INET, MSG_DONTWAIT, MSG_TRUNC, iovec, mmsghdr, ntohs, recvmmsg, sockaddr_in,
+    sockaddr_storage,
+)
+
 import socket
 
 from load_tests import counting_py, rtp
 from load_tests.tally import StreamCount
-
-
-cdef extern from "<sys/uio.h>":
-    struct iovec:
-        void* iov_base
-        size_t iov_len
-
-
-cdef extern from "<sys/socket.h>":
-    ctypedef unsigned int socklen_t
-    ctypedef unsigned short sa_family_t
-    struct sockaddr_storage:
-        sa_family_t ss_family
-    struct msghdr:
-        void* msg_name
-        socklen_t msg_namelen
-        iovec* msg_iov
-        size_t msg_iovlen
-        void* msg_control
-        size_t msg_controllen
-        int msg_flags
-    struct mmsghdr:
-        msghdr msg_hdr
-        unsigned int msg_len
-    int recvmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags, void* timeout)
-    int MSG_DONTWAIT
-    int MSG_TRUNC
-    int AF_INET
-
-
-cdef extern from "<netinet/in.h>":
-    struct in_addr:
-        unsigned int s_addr
-    struct sockaddr_in:
-        sa_family_t sin_family
-        uint16_t sin_port
-        in_addr sin_addr
-    uint16_t ntohs(uint16_t)
 
 
 cdef extern from "<sys/epoll.h>":
