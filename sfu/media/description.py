@@ -24,7 +24,8 @@ class MediaLine:
     """One negotiated m-line of a bundle: its mid, codec, extension ids and simulcast rids.
 
     ``ssrc`` is the SSRC we send with (subscribe side); ``rids`` the layers, lowest first
-    (publish side, empty without simulcast).
+    (publish side, empty without simulcast); ``nack`` whether the codec's negotiated feedback has
+    generic NACK (RFC 4585): Chrome and Firefox negotiate it for video, never for Opus.
     """
 
     mid: str
@@ -35,3 +36,4 @@ class MediaLine:
     extensions: ExtensionIds
     rids: tuple[str, ...] = ()
     ssrc: int = 0
+    nack: bool = False

@@ -107,8 +107,8 @@ class DownTrack(Generic[S]):
             first_ts=random.getrandbits(32),
             target=self.allocated,
             send_rtp=sink.send_rtp,
-            # Opus is never NACKed (its negotiated feedback has no nack): a slot, not 16 KB
-            history_size=HISTORY_SIZE if line.kind == "video" else 1,
+            # a stream the subscriber cannot NACK (Opus) keeps a slot, not 16 KB
+            history_size=HISTORY_SIZE if line.nack else 1,
         )
         self.switches = 0
         self.keyframe_timeouts = 0

@@ -88,6 +88,7 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
         ),
         rids=rids,
         ssrc=ssrc,
+        nack=any(fb.type == "nack" and not fb.parameter for fb in codec.rtcpFeedback),
     )
 
 

@@ -26,6 +26,13 @@ async def test_a_hidden_video_is_paused_and_resumes_when_shown() -> None:
             await sub.wait_until(lambda: sub.frames["pub"]["video"] > 10)
             video = sub.track_id("pub", "video")
             await sub.wait_until(lambda: sub.layers.get(video) is not None)
+            # the answer's feedback decides what the node keeps for NACKs: video, not Opus
+            negotiated = {
+                d.line.kind: d.line.nack
+                for p in running.node.participants
+                for d in p.subscriber.downtracks.values()
+            }
+            assert negotiated == {"video": True, "audio": False}
 
             await sub.send({"type": "video_size", "track_id": video, "width": 0, "height": 0})
             await sub.wait_until(lambda: video in sub.layers and sub.layers[video] is None)

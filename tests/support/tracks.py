@@ -35,8 +35,8 @@ def subscribe(
     forwarder_class: type[Forwarder] | Any = Forwarder,
     initial_layer: int = 0,
 ) -> DownTrack[TrackReceiver]:
-    """A subscription to ``receiver``'s video (VP8 on payload type 97, mid extension 1)."""
-    line = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), ssrc)
+    """A subscription to ``receiver``'s video (VP8 on payload type 97, mid extension 1, NACK)."""
+    line = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), ssrc, nack=True)
     downtrack = DownTrack(
         receiver,
         sink,

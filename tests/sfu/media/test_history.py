@@ -309,9 +309,9 @@ def test_a_compounds_nacks_of_one_stream_share_the_cap_and_refusals_are_counted(
     assert counters.drops[DropReason.NACK_RATE_LIMITED] == half - RESEND_BURST
 
 
-def test_an_audio_subscription_keeps_one_slot(kernels: Kernels) -> None:
-    """Opus is never NACKed (its negotiated feedback has no nack): an audio subscription's
-    history holds the last packet only, not 16 KB."""
+def test_a_stream_without_negotiated_nack_keeps_one_slot(kernels: Kernels) -> None:
+    """Opus is never NACKed (its negotiated feedback has no nack): such a subscription's history
+    holds the last packet only, not 16 KB."""
     counters, sink = MediaCounters(), Sink(record=True)
     line = MediaLine("0", "audio", 111, "audio/opus", 48000, ExtensionIds(mid=1), ())
     receiver = published(line, counters, layer_class=kernels.ingest.Layer)

@@ -149,7 +149,15 @@ def _run(sc: dict[str, Any], k: Kernels) -> tuple[object, ...]:
     video, audio = ingress.add_track("V", VIDEO), ingress.add_track("A", AUDIO)
     sinks = [Sink(record=True, connected=i != 2) for i in range(4)]
     out_video = MediaLine(
-        "2", "video", 98, "video/vp8", 90000, ExtensionIds(mid=1, abs_send_time=3), (), 0xABC
+        "2",
+        "video",
+        98,
+        "video/vp8",
+        90000,
+        ExtensionIds(mid=1, abs_send_time=3),
+        (),
+        0xABC,
+        nack=True,
     )
     out_audio = MediaLine("3", "audio", 109, "audio/opus", 48000, ExtensionIds(mid=1), (), 0xDEF)
     subscriptions = []
