@@ -23,13 +23,6 @@ from sfu.media.store_py import PacketStore
 from sfu.rtp.rtp_py import parse_rtp, vp8_descriptor
 from sfu.rtp.vp8 import keyframe_size
 
-_MALFORMED_RTP = DropReason.MALFORMED_RTP.code
-_MALFORMED_VP8 = DropReason.MALFORMED_VP8.code
-_MUTED = DropReason.MUTED.code
-_OTHER_LAYER = DropReason.LAYER_NOT_SELECTED.code
-_PAUSED = DropReason.PAUSED.code
-_UNKNOWN_PAYLOAD_TYPE = DropReason.UNKNOWN_PAYLOAD_TYPE.code
-
 
 class Handler(Subscription, Protocol):
     """A subscription as the ingest sees it (``DownTrack``)."""
@@ -103,20 +96,20 @@ class Layer:
             raise ValueError("rtp payload offset out of range")
         counts = self._counts
         if payload_type != self.payload_type:  # before the statistics: not this stream's packet
-            counts.add_drop(_UNKNOWN_PAYLOAD_TYPE)
+            counts.add_drop(DropReason.UNKNOWN_PAYLOAD_TYPE.code)
             return
         ext_seq = self.stats.update(seq, timestamp, now_ms)
         self.last_arrival_ms = now_ms
         self.octets += len(data)
         if self.muted and not self.is_video:
-            counts.add_drop(_MUTED)
+            counts.add_drop(DropReason.MUTED.code)
             return
         keyframe, picture_id, tl0picidx = not self.is_video, -1, -1  # audio: every packet starts
         if self.is_video and end > offset:  # padding-only packets are forwarded as they are
             try:
                 keyframe, _, picture_id, tl0picidx, _, _ = vp8_descriptor(data, offset, end)
             except ValueError:
-                counts.add_drop(_MALFORMED_VP8)
+                counts.add_drop(DropReason.MALFORMED_VP8.code)
                 return
             if keyframe:
                 self.width, self.height = keyframe_size(data, offset, end) or (
@@ -134,9 +127,9 @@ class Layer:
         counts.packets_out += sent
         counts.bytes_out += octets
         if other:
-            counts.add_drop(_OTHER_LAYER, other)
+            counts.add_drop(DropReason.LAYER_NOT_SELECTED.code, other)
         if paused:
-            counts.add_drop(_PAUSED, paused)
+            counts.add_drop(DropReason.PAUSED.code, paused)
         for downtrack, code in slow or ():
             downtrack.handle(code, packet, now_ms)
 
@@ -184,7 +177,7 @@ class Ingest:
         try:
             info = parse_rtp(data, self._mid_id, self._rid_id, self._rrid_id, self._audio_level_id)
         except ValueError:
-            counts.add_drop(_MALFORMED_RTP)
+            counts.add_drop(DropReason.MALFORMED_RTP.code)
             return
         ssrc, payload_type, seq, timestamp, marker, offset, end, mid, rid, rrid, level = info
         route = self._routes.get(ssrc)
