@@ -18,8 +18,8 @@ from cython_ext.drops cimport (
 from cython_ext.fanout cimport Outcome, fan_out_c
 from cython_ext.packet cimport RtpPacket
 from cython_ext.rtp cimport (
-    EXT_AUDIO_LEVEL, EXT_MID, EXT_RID, EXT_RRID, Parsed, Vp8Layout, WANTED, parse_header,
-    vp8_keyframe_size, vp8_layout,
+    EXT_AUDIO_LEVEL, EXT_MID, EXT_RID, EXT_RRID, Parsed, Vp8Fields, WANTED, parse_header,
+    vp8_fields, vp8_keyframe_size,
 )
 from cython_ext.stats cimport StreamStats
 from cython_ext.store cimport PacketStore
@@ -68,7 +68,7 @@ cdef class Layer:
         cdef bint keyframe = not self.is_video
         cdef long long picture_id = -1, tl0picidx = -1
         cdef int width, height
-        cdef Vp8Layout d
+        cdef Vp8Fields vp8
         cdef RtpPacket packet
         cdef Outcome out
         cdef list slow
@@ -81,20 +81,11 @@ cdef class Layer:
         if self.muted and not self.is_video:
             counts.drop(DROP_MUTED, 1)
             return 0
-        if self.is_video and r.end > r.offset:  # rtp.vp8_descriptor, the fields we use
-            if vp8_layout(p, r.offset, r.end, &d) < 0:
+        if self.is_video and r.end > r.offset:  # padding-only packets are forwarded as they are
+            if vp8_fields(p, r.offset, r.end, &vp8) < 0:
                 counts.drop(DROP_MALFORMED_VP8, 1)
                 return 0
-            keyframe = (
-                (p[r.offset] & 0x10) != 0 and (p[r.offset] & 0x07) == 0
-                and d.end < r.end and (p[d.end] & 0x01) == 0
-            )
-            if d.pid_at >= 0:
-                picture_id = p[d.pid_at] & 0x7F
-                if d.pid_bits == 15:
-                    picture_id = (picture_id << 8) | p[d.pid_at + 1]
-            if d.tl0_at >= 0:
-                tl0picidx = p[d.tl0_at]
+            keyframe, picture_id, tl0picidx = vp8.keyframe, vp8.picture_id, vp8.tl0picidx
             if keyframe and vp8_keyframe_size(p, r.offset, r.end, &width, &height):
                 self.width, self.height = width, height
         packet = RtpPacket.__new__(RtpPacket)

@@ -65,6 +65,20 @@ cdef struct Vp8Layout:
 cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layout* out) noexcept nogil
 
 
+# The fields of a VP8 payload descriptor vp8_descriptor() returns, for C callers (-1: absent).
+cdef struct Vp8Fields:
+    bint keyframe
+    bint start
+    int picture_id
+    int tl0picidx
+    int tid
+    int keyidx
+
+
+# Fills *out for the descriptor in p[start:end]; -1 if it is empty or runs past end.
+cdef int vp8_fields(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Fields* out) noexcept nogil
+
+
 # (width, height) from the first packet of a VP8 keyframe (sfu.rtp.vp8.keyframe_size); False if
 # it is not one.
 cdef bint vp8_keyframe_size(

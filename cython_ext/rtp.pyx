@@ -222,26 +222,31 @@ cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layou
 
 def vp8_descriptor(bytes data not None, Py_ssize_t payload_offset, Py_ssize_t payload_end):
     """VP8 payload descriptor fields: see sfu.rtp.rtp_py.vp8_descriptor."""
-    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
-    cdef Vp8Layout d
-    cdef bint start, keyframe
-    cdef int picture_id = -1
+    cdef Vp8Fields f
     if payload_offset < 0 or payload_end > PyBytes_GET_SIZE(data):
         raise ValueError("rtp payload offset out of range")
-    if vp8_layout(p, payload_offset, payload_end, &d) < 0:
+    if vp8_fields(<const uint8_t*>PyBytes_AS_STRING(data), payload_offset, payload_end, &f) < 0:
         raise ValueError("vp8 descriptor truncated")
-    start = (p[payload_offset] & 0x10) != 0 and (p[payload_offset] & 0x07) == 0
-    keyframe = start and d.end < payload_end and (p[d.end] & 0x01) == 0
+    return f.keyframe, f.start, f.picture_id, f.tl0picidx, f.tid, f.keyidx
+
+
+cdef int vp8_fields(
+    const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Fields* f
+) noexcept nogil:
+    cdef Vp8Layout d
+    if vp8_layout(p, start, end, &d) < 0:
+        return -1
+    f.start = (p[start] & 0x10) != 0 and (p[start] & 0x07) == 0
+    f.keyframe = f.start and d.end < end and (p[d.end] & 0x01) == 0
+    f.picture_id = -1
     if d.pid_at >= 0:
-        picture_id = p[d.pid_at] & 0x7F
+        f.picture_id = p[d.pid_at] & 0x7F
         if d.pid_bits == 15:
-            picture_id = (picture_id << 8) | p[d.pid_at + 1]
-    return (
-        keyframe, start, picture_id,
-        p[d.tl0_at] if d.tl0_at >= 0 else -1,
-        p[d.tk_at] >> 6 if d.flags & 0x20 else -1,
-        p[d.tk_at] & 0x1F if d.flags & 0x10 else -1,
-    )
+            f.picture_id = (f.picture_id << 8) | p[d.pid_at + 1]
+    f.tl0picidx = p[d.tl0_at] if d.tl0_at >= 0 else -1
+    f.tid = p[d.tk_at] >> 6 if d.flags & 0x20 else -1
+    f.keyidx = p[d.tk_at] & 0x1F if d.flags & 0x10 else -1
+    return 0
 
 
 cdef bint vp8_keyframe_size(
