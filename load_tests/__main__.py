@@ -23,7 +23,7 @@ from rich.console import Console
 from load_tests import janus, ours, report, seam, worker
 from load_tests.clip import Clip, load_clip
 from load_tests.display import Progress
-from load_tests.ramp import Step, crossing, last_good, steps, thresholds
+from load_tests.ramp import Step, at, between, crossing, last_good, steps, thresholds
 from load_tests.results import StepResult, failures
 from load_tests.runner import Target
 from load_tests.scenario import PRESETS, Ramp, Scenario, ScenarioError, load_scenarios
@@ -34,9 +34,11 @@ BENCH_SCENARIOS = ("meeting-4x4", "webinar-1x20")
 BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
 # How many packets/s one node process forwards before quality drops: a panel of four publishers
 # at 720p (~1.6k pkt/s to each viewer), more viewers, until the node runs out of its core (ours
-# near 115k pkt/s with 80). Few viewers carry much: a ramp of 1 -> N webinars ended where joins
-# to our busy node timed out (hundreds of them: 23 of 300 at 10 joins/s), before forwarding did.
-CAPACITY_RAMP = Ramp(field="viewers", start=10, step=10, stop=200)
+# near 200k pkt/s with 120), then two bisections between the last good and the first beyond step
+# (a step of 10 viewers is 8-16 % of either node's limit). Few viewers carry much: a ramp of
+# 1 -> N webinars ended where joins to our busy node timed out (hundreds of them: 23 of 300 at 10
+# joins/s), before forwarding did.
+CAPACITY_RAMP = Ramp(field="viewers", start=10, step=10, stop=200, refine=2)
 TARGETS = ("ours", "ours-aioice", "janus")
 TARGETS_HELP = "ours-aioice: our node on aiortc's ICE (a port per peer connection, SFU_UDP_PORT=0)"
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
@@ -71,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         help="meeting 4x4 and webinar 1→20 on every target; meeting and panel ramps",
     )
     bench.add_argument("--duration", type=float, default=20.0, help="window per scenario (s)")
+    bench.add_argument(
+        "--repeats", type=_positive, default=3, help="runs of each scenario on ours and Janus"
+    )
     bench.add_argument("--no-ramp", action="store_true")
     bench.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
     sub.add_parser("janus", help="start Janus on loopback (VideoRoom + HTTP) until Ctrl-C")
@@ -153,6 +158,12 @@ class Session:
             done.append((getattr(scenario, ramp.field), result))
             if failures(result, limits):
                 break
+        for _ in range(ramp.refine):
+            value = between(done, limits)
+            if value is None or self.stop.is_set():
+                break
+            done.append((value, await self.step(target, at(base, ramp, value))))
+            done.sort(key=lambda step: step[0])
         best = last_good(done, limits)
         self.ramps[f"{target.name}:{base.name}"] = {"field": ramp.field, "last_good": best}
         return done
@@ -216,7 +227,9 @@ async def _bench(session: Session) -> None:
         for name in TARGETS:
             ramps = name != "ours-aioice" and not args.no_ramp
             async with _target(name, args, workdir) as target:
-                for scenario in base:
+                # The table takes each scenario's median: one window at a few % of a core
+                # varies by 10-25 % between runs. The old path is a reference: measured once.
+                for scenario in base * (1 if name == "ours-aioice" else args.repeats):
                     if not session.stop.is_set():
                         by_target.setdefault(name, []).append(await session.step(target, scenario))
                 if ramps and not session.stop.is_set():

@@ -11,8 +11,12 @@ from load_tests.scenario import Ramp, Scenario
 
 def steps(base: Scenario, ramp: Ramp) -> Iterator[Scenario]:
     for value in range(ramp.start, ramp.stop + 1, ramp.step):
-        name = f"{base.name}-{ramp.field}-{value}"
-        yield base.model_copy(update={ramp.field: value, "name": name})
+        yield at(base, ramp, value)
+
+
+def at(base: Scenario, ramp: Ramp, value: int) -> Scenario:
+    """The ramp's step where its field is ``value``."""
+    return base.model_copy(update={ramp.field: value, "name": f"{base.name}-{ramp.field}-{value}"})
 
 
 def thresholds(ramp: Ramp) -> Thresholds:
@@ -36,3 +40,13 @@ def crossing(results: list[Step], limits: Thresholds) -> tuple[Step | None, Step
             return good, step
         good = step
     return good, None
+
+
+def between(results: list[Step], limits: Thresholds) -> int | None:
+    """The value halfway between the last step within the thresholds and the first beyond
+    (``results`` in ascending order), or None when they are adjacent or one is missing: a
+    bisection halves how far the crossing can be from where the ramp says it is."""
+    good, beyond = crossing(results, limits)
+    if good is None or beyond is None or beyond[0] - good[0] < 2:
+        return None
+    return (good[0] + beyond[0]) // 2

@@ -4,6 +4,7 @@ plot (load vs server CPU, delay and loss)."""
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,30 +43,52 @@ def ratio_table(
 ) -> str:
     """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), our
     node on aiortc's ICE (``old_path``) beside it, and the largest meeting each sustained within
-    the thresholds (higher is better)."""
+    the thresholds (higher is better). A scenario measured more than once shows the median of
+    its runs, then their range: at a few % of a core, one 20 s window varies by 10-25 %."""
     lines = [
         "| scenario | CPU µs/fwd pkt ours | ours, aioice ports | Janus | ratio "
         "| p99 delay ms ours | Janus | ratio |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    theirs = {r.scenario: r for r in janus}
-    olds = {r.scenario: r for r in old_path}
-    for mine in ours:
-        other = theirs.get(mine.scenario)
+    mine, theirs, olds = _by_scenario(ours), _by_scenario(janus), _by_scenario(old_path)
+    for scenario, runs in mine.items():
+        other = theirs.get(scenario)
         if other is None:
             continue
-        old = olds.get(mine.scenario)
+        cpu, their_cpu = _median(runs, "cpu_us_per_pkt"), _median(other, "cpu_us_per_pkt")
+        p99, their_p99 = _median(runs, "delay_ms_p99"), _median(other, "delay_ms_p99")
         lines.append(
-            f"| {mine.scenario} | {_fmt(mine.cpu_us_per_pkt)} "
-            f"| {_fmt(old.cpu_us_per_pkt if old else None)} | {_fmt(other.cpu_us_per_pkt)} "
-            f"| {_ratio(mine.cpu_us_per_pkt, other.cpu_us_per_pkt)} | {_fmt(mine.delay_ms_p99)} "
-            f"| {_fmt(other.delay_ms_p99)} | {_ratio(mine.delay_ms_p99, other.delay_ms_p99)} |"
+            f"| {scenario} | {_spread(runs, 'cpu_us_per_pkt')} "
+            f"| {_spread(olds.get(scenario, []), 'cpu_us_per_pkt')} "
+            f"| {_spread(other, 'cpu_us_per_pkt')} | {_ratio(cpu, their_cpu)} "
+            f"| {_spread(runs, 'delay_ms_p99')} | {_spread(other, 'delay_ms_p99')} "
+            f"| {_ratio(p99, their_p99)} |"
         )
     if max_sizes is not None:
         a, b = max_sizes.get("ours"), max_sizes.get("janus")
         ratio = _ratio(a, b) if a and b else "-"
         lines.append(f"| max meeting at thresholds | {_size(a)} | | {_size(b)} | {ratio} | | | |")
     return "\n".join(lines) + "\n"
+
+
+def _by_scenario(results: Sequence[StepResult]) -> dict[str, list[StepResult]]:
+    grouped: dict[str, list[StepResult]] = {}
+    for result in results:
+        grouped.setdefault(result.scenario, []).append(result)
+    return grouped
+
+
+def _median(results: Sequence[StepResult], field: str) -> float | None:
+    values = [v for r in results if (v := getattr(r, field)) is not None]
+    return statistics.median(values) if values else None
+
+
+def _spread(results: Sequence[StepResult], field: str) -> str:
+    """The median, and with more than one run their range: ``17.2 (16.1-18.3)``."""
+    values = [v for r in results if (v := getattr(r, field)) is not None]
+    if len(values) < 2:
+        return _fmt(_median(results, field))
+    return f"{_fmt(statistics.median(values))} ({_fmt(min(values))}-{_fmt(max(values))})"
 
 
 @dataclass(frozen=True, slots=True)

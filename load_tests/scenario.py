@@ -76,6 +76,9 @@ class Ramp(BaseModel):
     max_loss: float = Field(default=0.01, ge=0, le=1)
     max_p99_delay_ms: float = Field(default=100.0, gt=0)
     max_freezes: int = Field(default=0, ge=0)
+    refine: int = Field(
+        default=0, ge=0, le=4, description="bisections between the last good and the first beyond"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Ramp:

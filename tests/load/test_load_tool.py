@@ -13,6 +13,7 @@ from load_tests import report, seam
 from load_tests.clip import Clip, VideoClip, load_clip
 from load_tests.ours import local_sfu
 from load_tests.publishing import MediaSource
+from load_tests.ramp import between
 from load_tests.results import StepResult, Thresholds
 from load_tests.rtp import read_sender_reports
 from load_tests.runner import measure
@@ -70,6 +71,27 @@ def test_the_ratio_table_sets_each_scenario_beside_janus_and_the_old_path() -> N
     assert "| meeting | 10.0 | 20.0 | 40.0 | 0.25 |" in table
     assert "| webinar |" not in table  # no Janus figure to compare with
     assert "| max meeting at thresholds | 12x12 | | 10x10 | 1.20 |" in table
+
+
+def test_a_scenario_run_several_times_is_compared_by_its_medians() -> None:
+    """Three runs each: the ratio is of the medians (20 µs / 40 µs), and each cell shows the
+    median then the range, so one noisy window neither decides the ratio nor hides."""
+    table = report.ratio_table(
+        [result("ours", "meeting", cpu) for cpu in (0.2, 0.1, 0.3)],
+        [result("janus", "meeting", cpu) for cpu in (0.4, 0.9, 0.35)],
+    )
+    assert "| meeting | 20.0 (10.0-30.0) | - | 40.0 (35.0-90.0) | 0.50 |" in table
+
+
+def test_a_ramp_bisects_between_its_last_good_and_first_beyond_step() -> None:
+    within = {"expected_pkts": 10_000, "streams_received": 12, "delay_ms_p99": 20.0}
+    good = (60, result("janus", "p-60", 1.0, **within))
+    beyond = (70, result("janus", "p-70", 1.0, **{**within, "delay_ms_p99": 300.0}))
+    assert between([good, beyond], Thresholds()) == 65
+    assert between([good, (65, good[1]), beyond], Thresholds()) == 67
+    assert between([good, (61, beyond[1]), beyond], Thresholds()) is None  # adjacent: done
+    assert between([good], Thresholds()) is None  # the ramp never crossed
+    assert between([beyond], Thresholds()) is None  # nothing was within
 
 
 def test_the_limit_table_shows_where_each_node_crossed_the_thresholds() -> None:
