@@ -17,6 +17,16 @@ cdef class Layer:
     cdef readonly PacketStore store
     cdef Counts _counts
 
+    cdef int _receive(
+        self, bytes data, const Parsed* r, int audio_level, long long now_ms, bint repaired
+    ) except -1
+
+
+cdef class Repair:
+    cdef readonly Layer layer
+    cdef readonly int payload_type
+    cdef Counts _counts
+
     cdef int _receive(self, bytes data, const Parsed* r, int audio_level, long long now_ms) except -1
 
 

@@ -8,18 +8,18 @@ SSRC (``learn``) and for what the fan-out returns (``DownTrack.handle``).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint32_t
 
 from cython_ext.counts cimport Counts
 from cython_ext.drops cimport (
-    DROP_LAYER_NOT_SELECTED, DROP_MALFORMED_RTP, DROP_MALFORMED_VP8, DROP_MUTED, DROP_PAUSED,
-    DROP_UNKNOWN_PAYLOAD_TYPE,
+    DROP_DUPLICATE, DROP_LAYER_NOT_SELECTED, DROP_MALFORMED_RTP, DROP_MALFORMED_VP8, DROP_MUTED,
+    DROP_PAUSED, DROP_RTX, DROP_UNKNOWN_PAYLOAD_TYPE,
 )
 from cython_ext.fanout cimport Outcome, fan_out_c
 from cython_ext.packet cimport RtpPacket
 from cython_ext.rtp cimport (
-    EXT_AUDIO_LEVEL, EXT_MID, EXT_RID, EXT_RRID, Parsed, Vp8Fields, WANTED, parse_header,
-    vp8_fields, vp8_keyframe_size,
+    EXT_AUDIO_LEVEL, EXT_MID, EXT_RID, EXT_RRID, Parsed, Vp8Fields, WANTED, load16, parse_header,
+    unwrap, vp8_fields, vp8_keyframe_size,
 )
 from cython_ext.stats cimport StreamStats
 from cython_ext.store cimport PacketStore
@@ -51,16 +51,18 @@ cdef class Layer:
     def receive(
         self, bytes data not None, int payload_type, long long seq, long long timestamp,
         bint marker, Py_ssize_t offset, Py_ssize_t end, int audio_level, long long now_ms,
+        bint repaired=False,
     ):
+        """See sfu.media.ingest_py.Layer.receive."""
         cdef Parsed r
         if not 12 <= offset <= end <= PyBytes_GET_SIZE(data):
             raise ValueError("rtp payload offset out of range")
         r.payload_type = payload_type
         r.seq, r.timestamp, r.marker, r.offset, r.end = seq, timestamp, marker, offset, end
-        self._receive(data, &r, audio_level, now_ms)
+        self._receive(data, &r, audio_level, now_ms, repaired)
 
     cdef int _receive(
-        self, bytes data, const Parsed* r, int audio_level, long long now_ms
+        self, bytes data, const Parsed* r, int audio_level, long long now_ms, bint repaired
     ) except -1:
         cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
         cdef Counts counts = self._counts
@@ -75,7 +77,11 @@ cdef class Layer:
         if r.payload_type != self.payload_type:  # before the statistics: not this stream's
             counts.drop(DROP_UNKNOWN_PAYLOAD_TYPE, 1)
             return 0
-        ext_seq = self.stats._update(r.seq, r.timestamp, now_ms)
+        ext_seq = self.stats._extend(r.seq)
+        if ext_seq <= self.stats.highest and self.store._has(ext_seq):
+            counts.drop(DROP_DUPLICATE, 1)
+            return 0
+        self.stats._update(r.seq, r.timestamp, now_ms, repaired)
         self.last_arrival_ms = now_ms
         self.octets += PyBytes_GET_SIZE(data)
         if self.muted and not self.is_video:
@@ -109,6 +115,41 @@ cdef class Layer:
             for downtrack, code in slow:
                 downtrack.handle(code, packet, now_ms)
         return 0
+
+
+cdef class Repair:
+    """See sfu.media.ingest_py.Repair."""
+
+    def __init__(self, Layer layer not None, *, int payload_type, Counts counts not None):
+        self.layer, self.payload_type, self._counts = layer, payload_type, counts
+
+    def receive(
+        self, bytes data not None, int payload_type, long long seq, long long timestamp,
+        bint marker, Py_ssize_t offset, Py_ssize_t end, int audio_level, long long now_ms,
+    ):
+        cdef Parsed r
+        if not 12 <= offset <= end <= PyBytes_GET_SIZE(data):
+            raise ValueError("rtp payload offset out of range")
+        r.payload_type = payload_type
+        r.seq, r.timestamp, r.marker, r.offset, r.end = seq, timestamp, marker, offset, end
+        self._receive(data, &r, audio_level, now_ms)
+
+    cdef int _receive(
+        self, bytes data, const Parsed* r, int audio_level, long long now_ms
+    ) except -1:
+        cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
+        cdef Layer layer = self.layer
+        cdef Parsed o
+        if r.payload_type != self.payload_type:
+            self._counts.drop(DROP_UNKNOWN_PAYLOAD_TYPE, 1)
+            return 0
+        if r.end - r.offset < 2:  # padding only (a bandwidth probe) or a truncated repair
+            self._counts.drop(DROP_RTX if r.end == r.offset else DROP_MALFORMED_RTP, 1)
+            return 0
+        original = unwrap(p, r.offset, r.end, layer.payload_type, <uint32_t>layer.ssrc)
+        o = r[0]
+        o.payload_type, o.seq, o.end = layer.payload_type, load16(p + r.offset), r.end - 2
+        return layer._receive(original, &o, audio_level, now_ms, True)
 
 
 cdef inline object _value(const uint8_t* p, const Parsed* r, int k):
@@ -158,13 +199,16 @@ cdef class Ingest:
         route = self._routes.get(r.ssrc)
         if route is None:
             route = self._learn(
-                r.ssrc, _value(p, &r, EXT_MID), _value(p, &r, EXT_RID), _value(p, &r, EXT_RRID)
+                r.ssrc, r.payload_type, _value(p, &r, EXT_MID), _value(p, &r, EXT_RID),
+                _value(p, &r, EXT_RRID),
             )
             if route is None:
                 return 0
             self._routes[r.ssrc] = route
         if type(route) is Layer:
-            return (<Layer>route)._receive(data, &r, level, now_ms)
+            return (<Layer>route)._receive(data, &r, level, now_ms, False)
+        if type(route) is Repair:
+            return (<Repair>route)._receive(data, &r, level, now_ms)
         counts.drop(route, 1)
         return 0
 

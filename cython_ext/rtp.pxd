@@ -108,3 +108,11 @@ cdef struct Header:
 # The forwarded packet: h's header and extensions, then p[payload_offset:n] with the VP8
 # fields patched. Raises ValueError for a payload offset out of range, a truncated descriptor.
 cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h)
+
+
+# The packet an RTX packet p (payload p[payload_offset:payload_end], at least 2 bytes: the caller
+# checked) repairs, with the media stream's payload type and SSRC: see rtp_py.unwrap_rtx.
+cdef bytes unwrap(
+    const uint8_t* p, Py_ssize_t payload_offset, Py_ssize_t payload_end, uint8_t payload_type,
+    uint32_t ssrc,
+)

@@ -192,6 +192,34 @@ cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, co
     return out
 
 
+def unwrap_rtx(
+    bytes data not None, Py_ssize_t payload_offset, Py_ssize_t payload_end,
+    long long payload_type, long long ssrc,
+):
+    """The packet an RTX packet repairs: see sfu.rtp.rtp_py.unwrap_rtx."""
+    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
+    if not 12 <= payload_offset <= payload_end <= PyBytes_GET_SIZE(data):
+        raise ValueError("rtp payload offset out of range")
+    if payload_end - payload_offset < 2:
+        raise ValueError("rtx payload without an original sequence number")
+    return unwrap(p, payload_offset, payload_end, payload_type & 0x7F, <uint32_t>ssrc)
+
+
+cdef bytes unwrap(
+    const uint8_t* p, Py_ssize_t payload_offset, Py_ssize_t payload_end, uint8_t payload_type,
+    uint32_t ssrc,
+):
+    out = PyBytes_FromStringAndSize(NULL, payload_end - 2)
+    cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
+    memcpy(o, p, payload_offset)
+    o[0] &= 0xDF
+    o[1] = (o[1] & 0x80) | payload_type
+    o[2], o[3] = p[payload_offset], p[payload_offset + 1]
+    store32(o + 8, ssrc)
+    memcpy(o + payload_offset, p + payload_offset + 2, payload_end - payload_offset - 2)
+    return out
+
+
 cdef int vp8_layout(const uint8_t* p, Py_ssize_t start, Py_ssize_t end, Vp8Layout* d) noexcept nogil:
     cdef Py_ssize_t i = start + 1
     d.flags, d.pid_at, d.pid_bits, d.tl0_at, d.tk_at = 0, -1, 0, -1, -1

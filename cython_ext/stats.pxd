@@ -8,4 +8,7 @@ cdef class StreamStats:
     cdef bint _has_transit
     cdef double _jitter
 
-    cdef long long _update(self, long long seq, long long timestamp, long long arrival_ms) noexcept
+    cdef long long _extend(self, long long seq) noexcept
+    cdef long long _update(
+        self, long long seq, long long timestamp, long long arrival_ms, bint repaired
+    ) noexcept

@@ -19,24 +19,36 @@ cdef class StreamStats:
         self.last_sr_ntp = self.last_sr_rtp = 0
         self.last_sr_at_ms = -1
 
-    def update(self, long long seq, long long timestamp, long long arrival_ms):
-        """Account for one packet; return its extended sequence number."""
-        return self._update(seq, timestamp, arrival_ms)
+    def extend(self, long long seq):
+        """The extended sequence number ``seq`` would get, without accounting for it."""
+        return self._extend(seq)
 
-    cdef long long _update(self, long long seq, long long timestamp, long long arrival_ms) noexcept:
-        cdef long long ext, delta, transit, d
+    def update(
+        self, long long seq, long long timestamp, long long arrival_ms, bint repaired=False
+    ):
+        """Account for one packet; return its extended sequence number."""
+        return self._update(seq, timestamp, arrival_ms, repaired)
+
+    cdef long long _extend(self, long long seq) noexcept:
+        cdef long long delta
         if self.highest < 0:  # sfu.rtp.seqnum.unwrap16
-            ext = seq
-        else:
-            delta = (seq - self.highest) & 0xFFFF
-            if delta >= 0x8000:
-                delta -= 0x10000
-            ext = self.highest + delta
+            return seq
+        delta = (seq - self.highest) & 0xFFFF
+        if delta >= 0x8000:
+            delta -= 0x10000
+        return self.highest + delta
+
+    cdef long long _update(
+        self, long long seq, long long timestamp, long long arrival_ms, bint repaired
+    ) noexcept:
+        cdef long long ext = self._extend(seq), transit, d
         if self._base < 0:
             self._base = ext
         if ext > self.highest:
             self.highest = ext
         self.received += 1
+        if repaired:
+            return ext
         # Python's floor division of arrival * rate by 1000: arrival_ms is never negative
         transit = arrival_ms * self.clock_rate // 1000 - timestamp
         if self._has_transit:

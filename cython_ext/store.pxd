@@ -8,3 +8,7 @@ cdef class PacketStore:
 
     cdef inline void _put(self, RtpPacket packet):
         self._slots[packet.ext_seq & self._mask] = packet
+
+    cdef inline bint _has(self, long long ext_seq):
+        packet = self._slots[ext_seq & self._mask]
+        return packet is not None and (<RtpPacket>packet).ext_seq == ext_seq

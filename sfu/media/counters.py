@@ -38,7 +38,8 @@ class DropReason(enum.Enum):
     UNKNOWN_SSRC = "unknown_ssrc", 6  # no mid/rid we know of, no learnt SSRC
     UNKNOWN_RID = "unknown_rid", 7
     SSRC_COLLISION = "ssrc_collision", 8
-    RTX = "publisher_rtx", 9  # retransmissions and probes: subscribers are served from our history
+    # a publisher's RTX packet not unwrapped: probe padding, or uplink repair switched off
+    RTX = "publisher_rtx", 9
     LAYER_NOT_SELECTED = "layer_not_selected", 10
     WAITING_FOR_KEYFRAME = "waiting_for_keyframe", 11
     TRANSPORT_NOT_READY = "transport_not_ready", 12
@@ -68,6 +69,8 @@ class DropReason(enum.Enum):
     SEND_BUFFER_FULL = "send_buffer_full", 32  # a STUN answer or DTLS record the kernel refused
     # media again: a payload type the publisher did not negotiate for the track
     UNKNOWN_PAYLOAD_TYPE = "unknown_payload_type", 33
+    # a packet the layer already has: a repair that came after all, a duplicate on the network
+    DUPLICATE = "duplicate", 34
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
     # since a drop is counted per packet.

@@ -20,7 +20,7 @@ from sfu.media.fanout_py import Subscription, fan_out
 from sfu.media.packet_py import RtpPacket
 from sfu.media.stats_py import StreamStats
 from sfu.media.store_py import PacketStore
-from sfu.rtp.rtp_py import parse_rtp, vp8_descriptor
+from sfu.rtp.rtp_py import parse_rtp, unwrap_rtx, vp8_descriptor
 from sfu.rtp.vp8 import keyframe_size
 
 
@@ -91,14 +91,20 @@ class Layer:
         end: int,
         audio_level: int,
         now_ms: int,
+        repaired: bool = False,
     ) -> None:
+        """One packet of this layer; ``repaired``: unwrapped from the publisher's RTX."""
         if not 12 <= offset <= end <= len(data):
             raise ValueError("rtp payload offset out of range")
         counts = self._counts
         if payload_type != self.payload_type:  # before the statistics: not this stream's packet
             counts.add_drop(DropReason.UNKNOWN_PAYLOAD_TYPE.code)
             return
-        ext_seq = self.stats.update(seq, timestamp, now_ms)
+        ext_seq = self.stats.extend(seq)
+        if ext_seq <= self.stats.highest and self.store.get(ext_seq) is not None:
+            counts.add_drop(DropReason.DUPLICATE.code)
+            return
+        self.stats.update(seq, timestamp, now_ms, repaired)
         self.last_arrival_ms = now_ms
         self.octets += len(data)
         if self.muted and not self.is_video:
@@ -134,9 +140,54 @@ class Layer:
             downtrack.handle(code, packet, now_ms)
 
 
-# A new SSRC's mid, rid and repaired-rid (raw bytes or None) -> its layer; or a drop code for
-# every packet of it (a publisher's RTX stream); or None, counted by the learner, to ask again.
-Learn = Callable[[int, bytes | None, bytes | None, bytes | None], "Layer | int | None"]
+class Repair:
+    """A publisher's RTX stream for one layer (RFC 4588): each packet is unwrapped into the one it
+    repairs, which its layer receives like a late packet."""
+
+    __slots__ = ("_counts", "layer", "payload_type")
+
+    def __init__(self, layer: Layer, *, payload_type: int, counts: Counts) -> None:
+        self.layer = layer
+        self.payload_type = payload_type  # the RTX payload type whose apt is the layer's
+        self._counts = counts
+
+    def receive(
+        self,
+        data: bytes,
+        payload_type: int,
+        seq: int,
+        timestamp: int,
+        marker: bool,
+        offset: int,
+        end: int,
+        audio_level: int,
+        now_ms: int,
+    ) -> None:
+        if not 12 <= offset <= end <= len(data):
+            raise ValueError("rtp payload offset out of range")
+        if payload_type != self.payload_type:
+            self._counts.add_drop(DropReason.UNKNOWN_PAYLOAD_TYPE.code)
+            return
+        if end - offset < 2:  # padding only (a bandwidth probe) or a truncated repair
+            self._counts.add_drop(
+                (DropReason.RTX if end == offset else DropReason.MALFORMED_RTP).code
+            )
+            return
+        layer = self.layer
+        original = unwrap_rtx(data, offset, end, layer.payload_type, layer.ssrc)
+        osn = data[offset] << 8 | data[offset + 1]
+        layer.receive(
+            original, layer.payload_type, osn, timestamp, marker, offset, end - 2, audio_level,
+            now_ms, repaired=True,
+        )  # fmt: skip
+
+
+# A new SSRC's payload type, mid, rid and repaired-rid (raw bytes or None) -> its layer, or the
+# repair stream of one; or a drop code for every packet of it (a publisher's RTX stream when
+# repair is off); or None, counted by the learner, to ask again.
+Learn = Callable[
+    [int, int, bytes | None, bytes | None, bytes | None], "Layer | Repair | int | None"
+]
 
 
 class Ingest:
@@ -155,7 +206,7 @@ class Ingest:
     def __init__(self, counts: Counts, learn: Learn) -> None:
         self._counts = counts
         self._learn = learn
-        self._routes: dict[int, Layer | int] = {}
+        self._routes: dict[int, Layer | Repair | int] = {}
         self._mid_id = self._rid_id = self._rrid_id = self._audio_level_id = 0
 
     def set_extension_ids(self, mid: int, rid: int, repaired_rid: int, audio_level: int) -> None:
@@ -163,7 +214,7 @@ class Ingest:
         self._mid_id, self._rid_id = mid, rid
         self._rrid_id, self._audio_level_id = repaired_rid, audio_level
 
-    def route(self, ssrc: int) -> Layer | int | None:
+    def route(self, ssrc: int) -> Layer | Repair | int | None:
         """Where packets of ``ssrc`` go (a layer or a drop code), once learnt."""
         return self._routes.get(ssrc)
 
@@ -182,7 +233,7 @@ class Ingest:
         ssrc, payload_type, seq, timestamp, marker, offset, end, mid, rid, rrid, level = info
         route = self._routes.get(ssrc)
         if route is None:
-            route = self._learn(ssrc, mid, rid, rrid)
+            route = self._learn(ssrc, payload_type, mid, rid, rrid)
             if route is None:
                 return
             self._routes[ssrc] = route

@@ -3,19 +3,30 @@ its sender reports, and the receiver reports and REMB we owe it.
 
 Chrome does not signal simulcast SSRCs, so each new SSRC is learnt from the mid and rid (or
 repaired-rid, for RTX) header extensions of its first packet and cached; later packets are routed
-by SSRC alone, by the ``Ingest`` kernel.
+by SSRC alone, by the ``Ingest`` kernel. A layer's RTX stream is unwrapped into the layer
+(``Repair``), so what the publisher resends for our NACKs reaches subscribers as the original.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Protocol
 
+from sfu.media import kernels
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
-from sfu.media.kernels import Ingest, Layer
+from sfu.media.kernels import Ingest, Layer, Repair
 from sfu.media.receiver import TrackReceiver
 from sfu.media.transport import MediaSink
 from sfu.rtp.rtcp import SenderReport, build_remb, build_rr, parse_compound
+
+
+class IngestKernel(Protocol):
+    """The classes of the ingest kernel: compiled (cython_ext.ingest), or its twin."""
+
+    Ingest: type[Ingest]
+    Layer: type[Layer]
+    Repair: type[Repair]
 
 
 class PublisherIngress:
@@ -26,18 +37,20 @@ class PublisherIngress:
         counters: MediaCounters,
         *,
         remb_bps: int,
-        ingest_class: type[Ingest] = Ingest,
-        layer_class: type[Layer] = Layer,
+        repair: bool = True,
+        kernel: IngestKernel = kernels,
     ) -> None:
-        """``ingest_class`` and ``layer_class`` are the kernels, for tests that run both."""
+        """``repair``: unwrap the publisher's RTX (and NACK its losses); ``kernel``: the ingest
+        kernel, for tests that run both."""
         self._counters = counters
         self._remb_bps = remb_bps
+        self._repair = repair
+        self._kernel = kernel
         self.local_ssrc = random.getrandbits(32) or 1
         self.sink: MediaSink | None = None
         self._by_mid: dict[bytes, TrackReceiver] = {}
         self._ids = ExtensionIds()
-        self._ingest = ingest_class(counters, self._learn)
-        self._layer_class = layer_class
+        self._ingest = kernel.Ingest(counters, self._learn)
         # RTP goes straight to the kernel: the compiled datapath calls it in C
         self.on_rtp = self._ingest.on_rtp
 
@@ -51,7 +64,7 @@ class PublisherIngress:
             send_rtcp=self.send_rtcp,
             local_ssrc=self.local_ssrc,
             counters=self._counters,
-            layer_class=self._layer_class,
+            layer_class=self._kernel.Layer,
         )
         self._by_mid[line.mid.encode()] = receiver
         ids, new = self._ids, line.extensions
@@ -72,24 +85,39 @@ class PublisherIngress:
             self._ingest.forget(layer.ssrc)
 
     def _learn(
-        self, ssrc: int, mid: bytes | None, rid: bytes | None, repaired_rid: bytes | None
-    ) -> Layer | int | None:
-        """The layer of a new SSRC, from its first packet's mid and rid; a publisher's RTX stream
-        is dropped (subscribers are served from our store)."""
+        self,
+        ssrc: int,
+        payload_type: int,
+        mid: bytes | None,
+        rid: bytes | None,
+        repaired_rid: bytes | None,
+    ) -> Layer | Repair | int | None:
+        """The layer of a new SSRC, from its first packet's mid and rid; or, for the publisher's
+        RTX stream of a layer (its repaired-rid, or the RTX payload type without simulcast), the
+        repair that unwraps it into that layer."""
         receiver = self._by_mid.get(mid) if mid is not None else None
         if receiver is None:
             self._counters.drop(DropReason.UNKNOWN_SSRC)
             return None
-        if repaired_rid is not None:
-            return DropReason.RTX.code
+        line = receiver.line
+        rtx = repaired_rid is not None or payload_type == line.rtx_payload_type > 0
         index = 0
-        if receiver.line.rids:
-            name = (rid or b"").decode(errors="replace")
-            if name not in receiver.line.rids:
+        if line.rids:
+            name = ((repaired_rid if rtx else rid) or b"").decode(errors="replace")
+            if name not in line.rids:
                 self._counters.drop(DropReason.UNKNOWN_RID)
                 return None
-            index = receiver.line.rids.index(name)
+            index = line.rids.index(name)
         layer = receiver.layers[index]
+        if rtx:
+            if not self._repair or not line.rtx_payload_type:
+                return DropReason.RTX.code
+            if not layer.ssrc:  # a repair before any media of its layer: ask again
+                self._counters.drop(DropReason.RTX)
+                return None
+            return self._kernel.Repair(
+                layer, payload_type=line.rtx_payload_type, counts=self._counters
+            )
         if layer.ssrc and layer.ssrc != ssrc:  # the layer moved: forget the old SSRC
             self._counters.drop(DropReason.SSRC_COLLISION)
             self._ingest.forget(layer.ssrc)

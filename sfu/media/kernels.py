@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from sfu.media.fanout_py import fan_out
     from sfu.media.forwarder_py import Forwarder
     from sfu.media.history_py import PacketHistory
-    from sfu.media.ingest_py import Ingest, Layer
+    from sfu.media.ingest_py import Ingest, Layer, Repair
     from sfu.media.packet_py import RtpPacket
     from sfu.media.stats_py import StreamStats
     from sfu.media.store_py import PacketStore
@@ -20,7 +20,7 @@ else:
     PacketHistory = load("history").PacketHistory
     Forwarder = load("forwarder").Forwarder
     fan_out = load("fanout").fan_out
-    Ingest, Layer = load("ingest").Ingest, load("ingest").Layer
+    Ingest, Layer, Repair = load("ingest").Ingest, load("ingest").Layer, load("ingest").Repair
 
 __all__ = [
     "Forwarder",
@@ -28,6 +28,7 @@ __all__ = [
     "Layer",
     "PacketHistory",
     "PacketStore",
+    "Repair",
     "RtpPacket",
     "StreamStats",
     "fan_out",

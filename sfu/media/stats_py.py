@@ -40,14 +40,22 @@ class StreamStats:
         self.last_sr_rtp = 0
         self.last_sr_at_ms = -1
 
-    def update(self, seq: int, timestamp: int, arrival_ms: int) -> int:
-        """Account for one packet; return its extended sequence number."""
+    def extend(self, seq: int) -> int:
+        """The extended sequence number ``seq`` would get, without accounting for it."""
+        return unwrap16(self.highest, seq)
+
+    def update(self, seq: int, timestamp: int, arrival_ms: int, repaired: bool = False) -> int:
+        """Account for one packet; return its extended sequence number. A ``repaired`` packet
+        (unwrapped from RTX) counts as received but not in the jitter: its delay is the
+        repair's, not the network's (RFC 4588 §8.3)."""
         ext = unwrap16(self.highest, seq)
         if self._base < 0:
             self._base = ext
         if ext > self.highest:
             self.highest = ext
         self.received += 1
+        if repaired:
+            return ext
         transit = arrival_ms * self.clock_rate // 1000 - timestamp
         if self._transit is not None:
             d = abs(transit - self._transit)

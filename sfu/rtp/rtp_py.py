@@ -151,6 +151,24 @@ def rewrite_rtp(
     return header + extension + payload
 
 
+def unwrap_rtx(
+    data: bytes, payload_offset: int, payload_end: int, payload_type: int, ssrc: int
+) -> bytes:
+    """The packet an RTX packet repairs (RFC 4588 §4): the same header with the original
+    sequence number (the payload's first two bytes), the media stream's payload type and SSRC
+    and no P bit, then the original payload. Extensions stay; the RTX packet's padding goes."""
+    if not 12 <= payload_offset <= payload_end <= len(data):
+        raise ValueError("rtp payload offset out of range")
+    if payload_end - payload_offset < 2:
+        raise ValueError("rtx payload without an original sequence number")
+    header = bytearray(data[:payload_offset])
+    header[0] &= 0xDF
+    header[1] = (header[1] & 0x80) | (payload_type & 0x7F)
+    header[2:4] = data[payload_offset : payload_offset + 2]
+    header[8:12] = (ssrc & 0xFFFFFFFF).to_bytes(4)
+    return bytes(header) + data[payload_offset + 2 : payload_end]
+
+
 def _rewrite_vp8(payload: bytearray, picture_id: int, tl0picidx: int) -> None:
     """Overwrite PictureID / TL0PICIDX in place, when the descriptor carries them."""
     _, _, pid_at, pid_bits, tl0_at = vp8_layout(payload, 0, len(payload))

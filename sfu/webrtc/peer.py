@@ -73,6 +73,11 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
     ids = {ext.uri: ext.id for ext in t._headerExtensions}
     codec = t._codecs[0]
     assert t.mid is not None and codec.payloadType is not None  # negotiated m-lines have both
+    rtx = [
+        c.payloadType
+        for c in t._codecs
+        if c.mimeType.lower().endswith("/rtx") and c.parameters.get("apt") == codec.payloadType
+    ]
     return MediaLine(
         mid=t.mid,
         kind=cast(Kind, t.kind),
@@ -89,6 +94,7 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
         rids=rids,
         ssrc=ssrc,
         nack=any(fb.type == "nack" and not fb.parameter for fb in codec.rtcpFeedback),
+        rtx_payload_type=rtx[0] if rtx and rtx[0] is not None else 0,
     )
 
 

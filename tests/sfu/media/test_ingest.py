@@ -26,7 +26,7 @@ from tests.support.tracks import subscribe
 
 RIDS = ("q", "h", "f")
 RRID_ID, LEVEL_ID = 11, 12
-VIDEO_PT, AUDIO_PT = 96, 111
+VIDEO_PT, RTX_PT, AUDIO_PT = 96, 97, 111
 VIDEO = MediaLine(
     "0",
     "video",
@@ -35,6 +35,7 @@ VIDEO = MediaLine(
     90000,
     ExtensionIds(mid=MID_ID, rid=RID_ID, repaired_rid=RRID_ID),
     RIDS,
+    rtx_payload_type=RTX_PT,
 )
 AUDIO = MediaLine(
     "1", "audio", AUDIO_PT, "audio/opus", 48000, ExtensionIds(mid=MID_ID, audio_level=LEVEL_ID), ()
@@ -47,11 +48,13 @@ def _audio(seq: int, level: int, *, ssrc: int = 2000) -> bytes:
     return header + struct.pack("!HH", 0xBEDE, 1) + ext + b"opus" * 5
 
 
-def _rtx(seq: int) -> bytes:
-    """A packet of the publisher's RTX stream (repaired-rid)."""
+def _rtx(original: bytes, seq: int) -> bytes:
+    """The publisher's RTX packet (repaired-rid q) that resends ``original``."""
+    offset, end = rtp_py.parse_rtp(original, 0, 0, 0, 0)[5:7]
     ext = bytes([MID_ID << 4, ord("0"), RRID_ID << 4, ord("q"), 0, 0, 0, 0])
-    header = struct.pack("!BBHII", 0x90, 97, seq & 0xFFFF, 0, 3000)
-    return header + struct.pack("!HH", 0xBEDE, 2) + ext + b"\x00\x01" + b"r" * 30
+    b1 = (original[1] & 0x80) | RTX_PT
+    header = struct.pack("!BBH", 0x90, b1, seq & 0xFFFF) + original[4:8] + struct.pack("!I", 3000)
+    return header + struct.pack("!HH", 0xBEDE, 2) + ext + original[2:4] + original[offset:end]
 
 
 # Ways to break a valid packet, each caught at a different check (or not at all: the ingest
@@ -93,7 +96,7 @@ def streams(draw: st.DrawFn) -> dict[str, Any]:
         "lost": draw(st.sets(st.integers(0, frames * 12))),
         "swaps": draw(st.sets(st.integers(0, frames * 12))),
         "broken": draw(st.dictionaries(st.integers(0, frames * 12), st.integers(0, 8))),
-        "rtx": draw(st.sets(st.integers(0, frames * 12), max_size=3)),
+        "rtx": draw(st.sets(st.integers(0, frames * 12), max_size=8)),
         "muted": draw(st.sets(st.integers(0, frames - 1), max_size=3)),
         "nacks": draw(st.dictionaries(st.integers(0, frames - 1), st.integers(0, 0xFFFF))),
     }
@@ -131,8 +134,12 @@ def _packets(sc: dict[str, Any]) -> list[tuple[int, bytes]]:
     for i in sorted(sc["swaps"]):
         if i + 1 < len(out):
             out[i], out[i + 1] = out[i + 1], out[i]
-    for i in sorted(sc["rtx"]):
-        out.insert(min(i, len(out)), (out[min(i, len(out) - 1)][0], _rtx(i)))
+    # repairs of layer q's packets: of lost ones, of ones received before or after, and of ones
+    # not received yet
+    originals = [data for _, data in out if data[8:12] == (1000).to_bytes(4)]
+    for n, i in enumerate(sorted(sc["rtx"])):
+        at = min(i, len(out))
+        out.insert(at, (out[min(i, len(out) - 1)][0], _rtx(originals[i % len(originals)], n)))
     broken = [
         (frame, _malformed(data, sc["broken"][i]) if i in sc["broken"] else data)
         for i, (frame, data) in enumerate(out)
@@ -143,9 +150,7 @@ def _packets(sc: dict[str, Any]) -> list[tuple[int, bytes]]:
 def _run(sc: dict[str, Any], k: Kernels) -> tuple[object, ...]:
     random.seed(3)  # the subscriptions' first sequence numbers and timestamps
     counters = MediaCounters()
-    ingress = PublisherIngress(
-        counters, remb_bps=1_000_000, ingest_class=k.ingest.Ingest, layer_class=k.ingest.Layer
-    )
+    ingress = PublisherIngress(counters, remb_bps=1_000_000, kernel=k.ingest)
     video, audio = ingress.add_track("V", VIDEO), ingress.add_track("A", AUDIO)
     sinks = [Sink(record=True, connected=i != 2) for i in range(4)]
     out_video = MediaLine(
@@ -234,12 +239,10 @@ def test_malformed_packets_are_counted_by_name() -> None:
         k = kernels(implementation)
         for how, reason in expected.items():
             counters = MediaCounters()
-            ingress = PublisherIngress(
-                counters, remb_bps=1, ingest_class=k.ingest.Ingest, layer_class=k.ingest.Layer
-            )
+            ingress = PublisherIngress(counters, remb_bps=1, kernel=k.ingest)
             ingress.add_track("V", VIDEO)
             ingress.on_rtp(valid, 0)  # the SSRC is learnt
-            ingress.on_rtp(_malformed(valid, how), 0)
+            ingress.on_rtp(_malformed(valid[:2] + b"\x00\x02" + valid[4:], how), 0)
             dropped = {r: n for r, n in counters.drops.items() if n}
             assert dropped == {reason: 1}, (implementation, how)
 
@@ -247,9 +250,7 @@ def test_malformed_packets_are_counted_by_name() -> None:
 def _ingress(k: Kernels, sink: Sink) -> tuple[PublisherIngress, MediaCounters]:
     """A publish connection with the video track learnt on SSRC 1000 (layer q), subscribed."""
     counters = MediaCounters()
-    ingress = PublisherIngress(
-        counters, remb_bps=1, ingest_class=k.ingest.Ingest, layer_class=k.ingest.Layer
-    )
+    ingress = PublisherIngress(counters, remb_bps=1, kernel=k.ingest)
     video = ingress.add_track("V", VIDEO)
     random.seed(5)
     subscribe(video, sink, counters, forwarder_class=k.forwarder.Forwarder)

@@ -424,3 +424,48 @@ def test_rewrite_same_in_both(
 ) -> None:
     args = (data, offset, *fields, *mid, *abs_time, *level, *vp8)
     assert _outcome(cy.rewrite_rtp, *args) == _outcome(py.rewrite_rtp, *args)
+
+
+def test_unwrap_rtx_restores_the_original(kernels: Kernels) -> None:
+    """RFC 4588 §4: the original sequence number leads the payload; the media stream's payload
+    type and SSRC go back in, the marker and extensions stay, the RTX padding goes."""
+    rtx = _hex(
+        "b0e1 0007 00002328 0000abcd"  # P=1 X=1 M=1 PT=97, RTX seq 7, RTX SSRC
+        "bede 0001 b1 71 00 00"  # repaired-rid "q"
+        "1234"  # the original sequence number
+        "90 e0 c567 09 20"  # the original payload
+        "0000 03"  # RTX padding (3 bytes)
+    )
+    out = kernels.rtp.unwrap_rtx(rtx, 20, len(rtx) - 3, 96, 0x1122_3344_55)
+    assert out == _hex("90e0 1234 00002328 22334455 bede 0001 b1 71 00 00 90 e0 c567 09 20")
+    parsed = kernels.rtp.parse_rtp(out, 0, 0, 11, 0)
+    assert parsed[:7] == (0x22334455, 96, 0x1234, 9000, True, 20, 26)
+
+
+@pytest.mark.parametrize(
+    ("offset", "end", "message"),
+    [
+        (11, 14, "rtp payload offset out of range"),
+        (12, 15, "rtp payload offset out of range"),
+        (14, 12, "rtp payload offset out of range"),
+        (13, 14, "rtx payload without an original sequence number"),
+    ],
+)
+def test_unwrap_rtx_invalid(kernels: Kernels, offset: int, end: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        kernels.rtp.unwrap_rtx(bytes(14), offset, end, 96, 1)
+
+
+@settings(max_examples=500)
+@given(
+    data=st.binary(max_size=40),
+    offset=st.integers(-1, 42),
+    end=st.integers(-1, 42),
+    payload_type=i64,
+    ssrc=i64,
+)
+def test_unwrap_rtx_same_in_both(
+    data: bytes, offset: int, end: int, payload_type: int, ssrc: int
+) -> None:
+    case = (data, offset, end, payload_type, ssrc)
+    assert _outcome(cy.unwrap_rtx, *case) == _outcome(py.unwrap_rtx, *case)
