@@ -3,6 +3,7 @@ spec of cython_ext/stats.pyx."""
 
 from __future__ import annotations
 
+from sfu.rtp.rtcp import ntp_middle32
 from sfu.rtp.seqnum import unwrap16
 
 # fraction lost, cumulative lost, highest sequence number, jitter, LSR, DLSR (a ReportBlock
@@ -84,7 +85,7 @@ class StreamStats:
         )
         lsr = dlsr = 0
         if self.last_sr_at_ms >= 0:
-            lsr = (self.last_sr_ntp >> 16) & 0xFFFFFFFF
+            lsr = ntp_middle32(self.last_sr_ntp)
             dlsr = (now_ms - self.last_sr_at_ms) * 65536 // 1000
         return (
             min(fraction, 255),

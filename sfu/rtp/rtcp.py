@@ -176,6 +176,30 @@ def _parse_remb(sender: int, fci: bytes) -> Remb:
     return Remb(sender, mantissa << exponent, tuple(ssrcs))
 
 
+def ntp_middle32(ntp: int) -> int:
+    """The middle 32 bits of a 64-bit NTP time (seconds in 16.16 fixed point): the compact form
+    of an SR's time that a report block echoes as LSR (RFC 3550 §6.4.1)."""
+    return (ntp >> 16) & 0xFFFFFFFF
+
+
+def round_trip_ms(lsr: int, dlsr: int, arrival: int) -> int | None:
+    """The round trip a report block measures (RFC 3550 §6.4.1): its arrival time A minus the
+    LSR it echoes minus the DLSR the reporter held it, all compact NTP (1/65536 s), modulo 2**32
+    so a wrap of the 16-bit seconds between SR and report costs nothing.
+
+    ``arrival`` is ``ntp_middle32`` of now on the clock the echoed SR was stamped with. None when
+    LSR is 0: the reporter has no SR from us yet. At least 1 ms, as in libwebrtc: a "negative"
+    result (2**31 units or more) comes from a clock stepping back or DLSR rounding on a near-zero
+    round trip, not from a 9-hour round trip.
+    """
+    if lsr == 0:
+        return None
+    units = (arrival - lsr - dlsr) & 0xFFFFFFFF
+    if units >= 0x80000000:
+        return 1
+    return max(1, (units * 1000 + 0x8000) >> 16)
+
+
 # builders ---------------------------------------------------------------------------------------
 
 

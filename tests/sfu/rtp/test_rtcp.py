@@ -21,7 +21,9 @@ from sfu.rtp.rtcp import (
     build_rr,
     build_sr,
     nack_seqs,
+    ntp_middle32,
     parse_compound,
+    round_trip_ms,
 )
 
 u32 = st.integers(0, 2**32 - 1)
@@ -79,6 +81,44 @@ def test_remb_round_trip_within_mantissa_precision(
     assert isinstance(remb, Remb)
     assert remb.ssrcs == tuple(ssrcs)
     assert bitrate - (bitrate >> 17) <= remb.bitrate <= bitrate
+
+
+def test_ntp_middle32_is_16_bits_of_seconds_and_16_of_fraction() -> None:
+    assert ntp_middle32(0x0123_4567_89AB_CDEF) == 0x4567_89AB
+
+
+def test_round_trip_is_arrival_minus_lsr_minus_dlsr() -> None:
+    sent = ntp_middle32(int(3_900_000_000.5 * 2**32))  # an SR at 3,900,000,000.5 s NTP
+    held = 65536 // 4  # the reporter sent its block 250 ms after that SR arrived
+    arrival = sent + held + 80 * 65536 // 1000  # 40 ms each way
+    assert round_trip_ms(sent, held, arrival) == 80
+
+
+def test_round_trip_across_the_wrap_of_the_compact_seconds() -> None:
+    sent = ntp_middle32((0x1_FFFF << 32) | 0xF000_0000)  # 0.0625 s before the 16 bits wrap
+    arrival = ntp_middle32((0x2_0000 << 32) | 0x2000_0000)  # 0.125 s after
+    assert sent > arrival
+    assert round_trip_ms(sent, 65536 // 8, arrival) == 63  # 0.1875 - 0.125 s: 62.5 ms, half up
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 60 * 65536), st.integers(0, 10 * 65536))
+def test_round_trip_recovers_any_round_trip_over_any_sr_time(
+    sr_ntp: int, held: int, trip: int
+) -> None:
+    lsr = ntp_middle32(sr_ntp)
+    arrival = (lsr + held + trip) & 0xFFFFFFFF
+    measured = round_trip_ms(lsr, held, arrival)
+    if lsr == 0:
+        assert measured is None
+    else:
+        assert measured is not None
+        assert abs(measured - max(1.0, trip * 1000 / 65536)) <= 0.5
+
+
+def test_no_round_trip_without_an_sr_and_at_least_1_ms_when_negative() -> None:
+    assert round_trip_ms(0, 0, 12345) is None
+    assert round_trip_ms(1000, 50, 1040) == 1  # DLSR larger than the time since the SR
+    assert round_trip_ms(1000, 0, 1000) == 1
 
 
 def test_compound_of_rr_and_pli() -> None:
