@@ -1,6 +1,7 @@
 """RTCP wire format (RFC 3550 §6, RFC 4585 §6, RFC 5104 §4.3.1, draft-alvestrand-rmcat-remb).
 
-Only what an SFU reads and writes: SR, RR, NACK, PLI, FIR, REMB. RTCP runs at a few packets per
+Only what an SFU reads and writes: SR, RR, NACK, PLI, FIR, REMB, and transport-cc feedback
+(its content is ``sfu.rtp.twcc``). RTCP runs at a few packets per
 second per stream, so this stays in plain Python; parse errors are ``ValueError`` with a reason.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from sfu.rtp.twcc import TransportFeedback, pack_transport_feedback, parse_transport_feedback
+
 SR, RR, SDES, BYE, RTPFB, PSFB = 200, 201, 202, 203, 205, 206
-FMT_NACK = 1
+FMT_NACK, FMT_TRANSPORT_CC = 1, 15
 FMT_PLI, FMT_FIR, FMT_AFB = 1, 4, 15
 
 _HEADER = struct.Struct("!BBH")
@@ -73,7 +76,7 @@ class Remb:
     ssrcs: tuple[int, ...]
 
 
-RtcpPacket = SenderReport | ReceiverReport | Nack | Pli | Fir | Remb
+RtcpPacket = SenderReport | ReceiverReport | Nack | Pli | Fir | Remb | TransportFeedback
 
 
 def parse_compound(data: bytes) -> list[RtcpPacket]:
@@ -122,6 +125,8 @@ def _parse_one(count: int, packet_type: int, body: bytes) -> RtcpPacket | None:
             if len(fci) % 4:
                 raise ValueError("rtcp nack truncated")
             return Nack(sender, media, fci)
+        if packet_type == RTPFB and count == FMT_TRANSPORT_CC:
+            return parse_transport_feedback(sender, media, fci)
         if packet_type == PSFB and count == FMT_PLI:
             return Pli(sender, media)
         if packet_type == PSFB and count == FMT_FIR:
@@ -270,3 +275,8 @@ def build_remb(sender_ssrc: int, bitrate: int, ssrcs: list[int]) -> bytes:
     )
     fci += b"".join(struct.pack("!I", s) for s in ssrcs)
     return _packet(FMT_AFB, PSFB, struct.pack("!II", sender_ssrc, 0) + fci)
+
+
+def build_transport_feedback(feedback: TransportFeedback) -> bytes:
+    ssrcs = struct.pack("!II", feedback.sender_ssrc, feedback.media_ssrc)
+    return _packet(FMT_TRANSPORT_CC, RTPFB, ssrcs + pack_transport_feedback(feedback))

@@ -1,0 +1,477 @@
+"""A subscriber's downlink estimate from its transport-cc feedback: send-side GCC
+(draft-ietf-rmcat-gcc-02, as libwebrtc's goog_cc runs it). Pure: time is passed in.
+
+Delay: packets sent within 5 ms form a group; when a group takes longer to arrive than it took
+to send, a queue is growing. A trendline of that growth, compared with a threshold that adapts
+to the path's jitter, says overuse / normal / underuse, and AIMD turns it into a rate: x1.08 per
+second far from the last known capacity, a packet per response time near it, 0.85 x what the
+receiver got on overuse. Loss: under 2 % the rate may grow, over 10 % it shrinks by half the
+loss. The estimate is the lower of the two. Growing at 8 %/s alone would take ~20 s to find a
+lifted cap, so the estimator also asks for short probes above the estimate, as libwebrtc's
+probe controller does, and jumps to what a probe proves the path carries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from sfu.rtp.seqnum import unwrap16
+from sfu.rtp.twcc import REFERENCE_UNIT_US, TransportFeedback
+
+HISTORY = 1 << 14  # sent packets remembered: well within the 2**15 a 16-bit seq can tell apart
+
+# Inter-arrival groups (goog_cc InterArrival)
+GROUP_MS = 5
+BURST_MS = 5  # a packet this close behind its group, arriving early, is part of a burst
+MAX_BURST_MS = 100
+# Trendline filter and overuse detector (goog_cc TrendlineEstimator)
+TREND_WINDOW = 20
+TREND_SMOOTHING = 0.9
+TREND_GAIN = 4.0
+TREND_MAX_DELTAS = 60
+THRESHOLD_MS = 12.5  # initial; adapts within [6, 600] at K_UP / K_DOWN per ms
+THRESHOLD_MIN_MS, THRESHOLD_MAX_MS = 6.0, 600.0
+K_UP, K_DOWN = 0.0087, 0.039
+MAX_ADAPT_OFFSET_MS = 15.0  # a spike this far past the threshold does not move it
+OVERUSE_MS = 10  # overuse must last this long (and two groups) before it counts
+# AIMD rate control (goog_cc AimdRateControl)
+INCREASE_PER_S = 1.08
+BETA = 0.85
+MIN_INCREASE_BPS_PER_S = 4_000  # additive increase floor near capacity
+ACKED_HEADROOM = 1.5  # the rate may not grow past 1.5 x acked + 10 kbps
+ACKED_HEADROOM_BPS = 10_000
+ACKED_WINDOW_MS = 500
+# Loss-based control (goog_cc SendSideBandwidthEstimation)
+LOSS_LOW, LOSS_HIGH = 0.02, 0.10
+LOSS_MIN_PACKETS = 50  # loss is judged over windows of at least this many packets...
+LOSS_MIN_MS = 500  # ...and this long
+LOSS_DECREASE_MS = 300  # + RTT: at most one loss-based decrease per interval
+# Probing (goog_cc ProbeController, ProbeBitrateEstimator)
+PROBE_INTERVAL_MS = 1_500  # while not overusing, probe 2x the estimate this often
+PROBE_DURATION_MS = 15
+PROBE_MIN_PACKETS = 5
+PROBE_TIMEOUT_MS = 1_000
+FURTHER_PROBE = 0.7  # a probe that proved this much of its rate is followed by one at twice
+SATURATED = 0.9  # received under 0.9 x sent: the path is full, take 0.95 x received
+SATURATED_USE = 0.95
+
+_UNKNOWN, _LOST, _RECEIVED = 0, 1, 2
+NORMAL, OVERUSING, UNDERUSING = "normal", "overusing", "underusing"
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Send ``bps`` for ``duration_ms`` now (padding or media), passing ``id`` to ``on_sent``."""
+
+    id: int
+    bps: int
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    bps: int  # min(delay-based, loss-based), within [floor, ceiling]
+    acked_bps: int | None  # what the receiver got over the last 500 ms of arrivals
+    probe: Probe | None = None
+
+
+class BandwidthEstimator:
+    """One per subscriber transport: ``on_sent`` for every packet stamped with a transport seq,
+    ``on_feedback`` for every transport-cc feedback it sends back."""
+
+    def __init__(self, initial_bps: int, floor_bps: int, ceiling_bps: int) -> None:
+        self.floor_bps, self.ceiling_bps = floor_bps, ceiling_bps
+        self.bps = self.delay_bps = self.loss_bps = min(max(initial_bps, floor_bps), ceiling_bps)
+        self.acked_bps: int | None = None
+        self.state = NORMAL
+        self.loss = 0.0  # the last judged window's loss fraction
+        self.rtt_ms = 100.0
+        # feedback dropped, by reason
+        self.feedback_duplicate = 0  # the same feedback count as the last accepted one
+        self.feedback_out_of_order = 0  # a feedback count behind the last accepted one
+        self.feedback_unknown = 0  # reports a seq never sent, or only seqs already forgotten
+        self.packets_forgotten = 0  # reported seqs older than HISTORY, skipped
+        self._seq = [-1] * HISTORY  # extended seq held by each slot
+        self._send_ms = [0] * HISTORY
+        self._size = [0] * HISTORY
+        self._probe_id = [0] * HISTORY
+        self._fate = bytearray(HISTORY)
+        self._highest = -1
+        self._fb_count = -1
+        self._reference = -1  # extended reference time of the last feedback, 64 ms units
+        self._reference_raw = 0
+        self._group = _Groups()
+        self._trend = _Trendline()
+        self._rate = _Aimd(self.bps)
+        self._acked: deque[tuple[float, int]] = deque()
+        self._acked_bytes = 0
+        self._first_arrival_ms: float | None = None
+        self._loss_window = [0, 0]  # lost, received
+        self._loss_window_start = -1  # -1: from the first feedback on
+        self._last_loss_update = -1
+        self._last_loss_decrease = -(10**9)
+        self._probe: Probe | None = None
+        self._probe_started = 0
+        self._probe_sent = 0
+        self._probe_got: list[tuple[int, float, int]] = []
+        self._next_probe_id = 1
+        self._last_probe_ms = -(10**9)
+        self._last_probe_bps = 0
+
+    def on_sent(self, seq: int, send_ms: int, size: int, probe_id: int = 0) -> None:
+        """A packet left with transport seq ``seq`` (16-bit or extended), ``size`` bytes."""
+        ext = unwrap16(self._highest, seq & 0xFFFF)
+        if ext <= self._highest:
+            return  # a seq is stamped once; an older one is a caller's bug, not a packet
+        slot = ext % HISTORY
+        self._seq[slot], self._send_ms[slot], self._size[slot] = ext, send_ms, size
+        self._probe_id[slot], self._fate[slot] = probe_id, _UNKNOWN
+        self._highest = ext
+        if self._probe is not None and probe_id == self._probe.id:
+            self._probe_sent += 1
+
+    def on_feedback(self, feedback: TransportFeedback, now_ms: int) -> Estimate:
+        """Take one feedback; the estimate after it (unchanged when the feedback is dropped)."""
+        if self._fb_count >= 0:
+            step = (feedback.feedback_count - self._fb_count) & 0xFF
+            if step == 0:
+                self.feedback_duplicate += 1
+                return Estimate(self.bps, self.acked_bps)
+            if step >= 0x80:
+                self.feedback_out_of_order += 1
+                return Estimate(self.bps, self.acked_bps)
+        base = unwrap16(self._highest, feedback.base_seq)
+        last = base + len(feedback.arrivals) - 1
+        known = [self._seq[(base + i) % HISTORY] == base + i for i in range(len(feedback.arrivals))]
+        if self._highest < 0 or last > self._highest or not any(known):
+            self.feedback_unknown += 1
+            return Estimate(self.bps, self.acked_bps)
+        self._fb_count = feedback.feedback_count
+        self.packets_forgotten += known.count(False)
+        reference_us = self._unwrap_reference(feedback.reference_time) * REFERENCE_UNIT_US
+        newest = -1
+        for i, arrival in enumerate(feedback.arrivals):
+            if known[i]:
+                self._on_packet((base + i) % HISTORY, arrival, reference_us)
+                if arrival is not None:
+                    newest = (base + i) % HISTORY
+        if newest >= 0:  # an upper bound: the receiver may hold feedback up to its interval
+            self.rtt_ms = 0.9 * self.rtt_ms + 0.1 * max(0, now_ms - self._send_ms[newest])
+        self.state = self._trend.state
+        return self._update(now_ms)
+
+    def _unwrap_reference(self, raw: int) -> int:
+        if self._reference < 0:
+            self._reference = raw
+        else:
+            step = (raw - self._reference_raw) & 0xFFFFFF
+            self._reference += step - 0x1000000 if step >= 0x800000 else step
+        self._reference_raw = raw
+        return self._reference
+
+    def _on_packet(self, slot: int, arrival: int | None, reference_us: int) -> None:
+        fate = self._fate[slot]
+        if arrival is None:
+            if fate == _UNKNOWN:
+                self._fate[slot] = _LOST
+                self._loss_window[0] += 1
+            return
+        if fate == _RECEIVED:
+            return  # reported twice (feedback ranges may overlap)
+        if fate == _LOST and self._loss_window[0]:
+            self._loss_window[0] -= 1  # late, not lost
+        self._fate[slot] = _RECEIVED
+        self._loss_window[1] += 1
+        arrival_ms = (reference_us + arrival) / 1000
+        send_ms, size = self._send_ms[slot], self._size[slot]
+        delta = self._group.add(send_ms, arrival_ms, size)
+        if delta is not None:
+            self._trend.update(*delta)
+        self._acked.append((arrival_ms, size))
+        self._acked_bytes += size
+        if self._first_arrival_ms is None:
+            self._first_arrival_ms = arrival_ms
+        if self._probe is not None and self._probe_id[slot] == self._probe.id:
+            self._probe_got.append((send_ms, arrival_ms, size))
+
+    def _update(self, now_ms: int) -> Estimate:
+        self._measure_acked()
+        probed = self._probe_result(now_ms)
+        if probed is not None and self.state != OVERUSING:
+            self._rate.set(probed, now_ms)
+            self.loss_bps = max(self.loss_bps, probed)
+        else:
+            self._rate.update(self.state, self.acked_bps, self.rtt_ms, now_ms)
+        self.delay_bps = self._rate.bps
+        self._loss_based(now_ms)
+        self.bps = min(max(min(self.delay_bps, self.loss_bps), self.floor_bps), self.ceiling_bps)
+        # both rules move from the estimate: neither runs ahead of what the other allows
+        self.loss_bps = self.bps
+        self._rate.bps = min(self._rate.bps, self.bps)
+        return Estimate(self.bps, self.acked_bps, self._next_probe(probed, now_ms))
+
+    def _measure_acked(self) -> None:
+        if not self._acked or self._first_arrival_ms is None:
+            return
+        newest = self._acked[-1][0]
+        while self._acked and self._acked[0][0] <= newest - ACKED_WINDOW_MS:
+            self._acked_bytes -= self._acked.popleft()[1]
+        if newest - self._first_arrival_ms >= ACKED_WINDOW_MS:
+            self.acked_bps = self._acked_bytes * 8_000 // ACKED_WINDOW_MS
+
+    def _loss_based(self, now_ms: int) -> None:
+        """Judge loss per window; between judgements, grow or hold on the last one."""
+        if self._last_loss_update < 0:
+            self._last_loss_update = self._loss_window_start = now_ms
+        elapsed_s = min(now_ms - self._last_loss_update, 1_000) / 1000
+        self._last_loss_update = now_ms
+        lost, received = self._loss_window
+        judged = (
+            lost + received >= LOSS_MIN_PACKETS and now_ms - self._loss_window_start >= LOSS_MIN_MS
+        )
+        if judged:
+            self.loss = lost / (lost + received)
+            self._loss_window, self._loss_window_start = [0, 0], now_ms
+        if self.loss < LOSS_LOW:
+            self.loss_bps = int(self.loss_bps * INCREASE_PER_S**elapsed_s + 1000 * elapsed_s)
+        elif (
+            judged
+            and self.loss > LOSS_HIGH
+            and now_ms - self._last_loss_decrease >= LOSS_DECREASE_MS + self.rtt_ms
+        ):
+            self.loss_bps = int(self.loss_bps * (1 - 0.5 * self.loss))
+            self._last_loss_decrease = now_ms
+
+    def _probe_result(self, now_ms: int) -> int | None:
+        """The rate a finished probe proved, or None (none pending, not yet complete, failed)."""
+        probe = self._probe
+        if probe is None:
+            return None
+        got = self._probe_got
+        complete = len(got) >= max(PROBE_MIN_PACKETS, 0.8 * self._probe_sent)
+        if not complete and now_ms - self._probe_started < PROBE_TIMEOUT_MS:
+            return None
+        self._probe, self._probe_got = None, []
+        if len(got) < PROBE_MIN_PACKETS:
+            return None
+        send_span = max(s for s, _, _ in got) - min(s for s, _, _ in got)
+        arrivals = sorted(got, key=lambda p: p[1])
+        recv_span = arrivals[-1][1] - arrivals[0][1]
+        if send_span <= 0 or recv_span <= 0:
+            return None
+        total = sum(size for _, _, size in got)
+        sent_bps = (total - max(got)[2]) * 8_000 / send_span
+        received_bps = (total - arrivals[0][2]) * 8_000 / recv_span
+        if received_bps < SATURATED * sent_bps:
+            return int(SATURATED_USE * received_bps)
+        return int(min(sent_bps, received_bps))
+
+    def _next_probe(self, probed: int | None, now_ms: int) -> Probe | None:
+        """Twice the estimate, every PROBE_INTERVAL_MS, or at once after a probe that proved
+        most of its rate (so a lifted cap is found in a few round trips, not at 8 %/s)."""
+        if (
+            self._probe is not None
+            or self.state == OVERUSING
+            or self.loss >= LOSS_LOW  # the loss rule holds or cuts: no reason to look higher
+            or self.bps >= self.ceiling_bps
+        ):
+            return None
+        further = probed is not None and probed >= FURTHER_PROBE * self._last_probe_bps
+        if not further and now_ms - self._last_probe_ms < PROBE_INTERVAL_MS:
+            return None
+        probe = Probe(self._next_probe_id, min(2 * self.bps, self.ceiling_bps), PROBE_DURATION_MS)
+        self._probe, self._next_probe_id = probe, probe.id + 1
+        self._probe_started = self._last_probe_ms = now_ms
+        self._probe_sent, self._last_probe_bps = 0, probe.bps
+        return probe
+
+
+class _Groups:
+    """Packets sent within GROUP_MS of a group's first form one group; yields, per completed
+    group, (arrival delta, send delta, arrival ms) against the group before it."""
+
+    def __init__(self) -> None:
+        self._current: list[float] | None = None  # first send, last send, first arr, last arr
+        self._previous: list[float] | None = None
+
+    def add(self, send_ms: int, arrival_ms: float, size: int) -> tuple[float, float, float] | None:
+        current = self._current
+        if current is None:
+            self._current = [send_ms, send_ms, arrival_ms, arrival_ms]
+            return None
+        if send_ms < current[0]:
+            return None  # reordered behind its group
+        if send_ms - current[0] <= GROUP_MS or self._burst(current, send_ms, arrival_ms):
+            current[1] = max(current[1], send_ms)
+            current[3] = max(current[3], arrival_ms)
+            return None
+        previous, self._previous = self._previous, current
+        self._current = [send_ms, send_ms, arrival_ms, arrival_ms]
+        if previous is None:
+            return None
+        arrival_delta = current[3] - previous[3]
+        if arrival_delta < 0:
+            return None
+        return arrival_delta, current[1] - previous[1], current[3]
+
+    @staticmethod
+    def _burst(current: list[float], send_ms: int, arrival_ms: float) -> bool:
+        arrival_delta = arrival_ms - current[3]
+        return (
+            arrival_delta - (send_ms - current[1]) < 0
+            and arrival_delta <= BURST_MS
+            and arrival_ms - current[2] < MAX_BURST_MS
+        )
+
+
+class _Trendline:
+    """The slope of smoothed accumulated delay against arrival time, and the overuse detector
+    with its adaptive threshold."""
+
+    def __init__(self) -> None:
+        self.state = NORMAL
+        self._deltas = 0
+        self._accumulated = 0.0
+        self._smoothed = 0.0
+        self._first_arrival_ms: float | None = None
+        self._window: deque[tuple[float, float]] = deque(maxlen=TREND_WINDOW)
+        self._trend = 0.0
+        self._threshold = THRESHOLD_MS
+        self._last_threshold_ms: float | None = None
+        self._overuse_ms = -1.0
+        self._overuse_count = 0
+
+    def update(self, arrival_delta: float, send_delta: float, arrival_ms: float) -> None:
+        if self._first_arrival_ms is None:
+            self._first_arrival_ms = arrival_ms
+        self._deltas = min(self._deltas + 1, 1000)
+        self._accumulated += arrival_delta - send_delta
+        self._smoothed = TREND_SMOOTHING * self._smoothed + (1 - TREND_SMOOTHING) * (
+            self._accumulated
+        )
+        self._window.append((arrival_ms - self._first_arrival_ms, self._smoothed))
+        trend = self._trend
+        if len(self._window) == TREND_WINDOW:
+            trend = _slope(self._window, trend)
+        self._detect(trend, send_delta, arrival_ms)
+
+    def _detect(self, trend: float, send_delta: float, now_ms: float) -> None:
+        if self._deltas < 2:
+            self._trend = trend
+            return
+        modified = min(self._deltas, TREND_MAX_DELTAS) * trend * TREND_GAIN
+        if modified > self._threshold:
+            self._overuse_ms = (
+                send_delta / 2 if self._overuse_ms < 0 else (self._overuse_ms + send_delta)
+            )
+            self._overuse_count += 1
+            if self._overuse_ms > OVERUSE_MS and self._overuse_count > 1 and trend >= self._trend:
+                self._overuse_ms, self._overuse_count = 0.0, 0
+                self.state = OVERUSING
+        elif modified < -self._threshold:
+            self._overuse_ms, self._overuse_count = -1.0, 0
+            self.state = UNDERUSING
+        else:
+            self._overuse_ms, self._overuse_count = -1.0, 0
+            self.state = NORMAL
+        self._trend = trend
+        self._adapt(abs(modified), now_ms)
+
+    def _adapt(self, modified: float, now_ms: float) -> None:
+        last, self._last_threshold_ms = self._last_threshold_ms, now_ms
+        if last is None or modified > self._threshold + MAX_ADAPT_OFFSET_MS:
+            return
+        k = K_DOWN if modified < self._threshold else K_UP
+        self._threshold += k * (modified - self._threshold) * min(now_ms - last, 100)
+        self._threshold = min(max(self._threshold, THRESHOLD_MIN_MS), THRESHOLD_MAX_MS)
+
+
+def _slope(points: deque[tuple[float, float]], default: float) -> float:
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    denominator = sum((x - mean_x) ** 2 for x, _ in points)
+    if denominator == 0:
+        return default
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / denominator
+
+
+class _Aimd:
+    """Additive-increase multiplicative-decrease on the detector's signal, with the link
+    capacity it has seen at overuse (kbps mean and normalised variance, as libwebrtc keeps)."""
+
+    def __init__(self, bps: int) -> None:
+        self.bps = bps
+        self._increasing = True  # False: holding after a decrease or underuse
+        self._last_change_ms: int | None = None
+        self._capacity_kbps: float | None = None
+        self._deviation = 0.4
+
+    def set(self, bps: int, now_ms: int) -> None:
+        self.bps, self._last_change_ms = bps, now_ms
+
+    def update(self, state: str, acked_bps: int | None, rtt_ms: float, now_ms: int) -> None:
+        last = now_ms if self._last_change_ms is None else self._last_change_ms
+        if state == OVERUSING:
+            if now_ms - last >= min(max(rtt_ms, 10), 200) or (
+                acked_bps is not None and acked_bps < 0.5 * self.bps
+            ):
+                self._decrease(acked_bps, now_ms)
+            return
+        if state == UNDERUSING:
+            self._increasing = False
+            return
+        if not self._increasing:  # normal after hold: start increasing from now
+            self._increasing, self._last_change_ms = True, now_ms
+            return
+        if acked_bps is not None and acked_bps > self._upper_bps():
+            self._capacity_kbps = None  # the path grew past what we knew
+        elapsed_s = min(now_ms - last, 1_000) / 1000
+        if self._capacity_kbps is not None:
+            grown = self.bps + _near_capacity_bps_per_s(self.bps, rtt_ms) * elapsed_s
+        else:
+            grown = self.bps + max(self.bps * (INCREASE_PER_S**elapsed_s - 1), 1000 * elapsed_s)
+        if acked_bps is not None:
+            limit = ACKED_HEADROOM * acked_bps + ACKED_HEADROOM_BPS
+            grown = min(grown, max(limit, self.bps))
+        self.bps, self._last_change_ms = int(grown), now_ms
+
+    def _decrease(self, acked_bps: int | None, now_ms: int) -> None:
+        if acked_bps is not None:
+            if self._capacity_kbps is not None and acked_bps < self._lower_bps():
+                self._capacity_kbps = None
+            self._learn_capacity(acked_bps / 1000)
+        decreased = int(BETA * (acked_bps if acked_bps is not None else self.bps))
+        self.bps = min(self.bps, decreased)
+        self._increasing, self._last_change_ms = False, now_ms
+
+    def _learn_capacity(self, sample_kbps: float, alpha: float = 0.05) -> None:
+        if self._capacity_kbps is None:
+            self._capacity_kbps = sample_kbps
+        else:
+            self._capacity_kbps = (1 - alpha) * self._capacity_kbps + alpha * sample_kbps
+        error = self._capacity_kbps - sample_kbps
+        deviation = (1 - alpha) * self._deviation + alpha * error**2 / max(self._capacity_kbps, 1)
+        self._deviation = min(max(deviation, 0.4), 2.5)
+
+    def _spread_kbps(self) -> float:
+        capacity = self._capacity_kbps or 0.0
+        return 3 * math.sqrt(self._deviation * capacity)
+
+    def _upper_bps(self) -> float:
+        if self._capacity_kbps is None:
+            return math.inf
+        return (self._capacity_kbps + self._spread_kbps()) * 1000
+
+    def _lower_bps(self) -> float:
+        return max(0.0, (self._capacity_kbps or 0.0) - self._spread_kbps()) * 1000
+
+
+def _near_capacity_bps_per_s(bps: int, rtt_ms: float) -> float:
+    """About one packet per response time (RTT + 100 ms), packets sized as a 30 fps frame of
+    ``bps`` cut into <= 1,200-byte packets."""
+    frame_bits = bps / 30
+    packet_bits = frame_bits / max(1, math.ceil(frame_bits / (8 * 1200)))
+    return max(MIN_INCREASE_BPS_PER_S, packet_bits * 1000 / (rtt_ms + 100))

@@ -1,0 +1,223 @@
+"""The send-side estimator on simulated paths: a bottleneck link with a FIFO queue, a sender that
+sends at the estimate (and the probes it asks for), a receiver that sends transport-cc feedback
+every 50 or 100 ms as bytes through the RTCP parser. Deterministic: seeded loss, 1 ms steps."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from sfu.media.bandwidth_estimator import (
+    BETA,
+    INCREASE_PER_S,
+    PROBE_MIN_PACKETS,
+    BandwidthEstimator,
+    Probe,
+)
+from sfu.rtp.rtcp import build_transport_feedback, parse_compound
+from sfu.rtp.twcc import TransportFeedback
+
+MEDIA_PACKET = 1_200
+ONE_WAY_MS = 20
+QUEUE_LIMIT_MS = 300  # a drop-tail queue, as tc's tbf drops past its latency
+FLOOR, CEILING = 30_000, 10_000_000
+CLOCK_OFFSET_US = 123_456_789  # the receiver's clock has nothing to do with ours
+
+
+@dataclass
+class Run:
+    estimates: list[tuple[int, int]] = field(default_factory=list)  # (ms, bps) per feedback
+    probes: int = 0
+    queue_ms: list[float] = field(default_factory=list)
+
+    def first_at(self, after_ms: int, holds: Callable[[int], bool]) -> int | None:
+        """Milliseconds after ``after_ms`` until the estimate first satisfies ``holds``."""
+        return next(
+            (t - after_ms for t, bps in self.estimates if t >= after_ms and holds(bps)), None
+        )
+
+    def during(self, start_ms: int, end_ms: int) -> list[int]:
+        return [bps for t, bps in self.estimates if start_ms <= t < end_ms]
+
+
+def simulate(
+    capacity_at: Callable[[int], int],
+    duration_ms: int,
+    *,
+    estimator: BandwidthEstimator,
+    loss: float = 0.0,
+    probing: bool = True,
+    seed: int = 1,
+    feedback_ms: int = 50,
+    clock_offset_us: int = CLOCK_OFFSET_US,
+) -> Run:
+    rng = random.Random(seed)
+    run = Run()
+    seq = 65_000  # wraps early: the estimator unwraps 16-bit seqs
+    budget = 0.0
+    link_free = 0.0
+    in_flight: list[tuple[float, int]] = []  # (arrival ms, extended seq), arrival order
+    arrived: dict[int, int] = {}  # extended seq -> receiver µs, not yet reported
+    next_report = seq
+    feedback_count = 0
+    to_sender: list[tuple[int, bytes]] = []
+    probe: Probe | None = None
+    probe_until = 0
+    for now in range(duration_ms):
+        while to_sender and to_sender[0][0] <= now:
+            (parsed,) = parse_compound(to_sender.pop(0)[1])
+            assert isinstance(parsed, TransportFeedback)
+            estimate = estimator.on_feedback(parsed, now)
+            run.estimates.append((now, estimate.bps))
+            if estimate.probe is not None and probing:
+                probe, probe_until = estimate.probe, now + estimate.probe.duration_ms
+                run.probes += 1
+        probing_now = probe is not None and now < probe_until
+        rate = probe.bps if probe is not None and probing_now else estimator.bps
+        size = MEDIA_PACKET
+        if probe is not None and probing_now:  # at least PROBE_MIN_PACKETS packets per probe
+            size = min(MEDIA_PACKET, probe.bps * probe.duration_ms // 8_000 // PROBE_MIN_PACKETS)
+        budget = min(budget + rate / 8_000, 2.0 * size)
+        while budget >= size:
+            budget -= size
+            estimator.on_sent(seq & 0xFFFF, now, size, probe.id if probe and probing_now else 0)
+            if rng.random() >= loss:
+                start = max(float(now), link_free)
+                if start - now <= QUEUE_LIMIT_MS:
+                    link_free = start + size * 8_000 / capacity_at(now)
+                    in_flight.append((link_free + ONE_WAY_MS, seq))
+                    run.queue_ms.append(link_free - now)
+            seq += 1
+        while in_flight and in_flight[0][0] <= now:
+            arrival, arrived_seq = in_flight.pop(0)
+            arrived[arrived_seq] = int(arrival * 1000) + clock_offset_us
+        if now % feedback_ms == 0 and arrived:
+            last = max(arrived)
+            first_us = arrived[min(arrived)]
+            reference = first_us // 64_000
+            arrivals = tuple(
+                arrived[s] - reference * 64_000 if s in arrived else None
+                for s in range(next_report, last + 1)
+            )
+            feedback = TransportFeedback(
+                1, 0, next_report & 0xFFFF, reference, feedback_count, arrivals
+            )
+            to_sender.append((now + ONE_WAY_MS, build_transport_feedback(feedback)))
+            feedback_count, next_report = (feedback_count + 1) & 0xFF, last + 1
+            arrived.clear()
+    return run
+
+
+def _cap(high: int, low: int, start_ms: int, end_ms: int) -> Callable[[int], int]:
+    return lambda now: low if start_ms <= now < end_ms else high
+
+
+@pytest.mark.parametrize("feedback_ms", [50, 100])
+def test_follows_a_cap_within_2_s_and_its_release_within_3_s(feedback_ms: int) -> None:
+    """2.5 Mbps, capped to 500 kbps at 15 s, lifted at 30 s: settles under the cap in ~0.6 s
+    and finds the lifted cap in 0.8 s (50 ms feedback) / 1.2 s (100 ms), through probes."""
+    high, low = 2_500_000, 500_000
+    run = simulate(
+        _cap(high, low, 15_000, 30_000),
+        45_000,
+        estimator=BandwidthEstimator(1_000_000, FLOOR, CEILING),
+        feedback_ms=feedback_ms,
+    )
+    assert max(run.during(10_000, 15_000)) <= 1.1 * high
+    assert min(run.during(10_000, 15_000)) >= 0.6 * high
+    down = run.first_at(15_000, lambda bps: bps <= low)
+    assert down is not None and down <= 2_000
+    capped = run.during(15_000 + 2_000, 30_000)
+    assert max(capped) <= 1.1 * low  # under the cap, and not collapsed far below it
+    assert sum(capped) / len(capped) >= 0.7 * low
+    up = run.first_at(30_000, lambda bps: bps >= 0.8 * high)
+    assert up is not None and up <= 3_000
+    assert min(run.during(30_000 + up, 45_000)) >= 0.6 * high
+
+
+def test_without_probes_it_grows_8_percent_per_second() -> None:
+    """Far from any known capacity (no overuse yet), AIMD's increase is multiplicative."""
+    estimator = BandwidthEstimator(500_000, FLOOR, CEILING)
+    run = simulate(lambda now: 100_000_000, 6_000, estimator=estimator, probing=False)
+    start, end = run.during(1_000, 1_100)[0], run.during(5_000, 5_100)[0]
+    assert INCREASE_PER_S**4 * 0.93 <= end / start <= INCREASE_PER_S**4 * 1.07
+
+
+def test_a_queue_building_cuts_the_estimate_to_085_of_what_arrived() -> None:
+    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    run = simulate(lambda now: 600_000, 3_000, estimator=estimator, probing=False)
+    drops = [bps for (_, before), (_, bps) in itertools.pairwise(run.estimates) if bps < before]
+    assert any(0.95 * BETA * 600_000 <= bps <= 1.05 * BETA * 600_000 for bps in drops)
+    assert run.first_at(0, lambda bps: bps <= 600_000) is not None
+    assert max(run.during(1_000, 3_000)) <= 600_000
+
+
+def test_5_percent_random_loss_does_not_cut_the_estimate() -> None:
+    """Between 2 % and 10 % the loss rule holds; an uncongested link never signals overuse. A
+    50-packet window sometimes counts over 10 % by chance: a cut of ~6 %, not a collapse."""
+    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    run = simulate(lambda now: 50_000_000, 20_000, estimator=estimator, loss=0.05, seed=7)
+    assert 0.02 < estimator.loss < 0.10
+    assert min(bps for _, bps in run.estimates) >= 0.9 * 1_000_000
+    assert run.estimates[-1][1] >= 1_000_000
+    assert estimator.state != "overusing"
+
+
+def test_20_percent_random_loss_cuts_by_half_the_loss() -> None:
+    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    run = simulate(lambda now: 50_000_000, 10_000, estimator=estimator, loss=0.2, seed=7)
+    assert estimator.loss > 0.10
+    assert run.estimates[-1][1] <= 0.5 * 1_000_000
+    assert run.estimates[-1][1] >= FLOOR
+
+
+def test_the_receivers_reference_time_may_wrap() -> None:
+    """The 24-bit reference time (64 ms units) wraps every 12.4 days of the receiver's clock."""
+    wrap_us = (1 << 24) * 64_000
+    runs = [
+        simulate(
+            _cap(2_500_000, 500_000, 3_000, 6_000),
+            8_000,
+            estimator=BandwidthEstimator(1_000_000, FLOOR, CEILING),
+            clock_offset_us=offset,
+        )
+        for offset in (0, wrap_us - 78 * 64_000)  # wraps ~5 s in, mid-cap
+    ]
+    assert runs[0].estimates == runs[1].estimates
+
+
+def _feedback(base: int, count: int, arrivals: tuple[int | None, ...]) -> TransportFeedback:
+    return TransportFeedback(1, 0, base, 10, count, arrivals)
+
+
+def test_duplicate_out_of_order_and_unknown_feedback_is_dropped_and_counted() -> None:
+    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    for seq in range(100):
+        estimator.on_sent(seq, seq, 1_000)
+    first = estimator.on_feedback(_feedback(0, 5, tuple(range(0, 50_000, 1_000))), 100)
+    assert (first.bps, first.acked_bps) == (estimator.bps, None)
+    estimator.on_feedback(_feedback(0, 5, tuple(range(0, 50_000, 1_000))), 110)
+    assert estimator.feedback_duplicate == 1
+    estimator.on_feedback(_feedback(50, 4, (60_000,)), 120)
+    assert estimator.feedback_out_of_order == 1
+    estimator.on_feedback(_feedback(98, 6, (60_000, 61_000, 62_000)), 130)  # 100 never sent
+    estimator.on_feedback(_feedback(40_000, 7, (60_000,)), 140)  # far ahead: never sent
+    assert estimator.feedback_unknown == 2
+    accepted = estimator.on_feedback(_feedback(50, 8, (60_000, None)), 150)
+    assert accepted.bps == estimator.bps
+    assert (estimator.feedback_duplicate, estimator.feedback_out_of_order) == (1, 1)
+    assert estimator.feedback_unknown == 2
+
+
+def test_seqs_older_than_the_history_are_skipped_and_counted() -> None:
+    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    for seq in range(20_000):  # more than HISTORY
+        estimator.on_sent(seq, seq // 10, 1_000)
+    estimator.on_feedback(_feedback(0, 0, (1_000,)), 2_000)
+    assert estimator.feedback_unknown == 1  # everything it reports is forgotten
+    estimator.on_feedback(_feedback(19_998 - 16_384, 1, (1_000, 2_000, 3_000)), 2_000)
+    assert estimator.packets_forgotten == 2  # 3,614 and 3,615 forgotten, 3,616 still held
