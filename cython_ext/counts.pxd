@@ -7,6 +7,7 @@ cdef enum:
 cdef class Counts:
     cdef public long long packets_in, bytes_in, packets_out, bytes_out
     cdef public long long retransmits, clamped_estimates
+    cdef public long long uplink_nacked, uplink_recovered, uplink_unrecovered
     cdef long long _drops[MAX_CODE]
 
     cdef inline void drop(self, int code, long long count) noexcept:

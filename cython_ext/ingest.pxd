@@ -9,6 +9,7 @@ cdef class Layer:
     cdef readonly int index, payload_type
     cdef readonly bint is_video
     cdef public bint muted
+    cdef public object notable
     cdef readonly list downtracks
     cdef readonly long long ssrc, last_arrival_ms
     cdef public long long octets

@@ -41,6 +41,7 @@ cdef class Layer:
         self.octets = 0
         self.width = self.height = 0
         self.muted = False
+        self.notable = None
 
     def bind(self, long long ssrc):
         """A new SSRC carries this layer: its numbering starts afresh."""
@@ -66,7 +67,7 @@ cdef class Layer:
     ) except -1:
         cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
         cdef Counts counts = self._counts
-        cdef long long ext_seq
+        cdef long long ext_seq, highest = self.stats.highest
         cdef bint keyframe = not self.is_video
         cdef long long picture_id = -1, tl0picidx = -1
         cdef int width, height
@@ -78,7 +79,7 @@ cdef class Layer:
             counts.drop(DROP_UNKNOWN_PAYLOAD_TYPE, 1)
             return 0
         ext_seq = self.stats._extend(r.seq)
-        if ext_seq <= self.stats.highest and self.store._has(ext_seq):
+        if ext_seq <= highest and self.store._has(ext_seq):
             counts.drop(DROP_DUPLICATE, 1)
             return 0
         self.stats._update(r.seq, r.timestamp, now_ms, repaired)
@@ -94,6 +95,8 @@ cdef class Layer:
             keyframe, picture_id, tl0picidx = vp8.keyframe, vp8.picture_id, vp8.tl0picidx
             if keyframe and vp8_keyframe_size(p, r.offset, r.end, &width, &height):
                 self.width, self.height = width, height
+        if self.notable is not None and (ext_seq != highest + 1 or keyframe):
+            self.notable(self.index, ext_seq, keyframe, now_ms, highest)
         packet = RtpPacket.__new__(RtpPacket)
         packet.data, packet.ssrc, packet.ext_seq, packet.timestamp = (
             data, self.ssrc, ext_seq, r.timestamp

@@ -88,6 +88,7 @@ class Node:
             start_bitrate_kbps=settings.start_bitrate_kbps,
             remb_bps=settings.remb_bps,
             mux=self.mux,
+            uplink_repair=settings.uplink_repair,
             answer_timeout_s=settings.subscribe_answer_timeout_s,
             certificate=NodeCertificate(),
         )

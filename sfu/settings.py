@@ -40,6 +40,7 @@ class NodeSettings(ClusterSettings):
     default_layer: int = Field(default=1, ge=0, le=2)
     start_bitrate_kbps: int = Field(default=2500, ge=0)
     remb_bps: int = Field(default=3_000_000, gt=0)
+    uplink_repair: bool = True  # NACK publishers' lost packets, unwrap their RTX
     drain_timeout_s: float = Field(default=3600.0, ge=0)
     udp_port: int = Field(default=DEFAULT_UDP_PORT, ge=0, le=65535)
     udp_bind: str = "0.0.0.0"

@@ -21,6 +21,9 @@ class Counts:
         "packets_in",
         "packets_out",
         "retransmits",
+        "uplink_nacked",
+        "uplink_recovered",
+        "uplink_unrecovered",
     )
 
     def __init__(self) -> None:
@@ -30,6 +33,11 @@ class Counts:
         self.bytes_out = 0
         self.retransmits = 0
         self.clamped_estimates = 0  # REMB values outside any plausible range
+        # Uplink repair (sfu.media.nack_requester): sequence numbers NACKed to publishers,
+        # retries included; lost packets that arrived after all; lost packets given up.
+        self.uplink_nacked = 0
+        self.uplink_recovered = 0
+        self.uplink_unrecovered = 0
         self._drops = [0] * MAX_CODE
 
     def add_drop(self, code: int, count: int = 1) -> None:

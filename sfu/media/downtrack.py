@@ -21,7 +21,7 @@ from sfu.media.history_py import HISTORY_SIZE
 from sfu.media.kernels import Forwarder, RtpPacket, StreamStats
 from sfu.media.selector import NO_LAYER, SWITCH, fallback_layer
 from sfu.media.transport import MediaSink
-from sfu.rtp.rtcp import SenderReport, build_sr
+from sfu.rtp.rtcp import SenderReport, build_sr, ntp_middle32, round_trip_ms
 from sfu.rtp.seqnum import diff32
 
 # Keyframe requests go out every 500 ms while waiting; after this long we stop waiting.
@@ -64,6 +64,7 @@ class DownTrack(Generic[S]):
     __slots__ = (  # forwarder is read per packet by the compiled fan-out: slots are fastest
         "_counters",
         "_cut_layer",
+        "_last_sr",
         "_on_layer",
         "_sink",
         "_waiting_since_ms",
@@ -115,6 +116,7 @@ class DownTrack(Generic[S]):
         self.congestion_cuts = 0  # layers stopped before the next one's keyframe (congestion)
         self._cut_layer = NO_LAYER
         self._waiting_since_ms = -1
+        self._last_sr = (0, 0)  # the compact NTP time of our last SR, and when we sent it
 
     @property
     def ssrc(self) -> int:
@@ -268,8 +270,17 @@ class DownTrack(Generic[S]):
         else:
             self._aim(now_ms)
         report = self._sender_report(now_ms)
-        if report is not None:
-            self._sink.send_rtcp(build_sr(report))
+        if report is not None and self._sink.send_rtcp(build_sr(report)):
+            self._last_sr = (ntp_middle32(report.ntp), now_ms)
+
+    def round_trip_ms(self, lsr: int, dlsr: int, now_ms: int) -> int | None:
+        """The round trip a receiver report block about our stream gives, if it echoes our last
+        SR: our SRs carry the publisher's NTP time, so "now" on that clock is the SR's time
+        advanced by the wall time since we sent it."""
+        sr_ntp, sent_ms = self._last_sr
+        if lsr == 0 or lsr != sr_ntp:
+            return None
+        return round_trip_ms(lsr, dlsr, (sr_ntp + ((now_ms - sent_ms) << 16) // 1000) & 0xFFFFFFFF)
 
     def _sender_report(self, now_ms: int) -> SenderReport | None:
         """An SR in the publisher's NTP time base, so the subscriber can lip-sync audio and video.

@@ -21,6 +21,7 @@ class SubscriberFeedback:
         self._by_ssrc: dict[int, DownTrack[Any]] = {}
         self.estimate_bps: int | None = None
         self.loss = 0.0  # the highest fraction lost of our streams in the last receiver report
+        self.round_trip_ms: int | None = None  # from the last report block that echoed our SR
 
     def add(self, downtrack: DownTrack[Any]) -> None:
         self._by_ssrc[downtrack.ssrc] = downtrack
@@ -64,10 +65,15 @@ class SubscriberFeedback:
             self._on_change(now_ms)  # react now, not at the next tick
 
     def _report(self, report: ReceiverReport, now_ms: int) -> None:
-        ours = [b.fraction_lost for b in report.reports if b.ssrc in self._by_ssrc]
+        ours = [b for b in report.reports if b.ssrc in self._by_ssrc]
         if not ours:
             return
-        previous, self.loss = self.loss, max(ours) / 256
+        for block in ours:
+            rtt = self._by_ssrc[block.ssrc].round_trip_ms(block.lsr, block.dlsr, now_ms)
+            if rtt is not None:
+                self.round_trip_ms = rtt
+        fractions = [b.fraction_lost for b in ours]
+        previous, self.loss = self.loss, max(fractions) / 256
         if self.loss > previous:
             self._on_change(now_ms)
 

@@ -42,6 +42,7 @@ class Layer:
         "is_video",
         "last_arrival_ms",
         "muted",
+        "notable",
         "octets",
         "payload_type",
         "ssrc",
@@ -73,6 +74,10 @@ class Layer:
         self.width = self.height = 0  # from the last keyframe's header
         # Muted by the server (REST API): audio is dropped here, video paused per subscription.
         self.muted = False
+        # A video layer's NACK requester's ear (sfu.media.nack_requester's reporting contract):
+        # called with (index, ext_seq, keyframe, now_ms, highest before it) for a packet that is
+        # not the next in order or that starts a keyframe; None: nobody asks.
+        self.notable: Callable[[int, int, bool, int, int], object] | None = None
 
     def bind(self, ssrc: int) -> None:
         """A new SSRC carries this layer: its numbering starts afresh."""
@@ -100,8 +105,9 @@ class Layer:
         if payload_type != self.payload_type:  # before the statistics: not this stream's packet
             counts.add_drop(DropReason.UNKNOWN_PAYLOAD_TYPE.code)
             return
+        highest = self.stats.highest
         ext_seq = self.stats.extend(seq)
-        if ext_seq <= self.stats.highest and self.store.get(ext_seq) is not None:
+        if ext_seq <= highest and self.store.get(ext_seq) is not None:
             counts.add_drop(DropReason.DUPLICATE.code)
             return
         self.stats.update(seq, timestamp, now_ms, repaired)
@@ -122,6 +128,8 @@ class Layer:
                     self.width,
                     self.height,
                 )
+        if self.notable is not None and (ext_seq != highest + 1 or keyframe):
+            self.notable(self.index, ext_seq, keyframe, now_ms, highest)
         packet = RtpPacket(
             data, self.ssrc, ext_seq, timestamp, marker, offset, audio_level, self.index,
             keyframe, now_ms, picture_id, tl0picidx,

@@ -65,6 +65,7 @@ class PublisherIngress:
             local_ssrc=self.local_ssrc,
             counters=self._counters,
             layer_class=self._kernel.Layer,
+            repair=self._repair,
         )
         self._by_mid[line.mid.encode()] = receiver
         ids, new = self._ids, line.extensions

@@ -14,8 +14,9 @@ from sfu.media.counters import MediaCounters
 from sfu.media.description import MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.kernels import Layer, RtpPacket, StreamStats
+from sfu.media.nack_requester import NackRequester
 from sfu.media.selector import NO_LAYER
-from sfu.rtp.rtcp import ReportBlock, build_pli
+from sfu.rtp.rtcp import ReportBlock, build_nack, build_pli
 
 # A keyframe takes a round trip plus encode time; asking more often only costs bitrate.
 KEYFRAME_REQUEST_INTERVAL_MS = 500
@@ -37,7 +38,9 @@ class TrackReceiver:
         local_ssrc: int,
         counters: MediaCounters,
         layer_class: type[Layer] = Layer,
+        repair: bool = False,
     ) -> None:
+        """``repair``: NACK the publisher's lost packets (when its codec negotiated NACK)."""
         self.track_id = track_id
         self.line = line
         self.is_video = line.kind == "video"
@@ -61,6 +64,17 @@ class TrackReceiver:
         self._requested_ms = [-LAYER_TIMEOUT_MS] * len(self.layers)
         self._needed: list[int] | None = None
         self.on_needed: Callable[[list[str]], None] | None = None  # dynacast, set by the publisher
+        self._counters = counters
+        # Uplink repair: a requester per video layer, renewed with the layer's SSRC.
+        self._requesters: list[tuple[int, NackRequester]] = []
+        self.round_trip_ms: int | None = None  # to the publisher, when RTCP measured it
+        # When repair() is next due, for a timer (set by the publisher): in-order packets reach
+        # no Python, so without a timer nothing would retry a NACK.
+        self.on_repair_due: Callable[[int], None] | None = None
+        if repair and self.is_video and line.nack:
+            self._requesters = [(0, NackRequester()) for _ in self.layers]
+            for layer in self.layers:
+                layer.notable = self._on_notable
 
     @property
     def layer_count(self) -> int:
@@ -122,6 +136,40 @@ class TrackReceiver:
             return
         self._last_request_ms[layer] = now_ms
         self._send_rtcp(build_pli(self._local_ssrc, self.layers[layer].ssrc))
+
+    def repair(self, now_ms: int) -> None:
+        """Send the NACKs due now, one per layer, and say when the next ones are due."""
+        next_ms: int | None = None
+        for ssrc, requester in self._requesters:
+            given_up = requester.given_up
+            lost = requester.due(now_ms, self.round_trip_ms)
+            self._counters.uplink_unrecovered += requester.given_up - given_up
+            if lost and ssrc:
+                self._counters.uplink_nacked += len(lost)
+                self._send_rtcp(build_nack(self._local_ssrc, ssrc, [s & 0xFFFF for s in lost]))
+            due = requester.next_due_ms
+            if due is not None and (next_ms is None or due < next_ms):
+                next_ms = due
+        if next_ms is not None and self.on_repair_due is not None:
+            self.on_repair_due(next_ms)
+
+    def _on_notable(
+        self, index: int, ext_seq: int, keyframe: bool, now_ms: int, highest: int
+    ) -> None:
+        """A video packet out of order or starting a keyframe (the layer's reporting contract)."""
+        ssrc, requester = self._requesters[index]
+        if ssrc != self.layers[index].ssrc:  # a new SSRC numbers afresh
+            ssrc, requester = self.layers[index].ssrc, NackRequester()
+            self._requesters[index] = ssrc, requester
+        recovered = requester.recovered
+        unrecovered = requester.superseded + requester.overflowed + requester.given_up
+        if requester.on_packet(ext_seq, keyframe, now_ms, highest):
+            self.request_keyframe(index, now_ms)  # cheaper than repairing that much loss
+        self._counters.uplink_recovered += requester.recovered - recovered
+        self._counters.uplink_unrecovered += (
+            requester.superseded + requester.overflowed + requester.given_up - unrecovered
+        )
+        self.repair(now_ms)  # a new gap is asked for at once
 
     def active_layers(self, now_ms: int) -> list[bool]:
         """Layers arriving now, or just asked for (dynacast): the publisher is starting them."""

@@ -18,3 +18,4 @@ class MediaConfig:
     answer_timeout_s: float  # a subscribe offer unanswered this long ends the session
     certificate: NodeCertificate  # DTLS, for every peer connection of the node
     mux: UdpMux | None = None  # the node's ICE-lite port (SFU_UDP_PORT), else aioice's ports
+    uplink_repair: bool = True  # NACK publishers' lost packets, unwrap their RTX

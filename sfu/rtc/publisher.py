@@ -3,11 +3,13 @@ receivers (created at the first offer that carries them, kept until the particip
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cluster.models import new_id
+from sfu.media.clock import monotonic_ms
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.rtc.config import MediaConfig
@@ -34,9 +36,14 @@ class Publisher:
         self._config = config
         self._on_layers = on_layers
         self._on_state = on_state
-        self._ingress = PublisherIngress(config.counters, remb_bps=config.remb_bps)
+        self._ingress = PublisherIngress(
+            config.counters, remb_bps=config.remb_bps, repair=config.uplink_repair
+        )
         self._peer: PublishPeer | None = None
         self.receivers: dict[str, TrackReceiver] = {}  # by track id
+        self._repair_timer: asyncio.TimerHandle | None = None
+        self._repair_at_ms = 0
+        self._closed = False
 
     async def answer(self, offer: str) -> tuple[str, dict[str, str], list[PublishedTrack]]:
         """Answer a publish offer; return the answer, mid → track id, and the new tracks."""
@@ -59,6 +66,7 @@ class Publisher:
             track_id = new_id("TR")
             receiver = self._ingress.add_track(track_id, line)
             receiver.on_needed = functools.partial(self._on_layers, track_id)
+            receiver.on_repair_due = self._repair_due
             self.receivers[track_id] = receiver
             new.append(PublishedTrack(track_id, receiver))
         mids = {r.line.mid: track_id for track_id, r in self.receivers.items()}
@@ -71,12 +79,39 @@ class Publisher:
             raise NegotiationError("no publish connection yet: send publish_offer first")
         await self._peer.add_ice_candidate(candidate, mid, index)
 
-    def tick(self, now_ms: int) -> None:
-        """Receiver reports and REMB to the publisher, and which layers it must encode."""
+    def tick(self, now_ms: int, round_trip_ms: int | None = None) -> None:
+        """Receiver reports and REMB to the publisher, and which layers it must encode.
+        ``round_trip_ms``: to the participant, as its subscribe connection measured it (the
+        same client on the same network), for the pace of NACK retries."""
         self._ingress.tick(now_ms)
         for receiver in self.receivers.values():
             receiver.refresh_needed(now_ms)  # e.g. its last subscriber left
+            if round_trip_ms is not None:
+                receiver.round_trip_ms = round_trip_ms
+
+    def _repair_due(self, due_ms: int) -> None:
+        """A receiver has NACKs due at ``due_ms``: one timer for the connection, at the
+        earliest."""
+        if self._closed:
+            return
+        if self._repair_timer is not None:
+            if self._repair_at_ms <= due_ms:
+                return
+            self._repair_timer.cancel()
+        self._repair_at_ms = due_ms
+        delay_s = max(0, due_ms - monotonic_ms()) / 1000
+        self._repair_timer = asyncio.get_running_loop().call_later(delay_s, self._repair)
+
+    def _repair(self) -> None:
+        self._repair_timer = None
+        now_ms = monotonic_ms()
+        for receiver in list(self.receivers.values()):
+            receiver.repair(now_ms)  # each arms the timer again for what stays due
 
     async def close(self) -> None:
+        self._closed = True
+        if self._repair_timer is not None:
+            self._repair_timer.cancel()
+            self._repair_timer = None
         if self._peer is not None:
             await self._peer.close()

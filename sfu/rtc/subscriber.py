@@ -169,6 +169,11 @@ class Subscriber(Generic[T]):
         for downtrack in self.downtracks.values():
             downtrack.receiver.refresh_needed(now_ms)
 
+    @property
+    def round_trip_ms(self) -> int | None:
+        """To the client, from its receiver reports on our sender reports; None before one."""
+        return self._feedback.round_trip_ms
+
     def tick(self, now_ms: int) -> None:
         """Once a second: allocation and reports."""
         self.allocate(now_ms)

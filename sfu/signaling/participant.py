@@ -130,7 +130,7 @@ class Participant:
                 close_codes.OFFER_UNANSWERED, f"subscribe_offer not answered within {timeout_s:g} s"
             )
         self.subscriber.tick(now_ms)
-        self.publisher.tick(now_ms)
+        self.publisher.tick(now_ms, self.subscriber.round_trip_ms)
 
     async def close(self) -> None:
         self._closing = True

@@ -15,6 +15,7 @@ from sfu.media.counters import DropReason
 from tests.support.client import Client, conference, receives_from
 from tests.support.node import running_node
 from tests.support.ports import free_udp_port
+from tests.support.relay import relay
 
 pytestmark = pytest.mark.webrtc
 
@@ -172,58 +173,6 @@ async def test_a_participant_whose_consent_checks_stop_is_dropped() -> None:
             assert alice.publish_pc.connectionState == "connected"
 
 
-class _Relay(asyncio.DatagramProtocol):
-    """A NAT in front of the node: listens on the announced address, forwards each client's
-    datagrams from an outgoing socket of its own; ``rebind()`` swaps those sockets (new ports)."""
-
-    def __init__(self, node: tuple[str, int]) -> None:
-        self.node = node
-        self.front: asyncio.DatagramTransport | None = None
-        self.outgoing: dict[tuple[str, int], asyncio.DatagramTransport] = {}
-        self._pending: dict[tuple[str, int], list[bytes]] = {}
-        self._tasks: set[asyncio.Future[None]] = set()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.front = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        out = self.outgoing.get(addr)
-        if out is not None:
-            out.sendto(data)
-        elif addr not in self._pending:
-            self._pending[addr] = [data]
-            self._tasks.add(asyncio.ensure_future(self._open(addr)))
-        else:
-            self._pending[addr].append(data)
-
-    async def _open(self, client: tuple[str, int]) -> None:
-        relay = self
-
-        class Back(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                assert relay.front is not None
-                relay.front.sendto(data, client)
-
-        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            Back, local_addr=("127.0.0.1", 0), remote_addr=self.node
-        )
-        self.outgoing[client] = transport
-        for data in self._pending.pop(client, []):
-            transport.sendto(data)
-
-    async def rebind(self) -> None:
-        for client, old in list(self.outgoing.items()):
-            del self.outgoing[client]
-            await self._open(client)
-            old.close()
-
-    def close(self) -> None:
-        for transport in self.outgoing.values():
-            transport.close()
-        if self.front is not None:
-            self.front.close()
-
-
 async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
     port = free_udp_port()
     # The node announces 127.0.0.2 (as a public NAT 1:1 address) but binds 127.0.0.1; the relay
@@ -233,15 +182,15 @@ async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
     ) as running:
         mux = running.node.mux
         assert mux is not None
-        _, relay = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: _Relay(("127.0.0.1", port)), local_addr=("127.0.0.2", port)
-        )
-        async with conference(running.url, "nat", ["alice", "bob"], running.token) as clients:
+        async with (
+            relay(("127.0.0.2", port), ("127.0.0.1", port)) as nat,
+            conference(running.url, "nat", ["alice", "bob"], running.token) as clients,
+        ):
             alice, bob = clients["alice"], clients["bob"]
             assert f"127.0.0.2 {port} typ host" in alice.publish_answer
             before = {u: mux.by_ufrag[u].remote for u in _server_ufrags(bob)}
             assert all(a is not None and a[1] != port for a in before.values())
-            await relay.rebind()
+            await nat.rebind()
             rebound = time.monotonic()
             at_bob, at_alice = bob.frames["alice"]["video"], alice.frames["bob"]["video"]
 
@@ -262,7 +211,6 @@ async def test_a_participant_whose_source_port_changes_keeps_its_call() -> None:
             )
             assert all(after[u] != before[u] for u in before)
             assert not any(c.errors for c in (alice, bob))
-            relay.close()
 
 
 @pytest.mark.parametrize(

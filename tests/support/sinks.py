@@ -11,6 +11,7 @@ class Sink:
         self.connected = connected
         self._record = record
         self.rtp: list[bytes] = []
+        self.rtcp: list[bytes] = []
 
     def send_rtp(self, data: bytes) -> bool:
         if self._record:
@@ -18,6 +19,8 @@ class Sink:
         return self.connected
 
     def send_rtcp(self, data: bytes) -> bool:
+        if self._record:
+            self.rtcp.append(data)
         return self.connected
 
 

@@ -35,6 +35,7 @@ VIDEO = MediaLine(
     90000,
     ExtensionIds(mid=MID_ID, rid=RID_ID, repaired_rid=RRID_ID),
     RIDS,
+    nack=True,
     rtx_payload_type=RTX_PT,
 )
 AUDIO = MediaLine(
@@ -152,6 +153,7 @@ def _run(sc: dict[str, Any], k: Kernels) -> tuple[object, ...]:
     counters = MediaCounters()
     ingress = PublisherIngress(counters, remb_bps=1_000_000, kernel=k.ingest)
     video, audio = ingress.add_track("V", VIDEO), ingress.add_track("A", AUDIO)
+    ingress.sink = publisher = Sink(record=True)  # NACKs (uplink repair) and keyframe requests
     sinks = [Sink(record=True, connected=i != 2) for i in range(4)]
     out_video = MediaLine(
         "2",
@@ -199,6 +201,8 @@ def _run(sc: dict[str, Any], k: Kernels) -> tuple[object, ...]:
         [(d.packets_sent, d.octets_sent, d.forwarder.current) for d in subscriptions],
         (counters.packets_in, counters.bytes_in, counters.packets_out, counters.bytes_out),
         counters.retransmits,
+        (counters.uplink_nacked, counters.uplink_recovered, counters.uplink_unrecovered),
+        publisher.rtcp,
         counters.drops,
         [(layer.ssrc, layer.stats.highest, layer.stats.received) for layer in video.layers],
         video.layer_sizes,

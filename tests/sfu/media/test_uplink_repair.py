@@ -6,12 +6,23 @@ from __future__ import annotations
 
 import random
 import struct
+from dataclasses import replace
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.egress import SubscriberFeedback
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.rtp import rtp_py
+from sfu.rtp.rtcp import (
+    Nack,
+    ReportBlock,
+    SenderReport,
+    build_rr,
+    nack_seqs,
+    ntp_middle32,
+    parse_compound,
+)
 from tests.support.kernels import Kernels
 from tests.support.packets import MID_ID, RID_ID, vp8_packet
 from tests.support.sinks import Sink
@@ -155,3 +166,97 @@ def test_with_repair_off_the_publishers_rtx_is_dropped(kernels: Kernels) -> None
     ingress.on_rtp(_rtx(packets[1], 2), 1030)
     assert len(sink.rtp) == 2
     assert _drops(counters) == {DropReason.RTX: 2}
+
+
+def _nacked(sink: Sink) -> list[list[int]]:
+    """The sequence numbers of each NACK sent to the publisher (other RTCP left out)."""
+    out = []
+    for data in sink.rtcp:
+        for packet in parse_compound(data):
+            if isinstance(packet, Nack):
+                out.append(nack_seqs(packet.fci, 1000)[0])
+    return out
+
+
+def _publish_with_rtcp(
+    k: Kernels, **kw: bool
+) -> tuple[PublisherIngress, TrackReceiver, MediaCounters, Sink, list[int]]:
+    ingress, video, counters, _ = _publish(k, **kw)
+    publisher = Sink(record=True)
+    ingress.sink = publisher
+    timers: list[int] = []
+    video.on_repair_due = timers.append
+    return ingress, video, counters, publisher, timers
+
+
+def test_a_gap_is_nacked_at_once_then_each_round_trip_until_repaired(kernels: Kernels) -> None:
+    ingress, video, counters, publisher, timers = _publish_with_rtcp(kernels)
+    packets = [_media(i) for i in range(8)]
+    for i in (0, 1, 2, 5):  # 3 and 4 lost (across the 16-bit wrap: 65533, 65534)
+        ingress.on_rtp(packets[i], 1000 + i)
+    assert _nacked(publisher) == [[65533, 65534]]
+    assert timers[-1] == 1005 + 100  # no round trip measured yet: 100 ms
+    video.round_trip_ms = 40
+    ingress.on_rtp(packets[6], 1050)  # in order: no Python, no NACK
+    video.repair(1105)
+    assert _nacked(publisher)[1:] == [[65533, 65534]] and timers[-1] == 1145
+    ingress.on_rtp(_rtx(packets[4], 1), 1120)
+    video.repair(1145)
+    assert _nacked(publisher)[2:] == [[65533]] and timers[-1] == 1185
+    armed = len(timers)
+    ingress.on_rtp(packets[3], 1150)  # the original, late
+    video.repair(2000)
+    assert len(_nacked(publisher)) == 3 and len(timers) == armed  # nothing left to ask
+    assert (counters.uplink_nacked, counters.uplink_recovered) == (5, 2)
+    assert counters.uplink_unrecovered == 0
+
+
+def test_a_keyframe_ends_the_repair_of_what_was_lost_before_it(kernels: Kernels) -> None:
+    ingress, video, counters, publisher, _ = _publish_with_rtcp(kernels)
+    ingress.on_rtp(_media(0), 1000)
+    ingress.on_rtp(_media(4), 1010)  # 1 to 3 lost: asked for
+    keyframe = vp8_packet(
+        seq=65530 + 6, ts=9000, ssrc=1000, picture_id=3, tl0picidx=0, keyframe=True,
+        start=True, marker=False, body=b"k" * 20, rid=b"q",
+    )  # fmt: skip
+    ingress.on_rtp(keyframe, 1020)  # 5 lost too, but before a keyframe: never asked for
+    video.repair(1500)
+    assert _nacked(publisher) == [[65531, 65532, 65533]]
+    assert (counters.uplink_recovered, counters.uplink_unrecovered) == (0, 4)
+
+
+def test_without_repair_or_nack_feedback_nothing_is_asked(kernels: Kernels) -> None:
+    for kw, line in (({"repair": False}, SIMULCAST), ({}, replace(SIMULCAST, nack=False))):
+        ingress, video, counters, _ = _publish(kernels, line, **kw)
+        publisher = Sink(record=True)
+        ingress.sink = publisher
+        for i in (0, 3):
+            ingress.on_rtp(_media(i), 1000 + i)
+        video.repair(5000)
+        assert _nacked(publisher) == [] and counters.uplink_nacked == 0
+
+
+def test_the_round_trip_comes_from_the_subscribers_reports_on_our_sender_reports(
+    kernels: Kernels,
+) -> None:
+    """Our SRs carry the publisher's NTP time; a report block echoing the last one (LSR) and
+    the time the subscriber held it (DLSR) gives the round trip to that client."""
+    ingress, video, counters, subscriber = _publish(kernels)
+    ingress.on_rtp(_media(0), 1000)
+    video.on_sender_report(0, 0xE000_0000_8000_0000, 0, 1000)
+    (downtrack,) = video.downtracks
+    feedback = SubscriberFeedback(counters, lambda _: None)
+    feedback.add(downtrack)
+    downtrack.tick(1200)
+    (sr,) = [p for p in parse_compound(subscriber.rtcp[-1]) if isinstance(p, SenderReport)]
+    echo = ntp_middle32(sr.ntp)
+
+    def report(lsr: int, dlsr_ms: int, now_ms: int) -> None:
+        block = ReportBlock(downtrack.ssrc, 0, 0, 0, 0, lsr, dlsr_ms * 65536 // 1000)
+        feedback.on_rtcp(build_rr(1, [block]), now_ms)
+
+    report(echo ^ 1, 20, 1300)  # echoes an SR we never sent
+    report(0, 0, 1300)  # no SR received yet
+    assert feedback.round_trip_ms is None
+    report(echo, 20, 1300)
+    assert feedback.round_trip_ms == 80  # 100 ms since our SR, 20 of them at the subscriber
