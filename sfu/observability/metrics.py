@@ -67,6 +67,22 @@ class _NodeCollector(Collector):
             value=counters.retransmits,
         )
         yield CounterMetricFamily(
+            "sfu_uplink_nacked",
+            "Sequence numbers NACKed to publishers for lost packets, retries included",
+            value=counters.uplink_nacked,
+        )
+        yield CounterMetricFamily(
+            "sfu_uplink_recovered",
+            "Packets lost on a publisher's uplink that arrived after all (resent or late)",
+            value=counters.uplink_recovered,
+        )
+        yield CounterMetricFamily(
+            "sfu_uplink_unrecovered",
+            "Packets lost on a publisher's uplink and given up (too old, too many tries, or "
+            "made useless by a keyframe)",
+            value=counters.uplink_unrecovered,
+        )
+        yield CounterMetricFamily(
             "sfu_clamped_estimates",
             "Subscriber bandwidth estimates (REMB) outside any plausible range, clamped",
             value=counters.clamped_estimates,
