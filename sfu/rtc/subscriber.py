@@ -116,6 +116,13 @@ class Subscriber(Generic[T]):
         if self._negotiation.answered():
             await self._negotiate()
 
+    async def restart_ice(self) -> None:
+        """The client lost its path to us: offer again with new ICE credentials (RFC 8445 §9),
+        on the same peer connection and DTLS session."""
+        if not self._peer.restart_ice():
+            raise NegotiationError("no subscribe connection on the node's port to restart")
+        await self._negotiate()
+
     async def add_ice_candidate(
         self, candidate: str | None, mid: str | None, index: int | None
     ) -> None:

@@ -75,6 +75,13 @@ class VideoQuality(_Message):
     quality: Literal["auto", "low", "medium", "high"]
 
 
+class IceRestart(_Message):
+    """The subscribe connection lost its path: send a subscribe_offer with new ICE credentials.
+    (The publish connection restarts with a publish_offer carrying new ones.)"""
+
+    type: Literal["ice_restart"]
+
+
 class Leave(_Message):
     type: Literal["leave"]
 
@@ -91,6 +98,7 @@ ClientMessage = Annotated[
     | Mute
     | VideoSize
     | VideoQuality
+    | IceRestart
     | Leave
     | Ping
     | Join,
@@ -106,6 +114,7 @@ CLIENT_TYPES = frozenset(
         "mute",
         "video_size",
         "video_quality",
+        "ice_restart",
         "leave",
         "ping",
     )

@@ -29,6 +29,7 @@ from sfu.signaling.messages import (
     MAX_FRAME_BYTES,
     Error,
     ErrorCode,
+    IceRestart,
     Join,
     Joined,
     Leave,
@@ -232,6 +233,8 @@ class SignalingSession:
                     self._error(
                         "unknown_track", f"no subscribed track {track_id!r}", "video_quality"
                     )
+            case IceRestart():
+                await participant.subscriber.restart_ice()
             case Ping(ts=ts):
                 participant.send(Pong(ts=ts))
             case Join():

@@ -71,6 +71,8 @@ class MuxSide(Protocol):
 
     def unregister(self, transport: LiteIceTransport) -> None: ...
 
+    def rename(self, transport: LiteIceTransport) -> None: ...
+
     def bind(self, address: Address, transport: LiteIceTransport) -> None: ...
 
     def unbind(self, address: Address) -> None: ...
@@ -204,6 +206,18 @@ class LiteIceTransport(AsyncIOEventEmitter):
     async def stop(self) -> None:
         self._close()
         self._set_state("closed")
+
+    def restart(self, remote_ufrag: str | None = None) -> None:
+        """An ICE restart (RFC 8445 §9.1): new local credentials, which the next offer or answer
+        carries, and the client's new ufrag when it started the restart. Its checks then come
+        under the new ones; the path, the DTLS session and the SRTP keys stay, and the next
+        nominated check moves the path (``should_switch``)."""
+        self._gatherer.password = random_ice_string(24)
+        self.password_bytes = self._gatherer.password.encode()
+        self._mux.rename(self)
+        if remote_ufrag is not None:
+            self.remote_ufrag = remote_ufrag
+        logger.info("ICE-lite transport restarted as %s", self._gatherer.ufrag)
 
     def fail(self, why: str) -> None:
         """Give up on this peer: aiortc's DTLS pump sees ConnectionError and the peer closes."""

@@ -27,7 +27,7 @@ from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.transport import MediaHandler, MediaSink
 from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.connection import NodePeerConnection
-from sfu.webrtc.icelite import LitePeerConnection, prefer_dtls_server
+from sfu.webrtc.icelite import LiteIceTransport, LitePeerConnection, prefer_dtls_server
 from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
 from sfu.webrtc.stack import (
     ABS_SEND_TIME_URI,
@@ -124,6 +124,14 @@ class _Peer:
         """Report the connection state ('connected', 'failed', 'closed', ...)."""
         self._pc.on("connectionstatechange", lambda: callback(self._pc.connectionState))
 
+    def _lite_transport(self) -> LiteIceTransport | None:
+        """The ICE-lite transport of the bundle, when on the node's port and negotiated."""
+        transceivers = self._pc.getTransceivers()
+        if not self._lite or not transceivers:
+            return None
+        transport = transceivers[0].receiver.transport.transport
+        return transport if isinstance(transport, LiteIceTransport) else None
+
     def _ensure_tap(self) -> None:
         if self._tap is None and self._pc.getTransceivers():
             dtls = self._pc.getTransceivers()[0].receiver.transport
@@ -170,11 +178,14 @@ class PublishPeer(_Peer):
     async def answer(self, offer: str) -> tuple[str, list[MediaLine]]:
         """Apply an offer; return our answer and the m-lines the client will send on."""
         try:
-            kinds = {media.kind for media in SessionDescription.parse(offer).media}
+            media = SessionDescription.parse(offer).media
         except Exception as exc:
             raise SdpError(f"offer unparsable: {exc or type(exc).__name__}") from None
-        if not kinds & {"audio", "video"}:
+        if not {m.kind for m in media} & {"audio", "video"}:
             raise SdpError("offer has no audio or video m-line to publish")
+        transport = self._lite_transport()
+        ufrag = next((m.ice.usernameFragment for m in media if m.ice is not None), None)
+        restart = transport is not None and transport.remote_ufrag not in (None, ufrag)
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         except Exception as exc:  # aiortc raises ValueError, AssertionError, OperationError...
@@ -187,6 +198,8 @@ class PublishPeer(_Peer):
         simulcast = offered_simulcast(offer)
         if self._lite:
             prefer_dtls_server(self._pc)
+        if restart and transport is not None:  # the client restarted ICE: so do we
+            transport.restart(ufrag)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         self._ensure_tap()
         answer = add_simulcast_and_bitrate(
@@ -255,6 +268,15 @@ class SubscribePeer(_Peer):
         transceiver = self._by_track.pop(track_id, None)
         if transceiver is not None:
             transceiver.direction = "inactive"
+
+    def restart_ice(self) -> bool:
+        """New local ICE credentials for the next offer (the client asked for an ICE restart);
+        False without a transport to restart (none yet, or aiortc's own ICE)."""
+        transport = self._lite_transport()
+        if transport is None or transport.state in ("failed", "closed"):
+            return False
+        transport.restart()
+        return True
 
     async def create_offer(self) -> tuple[str, dict[str, str]]:
         """Our offer and the mid of each track in it."""

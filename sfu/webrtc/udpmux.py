@@ -183,6 +183,12 @@ class UdpMux:
         transport.iceGatherer.ufrag = ufrag
         self.by_ufrag[ufrag] = transport
 
+    def rename(self, transport: LiteIceTransport) -> None:
+        """A new ufrag for a live transport (an ICE restart); its addresses stay bound."""
+        if self.by_ufrag.get(transport.iceGatherer.ufrag) is transport:
+            del self.by_ufrag[transport.iceGatherer.ufrag]
+        self.register(transport)
+
     def unregister(self, transport: LiteIceTransport) -> None:
         if self.by_ufrag.get(transport.iceGatherer.ufrag) is transport:
             del self.by_ufrag[transport.iceGatherer.ufrag]

@@ -215,3 +215,18 @@ async def test_garbage_datagrams_are_dropped_and_counted(
         drops = running.node.counters.drops  # a snapshot: read it again
         assert drops[DropReason.NOT_WEBRTC] > before[DropReason.NOT_WEBRTC]
         assert drops[DropReason.SRTP_UNPROTECT] > before[DropReason.SRTP_UNPROTECT]
+
+
+async def test_an_ice_restart_without_a_subscribe_connection_is_refused(
+    call: tuple[RunningNode, Client, Client],
+) -> None:
+    """Alone in a room nothing is received yet, so there is no connection to restart; the
+    session stays and the call next door is undisturbed."""
+    running, a, b = call
+    async with websockets.connect(running.url) as ws:
+        await ws.send(_join("alone", await running.token("alone", "eve")))
+        error = await _expect_error(ws, json.dumps({"type": "ice_restart"}), "bad_state")
+        assert "restart" in error["message"]
+        await ws.send(json.dumps({"type": "ping", "ts": 1}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
+    await _still_flowing(a, b)

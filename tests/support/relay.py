@@ -3,7 +3,8 @@
 The node binds 127.0.0.1 and announces another loopback address (``SFU_ICE_HOST_ADDRESSES``);
 the relay listens there and forwards each client's datagrams from an outgoing socket of its
 own, like a NAT. ``rebind()`` swaps those sockets (new source ports); ``drop`` decides, per
-datagram from a client, whether the network loses it.
+datagram from a client, whether the network loses it; while ``blocked``, nothing passes either
+way (the path is down).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Relay(asyncio.DatagramProtocol):
     def __init__(self, node: Address, drop: Drop | None = None) -> None:
         self.node = node
         self.drop = drop
+        self.blocked = False
         self.front: asyncio.DatagramTransport | None = None
         self.outgoing: dict[Address, asyncio.DatagramTransport] = {}
         self._pending: dict[Address, list[bytes]] = {}
@@ -31,7 +33,7 @@ class Relay(asyncio.DatagramProtocol):
         self.front = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
-        if self.drop is not None and self.drop(data, addr):
+        if self.blocked or (self.drop is not None and self.drop(data, addr)):
             return
         out = self.outgoing.get(addr)
         if out is not None:
@@ -48,7 +50,8 @@ class Relay(asyncio.DatagramProtocol):
         class Back(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: Address) -> None:
                 assert relay.front is not None
-                relay.front.sendto(data, client)
+                if not relay.blocked:
+                    relay.front.sendto(data, client)
 
         transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             Back, local_addr=("127.0.0.1", 0), remote_addr=self.node

@@ -60,6 +60,8 @@ const SIMULCAST = [
 ];
 /** @type {RTCConfiguration} */
 const PC_CONFIG = {bundlePolicy: 'max-bundle'};
+/** A connection whose ICE restart has not brought it back by then ends the session (rejoin). */
+const RESTART_TIMEOUT_MS = 10_000;
 
 export class Session {
   /** @type {Signaling} */
@@ -80,6 +82,8 @@ export class Session {
   #layers = new Map();
   /** @type {Map<string, number[]>} the last `video_size` sent, by track id */
   #sizes = new Map();
+  /** @type {Map<'publish' | 'subscribe', number>} ICE restarts in flight: their deadline timers */
+  #restarts = new Map();
   /** Answers and offers are applied one after the other, in arrival order. */
   #queue = Promise.resolve();
   #over = false;
@@ -161,6 +165,8 @@ export class Session {
   /** Closes everything without an `ended` event. */
   close() {
     this.#over = true;
+    for (const timer of this.#restarts.values()) clearTimeout(timer);
+    this.#restarts.clear();
     this.#signaling.close();
     this.#publishPc?.close();
     this.#subscribePc?.close();
@@ -311,12 +317,39 @@ export class Session {
     const pc = new RTCPeerConnection(PC_CONFIG);
     pc.onicecandidate = ({candidate}) =>
       this.#signaling.send({type: 'trickle', target, candidate: candidate ? candidate.toJSON() : null});
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed') {
-        this.#end({code: 0, reason: `${target} connection failed`, retry: true});
-      }
-    };
+    pc.oniceconnectionstatechange = () => this.#watchPath(pc, target);
     return pc;
+  }
+
+  /**
+   * A connection whose path broke (the network changed, a NAT forgot us) restarts ICE on the
+   * same peer connection, keeping its DTLS session, tracks and tiles: the publish connection
+   * offers again with new credentials, the subscribe connection asks the node to. If it is not
+   * connected again within RESTART_TIMEOUT_MS, the session ends and the page rejoins.
+   * @param {RTCPeerConnection} pc @param {'publish' | 'subscribe'} target
+   */
+  #watchPath(pc, target) {
+    const state = pc.iceConnectionState;
+    if (state === 'connected' || state === 'completed') {
+      clearTimeout(this.#restarts.get(target));
+      this.#restarts.delete(target);
+      return;
+    }
+    if ((state !== 'disconnected' && state !== 'failed') || this.#restarts.has(target)) return;
+    if (this.#over) return;
+    console.info(`${target} connection ${state}: restarting ICE`);
+    this.#restarts.set(target, setTimeout(() => {
+      this.#end({code: 0, reason: `${target} connection lost`, retry: true});
+    }, RESTART_TIMEOUT_MS));
+    if (target === 'subscribe') {
+      this.#signaling.send({type: 'ice_restart'});
+      return;
+    }
+    this.#enqueue(async () => {
+      if (this.#over || pc.signalingState !== 'stable') return;
+      await pc.setLocalDescription(await pc.createOffer({iceRestart: true}));
+      this.#signaling.send({type: 'publish_offer', sdp: sdpOf(pc)});
+    });
   }
 
   /** @param {Kind} kind */

@@ -35,6 +35,7 @@ const JOIN_TIMEOUT_MS = 15_000;
  *   | {type: 'mute', track_id: string, muted: boolean}
  *   | {type: 'video_size', track_id: string, width: number, height: number}
  *   | {type: 'video_quality', track_id: string, quality: Quality}
+ *   | {type: 'ice_restart'}
  *   | {type: 'leave'}
  *   | {type: 'ping', ts: number}} ClientMessage
  */

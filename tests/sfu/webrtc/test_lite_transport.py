@@ -37,6 +37,7 @@ class FakeMux:
         self.advertised = ["203.0.113.9", "2001:db8::9"]
         self.consent_timeout_s = 30.0
         self.by_ufrag: dict[str, LiteIceTransport] = {}
+        self.registered = 0
         self.by_addr: dict[Address, LiteIceTransport] = {}
         self.sent: list[tuple[bytes, Address]] = []
         self.clock = 100.0
@@ -45,8 +46,13 @@ class FakeMux:
         self.drops: list[DropReason] = []
 
     def register(self, transport: LiteIceTransport) -> None:
-        transport.iceGatherer.ufrag = f"ufrag{len(self.by_ufrag)}"
+        transport.iceGatherer.ufrag = f"ufrag{self.registered}"
+        self.registered += 1
         self.by_ufrag[transport.iceGatherer.ufrag] = transport
+
+    def rename(self, transport: LiteIceTransport) -> None:
+        self.by_ufrag.pop(transport.iceGatherer.ufrag, None)
+        self.register(transport)
 
     def unregister(self, transport: LiteIceTransport) -> None:
         self.by_ufrag.pop(transport.iceGatherer.ufrag, None)
@@ -154,6 +160,26 @@ async def test_a_plain_check_from_a_new_address_moves_only_once_the_old_one_is_q
     assert transport.remote == B
     transport.valid_check(A, True, 104.0)  # a nomination moves it at once
     assert transport.remote == A
+
+
+async def test_an_ice_restart_changes_the_credentials_and_keeps_the_path() -> None:
+    """RFC 8445 §9: new local ufrag and password (and the client's new ufrag when it began);
+    where we send, the bound addresses and the media entry stay until a check moves them."""
+    mux, transport = _transport()
+    started = asyncio.create_task(transport.start(RTCIceParameters("remote", "pw" * 11)))
+    transport.valid_check(A, True, mux.clock)
+    await asyncio.wait_for(started, 1)
+    media = transport.attach_media(object(), lambda _: None)
+    old = transport.iceGatherer.getLocalParameters()
+    transport.restart("remote2")
+    new = transport.iceGatherer.getLocalParameters()
+    assert new.usernameFragment != old.usernameFragment and new.password != old.password
+    assert mux.by_ufrag == {new.usernameFragment: transport}
+    assert transport.password_bytes == new.password.encode()
+    assert transport.remote_ufrag == "remote2"
+    assert (transport.remote, mux.by_addr, transport.media) == (A, {A: transport}, media)
+    transport.valid_check(B, True, mux.clock + 1)  # the restarted path, nominated
+    assert transport.remote == B and transport.state == "completed"
 
 
 async def test_without_consent_the_transport_fails_and_aiortc_sees_connection_error() -> None:
