@@ -318,6 +318,7 @@ export class Session {
     pc.onicecandidate = ({candidate}) =>
       this.#signaling.send({type: 'trickle', target, candidate: candidate ? candidate.toJSON() : null});
     pc.oniceconnectionstatechange = () => this.#watchPath(pc, target);
+    pc.onconnectionstatechange = () => this.#watchPath(pc, target);
     return pc;
   }
 
@@ -329,15 +330,15 @@ export class Session {
    * @param {RTCPeerConnection} pc @param {'publish' | 'subscribe'} target
    */
   #watchPath(pc, target) {
-    const state = pc.iceConnectionState;
-    if (state === 'connected' || state === 'completed') {
+    if (pc.connectionState === 'connected') {
       clearTimeout(this.#restarts.get(target));
       this.#restarts.delete(target);
       return;
     }
-    if ((state !== 'disconnected' && state !== 'failed') || this.#restarts.has(target)) return;
-    if (this.#over) return;
-    console.info(`${target} connection ${state}: restarting ICE`);
+    const broken = (/** @type {string} */ state) => state === 'disconnected' || state === 'failed';
+    if (!broken(pc.iceConnectionState) && !broken(pc.connectionState)) return;
+    if (this.#restarts.has(target) || this.#over) return;
+    console.info(`${target} connection ${pc.connectionState}: restarting ICE`);
     this.#restarts.set(target, setTimeout(() => {
       this.#end({code: 0, reason: `${target} connection lost`, retry: true});
     }, RESTART_TIMEOUT_MS));
