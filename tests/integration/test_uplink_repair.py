@@ -20,13 +20,18 @@ LOSS = 0.05
 PACKETS = 400  # of the publisher's video, through the relay, before the figures are read
 
 
-async def _inbound_video(client: Client) -> dict[str, Any]:
-    for transceiver in client.subscribe_pc.getTransceivers():
-        if transceiver.kind == "video":
-            for stats in (await transceiver.receiver.getStats()).values():
-                if stats.type == "inbound-rtp":
-                    return {"received": stats.packetsReceived, "lost": stats.packetsLost}
-    return {}
+def _inbound_video(client: Client) -> dict[str, Any]:
+    """The subscriber's reception of the video stream itself (its SSRC is the first of the
+    m-line's FID group; the second is the RTX stream the node resends on)."""
+    sdp = client.subscribe_pc.remoteDescription.sdp
+    media_ssrc = next(
+        int(line.split()[1]) for line in sdp.splitlines() if line.startswith("a=ssrc-group:FID")
+    )
+    (video,) = [t for t in client.subscribe_pc.getTransceivers() if t.kind == "video"]
+    # aiortc gives every SSRC of a receiver the same inbound-rtp stats id, so getStats() keeps
+    # one of the two streams: read its per-SSRC statistics instead.
+    stream = video.receiver._RTCRtpReceiver__remote_streams[media_ssrc]
+    return {"received": stream.packets_received, "lost": stream.packets_lost}
 
 
 async def _call_through_loss(repair: bool) -> tuple[RtpLoss, dict[str, Any], Any]:
@@ -56,7 +61,7 @@ async def _call_through_loss(repair: bool) -> tuple[RtpLoss, dict[str, Any], Any
 
             await asyncio.wait_for(enough(), 30)
             await asyncio.sleep(0.5)  # the last repairs in flight
-            received = await _inbound_video(viewer)
+            received = _inbound_video(viewer)
             assert not publisher.errors and not viewer.errors
             return loss, received, running.node.counters
         finally:
