@@ -3,8 +3,10 @@
 
 The datapath calls ``Ingest._receive`` in C with each decrypted packet: parse (rtp.pxd), route
 by SSRC, update the layer's statistics, read the VP8 descriptor, build the one ``RtpPacket``,
-store it and fan it out, whose sends go into the datapath's batch. Python runs only for a new
-SSRC (``learn``) and for what the fan-out returns (``DownTrack.handle``).
+store it and fan it out, whose sends go into the datapath's batch; a layer's RTX stream is
+unwrapped first (``Repair``). Python runs only for a new SSRC (``learn``), for what the fan-out
+returns (``DownTrack.handle``) and for a video packet out of order or starting a keyframe
+(``Layer.notable``, the NACK requester).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE

@@ -4,9 +4,11 @@ cython_ext/ingest.pyx.
 ``Ingest.on_rtp`` parses the header and the negotiated extensions, finds the packet's layer by
 SSRC and hands it to that ``Layer``, which updates the layer's statistics, reads the VP8
 descriptor (keyframe, picture ids, the keyframe's size), builds the one ``RtpPacket`` everyone
-shares, stores it and fans it out. In the compiled twin none of that is Python. Python is asked
-only what needs a decision: a new SSRC (``learn``) and the subscriptions the fan-out did not
-handle (``DownTrack.handle``: a switch, a keyframe to wait for).
+shares, stores it and fans it out; a layer's RTX stream is unwrapped into the packets it
+repairs first (``Repair``). In the compiled twin none of that is Python. Python is asked only
+what needs a decision: a new SSRC (``learn``), the subscriptions the fan-out did not handle
+(``DownTrack.handle``: a switch, a keyframe to wait for), and a video packet that is out of order
+or starts a keyframe (``Layer.notable``: the NACK requester's reporting contract).
 """
 
 from __future__ import annotations
