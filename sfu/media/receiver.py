@@ -24,6 +24,9 @@ KEYFRAME_REQUEST_INTERVAL_MS = 500
 LAYER_TIMEOUT_MS = 1500
 # How far back a packet may be reordered and still be forwarded after a switch.
 REORDER_DEPTH = 16
+# Sequence numbers per NACK packet: at most as many 4-byte FCIs, so an RTCP packet stays well
+# under an MTU however the losses are spread.
+NACK_BATCH = 250
 
 
 class TrackReceiver:
@@ -146,7 +149,9 @@ class TrackReceiver:
             self._counters.uplink_unrecovered += requester.given_up - given_up
             if lost and ssrc:
                 self._counters.uplink_nacked += len(lost)
-                self._send_rtcp(build_nack(self._local_ssrc, ssrc, [s & 0xFFFF for s in lost]))
+                for start in range(0, len(lost), NACK_BATCH):
+                    batch = [s & 0xFFFF for s in lost[start : start + NACK_BATCH]]
+                    self._send_rtcp(build_nack(self._local_ssrc, ssrc, batch))
             due = requester.next_due_ms
             if due is not None and (next_ms is None or due < next_ms):
                 next_ms = due

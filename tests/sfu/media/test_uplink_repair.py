@@ -12,7 +12,7 @@ from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.egress import SubscriberFeedback
 from sfu.media.ingress import PublisherIngress
-from sfu.media.receiver import TrackReceiver
+from sfu.media.receiver import NACK_BATCH, TrackReceiver
 from sfu.rtp import rtp_py
 from sfu.rtp.rtcp import (
     Nack,
@@ -260,3 +260,19 @@ def test_the_round_trip_comes_from_the_subscribers_reports_on_our_sender_reports
     assert feedback.round_trip_ms is None
     report(echo, 20, 1300)
     assert feedback.round_trip_ms == 80  # 100 ms since our SR, 20 of them at the subscriber
+
+
+def test_a_large_loss_is_asked_for_in_nacks_that_fit_a_packet(kernels: Kernels) -> None:
+    """Every 17th packet lost: no two losses share a NACK item, so a retry of all of them at
+    once would be one 4-byte item each. They go in NACKs of at most NACK_BATCH items."""
+    ingress, video, _, publisher, _ = _publish_with_rtcp(kernels)
+    data = _media(1)
+    for seq in range(17 * 600):
+        if seq % 17 != 16:
+            ingress.on_rtp(data[:2] + seq.to_bytes(2) + data[4:], 1000)
+    publisher.rtcp.clear()
+    video.repair(1100)  # the first retry: everything still missing falls due together
+    retried = [seq for nack in _nacked(publisher) for seq in nack]
+    assert len(retried) > NACK_BATCH and len(publisher.rtcp) > 1
+    assert all(len(nack) <= 12 + 4 * NACK_BATCH for nack in publisher.rtcp)
+    assert all(seq % 17 == 16 for seq in retried) and len(set(retried)) == len(retried)
