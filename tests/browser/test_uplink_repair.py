@@ -65,12 +65,15 @@ def _demo_token(base_url: str, room: str, identity: str) -> dict[str, Any]:
 
 
 async def _through_loss(
-    chromium: Browser, room: str, repair: bool
+    chromium: Browser, room: str, repair: bool, downlink: bool = False
 ) -> tuple[RtpLoss, dict[str, int]]:
+    """``downlink``: the relay loses RTP on its way from the node to the pages instead (any
+    stream: the viewer's video, audio and the node's resends)."""
     port = free_udp_port()
-    loss = RtpLoss(LOSS)
+    loss = RtpLoss(LOSS, any_ssrc=downlink)
+    lossy = {"drop_back" if downlink else "drop": loss.__call__}
     with _stack(port, repair) as stack:
-        async with relay(("127.0.0.2", port), ("127.0.0.1", port), loss.__call__):
+        async with relay(("127.0.0.2", port), ("127.0.0.1", port), **lossy):
             ticket = await asyncio.to_thread(_demo_token, stack.base_url, room, "pub")
             # the stack serves its node on its own origin: a path, as the page resolves it
             url = urllib.parse.urljoin(stack.base_url.replace("http", "ws", 1), ticket["node_url"])
@@ -79,7 +82,7 @@ async def _through_loss(
             try:
                 await publisher.connect()
                 (video,) = [t for t in publisher.publish_pc.getTransceivers() if t.kind == "video"]
-                loss.ssrc = video.sender._ssrc
+                loss.ssrc = None if downlink else video.sender._ssrc
                 before = await viewer.wait_video("pub", "(video) => video.framesDecoded > 30")
                 start = loss.seen
 
@@ -96,9 +99,11 @@ async def _through_loss(
                 await viewer.close()
     seen = {
         key: after[key] - before[key]
-        for key in ("freezeCount", "packetsReceived", "packetsLost", "framesDecoded")
+        for key in ("freezeCount", "packetsReceived", "packetsLost", "framesDecoded", "nackCount")
     }
-    print(f"\nrepair {'on' if repair else 'off'}: relay lost {loss.dropped}/{loss.seen}; {seen}")
+    where = "downlink" if downlink else "uplink"
+    state = "on" if repair else "off"
+    print(f"\n{where} repair {state}: relay lost {loss.dropped}/{loss.seen}; {seen}")
     return loss, seen
 
 
@@ -116,3 +121,17 @@ async def test_without_repair_the_same_loss_freezes_chromium(chromium: Browser, 
     loss, seen = await _through_loss(chromium, room, repair=False)
     assert loss.dropped >= 0.02 * WINDOW_PACKETS
     assert seen["freezeCount"] > 0
+
+
+async def test_a_lossy_downlink_is_repaired_from_the_store_over_rtx(
+    chromium: Browser, room: str
+) -> None:
+    """The other direction: Chromium NACKs what it lost and the node resends it from its store
+    (on the video's own SSRC: Chromium dropped our RTX-wrapped resends, see the README), so the
+    viewer loses nothing either."""
+    loss, seen = await _through_loss(chromium, room, repair=True, downlink=True)
+    assert loss.dropped >= 0.02 * WINDOW_PACKETS
+    assert seen["nackCount"] > 0
+    received = seen["packetsReceived"] / (seen["packetsReceived"] + seen["packetsLost"])
+    assert received >= 0.99
+    assert seen["freezeCount"] == 0

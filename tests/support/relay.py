@@ -3,8 +3,8 @@
 The node binds 127.0.0.1 and announces another loopback address (``SFU_ICE_HOST_ADDRESSES``);
 the relay listens there and forwards each client's datagrams from an outgoing socket of its
 own, like a NAT. ``rebind()`` swaps those sockets (new source ports); ``drop`` decides, per
-datagram from a client, whether the network loses it; while ``blocked``, nothing passes either
-way (the path is down).
+datagram from a client, whether the network loses it, and ``drop_back`` the same for one from
+the node; while ``blocked``, nothing passes either way (the path is down).
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ Drop = Callable[[bytes, Address], bool]
 
 
 class Relay(asyncio.DatagramProtocol):
-    def __init__(self, node: Address, drop: Drop | None = None) -> None:
+    def __init__(
+        self, node: Address, drop: Drop | None = None, drop_back: Drop | None = None
+    ) -> None:
         self.node = node
         self.drop = drop
+        self.drop_back = drop_back
         self.blocked = False
         self.front: asyncio.DatagramTransport | None = None
         self.outgoing: dict[Address, asyncio.DatagramTransport] = {}
@@ -50,8 +53,9 @@ class Relay(asyncio.DatagramProtocol):
         class Back(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: Address) -> None:
                 assert relay.front is not None
-                if not relay.blocked:
-                    relay.front.sendto(data, client)
+                if relay.blocked or (relay.drop_back is not None and relay.drop_back(data, client)):
+                    return
+                relay.front.sendto(data, client)
 
         transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             Back, local_addr=("127.0.0.1", 0), remote_addr=self.node
@@ -74,10 +78,12 @@ class Relay(asyncio.DatagramProtocol):
 
 
 @contextlib.asynccontextmanager
-async def relay(front: Address, node: Address, drop: Drop | None = None) -> AsyncIterator[Relay]:
+async def relay(
+    front: Address, node: Address, drop: Drop | None = None, drop_back: Drop | None = None
+) -> AsyncIterator[Relay]:
     """A relay listening on ``front``, forwarding to ``node``, while the block runs."""
     _, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
-        lambda: Relay(node, drop), local_addr=front
+        lambda: Relay(node, drop, drop_back), local_addr=front
     )
     try:
         yield protocol
@@ -88,10 +94,14 @@ async def relay(front: Address, node: Address, drop: Drop | None = None) -> Asyn
 class RtpLoss:
     """A ``Drop`` that loses a seeded ``fraction`` of the RTP packets of one SSRC (the header is
     in the clear under SRTP) and nothing else: not its retransmissions, RTCP, STUN or DTLS.
-    ``ssrc`` may be set once the sender has one; before, nothing is lost."""
+    ``ssrc`` may be set once the sender has one; before, nothing is lost. ``any_ssrc`` loses
+    from every stream instead (audio, video and retransmissions alike)."""
 
-    def __init__(self, fraction: float, ssrc: int | None = None, seed: int = 7) -> None:
+    def __init__(
+        self, fraction: float, ssrc: int | None = None, seed: int = 7, any_ssrc: bool = False
+    ) -> None:
         self.ssrc = ssrc
+        self.any_ssrc = any_ssrc
         self.fraction = fraction
         self._random = random.Random(seed)
         self.seen = 0
@@ -100,7 +110,7 @@ class RtpLoss:
     def __call__(self, data: bytes, addr: Address) -> bool:
         if len(data) < 12 or not 128 <= data[0] < 192 or 72 <= data[1] & 0x7F <= 76:
             return False  # not RTP: STUN, DTLS, RTCP (payload types 200-204 read as 72-76)
-        if int.from_bytes(data[8:12]) != self.ssrc:
+        if not self.any_ssrc and int.from_bytes(data[8:12]) != self.ssrc:
             return False
         self.seen += 1
         if self._random.random() < self.fraction:
