@@ -123,7 +123,7 @@ async def test_without_repair_the_same_loss_freezes_chromium(chromium: Browser, 
     assert seen["freezeCount"] > 0
 
 
-async def test_a_lossy_downlink_is_repaired_from_the_store_over_rtx(
+async def test_a_lossy_downlink_is_repaired_from_the_store(
     chromium: Browser, room: str
 ) -> None:
     """The other direction: Chromium NACKs what it lost and the node resends it from its store
