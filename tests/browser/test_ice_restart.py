@@ -20,7 +20,7 @@ from tests.support.relay import relay
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 RESUME_WITHIN_MS = 3_000
-DOWN_S = 8.0  # longer than Chrome takes to call the path disconnected
+DOWN_S = 10.0  # longer than Chrome takes to call the path disconnected, plus the 2 s grace
 WATCH_S = 8.0  # after the path is back: long enough for a rejoin to show if one happened
 # Counts the page's signaling sockets and the participant_left frames they bring: a rejoin opens
 # a second socket; a participant that dropped out is announced to the others.

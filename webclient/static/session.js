@@ -62,6 +62,9 @@ const SIMULCAST = [
 const PC_CONFIG = {bundlePolicy: 'max-bundle'};
 /** A connection whose ICE restart has not brought it back by then ends the session (rejoin). */
 const RESTART_TIMEOUT_MS = 10_000;
+/** A `disconnected` path often comes back by itself (a busy machine, a burst of loss): a restart
+ * waits this long for it; `failed` restarts at once. */
+const DISCONNECTED_GRACE_MS = 2_000;
 
 export class Session {
   /** @type {Signaling} */
@@ -84,6 +87,8 @@ export class Session {
   #sizes = new Map();
   /** @type {Map<'publish' | 'subscribe', number>} ICE restarts in flight: their deadline timers */
   #restarts = new Map();
+  /** @type {Map<'publish' | 'subscribe', number>} disconnected paths given time to come back */
+  #graces = new Map();
   /** Answers and offers are applied one after the other, in arrival order. */
   #queue = Promise.resolve();
   #over = false;
@@ -165,8 +170,9 @@ export class Session {
   /** Closes everything without an `ended` event. */
   close() {
     this.#over = true;
-    for (const timer of this.#restarts.values()) clearTimeout(timer);
+    for (const timer of [...this.#restarts.values(), ...this.#graces.values()]) clearTimeout(timer);
     this.#restarts.clear();
+    this.#graces.clear();
     this.#signaling.close();
     this.#publishPc?.close();
     this.#subscribePc?.close();
@@ -331,12 +337,25 @@ export class Session {
    */
   #watchPath(pc, target) {
     if (pc.connectionState === 'connected') {
-      clearTimeout(this.#restarts.get(target));
-      this.#restarts.delete(target);
+      for (const timers of [this.#restarts, this.#graces]) {
+        clearTimeout(timers.get(target));
+        timers.delete(target);
+      }
       return;
     }
-    const broken = (/** @type {string} */ state) => state === 'disconnected' || state === 'failed';
-    if (!broken(pc.iceConnectionState) && !broken(pc.connectionState)) return;
+    const states = [pc.iceConnectionState, pc.connectionState];
+    if (states.includes('failed')) {
+      this.#restartIce(pc, target);
+    } else if (states.includes('disconnected') && !this.#graces.has(target)) {
+      this.#graces.set(target, setTimeout(() => {
+        this.#graces.delete(target);
+        if (pc.connectionState !== 'connected') this.#restartIce(pc, target);
+      }, DISCONNECTED_GRACE_MS));
+    }
+  }
+
+  /** @param {RTCPeerConnection} pc @param {'publish' | 'subscribe'} target */
+  #restartIce(pc, target) {
     if (this.#restarts.has(target) || this.#over) return;
     console.info(`${target} connection ${pc.connectionState}: restarting ICE`);
     this.#restarts.set(target, setTimeout(() => {
