@@ -84,7 +84,7 @@ cdef class Layer:
         if ext_seq <= highest and self.store._has(ext_seq):
             counts.drop(DROP_DUPLICATE, 1)
             return 0
-        self.stats._update(r.seq, r.timestamp, now_ms, repaired)
+        self.stats._account(ext_seq, r.timestamp, now_ms, repaired)
         self.last_arrival_ms = now_ms
         self.octets += PyBytes_GET_SIZE(data)
         if self.muted and not self.is_video:

@@ -9,6 +9,6 @@ cdef class StreamStats:
     cdef double _jitter
 
     cdef long long _extend(self, long long seq) noexcept
-    cdef long long _update(
-        self, long long seq, long long timestamp, long long arrival_ms, bint repaired
+    cdef void _account(
+        self, long long ext, long long timestamp, long long arrival_ms, bint repaired
     ) noexcept

@@ -27,7 +27,15 @@ cdef class StreamStats:
         self, long long seq, long long timestamp, long long arrival_ms, bint repaired=False
     ):
         """Account for one packet; return its extended sequence number."""
-        return self._update(seq, timestamp, arrival_ms, repaired)
+        cdef long long ext = self._extend(seq)
+        self._account(ext, timestamp, arrival_ms, repaired)
+        return ext
+
+    def account(
+        self, long long ext, long long timestamp, long long arrival_ms, bint repaired=False
+    ):
+        """See sfu.media.stats_py.StreamStats.account."""
+        self._account(ext, timestamp, arrival_ms, repaired)
 
     cdef long long _extend(self, long long seq) noexcept:
         cdef long long delta
@@ -38,17 +46,17 @@ cdef class StreamStats:
             delta -= 0x10000
         return self.highest + delta
 
-    cdef long long _update(
-        self, long long seq, long long timestamp, long long arrival_ms, bint repaired
+    cdef void _account(
+        self, long long ext, long long timestamp, long long arrival_ms, bint repaired
     ) noexcept:
-        cdef long long ext = self._extend(seq), transit, d
+        cdef long long transit, d
         if self._base < 0:
             self._base = ext
         if ext > self.highest:
             self.highest = ext
         self.received += 1
         if repaired:
-            return ext
+            return
         # Python's floor division of arrival * rate by 1000: arrival_ms is never negative
         transit = arrival_ms * self.clock_rate // 1000 - timestamp
         if self._has_transit:
@@ -56,7 +64,6 @@ cdef class StreamStats:
             if d < self.clock_rate * 10:
                 self._jitter += (d - self._jitter) / 16
         self._transit, self._has_transit = transit, True
-        return ext
 
     def on_sender_report(self, unsigned long long ntp, long long rtp_timestamp, long long now_ms):
         self.last_sr_ntp = ntp

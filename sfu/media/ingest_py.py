@@ -112,7 +112,7 @@ class Layer:
         if ext_seq <= highest and self.store.get(ext_seq) is not None:
             counts.add_drop(DropReason.DUPLICATE.code)
             return
-        self.stats.update(seq, timestamp, now_ms, repaired)
+        self.stats.account(ext_seq, timestamp, now_ms, repaired)
         self.last_arrival_ms = now_ms
         self.octets += len(data)
         if self.muted and not self.is_video:

@@ -46,24 +46,28 @@ class StreamStats:
         return unwrap16(self.highest, seq)
 
     def update(self, seq: int, timestamp: int, arrival_ms: int, repaired: bool = False) -> int:
-        """Account for one packet; return its extended sequence number. A ``repaired`` packet
+        """Account for one packet; return its extended sequence number."""
+        ext = self.extend(seq)
+        self.account(ext, timestamp, arrival_ms, repaired)
+        return ext
+
+    def account(self, ext: int, timestamp: int, arrival_ms: int, repaired: bool = False) -> None:
+        """Account for one packet already extended (``extend``). A ``repaired`` packet
         (unwrapped from RTX) counts as received but not in the jitter: its delay is the
         repair's, not the network's (RFC 4588 §8.3)."""
-        ext = unwrap16(self.highest, seq)
         if self._base < 0:
             self._base = ext
         if ext > self.highest:
             self.highest = ext
         self.received += 1
         if repaired:
-            return ext
+            return
         transit = arrival_ms * self.clock_rate // 1000 - timestamp
         if self._transit is not None:
             d = abs(transit - self._transit)
             if d < self.clock_rate * 10:  # a timestamp jump (new source) is not jitter
                 self._jitter += (d - self._jitter) / 16
         self._transit = transit
-        return ext
 
     def on_sender_report(self, ntp: int, rtp_timestamp: int, now_ms: int) -> None:
         self.last_sr_ntp = ntp
