@@ -18,6 +18,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from cython_ext.demux cimport RTCP, RTP, kind_of
 from cython_ext.drops cimport DROP_INTERNAL_ERROR, DROP_SEND_FAILED, DROP_SRTP_UNPROTECT
 from cython_ext.ingest cimport Ingest
+from cython_ext.sendlog cimport SendLog
 from cython_ext.sink cimport RtpSink
 from cython_ext.sockets cimport (
     AF_INET, AF_INET6, MSG_DONTWAIT, mmsghdr, iovec, ntohs, recvmmsg, sendmmsg, sockaddr_in,
@@ -108,6 +109,7 @@ cdef class Peer(RtpSink):
     cdef void* _tx
     cdef object _rx_owner, _tx_owner  # the pylibsrtp sessions the pointers belong to
     cdef object _on_rtp, _on_rtcp, _on_drop
+    cdef SendLog _send_log
     cdef sockaddr_storage _dest
     cdef socklen_t _dest_len
 
@@ -121,6 +123,10 @@ cdef class Peer(RtpSink):
         self._rx = <void*><uintptr_t>self._datapath._pointer_of(rx)
         self._tx = <void*><uintptr_t>self._datapath._pointer_of(tx)
         self._rx_owner, self._tx_owner = rx, tx
+
+    def set_send_log(self, SendLog log):
+        """Stamp the RTP this peer sends with transport-wide seqs (transport-cc) into ``log``."""
+        self._send_log = log
 
     def set_destination(self, tuple address):
         """Where this peer's media goes (the ICE-lite transport's selected address)."""
@@ -320,6 +326,8 @@ cdef class Datapath:
             self._flush()
         out = self._out_bufs + self._queued * SLOT
         memcpy(out, PyBytes_AS_STRING(data), n)
+        if not rtcp and peer._send_log is not None:
+            peer._send_log._stamp(out, n, self._now_ms())
         if (self._protect_rtcp if rtcp else self._protect)(peer._tx, out, &length):
             return False
         memcpy(&self._out_addr[self._queued], &peer._dest, peer._dest_len)

@@ -33,8 +33,9 @@ cdef class Forwarder:
         self, *, long long ssrc, long long payload_type, int mid_id, bytes mid not None,
         int abs_send_time_id, int audio_level_id, int clock_rate, long long first_seq,
         long long first_ts, int target, send_rtp, Py_ssize_t history_size=HISTORY_SIZE,
+        int transport_cc_id=0,
     ):
-        if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14:
+        if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14 or transport_cc_id > 14:
             raise ValueError("rtp extension id out of range")
         if PyBytes_GET_SIZE(mid) > 16:
             raise ValueError("rtp mid too long")
@@ -49,6 +50,7 @@ cdef class Forwarder:
         self._header.mid = PyBytes_AS_STRING(mid)
         self._header.abs_send_time_id = abs_send_time_id
         self._header.audio_level_id = audio_level_id
+        self._header.transport_cc_id = transport_cc_id
         self._send_rtp, self._sink = send_rtp, sink_of(send_rtp)
         self.history = PacketHistory(history_size)
         self.packets_sent = self.octets_sent = 0

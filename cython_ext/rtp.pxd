@@ -94,6 +94,7 @@ cdef struct Header:
     uint16_t seq
     uint32_t timestamp
     bint marker
+    int transport_cc_id  # written first, seq 0: the transport stamps it (rtp_py.TRANSPORT_SEQ_AT)
     int mid_id
     const char* mid     # borrowed from a bytes object the caller keeps alive
     Py_ssize_t mid_len

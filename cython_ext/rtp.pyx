@@ -110,7 +110,7 @@ def rewrite_rtp(
     bytes data not None, Py_ssize_t payload_offset, long long ssrc, long long payload_type,
     long long seq, long long timestamp, bint marker, int mid_id, bytes mid not None,
     int abs_send_time_id, long long abs_send_time, int audio_level_id, long long audio_level,
-    long long picture_id, long long tl0picidx,
+    long long picture_id, long long tl0picidx, int transport_cc_id=0,
 ):
     """The forwarded packet, in one allocation: see sfu.rtp.rtp_py.rewrite_rtp."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
@@ -118,13 +118,14 @@ def rewrite_rtp(
     cdef Header h
     if not 12 <= payload_offset <= n:
         raise ValueError("rtp payload offset out of range")
-    if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14:
+    if mid_id > 14 or abs_send_time_id > 14 or audio_level_id > 14 or transport_cc_id > 14:
         raise ValueError("rtp extension id out of range")
     if PyBytes_GET_SIZE(mid) > 16:
         raise ValueError("rtp mid too long")
     # casts to unsigned keep the low bits: the masks of the spec
     h.ssrc, h.payload_type, h.seq = <uint32_t>ssrc, payload_type & 0x7F, <uint16_t>seq
     h.timestamp, h.marker = <uint32_t>timestamp, marker
+    h.transport_cc_id = transport_cc_id
     h.mid_id, h.mid, h.mid_len = mid_id, PyBytes_AS_STRING(mid), PyBytes_GET_SIZE(mid)
     h.abs_send_time_id, h.abs_send_time = abs_send_time_id, abs_send_time & 0xFFFFFF
     h.audio_level_id = audio_level_id
@@ -147,7 +148,7 @@ cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, co
         raise ValueError("vp8 descriptor truncated")
 
     body = (1 + h.mid_len if write_mid else 0) + (4 if h.abs_send_time_id > 0 else 0)
-    body += 2 if write_level else 0
+    body += (2 if write_level else 0) + (3 if h.transport_cc_id > 0 else 0)
     if body:
         ext_len = 4 + ((body + 3) & ~3)
     header = 12 + ext_len
@@ -163,6 +164,10 @@ cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, co
         store16(o + 12, 0xBEDE)
         store16(o + 14, (ext_len - 4) >> 2)
         i = 16
+        if h.transport_cc_id > 0:
+            o[i] = (h.transport_cc_id << 4) | 1
+            o[i + 1] = o[i + 2] = 0
+            i += 3
         if write_mid:
             o[i] = (h.mid_id << 4) | (h.mid_len - 1)
             memcpy(o + i + 1, h.mid, h.mid_len)

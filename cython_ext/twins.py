@@ -23,6 +23,7 @@ TWINS = {
     "forwarder": ("cython_ext.forwarder", "sfu.media.forwarder_py"),
     "fanout": ("cython_ext.fanout", "sfu.media.fanout_py"),
     "ingest": ("cython_ext.ingest", "sfu.media.ingest_py"),
+    "sendlog": ("cython_ext.sendlog", "sfu.webrtc.sendlog_py"),
     "datapath": ("cython_ext.datapath", "sfu.webrtc.datapath_py"),
 }
 IMPLEMENTATIONS = ("cython", "python")  # the columns of TWINS

@@ -31,9 +31,10 @@ def abs_send_time(now_ms: int) -> int:
 class Forwarder:
     """Forwards one published track's packets as one subscriber's stream.
 
-    The subscriber's SSRC, payload type, extension ids and ``send_rtp`` are fixed at
-    construction; ``target`` is the layer to converge on (``NO_LAYER`` pauses), ``current`` the
-    layer being sent. ``history`` remembers how each sent packet was numbered, for NACKs.
+    The subscriber's SSRC, payload type, extension ids (``transport_cc_id``: a slot for the
+    transport to stamp) and ``send_rtp`` are fixed at construction; ``target`` is the layer to
+    converge on (``NO_LAYER`` pauses), ``current`` the layer being sent. ``history`` remembers
+    how each sent packet was numbered, for NACKs.
     """
 
     __slots__ = (
@@ -47,6 +48,7 @@ class Forwarder:
         "_selector",
         "_send_rtp",
         "_ssrc",
+        "_transport_cc_id",
         "_vp8",
         "history",
         "octets_sent",
@@ -68,9 +70,10 @@ class Forwarder:
         target: int,
         send_rtp: Callable[[bytes], bool],
         history_size: int = HISTORY_SIZE,
+        transport_cc_id: int = 0,
     ) -> None:
         # rewrite_rtp's checks, made once here rather than on a packet
-        if max(mid_id, abs_send_time_id, audio_level_id) > 14:
+        if max(mid_id, abs_send_time_id, audio_level_id, transport_cc_id) > 14:
             raise ValueError("rtp extension id out of range")
         if len(mid) > 16:
             raise ValueError("rtp mid too long")
@@ -80,6 +83,7 @@ class Forwarder:
         self._mid = mid
         self._abs_send_time_id = abs_send_time_id
         self._audio_level_id = audio_level_id
+        self._transport_cc_id = transport_cc_id
         self._clock_rate = clock_rate
         self._selector = LayerSelector(target)
         self._munger = Munger(first_seq=first_seq, first_ts=first_ts)
@@ -140,6 +144,7 @@ class Forwarder:
             packet.audio_level,
             picture_id,
             tl0picidx,
+            self._transport_cc_id,
         )
 
     def switch(

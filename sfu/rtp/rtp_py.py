@@ -13,6 +13,9 @@ import struct
 
 _FIXED = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, seq, timestamp, ssrc (RFC 3550 §5.1)
 _EXT_HEADER = struct.Struct("!HH")  # profile, length in 32-bit words (RFC 3550 §5.3.1)
+# Where rewrite_rtp puts the transport-wide seq's 2 bytes: after the fixed header, the 0xBEDE
+# profile word and the element's id/length byte.
+TRANSPORT_SEQ_AT = 17
 
 ParsedRtp = tuple[int, int, int, int, bool, int, int, bytes | None, bytes | None, bytes | None, int]
 Vp8Descriptor = tuple[bool, bool, int, int, int, int]
@@ -114,18 +117,21 @@ def rewrite_rtp(
     audio_level: int,
     picture_id: int,
     tl0picidx: int,
+    transport_cc_id: int = 0,
 ) -> bytes:
     """Build the packet we forward: a fresh header, our own extensions, the same payload.
 
     CSRCs and the sender's extensions are dropped; the P bit and data[payload_offset:]
     (payload and padding) are kept. Extensions use the one-byte profile (RFC 8285 §4.2), in
-    the order mid, abs-send-time, audio level; an id <= 0 (or an empty mid, a negative level)
-    leaves one out. picture_id/tl0picidx >= 0 overwrite those VP8 descriptor fields in their
-    original width (RFC 7741 §4.2); the descriptor may run up to the end of data.
+    the order transport-wide seq, mid, abs-send-time, audio level; an id <= 0 (or an empty mid,
+    a negative level) leaves one out. The transport-wide seq is written as 0 at TRANSPORT_SEQ_AT:
+    the transport stamps it when the packet leaves (``SendLog``), since it counts every packet
+    of the transport in send order. picture_id/tl0picidx >= 0 overwrite those VP8 descriptor
+    fields in their original width (RFC 7741 §4.2); the descriptor may run up to the end of data.
     """
     if not 12 <= payload_offset <= len(data):
         raise ValueError("rtp payload offset out of range")
-    if max(mid_id, abs_send_time_id, audio_level_id) > 14:
+    if max(mid_id, abs_send_time_id, audio_level_id, transport_cc_id) > 14:
         raise ValueError("rtp extension id out of range")
     if len(mid) > 16:
         raise ValueError("rtp mid too long")
@@ -134,6 +140,8 @@ def rewrite_rtp(
         _rewrite_vp8(payload, picture_id, tl0picidx)
 
     elements = bytearray()
+    if transport_cc_id > 0:
+        elements += bytes([transport_cc_id << 4 | 1, 0, 0])
     if mid_id > 0 and mid:
         elements += bytes([mid_id << 4 | (len(mid) - 1)]) + mid
     if abs_send_time_id > 0:

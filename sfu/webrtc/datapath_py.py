@@ -21,6 +21,7 @@ import pylibsrtp
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason
 from sfu.rtp.demux_py import RTCP, RTP, classify
+from sfu.webrtc.sendlog_py import SendLog
 
 logger = logging.getLogger("sfu.webrtc.datapath")
 
@@ -70,10 +71,16 @@ class Peer:
         self.rx: pylibsrtp.Session | None = None
         self.tx: pylibsrtp.Session | None = None
         self.destination: Address | None = None
+        self.send_log: SendLog | None = None
 
     def set_keys(self, rx: pylibsrtp.Session, tx: pylibsrtp.Session) -> None:
         """The DTLS handshake's SRTP sessions; media flows from now on."""
         self.rx, self.tx = rx, tx
+
+    def set_send_log(self, log: SendLog) -> None:
+        """Stamp the RTP this peer sends with transport-wide seqs (transport-cc) into ``log``,
+        in the order it is queued, stamped with the clock's time."""
+        self.send_log = log
 
     def set_destination(self, address: Address) -> None:
         """Where this peer's media goes (the ICE-lite transport's selected address)."""
@@ -204,6 +211,8 @@ class Datapath:
             return False
         if len(self._outgoing) == QUEUE:
             self._flush()
+        if not rtcp and peer.send_log is not None:
+            data = peer.send_log.stamp(data, self._clock_ms())
         try:
             protected = peer.tx.protect_rtcp(data) if rtcp else peer.tx.protect(data)
         except pylibsrtp.Error:

@@ -32,7 +32,7 @@ LAYERS = {
         "fanout": ("fan_out",),
         "ingest": ("Ingest", "Layer"),
     },
-    sfu.webrtc.kernels: {"datapath": ("Datapath", "Peer")},
+    sfu.webrtc.kernels: {"datapath": ("Datapath", "Peer"), "sendlog": ("SendLog",)},
 }
 
 
@@ -126,14 +126,18 @@ def test_both_implementations_take_the_same_parameters() -> None:
         "forwarder": (
             *(f"Forwarder.{n}" for n in ("forward", "send", "rewrite", "switch", "pause")),
         ),
-        "history": ("PacketHistory.put", "PacketHistory.forget_before", "PacketHistory.answer"),
+        "history": tuple(f"PacketHistory.{n}" for n in ("put", "get", "forget_before", "answer")),
         "fanout": ("fan_out",),
+        "sendlog": tuple(f"SendLog.{n}" for n in ("stamp", "record", "sent", "judge")),
         "ingest": (
             *(f"Layer.{n}" for n in ("bind", "receive")),
             *(f"Ingest.{n}" for n in ("set_extension_ids", "route", "forget", "on_rtp")),
         ),
         "datapath": (
-            *(f"Peer.{n}" for n in ("set_keys", "set_destination", "send", "close")),
+            *(
+                f"Peer.{n}"
+                for n in ("set_keys", "set_send_log", "set_destination", "send", "close")
+            ),
             *(
                 f"Datapath.{n}"
                 for n in ("peer", "bind", "unbind", "last_received_ms", "on_readable")

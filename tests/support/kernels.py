@@ -24,6 +24,7 @@ class Kernels:
     forwarder: ModuleType  # Forwarder
     fanout: ModuleType  # fan_out
     ingest: ModuleType  # Ingest, Layer
+    sendlog: ModuleType  # SendLog
     datapath: ModuleType  # Datapath, Peer
 
 

@@ -218,6 +218,15 @@ def test_rewrite_exact_bytes(kernels: Kernels) -> None:
     assert out == expected + v.VP8_KEYFRAME_HEAD[34:]
 
 
+def test_rewrite_reserves_the_transport_seq_first(kernels: Kernels) -> None:
+    """The transport-wide seq leads the extensions, at a fixed offset, as 0: the transport
+    stamps it when the packet leaves (it counts every packet of the transport in send order)."""
+    out = _rewrite(kernels, v.OPUS, 28, transport_cc_id=5, mid_id=4, mid=b"0")
+    assert out[12:24] == _hex("bede 0002 51 0000 40 30 000000")
+    assert out[py.TRANSPORT_SEQ_AT - 1] == 5 << 4 | 1
+    assert kernels.rtp.parse_rtp(out, 4, 5, 0, 0)[7:9] == (b"0", b"\x00\x00")
+
+
 def test_rewrite_no_extensions_drops_csrcs(kernels: Kernels) -> None:
     out = _rewrite(kernels, v.CSRC, 20, ssrc=-1, payload_type=0xFF, timestamp=2**32 + 5)
     assert out[:12] == _hex("807f 0007 00000005 ffffffff")
@@ -267,6 +276,7 @@ def test_rewrite_vp8_truncated(kernels: Kernels, descriptor: str) -> None:
         (28, {"mid_id": 15, "mid": b"x"}, "rtp extension id out of range"),
         (28, {"abs_send_time_id": 15}, "rtp extension id out of range"),
         (28, {"audio_level_id": 16}, "rtp extension id out of range"),
+        (28, {"transport_cc_id": 15}, "rtp extension id out of range"),
         (28, {"mid_id": 1, "mid": b"x" * 17}, "rtp mid too long"),
     ],
 )
@@ -412,6 +422,7 @@ maybe_id = st.integers(-1, 16)
     abs_time=st.tuples(maybe_id, i64),
     level=st.tuples(maybe_id, st.integers(-2, 300)),
     vp8=st.tuples(st.integers(-2, 0x10000), st.integers(-2, 300)),
+    transport_cc_id=maybe_id,
 )
 def test_rewrite_same_in_both(
     data: bytes,
@@ -421,8 +432,9 @@ def test_rewrite_same_in_both(
     abs_time: tuple[int, int],
     level: tuple[int, int],
     vp8: tuple[int, int],
+    transport_cc_id: int,
 ) -> None:
-    args = (data, offset, *fields, *mid, *abs_time, *level, *vp8)
+    args = (data, offset, *fields, *mid, *abs_time, *level, *vp8, transport_cc_id)
     assert _outcome(cy.rewrite_rtp, *args) == _outcome(py.rewrite_rtp, *args)
 
 

@@ -376,3 +376,21 @@ def test_the_default_clock_is_the_packet_path_s(module: ModuleType) -> None:
     rig.drain(1)
     assert before <= rig.handler.rtp[0][1] <= monotonic_ms()
     rig.close()
+
+
+def test_a_peer_with_a_send_log_stamps_its_rtp_in_send_order(rig: Rig, kernels: Kernels) -> None:
+    """transport-cc counts what leaves, so the datapath stamps as it queues (RTCP is not RTP:
+    never stamped)."""
+    rig.keyed()
+    log = kernels.sendlog.SendLog(5)
+    rig.peer.set_send_log(log)
+    slot = bytes([0x90, 96]) + bytes(10) + b"\xbe\xde\x00\x01\x51\x00\x00\x00"
+    packets = [_renumbered(slot + bytes([i]) * 50, i) for i in range(3)]
+    for packet in packets:
+        assert rig.peer.send(packet, False)
+    assert rig.peer.send(_rtcp_rr(), True)
+    got = rig.received(3)
+    assert [p[17:19] for p in got] == [b"\x00\x00", b"\x00\x01", b"\x00\x02"]
+    assert [p[:17] + p[19:] for p in got] == [p[:17] + p[19:] for p in packets]
+    assert rig.client_rx.unprotect_rtcp(rig.client.recv(4096)) == _rtcp_rr()
+    assert log.next_seq == 3 and log.sent(2) == (2, rig.now, len(packets[2]), 0, 0)
