@@ -89,6 +89,7 @@ class Node:
             remb_bps=settings.remb_bps,
             mux=self.mux,
             uplink_repair=settings.uplink_repair,
+            transport_cc=settings.transport_cc,
             answer_timeout_s=settings.subscribe_answer_timeout_s,
             certificate=NodeCertificate(),
         )

@@ -41,6 +41,7 @@ class NodeSettings(ClusterSettings):
     start_bitrate_kbps: int = Field(default=2500, ge=0)
     remb_bps: int = Field(default=3_000_000, gt=0)
     uplink_repair: bool = True  # NACK publishers' lost packets, unwrap their RTX
+    transport_cc: bool = True  # estimate subscribers' downlinks from transport-cc feedback
     drain_timeout_s: float = Field(default=3600.0, ge=0)
     udp_port: int = Field(default=DEFAULT_UDP_PORT, ge=0, le=65535)
     udp_bind: str = "0.0.0.0"

@@ -11,6 +11,10 @@ no longer fit stop at once (`congested`), rather than at the new layer's keyfram
 as in LiveKit and mediasoup: a downgrade is immediate, an upgrade waits ``HOLD_MS`` after a
 downgrade, and a failed probe doubles that wait. Decisions only: time is passed in, nothing is
 sent.
+
+A send-side estimate (ours, from transport-cc feedback) is not capped by what we send: it probes
+the path itself. With one, an estimate below what we send is congestion whether or not it fell,
+and we never probe by upgrading.
 """
 
 from __future__ import annotations
@@ -103,8 +107,10 @@ class Allocator:
         now_ms: int,
         *,
         loss: float = 0.0,
+        send_side: bool = False,
     ) -> dict[str, int]:
-        """Target layer per video track id; `loss` is the fraction lost the subscriber reports."""
+        """Target layer per video track id; `loss` is the fraction lost the subscriber reports,
+        `send_side` whether the estimate is our send-side one (else the subscriber's REMB)."""
         layers = tuple(sorted((d.track_id, d.current) for d in demands))
         if layers != self._layers:
             self._layers, self._layers_since_ms = layers, now_ms
@@ -114,7 +120,9 @@ class Allocator:
             return {d.track_id: d.wanted for d in demands}
         falling = False
         if estimate_bps is not None:
-            if self._last_estimate is None:
+            if send_side:
+                falling = True
+            elif self._last_estimate is None:
                 falling = now_ms - self._layers_since_ms >= SETTLED_MS
             else:
                 falling = estimate_bps < self._last_estimate
@@ -137,7 +145,7 @@ class Allocator:
         self._judge_probe(targets, budget, now_ms)
         if any(targets[d.track_id] < d.current for d in demands if d.wanted >= d.current):
             self._last_down_ms = now_ms
-        elif not congested:
+        elif not congested and not send_side:
             self._maybe_probe(demands, targets, budget, now_ms)
         return targets
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from sfu.rtp.seqnum import unwrap16
 from sfu.rtp.twcc import REFERENCE_UNIT_US, TransportFeedback
-
-HISTORY = 1 << 14  # sent packets remembered: well within the 2**15 a 16-bit seq can tell apart
 
 # Inter-arrival groups (goog_cc InterArrival)
 GROUP_MS = 5
@@ -52,18 +51,21 @@ LOSS_DECREASE_MS = 300  # + RTT: at most one loss-based decrease per interval
 PROBE_INTERVAL_MS = 1_500  # while not overusing, probe 2x the estimate this often
 PROBE_DURATION_MS = 15
 PROBE_MIN_PACKETS = 5
+MAX_PROBE_PACKETS = 50
 PROBE_TIMEOUT_MS = 1_000
 FURTHER_PROBE = 0.7  # a probe that proved this much of its rate is followed by one at twice
 SATURATED = 0.9  # received under 0.9 x sent: the path is full, take 0.95 x received
 SATURATED_USE = 0.95
 
-_UNKNOWN, _LOST, _RECEIVED = 0, 1, 2
+UNKNOWN, LOST, RECEIVED = 0, 1, 2  # what feedback said of a packet (the log keeps it)
+# A logged packet: (extended transport seq, send ms, size in bytes, probe id or 0, verdict)
+Sent = tuple[int, int, int, int, int]
 NORMAL, OVERUSING, UNDERUSING = "normal", "overusing", "underusing"
 
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """Send ``bps`` for ``duration_ms`` now (padding or media), passing ``id`` to ``on_sent``."""
+    """Send ``bps`` for ``duration_ms`` now (padding or media), logged with ``id``."""
 
     id: int
     bps: int
@@ -77,11 +79,25 @@ class Estimate:
     probe: Probe | None = None
 
 
-class BandwidthEstimator:
-    """One per subscriber transport: ``on_sent`` for every packet stamped with a transport seq,
-    ``on_feedback`` for every transport-cc feedback it sends back."""
+class SentPackets(Protocol):
+    """What the transport logged of the packets it stamped (``sfu.webrtc.sendlog_py.SendLog``),
+    by 16-bit transport seq, while it holds them."""
 
-    def __init__(self, initial_bps: int, floor_bps: int, ceiling_bps: int) -> None:
+    @property
+    def next_seq(self) -> int: ...
+
+    def sent(self, seq: int) -> Sent | None: ...
+
+    def judge(self, seq: int, fate: int) -> None: ...
+
+
+class BandwidthEstimator:
+    """One per subscriber transport: ``on_feedback`` for every transport-cc feedback it sends
+    back, matched against what the transport logged as it stamped (``sent``)."""
+
+    def __init__(
+        self, sent: SentPackets, initial_bps: int, floor_bps: int, ceiling_bps: int
+    ) -> None:
         self.floor_bps, self.ceiling_bps = floor_bps, ceiling_bps
         self.bps = self.delay_bps = self.loss_bps = min(max(initial_bps, floor_bps), ceiling_bps)
         self.acked_bps: int | None = None
@@ -92,13 +108,8 @@ class BandwidthEstimator:
         self.feedback_duplicate = 0  # the same feedback count as the last accepted one
         self.feedback_out_of_order = 0  # a feedback count behind the last accepted one
         self.feedback_unknown = 0  # reports a seq never sent, or only seqs already forgotten
-        self.packets_forgotten = 0  # reported seqs older than HISTORY, skipped
-        self._seq = [-1] * HISTORY  # extended seq held by each slot
-        self._send_ms = [0] * HISTORY
-        self._size = [0] * HISTORY
-        self._probe_id = [0] * HISTORY
-        self._fate = bytearray(HISTORY)
-        self._highest = -1
+        self.packets_forgotten = 0  # reported seqs the log no longer holds, skipped
+        self.sent = sent  # the transport's log of what it stamped
         self._fb_count = -1
         self._reference = -1  # extended reference time of the last feedback, 64 ms units
         self._reference_raw = 0
@@ -120,17 +131,10 @@ class BandwidthEstimator:
         self._last_probe_ms = -(10**9)
         self._last_probe_bps = 0
 
-    def on_sent(self, seq: int, send_ms: int, size: int, probe_id: int = 0) -> None:
-        """A packet left with transport seq ``seq`` (16-bit or extended), ``size`` bytes."""
-        ext = unwrap16(self._highest, seq & 0xFFFF)
-        if ext <= self._highest:
-            return  # a seq is stamped once; an older one is a caller's bug, not a packet
-        slot = ext % HISTORY
-        self._seq[slot], self._send_ms[slot], self._size[slot] = ext, send_ms, size
-        self._probe_id[slot], self._fate[slot] = probe_id, _UNKNOWN
-        self._highest = ext
-        if self._probe is not None and probe_id == self._probe.id:
-            self._probe_sent += 1
+    def on_probe_sent(self, probe: Probe, packets: int) -> None:
+        """The sender sent ``packets`` of ``probe`` (logged with its id)."""
+        if self._probe is not None and probe.id == self._probe.id:
+            self._probe_sent += packets
 
     def on_feedback(self, feedback: TransportFeedback, now_ms: int) -> Estimate:
         """Take one feedback; the estimate after it (unchanged when the feedback is dropped)."""
@@ -142,23 +146,26 @@ class BandwidthEstimator:
             if step >= 0x80:
                 self.feedback_out_of_order += 1
                 return Estimate(self.bps, self.acked_bps)
-        base = unwrap16(self._highest, feedback.base_seq)
+        newest_sent = self.sent.next_seq - 1
+        base = unwrap16(newest_sent, feedback.base_seq)
         last = base + len(feedback.arrivals) - 1
-        known = [self._seq[(base + i) % HISTORY] == base + i for i in range(len(feedback.arrivals))]
-        if self._highest < 0 or last > self._highest or not any(known):
+        packets = [self.sent.sent((base + i) & 0xFFFF) for i in range(len(feedback.arrivals))]
+        known = [p is not None and p[0] == base + i for i, p in enumerate(packets)]
+        if newest_sent < 0 or last > newest_sent or not any(known):
             self.feedback_unknown += 1
             return Estimate(self.bps, self.acked_bps)
         self._fb_count = feedback.feedback_count
         self.packets_forgotten += known.count(False)
         reference_us = self._unwrap_reference(feedback.reference_time) * REFERENCE_UNIT_US
-        newest = -1
+        newest_send_ms = -1
         for i, arrival in enumerate(feedback.arrivals):
-            if known[i]:
-                self._on_packet((base + i) % HISTORY, arrival, reference_us)
+            packet = packets[i]
+            if known[i] and packet is not None:
+                self._on_packet((base + i) & 0xFFFF, packet, arrival, reference_us)
                 if arrival is not None:
-                    newest = (base + i) % HISTORY
-        if newest >= 0:  # an upper bound: the receiver may hold feedback up to its interval
-            self.rtt_ms = 0.9 * self.rtt_ms + 0.1 * max(0, now_ms - self._send_ms[newest])
+                    newest_send_ms = packet[1]
+        if newest_send_ms >= 0:  # an upper bound: the receiver may hold feedback up to its interval
+            self.rtt_ms = 0.9 * self.rtt_ms + 0.1 * max(0, now_ms - newest_send_ms)
         self.state = self._trend.state
         return self._update(now_ms)
 
@@ -171,21 +178,26 @@ class BandwidthEstimator:
         self._reference_raw = raw
         return self._reference
 
-    def _on_packet(self, slot: int, arrival: int | None, reference_us: int) -> None:
-        fate = self._fate[slot]
+    def _on_packet(
+        self,
+        seq: int,
+        packet: tuple[int, int, int, int, int],
+        arrival: int | None,
+        reference_us: int,
+    ) -> None:
+        _, send_ms, size, probe_id, fate = packet
         if arrival is None:
-            if fate == _UNKNOWN:
-                self._fate[slot] = _LOST
+            if fate == UNKNOWN:
+                self.sent.judge(seq, LOST)
                 self._loss_window[0] += 1
             return
-        if fate == _RECEIVED:
+        if fate == RECEIVED:
             return  # reported twice (feedback ranges may overlap)
-        if fate == _LOST and self._loss_window[0]:
+        if fate == LOST and self._loss_window[0]:
             self._loss_window[0] -= 1  # late, not lost
-        self._fate[slot] = _RECEIVED
+        self.sent.judge(seq, RECEIVED)
         self._loss_window[1] += 1
         arrival_ms = (reference_us + arrival) / 1000
-        send_ms, size = self._send_ms[slot], self._size[slot]
         delta = self._group.add(send_ms, arrival_ms, size)
         if delta is not None:
             self._trend.update(*delta)
@@ -193,7 +205,7 @@ class BandwidthEstimator:
         self._acked_bytes += size
         if self._first_arrival_ms is None:
             self._first_arrival_ms = arrival_ms
-        if self._probe is not None and self._probe_id[slot] == self._probe.id:
+        if self._probe is not None and probe_id == self._probe.id:
             self._probe_got.append((send_ms, arrival_ms, size))
 
     def _update(self, now_ms: int) -> Estimate:
@@ -286,6 +298,24 @@ class BandwidthEstimator:
         self._probe_started = self._last_probe_ms = now_ms
         self._probe_sent, self._last_probe_bps = 0, probe.bps
         return probe
+
+
+def probe_plan(probe: Probe, sizes: list[int]) -> list[tuple[float, int]]:
+    """How to send ``probe`` with recent packets sent again (``sizes`` in bytes, oldest first,
+    taken in turn): (ms from now, index) per packet, paced at the probe's rate, for its duration
+    and at least PROBE_MIN_PACKETS packets (fewer prove nothing), at most MAX_PROBE_PACKETS."""
+    plan: list[tuple[float, int]] = []
+    wanted, total, at = probe.bps * probe.duration_ms // 8_000, 0, 0.0
+    while (
+        sizes
+        and len(plan) < MAX_PROBE_PACKETS
+        and (len(plan) < PROBE_MIN_PACKETS or total < wanted)
+    ):
+        index = len(plan) % len(sizes)
+        plan.append((at, index))
+        total += sizes[index]
+        at += sizes[index] * 8_000 / probe.bps
+    return plan
 
 
 class _Groups:

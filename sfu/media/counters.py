@@ -71,6 +71,10 @@ class DropReason(enum.Enum):
     UNKNOWN_PAYLOAD_TYPE = "unknown_payload_type", 33
     # a packet the layer already has: a repair that came after all, a duplicate on the network
     DUPLICATE = "duplicate", 34
+    # transport-cc feedback (RTCP) not taken: a repeated or older feedback count; or about
+    # transport seqs we never sent (or no longer remember)
+    TRANSPORT_FEEDBACK_STALE = "transport_feedback_stale", 35
+    TRANSPORT_FEEDBACK_UNKNOWN = "transport_feedback_unknown", 36
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
     # since a drop is counted per packet.

@@ -17,6 +17,7 @@ class ExtensionIds:
     repaired_rid: int = 0
     abs_send_time: int = 0
     audio_level: int = 0
+    transport_cc: int = 0  # the transport-wide seq (subscribe side: we stamp, they give feedback)
 
 
 @dataclass(frozen=True, slots=True)

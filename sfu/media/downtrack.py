@@ -102,6 +102,7 @@ class DownTrack(Generic[S]):
             mid=line.mid.encode(),
             abs_send_time_id=ext.abs_send_time,
             audio_level_id=ext.audio_level,
+            transport_cc_id=ext.transport_cc,
             clock_rate=line.clock_rate,
             # Start below 2**15 so the subscriber's SRTP rollover counter is never ambiguous.
             first_seq=random.randint(1, 0x7FFF),
@@ -247,6 +248,19 @@ class DownTrack(Generic[S]):
             self._counters.drop(DropReason.NACK_OVER_LIMIT, over_limit)
         if rate_limited:
             self._counters.drop(DropReason.NACK_RATE_LIMITED, rate_limited)
+
+    def recent(self, count: int, now_ms: int) -> list[bytes]:
+        """Up to ``count`` of the packets sent last, rewritten again as they were sent, oldest
+        first: what a bandwidth probe sends (libwebrtc's payload padding resends recent packets
+        too; a receiver drops them as duplicates, after its transport-cc feedback counted them)."""
+        forwarder = self.forwarder
+        out: list[bytes] = []
+        for back in range(min(count, HISTORY_SIZE) - 1, -1, -1):
+            sent = forwarder.history.get((forwarder.last_seq - back) & 0xFFFF)
+            packet = None if sent is None else self.receiver.stored(sent[0], sent[1])
+            if sent is not None and packet is not None:
+                out.append(forwarder.rewrite(packet, *sent[2:], now_ms))
+        return out
 
     def request_keyframe(self, now_ms: int) -> None:
         """The subscriber asked (PLI/FIR): relay to the layer it is getting or waiting for."""

@@ -5,23 +5,65 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sfu.media.allocator import clamp_estimate
+from sfu.media.allocator import MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS, clamp_estimate
+from sfu.media.bandwidth_estimator import BandwidthEstimator, Probe, SentPackets
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
+from sfu.rtp.twcc import TransportFeedback
+
+# A send-side estimate this much above the one the allocation last saw is worth a new allocation
+# at once (falls always are); smaller rises wait for the next tick.
+REALLOCATE_RISE = 1.1
 
 
 class SubscriberFeedback:
-    """Implements ``MediaHandler`` for a subscribe connection: NACK, PLI/FIR, REMB, and the loss
-    its receiver reports give (Chrome's REMB can lag behind a path that suddenly narrows)."""
+    """Implements ``MediaHandler`` for a subscribe connection: NACK, PLI/FIR, the bandwidth
+    estimate, and the loss its receiver reports give (Chrome's REMB can lag behind a path that
+    suddenly narrows).
 
-    def __init__(self, counters: MediaCounters, on_change: Callable[[int], None]) -> None:
+    The estimate is our own send-side one from transport-cc feedback once the subscriber sends
+    any (``use_send_log``), else its REMB. ``on_probe`` is asked to send the probes the
+    estimator wants."""
+
+    def __init__(
+        self,
+        counters: MediaCounters,
+        on_change: Callable[[int], None],
+        on_probe: Callable[[Probe], None] = lambda _: None,
+        *,
+        initial_bps: int = 1_000_000,
+    ) -> None:
         self._counters = counters
         self._on_change = on_change
+        self._on_probe = on_probe
+        self._initial_bps = initial_bps
         self._by_ssrc: dict[int, DownTrack[Any]] = {}
-        self.estimate_bps: int | None = None
+        self._remb_bps: int | None = None
+        self._estimator: BandwidthEstimator | None = None
+        self._allocated_bps = 0  # the send-side estimate the last allocation we asked for saw
+        self.send_side = False  # the estimate is ours (transport-cc feedback arrived)
         self.loss = 0.0  # the highest fraction lost of our streams in the last receiver report
         self.round_trip_ms: int | None = None  # from the last report block that echoed our SR
+
+    @property
+    def estimate_bps(self) -> int | None:
+        """What the subscriber's downlink carries, as far as we know (None: nothing yet)."""
+        if self.send_side and self._estimator is not None:
+            return self._estimator.bps
+        return self._remb_bps
+
+    @property
+    def estimator(self) -> BandwidthEstimator | None:
+        return self._estimator
+
+    def use_send_log(self, sent: SentPackets) -> None:
+        """Our RTP is stamped with transport-wide seqs into ``sent``: estimate from the
+        subscriber's feedback on them."""
+        if self._estimator is None:
+            self._estimator = BandwidthEstimator(
+                sent, self._initial_bps, MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS
+            )
 
     def add(self, downtrack: DownTrack[Any]) -> None:
         self._by_ssrc[downtrack.ssrc] = downtrack
@@ -49,6 +91,8 @@ class SubscriberFeedback:
                     self._keyframe(ssrc, now_ms)
             elif isinstance(packet, Remb):
                 self._remb(packet.bitrate, now_ms)
+            elif isinstance(packet, TransportFeedback):
+                self._transport_feedback(packet, now_ms)
             elif isinstance(packet, ReceiverReport):
                 self._report(packet, now_ms)
         for ssrc, fcis in nacks.items():  # one answer per stream: the cap holds per compound
@@ -60,9 +104,32 @@ class SubscriberFeedback:
         estimate = clamp_estimate(bitrate)
         if estimate != bitrate:
             self._counters.clamped_estimates += 1
-        previous, self.estimate_bps = self.estimate_bps, estimate
-        if previous is None or estimate < previous:
+        previous, self._remb_bps = self._remb_bps, estimate
+        if not self.send_side and (previous is None or estimate < previous):
             self._on_change(now_ms)  # react now, not at the next tick
+
+    def _transport_feedback(self, feedback: TransportFeedback, now_ms: int) -> None:
+        estimator = self._estimator
+        if estimator is None:  # feedback on seqs we never stamped
+            self._counters.drop(DropReason.TRANSPORT_FEEDBACK_UNKNOWN)
+            return
+        stale = estimator.feedback_duplicate + estimator.feedback_out_of_order
+        unknown = estimator.feedback_unknown
+        estimate = estimator.on_feedback(feedback, now_ms)
+        if estimator.feedback_duplicate + estimator.feedback_out_of_order > stale:
+            self._counters.drop(DropReason.TRANSPORT_FEEDBACK_STALE)
+            return
+        if estimator.feedback_unknown > unknown:
+            self._counters.drop(DropReason.TRANSPORT_FEEDBACK_UNKNOWN)
+            return
+        self.send_side = True
+        if estimate.probe is not None:
+            self._on_probe(estimate.probe)
+        if estimate.bps < self._allocated_bps or estimate.bps > REALLOCATE_RISE * (
+            self._allocated_bps
+        ):
+            self._allocated_bps = estimate.bps
+            self._on_change(now_ms)
 
     def _report(self, report: ReceiverReport, now_ms: int) -> None:
         ours = [b for b in report.reports if b.ssrc in self._by_ssrc]

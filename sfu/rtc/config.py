@@ -19,3 +19,4 @@ class MediaConfig:
     certificate: NodeCertificate  # DTLS, for every peer connection of the node
     mux: UdpMux | None = None  # the node's ICE-lite port (SFU_UDP_PORT), else aioice's ports
     uplink_repair: bool = True  # NACK publishers' lost packets, unwrap their RTX
+    transport_cc: bool = True  # estimate subscribers' downlinks from transport-cc feedback

@@ -4,11 +4,13 @@ wishes (tile size, quality) and its bandwidth estimate."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 from sfu.media.allocator import Allocator, Demand
+from sfu.media.bandwidth_estimator import Probe, probe_plan
 from sfu.media.clock import monotonic_ms
 from sfu.media.description import Kind
 from sfu.media.downtrack import DownTrack
@@ -17,7 +19,25 @@ from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER, wanted_layer
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.negotiation import Negotiation, NegotiationError
+from sfu.webrtc.kernels import SendLog
 from sfu.webrtc.peer import SubscribePeer
+
+# A probe resends (in turn) up to this many of the packets a video sent last
+PROBE_SOURCE_PACKETS = 10
+# How far a reported downlink estimate moves before the client is told again, and how often at
+# most (the client shows it; a test follows it).
+DOWNLINK_CHANGE = 0.1
+DOWNLINK_EVERY_MS = 250
+
+
+def downlink_due(last: tuple[int, int] | None, bps: int, now_ms: int) -> bool:
+    """Whether to tell the client its estimate ``bps`` now, ``last`` = (bps, ms) told before."""
+    if last is None:
+        return True
+    told_bps, told_ms = last
+    return now_ms - told_ms >= DOWNLINK_EVERY_MS and abs(bps - told_bps) > DOWNLINK_CHANGE * (
+        told_bps
+    )
 
 
 class Subscribable(Protocol):
@@ -47,17 +67,32 @@ class Subscriber(Generic[T]):
         on_offer: Callable[[str, dict[str, T]], None],
         on_layer: Callable[[str, str | None], None],
         on_state: Callable[[str], None],
+        on_downlink: Callable[[int, bool], None] = lambda bps, send_side: None,
     ) -> None:
         """`on_offer(sdp, mid → track)`: an offer to send (answer with `apply_answer`);
         `on_layer(track_id, rid)`: the layer of a video now sent (None: paused);
-        `on_state(state)`: the peer connection's state changed."""
+        `on_state(state)`: the peer connection's state changed;
+        `on_downlink(bps, send_side)`: the estimate of the client's downlink moved (send_side:
+        ours from transport-cc, else its REMB)."""
         self._config = config
         self._on_offer = on_offer
         self._on_layer = on_layer
-        self._feedback = SubscriberFeedback(config.counters, self.allocate)
-        self._peer = SubscribePeer(
-            self._feedback, config.counters, certificate=config.certificate, mux=config.mux
+        self._on_downlink = on_downlink
+        self._downlink_told: tuple[int, int] | None = None
+        self._feedback = SubscriberFeedback(
+            config.counters,
+            self.allocate,
+            self._probe,
+            initial_bps=config.start_bitrate_kbps * 1000 or 1_000_000,
         )
+        self._peer = SubscribePeer(
+            self._feedback,
+            config.counters,
+            certificate=config.certificate,
+            mux=config.mux,
+            transport_cc=config.transport_cc,
+        )
+        self._send_log: SendLog | None = None
         self._peer.on_state(on_state)
         self._negotiation = Negotiation(config.answer_timeout_s)
         self._allocator = Allocator()
@@ -94,6 +129,10 @@ class Subscriber(Generic[T]):
         lines = await self._peer.apply_answer(answer)
         sink = self._peer.sink
         assert sink is not None  # a negotiated peer always has its transport
+        stamped = sorted({line.extensions.transport_cc for line in lines.values()} - {0})
+        if stamped and self._send_log is None:
+            self._send_log = self._peer.send_log(stamped[0])
+            self._feedback.use_send_log(self._send_log)
         for track_id, line in lines.items():
             track = self._subscribed.get(track_id)
             existing = self.downtracks.get(track_id)
@@ -168,13 +207,46 @@ class Subscriber(Generic[T]):
                 Demand(track_id, wanted, tuple(receiver.layer_bps), downtrack.allocated, priority)
             )
         feedback = self._feedback
+        estimate = feedback.estimate_bps
         targets = self._allocator.allocate(
-            demands, feedback.estimate_bps, audio, now_ms, loss=feedback.loss
+            demands, estimate, audio, now_ms, loss=feedback.loss, send_side=feedback.send_side
         )
+        if estimate is not None and downlink_due(self._downlink_told, estimate, now_ms):
+            self._downlink_told = (estimate, now_ms)
+            self._on_downlink(estimate, feedback.send_side)
         for track_id, layer in targets.items():
             self.downtracks[track_id].set_target(layer, now_ms, congested=self._allocator.congested)
         for downtrack in self.downtracks.values():
             downtrack.receiver.refresh_needed(now_ms)
+
+    def _probe(self, probe: Probe) -> None:
+        """Send the probe the estimator asks for: the video sent last, sent again at the
+        probe's rate (paced by the event loop), logged with the probe's id."""
+        sink, log = self._peer.sink, self._send_log
+        videos = [
+            d
+            for d in self.downtracks.values()
+            if d.receiver.is_video and d.forwarder.current != NO_LAYER
+        ]
+        if sink is None or log is None or not videos:
+            return  # nothing to probe with: the estimate grows by AIMD alone
+        source = max(videos, key=lambda d: d.forwarder.current)
+        packets = source.recent(PROBE_SOURCE_PACKETS, monotonic_ms())
+        loop = asyncio.get_running_loop()
+        for delay_ms, index in probe_plan(probe, [len(p) for p in packets]):
+            loop.call_later(delay_ms / 1000, self._send_probe, probe, packets[index])
+
+    def _send_probe(self, probe: Probe, packet: bytes) -> None:
+        sink, log, estimator = self._peer.sink, self._send_log, self._feedback.estimator
+        if self._closed or sink is None or log is None or estimator is None:
+            return
+        log.probe = probe.id
+        try:
+            sent = sink.send_rtp(packet)
+        finally:
+            log.probe = 0
+        if sent:
+            estimator.on_probe_sent(probe, 1)
 
     @property
     def round_trip_ms(self) -> int | None:

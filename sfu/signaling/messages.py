@@ -212,6 +212,14 @@ class SubscriptionLayer(_Message):
     layer: str | None
 
 
+class Downlink(_Message):
+    """What the node estimates your downlink carries (it picks your layers by it)."""
+
+    type: Literal["downlink"] = "downlink"
+    bps: int
+    source: Literal["transport-cc", "remb"]
+
+
 class Error(_Message):
     type: Literal["error"] = "error"
     code: ErrorCode
@@ -234,6 +242,7 @@ ServerMessage = (
     | TrackMuted
     | PublisherLayers
     | SubscriptionLayer
+    | Downlink
     | Error
     | Pong
 )

@@ -18,6 +18,7 @@ from sfu.rtc.publisher import Publisher
 from sfu.rtc.subscriber import Subscriber
 from sfu.signaling import close_codes
 from sfu.signaling.messages import (
+    Downlink,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -67,7 +68,11 @@ class Participant:
         self._closing = False
         self.publisher = Publisher(config, on_layers=self._send_layers, on_state=self._media_state)
         self.subscriber: Subscriber[Track] = Subscriber(
-            config, on_offer=self._send_offer, on_layer=self._send_layer, on_state=self._media_state
+            config,
+            on_offer=self._send_offer,
+            on_layer=self._send_layer,
+            on_state=self._media_state,
+            on_downlink=self._send_downlink,
         )
 
     async def publish(self, offer: str) -> None:
@@ -155,6 +160,9 @@ class Participant:
 
     def _send_layer(self, track_id: str, rid: str | None) -> None:
         self.send(SubscriptionLayer(track_id=track_id, layer=rid))
+
+    def _send_downlink(self, bps: int, send_side: bool) -> None:
+        self.send(Downlink(bps=bps, source="transport-cc" if send_side else "remb"))
 
     def _media_state(self, state: str) -> None:
         if state in ("failed", "closed") and not self._closing:

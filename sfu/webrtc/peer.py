@@ -28,13 +28,15 @@ from sfu.media.transport import MediaHandler, MediaSink
 from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.connection import NodePeerConnection
 from sfu.webrtc.icelite import LiteIceTransport, LitePeerConnection, prefer_dtls_server
-from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
+from sfu.webrtc.kernels import SendLog
+from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast, without_transport_cc
 from sfu.webrtc.stack import (
     ABS_SEND_TIME_URI,
     AUDIO_LEVEL_URI,
     MID_URI,
     REPAIRED_RID_URI,
     RID_URI,
+    TRANSPORT_CC_URI,
 )
 from sfu.webrtc.tap import DtlsTap
 from sfu.webrtc.udpmux import UdpMux
@@ -61,6 +63,7 @@ def _forwardable_codecs(
     main = [c for c in codecs if c.mimeType.lower() == FORWARDABLE[kind]][:1]
     if not main:
         raise SdpError(f"no {FORWARDABLE[kind]} codec offered for {kind}")
+    main[0].rtcpFeedback = [fb for fb in main[0].rtcpFeedback if fb.type != "transport-cc"]
     rtx = [
         c
         for c in codecs
@@ -90,6 +93,7 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
             repaired_rid=ids.get(REPAIRED_RID_URI, 0),
             abs_send_time=ids.get(ABS_SEND_TIME_URI, 0),
             audio_level=ids.get(AUDIO_LEVEL_URI, 0),
+            transport_cc=ids.get(TRANSPORT_CC_URI, 0),
         ),
         rids=rids,
         ssrc=ssrc,
@@ -192,6 +196,9 @@ class PublishPeer(_Peer):
         ]
         for t in self._pc.getTransceivers():
             t._codecs = _forwardable_codecs(t._codecs, t.kind)
+            # We estimate downlinks only: a publisher that negotiated transport-cc would wait for
+            # our feedback and let its own estimator starve without it (REMB drives it instead).
+            t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
         simulcast = offered_simulcast(offer)
         if self._lite:
             prefer_dtls_server(self._pc)
@@ -228,10 +235,15 @@ class SubscribePeer(_Peer):
         *,
         certificate: NodeCertificate,
         mux: UdpMux | None = None,
+        transport_cc: bool = True,
     ) -> None:
+        """``transport_cc``: offer the transport-wide seq and its feedback (else the client's
+        REMB is all we learn of its downlink)."""
         super().__init__(handler, counters, certificate=certificate, mux=mux)
+        self._transport_cc = transport_cc
         self._by_track: dict[str, RTCRtpTransceiver] = {}
         self._offered: set[str] = set()
+        self._send_log: SendLog | None = None
 
     def add_track(self, track_id: str, stream_id: str, kind: Kind) -> None:
         free = next(
@@ -286,7 +298,17 @@ class SubscribePeer(_Peer):
             if self._by_track.get(track_id) is t and t.mid is not None
         }
         self._offered = set(mids)
-        return self._pc.localDescription.sdp, mids
+        sdp = self._pc.localDescription.sdp
+        return (sdp if self._transport_cc else without_transport_cc(sdp)), mids
+
+    def send_log(self, extension_id: int) -> SendLog:
+        """The log of the transport-wide seqs this connection's RTP is stamped with, from now on
+        (the client answered with transport-cc under ``extension_id``); created once."""
+        if self._send_log is None:
+            assert self._tap is not None  # a negotiated peer always has its transport
+            self._send_log = SendLog(extension_id)
+            self._tap.set_send_log(self._send_log)
+        return self._send_log
 
     async def apply_answer(self, answer: str) -> dict[str, MediaLine]:
         """Apply the client's answer; return what each track of that offer is sent with."""

@@ -80,3 +80,17 @@ def _add_start_bitrate(section: list[str], start_kbps: int) -> None:
                 break
         else:
             section.append(f"a=fmtp:{pt} {param}")
+
+
+def without_transport_cc(sdp: str) -> str:
+    """``sdp`` without the transport-wide seq extension and transport-cc feedback, so the client
+    sends REMB instead (the node's setting SFU_TRANSPORT_CC=false)."""
+    sections = split_sections(sdp)
+    for section in sections:
+        section[:] = [
+            line
+            for line in section
+            if not (line.startswith("a=extmap:") and "transport-wide-cc" in line)
+            and not (line.startswith("a=rtcp-fb:") and line.endswith(" transport-cc"))
+        ]
+    return join_sections(sections)

@@ -12,16 +12,12 @@ Compiled, stamping costs the datapath a few C stores per packet and no Python.
 
 from __future__ import annotations
 
+from sfu.media.bandwidth_estimator import UNKNOWN, Sent
 from sfu.rtp.rtp_py import TRANSPORT_SEQ_AT
 
 # Packets remembered: seconds of a subscriber's traffic, where feedback comes within ~100 ms.
 # A power of two dividing 2**16, so a 16-bit seq names its slot.
 LOG_SIZE = 2048
-# What feedback said of a packet
-UNKNOWN, LOST, RECEIVED = 0, 1, 2
-
-# (extended seq, send ms, size in bytes, probe id or 0, verdict)
-Sent = tuple[int, int, int, int, int]
 
 
 class SendLog:

@@ -26,7 +26,7 @@ from sfu.media.transport import MediaHandler
 from sfu.rtp.demux_py import DTLS, RTCP, RTP
 from sfu.rtp.kernels import classify
 from sfu.webrtc.icelite import LiteIceTransport
-from sfu.webrtc.kernels import Peer
+from sfu.webrtc.kernels import Peer, SendLog
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class DtlsTap:
         self._lite: LiteIceTransport | None = None
         self._media: Peer | None = None
         self._connection: Any = None
+        self._send_log: SendLog | None = None
         self.send_rtp: Callable[[bytes], bool] = self._send_rtp
         if isinstance(transport, LiteIceTransport):
             self._lite = transport
@@ -69,7 +70,16 @@ class DtlsTap:
             return self._lite.ready
         return 1 in self._connection._nominated
 
+    def set_send_log(self, log: SendLog) -> None:
+        """Stamp the RTP we send with transport-wide seqs into ``log`` (transport-cc)."""
+        if self._media is not None:
+            self._media.set_send_log(log)
+        else:
+            self._send_log = log
+
     def _send_rtp(self, data: bytes) -> bool:
+        if self._send_log is not None and self.connected:
+            data = self._send_log.stamp(data, monotonic_ms())
         return self._send(data, rtcp=False)
 
     def send_rtcp(self, data: bytes) -> bool:

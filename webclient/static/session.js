@@ -45,9 +45,11 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {{rid: string | null, active: boolean, frameWidth: number, frameHeight: number,
  *   framesEncoded: number, bytesSent: number, qualityLimitationReason: string}} VideoOutStats
  * @typedef {{localPort: number, remotePort: number}} CandidatePorts
+ * @typedef {{bps: number, source: 'transport-cc' | 'remb', at: number}} DownlinkEstimate the
+ *   node's last `downlink` message, received at `at` (performance.now())
  * @typedef {{remotes: Record<string, {video: VideoInStats | null, audio: AudioInStats | null}>,
  *   publish: {outbound: VideoOutStats[], audioPacketsSent: number},
- *   subscribe: CandidatePorts | null}} SessionStats
+ *   subscribe: CandidatePorts | null, downlink: DownlinkEstimate | null}} SessionStats
  *   (`subscribe`: the ports of the subscribe connection's selected candidate pair; the remote
  *   one is the node's UDP port for everything it sends us)
  */
@@ -83,6 +85,8 @@ export class Session {
   #gone = new Set();
   /** @type {Map<string, ForwardedLayer>} what the node forwards of each received video */
   #layers = new Map();
+  /** @type {DownlinkEstimate | null} */
+  #downlink = null;
   /** @type {Map<string, number[]>} the last `video_size` sent, by track id */
   #sizes = new Map();
   /** @type {Map<'publish' | 'subscribe', number>} ICE restarts in flight: their deadline timers */
@@ -197,7 +201,7 @@ export class Session {
       }
     }
     const subscribe = this.#subscribePc && await candidatePorts(this.#subscribePc);
-    return {remotes, publish: await this.#publishStats(), subscribe};
+    return {remotes, publish: await this.#publishStats(), subscribe, downlink: this.#downlink};
   }
 
   // --- incoming frames -------------------------------------------------------------------------
@@ -221,6 +225,9 @@ export class Session {
       case 'subscription_layer':
         this.#layers.set(msg.track_id, {rid: msg.layer, at: performance.now()});
         return this.#events.layerChanged(msg.track_id, msg.layer);
+      case 'downlink':
+        this.#downlink = {bps: msg.bps, source: msg.source, at: performance.now()};
+        return;
       case 'error': return this.#events.error(msg);
     }
   }

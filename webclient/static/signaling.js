@@ -23,10 +23,11 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'error', code: string, message: string, ref: string | null}} ErrorFrame
  * @typedef {{type: 'publisher_layers', track_id: string, active: string[]}} PublisherLayers
  * @typedef {{type: 'subscription_layer', track_id: string, layer: string | null}} SubscriptionLayer
+ * @typedef {{type: 'downlink', bps: number, source: 'transport-cc' | 'remb'}} Downlink
  * @typedef {{type: 'pong', ts: number}} Pong
  * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
- *   | TrackPublished | TrackMuted | PublisherLayers | SubscriptionLayer | ErrorFrame | Pong
- * } ServerMessage
+ *   | TrackPublished | TrackMuted | PublisherLayers | SubscriptionLayer | Downlink | ErrorFrame
+ *   | Pong} ServerMessage
  * @typedef {'auto' | 'low' | 'medium' | 'high'} Quality
  *
  * @typedef {{type: 'publish_offer', sdp: string}

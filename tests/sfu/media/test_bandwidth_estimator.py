@@ -15,11 +15,13 @@ from sfu.media.bandwidth_estimator import (
     BETA,
     INCREASE_PER_S,
     PROBE_MIN_PACKETS,
+    RECEIVED,
     BandwidthEstimator,
     Probe,
 )
 from sfu.rtp.rtcp import build_transport_feedback, parse_compound
 from sfu.rtp.twcc import TransportFeedback
+from sfu.webrtc.sendlog_py import LOG_SIZE, SendLog
 
 MEDIA_PACKET = 1_200
 ONE_WAY_MS = 20
@@ -44,6 +46,14 @@ class Run:
         return [bps for t, bps in self.estimates if start_ms <= t < end_ms]
 
 
+def new_estimator(initial_bps: int, first_seq: int = 65_000) -> BandwidthEstimator:
+    """An estimator on a fresh send log whose seqs start at ``first_seq`` (65,000: they wrap
+    early, so the estimator must unwrap 16-bit seqs)."""
+    log = SendLog(5)
+    log.next_seq = first_seq
+    return BandwidthEstimator(log, initial_bps, FLOOR, CEILING)
+
+
 def simulate(
     capacity_at: Callable[[int], int],
     duration_ms: int,
@@ -57,7 +67,9 @@ def simulate(
 ) -> Run:
     rng = random.Random(seed)
     run = Run()
-    seq = 65_000  # wraps early: the estimator unwraps 16-bit seqs
+    log = estimator.sent
+    assert isinstance(log, SendLog)
+    seq = log.next_seq
     budget = 0.0
     link_free = 0.0
     in_flight: list[tuple[float, int]] = []  # (arrival ms, extended seq), arrival order
@@ -84,14 +96,16 @@ def simulate(
         budget = min(budget + rate / 8_000, 2.0 * size)
         while budget >= size:
             budget -= size
-            estimator.on_sent(seq & 0xFFFF, now, size, probe.id if probe and probing_now else 0)
+            log.probe = probe.id if probe and probing_now else 0
+            seq = log.record(size, now)
+            if probe is not None and probing_now:
+                estimator.on_probe_sent(probe, 1)
             if rng.random() >= loss:
                 start = max(float(now), link_free)
                 if start - now <= QUEUE_LIMIT_MS:
                     link_free = start + size * 8_000 / capacity_at(now)
                     in_flight.append((link_free + ONE_WAY_MS, seq))
                     run.queue_ms.append(link_free - now)
-            seq += 1
         while in_flight and in_flight[0][0] <= now:
             arrival, arrived_seq = in_flight.pop(0)
             arrived[arrived_seq] = int(arrival * 1000) + clock_offset_us
@@ -124,7 +138,7 @@ def test_follows_a_cap_within_2_s_and_its_release_within_3_s(feedback_ms: int) -
     run = simulate(
         _cap(high, low, 15_000, 30_000),
         45_000,
-        estimator=BandwidthEstimator(1_000_000, FLOOR, CEILING),
+        estimator=new_estimator(1_000_000),
         feedback_ms=feedback_ms,
     )
     assert max(run.during(10_000, 15_000)) <= 1.1 * high
@@ -141,14 +155,14 @@ def test_follows_a_cap_within_2_s_and_its_release_within_3_s(feedback_ms: int) -
 
 def test_without_probes_it_grows_8_percent_per_second() -> None:
     """Far from any known capacity (no overuse yet), AIMD's increase is multiplicative."""
-    estimator = BandwidthEstimator(500_000, FLOOR, CEILING)
+    estimator = new_estimator(500_000)
     run = simulate(lambda now: 100_000_000, 6_000, estimator=estimator, probing=False)
     start, end = run.during(1_000, 1_100)[0], run.during(5_000, 5_100)[0]
     assert INCREASE_PER_S**4 * 0.93 <= end / start <= INCREASE_PER_S**4 * 1.07
 
 
 def test_a_queue_building_cuts_the_estimate_to_085_of_what_arrived() -> None:
-    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    estimator = new_estimator(1_000_000)
     run = simulate(lambda now: 600_000, 3_000, estimator=estimator, probing=False)
     drops = [bps for (_, before), (_, bps) in itertools.pairwise(run.estimates) if bps < before]
     assert any(0.95 * BETA * 600_000 <= bps <= 1.05 * BETA * 600_000 for bps in drops)
@@ -159,7 +173,7 @@ def test_a_queue_building_cuts_the_estimate_to_085_of_what_arrived() -> None:
 def test_5_percent_random_loss_does_not_cut_the_estimate() -> None:
     """Between 2 % and 10 % the loss rule holds; an uncongested link never signals overuse. A
     50-packet window sometimes counts over 10 % by chance: a cut of ~6 %, not a collapse."""
-    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    estimator = new_estimator(1_000_000)
     run = simulate(lambda now: 50_000_000, 20_000, estimator=estimator, loss=0.05, seed=7)
     assert 0.02 < estimator.loss < 0.10
     assert min(bps for _, bps in run.estimates) >= 0.9 * 1_000_000
@@ -168,7 +182,7 @@ def test_5_percent_random_loss_does_not_cut_the_estimate() -> None:
 
 
 def test_20_percent_random_loss_cuts_by_half_the_loss() -> None:
-    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
+    estimator = new_estimator(1_000_000)
     run = simulate(lambda now: 50_000_000, 10_000, estimator=estimator, loss=0.2, seed=7)
     assert estimator.loss > 0.10
     assert run.estimates[-1][1] <= 0.5 * 1_000_000
@@ -182,7 +196,7 @@ def test_the_receivers_reference_time_may_wrap() -> None:
         simulate(
             _cap(2_500_000, 500_000, 3_000, 6_000),
             8_000,
-            estimator=BandwidthEstimator(1_000_000, FLOOR, CEILING),
+            estimator=new_estimator(1_000_000),
             clock_offset_us=offset,
         )
         for offset in (0, wrap_us - 78 * 64_000)  # wraps ~5 s in, mid-cap
@@ -195,9 +209,10 @@ def _feedback(base: int, count: int, arrivals: tuple[int | None, ...]) -> Transp
 
 
 def test_duplicate_out_of_order_and_unknown_feedback_is_dropped_and_counted() -> None:
-    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
-    for seq in range(100):
-        estimator.on_sent(seq, seq, 1_000)
+    log = SendLog(5)
+    estimator = BandwidthEstimator(log, 1_000_000, FLOOR, CEILING)
+    for ms in range(100):
+        log.record(1_000, ms)
     first = estimator.on_feedback(_feedback(0, 5, tuple(range(0, 50_000, 1_000))), 100)
     assert (first.bps, first.acked_bps) == (estimator.bps, None)
     estimator.on_feedback(_feedback(0, 5, tuple(range(0, 50_000, 1_000))), 110)
@@ -213,11 +228,14 @@ def test_duplicate_out_of_order_and_unknown_feedback_is_dropped_and_counted() ->
     assert estimator.feedback_unknown == 2
 
 
-def test_seqs_older_than_the_history_are_skipped_and_counted() -> None:
-    estimator = BandwidthEstimator(1_000_000, FLOOR, CEILING)
-    for seq in range(20_000):  # more than HISTORY
-        estimator.on_sent(seq, seq // 10, 1_000)
+def test_seqs_the_log_no_longer_holds_are_skipped_and_counted() -> None:
+    log = SendLog(5)
+    estimator = BandwidthEstimator(log, 1_000_000, FLOOR, CEILING)
+    for seq in range(3 * LOG_SIZE):
+        log.record(1_000, seq // 10)
     estimator.on_feedback(_feedback(0, 0, (1_000,)), 2_000)
     assert estimator.feedback_unknown == 1  # everything it reports is forgotten
-    estimator.on_feedback(_feedback(19_998 - 16_384, 1, (1_000, 2_000, 3_000)), 2_000)
-    assert estimator.packets_forgotten == 2  # 3,614 and 3,615 forgotten, 3,616 still held
+    held = 2 * LOG_SIZE  # the oldest the log still holds
+    estimator.on_feedback(_feedback(held - 2, 1, (1_000, 2_000, 3_000)), 2_000)
+    assert estimator.packets_forgotten == 2  # the two before it
+    assert log.sent(held) is not None and log.sent(held)[4] == RECEIVED

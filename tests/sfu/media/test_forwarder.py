@@ -105,6 +105,8 @@ def new(module: Any, target: int = 0, **kw: Any) -> Any:
         "first_ts": FIRST_TS,
         "target": target,
         "send_rtp": lambda _: True,
+        "history_size": 512,
+        "transport_cc_id": 0,
     } | kw
     return module.Forwarder(**args)
 
@@ -260,12 +262,23 @@ def test_audio_level_and_no_vp8(kernels: Kernels) -> None:
     assert out.endswith(b"opus")
 
 
+def test_a_transport_cc_line_leaves_the_slot_first(kernels: Kernels) -> None:
+    forwarder = new(kernels.forwarder, transport_cc_id=4)
+    assert KEY0.forward(forwarder, 0) == SWITCH
+    KEY0.switch(forwarder, 0)
+    out = KEY0.forward(forwarder, 0)
+    assert isinstance(out, bytes)
+    assert out[12:19] == b"\xbe\xde\x00\x03\x41\x00\x00"
+    assert rtp_py.parse_rtp(out, 1, 0, 0, 0)[7] == b"v"
+
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
         ({"mid_id": 15}, "rtp extension id out of range"),
         ({"abs_send_time_id": 15}, "rtp extension id out of range"),
         ({"audio_level_id": 15}, "rtp extension id out of range"),
+        ({"transport_cc_id": 15}, "rtp extension id out of range"),
         ({"mid": b"x" * 17}, "rtp mid too long"),
     ],
 )
