@@ -29,6 +29,7 @@ cdef class Forwarder:
         long long _seq_offset
         long long _start
         long long _last_ms
+        bint _frame_ended        # the last packet numbered had the marker bit
         int _clock_rate
         int _pid_offset          # Vp8Munger
         int _tl0_offset

@@ -42,6 +42,7 @@ cdef class Forwarder:
         self.target, self.current = target, NONE
         self.last_seq, self.last_ts, self.ts_offset = first_seq - 1, first_ts, 0
         self._seq_offset, self._start, self._last_ms = 0, NONE, NONE
+        self._frame_ended = False
         self._clock_rate = clock_rate
         self._pid_offset, self._tl0_offset, self._last_pid, self._last_tl0 = 0, 0, NONE, NONE
         self._mid = mid
@@ -63,10 +64,13 @@ cdef class Forwarder:
         """forward(), for C callers (cython_ext.fanout)."""
         cdef int decision = self._decide(packet.layer, packet.keyframe)
         cdef Header* h = &self._header
+        cdef long long last_seq = self.last_seq
         if decision != FORWARD:
             return decision
         if not self._translate(packet.ext_seq, packet.timestamp, now_ms):
             return DROP_TOO_OLD
+        if self.last_seq != last_seq:
+            self._frame_ended = packet.marker
         self._translate_vp8(packet.picture_id, packet.tl0picidx)
         out = self._rewrite(packet, now_ms)
         self.history._put(
@@ -107,6 +111,23 @@ cdef class Forwarder:
             <const uint8_t*>PyBytes_AS_STRING(packet.data), PyBytes_GET_SIZE(packet.data),
             packet.payload_offset, &self._header,
         )
+
+    def pad(self, int size, long long now_ms):
+        """A padding-only packet numbered after the last one sent, or None: see forwarder_py."""
+        cdef Header h = self._header
+        if not 1 <= size <= 255:
+            raise ValueError("padding size out of range")
+        if not self._frame_ended or self.current == NONE:
+            return None
+        # Munger.pad
+        self._start = self.last_seq - self._seq_offset + 1
+        self._seq_offset += 1
+        self.last_seq += 1
+        h.seq, h.timestamp, h.marker = <uint16_t>self.last_seq, <uint32_t>self.last_ts, False
+        h.abs_send_time = ((now_ms << 18) // 1000) & 0xFFFFFF  # abs_send_time()
+        h.audio_level = h.picture_id = h.tl0picidx = NONE
+        padding = b"\xa0" + bytes(11 + size - 1) + bytes([size])  # P bit, no payload
+        return rewrite(<const uint8_t*>PyBytes_AS_STRING(padding), len(padding), 12, &h)
 
     def switch(
         self, long long ext_seq, long long timestamp, long long picture_id, long long tl0picidx,

@@ -45,15 +45,6 @@ cdef class PacketHistory:
         """Sent ``seq`` (16-bit): the stored packet (layer, ext_seq) with this numbering."""
         self._put(seq, layer, ext_seq, timestamp, picture_id, tl0picidx)
 
-    def get(self, long long seq):
-        """What was sent as ``seq`` (16-bit), if the history still holds it: see history_py."""
-        cdef Sent* sent = &self._slots[seq & self._mask]
-        if sent.seq < 0 or sent.seq != (seq & 0xFFFF):
-            return None
-        return (
-            sent.layer, sent.ext_seq, sent.seq, sent.timestamp, sent.picture_id, sent.tl0picidx
-        )
-
     def forget_before(self, long long seq):
         """Packets sent before ``seq`` (16-bit) are no longer worth resending."""
         self._valid_from = seq

@@ -99,6 +99,9 @@ class BandwidthEstimator:
         self, sent: SentPackets, initial_bps: int, floor_bps: int, ceiling_bps: int
     ) -> None:
         self.floor_bps, self.ceiling_bps = floor_bps, ceiling_bps
+        # No probe looks above this: what the sender could use (libwebrtc probes up to the
+        # allocated maximum); the estimate itself may still grow past it.
+        self.probe_limit_bps = ceiling_bps
         self.bps = self.delay_bps = self.loss_bps = min(max(initial_bps, floor_bps), ceiling_bps)
         self.acked_bps: int | None = None
         self.state = NORMAL
@@ -287,35 +290,27 @@ class BandwidthEstimator:
             self._probe is not None
             or self.state == OVERUSING
             or self.loss >= LOSS_LOW  # the loss rule holds or cuts: no reason to look higher
-            or self.bps >= self.ceiling_bps
+            or self.bps >= min(self.ceiling_bps, self.probe_limit_bps)
         ):
             return None
         further = probed is not None and probed >= FURTHER_PROBE * self._last_probe_bps
         if not further and now_ms - self._last_probe_ms < PROBE_INTERVAL_MS:
             return None
-        probe = Probe(self._next_probe_id, min(2 * self.bps, self.ceiling_bps), PROBE_DURATION_MS)
+        limit = min(self.ceiling_bps, self.probe_limit_bps)
+        probe = Probe(self._next_probe_id, min(2 * self.bps, limit), PROBE_DURATION_MS)
         self._probe, self._next_probe_id = probe, probe.id + 1
         self._probe_started = self._last_probe_ms = now_ms
         self._probe_sent, self._last_probe_bps = 0, probe.bps
         return probe
 
 
-def probe_plan(probe: Probe, sizes: list[int]) -> list[tuple[float, int]]:
-    """How to send ``probe`` with recent packets sent again (``sizes`` in bytes, oldest first,
-    taken in turn): (ms from now, index) per packet, paced at the probe's rate, for its duration
-    and at least PROBE_MIN_PACKETS packets (fewer prove nothing), at most MAX_PROBE_PACKETS."""
-    plan: list[tuple[float, int]] = []
-    wanted, total, at = probe.bps * probe.duration_ms // 8_000, 0, 0.0
-    while (
-        sizes
-        and len(plan) < MAX_PROBE_PACKETS
-        and (len(plan) < PROBE_MIN_PACKETS or total < wanted)
-    ):
-        index = len(plan) % len(sizes)
-        plan.append((at, index))
-        total += sizes[index]
-        at += sizes[index] * 8_000 / probe.bps
-    return plan
+def probe_plan(probe: Probe, packet_size: int) -> list[float]:
+    """When to send each packet of ``probe`` (ms from now), packets of ``packet_size`` bytes
+    paced at its rate: for its duration, and at least PROBE_MIN_PACKETS (fewer prove nothing),
+    at most MAX_PROBE_PACKETS."""
+    wanted = probe.bps * probe.duration_ms // 8_000
+    count = min(max(PROBE_MIN_PACKETS, -(-wanted // packet_size)), MAX_PROBE_PACKETS)
+    return [i * packet_size * 8_000 / probe.bps for i in range(count)]
 
 
 class _Groups:

@@ -26,6 +26,8 @@ from sfu.rtp.seqnum import diff32
 
 # Keyframe requests go out every 500 ms while waiting; after this long we stop waiting.
 KEYFRAME_WAIT_MS = 3_000
+# The most padding one packet can carry (its count is one byte): fewest packets per probe
+PADDING_SIZE = 255
 
 
 class TrackSource(Protocol):
@@ -249,18 +251,11 @@ class DownTrack(Generic[S]):
         if rate_limited:
             self._counters.drop(DropReason.NACK_RATE_LIMITED, rate_limited)
 
-    def recent(self, count: int, now_ms: int) -> list[bytes]:
-        """Up to ``count`` of the packets sent last, rewritten again as they were sent, oldest
-        first: what a bandwidth probe sends (libwebrtc's payload padding resends recent packets
-        too; a receiver drops them as duplicates, after its transport-cc feedback counted them)."""
-        forwarder = self.forwarder
-        out: list[bytes] = []
-        for back in range(min(count, HISTORY_SIZE) - 1, -1, -1):
-            sent = forwarder.history.get((forwarder.last_seq - back) & 0xFFFF)
-            packet = None if sent is None else self.receiver.stored(sent[0], sent[1])
-            if sent is not None and packet is not None:
-                out.append(forwarder.rewrite(packet, *sent[2:], now_ms))
-        return out
+    def send_padding(self, now_ms: int) -> bool:
+        """Send one padding-only packet (PADDING_SIZE bytes of padding) of a bandwidth probe,
+        numbered into this stream; False when none can go now (mid-frame, nothing sent)."""
+        out = self.forwarder.pad(PADDING_SIZE, now_ms)
+        return out is not None and self.forwarder.send(out)
 
     def request_keyframe(self, now_ms: int) -> None:
         """The subscriber asked (PLI/FIR): relay to the layer it is getting or waiting for."""

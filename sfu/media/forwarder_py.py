@@ -18,7 +18,7 @@ from sfu.media.counters import DropReason
 from sfu.media.history_py import HISTORY_SIZE, PacketHistory
 from sfu.media.munger import Munger
 from sfu.media.packet_py import RtpPacket
-from sfu.media.selector import FORWARD, LayerSelector
+from sfu.media.selector import FORWARD, NO_LAYER, LayerSelector
 from sfu.media.vp8munger import Vp8Munger
 from sfu.rtp.rtp_py import rewrite_rtp
 
@@ -41,6 +41,7 @@ class Forwarder:
         "_abs_send_time_id",
         "_audio_level_id",
         "_clock_rate",
+        "_frame_ended",
         "_mid",
         "_mid_id",
         "_munger",
@@ -90,6 +91,7 @@ class Forwarder:
         self._vp8 = Vp8Munger()
         self._send_rtp = send_rtp
         self.history = PacketHistory(history_size)
+        self._frame_ended = False  # the last packet numbered had the marker bit
         self.packets_sent = 0
         self.octets_sent = 0  # payload and padding, for sender reports
 
@@ -100,9 +102,12 @@ class Forwarder:
         decision = self._selector.decide(packet.layer, packet.keyframe)
         if decision != FORWARD:
             return decision
+        last_seq = self._munger.last_seq
         translated = self._munger.translate(packet.ext_seq, packet.timestamp, now_ms)
         if translated is None:
             return DropReason.TOO_OLD.code  # from before the current layer's start point
+        if self._munger.last_seq != last_seq:
+            self._frame_ended = packet.marker
         seq, ts = translated
         picture_id, tl0picidx = self._vp8.translate(packet.picture_id, packet.tl0picidx)
         out = self.rewrite(packet, seq, ts, picture_id, tl0picidx, now_ms)
@@ -128,24 +133,63 @@ class Forwarder:
     ) -> bytes:
         """``packet`` as this subscriber gets it under this numbering (a history entry's, for a
         NACK)."""
-        return rewrite_rtp(
+        return self._build(
             packet.data,
             packet.payload_offset,
+            seq,
+            timestamp,
+            packet.marker,
+            packet.audio_level,
+            picture_id,
+            tl0picidx,
+            now_ms,
+        )
+
+    def _build(
+        self,
+        data: bytes,
+        payload_offset: int,
+        seq: int,
+        timestamp: int,
+        marker: bool,
+        audio_level: int,
+        picture_id: int,
+        tl0picidx: int,
+        now_ms: int,
+    ) -> bytes:
+        return rewrite_rtp(
+            data,
+            payload_offset,
             self._ssrc,
             self._payload_type,
             seq,
             timestamp,
-            packet.marker,
+            marker,
             self._mid_id,
             self._mid,
             self._abs_send_time_id,
             abs_send_time(now_ms),
             self._audio_level_id,
-            packet.audio_level,
+            audio_level,
             picture_id,
             tl0picidx,
             self._transport_cc_id,
         )
+
+    def pad(self, size: int, now_ms: int) -> bytes | None:
+        """A padding-only packet (RFC 3550 §5.1: ``size`` bytes of padding, 1-255) numbered
+        right after the last packet sent, or None unless that packet ended a frame (a number
+        taken inside a frame would keep the subscriber from completing it) or nothing is sent.
+        What a bandwidth probe sends when the subscriber has no RTX stream, as libwebrtc does:
+        new numbers, since SRTP's replay check drops a packet sent twice before anyone counts it.
+        """
+        if not 1 <= size <= 255:
+            raise ValueError("padding size out of range")
+        if not self._frame_ended or self._selector.current == NO_LAYER:
+            return None
+        seq, ts = self._munger.pad()
+        padding = bytes([0xA0]) + bytes(11) + bytes(size - 1) + bytes([size])  # P bit, no payload
+        return self._build(padding, 12, seq, ts, False, -1, -1, -1, now_ms)
 
     def switch(
         self,

@@ -70,12 +70,6 @@ class PacketHistory:
         self._seqs[index] = seq
         self._resends[index] = 0
 
-    def get(self, seq: int) -> Resend | None:
-        """What was sent as ``seq`` (16-bit), if the history still holds it; unrationed (a probe
-        sends recent packets again to measure the path, as libwebrtc's payload padding does)."""
-        index = seq & (len(self._slots) - 1)
-        return self._slots[index] if self._seqs[index] == seq & 0xFFFF else None
-
     def forget_before(self, seq: int) -> None:
         """Packets sent before ``seq`` (16-bit) are no longer worth resending."""
         self._valid_from = seq

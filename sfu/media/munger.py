@@ -64,3 +64,12 @@ class Munger:
             self.last_ts = ts
             self._last_ms = now_ms
         return seq & 0xFFFF, ts
+
+    def pad(self) -> tuple[int, int]:
+        """Number one packet of our own (padding) right after the last one sent, with its
+        timestamp. Packets from before it can no longer be numbered (they would take its
+        number): the start point moves past them."""
+        self._start = self.last_seq - self._seq_offset + 1
+        self._seq_offset += 1
+        self.last_seq += 1
+        return self.last_seq & 0xFFFF, self.last_ts

@@ -9,11 +9,11 @@ import functools
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-from sfu.media.allocator import Allocator, Demand
+from sfu.media.allocator import AUDIO_BPS, Allocator, Demand, cost
 from sfu.media.bandwidth_estimator import Probe, probe_plan
 from sfu.media.clock import monotonic_ms
 from sfu.media.description import Kind
-from sfu.media.downtrack import DownTrack
+from sfu.media.downtrack import PADDING_SIZE, DownTrack
 from sfu.media.egress import SubscriberFeedback
 from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER, wanted_layer
@@ -22,8 +22,10 @@ from sfu.rtc.negotiation import Negotiation, NegotiationError
 from sfu.webrtc.kernels import SendLog
 from sfu.webrtc.peer import SubscribePeer
 
-# A probe resends (in turn) up to this many of the packets a video sent last
-PROBE_SOURCE_PACKETS = 10
+# The size of a probe's padding packet: its padding, our header and extensions, SRTP's tag
+PADDING_PACKET = PADDING_SIZE + 40
+# Probes look this far above what the subscriber's wishes cost (layer rates vary)
+PROBE_HEADROOM = 1.2
 # How far a reported downlink estimate moves before the client is told again, and how often at
 # most (the client shows it; a test follows it).
 DOWNLINK_CHANGE = 0.1
@@ -207,6 +209,9 @@ class Subscriber(Generic[T]):
                 Demand(track_id, wanted, tuple(receiver.layer_bps), downtrack.allocated, priority)
             )
         feedback = self._feedback
+        if feedback.estimator is not None:
+            wanted_bps = sum(cost(d, d.wanted) for d in demands) + audio * AUDIO_BPS
+            feedback.estimator.probe_limit_bps = int(PROBE_HEADROOM * wanted_bps)
         estimate = feedback.estimate_bps
         targets = self._allocator.allocate(
             demands, estimate, audio, now_ms, loss=feedback.loss, send_side=feedback.send_side
@@ -220,29 +225,27 @@ class Subscriber(Generic[T]):
             downtrack.receiver.refresh_needed(now_ms)
 
     def _probe(self, probe: Probe) -> None:
-        """Send the probe the estimator asks for: the video sent last, sent again at the
-        probe's rate (paced by the event loop), logged with the probe's id."""
-        sink, log = self._peer.sink, self._send_log
+        """Send the probe the estimator asks for: padding in the video we send most of, paced
+        at the probe's rate by the event loop, each packet logged with the probe's id."""
         videos = [
             d
             for d in self.downtracks.values()
             if d.receiver.is_video and d.forwarder.current != NO_LAYER
         ]
-        if sink is None or log is None or not videos:
-            return  # nothing to probe with: the estimate grows by AIMD alone
+        if self._send_log is None or not videos:
+            return  # nothing to probe in: the estimate grows by AIMD alone
         source = max(videos, key=lambda d: d.forwarder.current)
-        packets = source.recent(PROBE_SOURCE_PACKETS, monotonic_ms())
         loop = asyncio.get_running_loop()
-        for delay_ms, index in probe_plan(probe, [len(p) for p in packets]):
-            loop.call_later(delay_ms / 1000, self._send_probe, probe, packets[index])
+        for delay_ms in probe_plan(probe, PADDING_PACKET):
+            loop.call_later(delay_ms / 1000, self._send_probe, probe, source)
 
-    def _send_probe(self, probe: Probe, packet: bytes) -> None:
-        sink, log, estimator = self._peer.sink, self._send_log, self._feedback.estimator
-        if self._closed or sink is None or log is None or estimator is None:
+    def _send_probe(self, probe: Probe, source: DownTrack[TrackReceiver]) -> None:
+        log, estimator = self._send_log, self._feedback.estimator
+        if self._closed or log is None or estimator is None:
             return
         log.probe = probe.id
         try:
-            sent = sink.send_rtp(packet)
+            sent = source.send_padding(monotonic_ms())
         finally:
             log.probe = 0
         if sent:

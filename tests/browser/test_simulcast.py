@@ -45,9 +45,19 @@ Q_FRAMES, F_FRAMES = (1, Q_WIDTH), (641, F_WIDTH)
 UPGRADE_MS = 30_000
 SWITCH_AFTER_KEYFRAME_MS = 2_000
 DOWN_ON_CAP_MS = 5_000
-UP_AFTER_CAP_MS = 20_000
+ESTIMATE_MS = 2_000  # for the node's estimate to fall under a cap
+RELEASE_MS = 3_000  # for it to find the lifted cap
+# The lifted cap is found when the estimate is back at this much of what it was before, or of
+# f's bit rate (the web client's maxBitrate) if that is less: probes look no higher than what
+# the subscriber's wishes cost.
+RECOVERED = 0.8
+F_BPS = 1_500_000
+UP_AFTER_CAP_MS = 5_000
 CAP_KBIT = 300
 CAP_QUEUE = 20  # packets: ~0.6 s at 300 kbit/s, then tail drop
+# How long the cap holds after the switch down: past the allocator's 8 s hold after a downgrade,
+# so that the way back up is not held
+CAP_HOLD_S = 8.0
 STABLE_S = 2.0  # the window in which a counter must not grow
 STEADY_S = 4.0  # how long f plays before the cap
 SETTLE_S = 1.0  # time for packets in flight (and retransmissions) after a pause
@@ -66,6 +76,15 @@ OUTBOUND_JS = """
 async ({rid, active, bytes}) => {
   const layer = (await window.sfu.stats()).publish.outbound.find((l) => l.rid === rid);
   return layer && layer.active === active && (bytes === null || layer.bytesSent > bytes) && layer;
+}
+"""
+# Resolves to the node's last `downlink` estimate once it is at most `at_most` (or at least
+# `at_least`), received after page time `after`
+DOWNLINK_JS = """
+async ({at_most, at_least, after}) => {
+  const d = (await window.sfu.stats()).downlink;
+  return d && d.at >= (after ?? 0) && (at_most === undefined || d.bps <= at_most)
+    && (at_least === undefined || d.bps >= at_least) && d;
 }
 """
 TEXT_IS_JS = "({selector, text}) => document.querySelector(selector)?.textContent === text"
@@ -207,6 +226,9 @@ async def test_each_subscriber_gets_the_layer_its_tile_needs(
 async def test_a_bandwidth_cap_moves_the_subscriber_down_and_lifting_it_back_up(
     participants: JoinFactory, room: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The node's own estimate (transport-cc) follows a cap on the subscriber's downlink within
+    2 s and its release within 3 s; the subscriber goes down to q and back to f (within 5 s of
+    the release) without a freeze."""
     await publisher(participants, room)
     bob = await viewer(participants, room, "bob", LARGE)
     at_f = await bob.wait_video(PUB, WIDTH_IS, F_WIDTH, timeout_ms=UPGRADE_MS)
@@ -214,39 +236,58 @@ async def test_a_bandwidth_cap_moves_the_subscriber_down_and_lifting_it_back_up(
     await asyncio.sleep(STEADY_S)
     before = await bob.video_from(PUB)
     assert before["frameWidth"] == F_WIDTH and before["freezeCount"] == at_f["freezeCount"]
-    node_port = (await bob.stats())["subscribe"]["remotePort"]
+    stats = await bob.stats()
+    uncapped = stats["downlink"]
+    assert uncapped is not None and uncapped["source"] == "transport-cc", uncapped
+    node_port = stats["subscribe"]["remotePort"]
     async with shaped_udp_source(node_port, CAP_KBIT, CAP_QUEUE):
-        capped = time.monotonic()
+        capped = await bob.page.evaluate("performance.now()")
+        under = await bob.wait_for(DOWNLINK_JS, {"at_most": CAP_KBIT * 1000}, 3 * ESTIMATE_MS)
         down = await bob.wait_video(PUB, WIDTH_IS, Q_WIDTH, timeout_ms=3 * DOWN_ON_CAP_MS)
-        down_s = time.monotonic() - capped
+        down_s = (await bob.page.evaluate("performance.now()") - capped) / 1000
         await asyncio.sleep(SETTLE_S)
         settled = await bob.video_from(PUB)
-        await asyncio.sleep(STABLE_S)
+        await asyncio.sleep(CAP_HOLD_S)
         during = await bob.video_from(PUB)
         shaper = (await tc_class_stats()).split("\n\n")[0]
+        lifted = await bob.page.evaluate("performance.now()")
     report(
         capsys,
-        f"{CAP_KBIT} kbit/s cap: down to {down['frameWidth']} in {down_s:.1f} s with "
-        f"{during['freezeCount'] - before['freezeCount']} freezes ("
+        f"{CAP_KBIT} kbit/s cap: estimate {uncapped['bps']} -> {under['bps']} bit/s in "
+        f"{(under['at'] - capped) / 1000:.2f} s, down to {down['frameWidth']} in {down_s:.1f} s "
+        f"with {during['freezeCount'] - before['freezeCount']} freezes ("
         f"{during['totalFreezesDuration'] - before['totalFreezesDuration']:.2f} s), "
         f"{during['packetsLost'] - before['packetsLost']} packets lost, "
         f"{during['nackCount'] - before['nackCount']} NACKs\n{shaper}",
     )
-    lifted = time.monotonic()
+    recovered = {"at_least": int(RECOVERED * min(uncapped["bps"], F_BPS)), "after": lifted}
+    back: dict[str, Any] | None = None
     up: dict[str, Any] | None = None
     with contextlib.suppress(Error):  # asserted below, after the other findings
-        up = await bob.wait_video(PUB, WIDTH_ABOVE, Q_WIDTH, timeout_ms=UP_AFTER_CAP_MS)
-    up_s = time.monotonic() - lifted
-    report(capsys, f"cap lifted: {up and up['frameWidth']} after {up_s:.1f} s")
+        back = await bob.wait_for(DOWNLINK_JS, recovered, 3 * ESTIMATE_MS)
+        up = await bob.wait_video(PUB, WIDTH_IS, F_WIDTH, timeout_ms=UP_AFTER_CAP_MS)
+    up_s = (await bob.page.evaluate("performance.now()") - lifted) / 1000
+    after = await bob.video_from(PUB)
+    found = "not found" if back is None else f"{back['bps']} bit/s after "
+    found += "" if back is None else f"{(back['at'] - lifted) / 1000:.2f} s"
+    report(
+        capsys,
+        f"cap lifted: estimate {found}, {up and up['frameWidth']} after {up_s:.1f} s, "
+        f"{after['freezeCount'] - before['freezeCount']} freezes",
+    )
+    assert (under["at"] - capped) / 1000 < ESTIMATE_MS / 1000
     assert down_s < DOWN_ON_CAP_MS / 1000
     # Under the cap q plays on smoothly.
     assert during["frameWidth"] == Q_WIDTH
     assert during["framesDecoded"] > settled["framesDecoded"]
-    assert during["freezeCount"] == settled["freezeCount"], (settled, during)
-    # No freeze on the way down either: the node stops f at the subscriber's first REMB below
-    # what it sends, before f overflows the queue, so q's keyframe is not stuck behind f.
+    # No freeze on the way down: the node stops f as soon as its estimate falls below what it
+    # sends, before f overflows the queue, so q's keyframe is not stuck behind f.
     assert during["freezeCount"] == before["freezeCount"], (before, during)
-    assert up is not None, f"still q {UP_AFTER_CAP_MS} ms after the cap was lifted"
+    assert back is not None, f"estimate not back to {recovered} within {3 * ESTIMATE_MS} ms"
+    assert (back["at"] - lifted) / 1000 < RELEASE_MS / 1000
+    assert up is not None and up_s < UP_AFTER_CAP_MS / 1000, f"still q {up_s:.1f} s after"
+    # Nor on the way up.
+    assert after["freezeCount"] == before["freezeCount"], (before, after)
     assert not bob.page_errors()
 
 

@@ -126,7 +126,7 @@ def test_both_implementations_take_the_same_parameters() -> None:
         "forwarder": (
             *(f"Forwarder.{n}" for n in ("forward", "send", "rewrite", "switch", "pause")),
         ),
-        "history": tuple(f"PacketHistory.{n}" for n in ("put", "get", "forget_before", "answer")),
+        "history": ("PacketHistory.put", "PacketHistory.forget_before", "PacketHistory.answer"),
         "fanout": ("fan_out",),
         "sendlog": tuple(f"SendLog.{n}" for n in ("stamp", "record", "sent", "judge")),
         "ingest": (

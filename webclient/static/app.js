@@ -286,16 +286,18 @@ function setMuteButton(kind, muted) {
 
 /**
  * What the call receives and sends, per remote participant (name, video and audio inbound stats),
- * for our published camera (per simulcast layer), and the subscribe connection's ports.
+ * for our published camera (per simulcast layer), the subscribe connection's ports and the node's
+ * estimate of our downlink.
  * @returns {Promise<{remotes: Record<string, {name: string} & SessionStats['remotes'][string]>,
- *   publish: SessionStats['publish'], subscribe: SessionStats['subscribe']}>}
+ *   publish: SessionStats['publish'], subscribe: SessionStats['subscribe'],
+ *   downlink: SessionStats['downlink']}>}
  */
 async function stats() {
   const session = call?.session;
   /** @type {SessionStats} */
   const snapshot = session
     ? await session.stats()
-    : {remotes: {}, publish: {outbound: [], audioPacketsSent: 0}, subscribe: null};
+    : {remotes: {}, publish: {outbound: [], audioPacketsSent: 0}, subscribe: null, downlink: null};
   const names = new Map(call?.participants ?? []);
   for (const identity of Object.keys(snapshot.remotes)) {
     if (!names.has(identity)) names.set(identity, identity);
@@ -305,7 +307,8 @@ async function stats() {
   for (const [identity, name] of names) {
     remotes[identity] = {name, ...(snapshot.remotes[identity] ?? {video: null, audio: null})};
   }
-  return {remotes, publish: snapshot.publish, subscribe: snapshot.subscribe};
+  const {publish, subscribe, downlink} = snapshot;
+  return {remotes, publish, subscribe, downlink};
 }
 
 // --- view --------------------------------------------------------------------------------------
