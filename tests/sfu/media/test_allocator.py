@@ -121,6 +121,20 @@ def test_probe_upgrades_one_layer_when_the_estimate_is_only_capped() -> None:
     assert kept["a"] >= 1
 
 
+def test_a_send_side_estimate_is_trusted_as_it_is() -> None:
+    """Ours is not capped at what we send (our estimator probes): no upgrade probes of our own,
+    and an estimate below what we send is congestion at once, even the first, even rising."""
+    alloc = Allocator()
+    assert alloc.allocate([video("a", 2, current=0)], 280_000, 0, HOLD_MS, send_side=True) == {
+        "a": 0
+    }
+    steady = [video("a", 2, current=2)]
+    assert alloc.allocate(steady, 1_000_000, 0, HOLD_MS + 100, send_side=True) == {"a": 1}
+    assert alloc.congested
+    assert Allocator().allocate(steady, 1_000_000, 0, 100, send_side=True) == {"a": 1}
+    assert alloc.allocate(steady, 2_000_000, 0, 3 * HOLD_MS, send_side=True) == {"a": 2}
+
+
 def test_a_failed_probe_reverts_and_doubles_the_hold() -> None:
     alloc = Allocator()
     assert alloc.allocate([video("a", 2, current=0)], 280_000, 0, HOLD_MS) == {"a": 1}

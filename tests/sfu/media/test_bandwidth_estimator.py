@@ -18,6 +18,7 @@ from sfu.media.bandwidth_estimator import (
     RECEIVED,
     BandwidthEstimator,
     Probe,
+    probe_plan,
 )
 from sfu.rtp.rtcp import build_transport_feedback, parse_compound
 from sfu.rtp.twcc import TransportFeedback
@@ -202,6 +203,21 @@ def test_the_receivers_reference_time_may_wrap() -> None:
         for offset in (0, wrap_us - 78 * 64_000)  # wraps ~5 s in, mid-cap
     ]
     assert runs[0].estimates == runs[1].estimates
+
+
+@pytest.mark.parametrize(
+    ("bps", "size", "expected"),
+    [
+        (1_000_000, 1_250, [0.0, 10.0, 20.0, 30.0, 40.0]),  # 15 ms hold 2 packets: 5 at least
+        (8_000_000, 300, [i * 0.3 for i in range(50)]),  # 15 KB: 50 at most
+        (4_000_000, 250, [i * 0.5 for i in range(30)]),  # 7.5 KB in 15 ms
+    ],
+)
+def test_probe_plan_paces_packets_at_the_probe_rate(
+    bps: int, size: int, expected: list[float]
+) -> None:
+    plan = probe_plan(Probe(1, bps, 15), size)
+    assert plan == pytest.approx(expected)
 
 
 def _feedback(base: int, count: int, arrivals: tuple[int | None, ...]) -> TransportFeedback:

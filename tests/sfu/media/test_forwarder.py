@@ -262,6 +262,48 @@ def test_audio_level_and_no_vp8(kernels: Kernels) -> None:
     assert out.endswith(b"opus")
 
 
+def test_padding_takes_the_next_number_between_frames(kernels: Kernels) -> None:
+    """A probe's padding packet: the next sequence number and the last timestamp, the P bit and
+    nothing but padding; the stream goes on after it; packets from before it are too old."""
+    forwarder = new(kernels.forwarder, transport_cc_id=4)
+    assert forwarder.pad(255, 0) is None  # nothing sent yet
+    assert KEY0.forward(forwarder, 0) == SWITCH
+    KEY0.switch(forwarder, 0)
+    assert isinstance(KEY0.forward(forwarder, 0), bytes)
+    after = In(0, k=2, frame=1)
+    assert isinstance(after.forward(forwarder, 5), bytes)  # ends frame 1 (marker)
+    padding = forwarder.pad(255, 10)
+    assert isinstance(padding, bytes)
+    parsed = rtp_py.parse_rtp(padding, 1, 0, 0, 0)
+    assert parsed[:5] == (SSRC, PT, (FIRST_SEQ + 3) & 0xFFFF, forwarder.last_ts, False)
+    assert parsed[5] == parsed[6] and padding[-1] == 255 and padding[0] & 0x20
+    assert padding[12:17] == b"\xbe\xde\x00\x03\x41"  # the transport seq's slot first
+    assert forwarder.last_seq == FIRST_SEQ + 3
+    assert In(0, k=1, frame=1).forward(forwarder, 11) == DropReason.TOO_OLD.code  # reordered
+    out = In(0, k=3, frame=2).forward(forwarder, 12)
+    assert isinstance(out, bytes) and int.from_bytes(out[2:4]) == (FIRST_SEQ + 4) & 0xFFFF
+    with pytest.raises(ValueError, match=r"^padding size out of range$"):
+        forwarder.pad(256, 13)
+
+
+def test_no_padding_inside_a_frame_or_while_paused(kernels: Kernels) -> None:
+    forwarder = new(kernels.forwarder)
+    assert KEY0.forward(forwarder, 0) == SWITCH
+    KEY0.switch(forwarder, 0)
+    data = vp8_packet(
+        seq=KEY0.ext_seq + 1, ts=0, ssrc=1000, picture_id=1, tl0picidx=0, keyframe=False,
+        start=True, marker=False, body=b"x",
+    )  # fmt: skip
+    offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5]
+    packet = packet_for(forwarder)(
+        data, 1000, KEY0.ext_seq + 1, 0, False, offset, -1, 0, False, 0, 1, 0
+    )
+    assert isinstance(forwarder.forward(packet, 0), bytes)  # a frame's first packet, no marker
+    assert forwarder.pad(100, 1) is None
+    forwarder.pause()
+    assert forwarder.pad(100, 2) is None
+
+
 def test_a_transport_cc_line_leaves_the_slot_first(kernels: Kernels) -> None:
     forwarder = new(kernels.forwarder, transport_cc_id=4)
     assert KEY0.forward(forwarder, 0) == SWITCH
@@ -306,9 +348,10 @@ packets = st.tuples(
         st.sampled_from([-1, 0, 1, 4 * 90000 + 1, 5 * 90000, 5 * 90000 + 1]),
         st.integers(-1000, 5 * 90000 + 1000),
     ),
+    st.booleans(),  # marker: the end of a frame
 )
-# Before a packet, now and then: a new target (NO_LAYER pauses) or pause().
-controls = st.sampled_from([None] * 30 + [0, 0, 1, 1, 2, 2, NO_LAYER, "pause"])
+# Before a packet, now and then: a new target (NO_LAYER pauses), pause(), or a padding packet.
+controls = st.sampled_from([None] * 30 + [0, 0, 1, 1, 2, 2, NO_LAYER, "pause", "pad", "pad"])
 operations = st.lists(st.tuples(controls, packets), min_size=10, max_size=100)
 
 
@@ -350,9 +393,11 @@ def test_compiled_matches_the_spec(
         if control == "pause":
             spec.pause()
             compiled.pause()
+        elif control == "pad":
+            assert compiled.pad(255, now_ms) == spec.pad(255, now_ms), i
         elif control is not None:
             spec.target = compiled.target = control
-        layer, reorder, keyframe, ts, pid_step, tl0_step, level, valid, ahead = args
+        layer, reorder, keyframe, ts, pid_step, tl0_step, level, valid, ahead, marker = args
         layer = max(spec.target, 0) if layer is None else layer
         seq = 70_000 + 1000 * layer + i + reorder
         pid = (pid + (pid_step or 0)) & 0x7FFF
@@ -365,13 +410,13 @@ def test_compiled_matches_the_spec(
             tl0picidx=tl0,
             keyframe=keyframe,
             start=True,
-            marker=False,
+            marker=marker,
             body=b"x",
         )
         offset = rtp_py.parse_rtp(data, 0, 0, 0, 0)[5] if valid else len(data) + 1
         pid_in = -1 if pid_step is None else pid
         tl0_in = -1 if tl0_step is None else tl0
-        packet = (data, 1, seq, ts, False, offset, level, layer, keyframe, now_ms, pid_in, tl0_in)
+        packet = (data, 1, seq, ts, marker, offset, level, layer, keyframe, now_ms, pid_in, tl0_in)
         assert _forward(compiled, packet, ahead) == _forward(spec, packet, ahead), (i, args)
         assert _state(compiled) == _state(spec), (i, control, args)
     # and both remember the same numbering of what they sent (a NACK of the last 510)

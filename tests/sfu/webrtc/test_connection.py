@@ -8,6 +8,7 @@ import asyncio
 import datetime
 import re
 import threading
+from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -16,7 +17,7 @@ from sfu.media.counters import MediaCounters
 from sfu.webrtc.certificate import RENEW_BEFORE, NodeCertificate
 from sfu.webrtc.connection import IdleReceiver, IdleSender
 from sfu.webrtc.peer import PublishPeer, SubscribePeer, _Peer
-from sfu.webrtc.stack import configure_aiortc
+from sfu.webrtc.stack import TRANSPORT_CC_ID, TRANSPORT_CC_URI, configure_aiortc
 
 FINGERPRINT = re.compile(r"^a=fingerprint:sha-256 (\S+)", re.MULTILINE)
 
@@ -115,4 +116,35 @@ async def test_receivers_and_senders_never_start_on_either_side() -> None:
             assert all(isinstance(t.sender, IdleSender) for t in transceivers)
     finally:
         for pc in peers:
+            await pc.close()
+
+
+async def test_transport_cc_is_offered_to_subscribers_and_declined_to_publishers() -> None:
+    """We estimate downlinks only: a publisher that negotiated transport-cc would wait for
+    feedback we never send. Chrome offers it on every m-line."""
+    certificate = NodeCertificate()
+    chrome_offer = (Path(__file__).parents[2] / "data" / "chrome_simulcast_offer.sdp").read_text()
+    assert "transport-wide-cc" in chrome_offer and " transport-cc" in chrome_offer
+    publish = PublishPeer(NoMedia(), MediaCounters(), start_kbps=300, certificate=certificate)
+    subscribe = SubscribePeer(NoMedia(), MediaCounters(), certificate=certificate)
+    without = SubscribePeer(NoMedia(), MediaCounters(), certificate=certificate, transport_cc=False)
+    client = RTCPeerConnection()
+    try:
+        answer, lines = await publish.answer(chrome_offer)
+        assert "transport-wide-cc" not in answer and "transport-cc" not in answer
+        assert lines and all(line.extensions.transport_cc == 0 for line in lines)
+        for peer in (subscribe, without):
+            peer.add_track("T1", "S1", "video")
+            peer.add_track("T2", "S1", "audio")
+        offer, _ = await subscribe.create_offer()
+        assert len(re.findall(rf"a=extmap:{TRANSPORT_CC_ID} {TRANSPORT_CC_URI}", offer)) == 2
+        assert re.search(r"a=rtcp-fb:\d+ transport-cc", offer)
+        plain, _ = await without.create_offer()
+        assert "transport-wide-cc" not in plain and "transport-cc" not in plain
+        await client.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await client.setLocalDescription(await client.createAnswer())
+        subscribed = await subscribe.apply_answer(client.localDescription.sdp)
+        assert {line.extensions.transport_cc for line in subscribed.values()} == {TRANSPORT_CC_ID}
+    finally:
+        for pc in (publish, subscribe, without, client):
             await pc.close()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast
+from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast, without_transport_cc
 
 OFFER = (Path(__file__).parents[2] / "data" / "chrome_simulcast_offer.sdp").read_text()
 
@@ -47,3 +47,11 @@ def test_start_bitrate_extends_an_existing_fmtp() -> None:
 def test_no_simulcast_no_rid_lines() -> None:
     out = add_simulcast_and_bitrate(ANSWER, {}, 0)
     assert "rid" not in out and "x-google" not in out
+
+
+def test_without_transport_cc_removes_its_extension_and_feedback_only() -> None:
+    plain = without_transport_cc(OFFER)
+    removed = set(OFFER.splitlines()) - set(plain.splitlines())
+    assert removed and all("transport-wide-cc" in r or r.endswith(" transport-cc") for r in removed)
+    assert "transport-cc" not in plain and "transport-wide-cc" not in plain
+    assert "a=rtcp-fb:96 goog-remb" in plain and plain.count("m=") == OFFER.count("m=")
