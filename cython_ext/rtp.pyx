@@ -210,6 +210,27 @@ def unwrap_rtx(
     return unwrap(p, payload_offset, payload_end, payload_type & 0x7F, <uint32_t>ssrc)
 
 
+def wrap_rtx(bytes data not None, long long payload_type, long long seq, long long ssrc):
+    """A packet as its retransmission on an RTX stream: see sfu.rtp.rtp_py.wrap_rtx."""
+    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef Parsed r
+    cdef const char* error
+    r.ids[EXT_MID] = r.ids[EXT_RID] = r.ids[EXT_RRID] = r.ids[EXT_AUDIO_LEVEL] = 0
+    error = parse_header(p, n, &r)
+    if error != NULL:
+        raise ValueError(error.decode())
+    out = PyBytes_FromStringAndSize(NULL, n + 2)
+    cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
+    memcpy(o, p, r.offset)
+    o[1] = (o[1] & 0x80) | (payload_type & 0x7F)
+    store16(o + 2, <uint16_t>seq)
+    store32(o + 8, <uint32_t>ssrc)
+    o[r.offset], o[r.offset + 1] = p[2], p[3]
+    memcpy(o + r.offset + 2, p + r.offset, n - r.offset)
+    return out
+
+
 cdef bytes unwrap(
     const uint8_t* p, Py_ssize_t payload_offset, Py_ssize_t payload_end, uint8_t payload_type,
     uint32_t ssrc,

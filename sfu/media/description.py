@@ -27,7 +27,8 @@ class MediaLine:
     ``ssrc`` is the SSRC we send with (subscribe side); ``rids`` the layers, lowest first
     (publish side, empty without simulcast); ``nack`` whether the codec's negotiated feedback has
     generic NACK (RFC 4585): Chrome and Firefox negotiate it for video, never for Opus;
-    ``rtx_payload_type`` the RTX payload type whose apt is the codec's (RFC 4588), 0 if none.
+    ``rtx_payload_type`` the RTX payload type whose apt is the codec's (RFC 4588), 0 if none,
+    and ``rtx_ssrc`` the SSRC we resend on with it (subscribe side).
     """
 
     mid: str
@@ -40,3 +41,4 @@ class MediaLine:
     ssrc: int = 0
     nack: bool = False
     rtx_payload_type: int = 0
+    rtx_ssrc: int = 0

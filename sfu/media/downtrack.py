@@ -21,6 +21,7 @@ from sfu.media.history_py import HISTORY_SIZE
 from sfu.media.kernels import Forwarder, RtpPacket, StreamStats
 from sfu.media.selector import NO_LAYER, SWITCH, fallback_layer
 from sfu.media.transport import MediaSink
+from sfu.rtp.kernels import wrap_rtx
 from sfu.rtp.rtcp import SenderReport, build_sr, ntp_middle32, round_trip_ms
 from sfu.rtp.seqnum import diff32
 
@@ -68,6 +69,7 @@ class DownTrack(Generic[S]):
         "_cut_layer",
         "_last_sr",
         "_on_layer",
+        "_rtx_seq",
         "_sink",
         "_waiting_since_ms",
         "allocated",
@@ -120,6 +122,7 @@ class DownTrack(Generic[S]):
         self._cut_layer = NO_LAYER
         self._waiting_since_ms = -1
         self._last_sr = (0, 0)  # the compact NTP time of our last SR, and when we sent it
+        self._rtx_seq = random.randint(1, 0x7FFF)  # our RTX stream's numbering, when negotiated
 
     @property
     def ssrc(self) -> int:
@@ -244,6 +247,10 @@ class DownTrack(Generic[S]):
             if packet is None:  # the layer's store moved on (or the layer was re-bound)
                 continue
             out = forwarder.rewrite(packet, seq, timestamp, picture_id, tl0picidx, now_ms)
+            if self.line.rtx_payload_type and self.line.rtx_ssrc:  # a resend the receiver
+                # can tell from the original (its stats, its bandwidth estimate)
+                out = wrap_rtx(out, self.line.rtx_payload_type, self._rtx_seq, self.line.rtx_ssrc)
+                self._rtx_seq += 1
             if self._sink.send_rtp(out):
                 self._counters.retransmits += 1
         if over_limit:

@@ -7,9 +7,10 @@ from cython_ext.twins import load
 
 if TYPE_CHECKING:
     from sfu.rtp.demux_py import classify
-    from sfu.rtp.rtp_py import parse_rtp, vp8_descriptor
+    from sfu.rtp.rtp_py import parse_rtp, vp8_descriptor, wrap_rtx
 else:
     classify = load("demux").classify
     parse_rtp, vp8_descriptor = load("rtp").parse_rtp, load("rtp").vp8_descriptor
+    wrap_rtx = load("rtp").wrap_rtx
 
-__all__ = ["classify", "parse_rtp", "vp8_descriptor"]
+__all__ = ["classify", "parse_rtp", "vp8_descriptor", "wrap_rtx"]

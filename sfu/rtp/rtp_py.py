@@ -177,6 +177,19 @@ def unwrap_rtx(
     return bytes(header) + data[payload_offset + 2 : payload_end]
 
 
+def wrap_rtx(data: bytes, payload_type: int, seq: int, ssrc: int) -> bytes:
+    """A packet as its retransmission on an RTX stream (RFC 4588 §4): the same header with the
+    RTX payload type, sequence number and SSRC, then the original sequence number and what
+    followed the header (payload and padding: the receiver strips the padding of the RTX
+    packet, which leaves exactly the original payload)."""
+    offset = parse_rtp(data, 0, 0, 0, 0)[5]
+    header = bytearray(data[:offset])
+    header[1] = (header[1] & 0x80) | (payload_type & 0x7F)
+    header[2:4] = (seq & 0xFFFF).to_bytes(2)
+    header[8:12] = (ssrc & 0xFFFFFFFF).to_bytes(4)
+    return bytes(header) + data[2:4] + data[offset:]
+
+
 def _rewrite_vp8(payload: bytearray, picture_id: int, tl0picidx: int) -> None:
     """Overwrite PictureID / TL0PICIDX in place, when the descriptor carries them."""
     _, _, pid_at, pid_bits, tl0_at = vp8_layout(payload, 0, len(payload))

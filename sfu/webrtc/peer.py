@@ -72,7 +72,9 @@ def _forwardable_codecs(
     return main + rtx[:1]
 
 
-def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int = 0) -> MediaLine:
+def _media_line(
+    t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int = 0, rtx_ssrc: int = 0
+) -> MediaLine:
     ids = {ext.uri: ext.id for ext in t._headerExtensions}
     codec = t._codecs[0]
     assert t.mid is not None and codec.payloadType is not None  # negotiated m-lines have both
@@ -99,6 +101,7 @@ def _media_line(t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int =
         ssrc=ssrc,
         nack=any(fb.type == "nack" and not fb.parameter for fb in codec.rtcpFeedback),
         rtx_payload_type=rtx[0] if rtx and rtx[0] is not None else 0,
+        rtx_ssrc=rtx_ssrc if rtx else 0,
     )
 
 
@@ -317,7 +320,7 @@ class SubscribePeer(_Peer):
         except Exception as exc:
             raise SdpError(f"answer rejected: {exc or type(exc).__name__}") from None
         return {
-            track_id: _media_line(t, ssrc=t.sender._ssrc)
+            track_id: _media_line(t, ssrc=t.sender._ssrc, rtx_ssrc=t.sender._rtx_ssrc)
             for track_id, t in self._by_track.items()
             if track_id in self._offered
         }

@@ -34,9 +34,14 @@ def subscribe(
     ssrc: int = 0xABC,
     forwarder_class: type[Forwarder] | Any = Forwarder,
     initial_layer: int = 0,
+    rtx: bool = False,
 ) -> DownTrack[TrackReceiver]:
-    """A subscription to ``receiver``'s video (VP8 on payload type 97, mid extension 1, NACK)."""
-    line = MediaLine("1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), ssrc, nack=True)
+    """A subscription to ``receiver``'s video (VP8 on payload type 97, mid extension 1, NACK;
+    with ``rtx``, resends on payload type 98 and SSRC ``ssrc + 1``)."""
+    line = MediaLine(
+        "1", "video", 97, "video/vp8", 90000, ExtensionIds(mid=1), (), ssrc, nack=True,
+        rtx_payload_type=98 if rtx else 0, rtx_ssrc=ssrc + 1 if rtx else 0,
+    )  # fmt: skip
     downtrack = DownTrack(
         receiver,
         sink,

@@ -38,7 +38,7 @@ import {Signaling, isRefusal} from './signaling.js';
  *   paused) since `at` (performance.now())
  * @typedef {{trackId: string, framesDecoded: number, frameWidth: number, frameHeight: number,
  *   freezeCount: number, totalFreezesDuration: number, packetsReceived: number,
- *   packetsLost: number, pliCount: number, nackCount: number,
+ *   packetsLost: number, pliCount: number, nackCount: number, retransmittedPacketsReceived: number,
  *   layer: ForwardedLayer | null, size: number[] | null}} VideoInStats
  *   (`layer`: the last `subscription_layer`; `size`: the last `video_size` sent)
  * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number}} AudioInStats
@@ -456,6 +456,7 @@ function videoIn(trackId, s) {
     packetsLost: s.packetsLost ?? 0,
     pliCount: s.pliCount ?? 0,
     nackCount: s.nackCount ?? 0,
+    retransmittedPacketsReceived: s.retransmittedPacketsReceived ?? 0,
   };
 }
 

@@ -275,6 +275,33 @@ def test_a_nack_is_answered_from_the_store_with_the_subscriber_s_numbering(
     assert layer.store.get(0xFFF0 + 3).data[-4:] == (0xFFF0 + 3).to_bytes(4, "big")
 
 
+def test_a_subscriber_that_negotiated_rtx_gets_its_resends_on_the_rtx_stream(
+    kernels: Kernels,
+) -> None:
+    """RFC 4588: the resend is the packet as sent, wrapped (RTX payload type and SSRC, RTX
+    sequence numbers counting up, the original sequence number first in the payload)."""
+    counters, sink = MediaCounters(), Sink(record=True)
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=1), ())
+    receiver = published(line, counters, layer_class=kernels.ingest.Layer)
+    receiver.bind_ssrc(0, 0x1234)
+    downtrack = subscribe(
+        receiver, sink, counters, forwarder_class=kernels.forwarder.Forwarder, rtx=True
+    )
+    _publish(receiver.layers[0], range(10))
+    sent = {rtp_py.parse_rtp(out, 0, 0, 0, 0)[2]: out for out in sink.rtp}
+    asked = sorted(sent)[2:5]
+    sink.rtp.clear()
+    downtrack.retransmit(_fci(*((seq, 0) for seq in asked)), 0)
+    rtx = [rtp_py.parse_rtp(out, 0, 0, 0, 0) for out in sink.rtp]
+    assert [(p[0], p[1]) for p in rtx] == [(0xABC + 1, 98)] * 3
+    assert [(p[2] - rtx[0][2]) & 0xFFFF for p in rtx] == [0, 1, 2]
+    originals = [
+        rtp_py.unwrap_rtx(out, p[5], p[6], 97, 0xABC) for out, p in zip(sink.rtp, rtx, strict=True)
+    ]
+    assert originals == [sent[seq] for seq in asked]
+    assert counters.retransmits == 3
+
+
 def test_a_resend_needs_the_packet_still_stored(kernels: Kernels) -> None:
     counters, sink = MediaCounters(), Sink(record=True)
     layer, downtrack = _subscribed(kernels, counters, sink)

@@ -481,3 +481,25 @@ def test_unwrap_rtx_same_in_both(
 ) -> None:
     case = (data, offset, end, payload_type, ssrc)
     assert _outcome(cy.unwrap_rtx, *case) == _outcome(py.unwrap_rtx, *case)
+
+
+def test_wrap_rtx_is_undone_by_unwrap_rtx(kernels: Kernels) -> None:
+    """RFC 4588 §4 both ways: the RTX packet carries the original sequence number first, and
+    everything after the header (payload and padding) follows it."""
+    original = _hex(
+        "b0e0 1234 00002328 22334455"  # P=1 X=1 M=1 PT=96, seq 0x1234
+        "bede 0001 10 76 00 00"  # mid "v"
+        "90 e0 c567 09 20"  # payload
+        "0000 03"  # padding (3 bytes)
+    )
+    rtx = kernels.rtp.wrap_rtx(original, 97, 0x1_0007, 0xABCD)
+    assert rtx == _hex("b0e1 0007 00002328 0000abcd bede 0001 10 76 00 00 1234") + original[20:]
+    offset, end = kernels.rtp.parse_rtp(rtx, 0, 0, 0, 0)[5:7]
+    back = kernels.rtp.unwrap_rtx(rtx, offset, end, 96, 0x22334455)
+    assert back == bytes([original[0] & 0xDF]) + original[1:-3]  # the RTX padding is gone
+
+
+@settings(max_examples=500)
+@given(data=rtp_like(), fields=st.tuples(i64, i64, i64))
+def test_wrap_rtx_same_in_both(data: bytes, fields: tuple[int, int, int]) -> None:
+    assert _outcome(cy.wrap_rtx, data, *fields) == _outcome(py.wrap_rtx, data, *fields)
