@@ -414,13 +414,20 @@ class _Trendline:
 
 
 def _slope(points: deque[tuple[float, float]], default: float) -> float:
+    """Least squares, centred (no cancellation however long the call): plain loops, as this runs
+    once per packet group."""
     n = len(points)
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    denominator = sum((x - mean_x) ** 2 for x, _ in points)
-    if denominator == 0:
-        return default
-    return sum((x - mean_x) * (y - mean_y) for x, y in points) / denominator
+    sum_x = sum_y = 0.0
+    for x, y in points:
+        sum_x += x
+        sum_y += y
+    mean_x, mean_y = sum_x / n, sum_y / n
+    numerator = denominator = 0.0
+    for x, y in points:
+        dx = x - mean_x
+        numerator += dx * (y - mean_y)
+        denominator += dx * dx
+    return default if denominator == 0 else numerator / denominator
 
 
 class _Aimd:
