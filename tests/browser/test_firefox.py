@@ -15,6 +15,12 @@ from tests.browser.harness import NO_CAMERA_JS, RECEIVING_FROM_JS, JoinFactory, 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 SMALL, LARGE = (480, 270), (1600, 1000)  # viewer viewports: a small tile, a large one
+TRANSPORT_CC_JS = """
+async () => {
+  const downlink = (await window.sfu.stats()).downlink;
+  return downlink?.source === 'transport-cc' && downlink;
+}
+"""
 WIDTH_AT_LEAST = "(video, width) => video.frameWidth >= width"
 WIDTH_AT_MOST = "(video, width) => video.frameWidth > 0 && video.frameWidth <= width"
 
@@ -40,6 +46,9 @@ async def test_firefox_and_chromium_decode_each_other(
         f"Chromium decodes Firefox at {chrome_video['frameWidth']}x{chrome_video['frameHeight']}"
     )
     assert fox_video["framesDecoded"] > 0 and chrome_video["framesDecoded"] > 0
+    # Firefox's transport-cc feedback drives the node's estimate of its downlink, as Chrome's does
+    downlink = await ff.wait_for(TRANSPORT_CC_JS)
+    assert downlink["bps"] > 0
     assert not chrome.page_errors()
     assert not [line for line in ff.console if line.startswith("error")], ff.console
 
