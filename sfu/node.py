@@ -82,6 +82,7 @@ class Node:
         self.rooms: dict[str, Room] = {}
         self.participants: set[Participant] = set()  # everyone's session, while in a room
         self._clock = clock
+        self._turn = settings.turn()
         self._config = MediaConfig(
             counters=self.counters,
             default_layer=settings.default_layer,
@@ -320,6 +321,7 @@ class Node:
             config=self._config,
             clock=self._clock,
             participants=self.participants,
+            turn=self._turn,
         )
         await session.run()
 

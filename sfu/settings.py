@@ -14,6 +14,8 @@ SFU_CONSENT_TIMEOUT_S           on that port, a peer without a valid check this 
 SFU_SUBSCRIBE_ANSWER_TIMEOUT_S  a subscribe_offer unanswered this long ends the session (15 s)
 SFU_DRAIN_TIMEOUT_S             a draining node exits once empty or after this long (3600 s)
 SFU_DEFAULT_LAYER               layer forwarded until layer selection lands (0=q, 1=h, 2=f)
+SFU_TURN_URLS                   comma-separated turn:/turns: URLs every client is given (none)
+SFU_TURN_SECRET                 the secret they share with coturn (static-auth-secret)
 SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
 """
 
@@ -22,10 +24,11 @@ from __future__ import annotations
 import socket
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from cluster.settings import ClusterSettings, split_commas
+from sfu.signaling.turn import TurnConfig
 
 DEFAULT_UDP_PORT = 7882
 
@@ -42,6 +45,8 @@ class NodeSettings(ClusterSettings):
     remb_bps: int = Field(default=3_000_000, gt=0)
     uplink_repair: bool = True  # NACK publishers' lost packets, unwrap their RTX
     transport_cc: bool = True  # estimate subscribers' downlinks from transport-cc feedback
+    turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    turn_secret: str = ""
     drain_timeout_s: float = Field(default=3600.0, ge=0)
     udp_port: int = Field(default=DEFAULT_UDP_PORT, ge=0, le=65535)
     udp_bind: str = "0.0.0.0"
@@ -49,10 +54,27 @@ class NodeSettings(ClusterSettings):
     consent_timeout_s: float = Field(default=30.0, gt=0)
     subscribe_answer_timeout_s: float = Field(default=15.0, gt=0)
 
-    @field_validator("ice_host_addresses", mode="before")
+    @field_validator("ice_host_addresses", "turn_urls", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return split_commas(value)
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"not a turn: or turns: URL: {url!r}")
+        return urls
+
+    @model_validator(mode="after")
+    def _turn_secret(self) -> NodeSettings:
+        if self.turn_urls and not self.turn_secret:
+            raise ValueError("SFU_TURN_URLS needs SFU_TURN_SECRET (coturn's static-auth-secret)")
+        return self
+
+    def turn(self) -> TurnConfig | None:
+        return TurnConfig(tuple(self.turn_urls), self.turn_secret) if self.turn_urls else None
 
     def resolved_id(self) -> str:
         return self.node_id or f"{socket.gethostname()}-{self.node_port}"

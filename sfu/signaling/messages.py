@@ -138,10 +138,19 @@ class ParticipantInfo(_Message):
     tracks: list[TrackInfo] = []
 
 
+class IceServer(_Message):
+    """A TURN relay for the client's RTCPeerConnections (RTCIceServer), with credentials."""
+
+    urls: list[str]
+    username: str
+    credential: str
+
+
 class Joined(_Message):
     type: Literal["joined"] = "joined"
     participant: ParticipantInfo
     participants: list[ParticipantInfo]
+    ice_servers: list[IceServer] = []
 
 
 class PublishAnswer(_Message):

@@ -45,6 +45,7 @@ from sfu.signaling.messages import (
     client_message,
 )
 from sfu.signaling.participant import Participant, participant_info
+from sfu.signaling.turn import TurnConfig, ice_servers
 from sfu.webrtc.peer import SdpError
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,10 @@ class SignalingSession:
         config: MediaConfig,
         clock: Callable[[], float],
         participants: set[Participant],
+        turn: TurnConfig | None = None,
     ) -> None:
-        """`participants`: the node's, which this session's joins while in its room."""
+        """`participants`: the node's, which this session's joins while in its room; `turn`:
+        the relays joining clients are given credentials for."""
         self._ws = websocket
         self._admit = admit
         self._secrets = secrets
@@ -89,6 +92,7 @@ class SignalingSession:
         self._outbox: asyncio.Queue[ServerMessage | Close] = asyncio.Queue()
         self._participants = participants
         self._participant: Participant | None = None
+        self._turn = turn
 
     async def run(self) -> None:
         await self._ws.accept()
@@ -169,7 +173,13 @@ class SignalingSession:
         self._participant = participant
         self._participants.add(participant)
         others = [participant_info(m) for m in room.members.values()]
-        participant.send(Joined(participant=participant_info(member), participants=others))
+        participant.send(
+            Joined(
+                participant=participant_info(member),
+                participants=others,
+                ice_servers=ice_servers(self._turn, claims),
+            )
+        )
         await room.join(member, participant)
 
     async def _read_loop(self) -> None:

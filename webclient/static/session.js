@@ -44,7 +44,8 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number}} AudioInStats
  * @typedef {{rid: string | null, active: boolean, frameWidth: number, frameHeight: number,
  *   framesEncoded: number, bytesSent: number, qualityLimitationReason: string}} VideoOutStats
- * @typedef {{localPort: number, remotePort: number}} CandidatePorts
+ * @typedef {{localPort: number, remotePort: number, localType: string}} CandidatePorts (`localType`:
+ *   host, srflx, prflx or relay: how our side reaches the node)
  * @typedef {{bps: number, source: 'transport-cc' | 'remb', at: number}} DownlinkEstimate the
  *   node's last `downlink` message, received at `at` (performance.now())
  * @typedef {{remotes: Record<string, {video: VideoInStats | null, audio: AudioInStats | null}>,
@@ -93,6 +94,8 @@ export class Session {
   #restarts = new Map();
   /** @type {Map<'publish' | 'subscribe', number>} disconnected paths given time to come back */
   #graces = new Map();
+  /** @type {RTCIceServer[]} the TURN relays (and credentials) the node gave us on joining */
+  #iceServers = [];
   /** Answers and offers are applied one after the other, in arrival order. */
   #queue = Promise.resolve();
   #over = false;
@@ -114,6 +117,7 @@ export class Session {
   static async open({url, room, token, events}) {
     const session = new Session(await Signaling.connect(url), events);
     const joined = await session.#signaling.join(room, token);
+    session.#iceServers = joined.ice_servers ?? [];
     return {session, joined};
   }
 
@@ -327,7 +331,7 @@ export class Session {
 
   /** @param {'publish' | 'subscribe'} target */
   #newPeerConnection(target) {
-    const pc = new RTCPeerConnection(PC_CONFIG);
+    const pc = new RTCPeerConnection({...PC_CONFIG, iceServers: this.#iceServers});
     pc.onicecandidate = ({candidate}) =>
       this.#signaling.send({type: 'trickle', target, candidate: candidate ? candidate.toJSON() : null});
     pc.oniceconnectionstatechange = () => this.#watchPath(pc, target);
@@ -437,7 +441,9 @@ async function candidatePorts(pc) {
   const pair = transport && report.get(transport.selectedCandidatePairId);
   const local = pair && report.get(pair.localCandidateId);
   const remote = pair && report.get(pair.remoteCandidateId);
-  return local && remote ? {localPort: local.port, remotePort: remote.port} : null;
+  return local && remote
+    ? {localPort: local.port, remotePort: remote.port, localType: local.candidateType}
+    : null;
 }
 
 /**

@@ -13,7 +13,9 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{sid: string, identity: string, name: string, tracks: TrackInfo[]}} ParticipantInfo
  * @typedef {{track_id: string, participant: string, kind: Kind}} SubscribedTrack
  *
- * @typedef {{type: 'joined', participant: ParticipantInfo, participants: ParticipantInfo[]}} Joined
+ * @typedef {{urls: string[], username: string, credential: string}} IceServer
+ * @typedef {{type: 'joined', participant: ParticipantInfo, participants: ParticipantInfo[],
+ *   ice_servers?: IceServer[]}} Joined
  * @typedef {{type: 'publish_answer', sdp: string, tracks: Record<string, string>}} PublishAnswer
  * @typedef {{type: 'subscribe_offer', sdp: string, tracks: Record<string, SubscribedTrack>}} SubscribeOffer
  * @typedef {{type: 'participant_joined', participant: ParticipantInfo}} ParticipantJoined
