@@ -24,6 +24,7 @@ from load_tests.receiving import ReceivePath, ReceiverReports
 from load_tests.rtp import read_feedback
 from load_tests.scenario import Scenario
 from load_tests.sdp import add_simulcast, payload_kinds, send_params
+from sfu.webrtc.sdp import without_transport_cc
 
 CONNECT_TIMEOUT_S = 15.0
 FRAME_NS = 1_000_000_000 // FPS
@@ -90,7 +91,7 @@ class Participant:
             pc.addTransceiver(seam.SilentTrack("audio"), direction="sendonly")
         seam.mute_sender_reports(pc)
         await pc.setLocalDescription(await pc.createOffer())
-        offer = add_simulcast(pc.localDescription.sdp, RIDS)
+        offer = add_simulcast(without_transport_cc(pc.localDescription.sdp), RIDS)
         answer = await exchange(offer)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         self.source = source = MediaSource(self.clip, send_params(offer, answer, RIDS))

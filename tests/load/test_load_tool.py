@@ -18,8 +18,9 @@ from load_tests.results import StepResult, Thresholds
 from load_tests.rtp import read_sender_reports
 from load_tests.runner import measure
 from load_tests.scenario import Scenario, ScenarioError, parse_scenarios
-from load_tests.sdp import MID_URI, RID_URI, send_params
+from load_tests.sdp import MID_URI, RID_URI, send_params, transport_cc_id
 from load_tests.spread import measure_spread, split
+from sfu.webrtc.stack import TRANSPORT_CC_URI
 
 CACHE = Path.home() / ".cache" / "seed-sfu-load"
 
@@ -156,3 +157,10 @@ def test_publishers_report_each_stream_alone_with_the_ssrc_the_offer_declared() 
     reports = source.sender_reports(1_000.0)
     assert [read_sender_reports(r)[0][0] for r in reports] == [*source.ssrcs, 1234]
     assert all(len(read_sender_reports(r)) == 1 for r in reports)
+
+
+def test_the_transport_cc_id_is_the_one_an_answer_negotiated() -> None:
+    audio = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+    video = f"m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=extmap:3/sendrecv {TRANSPORT_CC_URI}"
+    assert transport_cc_id(f"v=0\r\n{audio}{video}\r\n") == 3
+    assert transport_cc_id(f"v=0\r\n{audio}") == 0
