@@ -69,6 +69,8 @@ cdef int64_t DELAY_BIN_NS = counting_py.DELAY_BIN_NS
 cdef int64_t DELAY_BINS = counting_py.DELAY_BINS
 cdef int64_t AUDIO_RATE = counting_py.CLOCK_RATES["audio"]
 cdef int64_t VIDEO_RATE = counting_py.CLOCK_RATES["video"]
+cdef Py_ssize_t ARRIVALS = counting_py.ARRIVALS
+cdef uint32_t ONE_BYTE_PROFILE = rtp.ONE_BYTE_PROFILE
 cdef bytes TRAILER_MAGIC = rtp.TRAILER_MAGIC
 
 
@@ -113,6 +115,33 @@ cdef int64_t vp8_keyframe_height(const uint8_t* d, Py_ssize_t n, Py_ssize_t offs
     ):
         return -1
     return (d[offset + 8] | (<int64_t>d[offset + 9] << 8)) & 0x3FFF
+
+
+cdef int32_t transport_seq(const uint8_t* d, Py_ssize_t start, int ext_id) noexcept:
+    """The spec's ``one_byte_extension`` for a 2-byte value, given where the extension block
+    ends (``start``): the seq, -1 when absent or of another length, -2 when malformed."""
+    cdef Py_ssize_t at = 12 + 4 * (d[0] & 0x0F), pos
+    cdef int element, length
+    cdef int32_t found = -1
+    cdef bint seen = False
+    if not d[0] & 0x10 or be16(d + at) != ONE_BYTE_PROFILE:
+        return -1
+    pos = at + 4
+    while pos < start:
+        element, length = d[pos] >> 4, (d[pos] & 0x0F) + 1
+        if element == 0:  # padding
+            pos += 1
+            continue
+        if element == 15:  # reserved: the block ends here
+            break
+        if pos + 1 + length > start:
+            return -2
+        if element == ext_id and not seen:
+            seen = True
+            if length == 2:
+                found = be16(d + pos + 1)
+        pos += 1 + length
+    return found
 
 
 cdef struct Stream:
@@ -160,6 +189,11 @@ cdef class Receiver:
     cdef public bint recording
     cdef public int64_t first_packet_ns
     cdef public int64_t malformed
+    cdef int tcc_id
+    cdef int64_t* tcc_us  # ARRIVALS arrival times, then their seqs: one block, once an id is set
+    cdef uint16_t* tcc_seqs
+    cdef Py_ssize_t tcc_count
+    cdef public int64_t transport_cc_overflow
 
     def __cinit__(self, DelayHistogram delays not None):
         self.delays = delays
@@ -167,6 +201,26 @@ cdef class Receiver:
 
     def __dealloc__(self):
         free(self.streams)
+        free(self.tcc_us)
+
+    @property
+    def transport_cc_id(self):
+        return self.tcc_id
+
+    @transport_cc_id.setter
+    def transport_cc_id(self, int value):
+        if value and self.tcc_us == NULL:
+            self.tcc_us = <int64_t*>calloc(ARRIVALS, sizeof(int64_t) + sizeof(uint16_t))
+            if self.tcc_us == NULL:
+                raise MemoryError()
+            self.tcc_seqs = <uint16_t*>(self.tcc_us + ARRIVALS)
+        self.tcc_id = value
+
+    def take_arrivals(self):
+        cdef Py_ssize_t i
+        taken = [(self.tcc_seqs[i], self.tcc_us[i]) for i in range(self.tcc_count)]
+        self.tcc_count = 0
+        return taken
 
     def add_kinds(self, dict kinds):
         for pt, kind in kinds.items():
@@ -203,6 +257,7 @@ cdef class Receiver:
         cdef int64_t send_ns = 0, height, arrival, transit
         cdef uint32_t seq, delta
         cdef int64_t d_transit
+        cdef int32_t tcc_seq
         cdef Stream* s
         if n < 12 or d[0] >> 6 != 2:
             self.malformed += 1
@@ -217,6 +272,17 @@ cdef class Receiver:
         if start > end:
             self.malformed += 1
             return
+        if self.tcc_id:
+            tcc_seq = transport_seq(d, start, self.tcc_id)
+            if tcc_seq == -2:
+                self.malformed += 1
+                return
+            if tcc_seq >= 0 and self.tcc_count == ARRIVALS:
+                self.transport_cc_overflow += 1
+            elif tcc_seq >= 0:
+                self.tcc_seqs[self.tcc_count] = <uint16_t>tcc_seq
+                self.tcc_us[self.tcc_count] = now_ns // 1000
+                self.tcc_count += 1
         if end - start >= 12 and memcmp(d + end - 12, PyBytes_AS_STRING(TRAILER_MAGIC), 4) == 0:
             send_ns = (<int64_t>be32(d + end - 8) << 32) | be32(d + end - 4)
         s = self.stream(be32(d + 8), d[1] & 0x7F, now_ns)

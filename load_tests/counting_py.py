@@ -11,12 +11,13 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from load_tests.rtp import read_rtp, vp8_keyframe_height
+from load_tests.rtp import one_byte_extension, read_rtp, vp8_keyframe_height
 from load_tests.tally import DELAY_BIN_NS, StreamCount
 
 FREEZE_NS = 200_000_000  # Chrome counts a freeze at max(3x the mean frame interval, +150 ms)
 CLOCK_RATES = {"audio": 48_000, "video": 90_000}
 DELAY_BINS = 50_000  # of DELAY_BIN_NS: up to 5 s; the last bin holds everything later
+ARRIVALS = 16_384  # transport-wide arrivals kept between two feedbacks; later ones are dropped
 
 
 @dataclass(slots=True)
@@ -93,7 +94,13 @@ class StreamStats:
 
 @dataclass
 class Receiver:
-    """All streams of one subscribe connection; delays go to the process's ``delays``."""
+    """All streams of one subscribe connection; delays go to the process's ``delays``.
+
+    With ``transport_cc_id`` set (the negotiated extension id), every RTP packet's
+    transport-wide seq and arrival are kept for the connection's transport-cc feedback, as a
+    browser keeps them for its own: whatever the stream, padding and probes included. The
+    extension block is then read, so a malformed one makes the packet malformed.
+    """
 
     delays: DelayHistogram
     kinds: dict[int, str] = field(default_factory=dict)  # payload type -> kind
@@ -101,6 +108,9 @@ class Receiver:
     recording: bool = False
     first_packet_ns: int = 0
     malformed: int = 0
+    transport_cc_id: int = 0
+    transport_cc_overflow: int = 0  # arrivals dropped: ARRIVALS were waiting for feedback
+    _arrivals: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False)
 
     def add_kinds(self, kinds: dict[int, str]) -> None:
         self.kinds.update(kinds)
@@ -111,6 +121,17 @@ class Receiver:
         except ValueError:
             self.malformed += 1
             return
+        if self.transport_cc_id:
+            try:
+                value = one_byte_extension(data, self.transport_cc_id)
+            except ValueError:
+                self.malformed += 1
+                return
+            if value is not None and len(value) == 2:
+                if len(self._arrivals) < ARRIVALS:
+                    self._arrivals.append((int.from_bytes(value), now_ns // 1000))
+                else:
+                    self.transport_cc_overflow += 1
         stream = self.streams.get(view.ssrc)
         if stream is None:
             kind = self.kinds.get(view.pt)
@@ -141,6 +162,11 @@ class Receiver:
                 stream.freezes += 1
             stream.frames += 1
             stream.last_frame_ns = now_ns
+
+    def take_arrivals(self) -> list[tuple[int, int]]:
+        """(transport seq, arrival µs) of each packet since the last call, in arrival order."""
+        taken, self._arrivals = self._arrivals, []
+        return taken
 
     def start_window(self) -> None:
         self.recording = True

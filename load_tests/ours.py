@@ -48,6 +48,8 @@ class OurParticipant(Participant):
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._asked: set[str] = set()
+        # the node's last word on our downlink: its estimate and whether from transport-cc
+        self.downlink: dict[str, Any] | None = None
 
     async def join(self) -> None:
         ticket = await self.target.token(self.room, self.identity, publish=self.publishes)
@@ -86,6 +88,8 @@ class OurParticipant(Participant):
                     future.set_result(message)
                 if message["type"] == "subscribe_offer":
                     await self._subscribe(message)
+                elif message["type"] == "downlink":
+                    self.downlink = message
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
         answer = await self.answer_subscription(message["sdp"])

@@ -1,6 +1,6 @@
 """A synthetic participant, whatever SFU it talks to: a publish connection that replays the
 cached clip as RTP, and a subscribe connection whose packets are counted, never decoded, and
-reported on in RTCP receiver reports as a browser would.
+reported on in RTCP receiver reports and transport-cc feedback as a browser would.
 
 Signaling differs per SFU (``load_tests.ours``, ``load_tests.janus``); they call ``publish_via``
 and ``subscription_ready`` around their own offer/answer exchange.
@@ -23,13 +23,16 @@ from load_tests.publishing import MediaSource
 from load_tests.receiving import ReceivePath, ReceiverReports
 from load_tests.rtp import read_feedback
 from load_tests.scenario import Scenario
-from load_tests.sdp import add_simulcast, payload_kinds, send_params
+from load_tests.sdp import add_simulcast, payload_kinds, send_params, transport_cc_id
+from load_tests.transport_cc import TransportFeedbacks
+from sfu.webrtc.sdp import without_transport_cc
 
 CONNECT_TIMEOUT_S = 15.0
 FRAME_NS = 1_000_000_000 // FPS
 AUDIO_NS = 20_000_000
 SR_NS = 1_000_000_000
 RR_S = 1.0  # a browser's receiver report interval for video
+FEEDBACK_S = 0.1  # a browser's transport-cc feedback interval (50-100 ms)
 MAX_LAG_NS = 500_000_000  # behind by more than this (a stalled loop): skip ahead, no burst
 RIDS = tuple(spec.rid for spec in LAYER_SPECS)
 
@@ -53,6 +56,7 @@ class Participant:
         self.source: MediaSource | None = None
         self.receiver = path.receiver()
         self.reports = ReceiverReports(random.getrandbits(32) or 1)
+        self.feedback = TransportFeedbacks(self.reports.ssrc)
         self.started_ns = 0
         self.published_ns = 0
         self.base_keyframe_requests = self.base_nacks = 0
@@ -90,7 +94,7 @@ class Participant:
             pc.addTransceiver(seam.SilentTrack("audio"), direction="sendonly")
         seam.mute_sender_reports(pc)
         await pc.setLocalDescription(await pc.createOffer())
-        offer = add_simulcast(pc.localDescription.sdp, RIDS)
+        offer = add_simulcast(without_transport_cc(pc.localDescription.sdp), RIDS)
         answer = await exchange(offer)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         self.source = source = MediaSource(self.clip, send_params(offer, answer, RIDS))
@@ -124,6 +128,7 @@ class Participant:
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         self.receiver.add_kinds(payload_kinds(offer))
+        self.receiver.transport_cc_id = transport_cc_id(pc.localDescription.sdp)
         receiver, reports = self.receiver, self.reports
         seam.hook(
             pc,
@@ -135,19 +140,24 @@ class Participant:
         return str(pc.localDescription.sdp)
 
     async def _receive(self, pc: RTCPeerConnection) -> None:
-        """Once connected: hand the socket to the receive path, then report every second (a
-        random phase, so a room's reports do not all leave at once)."""
+        """Once connected: hand the socket to the receive path, then report every second and,
+        if transport-cc was negotiated, give feedback on every packet every 100 ms."""
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             while not seam.connected(pc):  # noqa: ASYNC110 (aiortc has no event for it)
                 await asyncio.sleep(0.02)
         self._token = self.path.attach(pc, self.receiver)
         send = seam.sender(pc)
-        await asyncio.sleep(RR_S * random.random())
-        with contextlib.suppress(ConnectionError):
-            while True:
-                for packet in self.reports.packets(self.receiver.reports(), time.monotonic_ns()):
-                    await send(packet)
-                await asyncio.sleep(RR_S)
+        loops = [_every(RR_S, self._receiver_reports, send)]
+        if self.receiver.transport_cc_id:
+            loops.append(_every(FEEDBACK_S, self._transport_feedback, send))
+        await asyncio.gather(*loops)
+
+    def _receiver_reports(self) -> list[bytes]:
+        return self.reports.packets(self.receiver.reports(), time.monotonic_ns())
+
+    def _transport_feedback(self) -> list[bytes]:
+        media_ssrc = next((s.ssrc for s in self.receiver.reports()), 0)
+        return self.feedback.packets(self.receiver.take_arrivals(), media_ssrc)
 
     async def _send_loop(
         self, source: MediaSource, send: Callable[[bytes], Awaitable[None]]
@@ -188,3 +198,16 @@ class Participant:
             if pc is not None:
                 with contextlib.suppress(Exception):
                     await pc.close()
+
+
+async def _every(
+    interval_s: float, packets: Callable[[], list[bytes]], send: Callable[[bytes], Awaitable[None]]
+) -> None:
+    """Send what ``packets`` gives every ``interval_s`` until the connection is gone; the first
+    at a random phase, so a room's subscribers do not all send at once."""
+    await asyncio.sleep(interval_s * random.random())
+    with contextlib.suppress(ConnectionError):
+        while True:
+            for packet in packets():
+                await send(packet)
+            await asyncio.sleep(interval_s)

@@ -17,6 +17,7 @@ TRAILER = struct.Struct("!4sQ")
 MAX_PAYLOAD = 1100  # of VP8 data per packet, keeps packets under 1200 bytes
 VP8_DESCRIPTOR = 4  # X, I and a 15-bit picture id
 
+ONE_BYTE_PROFILE = 0xBEDE  # RFC 8285 §4.2
 RTCP_SR, RTCP_RR, RTCP_PSFB, RTCP_RTPFB = 200, 201, 206, 205
 PLI_FMT, FIR_FMT, NACK_FMT = 1, 4, 1
 
@@ -25,7 +26,7 @@ def one_byte_extensions(items: list[tuple[int, bytes]]) -> bytes:
     """An RFC 8285 one-byte header extension block (0xBEDE), padded to 32 bits."""
     body = b"".join(bytes([(ext_id << 4) | (len(value) - 1)]) + value for ext_id, value in items)
     body += b"\x00" * (-len(body) % 4)
-    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+    return struct.pack("!HH", ONE_BYTE_PROFILE, len(body) // 4) + body
 
 
 def build_rtp(
@@ -80,6 +81,33 @@ def read_rtp(data: bytes) -> RtpView:
         send_ns = value if magic == TRAILER_MAGIC else 0
     seq, ts, ssrc = struct.unpack_from("!HII", data, 2)
     return RtpView(ssrc, data[1] & 0x7F, seq, ts, bool(data[1] & 0x80), start, send_ns)
+
+
+def one_byte_extension(data: bytes, ext_id: int) -> bytes | None:
+    """The value of the first RFC 8285 one-byte-header element with ``ext_id`` of a packet
+    ``read_rtp`` accepted, or None (no such element, another profile). Every element is walked,
+    wherever the one asked for sits: one running past the block raises ValueError."""
+    if not data[0] & 0x10:
+        return None
+    at = 12 + 4 * (data[0] & 0x0F)
+    profile, words = struct.unpack_from("!HH", data, at)
+    if profile != ONE_BYTE_PROFILE:
+        return None
+    pos, end = at + 4, at + 4 + 4 * words
+    found = None
+    while pos < end:
+        element, length = data[pos] >> 4, (data[pos] & 0x0F) + 1
+        if element == 0:  # padding
+            pos += 1
+            continue
+        if element == 15:  # reserved: the block ends here (RFC 8285 §4.2)
+            break
+        if pos + 1 + length > end:
+            raise ValueError("header extension element overruns its block")
+        if element == ext_id and found is None:
+            found = data[pos + 1 : pos + 1 + length]
+        pos += 1 + length
+    return found
 
 
 def vp8_keyframe_height(data: bytes, payload_start: int) -> int | None:

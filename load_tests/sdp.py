@@ -6,6 +6,7 @@ import re
 
 from load_tests.publishing import SendParams
 from sfu.webrtc.sdp import join_sections, split_sections
+from sfu.webrtc.stack import TRANSPORT_CC_URI
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
@@ -64,6 +65,14 @@ def _extmap(section: list[str], uri: str) -> int | None:
         if match and match.group(2) == uri:
             return int(match.group(1))
     return None
+
+
+def transport_cc_id(sdp: str) -> int:
+    """The transport-cc extension id an SDP negotiates (bundled: one for all its m-lines), or
+    0 without it."""
+    return next(
+        (ext_id for s in split_sections(sdp)[1:] if (ext_id := _extmap(s, TRANSPORT_CC_URI))), 0
+    )
 
 
 def send_params(offer: str, answer: str, rids: tuple[str, ...]) -> SendParams:

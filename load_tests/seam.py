@@ -19,18 +19,35 @@ from aiortc import codecs as aiortc_codecs
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 
+from sfu.webrtc.stack import TRANSPORT_CC_FEEDBACK, TRANSPORT_CC_ID, TRANSPORT_CC_URI
+
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 
 
+TRANSPORT_CC_CODECS = {"audio": "audio/opus", "video": "video/vp8"}
+
+
 def configure(host: str) -> None:
-    """Gather only ``host`` as ICE candidate, and offer the rid extensions for simulcast."""
+    """Gather only ``host`` as ICE candidate, offer the rid extensions for simulcast, and
+    accept transport-cc when an SFU offers it, as a browser does (publishers strip it from
+    their offers: they never stamp it)."""
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [host] if use_ipv4 else []
     video = aiortc_codecs.HEADER_EXTENSIONS["video"]
     known = {ext.uri for ext in video}
     for ext_id, uri in ((10, RID_URI), (11, REPAIRED_RID_URI)):
         if uri not in known:
             video.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri))
+    for kind, mime_type in TRANSPORT_CC_CODECS.items():
+        extensions = aiortc_codecs.HEADER_EXTENSIONS[kind]
+        if TRANSPORT_CC_URI not in {ext.uri for ext in extensions}:
+            extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_ID, TRANSPORT_CC_URI))
+        for codec in aiortc_codecs.CODECS[kind]:
+            if (
+                codec.mimeType.lower() == mime_type
+                and TRANSPORT_CC_FEEDBACK not in codec.rtcpFeedback
+            ):
+                codec.rtcpFeedback.append(TRANSPORT_CC_FEEDBACK)
 
 
 class SilentTrack(MediaStreamTrack):

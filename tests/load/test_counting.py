@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 from load_tests import counting, counting_py
 from load_tests.receiving import ReceiverReports
-from load_tests.rtp import build_rtp, build_sr, stamp, vp8_payloads
+from load_tests.rtp import build_rtp, build_sr, one_byte_extensions, stamp, vp8_payloads
 from load_tests.tally import delay_percentile
 from sfu.webrtc import libsrtp
 
 IMPLEMENTATIONS = {"python": counting_py, "cython": counting}
 VIDEO, AUDIO = 96, 111
 MS = 1_000_000
+TWCC = 5  # the transport-cc extension id
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
@@ -106,11 +107,83 @@ def test_what_is_not_counted(impl: ModuleType) -> None:
     assert r.malformed == 4 and r.window() == []
 
 
+def stamped(seq: int, *, pt: int = VIDEO, ssrc: int = 7, extensions: bytes | None = None) -> bytes:
+    """A packet carrying transport seq ``seq`` (after a mid, as our node writes it)."""
+    if extensions is None:
+        extensions = one_byte_extensions([(1, b"0"), (TWCC, seq.to_bytes(2))])
+    return build_rtp(pt, seq, 0, ssrc, True, extensions, b"\x00" * 40)
+
+
+def test_transport_wide_arrivals_of_every_packet_are_kept_until_taken(impl: ModuleType) -> None:
+    r = receiver(impl)
+    r.on_rtp(stamped(1), 1_000)  # before the id is known: not kept
+    r.transport_cc_id = TWCC
+    padding_only = bytearray(stamped(3)[:-40])  # a probe: no payload, all padding
+    padding_only[0] |= 0x20
+    padding_only += bytes(7) + b"\x08"
+    for n, data in enumerate(
+        [
+            stamped(2),
+            stamped(3, pt=100, ssrc=98),  # unknown payload type
+            bytes(padding_only),
+            stamped(4, pt=AUDIO, ssrc=8),
+            video(5),  # no extension
+            stamped(6, extensions=one_byte_extensions([(3, b"\x00\x06")])),  # another id
+            stamped(7, extensions=one_byte_extensions([(TWCC, b"\x00\x00\x07")])),  # 3 bytes
+            stamped(8, extensions=b"\x10\x00\x00\x01\x52\x00\x00\x08"),  # two-byte profile
+            stamped(9, extensions=b"\xbe\xde\x00\x02\x00\x00\x51\xff\xff\x00\x00\x00"),
+            stamped(10, extensions=b"\xbe\xde\x00\x01\xf0\x51\x00\x0a"),  # 15 ends the block
+        ]
+    ):
+        r.on_rtp(data, (2 + n) * MS + 999)
+    assert r.take_arrivals() == [(2, 2_000), (3, 3_000), (3, 4_000), (4, 5_000), (0xFFFF, 10_000)]
+    assert r.take_arrivals() == [] and r.malformed == 0
+    assert [s.packets for s in r.window()] == [9, 1]  # counted as before
+    r.transport_cc_id = 0
+    r.on_rtp(stamped(11), 20 * MS)
+    assert r.take_arrivals() == []
+
+
+def test_a_malformed_extension_block_makes_the_packet_malformed(impl: ModuleType) -> None:
+    """An element running past its block is not read beyond it: the packet is malformed, as
+    one whose block runs past the packet is, and not counted."""
+    overrun = stamped(1, extensions=b"\xbe\xde\x00\x01\x10\x00\x53\x00")
+    r = receiver(impl)
+    r.on_rtp(overrun, 0)  # no id: the block is not read
+    r.transport_cc_id = TWCC
+    r.on_rtp(overrun, 0)
+    r.on_rtp(stamped(2, extensions=b"\xbe\xde\x00\x01\x00\x00\x00\x51"), 0)
+    assert r.malformed == 2 and r.take_arrivals() == []
+    assert [s.packets for s in r.window()] == [1]
+
+
+def test_arrivals_beyond_the_bound_are_counted_not_kept(impl: ModuleType) -> None:
+    r = receiver(impl)
+    r.transport_cc_id = TWCC
+    for seq in range(counting_py.ARRIVALS + 3):
+        r.on_rtp(stamped(seq & 0xFFFF), seq * 1000)
+    taken = r.take_arrivals()
+    assert len(taken) == counting_py.ARRIVALS and taken[-1] == (counting_py.ARRIVALS - 1,) * 2
+    assert r.transport_cc_overflow == 3
+    r.on_rtp(stamped(7), 0)
+    assert r.take_arrivals() == [(7, 0)] and r.transport_cc_overflow == 3
+
+
+extension_blocks = st.one_of(
+    st.just(b""),
+    st.integers(0, 0xFFFF).map(lambda seq: one_byte_extensions([(TWCC, seq.to_bytes(2))])),
+    st.lists(st.tuples(st.integers(1, 14), st.binary(min_size=1, max_size=16)), max_size=4).map(
+        lambda items: one_byte_extensions(items) if items else b""
+    ),
+    st.tuples(st.sampled_from([0xBEDE, 0x1000]), st.integers(0, 3), st.binary(max_size=12)).map(
+        lambda p: struct.pack("!HH", p[0], p[1]) + p[2]  # lengths that may lie
+    ),
+)
 packets = st.lists(
     st.one_of(
         st.builds(
-            lambda pt, seq, ts, ssrc, marker, payload, sent: build_rtp(
-                pt, seq, ts, ssrc, marker, b"", stamp(payload, sent) if sent else payload
+            lambda pt, seq, ts, ssrc, marker, payload, sent, extensions: build_rtp(
+                pt, seq, ts, ssrc, marker, extensions, stamp(payload, sent) if sent else payload
             ),
             st.sampled_from([VIDEO, AUDIO, 100]),
             st.integers(0, 0xFFFF),
@@ -122,6 +195,7 @@ packets = st.lists(
                 st.integers(100, 800).map(lambda h: next(vp8_payloads(keyframe(h), 0))),
             ),
             st.integers(0, 10**10),
+            extension_blocks,
         ),
         st.binary(max_size=60),  # anything at all
     ),
@@ -130,20 +204,36 @@ packets = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(packets, st.lists(st.integers(0, 10**9), min_size=40, max_size=40), st.integers(0, 40))
+@given(
+    packets,
+    st.lists(st.integers(0, 10**9), min_size=40, max_size=40),
+    st.integers(0, 40),
+    st.sampled_from([0, 1, TWCC, 14]),
+)
 def test_both_implementations_count_alike(
-    datagrams: list[bytes], gaps: list[int], window_at: int
+    datagrams: list[bytes], gaps: list[int], window_at: int, transport_cc_id: int
 ) -> None:
     """The compiled receiver is its spec, packet for packet, whatever arrives."""
     seen = []
     for impl in (counting_py, counting):
         r, now = receiver(impl), 10**12
+        r.transport_cc_id = transport_cc_id
         for n, data in enumerate(datagrams):
             if n == window_at:
                 r.start_window()
             now += gaps[n]
             r.on_rtp(data, now)
-        seen.append((r.window(), r.reports(), r.delays.nonzero(), r.malformed, r.first_packet_ns))
+        seen.append(
+            (
+                r.window(),
+                r.reports(),
+                r.delays.nonzero(),
+                r.malformed,
+                r.first_packet_ns,
+                r.take_arrivals(),
+                r.transport_cc_overflow,
+            )
+        )
     assert seen[0] == seen[1]
 
 

@@ -11,15 +11,18 @@ import pytest
 
 from load_tests import report, seam
 from load_tests.clip import Clip, VideoClip, load_clip
-from load_tests.ours import local_sfu
+from load_tests.ours import OurParticipant, local_sfu
 from load_tests.publishing import MediaSource
 from load_tests.ramp import between
+from load_tests.receiving import ReceivePath
 from load_tests.results import StepResult, Thresholds
 from load_tests.rtp import read_sender_reports
-from load_tests.runner import measure
+from load_tests.runner import join_all, leave, measure, seats
 from load_tests.scenario import Scenario, ScenarioError, parse_scenarios
-from load_tests.sdp import MID_URI, RID_URI, send_params
+from load_tests.sdp import MID_URI, RID_URI, send_params, transport_cc_id
+from load_tests.server import scrape
 from load_tests.spread import measure_spread, split
+from sfu.webrtc.stack import TRANSPORT_CC_URI
 
 CACHE = Path.home() / ".cache" / "seed-sfu-load"
 
@@ -53,6 +56,35 @@ async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int, targe
     assert result.loss < 0.05 and result.delay_ms_p99 is not None  # loopback: sanity bound
     assert result.cpu_us_per_pkt is not None and result.subscriber_kbps  # a video layer arrived
     assert f"| {target} | check | 4 |" in report.markdown([result])
+
+
+@pytest.mark.webrtc
+async def test_subscribers_feed_transport_cc_back_as_browsers_do(tmp_path: Path) -> None:
+    """A subscriber answers the node's transport-cc and feeds back every packet it gets: the
+    node estimates its downlink from that feedback, none of it dropped as unknown or stale."""
+    clip = await asyncio.to_thread(load_clip, CACHE)
+    scenario = Scenario(name="tcc", publishers=1, viewers=1, duration_s=1, warmup_s=1)
+    failures: list[str] = []
+    async with local_sfu(tmp_path) as sfu:
+        seam.configure(sfu.ice_host)
+        await sfu.prepare(scenario, ["tcc"])
+        path = ReceivePath()
+        people = await join_all(
+            sfu, scenario, clip, seats(scenario, ["tcc"]), path, asyncio.Event(), failures
+        )
+        try:
+            await asyncio.sleep(3)
+            assert sfu.metrics_url is not None
+            metrics = await scrape(sfu.api, sfu.metrics_url)
+        finally:
+            await leave(people)
+            path.close()
+    assert failures == []
+    [viewer] = [p for p in people if not p.publishes]
+    assert isinstance(viewer, OurParticipant) and viewer.receiver.transport_cc_id
+    assert viewer.downlink is not None and viewer.downlink["source"] == "transport-cc"
+    for reason in ("transport_feedback_unknown", "transport_feedback_stale", "malformed_rtcp"):
+        assert metrics[f'sfu_dropped_packets_total{{reason="{reason}"}}'] == 0
 
 
 def result(target: str, scenario: str, cpu_s: float, **more: Any) -> StepResult:
@@ -156,3 +188,10 @@ def test_publishers_report_each_stream_alone_with_the_ssrc_the_offer_declared() 
     reports = source.sender_reports(1_000.0)
     assert [read_sender_reports(r)[0][0] for r in reports] == [*source.ssrcs, 1234]
     assert all(len(read_sender_reports(r)) == 1 for r in reports)
+
+
+def test_the_transport_cc_id_is_the_one_an_answer_negotiated() -> None:
+    audio = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+    video = f"m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=extmap:3/sendrecv {TRANSPORT_CC_URI}"
+    assert transport_cc_id(f"v=0\r\n{audio}{video}\r\n") == 3
+    assert transport_cc_id(f"v=0\r\n{audio}") == 0
