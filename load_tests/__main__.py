@@ -39,8 +39,13 @@ BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
 # 1 -> N webinars ended where joins to our busy node timed out (hundreds of them: 23 of 300 at 10
 # joins/s), before forwarding did.
 CAPACITY_RAMP = Ramp(field="viewers", start=10, step=10, stop=200, refine=2)
-TARGETS = ("ours", "ours-aioice", "janus")
-TARGETS_HELP = "ours-aioice: our node on aiortc's ICE (a port per peer connection, SFU_UDP_PORT=0)"
+TARGETS = ("ours", "ours-remb", "ours-aioice", "janus")
+TARGETS_HELP = (
+    "ours-remb: our node without transport-cc (SFU_TRANSPORT_CC=false); ours-aioice: on "
+    "aiortc's ICE (a port per peer connection, SFU_UDP_PORT=0)"
+)
+# Settings of our node per target
+TARGET_ENV = {"ours-remb": {"SFU_TRANSPORT_CC": "false"}, "ours-aioice": {"SFU_UDP_PORT": "0"}}
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
 
 
@@ -98,8 +103,7 @@ async def _target(name: str, args: argparse.Namespace, workdir: Path) -> AsyncIt
         finally:
             await remote.close()
     else:
-        env = {"SFU_UDP_PORT": "0"} if name == "ours-aioice" else {}
-        async with ours.local_sfu(workdir, name=name, env=env) as sfu:
+        async with ours.local_sfu(workdir, name=name, env=TARGET_ENV.get(name, {})) as sfu:
             seam.configure(sfu.ice_host)
             yield sfu
 
@@ -228,7 +232,7 @@ async def _bench(session: Session) -> None:
     limits: dict[str, report.Limit] = {}
     try:
         for name in TARGETS:
-            ramps = name != "ours-aioice" and not args.no_ramp
+            ramps = name in ("ours", "janus") and not args.no_ramp
             async with _target(name, args, workdir) as target:
                 # The table takes each scenario's median: one window at a few % of a core
                 # varies by 10-25 % between runs. The old path is a reference: measured once.
@@ -261,6 +265,7 @@ async def _bench(session: Session) -> None:
             by_target.get("janus", []),
             by_target.get("ours-aioice", []),
             None if args.no_ramp else max_sizes,
+            remb=by_target.get("ours-remb", []),
         )
         session.write(
             "bench",

@@ -40,17 +40,20 @@ def ratio_table(
     janus: Sequence[StepResult],
     old_path: Sequence[StepResult] = (),
     max_sizes: dict[str, int | None] | None = None,
+    remb: Sequence[StepResult] = (),
 ) -> str:
     """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), our
-    node on aiortc's ICE (``old_path``) beside it, and the largest meeting each sustained within
+    node without transport-cc (``remb``: its subscribers' REMB decides, no feedback to read)
+    and on aiortc's ICE (``old_path``) beside it, and the largest meeting each sustained within
     the thresholds (higher is better). A scenario measured more than once shows the median of
     its runs, then their range: at a few % of a core, one 20 s window varies by 10-25 %."""
     lines = [
-        "| scenario | CPU µs/fwd pkt ours | ours, aioice ports | Janus | ratio "
+        "| scenario | CPU µs/fwd pkt ours | ours, REMB only | ours, aioice ports | Janus | ratio "
         "| p99 delay ms ours | Janus | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     mine, theirs, olds = _by_scenario(ours), _by_scenario(janus), _by_scenario(old_path)
+    rembs = _by_scenario(remb)
     for scenario, runs in mine.items():
         other = theirs.get(scenario)
         if other is None:
@@ -59,6 +62,7 @@ def ratio_table(
         p99, their_p99 = _median(runs, "delay_ms_p99"), _median(other, "delay_ms_p99")
         lines.append(
             f"| {scenario} | {_spread(runs, 'cpu_us_per_pkt')} "
+            f"| {_spread(rembs.get(scenario, []), 'cpu_us_per_pkt')} "
             f"| {_spread(olds.get(scenario, []), 'cpu_us_per_pkt')} "
             f"| {_spread(other, 'cpu_us_per_pkt')} | {_ratio(cpu, their_cpu)} "
             f"| {_spread(runs, 'delay_ms_p99')} | {_spread(other, 'delay_ms_p99')} "
@@ -67,7 +71,7 @@ def ratio_table(
     if max_sizes is not None:
         a, b = max_sizes.get("ours"), max_sizes.get("janus")
         ratio = _ratio(a, b) if a and b else "-"
-        lines.append(f"| max meeting at thresholds | {_size(a)} | | {_size(b)} | {ratio} | | | |")
+        lines.append(f"| max meeting at thresholds | {_size(a)} | | | {_size(b)} | {ratio} | | | |")
     return "\n".join(lines) + "\n"
 
 
