@@ -7,11 +7,11 @@ from cython_ext.store cimport PacketStore
 
 cdef class Layer:
     cdef readonly int index, payload_type
-    cdef readonly bint is_video
+    cdef readonly bint is_video, h264
     cdef public bint muted
     cdef public object notable
     cdef readonly list downtracks
-    cdef readonly long long ssrc, last_arrival_ms
+    cdef readonly long long ssrc, last_arrival_ms, keyframe_seq
     cdef public long long octets
     cdef readonly int width, height
     cdef readonly StreamStats stats

@@ -2,7 +2,7 @@
 """RTP in from one publish connection, compiled: sfu/media/ingest_py.py is the spec.
 
 The datapath calls ``Ingest._receive`` in C with each decrypted packet: parse (rtp.pxd), route
-by SSRC, update the layer's statistics, read the VP8 descriptor, build the one ``RtpPacket``,
+by SSRC, update the layer's statistics, read the VP8 descriptor (or H.264's NAL units), build the one ``RtpPacket``,
 store it and fan it out, whose sends go into the datapath's batch; a layer's RTX stream is
 unwrapped first (``Repair``). Python runs only for a new SSRC (``learn``), for what the fan-out
 returns (``DownTrack.handle``) and for a video packet out of order or starting a keyframe
@@ -14,14 +14,14 @@ from libc.stdint cimport uint8_t, uint32_t
 
 from cython_ext.counts cimport Counts
 from cython_ext.drops cimport (
-    DROP_DUPLICATE, DROP_LAYER_NOT_SELECTED, DROP_MALFORMED_RTP, DROP_MALFORMED_VP8, DROP_MUTED,
-    DROP_PAUSED, DROP_RTX, DROP_UNKNOWN_PAYLOAD_TYPE,
+    DROP_DUPLICATE, DROP_LAYER_NOT_SELECTED, DROP_MALFORMED_H264, DROP_MALFORMED_RTP,
+    DROP_MALFORMED_VP8, DROP_MUTED, DROP_PAUSED, DROP_RTX, DROP_UNKNOWN_PAYLOAD_TYPE,
 )
 from cython_ext.fanout cimport Outcome, fan_out_c
 from cython_ext.packet cimport RtpPacket
 from cython_ext.rtp cimport (
-    EXT_AUDIO_LEVEL, EXT_MID, EXT_RID, EXT_RRID, Parsed, Vp8Fields, WANTED, load16, parse_header,
-    unwrap, vp8_fields, vp8_keyframe_size,
+    EXT_AUDIO_LEVEL, EXT_MID, EXT_RID, EXT_RRID, Parsed, Vp8Fields, WANTED, h264_frame, load16,
+    parse_header, unwrap, vp8_fields, vp8_keyframe_size,
 )
 from cython_ext.stats cimport StreamStats
 from cython_ext.store cimport PacketStore
@@ -32,9 +32,11 @@ cdef class Layer:
 
     def __init__(
         self, int index, *, bint is_video, int payload_type, long long clock_rate,
-        list downtracks not None, Counts counts not None,
+        list downtracks not None, Counts counts not None, bint h264=False,
     ):
         self.index, self.is_video, self.payload_type = index, is_video, payload_type
+        self.h264 = h264
+        self.keyframe_seq = -1
         self.downtracks, self._counts = downtracks, counts
         self.ssrc = 0
         self.stats = StreamStats(clock_rate)
@@ -72,7 +74,7 @@ cdef class Layer:
         cdef long long ext_seq, highest = self.stats.highest
         cdef bint keyframe = not self.is_video
         cdef long long picture_id = -1, tl0picidx = -1
-        cdef int width, height
+        cdef int width, height, found
         cdef Vp8Fields vp8
         cdef RtpPacket packet
         cdef Outcome out
@@ -90,13 +92,21 @@ cdef class Layer:
         if self.muted and not self.is_video:
             counts.drop(DROP_MUTED, 1)
             return 0
-        if self.is_video and r.end > r.offset:  # padding-only packets are forwarded as they are
+        if self.is_video and r.end > r.offset and self.h264:
+            found = h264_frame(p, r.offset, r.end)
+            if found < 0:
+                counts.drop(DROP_MALFORMED_H264, 1)
+                return 0
+            keyframe = found == 1
+        elif self.is_video and r.end > r.offset:  # padding-only packets are forwarded as is
             if vp8_fields(p, r.offset, r.end, &vp8) < 0:
                 counts.drop(DROP_MALFORMED_VP8, 1)
                 return 0
             keyframe, picture_id, tl0picidx = vp8.keyframe, vp8.picture_id, vp8.tl0picidx
             if keyframe and vp8_keyframe_size(p, r.offset, r.end, &width, &height):
                 self.width, self.height = width, height
+        if keyframe and self.is_video:
+            self.keyframe_seq = ext_seq
         if self.notable is not None and (ext_seq != highest + 1 or keyframe):
             self.notable(self.index, ext_seq, keyframe, now_ms, highest)
         packet = RtpPacket.__new__(RtpPacket)

@@ -117,3 +117,8 @@ cdef bytes unwrap(
     const uint8_t* p, Py_ssize_t payload_offset, Py_ssize_t payload_end, uint8_t payload_type,
     uint32_t ssrc,
 )
+
+
+# Whether the H.264 payload p[start:end] (start < end: the caller checked) starts a keyframe: 1
+# or 0, or a negative code of rtp.H264_ERRORS (see sfu.rtp.rtp_py.h264_keyframe).
+cdef int h264_frame(const uint8_t* p, Py_ssize_t start, Py_ssize_t end) noexcept nogil

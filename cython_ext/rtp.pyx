@@ -316,3 +316,59 @@ cdef bint vp8_keyframe_size(
     width[0] = (frame[6] | frame[7] << 8) & 0x3FFF
     height[0] = (frame[8] | frame[9] << 8) & 0x3FFF
     return True
+
+
+# h264_keyframe's errors, by the negative code h264_frame returns
+H264_ERRORS = {
+    -1: "rtp payload offset out of range",
+    -2: "h264 forbidden bit set",
+    -3: "h264 reserved nal unit type",
+    -4: "h264 stap-a truncated",
+    -5: "h264 fu-a truncated",
+    -6: "h264 nal unit type not in packetization mode 1",
+}
+
+
+def h264_keyframe(bytes data not None, Py_ssize_t payload_offset, Py_ssize_t payload_end):
+    """Whether an H.264 payload starts a keyframe: see sfu.rtp.rtp_py.h264_keyframe."""
+    cdef int found
+    if not 0 <= payload_offset < payload_end <= PyBytes_GET_SIZE(data):
+        raise ValueError(H264_ERRORS[-1])
+    found = h264_frame(<const uint8_t*>PyBytes_AS_STRING(data), payload_offset, payload_end)
+    if found < 0:
+        raise ValueError(H264_ERRORS[found])
+    return found == 1
+
+
+cdef int h264_frame(const uint8_t* p, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
+    cdef uint8_t kind = p[start] & 0x1F, unit
+    cdef Py_ssize_t at, size
+    cdef bint keyframe = False
+    if p[start] & 0x80:
+        return -2
+    if kind == 0 or kind == 30 or kind == 31:
+        return -3
+    if kind < 24:
+        return kind == 5 or kind == 7
+    if kind == 24:
+        at = start + 1
+        if at >= end:
+            return -4
+        while at < end:
+            if at + 2 > end:
+                return -4
+            size = (<Py_ssize_t>p[at] << 8) | p[at + 1]
+            if size == 0 or at + 2 + size > end:
+                return -4
+            unit = p[at + 2]
+            if unit & 0x80:
+                return -2
+            keyframe = keyframe or (unit & 0x1F) == 5 or (unit & 0x1F) == 7
+            at += 2 + size
+        return keyframe
+    if kind == 28:
+        if end - start < 3:
+            return -5
+        unit = p[start + 1]
+        return (unit & 0x80) != 0 and ((unit & 0x1F) == 5 or (unit & 0x1F) == 7)
+    return -6

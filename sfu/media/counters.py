@@ -75,6 +75,8 @@ class DropReason(enum.Enum):
     # transport seqs we never sent (or no longer remember)
     TRANSPORT_FEEDBACK_STALE = "transport_feedback_stale", 35
     TRANSPORT_FEEDBACK_UNKNOWN = "transport_feedback_unknown", 36
+    # an H.264 payload mode 1 forbids or that cannot hold what it says (sfu.rtp.rtp_py)
+    MALFORMED_H264 = "malformed_h264", 37
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
     # since a drop is counted per packet.

@@ -29,6 +29,7 @@ class MediaLine:
     generic NACK (RFC 4585): Chrome and Firefox negotiate it for video, never for Opus;
     ``rtx_payload_type`` the RTX payload type whose apt is the codec's (RFC 4588), 0 if none,
     and ``rtx_ssrc`` the SSRC we resend on with it (subscribe side).
+    ``mime`` is lower case: video/vp8, video/h264 or audio/opus.
     """
 
     mid: str
@@ -42,3 +43,4 @@ class MediaLine:
     nack: bool = False
     rtx_payload_type: int = 0
     rtx_ssrc: int = 0
+    profile: str = ""  # H.264's profile-level-id, lower case (RFC 6184 §8.1)

@@ -22,7 +22,7 @@ from sfu.media.fanout_py import Subscription, fan_out
 from sfu.media.packet_py import RtpPacket
 from sfu.media.stats_py import StreamStats
 from sfu.media.store_py import PacketStore
-from sfu.rtp.rtp_py import parse_rtp, unwrap_rtx, vp8_descriptor
+from sfu.rtp.rtp_py import h264_keyframe, parse_rtp, unwrap_rtx, vp8_descriptor
 from sfu.rtp.vp8 import keyframe_size
 
 
@@ -39,9 +39,11 @@ class Layer:
     __slots__ = (
         "_counts",
         "downtracks",
+        "h264",
         "height",
         "index",
         "is_video",
+        "keyframe_seq",
         "last_arrival_ms",
         "muted",
         "notable",
@@ -62,9 +64,11 @@ class Layer:
         clock_rate: int,
         downtracks: list[Any],
         counts: Counts,
+        h264: bool = False,
     ) -> None:
         self.index = index
         self.is_video = is_video
+        self.h264 = h264  # the video is H.264 (RFC 6184), else VP8
         self.payload_type = payload_type  # the one the publisher negotiated for the track
         self.downtracks: list[Handler] = downtracks  # the track's, shared by its layers
         self._counts = counts
@@ -73,7 +77,8 @@ class Layer:
         self.store = PacketStore()
         self.last_arrival_ms = -1
         self.octets = 0  # received since the track last measured its bit rates
-        self.width = self.height = 0  # from the last keyframe's header
+        self.width = self.height = 0  # from the last keyframe's header (VP8)
+        self.keyframe_seq = -1  # the extended seq of the last keyframe's first packet
         # Muted by the server (REST API): audio is dropped here, video paused per subscription.
         self.muted = False
         # A video layer's NACK requester's ear (sfu.media.nack_requester's reporting contract):
@@ -119,7 +124,13 @@ class Layer:
             counts.add_drop(DropReason.MUTED.code)
             return
         keyframe, picture_id, tl0picidx = not self.is_video, -1, -1  # audio: every packet starts
-        if self.is_video and end > offset:  # padding-only packets are forwarded as they are
+        if self.is_video and end > offset and self.h264:
+            try:
+                keyframe = h264_keyframe(data, offset, end)
+            except ValueError:
+                counts.add_drop(DropReason.MALFORMED_H264.code)
+                return
+        elif self.is_video and end > offset:  # padding-only packets are forwarded as they are
             try:
                 keyframe, _, picture_id, tl0picidx, _, _ = vp8_descriptor(data, offset, end)
             except ValueError:
@@ -130,6 +141,8 @@ class Layer:
                     self.width,
                     self.height,
                 )
+        if keyframe and self.is_video:
+            self.keyframe_seq = ext_seq
         if self.notable is not None and (ext_seq != highest + 1 or keyframe):
             self.notable(self.index, ext_seq, keyframe, now_ms, highest)
         packet = RtpPacket(

@@ -16,6 +16,7 @@ from sfu.media.downtrack import DownTrack
 from sfu.media.kernels import Layer, RtpPacket, StreamStats
 from sfu.media.nack_requester import NackRequester
 from sfu.media.selector import NO_LAYER
+from sfu.rtp import h264
 from sfu.rtp.rtcp import ReportBlock, build_nack, build_pli
 
 # A keyframe takes a round trip plus encode time; asking more often only costs bitrate.
@@ -27,6 +28,10 @@ REORDER_DEPTH = 16
 # Sequence numbers per NACK packet: at most as many 4-byte FCIs, so an RTCP packet stays well
 # under an MTU however the losses are spread.
 NACK_BATCH = 250
+
+
+# Packets an H.264 keyframe's SPS may precede its IDR by (SPS, PPS, IDR as single units)
+SPS_BEFORE_IDR = 2
 
 
 class TrackReceiver:
@@ -47,6 +52,7 @@ class TrackReceiver:
         self.track_id = track_id
         self.line = line
         self.is_video = line.kind == "video"
+        self.h264 = line.mime == "video/h264"
         self.downtracks: list[DownTrack[TrackReceiver]] = []
         self.layers = [
             layer_class(
@@ -56,9 +62,12 @@ class TrackReceiver:
                 clock_rate=line.clock_rate,
                 downtracks=self.downtracks,
                 counts=counters,
+                h264=self.h264,
             )
             for index in range(max(1, len(line.rids)))
         ]
+        # H.264 sizes, read from each layer's last keyframe when asked: (its seq, the size)
+        self._h264_sizes = [(-1, (0, 0)) for _ in self.layers]
         self._send_rtcp = send_rtcp
         self._local_ssrc = local_ssrc
         self._last_request_ms = [-KEYFRAME_REQUEST_INTERVAL_MS] * len(self.layers)
@@ -97,8 +106,27 @@ class TrackReceiver:
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
-        """(width, height) per layer, from its last keyframe's header; (0, 0) before one."""
-        return [(layer.width, layer.height) for layer in self.layers]
+        """(width, height) per layer, from its last keyframe's header (VP8) or its SPS (H.264,
+        read here: the compiled ingest only notes where the keyframe is); (0, 0) before one."""
+        if not self.h264:
+            return [(layer.width, layer.height) for layer in self.layers]
+        for index, layer in enumerate(self.layers):
+            seq, size = self._h264_sizes[index]
+            if layer.keyframe_seq != seq:
+                self._h264_sizes[index] = layer.keyframe_seq, self._sps_size(layer) or size
+        return [size for _, size in self._h264_sizes]
+
+    @staticmethod
+    def _sps_size(layer: Layer) -> tuple[int, int] | None:
+        """From the SPS of the layer's last keyframe: in its flagged packet, or (SPS, PPS and
+        IDR sent as single units, each flagged but the PPS) up to two packets before it."""
+        for back in range(SPS_BEFORE_IDR + 1):
+            packet = layer.store.get(layer.keyframe_seq - back)
+            if packet is not None:
+                size = h264.keyframe_size(packet.data, packet.payload_offset, len(packet.data))
+                if size is not None:
+                    return size
+        return None
 
     @property
     def muted(self) -> bool:

@@ -20,7 +20,7 @@ from sfu.media.selector import NO_LAYER, wanted_layer
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.negotiation import Negotiation, NegotiationError
 from sfu.webrtc.kernels import SendLog
-from sfu.webrtc.peer import SubscribePeer
+from sfu.webrtc.peer import Codec, SubscribePeer
 
 # The size of a probe's padding packet: its padding, our header and extensions, SRTP's tag
 PADDING_PACKET = PADDING_SIZE + 40
@@ -109,7 +109,10 @@ class Subscriber(Generic[T]):
         new = [t for t in tracks if t.id not in self._subscribed]
         for track in new:
             self._subscribed[track.id] = track
-            self._peer.add_track(track.id, track.stream_id, track.kind)
+            line = track.source.line
+            self._peer.add_track(
+                track.id, track.stream_id, track.kind, Codec(line.mime, line.profile)
+            )
         if new:
             await self._negotiate()
 

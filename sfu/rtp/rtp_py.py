@@ -255,3 +255,50 @@ def vp8_descriptor(data: bytes, payload_offset: int, payload_end: int) -> Vp8Des
         data[tk_at] >> 6 if flags & 0x20 else -1,
         data[tk_at] & 0x1F if flags & 0x10 else -1,
     )
+
+
+# H.264 NAL unit types (RFC 6184 §5.2, ITU-T H.264 Table 7-1) an SFU reads
+H264_IDR, H264_SPS, H264_STAP_A, H264_FU_A = 5, 7, 24, 28
+
+
+def h264_keyframe(data: bytes, payload_offset: int, payload_end: int) -> bool:
+    """Whether an H.264 payload (RFC 6184, packetization mode 1) starts a keyframe: it carries
+    an SPS or an IDR slice, alone, in a STAP-A, or at the start of an FU-A. Chrome and libx264
+    send the SPS and PPS right before each IDR, so the SPS packet is where a switch can start.
+
+    Raises ValueError for what mode 1 forbids or a packet cannot hold: a forbidden bit set,
+    reserved types (0, 30, 31), interleaved-mode types (STAP-B, MTAPs, FU-B), a STAP-A whose
+    lengths run past the payload or hold an empty unit, an FU-A without a byte of its unit.
+    """
+    if not 0 <= payload_offset < payload_end <= len(data):
+        raise ValueError("rtp payload offset out of range")
+    header = data[payload_offset]
+    kind = header & 0x1F
+    if header & 0x80:
+        raise ValueError("h264 forbidden bit set")
+    if kind in (0, 30, 31):
+        raise ValueError("h264 reserved nal unit type")
+    if kind < H264_STAP_A:
+        return kind in (H264_IDR, H264_SPS)
+    if kind == H264_STAP_A:
+        keyframe, at = False, payload_offset + 1
+        if at >= payload_end:
+            raise ValueError("h264 stap-a truncated")
+        while at < payload_end:
+            if at + 2 > payload_end:
+                raise ValueError("h264 stap-a truncated")
+            size = data[at] << 8 | data[at + 1]
+            if size == 0 or at + 2 + size > payload_end:
+                raise ValueError("h264 stap-a truncated")
+            unit = data[at + 2]
+            if unit & 0x80:
+                raise ValueError("h264 forbidden bit set")
+            keyframe = keyframe or (unit & 0x1F) in (H264_IDR, H264_SPS)
+            at += 2 + size
+        return keyframe
+    if kind == H264_FU_A:
+        if payload_end - payload_offset < 3:
+            raise ValueError("h264 fu-a truncated")
+        fu = data[payload_offset + 1]
+        return bool(fu & 0x80) and (fu & 0x1F) in (H264_IDR, H264_SPS)
+    raise ValueError("h264 nal unit type not in packetization mode 1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiortc import (
@@ -18,7 +19,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 from aiortc.utils import random32
 
@@ -43,7 +44,8 @@ from sfu.webrtc.udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
 
-FORWARDABLE = {"video": "video/vp8", "audio": "audio/opus"}
+# What we forward, by kind: a publisher's first choice among these decides its track's codec
+FORWARDABLE = {"video": ("video/vp8", "video/h264"), "audio": ("audio/opus",)}
 
 
 class SdpError(ValueError):
@@ -59,10 +61,12 @@ def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnect
 def _forwardable_codecs(
     codecs: list[RTCRtpCodecParameters], kind: str
 ) -> list[RTCRtpCodecParameters]:
-    """The codec we forward, plus its RTX; the rest is declined so the client never uses it."""
-    main = [c for c in codecs if c.mimeType.lower() == FORWARDABLE[kind]][:1]
+    """The first codec of the offer's order that we forward (aiortc kept only H.264 in
+    packetization mode 1, baseline or constrained baseline), plus its RTX; the rest is declined
+    so the client never uses it."""
+    main = [c for c in codecs if c.mimeType.lower() in FORWARDABLE[kind]][:1]
     if not main:
-        raise SdpError(f"no {FORWARDABLE[kind]} codec offered for {kind}")
+        raise SdpError(f"no {' or '.join(FORWARDABLE[kind])} codec offered for {kind}")
     main[0].rtcpFeedback = [fb for fb in main[0].rtcpFeedback if fb.type != "transport-cc"]
     rtx = [
         c
@@ -100,9 +104,33 @@ def _media_line(
         rids=rids,
         ssrc=ssrc,
         nack=any(fb.type == "nack" and not fb.parameter for fb in codec.rtcpFeedback),
+        profile=str(codec.parameters.get("profile-level-id", "")).lower(),
         rtx_payload_type=rtx[0] if rtx and rtx[0] is not None else 0,
         rtx_ssrc=rtx_ssrc if rtx else 0,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """A track's codec as a subscriber must receive it: mime type, and for H.264 the publisher's
+    profile-level-id (its profile must match: RFC 6184 §8.1)."""
+
+    mime: str
+    profile: str = ""
+
+
+def _preferences(kind: str, codec: Codec) -> list[RTCRtpCodecCapability]:
+    """Offer exactly the track's codec (and RTX): the subscriber gets what the publisher sends."""
+    capabilities = RTCRtpSender.getCapabilities(kind).codecs
+    chosen = [
+        c
+        for c in capabilities
+        if c.mimeType.lower() == codec.mime
+        and str(c.parameters.get("profile-level-id", ""))[:4].lower() == codec.profile[:4]
+    ][:1]
+    if not chosen:
+        raise SdpError(f"cannot send {codec.mime} {codec.profile}".rstrip())
+    return chosen + [c for c in capabilities if c.mimeType.lower() == f"{kind}/rtx"]
 
 
 class _Peer:
@@ -248,7 +276,8 @@ class SubscribePeer(_Peer):
         self._offered: set[str] = set()
         self._send_log: SendLog | None = None
 
-    def add_track(self, track_id: str, stream_id: str, kind: Kind) -> None:
+    def add_track(self, track_id: str, stream_id: str, kind: Kind, codec: Codec) -> None:
+        """Send a track of this codec (its publisher's: we never transcode)."""
         free = next(
             (
                 t
@@ -260,18 +289,11 @@ class SubscribePeer(_Peer):
         track = _PlaceholderTrack(kind, track_id)
         if free is None:
             free = self._pc.addTransceiver(track, direction="sendonly")
-            capabilities = RTCRtpSender.getCapabilities(kind).codecs
-            free.setCodecPreferences(
-                [
-                    c
-                    for c in capabilities
-                    if c.mimeType.lower() in (FORWARDABLE[kind], f"{kind}/rtx")
-                ]
-            )
         else:
             free.direction = "sendonly"
             free.sender.replaceTrack(track)
             free.sender._ssrc = random32()  # a new source gets a new SSRC
+        free.setCodecPreferences(_preferences(kind, codec))
         free.sender._stream_id = stream_id
         self._by_track[track_id] = free
         self._ensure_tap()

@@ -70,7 +70,7 @@ def add_simulcast_and_bitrate(
 
 def _add_start_bitrate(section: list[str], start_kbps: int) -> None:
     param = f"x-google-start-bitrate={start_kbps}"
-    for pt_match in (re.match(r"a=rtpmap:(\d+) VP8/", line) for line in section):
+    for pt_match in (re.match(r"a=rtpmap:(\d+) (?:VP8|H264)/", line) for line in section):
         if pt_match is None:
             continue
         pt = pt_match.group(1)

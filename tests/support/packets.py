@@ -44,3 +44,38 @@ def vp8_packet(
     else:
         frame = b""
     return header + _extensions(mid, rid) + descriptor + frame + body
+
+
+def h264_packet(
+    *,
+    seq: int,
+    ts: int,
+    ssrc: int,
+    payload: bytes,
+    marker: bool,
+    mid: bytes = b"0",
+    rid: bytes = b"",
+    payload_type: int = 102,
+) -> bytes:
+    """An H.264 packet (RFC 6184) carrying ``payload`` (see ``stap_a``, ``fu_a``)."""
+    header = struct.pack(
+        "!BBHII", 0x90, (0x80 if marker else 0) | payload_type, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
+    )
+    return header + _extensions(mid, rid) + payload
+
+
+def stap_a(*units: bytes) -> bytes:
+    """One STAP-A payload aggregating ``units`` (each with its NAL header)."""
+    nri = max((u[0] & 0x60 for u in units), default=0x60)
+    return bytes([nri | 24]) + b"".join(struct.pack("!H", len(u)) + u for u in units)
+
+
+def fu_a(unit: bytes, size: int) -> list[bytes]:
+    """``unit`` cut into FU-A payloads of at most ``size`` bytes of it each."""
+    header, body = unit[0], unit[1:]
+    chunks = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    return [
+        bytes([header & 0xE0 | 28, (0x80 if i == 0 else 0) | (0x40 if i == len(chunks) - 1 else 0)
+               | header & 0x1F]) + chunk
+        for i, chunk in enumerate(chunks)
+    ]  # fmt: skip

@@ -20,7 +20,7 @@ from sfu.media.selector import NO_LAYER
 from sfu.rtp import rtp_py
 from sfu.rtp.rtcp import build_nack
 from tests.support.kernels import Kernels, kernels
-from tests.support.packets import MID_ID, RID_ID, vp8_packet
+from tests.support.packets import MID_ID, RID_ID, fu_a, h264_packet, stap_a, vp8_packet
 from tests.support.sinks import Sink
 from tests.support.tracks import subscribe
 
@@ -293,3 +293,80 @@ def test_random_bytes_are_dropped_alike(datagrams: list[tuple[bytes, str, int]])
             ingress.on_rtp(data, 10 * i)
         outcomes.append((sink.rtp, counters.packets_in, counters.packets_out, counters.drops))
     assert outcomes[0] == outcomes[1]
+
+
+H264 = MediaLine(
+    "0", "video", 102, "video/h264", 90000, ExtensionIds(mid=MID_ID), (), profile="42e01f"
+)
+OUT_H264 = MediaLine("2", "video", 104, "video/h264", 90000, ExtensionIds(mid=1), (), 0xABC)
+IDR_UNIT, SLICE_UNIT = b"\x65\x88\x84" + b"i" * 30, b"\x41\x9a\x02" + b"p" * 30
+
+
+def _h264_frames(frames: int, sps: bytes, pps: bytes, keyframes: set[int]) -> list[bytes]:
+    """A Chrome-like H.264 stream: a keyframe is a STAP-A (SPS, PPS) then its IDR in FU-As,
+    other frames one slice each."""
+    payloads: list[tuple[int, bytes, bool]] = []
+    for frame in range(frames):
+        keyframe = [stap_a(sps, pps), *fu_a(IDR_UNIT, 12)]
+        parts = keyframe if frame in keyframes else [SLICE_UNIT]
+        payloads += [(frame, p, i == len(parts) - 1) for i, p in enumerate(parts)]
+    return [
+        h264_packet(seq=100 + i, ts=3000 * frame, ssrc=5000, payload=p, marker=marker)
+        for i, (frame, p, marker) in enumerate(payloads)
+    ]
+
+
+def _h264_run(k: Kernels, packets: list[bytes]) -> tuple[object, ...]:
+    random.seed(7)
+    counters = MediaCounters()
+    ingress = PublisherIngress(counters, remb_bps=1, kernel=k.ingest)
+    video = ingress.add_track("V", H264)
+    sink = Sink(record=True)
+    downtrack = DownTrack(
+        video, sink, OUT_H264, initial_layer=0, counters=counters,
+        on_layer=lambda _: None, forwarder_class=k.forwarder.Forwarder,
+    )  # fmt: skip
+    video.downtracks.append(downtrack)
+    for i, data in enumerate(packets):
+        ingress.on_rtp(data, 1000 + 10 * i)
+    layer = video.layers[0]
+    return sink.rtp, counters.drops, layer.keyframe_seq, video.layer_sizes, counters.packets_out
+
+
+def test_h264_is_forwarded_from_its_first_keyframe_with_the_size_of_its_sps() -> None:
+    """The subscription starts at the STAP-A carrying the SPS (not at the slices before it, not
+    at the IDR's first fragment), the payload untouched; the layer's size is the SPS's."""
+    sps = bytes.fromhex("6742c01fd9005005bb011000003e90000ea600f1832a")  # 1280x720
+    pps = b"\x68\xce\x3c\x80"
+    packets = _h264_frames(6, sps, pps, keyframes={2, 5})
+    for implementation in ("cython", "python"):
+        sent, drops, keyframe_seq, sizes, packets_out = _h264_run(kernels(implementation), packets)
+        first = rtp_py.parse_rtp(sent[0], 0, 0, 0, 0)
+        assert sent[0][first[5] :] == stap_a(sps, pps), implementation
+        assert len(sent) == packets_out == len(packets) - 2  # frames 0 and 1 before the keyframe
+        assert [rtp_py.parse_rtp(p, 0, 0, 0, 0)[1] for p in sent] == [104] * len(sent)
+        # frame 5's IDR (its first fragment): the SPS is looked for up to two packets before it
+        assert keyframe_seq & 0xFFFF == 109
+        assert sizes == [(1280, 720)]
+        assert drops[DropReason.WAITING_FOR_KEYFRAME] == 2
+
+
+def test_malformed_h264_is_dropped_and_counted_alike() -> None:
+    sps = bytes.fromhex("6742c01fd9005005bb011000003e90000ea600f1832a")
+    packets = _h264_frames(2, sps, b"\x68\xce\x3c\x80", keyframes={0})
+    broken = [h264_packet(seq=200 + i, ts=0, ssrc=5000, payload=p, marker=True) for i, p in
+              enumerate([b"\x78\x00\x09\x67", b"\x7c\x85", b"\x60\x00", b"\xe5\x00"])]  # fmt: skip
+    outcomes = [_h264_run(kernels(i), packets + broken) for i in ("cython", "python")]
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1][DropReason.MALFORMED_H264] == 4
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.binary(max_size=30), st.booleans()), max_size=15))
+def test_random_h264_payloads_are_taken_alike(payloads: list[tuple[bytes, bool]]) -> None:
+    sps = bytes.fromhex("6742c01fd9005005bb011000003e90000ea600f1832a")
+    packets = _h264_frames(1, sps, b"\x68\xce\x3c\x80", keyframes={0}) + [
+        h264_packet(seq=300 + i, ts=9000 * i, ssrc=5000, payload=p, marker=m)
+        for i, (p, m) in enumerate(payloads)
+    ]
+    assert _h264_run(kernels("cython"), packets) == _h264_run(kernels("python"), packets)

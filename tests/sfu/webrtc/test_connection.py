@@ -16,7 +16,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from sfu.media.counters import MediaCounters
 from sfu.webrtc.certificate import RENEW_BEFORE, NodeCertificate
 from sfu.webrtc.connection import IdleReceiver, IdleSender
-from sfu.webrtc.peer import PublishPeer, SubscribePeer, _Peer
+from sfu.webrtc.peer import Codec, PublishPeer, SubscribePeer, _Peer
 from sfu.webrtc.stack import TRANSPORT_CC_ID, TRANSPORT_CC_URI, configure_aiortc
 
 FINGERPRINT = re.compile(r"^a=fingerprint:sha-256 (\S+)", re.MULTILINE)
@@ -53,7 +53,7 @@ async def _subscribed(certificate: NodeCertificate) -> tuple[SubscribePeer, RTCP
     """A subscribe peer connected to an aiortc client; its offer's fingerprint checked."""
     peer = SubscribePeer(NoMedia(), MediaCounters(), certificate=certificate)
     states = _states(peer)
-    peer.add_track("T1", "S1", "audio")
+    peer.add_track("T1", "S1", "audio", Codec("audio/opus"))
     offer, _ = await peer.create_offer()
     ours = [f.value for f in certificate.current().getFingerprints() if f.algorithm == "sha-256"]
     assert FINGERPRINT.findall(offer) == ours
@@ -134,8 +134,8 @@ async def test_transport_cc_is_offered_to_subscribers_and_declined_to_publishers
         assert "transport-wide-cc" not in answer and "transport-cc" not in answer
         assert lines and all(line.extensions.transport_cc == 0 for line in lines)
         for peer in (subscribe, without):
-            peer.add_track("T1", "S1", "video")
-            peer.add_track("T2", "S1", "audio")
+            peer.add_track("T1", "S1", "video", Codec("video/vp8"))
+            peer.add_track("T2", "S1", "audio", Codec("audio/opus"))
         offer, _ = await subscribe.create_offer()
         assert len(re.findall(rf"a=extmap:{TRANSPORT_CC_ID} {TRANSPORT_CC_URI}", offer)) == 2
         assert re.search(r"a=rtcp-fb:\d+ transport-cc", offer)
