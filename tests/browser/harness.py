@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from urllib.parse import urlencode
 
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page, ViewportSize
 
+from tests.support.client import Client
 from tests.support.ports import free_port, free_udp_port
 
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -379,6 +382,25 @@ async def join(
         await participant.close()
         raise
     return participant
+
+
+async def aiortc_client(stack: Stack, room: str, identity: str) -> Client:
+    """An aiortc participant (not connected yet) with a demo token of the stack's."""
+
+    def ticket() -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{stack.base_url}/demo/token",
+            data=json.dumps({"room": room, "identity": identity}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer: dict[str, Any] = json.load(response)
+        return answer
+
+    got = await asyncio.to_thread(ticket)
+    # the stack serves its node on its own origin: a path, as the page resolves it
+    url = urllib.parse.urljoin(stack.base_url.replace("http", "ws", 1), got["node_url"])
+    return Client(url, room, got["token"])
 
 
 def _console_line(message: ConsoleMessage) -> str:

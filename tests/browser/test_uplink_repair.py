@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser
 
 from sfu.webrtc.stack import configure_aiortc
-from tests.browser.harness import NO_CAMERA_JS, Stack, join
-from tests.support.client import Client
+from tests.browser.harness import NO_CAMERA_JS, Stack, aiortc_client, join
 from tests.support.ports import free_udp_port
 from tests.support.relay import RtpLoss, relay
 
@@ -53,17 +48,6 @@ def _stack(port: int, repair: bool) -> Iterator[Stack]:
         stack.stop()
 
 
-def _demo_token(base_url: str, room: str, identity: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{base_url}/demo/token",
-        data=json.dumps({"room": room, "identity": identity}).encode(),
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        ticket: dict[str, Any] = json.load(response)
-    return ticket
-
-
 async def _through_loss(
     chromium: Browser, room: str, repair: bool, downlink: bool = False
 ) -> tuple[RtpLoss, dict[str, int]]:
@@ -74,10 +58,7 @@ async def _through_loss(
     lossy = {"drop_back" if downlink else "drop": loss.__call__}
     with _stack(port, repair) as stack:
         async with relay(("127.0.0.2", port), ("127.0.0.1", port), **lossy):
-            ticket = await asyncio.to_thread(_demo_token, stack.base_url, room, "pub")
-            # the stack serves its node on its own origin: a path, as the page resolves it
-            url = urllib.parse.urljoin(stack.base_url.replace("http", "ws", 1), ticket["node_url"])
-            publisher = Client(url, room, ticket["token"])
+            publisher = await aiortc_client(stack, room, "pub")
             viewer = await join(chromium, stack.base_url, room, "viewer", init_script=NO_CAMERA_JS)
             try:
                 await publisher.connect()

@@ -17,6 +17,7 @@ import websockets
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
     VideoStreamTrack,
@@ -54,13 +55,20 @@ class Client:
         self._changed = asyncio.Event()
         self.subscribe_pc.on("track", self._on_track)
 
-    async def connect(self, *, publish: bool = True) -> None:
+    async def connect(self, *, publish: bool = True, video_codec: str = "") -> None:
+        """Join, then publish a test pattern and a tone unless ``publish`` is False; the video in
+        ``video_codec`` (e.g. "video/H264") when given, else the first aiortc offers (VP8)."""
         self._ws = await websockets.connect(self.url, max_size=2**20)
         await self.send({"type": "join", "protocol": 1, "room": self.room, "token": self.token})
         self._tasks.append(asyncio.create_task(self._read_loop()))
         await asyncio.wait_for(self.joined.wait(), 10)
         if publish:
-            self.publish_pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+            video = self.publish_pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+            if video_codec:
+                codecs = RTCRtpSender.getCapabilities("video").codecs
+                video.setCodecPreferences(
+                    [c for c in codecs if c.mimeType in (video_codec, "video/rtx")]
+                )
             self.publish_pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
             await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
             await self.send({"type": "publish_offer", "sdp": self.publish_pc.localDescription.sdp})

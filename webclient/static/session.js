@@ -39,7 +39,7 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {{trackId: string, framesDecoded: number, frameWidth: number, frameHeight: number,
  *   freezeCount: number, totalFreezesDuration: number, packetsReceived: number,
  *   packetsLost: number, pliCount: number, nackCount: number, retransmittedPacketsReceived: number,
- *   layer: ForwardedLayer | null, size: number[] | null}} VideoInStats
+ *   codec: string | null, layer: ForwardedLayer | null, size: number[] | null}} VideoInStats
  *   (`layer`: the last `subscription_layer`; `size`: the last `video_size` sent)
  * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number}} AudioInStats
  * @typedef {{rid: string | null, active: boolean, frameWidth: number, frameHeight: number,
@@ -192,11 +192,13 @@ export class Session {
     const remotes = {};
     for (const remote of this.#remote.values()) {
       const entry = remotes[remote.participant] ??= {video: null, audio: null};
-      const inbound = firstOfType(await remote.receiver.getStats(), 'inbound-rtp');
+      const report = await remote.receiver.getStats();
+      const inbound = firstOfType(report, 'inbound-rtp');
       if (!inbound) continue;
       if (remote.kind === 'video') {
         entry.video ??= {
           ...videoIn(remote.trackId, inbound),
+          codec: report.get(inbound.codecId)?.mimeType ?? null,
           layer: this.#layers.get(remote.trackId) ?? null,
           size: this.#sizes.get(remote.trackId) ?? null,
         };
@@ -448,7 +450,7 @@ async function candidatePorts(pc) {
 
 /**
  * @param {string} trackId @param {any} s an inbound-rtp stat of a video receiver
- * @returns {Omit<VideoInStats, 'layer' | 'size'>}
+ * @returns {Omit<VideoInStats, 'codec' | 'layer' | 'size'>}
  */
 function videoIn(trackId, s) {
   return {
