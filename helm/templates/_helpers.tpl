@@ -49,9 +49,9 @@ app.kubernetes.io/component: {{ .component }}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
 
-{{/* The chart's own Secret is needed unless both the keys and the Redis URL come from the operator's. */}}
+{{/* The chart's own Secret is needed unless the keys, the Redis URL and any TURN secret come from the operator's. */}}
 {{- define "seed-sfu.ownSecret" -}}
-{{- if or (not .Values.auth.existingSecret) (not .Values.redis.existingSecret) }}true{{ end }}
+{{- if or (not .Values.auth.existingSecret) (not .Values.redis.existingSecret) (include "seed-sfu.turnOwnSecret" .) }}true{{ end }}
 {{- end }}
 
 {{- define "seed-sfu.apiKeysSecretName" -}}
@@ -68,6 +68,19 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "seed-sfu.redisSecretKey" -}}
 {{- if .Values.redis.existingSecret }}{{ .Values.redis.existingSecretKey }}{{ else }}redis-url{{ end }}
+{{- end }}
+
+{{/* TURN is on when clients are given URLs (turn.urls); then the nodes and coturn share a secret. */}}
+{{- define "seed-sfu.turnOwnSecret" -}}
+{{- if and .Values.turn.urls (not .Values.turn.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{- define "seed-sfu.turnSecretName" -}}
+{{- .Values.turn.existingSecret | default (include "seed-sfu.fullname" .) }}
+{{- end }}
+
+{{- define "seed-sfu.turnSecretKey" -}}
+{{- if .Values.turn.existingSecret }}{{ .Values.turn.existingSecretKey }}{{ else }}turn-secret{{ end }}
 {{- end }}
 
 {{/*
@@ -129,6 +142,24 @@ a message.
 {{- $pdb := .Values.media.podDisruptionBudget }}
 {{- if and $pdb.enabled (eq .Values.media.kind "DaemonSet") (or (kindIs "invalid" $pdb.minAvailable) (kindIs "string" $pdb.minAvailable)) }}
 {{- fail "seed-sfu: with media.kind=DaemonSet the media PodDisruptionBudget needs an integer minAvailable (maxUnavailable and percentages need a controller with a scale subresource)" }}
+{{- end }}
+{{- $turn := .Values.turn }}
+{{- if and $turn.secret $turn.existingSecret }}
+{{- fail "seed-sfu: set turn.secret or turn.existingSecret, not both" }}
+{{- end }}
+{{- if and $turn.bundled.enabled (not $turn.urls) }}
+{{- fail "seed-sfu: turn.bundled.enabled runs coturn, but clients only use it through turn.urls: list the URLs they reach it at, e.g. turn:turn.example.com:3478?transport=udp and turn:turn.example.com:3478?transport=tcp (the public names or addresses of the nodes coturn runs on)" }}
+{{- end }}
+{{- if and $turn.urls (not $turn.bundled.enabled) (not $turn.secret) (not $turn.existingSecret) }}
+{{- fail "seed-sfu: turn.urls without turn.bundled.enabled names your own TURN server: set turn.secret (or turn.existingSecret) to its static-auth-secret, or turn.bundled.enabled=true to run coturn in the release with a generated one" }}
+{{- end }}
+{{- if $turn.bundled.enabled }}
+{{- if gt (int $turn.bundled.minPort) (int $turn.bundled.maxPort) }}
+{{- fail (printf "seed-sfu: turn.bundled.minPort %v is above turn.bundled.maxPort %v" $turn.bundled.minPort $turn.bundled.maxPort) }}
+{{- end }}
+{{- if and $turn.bundled.tls.secretName (eq (int $turn.bundled.tls.port) (int $turn.bundled.listeningPort)) }}
+{{- fail "seed-sfu: turn.bundled.tls.port and turn.bundled.listeningPort must differ (TLS and plain TCP on one port)" }}
+{{- end }}
 {{- end }}
 {{- if and .Values.networkPolicy.enabled (include "seed-sfu.redisBundled" .) $media.hostNetwork (not .Values.networkPolicy.nodeCIDRs) }}
 {{- fail "seed-sfu: networkPolicy.enabled with the bundled Redis and media.hostNetwork=true needs networkPolicy.nodeCIDRs (the nodes' address ranges: media pods on the host network reach Redis from them); or use an external Redis (redis.url or redis.existingSecret), or media.hostNetwork=false" }}

@@ -163,6 +163,12 @@ def test_install_notes_tell_how_to_create_a_first_room(
     production = "For production, set redis.url to your Redis"
     assert (production in notes) == bundled
     assert ("redis.existingSecret to a Secret holding that URL" in notes) == bundled
+    turn = values.get("turn", {})
+    assert ("TURN is on" in notes) == bool(turn.get("urls"))
+    for url in turn.get("urls", []):
+        assert url in notes
+    coturn = turn.get("bundled", {}).get("enabled", False)
+    assert ("open UDP and TCP\n3478, UDP 49152-65535 and TCP 5349" in notes) == coturn
 
 
 def without_generated_key(manifest: Rendered) -> list[Doc]:

@@ -2,7 +2,7 @@
 Kubernetes that no schema knows (probes on the right endpoints, the drain hook and a grace
 period longer than the drain, one media node per host on its host's address with the UDP port
 it announces, secrets referenced and never inlined, resources and a non-root security context on
-every container).
+every container, TURN credentials for the media nodes and coturn on the host network).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.helm.chart import (
     scenario_id,
 )
 
-API, MEDIA = f"{FULLNAME}-api", f"{FULLNAME}-media"
+API, MEDIA, TURN = f"{FULLNAME}-api", f"{FULLNAME}-media", f"{FULLNAME}-turn"
 DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
 VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 all_scenarios = pytest.mark.parametrize("name", [scenario_id(p) for p in SCENARIOS])
@@ -392,15 +392,15 @@ def secrets_of(manifest: Rendered) -> dict[str, dict[str, str]]:
     }
 
 
-@pytest.mark.parametrize(
-    "name", ["default", "external-redis", "bundled-redis", "networkpolicy", "hostnetwork"]
-)
-def test_processes_accept_the_rendered_settings(
-    name: str, rendered: dict[str, Rendered], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The real settings classes load what the chart gives each process."""
-    manifest = rendered[name]
-    secrets = secrets_of(manifest)
+# Stand-ins for the Secrets scenarios name but the operator manages (not rendered).
+OPERATOR_SECRETS = {"sfu-operator-turn": {"static-auth-secret": "operator-turn-secret-0123456789"}}
+
+
+def load_settings(
+    manifest: Rendered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ControlSettings, NodeSettings]:
+    """The control API's and a media node's settings, loaded from what the chart gives them."""
+    secrets = {**OPERATOR_SECRETS, **secrets_of(manifest)}
     api_env = pod_environment(manifest, manifest.get("Deployment", API), secrets, tmp_path)
     node_env = pod_environment(manifest, manifest.media(), secrets, tmp_path)
     for key in [k for k in os.environ if k.startswith("SFU_")]:
@@ -412,7 +412,27 @@ def test_processes_accept_the_rendered_settings(
         monkeypatch.delenv(key)
     for key, value in node_env.items():
         monkeypatch.setenv(key, value)
-    node = NodeSettings()
+    return control, NodeSettings()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "default",
+        "external-redis",
+        "bundled-redis",
+        "networkpolicy",
+        "hostnetwork",
+        "turn",
+        "external-turn",
+    ],
+)
+def test_processes_accept_the_rendered_settings(
+    name: str, rendered: dict[str, Rendered], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real settings classes load what the chart gives each process."""
+    manifest = rendered[name]
+    control, node = load_settings(manifest, tmp_path, monkeypatch)
 
     assert control.api_keys == node.api_keys and control.api_keys
     assert control.redis_url == node.redis_url
@@ -436,6 +456,32 @@ def test_processes_accept_the_rendered_settings(
         (key_id,) = control.api_keys  # generated at install
         assert key_id == "main" and len(control.api_keys["main"]) >= 32
         assert node.resolved_url() == "ws://198.51.100.7:7880/v1/signal"
+    turn = values_of(name).get("turn", {})
+    assert node.turn_urls == turn.get("urls", [])
+    if name == "turn":  # generated at install, shared with coturn
+        assert re.fullmatch(r"[A-Za-z0-9]{48}", node.turn_secret)
+        assert node.turn_secret == secrets_of(manifest)[FULLNAME]["turn-secret"]
+    elif name == "external-turn":
+        assert node.turn_secret == OPERATOR_SECRETS["sfu-operator-turn"]["static-auth-secret"]
+    else:
+        assert node.turn() is None and node.turn_secret == ""
+
+
+def test_the_node_accepts_the_rendered_turn_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A literal turn.secret and every URL form reach the node as given (it checks each URL)."""
+    urls = [
+        "turn:turn.example.com:3478?transport=udp",
+        "turn:203.0.113.20:3478?transport=tcp",
+        "turns:turn.example.com:443?transport=tcp",
+    ]
+    secret = "literal-turn-secret-for-ci-0123"
+    manifest = render(CHART / "ci" / "turn-values.yaml", {"turn": {"urls": urls, "secret": secret}})
+    assert secrets_of(manifest)[FULLNAME]["turn-secret"] == secret
+    _, node = load_settings(manifest, tmp_path, monkeypatch)
+    turn = node.turn()
+    assert turn is not None and turn.urls == tuple(urls) and turn.secret == secret
 
 
 @all_scenarios
@@ -444,11 +490,13 @@ def test_secrets_are_referenced_never_inlined(name: str, rendered: dict[str, Ren
     values = values_of(name)
     secret_values = [k["secret"] for k in values.get("auth", {}).get("apiKeys", [])]
     secret_values += [s for s in [values.get("redis", {}).get("url")] if s]
+    secret_values += [s for s in [values.get("turn", {}).get("secret")] if s]
     secret_values += [
         line.split(":", 1)[1]
         for s in secrets_of(manifest).values()
         for line in s.get("api-keys", "").splitlines()
     ]
+    secret_values += [s["turn-secret"] for s in secrets_of(manifest).values() if "turn-secret" in s]
     outside_secrets = yaml.safe_dump_all([d for d in manifest.docs if d["kind"] != "Secret"])
     for secret in secret_values:
         assert secret not in outside_secrets
@@ -456,9 +504,13 @@ def test_secrets_are_referenced_never_inlined(name: str, rendered: dict[str, Ren
         for cont in containers(workload):
             env = env_of(cont)
             assert "SFU_API_KEYS" not in env and "SFU_WEBHOOK_SECRET" not in env
-            if "SFU_REDIS_URL" in env:
-                assert set(env["SFU_REDIS_URL"]) == {"name", "valueFrom"}
-                assert "secretKeyRef" in env["SFU_REDIS_URL"]["valueFrom"]
+            for var in ("SFU_REDIS_URL", "SFU_TURN_SECRET", "TURN_SECRET"):
+                if var in env:
+                    assert set(env[var]) == {"name", "valueFrom"}
+                    assert "secretKeyRef" in env[var]["valueFrom"]
+            # coturn's secret reaches its arguments only through $(TURN_SECRET)
+            args = [a for a in cont.get("args", []) if "static-auth-secret" in a]
+            assert args in ([], ["--static-auth-secret=$(TURN_SECRET)"])
 
 
 def test_existing_secrets_are_used_and_no_secret_is_rendered(rendered: dict[str, Rendered]) -> None:
@@ -586,6 +638,142 @@ def test_network_policies_with_the_host_network(rendered: dict[str, Rendered]) -
     assert [p["ipBlock"]["cidr"] for p in peers[1:]] == values_of("hostnetwork")["networkPolicy"][
         "nodeCIDRs"
     ]
+
+
+# --- TURN ------------------------------------------------------------------------------------
+
+
+def turn_secret_ref(name: str) -> dict[str, str]:
+    """Where the scenario's TURN secret is: the operator's Secret, or the chart's."""
+    turn = values_of(name).get("turn", {})
+    if turn.get("existingSecret"):
+        return {"name": turn["existingSecret"], "key": turn["existingSecretKey"]}
+    return {"name": FULLNAME, "key": "turn-secret"}
+
+
+@all_scenarios
+def test_media_nodes_get_turn_settings_only_with_turn_urls(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
+    manifest = rendered[name]
+    env = env_of(container(manifest.media()))
+    urls = values_of(name).get("turn", {}).get("urls", [])
+    own_secret = secrets_of(manifest).get(FULLNAME, {})
+    if not urls:
+        assert "SFU_TURN_URLS" not in env and "SFU_TURN_SECRET" not in env
+        assert "turn-secret" not in own_secret
+        return
+    assert env["SFU_TURN_URLS"]["value"] == ",".join(urls)
+    ref = env["SFU_TURN_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref == turn_secret_ref(name)
+    assert ("turn-secret" in own_secret) == (ref["name"] == FULLNAME)
+
+
+def test_turn_scenarios_cover_both_secret_sources(rendered: dict[str, Rendered]) -> None:
+    assert turn_secret_ref("turn") == {"name": FULLNAME, "key": "turn-secret"}
+    assert turn_secret_ref("external-turn") == {
+        "name": "sfu-operator-turn",
+        "key": "static-auth-secret",
+    }
+    assert "turn-secret" not in secrets_of(rendered["external-turn"])[FULLNAME]
+
+
+@all_scenarios
+def test_coturn_only_when_bundled(name: str, rendered: dict[str, Rendered]) -> None:
+    bundled = values_of(name).get("turn", {}).get("bundled", {}).get("enabled", False)
+    assert (rendered[name].find("DaemonSet", TURN) is not None) == bundled
+
+
+def test_coturn_relays_on_the_host_network(rendered: dict[str, Rendered]) -> None:
+    manifest = rendered["turn"]
+    values = values_of("turn")["turn"]["bundled"]
+    coturn = manifest.get("DaemonSet", TURN)
+    spec = pod_spec(coturn)
+    # the relay range is the host's: no Service or hostPort list could carry 16k ports
+    assert spec["hostNetwork"] is True
+    assert coturn["spec"]["updateStrategy"]["rollingUpdate"]["maxSurge"] == 0
+    assert spec["nodeSelector"] == values["nodeSelector"]
+    assert spec["tolerations"] == values["tolerations"]
+    cont = container(coturn)
+    assert cont["image"] == "docker.io/coturn/coturn:" + DEFAULTS["turn"]["bundled"]["image"]["tag"]
+    # the binary, not the image's entrypoint (which re-evaluates arguments in a shell)
+    assert cont["command"] == ["turnserver"]
+    args = cont["args"]
+    for flag in (
+        "--use-auth-secret",
+        "--static-auth-secret=$(TURN_SECRET)",
+        "--realm=turn.example.com",
+        "--no-cli",
+        "--fingerprint",
+        "--no-multicast-peers",
+        "--log-file=stdout",
+        "--listening-port=3478",
+        "--min-port=49152",
+        "--max-port=65535",
+        "--external-ip=$(K8S_HOST_IP)",
+        "--relay-ip=$(K8S_HOST_IP)",
+        "--tls-listening-port=5349",
+        *values["extraArgs"],
+    ):
+        assert flag in args, flag
+    assert "--no-tls" not in args
+    env = env_of(cont)
+    assert env["K8S_HOST_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+    # the nodes sign credentials with the secret coturn checks them with
+    media_ref = env_of(container(manifest.media()))["SFU_TURN_SECRET"]["valueFrom"]
+    assert env["TURN_SECRET"]["valueFrom"] == media_ref
+    ports = {(p["name"], p["protocol"]): p for p in cont["ports"]}
+    assert set(ports) == {("turn-udp", "UDP"), ("turn-tcp", "TCP"), ("turns", "TCP")}
+    for port in ports.values():
+        assert port["hostPort"] == port["containerPort"]
+    assert ports[("turn-udp", "UDP")]["containerPort"] == 3478
+    assert ports[("turns", "TCP")]["containerPort"] == 5349
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert cont[probe]["tcpSocket"] == {"port": "turn-tcp"}
+    # the certificate of bundled.tls.secretName, where --cert and --pkey point
+    mounts = {m["name"]: m["mountPath"] for m in cont["volumeMounts"]}
+    (tls,) = [v for v in spec["volumes"] if v["name"] == "tls"]
+    assert tls["secret"]["secretName"] == values["tls"]["secretName"]
+    assert f"--cert={mounts['tls']}/tls.crt" in args and f"--pkey={mounts['tls']}/tls.key" in args
+    # a read-only image: coturn's database and pid file go to an emptyDir
+    assert f"--db={mounts['data']}/turndb" in args
+    assert {"name": "data", "emptyDir": {}} in spec["volumes"]
+    security = cont["securityContext"]
+    assert security["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+    assert security["allowPrivilegeEscalation"] is False
+    assert spec["securityContext"]["runAsUser"] == 65534
+
+
+def test_coturn_defaults_and_tls_on_443() -> None:
+    urls = {"turn": {"urls": ["turn:turn.example.com:3478"], "bundled": {"enabled": True}}}
+    plain = container(render(urls).get("DaemonSet", TURN))
+    assert "--no-tls" in plain["args"] and f"--realm={FULLNAME}" in plain["args"]
+    assert [p["name"] for p in plain["ports"]] == ["turn-udp", "turn-tcp"]
+    assert [m["name"] for m in plain["volumeMounts"]] == ["data"]
+    assert plain["securityContext"]["allowPrivilegeEscalation"] is False
+    tls = {"turn": {"bundled": {"tls": {"secretName": "turn-tls", "port": 443}}}}
+    on_443 = container(render(urls, tls).get("DaemonSet", TURN))
+    assert "--tls-listening-port=443" in on_443["args"]
+    # the image's file capability binds 443, and applies only with escalation allowed
+    assert on_443["securityContext"]["allowPrivilegeEscalation"] is True
+    assert on_443["securityContext"]["capabilities"]["add"] == ["NET_BIND_SERVICE"]
+    external = {"turn": {"bundled": {"externalIP": "203.0.113.9/$(K8S_HOST_IP)"}}}
+    mapped = container(render(urls, external).get("DaemonSet", TURN))
+    assert "--external-ip=203.0.113.9/$(K8S_HOST_IP)" in mapped["args"]
+
+
+def test_network_policies_leave_relayed_media_through(rendered: dict[str, Rendered]) -> None:
+    """coturn is on the host network (no policy applies); relayed media comes to the media
+    pods from the relay nodes' addresses, which their policy admits (from anyone)."""
+    manifest = rendered["turn"]
+    coturn_labels = manifest.get("DaemonSet", TURN)["spec"]["template"]["metadata"]["labels"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in manifest.all("NetworkPolicy")}
+    assert set(policies) == {API, MEDIA, f"{FULLNAME}-redis"}
+    for policy in policies.values():
+        assert not labels_match(policy["podSelector"]["matchLabels"], coturn_labels)
+    (media_rule,) = policies[MEDIA]["ingress"]
+    assert "from" not in media_rule
+    assert {"port": "ice", "protocol": "UDP"} in media_rule["ports"]
 
 
 def test_service_monitors_select_services_and_ports(rendered: dict[str, Rendered]) -> None:

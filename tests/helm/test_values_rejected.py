@@ -20,6 +20,8 @@ from tests.helm.chart import (
 )
 
 EXTERNAL = {"redis": {"url": "redis://redis.example.internal:6379/0"}}
+TURN_URLS = {"turn": {"urls": ["turn:turn.example.com:3478?transport=udp"]}}
+BUNDLED_TURN = {**TURN_URLS["turn"], "bundled": {"enabled": True}}
 
 
 @pytest.mark.parametrize(
@@ -40,6 +42,19 @@ EXTERNAL = {"redis": {"url": "redis://redis.example.internal:6379/0"}}
         ({"redis": {"bundled": {"enabled": "yes"}}}, "/redis/bundled/enabled"),  # auto|true|false
         # the reserved knob the single UDP port replaced
         ({"media": {"ice": {"udpPortRange": {"start": 50000, "end": 60000}}}}, "/media/ice"),
+        # the node refuses other schemes at start; the chart at install
+        ({"turn": {"urls": ["stun:stun.example.com:3478"]}}, "/turn/urls/0"),
+        ({"turn": {"urls": ["turn:a:3478,turn:b:3478"]}}, "/turn/urls/0"),  # one URL per item
+        ({"turn": {"secret": "short"}}, "/turn/secret"),
+        ({"turn": {"bundled": {"enabled": "yes"}}}, "/turn/bundled/enabled"),
+        ({"turn": {"bundled": {"listeningPort": 478}}}, "/turn/bundled/listeningPort"),
+        ({"turn": {"bundled": {"minPort": 80}}}, "/turn/bundled/minPort"),
+        ({"turn": {"bundled": {"tls": {"port": 80}}}}, "/turn/bundled/tls/port"),  # 443 or >= 1024
+        (
+            {"turn": {"bundled": {"extraArgs": ["denied-peer-ip=10.0.0.0"]}}},
+            "/turn/bundled/extraArgs/0",
+        ),
+        ({"turn": {"bundled": {"replicas": 2}}}, "/turn/bundled"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
@@ -65,6 +80,9 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
     template()
     template(EXTERNAL, {"api": {"replicas": 3}, "media": {"drain": {"timeoutSeconds": 60}}})
     template(EXTERNAL, {"media": {"hostNetwork": True, "ice": {"udpPort": 0}}})
+    template(
+        EXTERNAL, {"turn": {**BUNDLED_TURN, "bundled": {"enabled": True, "tls": {"port": 443}}}}
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,6 +162,38 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
             "network reach Redis from them); or use an external Redis (redis.url or "
             "redis.existingSecret), or media.hostNetwork=false",
         ),
+        (
+            {"turn": {"bundled": {"enabled": True}}},
+            "turn.bundled.enabled runs coturn, but clients only use it through turn.urls: list "
+            "the URLs they reach it at",
+        ),
+        (
+            TURN_URLS,
+            "turn.urls without turn.bundled.enabled names your own TURN server: set turn.secret "
+            "(or turn.existingSecret) to its static-auth-secret, or turn.bundled.enabled=true",
+        ),
+        (
+            {"turn": {**BUNDLED_TURN, "secret": "s" * 32, "existingSecret": "mine"}},
+            "set turn.secret or turn.existingSecret, not both",
+        ),
+        (
+            {
+                "turn": {
+                    **BUNDLED_TURN,
+                    "bundled": {"enabled": True, "minPort": 60000, "maxPort": 50000},
+                }
+            },
+            "turn.bundled.minPort 60000 is above turn.bundled.maxPort 50000",
+        ),
+        (
+            {
+                "turn": {
+                    **BUNDLED_TURN,
+                    "bundled": {"enabled": True, "tls": {"secretName": "t", "port": 3478}},
+                }
+            },
+            "turn.bundled.tls.port and turn.bundled.listeningPort must differ",
+        ),
     ],
     ids=[
         "bundled-and-url",
@@ -159,6 +209,11 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
         "daemonset-pdb-percent",
         "policy-cidrs",
         "policy-cidrs-default-redis",
+        "coturn-without-urls",
+        "turn-urls-without-secret",
+        "two-turn-secret-sources",
+        "turn-port-range",
+        "turn-tls-port",
     ],
 )
 def test_chart_rejects_inconsistent_values(values: dict[str, Any], message: str) -> None:
@@ -183,3 +238,7 @@ def test_the_fixes_the_messages_name_are_accepted() -> None:
     template(host_network, url)
     template(host_network, {"networkPolicy": {"nodeCIDRs": ["10.0.0.0/16"]}})
     template(host_network, {"media": {"hostNetwork": False}})
+    template(TURN_URLS, {"turn": {"secret": "s" * 32}})
+    template(TURN_URLS, {"turn": {"existingSecret": "mine"}})
+    template({"turn": BUNDLED_TURN})  # the secret generated
+    template({"turn": {**BUNDLED_TURN, "existingSecret": "mine"}})
