@@ -13,8 +13,9 @@ downgrade, and a failed probe doubles that wait. Decisions only: time is passed 
 sent.
 
 A send-side estimate (ours, from transport-cc feedback) is not capped by what we send: it probes
-the path itself. With one, an estimate below what we send is congestion whether or not it fell,
-and we never probe by upgrading.
+the path itself, so we never probe by upgrading. It falls only when the path says so (overuse,
+loss): a fall below what we send is congestion, and its first value (the estimator's starting
+point, not a measurement) never is.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Allocator:
         falling = False
         if estimate_bps is not None:
             if send_side:
-                falling = True
+                falling = self._last_estimate is not None and estimate_bps < self._last_estimate
             elif self._last_estimate is None:
                 falling = now_ms - self._layers_since_ms >= SETTLED_MS
             else:

@@ -149,28 +149,66 @@ class BandwidthEstimator:
             if step >= 0x80:
                 self.feedback_out_of_order += 1
                 return Estimate(self.bps, self.acked_bps)
-        newest_sent = self.sent.next_seq - 1
+        sent = self.sent
+        newest_sent = sent.next_seq - 1
         base = unwrap16(newest_sent, feedback.base_seq)
-        last = base + len(feedback.arrivals) - 1
-        packets = [self.sent.sent((base + i) & 0xFFFF) for i in range(len(feedback.arrivals))]
-        known = [p is not None and p[0] == base + i for i, p in enumerate(packets)]
-        if newest_sent < 0 or last > newest_sent or not any(known):
-            self.feedback_unknown += 1
+        if newest_sent < 0 or base + len(feedback.arrivals) - 1 > newest_sent:
+            self.feedback_unknown += 1  # names a seq never sent
+            return Estimate(self.bps, self.acked_bps)
+        reported: list[tuple[int, Sent, int | None]] = []
+        for i, arrival in enumerate(feedback.arrivals):
+            packet = sent.sent((base + i) & 0xFFFF)
+            if packet is not None and packet[0] == base + i:
+                reported.append(((base + i) & 0xFFFF, packet, arrival))
+        if not reported:
+            self.feedback_unknown += 1  # only seqs the log no longer holds
             return Estimate(self.bps, self.acked_bps)
         self._fb_count = feedback.feedback_count
-        self.packets_forgotten += known.count(False)
+        self.packets_forgotten += len(feedback.arrivals) - len(reported)
         reference_us = self._unwrap_reference(feedback.reference_time) * REFERENCE_UNIT_US
-        newest_send_ms = -1
-        for i, arrival in enumerate(feedback.arrivals):
-            packet = packets[i]
-            if known[i] and packet is not None:
-                self._on_packet((base + i) & 0xFFFF, packet, arrival, reference_us)
-                if arrival is not None:
-                    newest_send_ms = packet[1]
+        newest_send_ms = self._on_packets(reported, reference_us)
         if newest_send_ms >= 0:  # an upper bound: the receiver may hold feedback up to its interval
             self.rtt_ms = 0.9 * self.rtt_ms + 0.1 * max(0, now_ms - newest_send_ms)
         self.state = self._trend.state
         return self._update(now_ms)
+
+    def _on_packets(self, reported: list[tuple[int, Sent, int | None]], reference_us: int) -> int:
+        """Each reported packet's fate, once; the send time of the newest that arrived (-1: none).
+        One loop with its state in locals: it runs for every packet a subscriber gets."""
+        sent, group, trend, acked, window = (
+            self.sent,
+            self._group,
+            self._trend,
+            self._acked,
+            self._loss_window,
+        )
+        probe = self._probe.id if self._probe is not None else -1
+        acked_bytes, newest_send_ms = 0, -1
+        for seq, (_, send_ms, size, probe_id, fate), arrival in reported:
+            if arrival is None:
+                if fate == UNKNOWN:
+                    sent.judge(seq, LOST)
+                    window[0] += 1
+                continue
+            if fate == RECEIVED:
+                continue  # reported twice (feedback ranges may overlap)
+            if fate == LOST and window[0]:
+                window[0] -= 1  # late, not lost
+            sent.judge(seq, RECEIVED)
+            window[1] += 1
+            arrival_ms = (reference_us + arrival) / 1000
+            delta = group.add(send_ms, arrival_ms, size)
+            if delta is not None:
+                trend.update(*delta)
+            acked.append((arrival_ms, size))
+            acked_bytes += size
+            newest_send_ms = send_ms
+            if probe_id == probe:
+                self._probe_got.append((send_ms, arrival_ms, size))
+        self._acked_bytes += acked_bytes
+        if self._first_arrival_ms is None and acked:
+            self._first_arrival_ms = acked[0][0]
+        return newest_send_ms
 
     def _unwrap_reference(self, raw: int) -> int:
         if self._reference < 0:
@@ -180,36 +218,6 @@ class BandwidthEstimator:
             self._reference += step - 0x1000000 if step >= 0x800000 else step
         self._reference_raw = raw
         return self._reference
-
-    def _on_packet(
-        self,
-        seq: int,
-        packet: tuple[int, int, int, int, int],
-        arrival: int | None,
-        reference_us: int,
-    ) -> None:
-        _, send_ms, size, probe_id, fate = packet
-        if arrival is None:
-            if fate == UNKNOWN:
-                self.sent.judge(seq, LOST)
-                self._loss_window[0] += 1
-            return
-        if fate == RECEIVED:
-            return  # reported twice (feedback ranges may overlap)
-        if fate == LOST and self._loss_window[0]:
-            self._loss_window[0] -= 1  # late, not lost
-        self.sent.judge(seq, RECEIVED)
-        self._loss_window[1] += 1
-        arrival_ms = (reference_us + arrival) / 1000
-        delta = self._group.add(send_ms, arrival_ms, size)
-        if delta is not None:
-            self._trend.update(*delta)
-        self._acked.append((arrival_ms, size))
-        self._acked_bytes += size
-        if self._first_arrival_ms is None:
-            self._first_arrival_ms = arrival_ms
-        if self._probe is not None and probe_id == self._probe.id:
-            self._probe_got.append((send_ms, arrival_ms, size))
 
     def _update(self, now_ms: int) -> Estimate:
         self._measure_acked()

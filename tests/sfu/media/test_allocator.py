@@ -121,18 +121,23 @@ def test_probe_upgrades_one_layer_when_the_estimate_is_only_capped() -> None:
     assert kept["a"] >= 1
 
 
-def test_a_send_side_estimate_is_trusted_as_it_is() -> None:
-    """Ours is not capped at what we send (our estimator probes): no upgrade probes of our own,
-    and an estimate below what we send is congestion at once, even the first, even rising."""
+def test_a_send_side_estimate_is_trusted_when_it_falls() -> None:
+    """Ours is not capped at what we send (our estimator probes): no upgrade probes of our own;
+    its first value is where the estimator starts, not a measurement: below what we send, it
+    holds upgrades back but stops nothing; a fall below what we send is congestion at once."""
     alloc = Allocator()
-    assert alloc.allocate([video("a", 2, current=0)], 280_000, 0, HOLD_MS, send_side=True) == {
-        "a": 0
-    }
+    first = alloc.allocate([video("a", 2, current=0)], 280_000, 0, HOLD_MS, send_side=True)
+    assert first == {"a": 0}  # nothing fits better, and no probe
     steady = [video("a", 2, current=2)]
-    assert alloc.allocate(steady, 1_000_000, 0, HOLD_MS + 100, send_side=True) == {"a": 1}
+    assert Allocator().allocate(steady, 1_000_000, 0, 100, send_side=True) == {"a": 2}
+    alloc = Allocator()
+    assert alloc.allocate(steady, 2_000_000, 0, 100, send_side=True) == {"a": 2}
+    assert alloc.allocate(steady, 1_900_000, 0, 200, send_side=True) == {"a": 2}  # fits still
+    assert alloc.allocate(steady, 1_000_000, 0, 300, send_side=True) == {"a": 1}
     assert alloc.congested
-    assert Allocator().allocate(steady, 1_000_000, 0, 100, send_side=True) == {"a": 1}
-    assert alloc.allocate(steady, 2_000_000, 0, 3 * HOLD_MS, send_side=True) == {"a": 2}
+    back = [video("a", 2, current=1)]
+    assert alloc.allocate(back, 3_000_000, 0, 300 + HOLD_MS - 1, send_side=True) == {"a": 1}
+    assert alloc.allocate(back, 3_000_000, 0, 300 + HOLD_MS, send_side=True) == {"a": 2}
 
 
 def test_a_failed_probe_reverts_and_doubles_the_hold() -> None:
