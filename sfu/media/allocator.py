@@ -14,8 +14,9 @@ sent.
 
 A send-side estimate (ours, from transport-cc feedback) is not capped by what we send: it probes
 the path itself, so we never probe by upgrading. It falls only when the path says so (overuse,
-loss): a fall below what we send is congestion, and its first value (the estimator's starting
-point, not a measurement) never is.
+loss): a fall below what we send is congestion, which lasts until what we send fits (the
+estimate may rise a little between two cuts); its first value (the estimator's starting point,
+not a measurement) never is.
 """
 
 from __future__ import annotations
@@ -121,8 +122,9 @@ class Allocator:
             return {d.track_id: d.wanted for d in demands}
         falling = False
         if estimate_bps is not None:
-            if send_side:
-                falling = self._last_estimate is not None and estimate_bps < self._last_estimate
+            if send_side:  # a fall is a measurement, and congestion lasts until what we send fits
+                fell = self._last_estimate is not None and estimate_bps < self._last_estimate
+                falling = fell or self.congested
             elif self._last_estimate is None:
                 falling = now_ms - self._layers_since_ms >= SETTLED_MS
             else:

@@ -297,7 +297,7 @@ class BandwidthEstimator:
         if (
             self._probe is not None
             or self.state == OVERUSING
-            or self.loss >= LOSS_LOW  # the loss rule holds or cuts: no reason to look higher
+            or self.loss > LOSS_HIGH  # the loss rule cuts: no reason to look higher
             or self.bps >= min(self.ceiling_bps, self.probe_limit_bps)
         ):
             return None

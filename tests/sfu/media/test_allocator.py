@@ -135,9 +135,15 @@ def test_a_send_side_estimate_is_trusted_when_it_falls() -> None:
     assert alloc.allocate(steady, 1_900_000, 0, 200, send_side=True) == {"a": 2}  # fits still
     assert alloc.allocate(steady, 1_000_000, 0, 300, send_side=True) == {"a": 1}
     assert alloc.congested
-    back = [video("a", 2, current=1)]
-    assert alloc.allocate(back, 3_000_000, 0, 300 + HOLD_MS - 1, send_side=True) == {"a": 1}
-    assert alloc.allocate(back, 3_000_000, 0, 300 + HOLD_MS, send_side=True) == {"a": 2}
+    # still congested while h does not fit, though the estimate grew a little since the cut
+    mid = [video("a", 2, current=1)]
+    assert alloc.allocate(mid, 400_000, 0, 400, send_side=True) == {"a": 0}
+    assert alloc.allocate(mid, 420_000, 0, 500, send_side=True) == {"a": 0}
+    assert alloc.congested
+    back = [video("a", 2, current=0)]
+    assert alloc.allocate(back, 3_000_000, 0, 500 + HOLD_MS - 1, send_side=True) == {"a": 0}
+    assert not alloc.congested
+    assert alloc.allocate(back, 3_000_000, 0, 500 + HOLD_MS, send_side=True) == {"a": 2}
 
 
 def test_a_failed_probe_reverts_and_doubles_the_hold() -> None:
