@@ -21,6 +21,7 @@ not a measurement) never is.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ SETTLED_MS = 1_000
 # Loss the subscriber reports above this is congestion whatever the REMB says (as in GCC's
 # loss-based controller); the budget is then what we send, cut by half the loss.
 LOSSY = 0.1
+# A send-side estimate must hold this long before an upgrade relies on it
+STABLE_MS = 500
 # A probe fails if the estimate falls this far below where it was when the probe began.
 PROBE_FAILED = 0.85
 MIN_ESTIMATE_BPS = 10_000
@@ -100,6 +103,7 @@ class Allocator:
         self._layers: tuple[tuple[str, int], ...] = ()
         self._layers_since_ms = 0
         self.congested = False  # the last allocation found the path congested
+        self._budgets: deque[tuple[int, int]] = deque()  # (ms, budget) of recent allocations
 
     def allocate(
         self,
@@ -136,9 +140,14 @@ class Allocator:
         congested = lossy or (falling and budget < sending * CONGESTED)
         self.congested = congested
         fitted = fit(demands, budget)
+        # Our estimate jumps when a probe passes (a shaper's burst lets a short one through):
+        # upgrades go by the lowest budget of the last STABLE_MS, downgrades by the current one.
+        steady = fit(demands, self._steady_budget(budget, now_ms)) if send_side else fitted
         targets: dict[str, int] = {}
         for demand in demands:
             want, now = fitted[demand.track_id], demand.current
+            if want > now:
+                want = max(now, steady[demand.track_id])
             if demand.wanted < now or (want < now and congested):
                 targets[demand.track_id] = min(demand.wanted, want)  # down at once
             elif want > now and now_ms - self._last_down_ms >= self._hold_ms:
@@ -151,6 +160,15 @@ class Allocator:
         elif not congested and not send_side:
             self._maybe_probe(demands, targets, budget, now_ms)
         return targets
+
+    def _steady_budget(self, budget: int, now_ms: int) -> int:
+        """The lowest budget over the last STABLE_MS: this one, those allocated meanwhile, and
+        the one before them (it held until the next)."""
+        budgets = self._budgets
+        budgets.append((now_ms, budget))
+        while len(budgets) > 1 and budgets[1][0] <= now_ms - STABLE_MS:
+            budgets.popleft()
+        return min(b for _, b in budgets)
 
     def _judge_probe(self, targets: dict[str, int], budget: int, now_ms: int) -> None:
         if self._probe is None:

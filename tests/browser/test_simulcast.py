@@ -277,7 +277,8 @@ async def test_a_bandwidth_cap_moves_the_subscriber_down_and_lifting_it_back_up(
     report(
         capsys,
         f"cap lifted: estimate {found}, {up and up['frameWidth']} after {up_s:.1f} s, "
-        f"{after['freezeCount'] - before['freezeCount']} freezes",
+        f"{after['freezeCount'] - before['freezeCount']} freezes; now {after['layer']} at "
+        f"{after['frameWidth']}",
     )
     assert (under["at"] - capped) / 1000 < ESTIMATE_MS / 1000
     assert down_s < DOWN_ON_CAP_MS / 1000

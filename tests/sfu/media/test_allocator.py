@@ -8,6 +8,7 @@ from sfu.media.allocator import (
     MIN_ESTIMATE_BPS,
     PROBE_MS,
     SETTLED_MS,
+    STABLE_MS,
     Allocator,
     Demand,
     clamp_estimate,
@@ -141,9 +142,24 @@ def test_a_send_side_estimate_is_trusted_when_it_falls() -> None:
     assert alloc.allocate(mid, 420_000, 0, 500, send_side=True) == {"a": 0}
     assert alloc.congested
     back = [video("a", 2, current=0)]
+    assert alloc.allocate(back, 3_000_000, 0, 600, send_side=True) == {"a": 0}  # the hold
     assert alloc.allocate(back, 3_000_000, 0, 500 + HOLD_MS - 1, send_side=True) == {"a": 0}
     assert not alloc.congested
     assert alloc.allocate(back, 3_000_000, 0, 500 + HOLD_MS, send_side=True) == {"a": 2}
+
+
+def test_a_send_side_upgrade_needs_the_estimate_to_hold() -> None:
+    """A probe through a shaper's burst can lift our estimate for one feedback: an upgrade waits
+    until the estimate has held for STABLE_MS (downgrades never wait)."""
+    alloc = Allocator()
+    low = [video("a", 2, current=0)]
+    t = HOLD_MS
+    assert alloc.allocate(low, 300_000, 0, t, send_side=True) == {"a": 0}
+    assert alloc.allocate(low, 700_000, 0, t + 100, send_side=True) == {"a": 0}  # a spike
+    assert alloc.allocate(low, 300_000, 0, t + 160, send_side=True) == {"a": 0}
+    assert alloc.allocate(low, 3_000_000, 0, t + 1_000, send_side=True) == {"a": 0}
+    assert alloc.allocate(low, 3_000_000, 0, t + 1_000 + STABLE_MS - 1, send_side=True) == {"a": 0}
+    assert alloc.allocate(low, 3_000_000, 0, t + 1_000 + STABLE_MS, send_side=True) == {"a": 2}
 
 
 def test_a_failed_probe_reverts_and_doubles_the_hold() -> None:
