@@ -58,6 +58,7 @@ SATURATED = 0.9  # received under 0.9 x sent: the path is full, take 0.95 x rece
 SATURATED_USE = 0.95
 
 UNKNOWN, LOST, RECEIVED = 0, 1, 2  # what feedback said of a packet (the log keeps it)
+STALE, UNKNOWN_PACKETS = "stale", "unknown"  # why a feedback is dropped
 # A logged packet: (extended transport seq, send ms, size in bytes, probe id or 0, verdict)
 Sent = tuple[int, int, int, int, int]
 NORMAL, OVERUSING, UNDERUSING = "normal", "overusing", "underusing"
@@ -77,6 +78,7 @@ class Estimate:
     bps: int  # min(delay-based, loss-based), within [floor, ceiling]
     acked_bps: int | None  # what the receiver got over the last 500 ms of arrivals
     probe: Probe | None = None
+    dropped: str | None = None  # why the feedback was not taken: STALE or UNKNOWN
 
 
 class SentPackets(Protocol):
@@ -145,16 +147,16 @@ class BandwidthEstimator:
             step = (feedback.feedback_count - self._fb_count) & 0xFF
             if step == 0:
                 self.feedback_duplicate += 1
-                return Estimate(self.bps, self.acked_bps)
+                return Estimate(self.bps, self.acked_bps, dropped=STALE)
             if step >= 0x80:
                 self.feedback_out_of_order += 1
-                return Estimate(self.bps, self.acked_bps)
+                return Estimate(self.bps, self.acked_bps, dropped=STALE)
         sent = self.sent
         newest_sent = sent.next_seq - 1
         base = unwrap16(newest_sent, feedback.base_seq)
         if newest_sent < 0 or base + len(feedback.arrivals) - 1 > newest_sent:
             self.feedback_unknown += 1  # names a seq never sent
-            return Estimate(self.bps, self.acked_bps)
+            return Estimate(self.bps, self.acked_bps, dropped=UNKNOWN_PACKETS)
         reported: list[tuple[int, Sent, int | None]] = []
         for i, arrival in enumerate(feedback.arrivals):
             packet = sent.sent((base + i) & 0xFFFF)
@@ -162,7 +164,7 @@ class BandwidthEstimator:
                 reported.append(((base + i) & 0xFFFF, packet, arrival))
         if not reported:
             self.feedback_unknown += 1  # only seqs the log no longer holds
-            return Estimate(self.bps, self.acked_bps)
+            return Estimate(self.bps, self.acked_bps, dropped=UNKNOWN_PACKETS)
         self._fb_count = feedback.feedback_count
         self.packets_forgotten += len(feedback.arrivals) - len(reported)
         reference_us = self._unwrap_reference(feedback.reference_time) * REFERENCE_UNIT_US

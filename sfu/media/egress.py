@@ -6,7 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sfu.media.allocator import MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS, clamp_estimate
-from sfu.media.bandwidth_estimator import BandwidthEstimator, Probe, SentPackets
+from sfu.media.bandwidth_estimator import (
+    STALE,
+    UNKNOWN_PACKETS,
+    BandwidthEstimator,
+    Probe,
+    SentPackets,
+)
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
@@ -15,6 +21,10 @@ from sfu.rtp.twcc import TransportFeedback
 # A send-side estimate this much above the one the allocation last saw is worth a new allocation
 # at once (falls always are); smaller rises wait for the next tick.
 REALLOCATE_RISE = 1.1
+_FEEDBACK_DROPS = {
+    STALE: DropReason.TRANSPORT_FEEDBACK_STALE,
+    UNKNOWN_PACKETS: DropReason.TRANSPORT_FEEDBACK_UNKNOWN,
+}
 
 
 class SubscriberFeedback:
@@ -113,14 +123,9 @@ class SubscriberFeedback:
         if estimator is None:  # feedback on seqs we never stamped
             self._counters.drop(DropReason.TRANSPORT_FEEDBACK_UNKNOWN)
             return
-        stale = estimator.feedback_duplicate + estimator.feedback_out_of_order
-        unknown = estimator.feedback_unknown
         estimate = estimator.on_feedback(feedback, now_ms)
-        if estimator.feedback_duplicate + estimator.feedback_out_of_order > stale:
-            self._counters.drop(DropReason.TRANSPORT_FEEDBACK_STALE)
-            return
-        if estimator.feedback_unknown > unknown:
-            self._counters.drop(DropReason.TRANSPORT_FEEDBACK_UNKNOWN)
+        if estimate.dropped is not None:
+            self._counters.drop(_FEEDBACK_DROPS[estimate.dropped])
             return
         self.send_side = True
         if estimate.probe is not None:
