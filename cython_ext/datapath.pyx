@@ -327,7 +327,8 @@ cdef class Datapath:
         out = self._out_bufs + self._queued * SLOT
         memcpy(out, PyBytes_AS_STRING(data), n)
         if not rtcp and peer._send_log is not None:
-            peer._send_log._stamp(out, n, self._now_ms())
+            # a batch's sends left at its time (_read_ms): no clock read per packet
+            peer._send_log._stamp(out, n, self._read_ms if self._in_batch else self._now_ms())
         if (self._protect_rtcp if rtcp else self._protect)(peer._tx, out, &length):
             return False
         memcpy(&self._out_addr[self._queued], &peer._dest, peer._dest_len)

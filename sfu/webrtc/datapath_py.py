@@ -79,7 +79,7 @@ class Peer:
 
     def set_send_log(self, log: SendLog) -> None:
         """Stamp the RTP this peer sends with transport-wide seqs (transport-cc) into ``log``,
-        in the order it is queued, stamped with the clock's time."""
+        in the order it is queued, with the time it leaves."""
         self.send_log = log
 
     def set_destination(self, address: Address) -> None:
@@ -212,7 +212,8 @@ class Datapath:
         if len(self._outgoing) == QUEUE:
             self._flush()
         if not rtcp and peer.send_log is not None:
-            data = peer.send_log.stamp(data, self._clock_ms())
+            # a batch's sends leave at its time (read once per batch), others at the clock's
+            data = peer.send_log.stamp(data, self._read_ms if self._in_batch else self._clock_ms())
         try:
             protected = peer.tx.protect_rtcp(data) if rtcp else peer.tx.protect(data)
         except pylibsrtp.Error:

@@ -56,11 +56,14 @@ class Handler:
         self.rtcp: list[tuple[bytes, int]] = []
         self.fail = False
         self.echo: Any = None  # a Peer: every packet goes back three times (sent in-batch)
+        self.on_packet: Any = None  # called with no argument for each RTP packet
 
     def on_rtp(self, data: bytes, now_ms: int) -> None:
         if self.fail:
             raise RuntimeError("handler bug")
         self.rtp.append((data, now_ms))
+        if self.on_packet is not None:
+            self.on_packet()
         if self.echo is not None:
             for copy in range(3):
                 self.echo.send(_renumbered(data, copy), False)
@@ -394,3 +397,25 @@ def test_a_peer_with_a_send_log_stamps_its_rtp_in_send_order(rig: Rig, kernels: 
     assert [p[:17] + p[19:] for p in got] == [p[:17] + p[19:] for p in packets]
     assert rig.client_rx.unprotect_rtcp(rig.client.recv(4096)) == _rtcp_rr()
     assert log.next_seq == 3 and log.sent(2) == (2, rig.now, len(packets[2]), 0, 0)
+
+
+def test_a_batch_stamps_its_sends_with_its_own_time(rig: Rig, kernels: Kernels) -> None:
+    """The clock is read once per batch, not once per packet sent: here it moves on with every
+    packet the handler gets, and the batch's six sends still share one time."""
+    rig.keyed()
+    log = kernels.sendlog.SendLog(5)
+    rig.peer.set_send_log(log)
+    slot = b"\xbe\xde\x00\x01\x51\x00\x00\x00"  # the transport seq's slot, as we forward
+    rig.handler.echo = rig.peer  # three sends per packet received, inside the batch
+
+    def tick() -> None:
+        rig.now += 7
+
+    rig.handler.on_packet = tick
+    packets = [bytes([0x90]) + _rtp(seq, payload=slot + b"x" * 20)[1:] for seq in (1, 2)]
+    rig.send(*(rig.client_tx.protect(p) for p in packets))
+    rig.drain(2)
+    rig.received(6)
+    assert log.next_seq == 6
+    assert {log.sent(seq)[1] for seq in range(6)} == {1000}  # the batch's time, not 1007/1014
+    assert rig.now == 1014
