@@ -7,6 +7,16 @@ import struct
 MID_ID, RID_ID, ABS_ID = 9, 10, 2
 
 
+def _header(
+    seq: int, ts: int, ssrc: int, marker: bool, payload_type: int, mid: bytes, rid: bytes
+) -> bytes:
+    """The fixed header and the mid/rid extensions Chrome sends."""
+    fixed = struct.pack(
+        "!BBHII", 0x90, (0x80 if marker else 0) | payload_type, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
+    )
+    return fixed + _extensions(mid, rid)
+
+
 def _extensions(mid: bytes, rid: bytes) -> bytes:
     elements = bytes([MID_ID << 4 | (len(mid) - 1)]) + mid
     if rid:
@@ -31,9 +41,6 @@ def vp8_packet(
     size: tuple[int, int] = (640, 360),
 ) -> bytes:
     """A VP8 packet with a 15-bit PictureID and TL0PICIDX; ``body`` tags the payload."""
-    header = struct.pack(
-        "!BBHII", 0x90, (0x80 if marker else 0) | 96, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
-    )
     descriptor = bytes([0x90 if start else 0x80, 0xC0]) + struct.pack(
         "!HB", 0x8000 | (picture_id & 0x7FFF), tl0picidx & 0xFF
     )
@@ -43,7 +50,7 @@ def vp8_packet(
         frame = b"\x31\x04\x00"
     else:
         frame = b""
-    return header + _extensions(mid, rid) + descriptor + frame + body
+    return _header(seq, ts, ssrc, marker, 96, mid, rid) + descriptor + frame + body
 
 
 def h264_packet(
@@ -58,10 +65,7 @@ def h264_packet(
     payload_type: int = 102,
 ) -> bytes:
     """An H.264 packet (RFC 6184) carrying ``payload`` (see ``stap_a``, ``fu_a``)."""
-    header = struct.pack(
-        "!BBHII", 0x90, (0x80 if marker else 0) | payload_type, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
-    )
-    return header + _extensions(mid, rid) + payload
+    return _header(seq, ts, ssrc, marker, payload_type, mid, rid) + payload
 
 
 def stap_a(*units: bytes) -> bytes:
