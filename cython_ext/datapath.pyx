@@ -5,7 +5,9 @@ Datagrams are read in batches (``recvmmsg``); SRTP and SRTCP from an authenticat
 unprotected in place by libsrtp (pylibsrtp's own copy, called through function pointers: no
 Python object per call) and handed to the peer's handler; everything else goes to the slow
 path (the ICE-lite responder, DTLS). What the handlers send while a batch is processed is
-protected into a send queue and leaves in one ``sendmmsg`` at the end of the batch.
+protected into a send queue and leaves in one ``sendmmsg`` at the end of the batch. ICE-TCP
+streams' frames come in through ``receive`` (a batch each) and their peers' sends go to the
+stream, protected in C like the rest.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -87,6 +89,11 @@ def address_key(tuple address):
     return int(port).to_bytes(2, "big") + socket.inet_pton(family, host)
 
 
+def source_key(source):
+    """An address's key, or a stream's own (datapath_py.Stream.key)."""
+    return address_key(source) if isinstance(source, tuple) else source.key
+
+
 cdef class Datapath
 
 
@@ -112,6 +119,7 @@ cdef class Peer(RtpSink):
     cdef SendLog _send_log
     cdef sockaddr_storage _dest
     cdef socklen_t _dest_len
+    cdef object _stream  # the destination when it is an ICE-TCP stream, else None
 
     def __init__(self, Datapath datapath, handler, on_drop):
         self._datapath = datapath
@@ -128,12 +136,18 @@ cdef class Peer(RtpSink):
         """Stamp the RTP this peer sends with transport-wide seqs (transport-cc) into ``log``."""
         self._send_log = log
 
-    def set_destination(self, tuple address):
-        """Where this peer's media goes (the ICE-lite transport's selected address)."""
+    def set_destination(self, destination):
+        """Where this peer's media goes (the ICE-lite transport's selected address or stream)."""
         cdef sockaddr_in* v4 = <sockaddr_in*>&self._dest
         cdef sockaddr_in6* v6 = <sockaddr_in6*>&self._dest
-        cdef bytes key = address_key(address)
+        cdef bytes key
         memset(&self._dest, 0, sizeof(sockaddr_storage))
+        self._dest_len = 0
+        self._stream = None
+        if not isinstance(destination, tuple):
+            self._stream = destination
+            return
+        key = address_key(destination)
         if len(key) == 6:
             v4.sin_family = AF_INET
             memcpy(&v4.sin_port, PyBytes_AS_STRING(key), 2)
@@ -166,6 +180,7 @@ cdef class Peer(RtpSink):
         self._rx = self._tx = NULL
         self._rx_owner = self._tx_owner = None
         self._dest_len = 0
+        self._stream = None
 
 
 cdef class Datapath:
@@ -230,17 +245,17 @@ cdef class Datapath:
     def peer(self, handler, on_drop):
         return Peer(self, handler, on_drop)
 
-    def bind(self, tuple address, Peer peer):
-        source = _Source()
-        source.peer, source.last_rx_ms = peer, -1
-        self._sources[address_key(address)] = source
+    def bind(self, source, Peer peer):
+        entry = _Source()
+        entry.peer, entry.last_rx_ms = peer, -1
+        self._sources[source_key(source)] = entry
 
-    def unbind(self, tuple address):
-        self._sources.pop(address_key(address), None)
+    def unbind(self, source):
+        self._sources.pop(source_key(source), None)
 
-    def last_received_ms(self, tuple address):
-        source = self._sources.get(address_key(address))
-        return -1 if source is None else (<_Source>source).last_rx_ms
+    def last_received_ms(self, source):
+        found = self._sources.get(source_key(source))
+        return -1 if found is None else (<_Source>found).last_rx_ms
 
     def on_readable(self):
         """Drain the socket (bounded: max_batches reads), then send what was queued."""
@@ -264,9 +279,30 @@ cdef class Datapath:
                 self.batches += 1
                 self.datagrams += got
                 for i in range(got):
-                    self._dispatch(i, now_ms)
+                    self._dispatch(
+                        self._in_bufs + i * SLOT, self._in_msgs[i].msg_len, &self._in_addr[i],
+                        None, now_ms,
+                    )
                 if got < BATCH:
                     break
+        finally:
+            self._in_batch = False
+            self._flush()
+
+    def receive(self, list frames, stream):
+        """A stream's frames, as one batch: what they cause to be sent leaves at its end."""
+        cdef bytes frame
+        cdef Py_ssize_t n
+        cdef long long now_ms = self._now_ms()
+        self._read_ms = now_ms
+        self._in_batch = True
+        try:
+            for frame in frames:
+                n = PyBytes_GET_SIZE(frame)
+                if n > SLOT:
+                    continue  # the stream's framing bounds frames well below this
+                memcpy(self._in_bufs, PyBytes_AS_STRING(frame), n)  # unprotected in place
+                self._dispatch(self._in_bufs, <int>n, NULL, stream, now_ms)
         finally:
             self._in_batch = False
             self._flush()
@@ -280,16 +316,18 @@ cdef class Datapath:
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return ts.tv_sec * 1000 + ts.tv_nsec // 1000000
 
-    cdef void _dispatch(self, int i, long long now_ms):
-        cdef uint8_t* buf = self._in_bufs + i * SLOT
-        cdef int n = self._in_msgs[i].msg_len
+    cdef void _dispatch(
+        self, uint8_t* buf, int n, const sockaddr_storage* address, object stream,
+        long long now_ms,
+    ):
+        """One datagram from ``address`` (a socket's) or, when that is NULL, from ``stream``."""
         cdef int length = n
         cdef int kind = kind_of(buf, n)
         cdef bint rtcp
         cdef _Source source
         cdef Peer peer
         if kind == RTP or kind == RTCP:
-            found = self._sources.get(_key(&self._in_addr[i]))
+            found = self._sources.get(_key(address) if address != NULL else stream.key)
             if found is not None and (<_Source>found).peer._rx != NULL:
                 source = <_Source>found
                 peer = source.peer
@@ -309,7 +347,8 @@ cdef class Datapath:
                 return
         try:
             self._slow_path(
-                PyBytes_FromStringAndSize(<char*>buf, n), _address(&self._in_addr[i])
+                PyBytes_FromStringAndSize(<char*>buf, n),
+                _address(address) if address != NULL else stream,
             )
         except Exception:  # a bug there must not cost the rest of the batch
             self.slow_path_errors += 1
@@ -320,7 +359,9 @@ cdef class Datapath:
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
         cdef int length = <int>n
         cdef uint8_t* out
-        if peer._tx == NULL or peer._dest_len == 0 or n > SLOT - TRAILER:
+        if peer._tx == NULL or (peer._dest_len == 0 and peer._stream is None):
+            return False
+        if n > SLOT - TRAILER:
             return False
         if self._queued == QUEUE:
             self._flush()
@@ -331,6 +372,8 @@ cdef class Datapath:
             peer._send_log._stamp(out, n, self._read_ms if self._in_batch else self._now_ms())
         if (self._protect_rtcp if rtcp else self._protect)(peer._tx, out, &length):
             return False
+        if peer._stream is not None:  # the slot is reused: the stream keeps its own copy
+            return peer._stream.send_frame(PyBytes_FromStringAndSize(<char*>out, length))
         memcpy(&self._out_addr[self._queued], &peer._dest, peer._dest_len)
         self._out_msgs[self._queued].msg_hdr.msg_namelen = peer._dest_len
         self._out_iov[self._queued].iov_len = length

@@ -10,6 +10,8 @@ SFU_ICE_HOST_ADDRESSES          comma-separated addresses to offer as ICE host c
 SFU_UDP_PORT                    one UDP port for every peer connection, as an ICE-lite agent
                                 (7882; 0: aioice's random port per peer connection instead)
 SFU_UDP_BIND                    address that port is bound on (0.0.0.0)
+SFU_TCP_PORT                    with SFU_UDP_PORT, the ICE-TCP port beside it, for clients that
+                                cannot use UDP (default: the UDP port's number; 0: none)
 SFU_CONSENT_TIMEOUT_S           on that port, a peer without a valid check this long is closed (30)
 SFU_SUBSCRIBE_ANSWER_TIMEOUT_S  a subscribe_offer unanswered this long ends the session (15 s)
 SFU_DRAIN_TIMEOUT_S             a draining node exits once empty or after this long (3600 s)
@@ -50,6 +52,7 @@ class NodeSettings(ClusterSettings):
     drain_timeout_s: float = Field(default=3600.0, ge=0)
     udp_port: int = Field(default=DEFAULT_UDP_PORT, ge=0, le=65535)
     udp_bind: str = "0.0.0.0"
+    tcp_port: int | None = Field(default=None, ge=0, le=65535)
     udp_drain_ms: float = Field(default=0.0, ge=0, le=20)  # 0: read when readable; else a timer
     consent_timeout_s: float = Field(default=30.0, gt=0)
     subscribe_answer_timeout_s: float = Field(default=15.0, gt=0)
@@ -72,6 +75,13 @@ class NodeSettings(ClusterSettings):
         if self.turn_urls and not self.turn_secret:
             raise ValueError("SFU_TURN_URLS needs SFU_TURN_SECRET (coturn's static-auth-secret)")
         return self
+
+    def ice_tcp_port(self) -> int:
+        """The ICE-TCP port (0: none): only beside the ICE-lite UDP port, whose datapath and
+        responder it shares."""
+        if not self.udp_port:
+            return 0
+        return self.udp_port if self.tcp_port is None else self.tcp_port
 
     def turn(self) -> TurnConfig | None:
         return TurnConfig(tuple(self.turn_urls), self.turn_secret) if self.turn_urls else None

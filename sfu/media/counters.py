@@ -77,6 +77,13 @@ class DropReason(enum.Enum):
     TRANSPORT_FEEDBACK_UNKNOWN = "transport_feedback_unknown", 36
     # an H.264 payload mode 1 forbids or that cannot hold what it says (sfu.rtp.rtp_py)
     MALFORMED_H264 = "malformed_h264", 37
+    # ICE-TCP connections closed (`TCP_DROPS`: sfu_tcp_dropped): a frame longer than a datagram
+    # can be; a frame of zero bytes or not WebRTC (STUN, DTLS, SRTP); no authenticated check
+    # within a bound; over the connections allowed per source address
+    TCP_FRAME_TOO_LARGE = "tcp_frame_too_large", 38
+    TCP_BAD_FRAME = "tcp_bad_frame", 39
+    TCP_NO_CHECK = "tcp_no_check", 40
+    TCP_CONNECTIONS_LIMITED = "tcp_connections_limited", 41
 
     # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
     # since a drop is counted per packet.
@@ -91,8 +98,10 @@ class DropReason(enum.Enum):
 _BY_CODE = {reason.code: reason for reason in DropReason}
 # What the ICE-lite port drops before any media is involved (NOT_WEBRTC is counted by both).
 _PORT_CODES = range(DropReason.UNKNOWN_ADDRESS.code, DropReason.SEND_BUFFER_FULL.code + 1)
+_TCP_CODES = range(DropReason.TCP_FRAME_TOO_LARGE.code, DropReason.TCP_CONNECTIONS_LIMITED.code + 1)
 PORT_DROPS = (DropReason.NOT_WEBRTC, *(r for r in DropReason if r.code in _PORT_CODES))
-MEDIA_DROPS = tuple(r for r in DropReason if r.code not in _PORT_CODES)
+TCP_DROPS = tuple(r for r in DropReason if r.code in _TCP_CODES)
+MEDIA_DROPS = tuple(r for r in DropReason if r.code not in _PORT_CODES and r.code not in _TCP_CODES)
 
 
 class MediaCounters(Counts):

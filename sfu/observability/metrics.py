@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from sfu.media.counters import MediaCounters
 from sfu.webrtc.kernels import Datapath
+from sfu.webrtc.tcpport import TcpPort
 from sfu.webrtc.udpmux import UdpMux
 
 
@@ -124,6 +125,24 @@ def _udp_metrics(mux: UdpMux) -> Iterator[Metric]:
         drops.add_metric(["send_failed"], mux.datapath.send_failed)
         yield from _datapath_metrics(mux.datapath)
     yield drops
+    if mux.tcp is not None:
+        yield from _tcp_metrics(mux.tcp)
+
+
+def _tcp_metrics(port: TcpPort) -> Iterator[Metric]:
+    """ICE-TCP (SFU_TCP_PORT): connections, and those closed for what they sent or did not."""
+    yield GaugeMetricFamily(
+        "sfu_tcp_connections", "Open ICE-TCP connections", value=len(port.links)
+    )
+    yield CounterMetricFamily(
+        "sfu_tcp_accepted", "ICE-TCP connections accepted", value=port.stats.accepted
+    )
+    closed = CounterMetricFamily(
+        "sfu_tcp_dropped", "ICE-TCP connections closed by the node, by reason", labels=["reason"]
+    )
+    for reason, count in port.stats.drops.items():
+        closed.add_metric([reason.value], count)
+    yield closed
 
 
 def _datapath_metrics(datapath: Datapath) -> Iterator[Metric]:

@@ -3,7 +3,9 @@
 The socket is drained in bounded batches. SRTP and SRTCP (``classify``) from a source bound to a
 peer with keys is unprotected with that peer's session and handed to its handler with the
 batch's time; every other datagram (STUN, DTLS, unknown sources, media before
-the keys) goes to the slow path with its (host, port). What is sent while a batch is processed
+the keys) goes to the slow path with its source. A source is a (host, port) on the socket, or a
+``Stream``: an ICE-TCP connection whose frames come in through ``receive``, one batch per read,
+and whose peer's sends go out on it. What is sent while a batch is processed
 leaves when the batch ends (the compiled loop sends it with one ``sendmmsg``), so fan-out costs
 one system call per batch instead of one per packet. A peer's datagram that is dropped is
 reported to its ``on_drop`` with the ``DropReason.code``.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import pylibsrtp
 
@@ -45,11 +47,41 @@ class PacketHandler(Protocol):
     def on_rtcp(self, data: bytes, now_ms: int) -> None: ...
 
 
+class Stream(Protocol):
+    """A connection carrying datagrams as frames (ICE-TCP, RFC 4571): its frames reach the
+    datapath through ``Datapath.receive``; a peer whose destination it is sends on it."""
+
+    @property
+    def key(self) -> bytes:
+        """Its lookup key: unique, and never the length of an address key (6 or 18 bytes)."""
+        ...
+
+    @property
+    def remote(self) -> Address:
+        """The other end's address (what a STUN response maps)."""
+        ...
+
+    def send_frame(self, data: bytes) -> bool:
+        """Queue one datagram; False when it cannot go (closed, or too much is waiting)."""
+        ...
+
+    def close(self) -> None:
+        """End the connection (what is queued is written first)."""
+        ...
+
+
+Source: TypeAlias = "Address | Stream"  # where a datagram came from, or where a peer sends
+
+
 def address_key(address: Address) -> bytes:
     """The lookup key of a source: port, then the address bytes."""
     host, port = address
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return int(port).to_bytes(2, "big") + socket.inet_pton(family, host)
+
+
+def source_key(source: Source) -> bytes:
+    return address_key(source) if isinstance(source, tuple) else source.key
 
 
 class _Source:
@@ -70,7 +102,7 @@ class Peer:
         self.on_rtp, self.on_rtcp, self.on_drop = handler.on_rtp, handler.on_rtcp, on_drop
         self.rx: pylibsrtp.Session | None = None
         self.tx: pylibsrtp.Session | None = None
-        self.destination: Address | None = None
+        self.destination: Source | None = None
         self.send_log: SendLog | None = None
 
     def set_keys(self, rx: pylibsrtp.Session, tx: pylibsrtp.Session) -> None:
@@ -82,9 +114,9 @@ class Peer:
         in the order it is queued, with the time it leaves."""
         self.send_log = log
 
-    def set_destination(self, address: Address) -> None:
-        """Where this peer's media goes (the ICE-lite transport's selected address)."""
-        self.destination = (address[0], address[1])
+    def set_destination(self, destination: Source) -> None:
+        """Where this peer's media goes (the ICE-lite transport's selected address or stream)."""
+        self.destination = destination if not isinstance(destination, tuple) else destination[:2]
 
     def send(self, data: bytes, rtcp: bool) -> bool:
         """Protect and queue; False (and on_drop(SEND_FAILED)) when it cannot go: no keys or
@@ -106,7 +138,7 @@ class Peer:
 class Datapath:
     """The batched loop on one non-blocking UDP socket.
 
-    ``slow_path(data, (host, port))`` gets what is not media of a keyed peer; ``clock_ms`` is
+    ``slow_path(data, source)`` gets what is not media of a keyed peer; ``clock_ms`` is
     read once per batch (by default the monotonic clock of ``sfu.media.clock``, which the
     compiled loop reads in C); ``may_read`` is asked after a pause (``PAUSE_MS``) and a False
     leaves the socket unread; ``libsrtp`` and ``pointer_of`` are the compiled loop's way into
@@ -117,7 +149,7 @@ class Datapath:
         self,
         sock: socket.socket,
         *,
-        slow_path: Callable[[bytes, Address], None],
+        slow_path: Callable[[bytes, Source], None],
         libsrtp: tuple[int, int, int, int],
         pointer_of: Callable[[pylibsrtp.Session], int],
         clock_ms: Callable[[], int] = monotonic_ms,
@@ -139,15 +171,15 @@ class Datapath:
     def peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer:
         return Peer(self, handler, on_drop)
 
-    def bind(self, address: Address, peer: Peer) -> None:
-        self._sources[address_key(address)] = _Source(peer)
+    def bind(self, source: Source, peer: Peer) -> None:
+        self._sources[source_key(source)] = _Source(peer)
 
-    def unbind(self, address: Address) -> None:
-        self._sources.pop(address_key(address), None)
+    def unbind(self, source: Source) -> None:
+        self._sources.pop(source_key(source), None)
 
-    def last_received_ms(self, address: Address) -> int:
-        source = self._sources.get(address_key(address))
-        return -1 if source is None else source.last_rx_ms
+    def last_received_ms(self, source: Source) -> int:
+        found = self._sources.get(source_key(source))
+        return -1 if found is None else found.last_rx_ms
 
     def on_readable(self) -> None:
         """Drain the socket (bounded: max_batches reads), then send what was queued."""
@@ -171,6 +203,18 @@ class Datapath:
             self._in_batch = False
             self._flush()
 
+    def receive(self, frames: list[bytes], stream: Stream) -> None:
+        """A stream's frames, as one batch: what they cause to be sent leaves at its end."""
+        now_ms = self._clock_ms()
+        self._read_ms = now_ms
+        self._in_batch = True
+        try:
+            for data in frames:
+                self._dispatch(data, stream, now_ms)
+        finally:
+            self._in_batch = False
+            self._flush()
+
     def _read_batch(self) -> list[tuple[bytes, Address]]:
         got: list[tuple[bytes, Address]] = []
         while len(got) < BATCH:
@@ -181,10 +225,10 @@ class Datapath:
             got.append((data, (source[0], source[1])))
         return got
 
-    def _dispatch(self, data: bytes, source: Address, now_ms: int) -> None:
+    def _dispatch(self, data: bytes, source: Source, now_ms: int) -> None:
         kind = classify(data)
         if kind in (RTP, RTCP):
-            found = self._sources.get(address_key(source))
+            found = self._sources.get(source_key(source))
             if found is not None and (rx := found.peer.rx) is not None:
                 peer = found.peer
                 found.last_rx_ms = now_ms
@@ -218,6 +262,8 @@ class Datapath:
             protected = peer.tx.protect_rtcp(data) if rtcp else peer.tx.protect(data)
         except pylibsrtp.Error:
             return False
+        if not isinstance(peer.destination, tuple):
+            return peer.destination.send_frame(protected)
         self._outgoing.append((protected, peer.destination))
         if not self._in_batch:
             self._flush()

@@ -15,7 +15,6 @@ import string
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
-from aioice.candidate import candidate_priority
 from aiortc import RTCCertificate, RTCIceCandidate, RTCIceParameters, RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from pyee.asyncio import AsyncIOEventEmitter
@@ -24,7 +23,7 @@ from sfu.media.counters import DropReason
 from sfu.rtp.demux_py import RTCP, RTP
 from sfu.rtp.kernels import classify
 from sfu.webrtc.connection import NodePeerConnection
-from sfu.webrtc.datapath_py import Address, PacketHandler
+from sfu.webrtc.datapath_py import PacketHandler, Source
 from sfu.webrtc.kernels import Peer
 
 logger = logging.getLogger(__name__)
@@ -32,6 +31,9 @@ logger = logging.getLogger(__name__)
 SILENCE_SWITCH_S = 2.0  # an address quiet this long loses to a newly authenticated one
 MAX_ADDRESSES = 4  # authenticated source addresses kept per transport
 MAX_QUEUED = 256  # DTLS records waiting for aiortc's pump
+# libwebrtc's type preference for host TCP candidates: below every UDP host candidate (126), so a
+# client that can reach our UDP port pairs with it first.
+TCP_HOST_TYPE_PREFERENCE = 90
 _ICE_CHARS = string.ascii_letters + string.digits
 
 
@@ -39,10 +41,15 @@ def random_ice_string(length: int) -> str:
     return "".join(secrets.choice(_ICE_CHARS) for _ in range(length))
 
 
+def candidate_priority(type_preference: int, local_preference: int) -> int:
+    """RFC 8445 §5.1.2.1's formula, for component 1."""
+    return (type_preference << 24) | (local_preference << 8) | 255
+
+
 def should_switch(
     *,
-    current: Address | None,
-    source: Address,
+    current: Source | None,
+    source: Source,
     nominated: bool,
     current_silent_s: float,
     silence_s: float = SILENCE_SWITCH_S,
@@ -64,6 +71,7 @@ class MuxSide(Protocol):
     """What a transport needs from the node's socket (``UdpMux``)."""
 
     port: int
+    tcp_port: int  # 0: no ICE-TCP
     advertised: list[str]
     consent_timeout_s: float
 
@@ -73,15 +81,15 @@ class MuxSide(Protocol):
 
     def rename(self, transport: LiteIceTransport) -> None: ...
 
-    def bind(self, address: Address, transport: LiteIceTransport) -> None: ...
+    def bind(self, address: Source, transport: LiteIceTransport) -> None: ...
 
-    def unbind(self, address: Address) -> None: ...
+    def unbind(self, address: Source) -> None: ...
 
-    def sendto(self, data: bytes, address: Address) -> None: ...
+    def sendto(self, data: bytes, address: Source) -> None: ...
 
     def media_peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer: ...
 
-    def last_media_s(self, address: Address) -> float: ...
+    def last_media_s(self, address: Source) -> float: ...
 
     def drop(self, reason: DropReason) -> None: ...
 
@@ -96,7 +104,8 @@ class _Controlling:
 
 
 class LiteIceGatherer(AsyncIOEventEmitter):
-    """Nothing to gather: one host candidate per advertised address, on the node's port."""
+    """Nothing to gather: per advertised address, a host candidate on the node's UDP port and,
+    with ICE-TCP, a passive one on its TCP port (RFC 6544)."""
 
     def __init__(self, mux: MuxSide) -> None:
         super().__init__()
@@ -115,18 +124,33 @@ class LiteIceGatherer(AsyncIOEventEmitter):
             self.emit("statechange")
 
     def getLocalCandidates(self) -> list[RTCIceCandidate]:
-        return [
+        udp = [
             RTCIceCandidate(
                 component=1,
                 foundation=f"lite{i}",
                 ip=address,
                 port=self._mux.port,
-                priority=candidate_priority(1, "host", 65535 - i),
+                priority=candidate_priority(126, 65535 - i),
                 protocol="udp",
                 type="host",
             )
             for i, address in enumerate(self._mux.advertised)
         ]
+        tcp = [
+            RTCIceCandidate(
+                component=1,
+                foundation=f"litetcp{i}",
+                ip=address,
+                port=self._mux.tcp_port,
+                priority=candidate_priority(TCP_HOST_TYPE_PREFERENCE, 65535 - i),
+                protocol="tcp",
+                type="host",
+                tcpType="passive",
+            )
+            for i, address in enumerate(self._mux.advertised)
+            if self._mux.tcp_port
+        ]
+        return udp + tcp
 
     def getLocalParameters(self) -> RTCIceParameters:
         return RTCIceParameters(usernameFragment=self.ufrag, password=self.password, iceLite=True)
@@ -148,8 +172,8 @@ class LiteIceTransport(AsyncIOEventEmitter):
         self._first_check = asyncio.Event()
         self._started = False
         self.remote_ufrag: str | None = None
-        self.remote: Address | None = None  # where we send
-        self.addresses: list[Address] = []  # authenticated sources, oldest first
+        self.remote: Source | None = None  # where we send
+        self.addresses: list[Source] = []  # authenticated sources, oldest first
         self.remote_last_rx = 0.0
         self.last_check = 0.0
         self.media: Peer | None = None
@@ -249,7 +273,7 @@ class LiteIceTransport(AsyncIOEventEmitter):
     def consent_expired(self, now: float) -> bool:
         return self._started and now - self.last_check > self._mux.consent_timeout_s
 
-    def valid_check(self, source: Address, nominated: bool, now: float) -> None:
+    def valid_check(self, source: Source, nominated: bool, now: float) -> None:
         """An authenticated check came from ``source``."""
         self.last_check = now
         if source not in self.addresses:
@@ -275,7 +299,17 @@ class LiteIceTransport(AsyncIOEventEmitter):
                 self.media.set_destination(source)
         self._first_check.set()
 
-    def deliver(self, data: bytes, source: Address, now: float) -> None:
+    def lost(self, source: Source) -> None:
+        """An authenticated TCP connection closed: if we sent there, we send to the newest
+        source left; with none, a new check must come before consent runs out."""
+        if source in self.addresses:
+            self.addresses.remove(source)
+        if self.remote == source:
+            self.remote = self.addresses[-1] if self.addresses else None
+            if self.media is not None and self.remote is not None:
+                self.media.set_destination(self.remote)
+
+    def deliver(self, data: bytes, source: Source, now: float) -> None:
         """A DTLS or SRTP datagram from an authenticated source that the datapath did not take:
         SRTP here came before the keys."""
         if source == self.remote:

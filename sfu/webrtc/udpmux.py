@@ -1,10 +1,12 @@
-"""The node's one UDP port: every peer connection's ICE, DTLS and SRTP on a single socket.
+"""The node's one UDP port: every peer connection's ICE, DTLS and SRTP on a single socket,
+and ICE-TCP (``tcpport``) on one TCP port beside it for clients that cannot use UDP.
 
 The socket belongs to the ``Datapath`` (compiled, batched): it delivers a keyed peer's SRTP to
 that peer's media handler itself and hands everything else here, sorted by first byte
-(RFC 7983): STUN goes to the ICE-lite responder, DTLS to the transport bound to the source
-address. A source address is bound only by a check that carried the right ufrag, password and
-fingerprint; anything else gets no answer and is counted by reason.
+(RFC 7983): STUN goes to the ICE-lite responder, DTLS to the transport bound to the source. A
+source (an address, or a TCP connection, whose frames reach the same datapath) is bound only by
+a check that carried the right ufrag, password and fingerprint; anything else gets no answer
+and is counted by reason.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from sfu.media.counters import PORT_DROPS, DropReason
 from sfu.rtp.demux_py import OTHER, STUN
 from sfu.rtp.kernels import classify
 from sfu.webrtc import libsrtp
-from sfu.webrtc.datapath_py import Address, PacketHandler
+from sfu.webrtc.datapath_py import PacketHandler, Source
 from sfu.webrtc.icelite import LiteIceTransport, random_ice_string
 from sfu.webrtc.kernels import Datapath, Peer
 from sfu.webrtc.ratelimit import SourceRateLimiter
 from sfu.webrtc.stun import binding_response, parse_check, verify
+from sfu.webrtc.tcpport import TcpLink, TcpPort
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +44,24 @@ class UdpMuxError(RuntimeError):
     """The port could not be bound; the message says which and why."""
 
 
-def _bound_socket(host: str, port: int) -> socket.socket:
-    """A non-blocking UDP socket on host:port; with "::", dual-stack (IPv4 peers appear as
-    ::ffff:a.b.c.d, in keys, bindings and destinations alike)."""
+def _bound_socket(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
+    """A non-blocking UDP or TCP socket on host:port; with "::", dual-stack (IPv4 peers appear
+    as ::ffff:a.b.c.d, in keys, bindings and destinations alike)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock = socket.socket(family, kind)
     try:
         if family == socket.AF_INET6 and host == "::":
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        else:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise UdpMuxError(f"cannot bind UDP {host}:{port} (SFU_UDP_PORT): {exc}") from exc
+        name = "TCP" if kind == socket.SOCK_STREAM else "UDP"
+        raise UdpMuxError(f"cannot bind {name} {host}:{port} (SFU_{name}_PORT): {exc}") from exc
     sock.setblocking(False)
     return sock
 
@@ -83,7 +90,8 @@ class UdpMux:
     """The port: ICE-lite responder, address bindings, and the datapath that owns the socket.
 
     ``drain_ms`` = 0 reads whenever the socket is readable; > 0 reads on a timer instead, which
-    trades that much added delay for fewer wake-ups under load.
+    trades that much added delay for fewer wake-ups under load. ``tcp_port`` (0: none) adds
+    ICE-TCP candidates on that TCP port.
     """
 
     def __init__(
@@ -94,17 +102,20 @@ class UdpMux:
         advertised: Sequence[str],
         consent_timeout_s: float,
         drain_ms: float = 0.0,
+        tcp_port: int = 0,
         clock: Callable[[], float] = time.monotonic,
         may_read: Callable[[], bool] = lambda: True,
     ) -> None:
         self.bind_host = bind
         self.port = port
+        self.tcp_port = tcp_port
+        self.tcp: TcpPort | None = None
         self.advertised = list(advertised)
         self.consent_timeout_s = consent_timeout_s
         self.now = clock
         self.stats = UdpStats()
         self.by_ufrag: dict[str, LiteIceTransport] = {}
-        self.by_addr: dict[Address, LiteIceTransport] = {}
+        self.by_addr: dict[Source, LiteIceTransport] = {}
         self._limiter = SourceRateLimiter(
             rate_per_s=STUN_RATE_PER_S, burst=STUN_BURST, max_sources=MAX_STUN_SOURCES
         )
@@ -119,9 +130,18 @@ class UdpMux:
         """Bind the port; the announced addresses are resolved now, once aiortc is configured
         (with none configured, they are the machine's)."""
         self.advertised = advertised_addresses(self.advertised, self.bind_host)
-        sock = _bound_socket(self.bind_host, self.port)
+        sock = _bound_socket(self.bind_host, self.port, socket.SOCK_DGRAM)
+        try:
+            listening = (
+                _bound_socket(self.bind_host, self.tcp_port, socket.SOCK_STREAM)
+                if self.tcp_port
+                else None
+            )
+        except UdpMuxError:
+            sock.close()
+            raise
         self._sock = sock
-        self.datapath = Datapath(
+        self.datapath = datapath = Datapath(
             sock,
             slow_path=self.datagram_received,
             may_read=self._may_read,
@@ -134,8 +154,21 @@ class UdpMux:
         else:
             asyncio.get_running_loop().add_reader(sock.fileno(), self.datapath.on_readable)
         self._tasks.append(asyncio.create_task(self._expire_loop()))
+        if listening is not None:
+            self.tcp = TcpPort(
+                listening,
+                receive=datapath.receive,
+                authenticated=lambda link: link in self.by_addr,
+                on_lost=self._link_lost,
+                clock=self.now,
+            )
+            await self.tcp.start()
         logger.info(
-            "ICE-lite on UDP %s:%d, announcing %s", self.bind_host, self.port, self.advertised
+            "ICE-lite on UDP %s:%d%s, announcing %s",
+            self.bind_host,
+            self.port,
+            f" and TCP {self.tcp_port}" if self.tcp_port else "",
+            self.advertised,
         )
 
     async def close(self) -> None:
@@ -145,6 +178,8 @@ class UdpMux:
                 await task
         for transport in list(self.by_ufrag.values()):
             transport.fail("node stopping")
+        if self.tcp is not None:
+            await self.tcp.close()
         if self._sock is not None:
             if not self.drain_ms and not self._held:
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
@@ -196,7 +231,7 @@ class UdpMux:
             if self.by_addr.get(address) is transport:
                 self.unbind(address)
 
-    def bind(self, address: Address, transport: LiteIceTransport) -> None:
+    def bind(self, address: Source, transport: LiteIceTransport) -> None:
         previous = self.by_addr.get(address)
         if previous is not None and previous is not transport:
             previous.addresses.remove(address)  # the address moved to another peer (reuse)
@@ -207,10 +242,18 @@ class UdpMux:
             else:
                 self.datapath.unbind(address)
 
-    def unbind(self, address: Address) -> None:
+    def unbind(self, address: Source) -> None:
+        """Forget a source; a TCP connection is closed: only its transport could use it."""
         self.by_addr.pop(address, None)
         if self.datapath is not None:
             self.datapath.unbind(address)
+        if not isinstance(address, tuple):
+            address.close()
+
+    def _link_lost(self, link: TcpLink) -> None:
+        if (transport := self.by_addr.get(link)) is not None:
+            transport.lost(link)
+        self.unbind(link)
 
     def media_peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer:
         """A transport's entry on the datapath: its SRTP goes to ``handler`` from now on."""
@@ -218,16 +261,20 @@ class UdpMux:
             raise ConnectionError("UDP port not started")
         return self.datapath.peer(handler, on_drop)
 
-    def last_media_s(self, address: Address) -> float:
+    def last_media_s(self, address: Source) -> float:
         """When the datapath last took media from ``address`` (-1 if never), on our clock."""
         if self.datapath is None:
             return -1.0
         received_ms = self.datapath.last_received_ms(address)
         return received_ms / 1000 if received_ms >= 0 else -1.0
 
-    def sendto(self, data: bytes, address: Address) -> None:
+    def sendto(self, data: bytes, address: Source) -> None:
         if self._sock is None:
             raise ConnectionError("UDP port closed")
+        if not isinstance(address, tuple):
+            if not address.send_frame(data):
+                self.stats.drops[DropReason.SEND_BUFFER_FULL] += 1
+            return
         try:
             self._sock.sendto(data, address)
         except BlockingIOError:
@@ -238,7 +285,7 @@ class UdpMux:
 
     # the socket's side ------------------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, source: Address) -> None:
+    def datagram_received(self, data: bytes, source: Source) -> None:
         """What the datapath does not handle itself: STUN, DTLS, unknown sources."""
         kind = classify(data)
         if kind == STUN:
@@ -250,10 +297,10 @@ class UdpMux:
         else:
             transport.deliver(data, source, self.now())
 
-    def _stun(self, data: bytes, source: Address) -> None:
+    def _stun(self, data: bytes, source: Source) -> None:
         drops = self.stats.drops
         now = self.now()
-        if not self._limiter.allow(source, now):
+        if not self._limiter.allow(source if isinstance(source, tuple) else source.key, now):
             drops[DropReason.STUN_RATE_LIMITED] += 1
             return
         check = parse_check(data)
@@ -270,8 +317,9 @@ class UdpMux:
         if refused is not None:
             drops[refused] += 1
             return
+        mapped = source if isinstance(source, tuple) else source.remote
         response = binding_response(
-            check, source, password=transport.password_bytes, request_size=len(data)
+            check, mapped, password=transport.password_bytes, request_size=len(data)
         )
         if isinstance(response, DropReason):
             drops[response] += 1

@@ -169,6 +169,7 @@ class Stack:
             "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
             "SFU_UDP_PORT": str(free_udp_port()),
             "SFU_UDP_BIND": "127.0.0.1",
+            "SFU_TCP_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

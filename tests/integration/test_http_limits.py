@@ -69,6 +69,7 @@ async def serving(kind: str, tmp_path: Path, env: Mapping[str, str] = {}) -> Asy
             "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
             "SFU_UDP_PORT": str(free_udp_port()),
             "SFU_UDP_BIND": "127.0.0.1",
+            "SFU_TCP_PORT": str(free_port()),
         }
     log = tmp_path / f"{kind}.log"
     process = start(args, full_env, log)

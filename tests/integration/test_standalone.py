@@ -24,6 +24,7 @@ async def standalone(env: Mapping[str, str], log: Path) -> AsyncIterator[str]:
         **{k: v for k, v in os.environ.items() if not k.upper().startswith("SFU_")},
         "SFU_UDP_PORT": str(free_udp_port()),
         "SFU_UDP_BIND": "127.0.0.1",
+        "SFU_TCP_PORT": str(free_port()),
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
         **env,
     }

@@ -76,6 +76,7 @@ async def running_node(**overrides: Any) -> AsyncIterator[RunningNode]:
         "ice_host_addresses": ["127.0.0.1"],
         "udp_port": free_udp_port(),
         "udp_bind": "127.0.0.1",
+        "tcp_port": free_port(),
     }
     settings = NodeSettings(**(fields | overrides))
     store = MemoryStore()

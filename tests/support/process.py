@@ -26,6 +26,7 @@ def node_env(port: int, env: Mapping[str, str] = {}) -> dict[str, str]:
         "SFU_ICE_HOST_ADDRESSES": "127.0.0.1",
         "SFU_UDP_PORT": str(free_udp_port()),
         "SFU_UDP_BIND": "127.0.0.1",
+        "SFU_TCP_PORT": str(free_port()),
         **env,
     }
 

@@ -44,15 +44,16 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number}} AudioInStats
  * @typedef {{rid: string | null, active: boolean, frameWidth: number, frameHeight: number,
  *   framesEncoded: number, bytesSent: number, qualityLimitationReason: string}} VideoOutStats
- * @typedef {{localPort: number, remotePort: number, localType: string}} CandidatePorts (`localType`:
- *   host, srflx, prflx or relay: how our side reaches the node)
+ * @typedef {{localPort: number, remotePort: number, localType: string, protocol: string}}
+ *   CandidatePorts (`localType`: host, srflx, prflx or relay: how our side reaches the node;
+ *   `protocol`: udp, or tcp when only the node's ICE-TCP port could be reached)
  * @typedef {{bps: number, source: 'transport-cc' | 'remb', at: number}} DownlinkEstimate the
  *   node's last `downlink` message, received at `at` (performance.now())
  * @typedef {{remotes: Record<string, {video: VideoInStats | null, audio: AudioInStats | null}>,
  *   publish: {outbound: VideoOutStats[], audioPacketsSent: number},
  *   subscribe: CandidatePorts | null, downlink: DownlinkEstimate | null}} SessionStats
  *   (`subscribe`: the ports of the subscribe connection's selected candidate pair; the remote
- *   one is the node's UDP port for everything it sends us)
+ *   one is the node's UDP (or TCP) port for everything it sends us)
  */
 
 /** Three simulcast encodings of the camera; Chrome sends all three from 960x540 up. */
@@ -444,7 +445,12 @@ async function candidatePorts(pc) {
   const local = pair && report.get(pair.localCandidateId);
   const remote = pair && report.get(pair.remoteCandidateId);
   return local && remote
-    ? {localPort: local.port, remotePort: remote.port, localType: local.candidateType}
+    ? {
+      localPort: local.port,
+      remotePort: remote.port,
+      localType: local.candidateType,
+      protocol: local.protocol,
+    }
     : null;
 }
 

@@ -419,3 +419,51 @@ def test_a_batch_stamps_its_sends_with_its_own_time(rig: Rig, kernels: Kernels) 
     assert log.next_seq == 6
     assert {log.sent(seq)[1] for seq in range(6)} == {1000}  # the batch's time, not 1007/1014
     assert rig.now == 1014
+
+
+class MemoryStream:
+    """An ICE-TCP connection's side the datapath sees (``datapath_py.Stream``), in memory."""
+
+    def __init__(self, *, room: int = 100) -> None:
+        self.key = b"tcp:" + os.urandom(8)
+        self.remote: Address = ("192.0.2.1", 40000)
+        self.frames: list[bytes] = []
+        self.room = room  # frames it takes before it reports itself full
+        self.closed = False
+
+    def send_frame(self, data: bytes) -> bool:
+        if len(self.frames) >= self.room:
+            return False
+        self.frames.append(data)
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_streams_frames_are_one_batch_and_its_peer_sends_on_it(rig: Rig) -> None:
+    rig.keyed()  # a UDP peer beside it: untouched by the stream's traffic
+    stream, handler, drops = MemoryStream(), Handler(), []
+    peer = rig.datapath.peer(handler, drops.append)
+    peer.set_keys(_session(KEY_UP, False), _session(KEY_DOWN, True))
+    stun = b"\x00\x01" + b"s" * 30
+    early = rig.client_tx.protect(_rtp(1))
+    rig.datapath.receive([stun, early], stream)  # not bound yet: the slow path, with the stream
+    assert rig.slow == [(stun, stream), (early, stream)] and handler.rtp == []
+    rig.datapath.bind(stream, peer)
+    peer.set_destination(stream)
+    handler.echo = peer
+    rig.now = 2000
+    rig.datapath.receive([rig.client_tx.protect(_rtp(seq)) for seq in (2, 3)], stream)
+    assert handler.rtp == [(_rtp(2), 2000), (_rtp(3), 2000)]
+    assert [rig.client_rx.unprotect(f) for f in stream.frames] == [
+        _renumbered(_rtp(seq), copy) for seq in (2, 3) for copy in range(3)
+    ]
+    assert rig.datapath.last_received_ms(stream) == 2000
+    assert rig.handler.rtp == [] and rig.datapath.sent == 0 and drops == []
+    stream.room = len(stream.frames)  # full: a send fails and is reported, nothing is lost else
+    assert not peer.send(_rtp(4), False)
+    assert drops == [DropReason.SEND_FAILED.code]
+    rig.datapath.unbind(stream)
+    rig.datapath.receive([rig.client_tx.protect(_rtp(5))], stream)
+    assert len(handler.rtp) == 2 and len(rig.slow) == 3

@@ -34,6 +34,7 @@ class FakeMedia:
 class FakeMux:
     def __init__(self) -> None:
         self.port = 7882
+        self.tcp_port = 0
         self.advertised = ["203.0.113.9", "2001:db8::9"]
         self.consent_timeout_s = 30.0
         self.by_ufrag: dict[str, LiteIceTransport] = {}
