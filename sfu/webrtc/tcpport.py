@@ -6,7 +6,9 @@ A connection is a ``datapath_py.Stream``: its frames enter the node's one datapa
 read (SRTP of an authenticated connection straight to its peer's handler; STUN and DTLS to the
 ICE-lite responder, as datagrams from a UDP address would), and a peer that selected it sends on
 it. What a connection-oriented port must not let a client do is bounded here: frame sizes, the
-time to a first authenticated check, connections per source host, bytes waiting to be written.
+time to a first authenticated check, unauthenticated connections per source host, bytes waiting
+to be written. Authenticated connections are not limited per host: a company NAT puts a whole
+office (the networks that block UDP) behind one address.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ logger = logging.getLogger(__name__)
 
 MAX_FRAME = SLOT  # the largest datagram the datapath takes; WebRTC's are ~1,200 B
 CHECK_TIMEOUT_S = 10.0  # a connection that has not been authenticated by then is closed
-MAX_PER_HOST = 16  # open connections from one source host (a browser opens one per pair)
-CONNECT_RATE_PER_S = 4.0  # new connections per source host, bursts of CONNECT_BURST
-CONNECT_BURST = 16.0
+MAX_PENDING_PER_HOST = 32  # open, not yet authenticated connections from one source host
+CONNECT_RATE_PER_S = 20.0  # new connections per source host, bursts of CONNECT_BURST
+CONNECT_BURST = 64.0
 MAX_CONNECTIONS = 8192
 MAX_WRITE_BUFFER = 1 << 20  # bytes a slow reader may have waiting before sends to it fail
 
@@ -170,7 +172,7 @@ class TcpPort:
         self._now = clock
         self.stats = TcpStats()
         self.links: set[TcpLink] = set()
-        self._per_host: dict[str, int] = {}
+        self._by_host: dict[str, set[TcpLink]] = {}
         self._limiter = SourceRateLimiter(
             rate_per_s=CONNECT_RATE_PER_S, burst=CONNECT_BURST, max_sources=MAX_CONNECTIONS
         )
@@ -190,16 +192,21 @@ class TcpPort:
             self._server = None
 
     def admit(self, link: TcpLink) -> bool:
-        """A new connection is kept unless its host has too many open or opens them too fast."""
+        """A new connection is kept unless its host has too many waiting for a check or opens
+        them too fast."""
         host = link.remote[0]
+        same_host = self._by_host.setdefault(host, set())
+        pending = sum(1 for other in same_host if not self.authenticated(other))
         if (
             len(self.links) >= MAX_CONNECTIONS
-            or self._per_host.get(host, 0) >= MAX_PER_HOST
+            or pending >= MAX_PENDING_PER_HOST
             or not self._limiter.allow(host, self._now())
         ):
+            if not same_host:
+                del self._by_host[host]
             return False
         self.links.add(link)
-        self._per_host[host] = self._per_host.get(host, 0) + 1
+        same_host.add(link)
         self.stats.accepted += 1
         return True
 
@@ -207,7 +214,8 @@ class TcpPort:
         if link not in self.links:
             return  # refused at once: never admitted
         self.links.discard(link)
-        host = link.remote[0]
-        if (left := self._per_host.pop(host, 1) - 1) > 0:
-            self._per_host[host] = left
+        same_host = self._by_host[link.remote[0]]
+        same_host.discard(link)
+        if not same_host:
+            del self._by_host[link.remote[0]]
         self._on_lost(link)

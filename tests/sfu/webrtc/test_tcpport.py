@@ -194,10 +194,10 @@ async def test_a_connection_without_a_valid_check_is_closed_after_the_bound(
         writer.close()
 
 
-async def test_a_flood_of_connections_from_one_host_is_limited(
+async def test_a_flood_of_unauthenticated_connections_from_one_host_is_limited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(tcpport, "MAX_PER_HOST", 3)
+    monkeypatch.setattr(tcpport, "MAX_PENDING_PER_HOST", 3)
     async with _port() as (mux, transport):
         assert mux.tcp is not None
         port = mux.tcp
@@ -206,13 +206,13 @@ async def test_a_flood_of_connections_from_one_host_is_limited(
         for reader, _ in connections[3:]:
             await _closed(reader)
         assert port.stats.drops[DropReason.TCP_CONNECTIONS_LIMITED] == 3
-        reader, writer = connections[0]  # an admitted one still works
+        reader, writer = connections[0]  # an admitted one is authenticated by its check...
         writer.write(_framed(_check(transport)))
         assert stun.parse_message(await _frame(reader)).message_class == stun.Class.RESPONSE
-        for _, writer in connections:
-            writer.close()
-        await _wait(lambda: not port.links, "closed connections are forgotten")
-        late_reader, late_writer = await _connect(mux)  # and their places are free again
+        late_reader, late_writer = await _connect(mux)  # ...and no longer counts against the host
         late_writer.write(_framed(_check(transport)))
         assert stun.parse_message(await _frame(late_reader)).message_class == stun.Class.RESPONSE
-        late_writer.close()
+        assert port.stats.accepted == 4
+        for _, writer in [*connections, (late_reader, late_writer)]:
+            writer.close()
+        await _wait(lambda: not port.links, "closed connections are forgotten")
