@@ -20,8 +20,12 @@ from tests.support.relay import relay
 pytestmark = pytest.mark.webrtc
 
 
-def _remote_port(sdp: str) -> set[int]:
-    return {int(line.split()[5]) for line in sdp.splitlines() if line.startswith("a=candidate:")}
+def _remote_port(sdp: str, protocol: str = "udp") -> set[int]:
+    return {
+        int(line.split()[5])
+        for line in sdp.splitlines()
+        if line.startswith("a=candidate:") and line.split()[2] == protocol
+    }
 
 
 async def test_three_participants_share_the_one_port() -> None:
@@ -34,6 +38,7 @@ async def test_three_participants_share_the_one_port() -> None:
         assert "a=ice-lite" in answer
         assert "a=setup:passive" in answer
         assert _remote_port(answer) == {port}
+        assert _remote_port(answer, "tcp") == {running.node.settings.ice_tcp_port()}
         for client in clients.values():
             for pc in (client.publish_pc, client.subscribe_pc):
                 pair = pc.getTransceivers()[0].receiver.transport.transport._connection
