@@ -1,4 +1,5 @@
-"""SDP text edits aiortc cannot do: simulcast (RFC 8853) lines and Chrome's start bitrate.
+"""SDP text edits aiortc cannot do: simulcast (RFC 8853) lines, Chrome's start bitrate, and
+rejected m-lines (RFC 3264 §6: port 0).
 
 aiortc's SDP model drops ``a=rid`` and ``a=simulcast``; without them in the answer Chrome sends
 only its first encoding. These are pure functions over SDP text.
@@ -27,6 +28,45 @@ def join_sections(sections: list[list[str]]) -> str:
 
 def _mid(section: list[str]) -> str | None:
     return next((line[6:] for line in section if line.startswith("a=mid:")), None)
+
+
+def stopped_mids(sdp: str) -> set[str]:
+    """The mids of m-sections with port 0 that are not bundle-only (RFC 8843 §6): rejected
+    before, or stopped by their sender."""
+    return {
+        mid
+        for section in split_sections(sdp)[1:]
+        if section[0].split(" ")[1:2] == ["0"]
+        and "a=bundle-only" not in section
+        and (mid := _mid(section)) is not None
+    }
+
+
+def without_sections(sdp: str, mids: set[str]) -> str:
+    """``sdp`` without the m-sections of ``mids``, nor those mids in its BUNDLE group: what
+    aiortc is given of an offer whose other m-lines we accept."""
+    sections = split_sections(sdp)
+    kept = [sections[0]] + [s for s in sections[1:] if _mid(s) not in mids]
+    kept[0] = [
+        " ".join(w for w in line.split(" ") if w not in mids)
+        if line.startswith("a=group:BUNDLE ")
+        else line
+        for line in kept[0]
+    ]
+    return join_sections(kept)
+
+
+def with_rejected_sections(answer: str, offer: str, mids: set[str]) -> str:
+    """``answer`` (to the offer without ``mids``) with the offer's m-sections of ``mids`` back in
+    their places, rejected: port 0, inactive, outside the BUNDLE group (JSEP §5.3.1)."""
+    sections = split_sections(answer)
+    for index, section in enumerate(split_sections(offer)[1:], start=1):
+        mid = _mid(section)
+        if mid in mids:
+            kind, _port, rest = section[0][2:].split(" ", 2)
+            rejected = [f"m={kind} 0 {rest}", "c=IN IP4 0.0.0.0", f"a=mid:{mid}", "a=inactive"]
+            sections.insert(index, rejected)
+    return join_sections(sections)
 
 
 def offered_simulcast(offer: str) -> dict[str, list[str]]:
