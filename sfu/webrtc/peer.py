@@ -35,7 +35,7 @@ from sfu.webrtc.sdp import (
     add_simulcast_and_bitrate,
     offered_simulcast,
     stopped_mids,
-    with_rejected_sections,
+    with_declined_sections,
     without_sections,
     without_transport_cc,
 )
@@ -201,10 +201,11 @@ class PublishPeer(_Peer):
     ) -> None:
         super().__init__(handler, counters, certificate=certificate, mux=mux)
         self._start_kbps = start_kbps
+        self._told: set[str | None] = set()  # mids declined for their codecs, told already
 
     async def answer(self, offer: str) -> tuple[str, list[MediaLine], list[str]]:
         """Apply an offer; return our answer, the m-lines the client will send on, and why each
-        m-line newly rejected for its codecs is (one without a codec we forward is rejected on
+        m-line newly declined for its codecs is (one without a codec we forward is declined on
         its own: the rest connects)."""
         try:
             media = SessionDescription.parse(offer).media
@@ -213,19 +214,19 @@ class PublishPeer(_Peer):
         tracks = [m for m in media if m.kind in ("audio", "video")]
         if not tracks:
             raise SdpError("offer has no audio or video m-line to publish")
-        stopped = stopped_mids(offer)  # rejected before, or stopped by the client
+        stopped = stopped_mids(offer)  # transceivers the client stopped
         refused = {
             m.rtp.muxId: why
             for m in tracks
             if m.rtp.muxId not in stopped and (why := unforwardable(m)) is not None
         }
-        rejected = stopped | {mid for mid in refused if mid is not None}
-        if all(m.rtp.muxId in rejected for m in tracks):
+        declined = stopped | {mid for mid in refused if mid is not None}
+        if all(m.rtp.muxId in declined for m in tracks):
             raise SdpError("; ".join(refused.values()) or "offer has every m-line stopped")
         transport = self._lite_transport()
         ufrag = next((m.ice.usernameFragment for m in media if m.ice is not None), None)
         restart = transport is not None and transport.remote_ufrag not in (None, ufrag)
-        accepted = without_sections(offer, rejected)
+        accepted = without_sections(offer, declined)
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=accepted, type="offer"))
         except Exception as exc:  # aiortc raises ValueError, AssertionError, OperationError...
@@ -252,7 +253,9 @@ class PublishPeer(_Peer):
             self._pc.localDescription.sdp, simulcast, self._start_kbps
         )
         lines = [_media_line(t, rids=tuple(simulcast.get(t.mid or "", ()))) for t in receiving]
-        return with_rejected_sections(answer, offer, rejected), lines, list(refused.values())
+        untold = [why for mid, why in refused.items() if mid not in self._told]
+        self._told |= set(refused)
+        return with_declined_sections(answer, offer, declined), lines, untold
 
 
 class _PlaceholderTrack(MediaStreamTrack):

@@ -9,6 +9,18 @@ from __future__ import annotations
 
 import re
 
+# The lines of an m-section that describe its transport, and those that describe its codecs
+_TRANSPORT = (
+    "c=",
+    "a=candidate:",
+    "a=end-of-candidates",
+    "a=ice-ufrag:",
+    "a=ice-pwd:",
+    "a=fingerprint:",
+    "a=setup:",
+)
+_CODEC = ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")
+
 
 def split_sections(sdp: str) -> list[list[str]]:
     """Split into [session, m-section, m-section, ...] line lists."""
@@ -56,16 +68,38 @@ def without_sections(sdp: str, mids: set[str]) -> str:
     return join_sections(kept)
 
 
-def with_rejected_sections(answer: str, offer: str, mids: set[str]) -> str:
+def with_declined_sections(answer: str, offer: str, mids: set[str]) -> str:
     """``answer`` (to the offer without ``mids``) with the offer's m-sections of ``mids`` back in
-    their places, rejected: port 0, inactive, outside the BUNDLE group (JSEP §5.3.1)."""
+    their places, declined: inactive, on the answer's transport, in the BUNDLE group. (Port 0
+    would be cleaner, but Chrome cannot move its BUNDLE tag: refusing its first m-section that
+    way fails its whole answer.) A section the offer stopped (port 0) stays at port 0 (RFC 3264
+    §6)."""
     sections = split_sections(answer)
+    port = sections[1][0].split(" ")[1]
+    transport = [line for line in sections[1] if line.startswith(_TRANSPORT)]
     for index, section in enumerate(split_sections(offer)[1:], start=1):
         mid = _mid(section)
         if mid in mids:
-            kind, _port, rest = section[0][2:].split(" ", 2)
-            rejected = [f"m={kind} 0 {rest}", "c=IN IP4 0.0.0.0", f"a=mid:{mid}", "a=inactive"]
-            sections.insert(index, rejected)
+            kind, offered_port, rest = section[0][2:].split(" ", 2)
+            codecs = [line for line in section if line.startswith(_CODEC)]
+            sections.insert(
+                index,
+                [
+                    f"m={kind} {'0' if offered_port == '0' else port} {rest}",
+                    *transport,
+                    f"a=mid:{mid}",
+                    "a=inactive",
+                    "a=rtcp-mux",
+                    *codecs,
+                ],
+            )
+    bundled = [_mid(s) for s in sections[1:] if s[0].split(" ")[1] != "0"]
+    sections[0] = [
+        "a=group:BUNDLE " + " ".join(m for m in bundled if m is not None)
+        if line.startswith("a=group:BUNDLE ")
+        else line
+        for line in sections[0]
+    ]
     return join_sections(sections)
 
 
