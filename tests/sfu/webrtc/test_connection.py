@@ -15,8 +15,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from sfu.media.counters import MediaCounters
 from sfu.webrtc.certificate import RENEW_BEFORE, NodeCertificate
-from sfu.webrtc.connection import IdleReceiver, IdleSender
 from sfu.webrtc.codecs import Codec
+from sfu.webrtc.connection import IdleReceiver, IdleSender
 from sfu.webrtc.peer import PublishPeer, SubscribePeer, _Peer
 from sfu.webrtc.stack import TRANSPORT_CC_ID, TRANSPORT_CC_URI, configure_aiortc
 
