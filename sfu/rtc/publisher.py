@@ -29,10 +29,10 @@ class Publisher:
         config: MediaConfig,
         *,
         on_layers: Callable[[str, list[str]], None],
-        on_state: Callable[[str], None],
+        on_state: Callable[[str, str], None],
     ) -> None:
         """`on_layers(track_id, rids)`: the simulcast layers someone receives (dynacast);
-        `on_state(state)`: the peer connection's state changed."""
+        `on_state(state, failed_step)`: the peer connection's state changed."""
         self._config = config
         self._on_layers = on_layers
         self._on_state = on_state
@@ -45,8 +45,11 @@ class Publisher:
         self._repair_at_ms = 0
         self._closed = False
 
-    async def answer(self, offer: str) -> tuple[str, dict[str, str], list[PublishedTrack]]:
-        """Answer a publish offer; return the answer, mid → track id, and the new tracks."""
+    async def answer(
+        self, offer: str
+    ) -> tuple[str, dict[str, str], list[PublishedTrack], list[str]]:
+        """Answer a publish offer; return the answer, mid → track id, the new tracks, and why
+        each m-line the answer newly rejects for its codecs is."""
         if self._peer is None:
             self._peer = PublishPeer(
                 self._ingress,
@@ -56,7 +59,7 @@ class Publisher:
                 mux=self._config.mux,
             )
             self._peer.on_state(self._on_state)
-        answer, lines = await self._peer.answer(offer)
+        answer, lines, refused = await self._peer.answer(offer)
         self._ingress.sink = self._peer.sink
         known = {r.line.mid for r in self.receivers.values()}
         new = []
@@ -70,7 +73,7 @@ class Publisher:
             self.receivers[track_id] = receiver
             new.append(PublishedTrack(track_id, receiver))
         mids = {r.line.mid: track_id for track_id, r in self.receivers.items()}
-        return answer, mids, new
+        return answer, mids, new, refused
 
     async def add_ice_candidate(
         self, candidate: str | None, mid: str | None, index: int | None

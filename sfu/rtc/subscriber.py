@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from sfu.media.allocator import AUDIO_BPS, Allocator, Demand, cost
@@ -19,8 +19,9 @@ from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER, wanted_layer
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.negotiation import Negotiation, NegotiationError
+from sfu.webrtc.codecs import Codec, CodecCapability, decodes
 from sfu.webrtc.kernels import SendLog
-from sfu.webrtc.peer import Codec, SubscribePeer
+from sfu.webrtc.peer import SubscribePeer
 
 # The size of a probe's padding packet: its padding, our header and extensions, SRTP's tag
 PADDING_PACKET = PADDING_SIZE + 40
@@ -68,18 +69,25 @@ class Subscriber(Generic[T]):
         *,
         on_offer: Callable[[str, dict[str, T]], None],
         on_layer: Callable[[str, str | None], None],
-        on_state: Callable[[str], None],
+        on_state: Callable[[str, str], None],
         on_downlink: Callable[[int, bool], None] = lambda bps, send_side: None,
+        decoded: Sequence[CodecCapability] | None = None,
+        on_undecodable: Callable[[T, Codec], None] = lambda track, codec: None,
     ) -> None:
         """`on_offer(sdp, mid → track)`: an offer to send (answer with `apply_answer`);
         `on_layer(track_id, rid)`: the layer of a video now sent (None: paused);
-        `on_state(state)`: the peer connection's state changed;
+        `on_state(state, failed_step)`: the peer connection's state changed;
         `on_downlink(bps, send_side)`: the estimate of the client's downlink moved (send_side:
-        ours from transport-cc, else its REMB)."""
+        ours from transport-cc, else its REMB);
+        `decoded`: the codecs the client said it decodes (None: all we forward); a track in
+        another one is not sent, and `on_undecodable(track, codec)` is told (an offer with it
+        would fail the client's whole answer)."""
         self._config = config
         self._on_offer = on_offer
         self._on_layer = on_layer
         self._on_downlink = on_downlink
+        self._decoded = decoded
+        self._on_undecodable = on_undecodable
         self._downlink_told: tuple[int, int] | None = None
         self._feedback = SubscriberFeedback(
             config.counters,
@@ -106,13 +114,17 @@ class Subscriber(Generic[T]):
 
     async def subscribe(self, tracks: list[T]) -> None:
         """Receive these tracks (one renegotiation for all of them)."""
-        new = [t for t in tracks if t.id not in self._subscribed]
-        for track in new:
+        new = []
+        for track in tracks:
+            codec = Codec(track.source.line.mime, track.source.line.profile)
+            if track.id in self._subscribed:
+                continue
+            if self._decoded is not None and not decodes(self._decoded, codec):
+                self._on_undecodable(track, codec)
+                continue
+            new.append(track)
             self._subscribed[track.id] = track
-            line = track.source.line
-            self._peer.add_track(
-                track.id, track.stream_id, track.kind, Codec(line.mime, line.profile)
-            )
+            self._peer.add_track(track.id, track.stream_id, track.kind, codec)
         if new:
             await self._negotiate()
 

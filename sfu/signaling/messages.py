@@ -22,11 +22,22 @@ class _Message(BaseModel):
 # client -> node ---------------------------------------------------------------------------------
 
 
+class ReceiveCodec(_Message):
+    """A codec the client decodes: an RTCRtpCodecCapability as the browser lists it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    mimeType: str = Field(min_length=1, max_length=64)
+    sdpFmtpLine: str = Field(default="", max_length=512)
+
+
 class Join(_Message):
     type: Literal["join"]
     protocol: Literal[1] = PROTOCOL_VERSION
     room: str = Field(min_length=1, max_length=128)
     token: str = Field(default="", max_length=4096)  # empty: refused as "token missing"
+    # The audio and video codecs the client decodes; a track in another one is not sent to it
+    # (it gets an unsupported_codec error naming it). None: every codec the node forwards.
+    receive_codecs: list[ReceiveCodec] | None = Field(default=None, max_length=128)
 
 
 class PublishOffer(_Message):
@@ -201,6 +212,8 @@ ErrorCode = Literal[
     "not_allowed",
     "unknown_track",
     "bad_state",
+    "unsupported_codec",
+    "connection_failed",
     "internal_error",
 ]
 
@@ -234,6 +247,7 @@ class Error(_Message):
     code: ErrorCode
     message: str
     ref: str | None = None
+    track_id: str | None = None  # the track it is about, if one
 
 
 class Pong(_Message):

@@ -2,12 +2,14 @@
 events and media callbacks turned into the messages its client gets.
 
 A media connection that fails, or a subscribe offer left unanswered, ends the session: the
-client is told to rejoin, which gives it fresh connections.
+client is told why and to rejoin, which gives it fresh connections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import logging
+from collections.abc import Callable, Sequence
 
 from sfu.media.clock import monotonic_ms
 from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
@@ -19,6 +21,7 @@ from sfu.rtc.subscriber import Subscriber
 from sfu.signaling import close_codes
 from sfu.signaling.messages import (
     Downlink,
+    Error,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -32,6 +35,9 @@ from sfu.signaling.messages import (
 )
 from sfu.signaling.messages import TrackMuted as TrackMutedMessage
 from sfu.signaling.messages import TrackPublished as TrackPublishedMessage
+from sfu.webrtc.codecs import Codec, CodecCapability
+
+logger = logging.getLogger(__name__)
 
 
 def track_info(track: Track) -> TrackInfo:
@@ -60,25 +66,36 @@ class Participant:
         send: Callable[[ServerMessage], None],
         disconnect: Callable[[int, str], None],
         config: MediaConfig,
+        decoded: Sequence[CodecCapability] | None = None,
     ) -> None:
+        """`decoded`: the codecs the client said it decodes (None: all we forward)."""
         self.member = member
         self.room = room
         self.send = send
         self._disconnect = disconnect
         self._closing = False
-        self.publisher = Publisher(config, on_layers=self._send_layers, on_state=self._media_state)
+        self.publisher = Publisher(
+            config,
+            on_layers=self._send_layers,
+            on_state=functools.partial(self._media_state, "publish"),
+        )
         self.subscriber: Subscriber[Track] = Subscriber(
             config,
             on_offer=self._send_offer,
             on_layer=self._send_layer,
-            on_state=self._media_state,
+            on_state=functools.partial(self._media_state, "subscribe"),
             on_downlink=self._send_downlink,
+            decoded=decoded,
+            on_undecodable=self._undecodable,
         )
 
     async def publish(self, offer: str) -> None:
         """Answer the offer, then the room gets the new tracks."""
-        answer, mids, new = await self.publisher.answer(offer)
+        answer, mids, new, refused = await self.publisher.answer(offer)
         self.send(PublishAnswer(sdp=answer, tracks=mids))
+        for why in refused:
+            logger.info("%s: publish m-line rejected: %s", self.member.identity, why)
+            self.send(Error(code="unsupported_codec", message=why, ref="publish_offer"))
         tracks = [
             Track(
                 id=t.id,
@@ -164,6 +181,21 @@ class Participant:
     def _send_downlink(self, bps: int, send_side: bool) -> None:
         self.send(Downlink(bps=bps, source="transport-cc" if send_side else "remb"))
 
-    def _media_state(self, state: str) -> None:
-        if state in ("failed", "closed") and not self._closing:
-            self.disconnect(close_codes.MEDIA_LOST, f"media connection {state}")
+    def _undecodable(self, track: Track, codec: Codec) -> None:
+        why = (
+            f"{track.kind} track {track.id} of {track.publisher.identity} is in {codec}, "
+            "which is not among the codecs you decode: not sent to you"
+        )
+        logger.info("%s: %s", self.member.identity, why)
+        self.send(Error(code="unsupported_codec", message=why, track_id=track.id))
+
+    def _media_state(self, half: str, state: str, failed_step: str) -> None:
+        if state not in ("failed", "closed") or self._closing:
+            return
+        reason = f"media connection {state}"
+        if failed_step:
+            why = f"{half} connection failed: {failed_step}"
+            logger.info("%s: %s", self.member.identity, why)
+            self.send(Error(code="connection_failed", message=why))
+            reason = f"{reason} ({why})"
+        self.disconnect(close_codes.MEDIA_LOST, reason)

@@ -46,6 +46,7 @@ from sfu.signaling.messages import (
 )
 from sfu.signaling.participant import Participant, participant_info
 from sfu.signaling.turn import TurnConfig, ice_servers
+from sfu.webrtc.codecs import CodecCapability
 from sfu.webrtc.peer import SdpError
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,9 @@ class SignalingSession:
             send=self._outbox.put_nowait,
             disconnect=lambda code, reason: self._outbox.put_nowait(Close(code, reason)),
             config=self._config,
+            decoded=None
+            if join.receive_codecs is None
+            else [CodecCapability(c.mimeType, c.sdpFmtpLine) for c in join.receive_codecs],
         )
         self._participant = participant
         self._participants.add(participant)

@@ -177,6 +177,7 @@ class LiteIceTransport(AsyncIOEventEmitter):
         self.remote_last_rx = 0.0
         self.last_check = 0.0
         self.media: Peer | None = None
+        self.failure: str | None = None  # why it failed, for the client and the log
         self.password_bytes = gatherer.password.encode()
         mux.register(self)
 
@@ -248,6 +249,7 @@ class LiteIceTransport(AsyncIOEventEmitter):
         if self._state in ("failed", "closed"):
             return
         logger.info("ICE-lite transport %s failed: %s", self._gatherer.ufrag, why)
+        self.failure = why
         self._close()
         self._set_state("failed")
 

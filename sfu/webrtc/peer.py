@@ -1,6 +1,7 @@
 """The two peer connections of a participant, as aiortc objects with its media path disabled.
 
-``PublishPeer`` answers the client's offer (simulcast accepted, VP8/Opus only); ``SubscribePeer``
+``PublishPeer`` answers the client's offer (simulcast accepted, m-lines without a codec we
+forward rejected); ``SubscribePeer``
 offers the tracks the participant receives, reusing inactive m-lines. aiortc never decodes (its
 receivers are never started) and never encodes (its senders are never started); packets flow
 through ``DtlsTap``.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 from aiortc import (
@@ -19,7 +19,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 from aiortc.utils import random32
 
@@ -27,10 +27,18 @@ from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.transport import MediaHandler, MediaSink
 from sfu.webrtc.certificate import NodeCertificate
+from sfu.webrtc.codecs import Codec, forwardable, unforwardable
 from sfu.webrtc.connection import NodePeerConnection
 from sfu.webrtc.icelite import LiteIceTransport, LitePeerConnection, prefer_dtls_server
 from sfu.webrtc.kernels import SendLog
-from sfu.webrtc.sdp import add_simulcast_and_bitrate, offered_simulcast, without_transport_cc
+from sfu.webrtc.sdp import (
+    add_simulcast_and_bitrate,
+    offered_simulcast,
+    stopped_mids,
+    with_declined_sections,
+    without_sections,
+    without_transport_cc,
+)
 from sfu.webrtc.stack import (
     ABS_SEND_TIME_URI,
     AUDIO_LEVEL_URI,
@@ -44,9 +52,6 @@ from sfu.webrtc.udpmux import UdpMux
 
 logger = logging.getLogger(__name__)
 
-# What we forward, by kind: a publisher's first choice among these decides its track's codec
-FORWARDABLE = {"video": ("video/vp8", "video/h264"), "audio": ("audio/opus",)}
-
 
 class SdpError(ValueError):
     """An SDP that could not be parsed or applied; the message says why."""
@@ -56,24 +61,6 @@ def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnect
     """On the node's ICE-lite port when it has one, else on aioice's ports per peer."""
     current = certificate.current()
     return NodePeerConnection(current) if mux is None else LitePeerConnection(mux, current)
-
-
-def _forwardable_codecs(
-    codecs: list[RTCRtpCodecParameters], kind: str
-) -> list[RTCRtpCodecParameters]:
-    """The first codec of the offer's order that we forward (aiortc kept only H.264 in
-    packetization mode 1, baseline or constrained baseline), plus its RTX; the rest is declined
-    so the client never uses it."""
-    main = [c for c in codecs if c.mimeType.lower() in FORWARDABLE[kind]][:1]
-    if not main:
-        raise SdpError(f"no {' or '.join(FORWARDABLE[kind])} codec offered for {kind}")
-    main[0].rtcpFeedback = [fb for fb in main[0].rtcpFeedback if fb.type != "transport-cc"]
-    rtx = [
-        c
-        for c in codecs
-        if c.mimeType.lower().endswith("/rtx") and c.parameters.get("apt") == main[0].payloadType
-    ]
-    return main + rtx[:1]
 
 
 def _media_line(
@@ -110,15 +97,6 @@ def _media_line(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Codec:
-    """A track's codec as a subscriber must receive it: mime type, and for H.264 the publisher's
-    profile-level-id (its profile must match: RFC 6184 §8.1)."""
-
-    mime: str
-    profile: str = ""
-
-
 def _preferences(kind: str, codec: Codec) -> list[RTCRtpCodecCapability]:
     """Offer exactly the track's codec (and RTX): the subscriber gets what the publisher sends."""
     capabilities = RTCRtpSender.getCapabilities(kind).codecs
@@ -152,9 +130,26 @@ class _Peer:
     def sink(self) -> MediaSink | None:
         return self._tap
 
-    def on_state(self, callback: Callable[[str], None]) -> None:
-        """Report the connection state ('connected', 'failed', 'closed', ...)."""
-        self._pc.on("connectionstatechange", lambda: callback(self._pc.connectionState))
+    def on_state(self, callback: Callable[[str, str], None]) -> None:
+        """Report the connection state ('connected', 'failed', 'closed', ...) and, once it
+        failed, the step that did (for the client and the log; else "")."""
+        self._pc.on(
+            "connectionstatechange",
+            lambda: callback(self._pc.connectionState, self._failed_step()),
+        )
+
+    def _failed_step(self) -> str:
+        """What made the connection fail: ICE (no check came, consent lost) or DTLS."""
+        transceivers = self._pc.getTransceivers()
+        if self._pc.connectionState != "failed" or not transceivers:
+            return ""
+        dtls = transceivers[0].receiver.transport
+        ice = dtls.transport
+        if isinstance(ice, LiteIceTransport) and ice.failure is not None:
+            return f"ICE: {ice.failure}"
+        if ice.state == "failed":
+            return "ICE: no candidate pair succeeded"
+        return "DTLS handshake failed"  # aiortc fails a connection for ICE or DTLS only
 
     def _lite_transport(self) -> LiteIceTransport | None:
         """The ICE-lite transport of the bundle, when on the node's port and negotiated."""
@@ -206,29 +201,46 @@ class PublishPeer(_Peer):
     ) -> None:
         super().__init__(handler, counters, certificate=certificate, mux=mux)
         self._start_kbps = start_kbps
+        self._told: set[str | None] = set()  # mids declined for their codecs, told already
 
-    async def answer(self, offer: str) -> tuple[str, list[MediaLine]]:
-        """Apply an offer; return our answer and the m-lines the client will send on."""
+    async def answer(self, offer: str) -> tuple[str, list[MediaLine], list[str]]:
+        """Apply an offer; return our answer, the m-lines the client will send on, and why each
+        m-line newly declined for its codecs is (one without a codec we forward is declined on
+        its own: the rest connects)."""
         try:
             media = SessionDescription.parse(offer).media
         except Exception as exc:
             raise SdpError(f"offer unparsable: {exc or type(exc).__name__}") from None
-        if not {m.kind for m in media} & {"audio", "video"}:
+        tracks = [m for m in media if m.kind in ("audio", "video")]
+        if not tracks:
             raise SdpError("offer has no audio or video m-line to publish")
+        stopped = stopped_mids(offer)  # transceivers the client stopped
+        refused = {
+            m.rtp.muxId: why
+            for m in tracks
+            if m.rtp.muxId not in stopped and (why := unforwardable(m)) is not None
+        }
+        declined = stopped | {mid for mid in refused if mid is not None}
+        if all(m.rtp.muxId in declined for m in tracks):
+            raise SdpError("; ".join(refused.values()) or "offer has every m-line stopped")
         transport = self._lite_transport()
         ufrag = next((m.ice.usernameFragment for m in media if m.ice is not None), None)
         restart = transport is not None and transport.remote_ufrag not in (None, ufrag)
+        accepted = without_sections(offer, declined)
         try:
-            await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            await self._pc.setRemoteDescription(RTCSessionDescription(sdp=accepted, type="offer"))
         except Exception as exc:  # aiortc raises ValueError, AssertionError, OperationError...
             raise SdpError(f"offer rejected: {exc or type(exc).__name__}") from None
         receiving = [
             t for t in self._pc.getTransceivers() if t._offerDirection in ("recvonly", "sendrecv")
         ]
         for t in self._pc.getTransceivers():
-            t._codecs = _forwardable_codecs(t._codecs, t.kind)
+            t._codecs = forwardable(t._codecs, t.kind)  # not empty: unforwardable() said so
             # We estimate downlinks only: a publisher that negotiated transport-cc would wait for
             # our feedback and let its own estimator starve without it (REMB drives it instead).
+            t._codecs[0].rtcpFeedback = [
+                fb for fb in t._codecs[0].rtcpFeedback if fb.type != "transport-cc"
+            ]
             t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
         simulcast = offered_simulcast(offer)
         if self._lite:
@@ -241,7 +253,9 @@ class PublishPeer(_Peer):
             self._pc.localDescription.sdp, simulcast, self._start_kbps
         )
         lines = [_media_line(t, rids=tuple(simulcast.get(t.mid or "", ()))) for t in receiving]
-        return answer, lines
+        untold = [why for mid, why in refused.items() if mid not in self._told]
+        self._told |= set(refused)
+        return with_declined_sections(answer, offer, declined), lines, untold
 
 
 class _PlaceholderTrack(MediaStreamTrack):

@@ -1,4 +1,5 @@
-"""SDP text edits aiortc cannot do: simulcast (RFC 8853) lines and Chrome's start bitrate.
+"""SDP text edits aiortc cannot do: simulcast (RFC 8853) lines, Chrome's start bitrate, and
+rejected m-lines (RFC 3264 §6: port 0).
 
 aiortc's SDP model drops ``a=rid`` and ``a=simulcast``; without them in the answer Chrome sends
 only its first encoding. These are pure functions over SDP text.
@@ -7,6 +8,18 @@ only its first encoding. These are pure functions over SDP text.
 from __future__ import annotations
 
 import re
+
+# The lines of an m-section that describe its transport, and those that describe its codecs
+_TRANSPORT = (
+    "c=",
+    "a=candidate:",
+    "a=end-of-candidates",
+    "a=ice-ufrag:",
+    "a=ice-pwd:",
+    "a=fingerprint:",
+    "a=setup:",
+)
+_CODEC = ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")
 
 
 def split_sections(sdp: str) -> list[list[str]]:
@@ -27,6 +40,67 @@ def join_sections(sections: list[list[str]]) -> str:
 
 def _mid(section: list[str]) -> str | None:
     return next((line[6:] for line in section if line.startswith("a=mid:")), None)
+
+
+def stopped_mids(sdp: str) -> set[str]:
+    """The mids of m-sections with port 0 that are not bundle-only (RFC 8843 §6): rejected
+    before, or stopped by their sender."""
+    return {
+        mid
+        for section in split_sections(sdp)[1:]
+        if section[0].split(" ")[1:2] == ["0"]
+        and "a=bundle-only" not in section
+        and (mid := _mid(section)) is not None
+    }
+
+
+def without_sections(sdp: str, mids: set[str]) -> str:
+    """``sdp`` without the m-sections of ``mids``, nor those mids in its BUNDLE group: what
+    aiortc is given of an offer whose other m-lines we accept."""
+    sections = split_sections(sdp)
+    kept = [sections[0]] + [s for s in sections[1:] if _mid(s) not in mids]
+    kept[0] = [
+        " ".join(w for w in line.split(" ") if w not in mids)
+        if line.startswith("a=group:BUNDLE ")
+        else line
+        for line in kept[0]
+    ]
+    return join_sections(kept)
+
+
+def with_declined_sections(answer: str, offer: str, mids: set[str]) -> str:
+    """``answer`` (to the offer without ``mids``) with the offer's m-sections of ``mids`` back in
+    their places, declined: inactive, on the answer's transport, in the BUNDLE group. (Port 0
+    would be cleaner, but Chrome cannot move its BUNDLE tag: refusing its first m-section that
+    way fails its whole answer.) A section the offer stopped (port 0) stays at port 0 (RFC 3264
+    §6)."""
+    sections = split_sections(answer)
+    port = sections[1][0].split(" ")[1]
+    transport = [line for line in sections[1] if line.startswith(_TRANSPORT)]
+    for index, section in enumerate(split_sections(offer)[1:], start=1):
+        mid = _mid(section)
+        if mid in mids:
+            kind, offered_port, rest = section[0][2:].split(" ", 2)
+            codecs = [line for line in section if line.startswith(_CODEC)]
+            sections.insert(
+                index,
+                [
+                    f"m={kind} {'0' if offered_port == '0' else port} {rest}",
+                    *transport,
+                    f"a=mid:{mid}",
+                    "a=inactive",
+                    "a=rtcp-mux",
+                    *codecs,
+                ],
+            )
+    bundled = [_mid(s) for s in sections[1:] if s[0].split(" ")[1] != "0"]
+    sections[0] = [
+        "a=group:BUNDLE " + " ".join(m for m in bundled if m is not None)
+        if line.startswith("a=group:BUNDLE ")
+        else line
+        for line in sections[0]
+    ]
+    return join_sections(sections)
 
 
 def offered_simulcast(offer: str) -> dict[str, list[str]]:

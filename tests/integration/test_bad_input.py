@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import websockets
+from aiortc import RTCPeerConnection
 from websockets.asyncio.client import ClientConnection
 
 from cluster.tokens import JoinGrants, mint_join_token
@@ -230,3 +231,62 @@ async def test_an_ice_restart_without_a_subscribe_connection_is_refused(
         await ws.send(json.dumps({"type": "ping", "ts": 1}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
     await _still_flowing(a, b)
+
+
+async def test_a_subscriber_is_not_offered_a_codec_it_does_not_decode() -> None:
+    """It is told which track it misses and why, and gets the publisher's audio."""
+    async with running_node() as running:
+        h264 = Client(running.url, "main", await running.token("main", "h264"))
+        decodes_vp8 = [{"mimeType": "audio/opus"}, {"mimeType": "video/VP8"}]
+        viewer = Client(
+            running.url, "main", await running.token("main", "viewer"), receive_codecs=decodes_vp8
+        )
+        try:
+            await h264.connect(video_codec="video/H264")
+            await viewer.connect(publish=False)
+            await viewer.wait_until(lambda: viewer.frames["h264"]["audio"] > 10 and viewer.errors)
+            [error] = viewer.errors
+            assert error["code"] == "unsupported_codec"
+            assert error["track_id"] == h264.published_track("video")
+            assert error["message"].startswith(
+                f"video track {error['track_id']} of h264 is in H264 (profile-level-id 42"
+            )
+            assert viewer.frames["h264"]["video"] == 0
+            assert viewer.track_id("h264", "audio")
+            assert not h264.errors
+        finally:
+            await h264.close()
+            await viewer.close()
+
+
+async def test_a_connection_that_never_checks_fails_naming_the_step() -> None:
+    """A client that never sends a connectivity check (UDP to the node blocked, say) is told
+    why before the node closes with 4502."""
+    async with running_node(consent_timeout_s=1) as running:
+        client = RTCPeerConnection()  # its answer is never applied: it never checks
+        client.addTransceiver("audio", direction="sendonly")
+        await client.setLocalDescription(await client.createOffer())
+        offer = json.dumps({"type": "publish_offer", "sdp": client.localDescription.sdp})
+        frames = []
+        try:
+            async with websockets.connect(running.url) as ws:
+                await ws.send(_join("main", await running.token("main", "walled")))
+                await ws.send(offer)
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        finally:
+            await client.close()
+        errors = [f for f in frames if f["type"] == "error"]
+        assert errors == [
+            {
+                "type": "error",
+                "code": "connection_failed",
+                "message": "publish connection failed: ICE: no connectivity check",
+                "ref": None,
+                "track_id": None,
+            }
+        ]
+        rcvd = closed.value.rcvd
+        assert rcvd is not None and rcvd.code == close_codes.MEDIA_LOST
+        assert "no connectivity check" in rcvd.reason

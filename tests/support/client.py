@@ -28,8 +28,17 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 
 
 class Client:
-    def __init__(self, url: str, room: str, token: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        room: str,
+        token: str,
+        *,
+        receive_codecs: list[dict[str, str]] | None = None,
+    ) -> None:
+        """`receive_codecs`: what its join declares it decodes (None: says nothing)."""
         self.url, self.room, self.token = url, room, token
+        self.receive_codecs = receive_codecs
         self.publish_pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
@@ -59,7 +68,10 @@ class Client:
         """Join, then publish a test pattern and a tone unless ``publish`` is False; the video in
         ``video_codec`` (e.g. "video/H264") when given, else the first aiortc offers (VP8)."""
         self._ws = await websockets.connect(self.url, max_size=2**20)
-        await self.send({"type": "join", "protocol": 1, "room": self.room, "token": self.token})
+        join = {"type": "join", "protocol": 1, "room": self.room, "token": self.token}
+        if self.receive_codecs is not None:
+            join["receive_codecs"] = self.receive_codecs
+        await self.send(join)
         self._tasks.append(asyncio.create_task(self._read_loop()))
         await asyncio.wait_for(self.joined.wait(), 10)
         if publish:

@@ -70,6 +70,8 @@ const sfu = {
   identity: null,
   /** @type {string | null} */
   error: null,
+  /** @type {import('./signaling.js').ErrorFrame[]} the node's `error` frames, oldest first */
+  errors: [],
   /** @type {{load: number, joined?: number, firstRemoteFrame?: number}} */
   timeline: {load: performance.now()},
   stats,
@@ -157,7 +159,10 @@ function sessionEvents(current) {
     layerChanged: (trackId, layer) => grid.setLayer(trackId, layer),
     error: (frame) => {
       console.warn('signaling error', frame);
-      showNotice(`The node refused ${frame.ref ?? 'a message'}: ${frame.message} (${frame.code})`);
+      sfu.errors.push(frame);
+      showNotice(frame.ref
+        ? `The node refused ${frame.ref}: ${frame.message} (${frame.code})`
+        : `${frame.message} (${frame.code})`);
     },
     ended: (ending) => onEnded(current, ending),
   };

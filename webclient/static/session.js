@@ -41,7 +41,8 @@ import {Signaling, isRefusal} from './signaling.js';
  *   packetsLost: number, pliCount: number, nackCount: number, retransmittedPacketsReceived: number,
  *   codec: string | null, layer: ForwardedLayer | null, size: number[] | null}} VideoInStats
  *   (`layer`: the last `subscription_layer`; `size`: the last `video_size` sent)
- * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number}} AudioInStats
+ * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number,
+ *   totalAudioEnergy: number}} AudioInStats
  * @typedef {{rid: string | null, active: boolean, frameWidth: number, frameHeight: number,
  *   framesEncoded: number, bytesSent: number, qualityLimitationReason: string}} VideoOutStats
  * @typedef {{localPort: number, remotePort: number, localType: string, protocol: string}}
@@ -117,7 +118,7 @@ export class Session {
    */
   static async open({url, room, token, events}) {
     const session = new Session(await Signaling.connect(url), events);
-    const joined = await session.#signaling.join(room, token);
+    const joined = await session.#signaling.join(room, token, receiveCodecs());
     session.#iceServers = joined.ice_servers ?? [];
     return {session, joined};
   }
@@ -421,6 +422,17 @@ export class Session {
   }
 }
 
+/**
+ * The audio and video codecs this browser decodes, for `join`: the node then never sends us a
+ * track in another one (e.g. H.264 to a Firefox without OpenH264), and says so instead.
+ * @returns {import('./signaling.js').ReceiveCodec[]}
+ */
+function receiveCodecs() {
+  return ['audio', 'video']
+    .flatMap((kind) => RTCRtpReceiver.getCapabilities(kind)?.codecs ?? [])
+    .map(({mimeType, sdpFmtpLine}) => ({mimeType, sdpFmtpLine: sdpFmtpLine ?? ''}));
+}
+
 /** @param {RTCPeerConnection} pc */
 function sdpOf(pc) {
   const description = pc.localDescription;
@@ -480,6 +492,7 @@ function audioIn(s) {
     packetsReceived: s.packetsReceived ?? 0,
     totalSamplesReceived: s.totalSamplesReceived ?? 0,
     audioLevel: s.audioLevel ?? 0,
+    totalAudioEnergy: s.totalAudioEnergy ?? 0,
   };
 }
 

@@ -22,7 +22,9 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'participant_left', identity: string}} ParticipantLeft
  * @typedef {{type: 'track_published', participant: string, track: TrackInfo}} TrackPublished
  * @typedef {{type: 'track_muted', participant: string, track_id: string, muted: boolean}} TrackMuted
- * @typedef {{type: 'error', code: string, message: string, ref: string | null}} ErrorFrame
+ * @typedef {{type: 'error', code: string, message: string, ref: string | null,
+ *   track_id?: string | null}} ErrorFrame (`track_id`: the track it is about, if one)
+ * @typedef {{mimeType: string, sdpFmtpLine: string}} ReceiveCodec
  * @typedef {{type: 'publisher_layers', track_id: string, active: string[]}} PublisherLayers
  * @typedef {{type: 'subscription_layer', track_id: string, layer: string | null}} SubscriptionLayer
  * @typedef {{type: 'downlink', bps: number, source: 'transport-cc' | 'remb'}} Downlink
@@ -89,11 +91,12 @@ export class Signaling {
   }
 
   /**
-   * Sends `join` and waits for `joined`.
-   * @param {string} room @param {string} token
+   * Sends `join` and waits for `joined`. `receiveCodecs`: what we decode (the node sends us no
+   * track in another codec).
+   * @param {string} room @param {string} token @param {ReceiveCodec[]} receiveCodecs
    * @returns {Promise<Joined>}
    */
-  join(room, token) {
+  join(room, token, receiveCodecs) {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pendingJoin = null;
@@ -104,11 +107,14 @@ export class Signaling {
         resolve: (msg) => { clearTimeout(timer); resolve(msg); },
         reject: (err) => { clearTimeout(timer); reject(err); },
       };
-      this.send({type: 'join', protocol: PROTOCOL_VERSION, room, token});
+      this.send({type: 'join', protocol: PROTOCOL_VERSION, room, token, receive_codecs: receiveCodecs});
     });
   }
 
-  /** @param {ClientMessage | {type: 'join', protocol: number, room: string, token: string}} msg */
+  /**
+   * @param {ClientMessage | {type: 'join', protocol: number, room: string, token: string,
+   *   receive_codecs: ReceiveCodec[]}} msg
+   */
   send(msg) {
     if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(msg));
   }

@@ -15,8 +15,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from sfu.media.counters import MediaCounters
 from sfu.webrtc.certificate import RENEW_BEFORE, NodeCertificate
+from sfu.webrtc.codecs import Codec
 from sfu.webrtc.connection import IdleReceiver, IdleSender
-from sfu.webrtc.peer import Codec, PublishPeer, SubscribePeer, _Peer
+from sfu.webrtc.peer import PublishPeer, SubscribePeer, _Peer
 from sfu.webrtc.stack import TRANSPORT_CC_ID, TRANSPORT_CC_URI, configure_aiortc
 
 FINGERPRINT = re.compile(r"^a=fingerprint:sha-256 (\S+)", re.MULTILINE)
@@ -38,7 +39,7 @@ class NoMedia:
 
 def _states(peer: _Peer) -> list[str]:
     states: list[str] = []
-    peer.on_state(states.append)
+    peer.on_state(lambda state, _failed_step: states.append(state))
     return states
 
 
@@ -101,7 +102,7 @@ async def test_receivers_and_senders_never_start_on_either_side() -> None:
     await client.setLocalDescription(await client.createOffer())
     publish = PublishPeer(NoMedia(), MediaCounters(), start_kbps=300, certificate=certificate)
     states = _states(publish)
-    answer, _ = await publish.answer(client.localDescription.sdp)
+    answer, _, _ = await publish.answer(client.localDescription.sdp)
     await client.setRemoteDescription(RTCSessionDescription(answer, "answer"))
     peers: list[_Peer | RTCPeerConnection] = [publish, client]
     try:
@@ -130,7 +131,7 @@ async def test_transport_cc_is_offered_to_subscribers_and_declined_to_publishers
     without = SubscribePeer(NoMedia(), MediaCounters(), certificate=certificate, transport_cc=False)
     client = RTCPeerConnection()
     try:
-        answer, lines = await publish.answer(chrome_offer)
+        answer, lines, _ = await publish.answer(chrome_offer)
         assert "transport-wide-cc" not in answer and "transport-cc" not in answer
         assert lines and all(line.extensions.transport_cc == 0 for line in lines)
         for peer in (subscribe, without):
