@@ -223,7 +223,7 @@ class LiteIceTransport(AsyncIOEventEmitter):
         try:
             await asyncio.wait_for(self._first_check.wait(), self._mux.consent_timeout_s)
         except TimeoutError:
-            self.fail("no connectivity check")
+            self.fail(f"no connectivity check within {self._mux.consent_timeout_s:.0f} s")
             return
         if self._state == "checking":
             self._set_state("completed")

@@ -282,7 +282,7 @@ async def test_a_connection_that_never_checks_fails_naming_the_step() -> None:
             {
                 "type": "error",
                 "code": "connection_failed",
-                "message": "publish connection failed: ICE: no connectivity check",
+                "message": "publish connection failed: ICE: no connectivity check within 1 s",
                 "ref": None,
                 "track_id": None,
             }
