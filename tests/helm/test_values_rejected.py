@@ -38,6 +38,9 @@ BUNDLED_TURN = {**TURN_URLS["turn"], "bundled": {"enabled": True}}
         ({"config": {"webhookUrls": ["ftp://x"]}}, "/config/webhookUrls/0"),
         ({"media": {"ice": {"udpPort": 80}}}, "/media/ice/udpPort"),  # non-root: >= 1024
         ({"media": {"ice": {"udpPort": "7882"}}}, "/media/ice/udpPort"),
+        ({"media": {"ice": {"tcpPort": 80}}}, "/media/ice/tcpPort"),  # non-root: >= 1024
+        ({"media": {"ice": {"tcpPort": "7882"}}}, "/media/ice/tcpPort"),
+        ({"media": {"ice": {"tcpPort": 70000}}}, "/media/ice/tcpPort"),
         ({"media": {"hostNetwork": "false"}}, "/media/hostNetwork"),
         ({"redis": {"bundled": {"enabled": "yes"}}}, "/redis/bundled/enabled"),  # auto|true|false
         # the reserved knob the single UDP port replaced
@@ -80,6 +83,8 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
     template()
     template(EXTERNAL, {"api": {"replicas": 3}, "media": {"drain": {"timeoutSeconds": 60}}})
     template(EXTERNAL, {"media": {"hostNetwork": True, "ice": {"udpPort": 0}}})
+    template(EXTERNAL, {"media": {"ice": {"tcpPort": 0}}})
+    template(EXTERNAL, {"media": {"ice": {"udpPort": 50000, "tcpPort": 50001}}})
     template(
         EXTERNAL, {"turn": {**BUNDLED_TURN, "bundled": {"enabled": True, "tls": {"port": 443}}}}
     )
