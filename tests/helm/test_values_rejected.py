@@ -131,6 +131,11 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
             "media.ice.udpPort 0 (ephemeral UDP ports) needs media.hostNetwork=true",
         ),
         (
+            {**EXTERNAL, "media": {"ice": {"tcpPort": 7880}}},
+            "media.ice.tcpPort 7880 is media.port, the signaling port (both TCP): give ICE-TCP a "
+            "port of its own",
+        ),
+        (
             {**EXTERNAL, "media": {"ice": {"announceHostIP": False}}},
             "set media.ice.announceHostIP=true or media.ice.addresses",
         ),
@@ -208,6 +213,7 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
         "two-key-sources",
         "webhook-key",
         "udp-port-0-without-host-network",
+        "ice-tcp-port-is-signaling",
         "no-announced-address",
         "daemonset-hpa",
         "daemonset-pdb",
@@ -243,6 +249,10 @@ def test_the_fixes_the_messages_name_are_accepted() -> None:
     template(host_network, url)
     template(host_network, {"networkPolicy": {"nodeCIDRs": ["10.0.0.0/16"]}})
     template(host_network, {"media": {"hostNetwork": False}})
+    template(url, {"media": {"ice": {"tcpPort": 7882}}})
+    template(url, {"media": {"ice": {"tcpPort": 0}}})
+    # ICE-TCP is unused without the UDP port: nothing binds it there
+    template(url, {"media": {"hostNetwork": True, "ice": {"udpPort": 0, "tcpPort": 7880}}})
     template(TURN_URLS, {"turn": {"secret": "s" * 32}})
     template(TURN_URLS, {"turn": {"existingSecret": "mine"}})
     template({"turn": BUNDLED_TURN})  # the secret generated
