@@ -133,6 +133,9 @@ a message.
 {{- if and (eq (int $media.ice.udpPort) 0) (not $media.hostNetwork) }}
 {{- fail "seed-sfu: media.ice.udpPort 0 (ephemeral UDP ports) needs media.hostNetwork=true: only the host network carries them; or set media.ice.udpPort (e.g. 7882) to publish one hostPort" }}
 {{- end }}
+{{- if and (ne (int $media.ice.udpPort) 0) (eq (int $media.ice.tcpPort) (int $media.port)) }}
+{{- fail (printf "seed-sfu: media.ice.tcpPort %v is media.port, the signaling port (both TCP): give ICE-TCP a port of its own (e.g. 7882, the UDP port's number), or 0 for none" $media.ice.tcpPort) }}
+{{- end }}
 {{- if and (not $media.hostNetwork) (not $media.ice.announceHostIP) (not $media.ice.addresses) }}
 {{- fail "seed-sfu: without media.hostNetwork, set media.ice.announceHostIP=true or media.ice.addresses: the pod's own address, announced otherwise, is not reachable from clients" }}
 {{- end }}

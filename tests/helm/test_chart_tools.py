@@ -154,10 +154,12 @@ def test_install_notes_tell_how_to_create_a_first_room(
     assert ("port-forward" in notes) != ("ingress" in scenario.name)
     assert ("WARNING: config.demo" in notes) == values.get("config", {}).get("demo", False)
     defaults = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
-    udp_port = (
-        values.get("media", {}).get("ice", {}).get("udpPort", defaults["media"]["ice"]["udpPort"])
-    )
-    assert (f"on UDP {udp_port} at" if udp_port else "on UDP (ephemeral ports) at") in notes
+    ice = {**defaults["media"]["ice"], **values.get("media", {}).get("ice", {})}
+    udp_port, tcp_port = ice["udpPort"], ice["tcpPort"]
+    if not udp_port:
+        assert "on UDP (ephemeral ports) at" in notes and "ICE-TCP" not in notes
+    else:
+        assert f"on UDP {udp_port} and TCP {tcp_port} (ICE-TCP) at" in notes
     # the bundled Redis is a trial's: the notes name the values production sets instead
     bundled = "StatefulSet" in rendered[scenario_id(scenario)].kinds()
     production = "For production, set redis.url to your Redis"
@@ -169,6 +171,13 @@ def test_install_notes_tell_how_to_create_a_first_room(
         assert url in notes
     coturn = turn.get("bundled", {}).get("enabled", False)
     assert ("open UDP and TCP\n3478, UDP 49152-65535 and TCP 5349" in notes) == coturn
+
+
+def test_install_notes_without_ice_tcp() -> None:
+    """media.ice.tcpPort 0: the notes ask to open only the UDP port for media."""
+    install = ["install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client"]
+    notes = helm(*install, "--set", "media.ice.tcpPort=0").split("NOTES:", 1)[1]
+    assert "and its media on UDP 7882 at" in notes and "ICE-TCP" not in notes
 
 
 def without_generated_key(manifest: Rendered) -> list[Doc]:

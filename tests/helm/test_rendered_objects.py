@@ -1,8 +1,8 @@
 """What the rendered objects must say, in every scenario: the rules of running this SFU on
 Kubernetes that no schema knows (probes on the right endpoints, the drain hook and a grace
-period longer than the drain, one media node per host on its host's address with the UDP port
-it announces, secrets referenced and never inlined, resources and a non-root security context on
-every container, TURN credentials for the media nodes and coturn on the host network).
+period longer than the drain, one media node per host on its host's address with the UDP and
+TCP ports it announces, secrets referenced and never inlined, resources and a non-root security
+context on every container, TURN credentials for the media nodes and coturn on the host network).
 """
 
 from __future__ import annotations
@@ -234,8 +234,12 @@ def test_media_node_ports_probes_and_announced_address(
     node = container(rendered[name].media())
     env = env_of(node)
     ports = {p["name"]: p for p in node["ports"]}
-    udp_port = media_values(name)["ice"]["udpPort"]
-    assert set(ports) == ({"signaling", "ice"} if udp_port else {"signaling"})
+    udp_port, tcp_port = media_values(name)["ice"]["udpPort"], media_values(name)["ice"]["tcpPort"]
+    ice_tcp = bool(udp_port and tcp_port)  # the node serves ICE-TCP only beside the UDP port
+    expected = {"signaling"} | ({"ice"} if udp_port else set())
+    assert set(ports) == expected | ({"ice-tcp"} if ice_tcp else set())
+    # two ports on one host number and protocol would not both bind
+    assert len({(p["hostPort"], p["protocol"]) for p in ports.values()}) == len(ports)
     signaling = ports["signaling"]
     assert signaling["protocol"] == "TCP"
     assert signaling["hostPort"] == signaling["containerPort"]
@@ -248,8 +252,17 @@ def test_media_node_ports_probes_and_announced_address(
             "hostPort": udp_port,
             "protocol": "UDP",
         }
+    if ice_tcp:
+        assert ports["ice-tcp"] == {
+            "name": "ice-tcp",
+            "containerPort": tcp_port,
+            "hostPort": tcp_port,
+            "protocol": "TCP",
+        }
     # set even when 0: the node's own default is the single port
     assert env["SFU_UDP_PORT"]["value"] == str(udp_port)
+    # likewise: unset, the node would take the UDP port's number for ICE-TCP
+    assert env["SFU_TCP_PORT"]["value"] == str(tcp_port)
     assert env["SFU_UDP_BIND"]["value"] == "0.0.0.0"
     assert node["command"] == ["python", "-m", "sfu"]
     assert node["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "signaling"}
@@ -263,15 +276,20 @@ def test_media_node_ports_probes_and_announced_address(
 
 
 def test_default_media_nodes_use_one_udp_port_without_the_host_network() -> None:
-    """The chart's defaults: hostPorts on the Kubernetes node, its address announced."""
+    """The chart's defaults: hostPorts on the Kubernetes node, its address announced, ICE-TCP
+    on the UDP port's number."""
     node = render().media()
     assert "hostNetwork" not in pod_spec(node)
-    udp_port = DEFAULTS["media"]["ice"]["udpPort"]
-    assert udp_port == 7882
+    udp_port, tcp_port = DEFAULTS["media"]["ice"]["udpPort"], DEFAULTS["media"]["ice"]["tcpPort"]
+    assert udp_port == tcp_port == 7882
     (ice,) = [p for p in container(node)["ports"] if p["protocol"] == "UDP"]
     assert ice["containerPort"] == ice["hostPort"] == udp_port
+    (ice_tcp,) = [p for p in container(node)["ports"] if p["name"] == "ice-tcp"]
+    assert ice_tcp["protocol"] == "TCP"
+    assert ice_tcp["containerPort"] == ice_tcp["hostPort"] == tcp_port
     env = env_of(container(node))
     assert env["SFU_UDP_PORT"]["value"] == str(udp_port)
+    assert env["SFU_TCP_PORT"]["value"] == str(tcp_port)
     assert env["K8S_HOST_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
     assert env["SFU_ICE_HOST_ADDRESSES"]["value"] == "$(K8S_HOST_IP)"
     assert env["SFU_NODE_URL"]["value"] == "ws://$(K8S_HOST_IP):7880/v1/signal"
@@ -279,18 +297,23 @@ def test_default_media_nodes_use_one_udp_port_without_the_host_network() -> None
 
 def test_host_network_mode_with_or_without_the_udp_port(rendered: dict[str, Rendered]) -> None:
     ephemeral = container(rendered["hostnetwork"].media())
-    assert [p["protocol"] for p in ephemeral["ports"]] == ["TCP"]
+    # no ICE-TCP without the UDP port: only signaling is published
+    assert [(p["name"], p["protocol"]) for p in ephemeral["ports"]] == [("signaling", "TCP")]
     assert env_of(ephemeral)["SFU_UDP_PORT"]["value"] == "0"
     one_port = render(
         {
             "redis": {"url": "redis://r:6379/0"},
-            "media": {"hostNetwork": True, "ice": {"udpPort": 9000}},
+            "media": {"hostNetwork": True, "ice": {"udpPort": 9000, "tcpPort": 9000}},
         }
     ).media()
     assert pod_spec(one_port)["hostNetwork"] is True
     (ice,) = [p for p in container(one_port)["ports"] if p["protocol"] == "UDP"]
     assert ice["containerPort"] == ice["hostPort"] == 9000
+    (ice_tcp,) = [p for p in container(one_port)["ports"] if p["name"] == "ice-tcp"]
+    assert ice_tcp["containerPort"] == ice_tcp["hostPort"] == 9000
+    assert ice_tcp["protocol"] == "TCP"
     assert env_of(container(one_port))["SFU_UDP_PORT"]["value"] == "9000"
+    assert env_of(container(one_port))["SFU_TCP_PORT"]["value"] == "9000"
 
 
 @all_scenarios
@@ -440,7 +463,10 @@ def test_processes_accept_the_rendered_settings(
     assert node.resolved_id() == "media-abc12"
     assert node.ice_host_addresses[0] == "198.51.100.7"
     assert node.drain_timeout_s == DEFAULTS["media"]["drain"]["timeoutSeconds"]
-    assert node.udp_port == media_values(name)["ice"]["udpPort"]
+    ice = media_values(name)["ice"]
+    assert node.udp_port == ice["udpPort"]
+    assert node.tcp_port == ice["tcpPort"]
+    assert node.ice_tcp_port() == (ice["tcpPort"] if ice["udpPort"] else 0)
     assert node.udp_bind == "0.0.0.0"
     redis_url = values_of(name).get("redis", {}).get("url") or f"redis://{FULLNAME}-redis:6379/0"
     assert control.redis_url == redis_url
@@ -465,6 +491,20 @@ def test_processes_accept_the_rendered_settings(
         assert node.turn_secret == OPERATOR_SECRETS["sfu-operator-turn"]["static-auth-secret"]
     else:
         assert node.turn() is None and node.turn_secret == ""
+
+
+def test_ice_tcp_port_0_is_no_ice_tcp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """media.ice.tcpPort 0: no ICE-TCP port published or admitted, and the node is given 0
+    rather than left to its default (the UDP port's number)."""
+    manifest = render({"media": {"ice": {"tcpPort": 0}}, "networkPolicy": {"enabled": True}})
+    node = container(manifest.media())
+    assert [p["name"] for p in node["ports"]] == ["signaling", "ice"]
+    assert env_of(node)["SFU_TCP_PORT"]["value"] == "0"
+    (rule,) = manifest.get("NetworkPolicy", MEDIA)["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == ["signaling", "ice"]
+    _, settings = load_settings(manifest, tmp_path, monkeypatch)
+    assert settings.udp_port == DEFAULTS["media"]["ice"]["udpPort"]
+    assert settings.ice_tcp_port() == 0
 
 
 def test_the_node_accepts_the_rendered_turn_settings(
@@ -610,13 +650,15 @@ def test_network_policies(rendered: dict[str, Rendered]) -> None:
     assert api_rule["from"] == values_of("networkpolicy")["networkPolicy"]["apiFrom"]
     media = manifest.media()
     media_labels = media["spec"]["template"]["metadata"]["labels"]
-    # clients anywhere: signaling and the UDP port, by the container's port names
+    # clients anywhere: signaling, the UDP port and ICE-TCP, by the container's port names
     assert labels_match(policies[MEDIA]["podSelector"]["matchLabels"], media_labels)
     (media_rule,) = policies[MEDIA]["ingress"]
     assert "from" not in media_rule
     ports = {p["name"]: p["protocol"] for p in container(media)["ports"]}
     assert {p["port"]: p["protocol"] for p in media_rule["ports"]} == ports
-    assert ports == {"signaling": "TCP", "ice": "UDP"}
+    assert ports == {"signaling": "TCP", "ice": "UDP", "ice-tcp": "TCP"}
+    (ice_tcp,) = [p for p in container(media)["ports"] if p["name"] == "ice-tcp"]
+    assert ice_tcp["containerPort"] == values_of("networkpolicy")["media"]["ice"]["tcpPort"]
     (redis_rule,) = policies[f"{FULLNAME}-redis"]["ingress"]
     api_labels = manifest.get("Deployment", API)["spec"]["template"]["metadata"]["labels"]
     selected = [p["podSelector"]["matchLabels"] for p in redis_rule["from"]]
@@ -774,6 +816,7 @@ def test_network_policies_leave_relayed_media_through(rendered: dict[str, Render
     (media_rule,) = policies[MEDIA]["ingress"]
     assert "from" not in media_rule
     assert {"port": "ice", "protocol": "UDP"} in media_rule["ports"]
+    assert {"port": "ice-tcp", "protocol": "TCP"} in media_rule["ports"]
 
 
 def test_service_monitors_select_services_and_ports(rendered: dict[str, Rendered]) -> None:

@@ -38,6 +38,9 @@ BUNDLED_TURN = {**TURN_URLS["turn"], "bundled": {"enabled": True}}
         ({"config": {"webhookUrls": ["ftp://x"]}}, "/config/webhookUrls/0"),
         ({"media": {"ice": {"udpPort": 80}}}, "/media/ice/udpPort"),  # non-root: >= 1024
         ({"media": {"ice": {"udpPort": "7882"}}}, "/media/ice/udpPort"),
+        ({"media": {"ice": {"tcpPort": 80}}}, "/media/ice/tcpPort"),  # non-root: >= 1024
+        ({"media": {"ice": {"tcpPort": "7882"}}}, "/media/ice/tcpPort"),
+        ({"media": {"ice": {"tcpPort": 70000}}}, "/media/ice/tcpPort"),
         ({"media": {"hostNetwork": "false"}}, "/media/hostNetwork"),
         ({"redis": {"bundled": {"enabled": "yes"}}}, "/redis/bundled/enabled"),  # auto|true|false
         # the reserved knob the single UDP port replaced
@@ -80,6 +83,8 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
     template()
     template(EXTERNAL, {"api": {"replicas": 3}, "media": {"drain": {"timeoutSeconds": 60}}})
     template(EXTERNAL, {"media": {"hostNetwork": True, "ice": {"udpPort": 0}}})
+    template(EXTERNAL, {"media": {"ice": {"tcpPort": 0}}})
+    template(EXTERNAL, {"media": {"ice": {"udpPort": 50000, "tcpPort": 50001}}})
     template(
         EXTERNAL, {"turn": {**BUNDLED_TURN, "bundled": {"enabled": True, "tls": {"port": 443}}}}
     )
@@ -124,6 +129,11 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
         (
             {**EXTERNAL, "media": {"ice": {"udpPort": 0}}},
             "media.ice.udpPort 0 (ephemeral UDP ports) needs media.hostNetwork=true",
+        ),
+        (
+            {**EXTERNAL, "media": {"ice": {"tcpPort": 7880}}},
+            "media.ice.tcpPort 7880 is media.port, the signaling port (both TCP): give ICE-TCP a "
+            "port of its own",
         ),
         (
             {**EXTERNAL, "media": {"ice": {"announceHostIP": False}}},
@@ -203,6 +213,7 @@ def test_schema_accepts_the_defaults_and_right_values() -> None:
         "two-key-sources",
         "webhook-key",
         "udp-port-0-without-host-network",
+        "ice-tcp-port-is-signaling",
         "no-announced-address",
         "daemonset-hpa",
         "daemonset-pdb",
@@ -238,6 +249,10 @@ def test_the_fixes_the_messages_name_are_accepted() -> None:
     template(host_network, url)
     template(host_network, {"networkPolicy": {"nodeCIDRs": ["10.0.0.0/16"]}})
     template(host_network, {"media": {"hostNetwork": False}})
+    template(url, {"media": {"ice": {"tcpPort": 7882}}})
+    template(url, {"media": {"ice": {"tcpPort": 0}}})
+    # ICE-TCP is unused without the UDP port: nothing binds it there
+    template(url, {"media": {"hostNetwork": True, "ice": {"udpPort": 0, "tcpPort": 7880}}})
     template(TURN_URLS, {"turn": {"secret": "s" * 32}})
     template(TURN_URLS, {"turn": {"existingSecret": "mine"}})
     template({"turn": BUNDLED_TURN})  # the secret generated
