@@ -47,5 +47,5 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 # 7880: a media node's signaling WebSocket, /metrics, /healthz, /readyz (SFU_NODE_PORT);
 # 7882/udp: the node's one ICE-lite port for all media (SFU_UDP_PORT); 8080: the control API.
-EXPOSE 7880 7882/udp 8080
+EXPOSE 7880 7882/udp 7882/tcp 8080
 CMD ["python", "-m", "sfu"]
