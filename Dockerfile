@@ -46,6 +46,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     SFU_LOG_FORMAT=json
 USER 10001:10001
 # 7880: a media node's signaling WebSocket, /metrics, /healthz, /readyz (SFU_NODE_PORT);
-# 7882/udp: the node's one ICE-lite port for all media (SFU_UDP_PORT); 8080: the control API.
+# 7882/udp: the node's one ICE-lite port for all media (SFU_UDP_PORT); 7882/tcp: ICE-TCP for
+# clients that cannot use UDP (SFU_TCP_PORT); 8080: the control API.
 EXPOSE 7880 7882/udp 7882/tcp 8080
 CMD ["python", "-m", "sfu"]
