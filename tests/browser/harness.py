@@ -92,6 +92,25 @@ async ({peers, before}) => {
 """
 
 
+# A page's video transceivers prefer H.264 (packetization mode 1) and its RTX only: its offer
+# has no other video codec (shared/research/reach.md). Receiving is not restricted.
+H264_ONLY_JS = """
+const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
+RTCPeerConnection.prototype.addTransceiver = function (trackOrKind, init) {
+  const transceiver = addTransceiver.call(this, trackOrKind, init);
+  const kind = typeof trackOrKind === 'string' ? trackOrKind : trackOrKind.kind;
+  if (kind === 'video' && init?.direction === 'sendonly') {
+    const codecs = RTCRtpReceiver.getCapabilities('video').codecs.filter((c) =>
+      (c.mimeType === 'video/H264' && c.sdpFmtpLine?.includes('packetization-mode=1'))
+      || c.mimeType === 'video/rtx');
+    transceiver.setCodecPreferences(codecs);
+  }
+  return transceiver;
+};
+"""
+# `Participant.wait_video` test: frames of `codec` decoded
+CODEC_IS = "(video, codec) => video.framesDecoded > 5 && video.codec === codec"
+
 # Makes getUserMedia fail, so that the page joins as a viewer (receives, publishes nothing).
 NO_CAMERA_JS = """
 navigator.mediaDevices.getUserMedia = () =>

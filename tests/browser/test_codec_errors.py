@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.harness import NO_CAMERA_JS, JoinFactory, Participant
-from tests.browser.test_h264 import CODEC_IS, H264_ONLY_JS
+from tests.browser.harness import CODEC_IS, H264_ONLY_JS, NO_CAMERA_JS, JoinFactory, Participant
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

@@ -10,7 +10,13 @@ import pytest
 import pytest_asyncio
 
 from tests.browser.firefox import Firefox, ensure_default_route, firefox
-from tests.browser.harness import NO_CAMERA_JS, RECEIVING_FROM_JS, JoinFactory, Stack
+from tests.browser.harness import (
+    H264_ONLY_JS,
+    NO_CAMERA_JS,
+    RECEIVING_FROM_JS,
+    JoinFactory,
+    Stack,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -78,3 +84,28 @@ async def test_a_firefox_participant_that_leaves_is_gone_for_chromium(
     await ff.wait_for("() => window.sfu.state === 'left'")
     await chrome.wait_for("() => !document.querySelector('.tile.remote[data-identity=\"fox\"]')")
     assert await chrome.remote_tiles() == []
+
+
+async def test_firefox_without_h264_is_told_and_still_hears_an_h264_publisher(
+    participants: JoinFactory, fox: Firefox, stack: Stack, room: str
+) -> None:
+    """Debian's Firefox ESR has no OpenH264 (nothing is downloaded here): its join declares the
+    codecs it decodes, the node does not offer it the H.264 video (which would fail Firefox's
+    whole answer) and says so, and everything else flows both ways."""
+    h264 = await participants(room, "h264", init_script=H264_ONLY_JS)
+    ff = await fox.join(stack.base_url, room, "fox")
+    decoded = await ff.evaluate(
+        "() => RTCRtpReceiver.getCapabilities('video').codecs.map((c) => c.mimeType)"
+    )
+    assert "video/H264" not in decoded, decoded
+    told = await ff.wait_for("() => window.sfu.errors.find((e) => e.code === 'unsupported_codec')")
+    assert "h264" in told["message"] and "H264" in told["message"] and told["track_id"]
+    heard = await ff.wait_for(
+        "async () => { const a = (await window.sfu.stats()).remotes.h264?.audio;"
+        " return a?.packetsReceived > 50 && a.totalAudioEnergy > 0 && a; }"
+    )
+    assert heard["packetsReceived"] > 50
+    seen_by_h264 = await h264.wait_receiving(["fox"])  # Firefox's VP8 reaches the H.264 page
+    assert seen_by_h264["remotes"]["fox"]["video"]["codec"] == "video/VP8"
+    stats = await ff.evaluate("async () => (await window.sfu.stats()).remotes.h264")
+    assert stats["video"] is None, stats

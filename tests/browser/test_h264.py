@@ -12,6 +12,8 @@ from playwright.async_api import Browser
 
 from sfu.webrtc.stack import configure_aiortc
 from tests.browser.harness import (
+    CODEC_IS,
+    H264_ONLY_JS,
     NO_CAMERA_JS,
     JoinFactory,
     Stack,
@@ -21,24 +23,7 @@ from tests.browser.harness import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-# The page's video transceivers prefer H.264 (packetization mode 1) and its RTX only: its offer
-# has no other video codec (shared/research/reach.md). Receiving is not restricted.
-H264_ONLY_JS = """
-const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
-RTCPeerConnection.prototype.addTransceiver = function (trackOrKind, init) {
-  const transceiver = addTransceiver.call(this, trackOrKind, init);
-  const kind = typeof trackOrKind === 'string' ? trackOrKind : trackOrKind.kind;
-  if (kind === 'video' && init?.direction === 'sendonly') {
-    const codecs = RTCRtpReceiver.getCapabilities('video').codecs.filter((c) =>
-      (c.mimeType === 'video/H264' && c.sdpFmtpLine?.includes('packetization-mode=1'))
-      || c.mimeType === 'video/rtx');
-    transceiver.setCodecPreferences(codecs);
-  }
-  return transceiver;
-};
-"""
 WIDTH_IS = "(video, width) => video.frameWidth === width && video.codec"
-CODEC_IS = "(video, codec) => video.framesDecoded > 5 && video.codec === codec"
 LARGE, SMALL = (1600, 1000), (480, 270)
 UPGRADE_MS = 30_000
 
