@@ -31,8 +31,9 @@ logger = logging.getLogger(__name__)
 SILENCE_SWITCH_S = 2.0  # an address quiet this long loses to a newly authenticated one
 MAX_ADDRESSES = 4  # authenticated source addresses kept per transport
 MAX_QUEUED = 256  # DTLS records waiting for aiortc's pump
-# libwebrtc's type preference for host TCP candidates: below every UDP host candidate (126), so a
-# client that can reach our UDP port pairs with it first.
+HOST_TYPE_PREFERENCE = 126  # RFC 8445 §5.1.2.2's for host candidates
+# libwebrtc's for host TCP candidates: below every UDP host candidate, so a client that can reach
+# our UDP port pairs with it first.
 TCP_HOST_TYPE_PREFERENCE = 90
 _ICE_CHARS = string.ascii_letters + string.digits
 
@@ -124,33 +125,25 @@ class LiteIceGatherer(AsyncIOEventEmitter):
             self.emit("statechange")
 
     def getLocalCandidates(self) -> list[RTCIceCandidate]:
-        udp = [
+        ports: list[tuple[str, int, int, str | None]] = [
+            ("udp", self._mux.port, HOST_TYPE_PREFERENCE, None)
+        ]
+        if self._mux.tcp_port:
+            ports.append(("tcp", self._mux.tcp_port, TCP_HOST_TYPE_PREFERENCE, "passive"))
+        return [
             RTCIceCandidate(
                 component=1,
-                foundation=f"lite{i}",
+                foundation=f"lite{'' if protocol == 'udp' else protocol}{i}",
                 ip=address,
-                port=self._mux.port,
-                priority=candidate_priority(126, 65535 - i),
-                protocol="udp",
+                port=port,
+                priority=candidate_priority(preference, 65535 - i),
+                protocol=protocol,
                 type="host",
+                tcpType=tcp_type,
             )
+            for protocol, port, preference, tcp_type in ports
             for i, address in enumerate(self._mux.advertised)
         ]
-        tcp = [
-            RTCIceCandidate(
-                component=1,
-                foundation=f"litetcp{i}",
-                ip=address,
-                port=self._mux.tcp_port,
-                priority=candidate_priority(TCP_HOST_TYPE_PREFERENCE, 65535 - i),
-                protocol="tcp",
-                type="host",
-                tcpType="passive",
-            )
-            for i, address in enumerate(self._mux.advertised)
-            if self._mux.tcp_port
-        ]
-        return udp + tcp
 
     def getLocalParameters(self) -> RTCIceParameters:
         return RTCIceParameters(usernameFragment=self.ufrag, password=self.password, iceLite=True)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -219,6 +220,14 @@ class Stack:
     @property
     def port(self) -> int:
         return int(self.base_url.rsplit(":", 1)[1])
+
+    def metric(self, name: str) -> float:
+        """A sample without labels from the node's /metrics."""
+        with urllib.request.urlopen(f"{self.base_url}/node/metrics", timeout=5) as response:
+            text = response.read().decode()
+        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+        assert match, f"{name} not in /metrics"
+        return float(match.group(1))
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + STACK_START_TIMEOUT_S

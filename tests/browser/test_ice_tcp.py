@@ -46,6 +46,9 @@ async def test_a_client_given_only_the_tcp_candidate_decodes_a_call(
         over_tcp, over_udp = (stats["subscribe"] for stats in seen)
         assert over_tcp["protocol"] == "tcp" and over_tcp["remotePort"] == tcp_port, over_tcp
         assert over_udp["protocol"] == "udp", over_udp
+        # both of the TCP page's connections went through the node's ICE-TCP port
+        assert await asyncio.to_thread(stack.metric, "sfu_tcp_connections") >= 2
+        assert await asyncio.to_thread(stack.metric, "sfu_tcp_accepted_total") >= 2
         assert not tcp.page_errors() and not udp.page_errors()
     finally:
         for person in people:

@@ -6,6 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 
+class NoMedia:
+    """A peer connection's packet handler that takes nothing (signaling and DTLS tests)."""
+
+    def on_rtp(self, data: bytes, now_ms: int) -> None:
+        pass
+
+    def on_rtcp(self, data: bytes, now_ms: int) -> None:
+        pass
+
+
 class Sink:
     def __init__(self, *, connected: bool = True, record: bool = False) -> None:
         self.connected = connected

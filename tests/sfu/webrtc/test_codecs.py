@@ -12,22 +12,9 @@ from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.codecs import Codec, CodecCapability, decodes
 from sfu.webrtc.peer import PublishPeer, SdpError
 from sfu.webrtc.sdp import split_sections
-from sfu.webrtc.stack import configure_aiortc
+from tests.support.sinks import NoMedia
 
 pytestmark = pytest.mark.webrtc
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _loopback_ice() -> None:
-    configure_aiortc(["127.0.0.1"])
-
-
-class NoMedia:
-    def on_rtp(self, data: bytes, now_ms: int) -> None:
-        pass
-
-    def on_rtcp(self, data: bytes, now_ms: int) -> None:
-        pass
 
 
 async def _offer(*renames: tuple[str, str]) -> str:

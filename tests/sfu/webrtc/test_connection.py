@@ -10,7 +10,6 @@ import re
 import threading
 from pathlib import Path
 
-import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from sfu.media.counters import MediaCounters
@@ -18,23 +17,10 @@ from sfu.webrtc.certificate import RENEW_BEFORE, NodeCertificate
 from sfu.webrtc.codecs import Codec
 from sfu.webrtc.connection import IdleReceiver, IdleSender
 from sfu.webrtc.peer import PublishPeer, SubscribePeer, _Peer
-from sfu.webrtc.stack import TRANSPORT_CC_ID, TRANSPORT_CC_URI, configure_aiortc
+from sfu.webrtc.stack import TRANSPORT_CC_ID, TRANSPORT_CC_URI
+from tests.support.sinks import NoMedia
 
 FINGERPRINT = re.compile(r"^a=fingerprint:sha-256 (\S+)", re.MULTILINE)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _loopback_ice() -> None:
-    """The peers gather 127.0.0.1, the only address of the test's network namespace."""
-    configure_aiortc(["127.0.0.1"])
-
-
-class NoMedia:
-    def on_rtp(self, data: bytes, now_ms: int) -> None:
-        pass
-
-    def on_rtcp(self, data: bytes, now_ms: int) -> None:
-        pass
 
 
 def _states(peer: _Peer) -> list[str]:
