@@ -1,7 +1,8 @@
 """Per-subscriber bandwidth allocation: which layer of each subscribed video fits the estimate.
 
 Every video first gets its lowest layer; the rest of the estimate upgrades videos one layer at a
-time in priority order (largest on screen first), never above what each one wants. The
+time in priority order (shared screens, then the largest on screen), never above what each one
+wants. The
 subscriber's REMB estimate is capped by its browser at ~1.5x what it receives, so an estimate
 cannot reveal spare bandwidth by itself: when nothing is congested we probe by upgrading one
 layer, and keep it unless the estimate falls. For the same reason an estimate below what we send
@@ -58,7 +59,16 @@ class Demand:
     wanted: int  # NO_LAYER: paused (hidden)
     layer_bps: tuple[int, ...]
     current: int
-    priority: int  # larger first: rendered pixels
+    priority: int  # larger first: see `priority`
+
+
+SCREEN_PRIORITY = 1 << 40  # above any rendered size: what a screen shows is unreadable when small
+
+
+def priority(size: tuple[int, int] | None, *, screen: bool) -> int:
+    """Who is upgraded first: a shared screen (as LiveKit and Jitsi do), then by rendered pixels."""
+    pixels = size[0] * size[1] if size else 0
+    return pixels + (SCREEN_PRIORITY if screen else 0)
 
 
 def cost(demand: Demand, layer: int) -> int:

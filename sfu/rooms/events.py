@@ -32,6 +32,13 @@ class TracksPublished:
 
 
 @dataclass(frozen=True, slots=True)
+class TracksUnpublished:
+    """Told to everyone but the publisher: these tracks ended (a stopped screen share)."""
+
+    tracks: tuple[Track, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TrackMuted:
     """A track was (un)muted. `enforced`: its media was paused or resumed here, so every
     subscriber re-allocates; a mute by the server is told to the publisher too."""
@@ -41,7 +48,7 @@ class TrackMuted:
     enforced: bool
 
 
-RoomEvent = MemberJoined | MemberLeft | TracksPublished | TrackMuted
+RoomEvent = MemberJoined | MemberLeft | TracksPublished | TracksUnpublished | TrackMuted
 
 
 class MemberHandle(Protocol):

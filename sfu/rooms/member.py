@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from cluster.models import new_id
 from cluster.tokens import JoinGrants
 from sfu.media.description import Kind
 from sfu.media.receiver import TrackReceiver
+
+# What a track carries, as its publisher says: screens come before cameras when bandwidth is short
+Capture = Literal["camera", "microphone", "screen", "screen_audio"]
+CAPTURES: dict[Kind, tuple[Capture, ...]] = {
+    "video": ("camera", "screen"),
+    "audio": ("microphone", "screen_audio"),
+}
+
+
+def capture_of(kind: Kind, named: Capture | None) -> Capture | None:
+    """What a track of ``kind`` carries: as its publisher named it, the camera or microphone if
+    unnamed, None if the name does not fit the kind (a video cannot be a microphone)."""
+    if named is None:
+        return CAPTURES[kind][0]
+    return named if named in CAPTURES[kind] else None
 
 
 @dataclass(eq=False, slots=True)
@@ -20,6 +36,12 @@ class Track:
     source: TrackReceiver
     publisher: Member
     muted: bool = False
+    capture: Capture = "camera"
+
+    @property
+    def screen(self) -> bool:
+        """A shared screen (or its audio): its video goes first when bandwidth is short."""
+        return self.capture in ("screen", "screen_audio")
 
     @property
     def stream_id(self) -> str:

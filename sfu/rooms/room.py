@@ -17,6 +17,7 @@ from sfu.rooms.events import (
     RoomEvent,
     TrackMuted,
     TracksPublished,
+    TracksUnpublished,
 )
 from sfu.rooms.member import Member, Track
 
@@ -74,6 +75,14 @@ class Room:
             member.tracks[track.id] = track
         self._observer.member_changed(self.name, member)
         await self._tell(self._others(member), TracksPublished(tuple(tracks)))
+
+    async def unpublish(self, member: Member, track_ids: Sequence[str]) -> None:
+        """Tracks a member stopped: everyone else stops receiving them."""
+        tracks = tuple(t for i in track_ids if (t := member.tracks.pop(i, None)) is not None)
+        if not tracks:
+            return
+        self._observer.member_changed(self.name, member)
+        await self._tell(self._others(member), TracksUnpublished(tracks))
 
     async def mute(
         self, member: Member, track_id: str, muted: bool, *, by_server: bool = False

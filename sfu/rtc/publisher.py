@@ -1,5 +1,6 @@
 """The publish half of a participant: the peer connection its tracks arrive on, and their
-receivers (created at the first offer that carries them, kept until the participant leaves)."""
+receivers (created at the first offer that carries them, kept until an offer stops them or the
+participant leaves)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ from sfu.webrtc.peer import PublishPeer
 class PublishedTrack:
     id: str
     receiver: TrackReceiver
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A publish offer answered: what the client is told, and what changed."""
+
+    sdp: str
+    mids: dict[str, str]  # mid -> track id, of every track it sends
+    new: list[PublishedTrack]
+    gone: list[str]  # ids of the tracks it no longer sends (a stopped screen share)
+    refused: list[str]  # why each m-line newly declined for its codecs is
 
 
 class Publisher:
@@ -45,11 +57,9 @@ class Publisher:
         self._repair_at_ms = 0
         self._closed = False
 
-    async def answer(
-        self, offer: str
-    ) -> tuple[str, dict[str, str], list[PublishedTrack], list[str]]:
-        """Answer a publish offer; return the answer, mid → track id, the new tracks, and why
-        each m-line the answer newly rejects for its codecs is."""
+    async def answer(self, offer: str) -> Answered:
+        """Answer a publish offer: tracks on new m-lines start, those on m-lines the client
+        stopped (or made inactive) end."""
         if self._peer is None:
             self._peer = PublishPeer(
                 self._ingress,
@@ -61,6 +71,10 @@ class Publisher:
             self._peer.on_state(self._on_state)
         answer, lines, refused = await self._peer.answer(offer)
         self._ingress.sink = self._peer.sink
+        sending = {line.mid for line in lines}
+        gone = [t for t, r in self.receivers.items() if r.line.mid not in sending]
+        for track_id in gone:
+            self._ingress.remove_track(self.receivers.pop(track_id))
         known = {r.line.mid for r in self.receivers.values()}
         new = []
         for line in lines:
@@ -73,7 +87,7 @@ class Publisher:
             self.receivers[track_id] = receiver
             new.append(PublishedTrack(track_id, receiver))
         mids = {r.line.mid: track_id for track_id, r in self.receivers.items()}
-        return answer, mids, new, refused
+        return Answered(answer, mids, new, gone, refused)
 
     async def add_ice_candidate(
         self, candidate: str | None, mid: str | None, index: int | None

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from sfu.media.allocator import AUDIO_BPS, Allocator, Demand, cost
+from sfu.media.allocator import AUDIO_BPS, Allocator, Demand, cost, priority
 from sfu.media.bandwidth_estimator import Probe, probe_plan
 from sfu.media.clock import monotonic_ms
 from sfu.media.description import Kind
@@ -57,6 +57,9 @@ class Subscribable(Protocol):
 
     @property
     def source(self) -> TrackReceiver: ...
+
+    @property
+    def screen(self) -> bool: ...
 
 
 T = TypeVar("T", bound=Subscribable)
@@ -219,9 +222,16 @@ class Subscriber(Generic[T]):
                     self._config.default_layer,
                 )
             )
-            priority = size[0] * size[1] if size else 0
+            track = self._subscribed.get(track_id)
+            screen = track is not None and track.screen
             demands.append(
-                Demand(track_id, wanted, tuple(receiver.layer_bps), downtrack.allocated, priority)
+                Demand(
+                    track_id,
+                    wanted,
+                    tuple(receiver.layer_bps),
+                    downtrack.allocated,
+                    priority(size, screen=screen),
+                )
             )
         feedback = self._feedback
         if feedback.estimator is not None:

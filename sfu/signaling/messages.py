@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from sfu.rooms.member import Capture
+
 PROTOCOL_VERSION: Literal[1] = 1
 MAX_FRAME_BYTES = 64 * 1024
 MAX_SDP_CHARS = 60_000
@@ -43,6 +45,10 @@ class Join(_Message):
 class PublishOffer(_Message):
     type: Literal["publish_offer"]
     sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
+    # What each new m-line carries (mid -> source); unnamed ones are the camera and microphone
+    sources: dict[Annotated[str, Field(max_length=32)], Capture] = Field(
+        default_factory=dict, max_length=16
+    )
 
 
 class SubscribeAnswer(_Message):
@@ -138,6 +144,7 @@ CLIENT_TYPES = frozenset(
 class TrackInfo(_Message):
     id: str
     kind: Literal["audio", "video"]
+    source: Capture
     muted: bool = False
     simulcast: list[str] = []
 
@@ -174,6 +181,7 @@ class SubscribedTrack(_Message):
     track_id: str
     participant: str
     kind: Literal["audio", "video"]
+    source: Capture
 
 
 class SubscribeOffer(_Message):
@@ -196,6 +204,12 @@ class TrackPublished(_Message):
     type: Literal["track_published"] = "track_published"
     participant: str
     track: TrackInfo
+
+
+class TrackUnpublished(_Message):
+    type: Literal["track_unpublished"] = "track_unpublished"
+    participant: str
+    track_id: str
 
 
 class TrackMuted(_Message):
@@ -262,6 +276,7 @@ ServerMessage = (
     | ParticipantJoined
     | ParticipantLeft
     | TrackPublished
+    | TrackUnpublished
     | TrackMuted
     | PublisherLayers
     | SubscriptionLayer

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sfu.media.clock import monotonic_ms
-from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
-from sfu.rooms.member import Member, Track
+from sfu.rooms.events import (
+    MemberJoined,
+    MemberLeft,
+    RoomEvent,
+    TrackMuted,
+    TracksPublished,
+    TracksUnpublished,
+)
+from sfu.rooms.member import CAPTURES, Capture, Member, Track, capture_of
 from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.publisher import Publisher
@@ -32,6 +39,7 @@ from sfu.signaling.messages import (
     SubscribeOffer,
     SubscriptionLayer,
     TrackInfo,
+    TrackUnpublished,
 )
 from sfu.signaling.messages import TrackMuted as TrackMutedMessage
 from sfu.signaling.messages import TrackPublished as TrackPublishedMessage
@@ -42,7 +50,11 @@ logger = logging.getLogger(__name__)
 
 def track_info(track: Track) -> TrackInfo:
     return TrackInfo(
-        id=track.id, kind=track.kind, muted=track.muted, simulcast=list(track.simulcast)
+        id=track.id,
+        kind=track.kind,
+        source=track.capture,
+        muted=track.muted,
+        simulcast=list(track.simulcast),
     )
 
 
@@ -89,23 +101,33 @@ class Participant:
             on_undecodable=self._undecodable,
         )
 
-    async def publish(self, offer: str) -> None:
-        """Answer the offer, then the room gets the new tracks."""
-        answer, mids, new, refused = await self.publisher.answer(offer)
-        self.send(PublishAnswer(sdp=answer, tracks=mids))
-        for why in refused:
+    async def publish(self, offer: str, sources: Mapping[str, Capture]) -> None:
+        """Answer the offer, then the room gets the new tracks and loses the stopped ones.
+        ``sources``: what the client says its new m-lines carry (mid -> source)."""
+        answered = await self.publisher.answer(offer)
+        self.send(PublishAnswer(sdp=answered.sdp, tracks=answered.mids))
+        for why in answered.refused:
             logger.info("%s: publish m-line rejected: %s", self.member.identity, why)
             self.send(Error(code="unsupported_codec", message=why, ref="publish_offer"))
-        tracks = [
-            Track(
-                id=t.id,
-                kind=t.receiver.line.kind,
-                simulcast=t.receiver.line.rids,
-                source=t.receiver,
-                publisher=self.member,
+        tracks = []
+        for new in answered.new:
+            line = new.receiver.line
+            capture = capture_of(line.kind, sources.get(line.mid))
+            if capture is None:
+                why = f"mid {line.mid}: a {line.kind} track cannot be {sources.get(line.mid)}"
+                self.send(Error(code="bad_message", message=why, ref="publish_offer"))
+                capture = CAPTURES[line.kind][0]
+            tracks.append(
+                Track(
+                    id=new.id,
+                    kind=line.kind,
+                    simulcast=line.rids,
+                    source=new.receiver,
+                    publisher=self.member,
+                    capture=capture,
+                )
             )
-            for t in new
-        ]
+        await self.room.unpublish(self.member, answered.gone)
         await self.room.publish(self.member, tracks)
 
     async def room_event(self, event: RoomEvent) -> None:
@@ -130,6 +152,12 @@ class Participant:
                     )
                 if self.member.grants.subscribe:
                     await self.subscriber.subscribe(list(tracks))
+            case TracksUnpublished(tracks=tracks):
+                for track in tracks:
+                    self.send(
+                        TrackUnpublished(participant=track.publisher.identity, track_id=track.id)
+                    )
+                await self.subscriber.unsubscribe([t.id for t in tracks])
             case TrackMuted(track=track, enforced=enforced):
                 if enforced and track.publisher is not self.member:
                     self.subscriber.allocate(monotonic_ms())  # paused or resumed
@@ -165,7 +193,10 @@ class Participant:
                 sdp=sdp,
                 tracks={
                     mid: SubscribedTrack(
-                        track_id=t.id, participant=t.publisher.identity, kind=t.kind
+                        track_id=t.id,
+                        participant=t.publisher.identity,
+                        kind=t.kind,
+                        source=t.capture,
                     )
                     for mid, t in tracks.items()
                 },

@@ -220,11 +220,11 @@ class SignalingSession:
         assert participant is not None
         room, member = participant.room, participant.member
         match message:
-            case PublishOffer(sdp=sdp):
+            case PublishOffer(sdp=sdp, sources=sources):
                 if not member.grants.publish:
                     self._error("not_allowed", "the token has no publish grant", "publish_offer")
                     return
-                await participant.publish(sdp)
+                await participant.publish(sdp, sources)
             case SubscribeAnswer(sdp=sdp):
                 await participant.subscriber.apply_answer(sdp)
             case Trickle(target=target, candidate=candidate):

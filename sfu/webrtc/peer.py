@@ -232,7 +232,9 @@ class PublishPeer(_Peer):
         except Exception as exc:  # aiortc raises ValueError, AssertionError, OperationError...
             raise SdpError(f"offer rejected: {exc or type(exc).__name__}") from None
         receiving = [
-            t for t in self._pc.getTransceivers() if t._offerDirection in ("recvonly", "sendrecv")
+            t
+            for t in self._pc.getTransceivers()
+            if t._offerDirection in ("recvonly", "sendrecv") and t.mid not in declined
         ]
         for t in self._pc.getTransceivers():
             t._codecs = forwardable(t._codecs, t.kind)  # not empty: unforwardable() said so

@@ -56,6 +56,8 @@ class Client:
         self.close_code: int | None = None
         self.close_reason = ""
         self.muted: dict[tuple[str, str], bool] = {}  # (participant, track id) -> muted
+        self.track_events: list[dict[str, Any]] = []  # track_published and track_unpublished
+        self.track_frames: dict[str, int] = defaultdict(int)  # by track id
         self._tracks: dict[str, dict[str, str]] = {}
         self._published: dict[str, str] = {}  # mid -> track id
         self.layers: dict[str, str | None] = {}  # track id -> layer the node says it forwards
@@ -85,6 +87,27 @@ class Client:
             await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
             await self.send({"type": "publish_offer", "sdp": self.publish_pc.localDescription.sdp})
             await asyncio.wait_for(self.published.wait(), 10)
+
+    async def offer_again(
+        self, new: RTCRtpTransceiver | None = None, source: str = "screen"
+    ) -> None:
+        """A new publish offer (tracks added or stopped since); ``new`` carries ``source``."""
+        self.published.clear()
+        await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
+        offer: dict[str, Any] = {
+            "type": "publish_offer",
+            "sdp": self.publish_pc.localDescription.sdp,
+        }
+        if new is not None:
+            offer["sources"] = {new.mid: source}
+        await self.send(offer)
+        await asyncio.wait_for(self.published.wait(), 10)
+
+    async def share_screen(self, source: str = "screen") -> RTCRtpTransceiver:
+        """Publish a second video (a test pattern) as a shared screen."""
+        screen = self.publish_pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        await self.offer_again(screen, source)
+        return screen
 
     async def send(self, message: dict[str, Any]) -> None:
         await self._ws.send(json.dumps(message))
@@ -126,6 +149,8 @@ class Client:
             self.participants.add(message["participant"]["identity"])
         elif kind == "participant_left":
             self.participants.discard(message["identity"])
+        elif kind in ("track_published", "track_unpublished"):
+            self.track_events.append(message)
         elif kind == "track_muted":
             self.muted[message["participant"], message["track_id"]] = message["muted"]
         elif kind == "subscription_layer":
@@ -147,6 +172,14 @@ class Client:
             if t["participant"] == participant and t["kind"] == kind
         )
 
+    def sources(self, participant: str) -> dict[str, str]:
+        """Track id -> source of what we were offered of ``participant``."""
+        return {
+            t["track_id"]: t["source"]
+            for t in self._tracks.values()
+            if t["participant"] == participant
+        }
+
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(
             (t for t in self.subscribe_pc.getTransceivers() if t.receiver.track is track), None
@@ -161,6 +194,7 @@ class Client:
                 info = self._tracks.get(mid or "", {})
                 who = info.get("participant", "?")
                 self.frames[who][track.kind] += 1
+                self.track_frames[info.get("track_id", "?")] += 1
                 if track.kind == "video":
                     self.frame_sizes[who] = (frame.width, frame.height)
 

@@ -13,6 +13,7 @@ from sfu.media.allocator import (
     Demand,
     clamp_estimate,
     fit,
+    priority,
 )
 from sfu.media.selector import NO_LAYER
 
@@ -39,6 +40,14 @@ def test_fit_gives_lowest_layers_then_upgrades_by_priority(
 ) -> None:
     demands = [video("a", 2, priority=1000), video("b", 1, priority=10)]
     assert fit(demands, budget) == expected
+
+
+def test_a_shared_screen_is_upgraded_before_any_camera_however_large() -> None:
+    camera = video("camera", 2, priority=priority((3840, 2160), screen=False))
+    screen = video("screen", 2, priority=priority((320, 180), screen=True))
+    assert fit([camera, screen], 1_700_000) == {"camera": 0, "screen": 2}
+    assert priority(None, screen=True) > priority((7680, 4320), screen=False)
+    assert priority((640, 360), screen=False) > priority((320, 180), screen=False)
 
 
 def test_paused_videos_cost_nothing() -> None:

@@ -1,0 +1,72 @@
+"""Screen share with aiortc participants: a second video published as `screen` reaches the others
+by its source, and stopping it ends it everywhere while the camera goes on."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support.client import Client, receives_from
+from tests.support.node import running_node
+
+pytestmark = pytest.mark.webrtc
+
+
+def _events(client: Client, kind: str) -> list[dict[str, object]]:
+    return [e for e in client.track_events if e["type"] == kind]
+
+
+async def test_a_shared_screen_reaches_the_others_and_stopping_it_ends_it() -> None:
+    async with running_node() as running:
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        ben = Client(running.url, "r", await running.token("r", "ben"))
+        try:
+            await ann.connect()
+            await ben.connect()
+            await ben.wait_until(lambda: receives_from(ben, ["ann"]))
+            assert sorted(ben.sources("ann").values()) == ["camera", "microphone"]
+
+            screen = await ann.share_screen()
+            await ben.wait_until(lambda: _events(ben, "track_published") != [])
+            shared = _events(ben, "track_published")[-1]["track"]
+            assert shared["kind"] == "video" and shared["source"] == "screen"  # type: ignore[index]
+            screen_id = shared["id"]  # type: ignore[index]
+            await ben.wait_until(lambda: ben.track_frames[screen_id] > 10)  # type: ignore[index]
+            assert ben.sources("ann")[screen_id] == "screen"  # type: ignore[index]
+
+            screen.direction = "inactive"  # the client stops sharing
+            stopped = time.monotonic()
+            await ann.offer_again()
+            await ben.wait_until(lambda: _events(ben, "track_unpublished") != [], timeout=2)
+            print(f"\nscreen share ended for the other side {time.monotonic() - stopped:.2f} s in")
+            assert _events(ben, "track_unpublished") == [
+                {"type": "track_unpublished", "participant": "ann", "track_id": screen_id}
+            ]
+            camera_frames = ben.frames["ann"]["video"]
+            await ben.wait_until(lambda: ben.frames["ann"]["video"] > camera_frames + 10)
+            screen_frames = ben.track_frames[screen_id]  # type: ignore[index]
+            await ben.wait_until(lambda: ben.frames["ann"]["video"] > camera_frames + 40)
+            assert ben.track_frames[screen_id] == screen_frames  # type: ignore[index]
+            assert not ann.errors and not ben.errors
+        finally:
+            await ann.close()
+            await ben.close()
+
+
+async def test_a_source_that_does_not_fit_the_kind_is_refused_by_name() -> None:
+    async with running_node() as running:
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        ben = Client(running.url, "r", await running.token("r", "ben"))
+        try:
+            await ann.connect()
+            await ben.connect(publish=False)
+            await ann.share_screen(source="microphone")
+            await ann.wait_until(lambda: ann.errors != [])
+            (error,) = ann.errors
+            assert error["code"] == "bad_message" and "cannot be microphone" in error["message"]
+            await ben.wait_until(lambda: len(ben.sources("ann")) == 3)
+            assert sorted(ben.sources("ann").values()) == ["camera", "camera", "microphone"]
+        finally:
+            await ann.close()
+            await ben.close()
