@@ -60,6 +60,7 @@ const view = {
   roomLabel: byId('room-label'),
   mic: /** @type {HTMLButtonElement} */ (byId('mute-mic')),
   camera: /** @type {HTMLButtonElement} */ (byId('mute-camera')),
+  share: /** @type {HTMLButtonElement} */ (byId('share-screen')),
   leave: /** @type {HTMLButtonElement} */ (byId('leave')),
 };
 
@@ -149,7 +150,10 @@ function sessionEvents(current) {
       grid.removeParticipant(identity);
     },
     trackPublished: (identity, track) => grid.setTrack(identity, track),
-    trackAdded: ({trackId, participant, receiver}) => grid.attach(participant, trackId, receiver.track),
+    // its tile goes at once; the subscribe offer that removes its m-line follows
+    trackUnpublished: (_identity, trackId) => grid.removeTrack(trackId),
+    trackAdded: ({trackId, participant, receiver, source}) =>
+      grid.attach(participant, trackId, receiver.track, source),
     trackRemoved: (trackId) => grid.removeTrack(trackId),
     trackMuted: (_identity, trackId, muted) => grid.setMuted(trackId, muted),
     mutedByServer: (kind, muted) => {
@@ -178,6 +182,7 @@ function addParticipant(current, participant) {
 /** @param {Call} current @param {Ending} ending */
 function onEnded(current, ending) {
   current.session = null;
+  setShareButton(false); // a rejoin does not share again by itself
   if (current.over) return;
   if (!ending.retry) {
     fail(current, new SignalingClosed(ending.code, ending.reason));
@@ -231,6 +236,7 @@ function leave() {
 /** @param {Call} current */
 function endCall(current) {
   current.over = true;
+  setShareButton(false);
   current.session?.close();
   current.session = null;
   current.participants.clear();
@@ -260,6 +266,38 @@ function showLocalMedia(current, stream) {
   view.mic.disabled = !stream?.getAudioTracks().length;
   view.camera.disabled = !stream?.getVideoTracks().length;
   if (!stream) showNotice('No camera or microphone available: you joined as a viewer.');
+}
+
+/** Shares a screen (the browser asks which), or stops sharing it. */
+async function toggleShare() {
+  const session = call?.session;
+  if (!session) return;
+  if (session.sharing) {
+    session.stopScreen();
+    setShareButton(false);
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({video: {frameRate: {ideal: 15}}});
+  } catch (err) {
+    console.warn('getDisplayMedia failed', err);
+    return; // the person chose not to share
+  }
+  const [track] = stream.getVideoTracks();
+  if (call?.session !== session || !track) {
+    stream.getTracks().forEach((t) => t.stop());
+    return;
+  }
+  session.shareScreen(track);
+  setShareButton(true);
+  track.addEventListener('ended', () => setShareButton(false));
+}
+
+/** @param {boolean} sharing */
+function setShareButton(sharing) {
+  view.share.setAttribute('aria-pressed', String(sharing));
+  view.share.textContent = sharing ? 'Stop sharing' : 'Share screen';
 }
 
 /** @param {Kind} kind */
@@ -395,6 +433,7 @@ function main() {
   });
   view.mic.addEventListener('click', () => toggleMute('audio'));
   view.camera.addEventListener('click', () => toggleMute('video'));
+  view.share.addEventListener('click', toggleShare);
   view.leave.addEventListener('click', leave);
   window.addEventListener('pagehide', leave);
   setState('idle', '');

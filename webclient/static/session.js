@@ -8,6 +8,7 @@ import {Signaling, isRefusal} from './signaling.js';
 
 /**
  * @typedef {import('./signaling.js').Kind} Kind
+ * @typedef {import('./signaling.js').Source} Source
  * @typedef {import('./signaling.js').TrackInfo} TrackInfo
  * @typedef {import('./signaling.js').ParticipantInfo} ParticipantInfo
  * @typedef {import('./signaling.js').ServerMessage} ServerMessage
@@ -18,13 +19,14 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {import('./signaling.js').PublisherLayers} PublisherLayers
  * @typedef {import('./signaling.js').Quality} Quality
  *
- * @typedef {{trackId: string, participant: string, kind: Kind, mid: string,
+ * @typedef {{trackId: string, participant: string, kind: Kind, source: Source, mid: string,
  *   receiver: RTCRtpReceiver}} RemoteTrack
  * @typedef {{code: number, reason: string, retry: boolean}} Ending
  * @typedef {{
  *   participantJoined: (participant: ParticipantInfo) => void,
  *   participantLeft: (identity: string) => void,
  *   trackPublished: (participant: string, track: TrackInfo) => void,
+ *   trackUnpublished: (participant: string, trackId: string) => void,
  *   trackAdded: (track: RemoteTrack) => void,
  *   trackRemoved: (trackId: string) => void,
  *   trackMuted: (participant: string, trackId: string, muted: boolean) => void,
@@ -50,11 +52,13 @@ import {Signaling, isRefusal} from './signaling.js';
  *   `protocol`: udp, or tcp when only the node's ICE-TCP port could be reached)
  * @typedef {{bps: number, source: 'transport-cc' | 'remb', at: number}} DownlinkEstimate the
  *   node's last `downlink` message, received at `at` (performance.now())
- * @typedef {{remotes: Record<string, {video: VideoInStats | null, audio: AudioInStats | null}>,
+ * @typedef {{remotes: Record<string, {video: VideoInStats | null, audio: AudioInStats | null,
+ *   screen: VideoInStats | null}>,
  *   publish: {outbound: VideoOutStats[], audioPacketsSent: number},
  *   subscribe: CandidatePorts | null, downlink: DownlinkEstimate | null}} SessionStats
- *   (`subscribe`: the ports of the subscribe connection's selected candidate pair; the remote
- *   one is the node's UDP (or TCP) port for everything it sends us)
+ *   (`video`: the camera, `screen`: a shared screen; `subscribe`: the ports of the subscribe
+ *   connection's selected candidate pair; the remote one is the node's UDP (or TCP) port for
+ *   everything it sends us)
  */
 
 /** Three simulcast encodings of the camera; Chrome sends all three from 960x540 up. */
@@ -78,8 +82,10 @@ export class Session {
   #events;
   /** @type {RTCPeerConnection | null} */
   #publishPc = null;
-  /** @type {Map<Kind, string>} our published track ids, by kind */
+  /** @type {Map<Kind, string>} our published camera and microphone track ids, by kind */
   #published = new Map();
+  /** @type {RTCRtpTransceiver | null} the screen we share, while we do */
+  #screen = null;
   /** @type {RTCPeerConnection | null} */
   #subscribePc = null;
   /** @type {Map<string, RemoteTrack>} tracks we receive, by track id */
@@ -126,16 +132,54 @@ export class Session {
   /** Publishes the camera (as simulcast) and the microphone of `stream`. */
   async publish(/** @type {MediaStream} */ stream) {
     if (this.#over) return;
-    const pc = this.#newPeerConnection('publish');
-    this.#publishPc = pc;
+    const pc = this.#publishPc ??= this.#newPeerConnection('publish');
     for (const track of stream.getVideoTracks()) {
       pc.addTransceiver(track, {direction: 'sendonly', sendEncodings: SIMULCAST});
     }
     for (const track of stream.getAudioTracks()) {
       pc.addTransceiver(track, {direction: 'sendonly'});
     }
+    this.#enqueue(() => this.#offer());
+  }
+
+  /**
+   * Shares a screen (a `getDisplayMedia` video) as one more track, in one full-resolution
+   * encoding: text must stay readable, and the node gives screens its bandwidth first. It stops
+   * when `stopScreen` is called or the browser's own "stop sharing" ends the track.
+   * @param {MediaStreamTrack} track
+   */
+  shareScreen(track) {
+    if (this.#over || this.#screen) return;
+    const pc = this.#publishPc ??= this.#newPeerConnection('publish');
+    track.contentHint = 'detail';
+    const transceiver = pc.addTransceiver(track, {direction: 'sendonly'});
+    this.#screen = transceiver;
+    track.addEventListener('ended', () => this.stopScreen());
+    this.#enqueue(() => this.#offer(transceiver));
+  }
+
+  /** Stops sharing: the m-line is stopped, and the node unpublishes the track. */
+  stopScreen() {
+    const transceiver = this.#screen;
+    if (!transceiver || this.#over) return;
+    this.#screen = null;
+    transceiver.sender.track?.stop();
+    transceiver.stop();
+    this.#enqueue(() => this.#offer());
+  }
+
+  /** Whether we share a screen. */
+  get sharing() {
+    return this.#screen !== null;
+  }
+
+  /** A publish offer; `screen` is the new m-line of a shared screen, if any. */
+  async #offer(/** @type {RTCRtpTransceiver | undefined} */ screen) {
+    const pc = this.#publishPc;
+    if (!pc || this.#over) return;
     await pc.setLocalDescription(await pc.createOffer());
-    this.#signaling.send({type: 'publish_offer', sdp: sdpOf(pc)});
+    const sources = screen?.mid ? {[screen.mid]: /** @type {Source} */ ('screen')} : undefined;
+    this.#signaling.send({type: 'publish_offer', sdp: sdpOf(pc), ...(sources && {sources})});
   }
 
   /**
@@ -184,6 +228,7 @@ export class Session {
     this.#restarts.clear();
     this.#graces.clear();
     this.#signaling.close();
+    this.#screen?.sender.track?.stop();
     this.#publishPc?.close();
     this.#subscribePc?.close();
   }
@@ -193,12 +238,12 @@ export class Session {
     /** @type {SessionStats['remotes']} */
     const remotes = {};
     for (const remote of this.#remote.values()) {
-      const entry = remotes[remote.participant] ??= {video: null, audio: null};
+      const entry = remotes[remote.participant] ??= {video: null, audio: null, screen: null};
       const report = await remote.receiver.getStats();
       const inbound = firstOfType(report, 'inbound-rtp');
       if (!inbound) continue;
       if (remote.kind === 'video') {
-        entry.video ??= {
+        entry[remote.source === 'screen' ? 'screen' : 'video'] ??= {
           ...videoIn(remote.trackId, inbound),
           codec: report.get(inbound.codecId)?.mimeType ?? null,
           layer: this.#layers.get(remote.trackId) ?? null,
@@ -224,6 +269,7 @@ export class Session {
         return this.#events.participantJoined(msg.participant);
       case 'participant_left': return this.#removeParticipant(msg.identity);
       case 'track_published': return this.#events.trackPublished(msg.participant, msg.track);
+      case 'track_unpublished': return this.#events.trackUnpublished(msg.participant, msg.track_id);
       case 'track_muted': return this.#trackMuted(msg);
       case 'publisher_layers':
         // After the publish answer (same queue), so that the track id is known.
@@ -256,7 +302,7 @@ export class Session {
     for (const transceiver of pc.getTransceivers()) {
       const track = transceiver.sender.track;
       const trackId = transceiver.mid === null ? undefined : msg.tracks[transceiver.mid];
-      if (!track || !trackId) continue;
+      if (!track || !trackId || transceiver === this.#screen) continue;
       this.#published.set(/** @type {Kind} */ (track.kind), trackId);
       if (!track.enabled) this.announceMute(/** @type {Kind} */ (track.kind));
     }
@@ -271,7 +317,7 @@ export class Session {
    * @param {PublisherLayers} msg
    */
   async #setActiveLayers(msg) {
-    const sender = this.#publishPc?.getSenders().find((s) => s.track?.kind === 'video');
+    const sender = this.#ownSender('video');
     if (!sender || this.#published.get('video') !== msg.track_id || this.#over) return;
     const params = sender.getParameters();
     const wanted = new Set(msg.active);
@@ -306,10 +352,10 @@ export class Session {
       if (tracks[remote.mid]?.track_id !== trackId) this.#removeRemote(trackId);
     }
     const byMid = new Map(pc.getTransceivers().map((t) => [t.mid, t]));
-    for (const [mid, {track_id: trackId, participant, kind}] of Object.entries(tracks)) {
+    for (const [mid, {track_id: trackId, participant, kind, source}] of Object.entries(tracks)) {
       const transceiver = byMid.get(mid);
       if (!transceiver || this.#remote.has(trackId) || this.#gone.has(participant)) continue;
-      const remote = {trackId, participant, kind, mid, receiver: transceiver.receiver};
+      const remote = {trackId, participant, kind, source, mid, receiver: transceiver.receiver};
       this.#remote.set(trackId, remote);
       this.#events.trackAdded(remote);
     }
@@ -389,8 +435,13 @@ export class Session {
 
   /** @param {Kind} kind */
   #localTrack(kind) {
-    const sender = this.#publishPc?.getSenders().find((s) => s.track?.kind === kind);
-    return sender?.track ?? null;
+    return this.#ownSender(kind)?.track ?? null;
+  }
+
+  /** The sender of our camera or microphone (not of a shared screen). @param {Kind} kind */
+  #ownSender(kind) {
+    const screen = this.#screen?.sender;
+    return this.#publishPc?.getSenders().find((s) => s.track?.kind === kind && s !== screen);
   }
 
   /** @param {Ending} ending */
@@ -405,10 +456,11 @@ export class Session {
     /** @type {SessionStats['publish']} */
     const publish = {outbound: [], audioPacketsSent: 0};
     if (!this.#publishPc) return publish;
-    const sender = this.#publishPc.getSenders().find((s) => s.track?.kind === 'video');
+    const sender = this.#ownSender('video');
     const encodings = sender?.getParameters().encodings ?? [];
+    const screenMid = this.#screen?.mid;
     for (const report of (await this.#publishPc.getStats()).values()) {
-      if (report.type !== 'outbound-rtp') continue;
+      if (report.type !== 'outbound-rtp' || (screenMid && report.mid === screenMid)) continue;
       if (report.kind === 'audio') {
         publish.audioPacketsSent += report.packetsSent ?? 0;
       } else {

@@ -9,9 +9,10 @@ const JOIN_TIMEOUT_MS = 15_000;
 
 /**
  * @typedef {'audio' | 'video'} Kind
- * @typedef {{id: string, kind: Kind, muted: boolean, simulcast: string[]}} TrackInfo
+ * @typedef {'camera' | 'microphone' | 'screen' | 'screen_audio'} Source
+ * @typedef {{id: string, kind: Kind, source: Source, muted: boolean, simulcast: string[]}} TrackInfo
  * @typedef {{sid: string, identity: string, name: string, tracks: TrackInfo[]}} ParticipantInfo
- * @typedef {{track_id: string, participant: string, kind: Kind}} SubscribedTrack
+ * @typedef {{track_id: string, participant: string, kind: Kind, source: Source}} SubscribedTrack
  *
  * @typedef {{urls: string[], username: string, credential: string}} IceServer
  * @typedef {{type: 'joined', participant: ParticipantInfo, participants: ParticipantInfo[],
@@ -21,6 +22,7 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'participant_joined', participant: ParticipantInfo}} ParticipantJoined
  * @typedef {{type: 'participant_left', identity: string}} ParticipantLeft
  * @typedef {{type: 'track_published', participant: string, track: TrackInfo}} TrackPublished
+ * @typedef {{type: 'track_unpublished', participant: string, track_id: string}} TrackUnpublished
  * @typedef {{type: 'track_muted', participant: string, track_id: string, muted: boolean}} TrackMuted
  * @typedef {{type: 'error', code: string, message: string, ref: string | null,
  *   track_id?: string | null}} ErrorFrame (`track_id`: the track it is about, if one)
@@ -30,11 +32,11 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'downlink', bps: number, source: 'transport-cc' | 'remb'}} Downlink
  * @typedef {{type: 'pong', ts: number}} Pong
  * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
- *   | TrackPublished | TrackMuted | PublisherLayers | SubscriptionLayer | Downlink | ErrorFrame
+ *   | TrackPublished | TrackUnpublished | TrackMuted | PublisherLayers | SubscriptionLayer | Downlink | ErrorFrame
  *   | Pong} ServerMessage
  * @typedef {'auto' | 'low' | 'medium' | 'high'} Quality
  *
- * @typedef {{type: 'publish_offer', sdp: string}
+ * @typedef {{type: 'publish_offer', sdp: string, sources?: Record<string, Source>}
  *   | {type: 'subscribe_answer', sdp: string}
  *   | {type: 'trickle', target: 'publish' | 'subscribe', candidate: RTCIceCandidateInit | null}
  *   | {type: 'mute', track_id: string, muted: boolean}

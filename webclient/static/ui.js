@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The tiles: one for us ("You") and one per remote participant, each with a name label, the
- * participant's video, its audio in its own <audio> element, and muted badges. A remote tile
+ * participant's video, its audio in its own <audio> element, and muted badges; a screen someone
+ * shares gets a tile of its own, pinned when it appears if nothing else is. A remote tile
  * also has a quality menu and a badge with the layer the node forwards. Clicking a tile pins it:
  * it takes most of the stage and the others become a strip; clicking it again unpins it.
  *
@@ -12,6 +13,7 @@
 /**
  * @typedef {import('./signaling.js').Kind} Kind
  * @typedef {import('./signaling.js').Quality} Quality
+ * @typedef {import('./signaling.js').Source} Source
  */
 
 const SIZE_DEBOUNCE_MS = 250;
@@ -19,7 +21,8 @@ const SIZE_DEBOUNCE_MS = 250;
 const QUALITIES = ['auto', 'low', 'medium', 'high'];
 
 /**
- * @typedef {{identity: string, kind: Kind, muted: boolean, element: HTMLMediaElement | null}} TileTrack
+ * @typedef {{identity: string, kind: Kind, source: Source, muted: boolean,
+ *   element: HTMLMediaElement | null}} TileTrack
  * @typedef {{trackId: string, width: number, height: number, onScreen: boolean,
  *   timer: number | undefined, sent: string}} Watched a remote video and what we know of its size
  * @typedef {{
@@ -35,7 +38,7 @@ export class TileGrid {
   #container;
   /** @type {TileEvents} */
   #events;
-  /** @type {Map<string, HTMLElement>} remote tiles by identity */
+  /** @type {Map<string, HTMLElement>} remote tiles by `tileKey` */
   #tiles = new Map();
   /** @type {Map<string, TileTrack>} remote tracks by track id */
   #tracks = new Map();
@@ -107,7 +110,7 @@ export class TileGrid {
   setLayer(/** @type {string} */ trackId, /** @type {string | null} */ layer) {
     const track = this.#tracks.get(trackId);
     if (track?.kind !== 'video') return; // the node may report audio tracks too
-    const badge = this.#tiles.get(track.identity)?.querySelector('.layer-badge');
+    const badge = this.#tiles.get(tileKey(track))?.querySelector('.layer-badge');
     if (!(badge instanceof HTMLElement)) return;
     badge.dataset.layer = layer ?? 'paused';
     this.#showLayer(badge, track.element);
@@ -115,55 +118,65 @@ export class TileGrid {
 
   /**
    * Records a participant's track (from the participant lists), before any media arrives.
-   * @param {string} identity @param {{id: string, kind: Kind, muted: boolean}} info
+   * @param {string} identity @param {{id: string, kind: Kind, source: Source, muted: boolean}} info
    */
   setTrack(identity, info) {
     const track = this.#tracks.get(info.id);
     if (track) track.muted = info.muted;
-    else this.#tracks.set(info.id, {identity, kind: info.kind, muted: info.muted, element: null});
-    this.#refresh(identity);
+    else this.#tracks.set(info.id, {...info, identity, element: null});
+    this.#refresh(tileKey({identity, source: info.source}));
   }
 
   /**
-   * Plays a received track in its participant's tile.
+   * Plays a received track in its participant's tile (a screen in a tile of its own).
    * @param {string} identity @param {string} trackId @param {MediaStreamTrack} media
+   * @param {Source} source
    */
-  attach(identity, trackId, media) {
+  attach(identity, trackId, media, source) {
     this.addParticipant(identity, identity);
     const kind = /** @type {Kind} */ (media.kind);
-    const track = this.#tracks.get(trackId) ?? {identity, kind, muted: false, element: null};
+    const track = this.#tracks.get(trackId) ?? {identity, kind, source, muted: false, element: null};
+    const key = tileKey(track);
+    if (!this.#tiles.has(key)) this.#addScreen(identity, key);
     this.#unwatch(track.element);
     track.element?.remove();
     track.element = createMedia(kind);
     track.element.srcObject = new MediaStream([media]);
     this.#tracks.set(trackId, track);
-    this.#tiles.get(identity)?.querySelector('.media')?.append(track.element);
+    this.#tiles.get(key)?.querySelector('.media')?.append(track.element);
     if (track.element instanceof HTMLVideoElement) {
       this.#watchVideo(track.element, trackId);
-      const quality = this.#tiles.get(identity)?.querySelector('select.quality');
+      const quality = this.#tiles.get(key)?.querySelector('select.quality');
       if (quality instanceof HTMLSelectElement && quality.value !== 'auto') {
         this.#events.videoQuality(trackId, /** @type {Quality} */ (quality.value));
       }
     } else {
       track.element.play().catch((err) => err.name === 'NotAllowedError' && this.#events.audioBlocked());
     }
-    this.#refresh(identity);
+    this.#refresh(key);
   }
 
+  /** Stops playing a track; a screen's tile goes with its last track. */
   removeTrack(/** @type {string} */ trackId) {
     const track = this.#tracks.get(trackId);
     if (!track) return;
     this.#tracks.delete(trackId);
     this.#unwatch(track.element);
     track.element?.remove();
-    this.#refresh(track.identity);
+    const key = tileKey(track);
+    if (key !== track.identity && ![...this.#tracks.values()].some((t) => tileKey(t) === key)) {
+      this.#tiles.get(key)?.remove();
+      this.#tiles.delete(key);
+      this.#layout();
+    }
+    this.#refresh(key);
   }
 
   setMuted(/** @type {string} */ trackId, /** @type {boolean} */ muted) {
     const track = this.#tracks.get(trackId);
     if (!track) return;
     track.muted = muted;
-    this.#refresh(track.identity);
+    this.#refresh(tileKey(track));
   }
 
   /** Starts audio the browser's autoplay policy held back; call it from a user gesture. */
@@ -199,11 +212,25 @@ export class TileGrid {
     this.#container.style.setProperty('--rows', String(Math.ceil(count / cols)));
   }
 
+  /** A tile for the screen `identity` shares, pinned unless something else is. */
+  #addScreen(/** @type {string} */ identity, /** @type {string} */ key) {
+    const name = this.#tiles.get(identity)?.querySelector('.name')?.textContent || identity;
+    const tile = createTile(`${name} (screen)`, 'remote');
+    tile.dataset.identity = identity;
+    tile.dataset.source = 'screen';
+    tile.querySelector('figcaption')?.append(this.#qualityMenu(key), createBadge('layer-badge'));
+    this.#makePinnable(tile);
+    this.#tiles.set(key, tile);
+    this.#container.append(tile);
+    if (!this.#container.querySelector(':scope > .tile.pinned')) tile.classList.add('pinned');
+    this.#layout();
+  }
+
   /** Updates a tile's badges from the state of its tracks. */
-  #refresh(/** @type {string} */ identity) {
-    const tile = this.#tiles.get(identity);
+  #refresh(/** @type {string} */ key) {
+    const tile = this.#tiles.get(key);
     if (!tile) return;
-    const tracks = [...this.#tracks.values()].filter((t) => t.identity === identity);
+    const tracks = [...this.#tracks.values()].filter((t) => tileKey(t) === key);
     const showsVideo = tracks.some((t) => t.kind === 'video' && t.element && !t.muted);
     tile.classList.toggle('video-off', !showsVideo);
     tile.classList.toggle('mic-off', tracks.some((t) => t.kind === 'audio' && t.muted));
@@ -230,8 +257,8 @@ export class TileGrid {
     });
   }
 
-  /** The auto/low/medium/high menu of a remote tile. @param {string} identity */
-  #qualityMenu(identity) {
+  /** The auto/low/medium/high menu of a remote tile. @param {string} key its `tileKey` */
+  #qualityMenu(key) {
     const menu = document.createElement('select');
     menu.className = 'quality';
     menu.title = 'Video quality';
@@ -239,7 +266,7 @@ export class TileGrid {
     for (const quality of QUALITIES) menu.append(new Option(quality, quality));
     menu.addEventListener('change', () => {
       for (const [trackId, track] of this.#tracks) {
-        if (track.identity === identity && track.kind === 'video' && track.element) {
+        if (tileKey(track) === key && track.kind === 'video' && track.element) {
           this.#events.videoQuality(trackId, /** @type {Quality} */ (menu.value));
         }
       }
@@ -321,6 +348,15 @@ export class TileGrid {
     watched.sent = `${width}x${height}`;
     this.#events.videoSize(watched.trackId, width, height);
   }
+}
+
+/**
+ * The tile a track plays in: its participant's, or for a shared screen (and its sound) one of
+ * its own.
+ * @param {{identity: string, source: Source}} track
+ */
+function tileKey({identity, source}) {
+  return source === 'screen' || source === 'screen_audio' ? `${identity}/screen` : identity;
 }
 
 /** @param {string} name @param {'local' | 'remote'} side */

@@ -1,0 +1,71 @@
+"""Screen share in Chromium (headless `getDisplayMedia`: a fake 1280x720 monitor, accepted by
+--use-fake-ui-for-media-stream): one participant shares its screen while on camera through the
+page's button; the others decode both tracks by source, the screen in its own pinned tile at full
+resolution; stopping the share removes that tile everywhere."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.browser.harness import JoinFactory, Participant
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+LARGE = (1600, 1000)
+SCREEN_JS = """
+async ({peer, width}) => {
+  const remote = (await window.sfu.stats()).remotes[peer];
+  return remote?.screen?.framesDecoded > 10 && remote.screen.frameWidth >= width
+    && remote.video?.framesDecoded > 0 && remote;
+}
+"""
+SCREEN_TILE = '.tile.remote[data-source="screen"][data-identity="{}"]'
+
+
+async def _screen_tile(person: Participant, identity: str) -> dict[str, object] | None:
+    selector = SCREEN_TILE.format(identity)
+    return await person.page.evaluate(  # type: ignore[no-any-return]
+        """(selector) => {
+          const tile = document.querySelector(selector);
+          return tile && {pinned: tile.classList.contains('pinned'),
+                          name: tile.querySelector('.name').textContent};
+        }""",
+        selector,
+    )
+
+
+async def test_a_shared_screen_reaches_everyone_by_source_and_stopping_removes_it(
+    participants: JoinFactory, room: str
+) -> None:
+    ann = await participants(room, "ann")
+    ben = await participants(room, "ben", viewport=LARGE)
+    cat = await participants(room, "cat", viewport=LARGE)
+    for person, others in ((ben, ["ann", "cat"]), (cat, ["ann", "ben"])):
+        await person.wait_receiving(others)
+
+    await ann.page.click("#share-screen")
+    assert await ann.page.get_attribute("#share-screen", "aria-pressed") == "true"
+    for viewer in (ben, cat):
+        seen = await viewer.wait_for(SCREEN_JS, {"peer": "ann", "width": 1280})
+        screen, camera = seen["screen"], seen["video"]
+        print(
+            f"\n{viewer.identity}: ann's screen {screen['frameWidth']}x{screen['frameHeight']}, "
+            f"camera {camera['frameWidth']}x{camera['frameHeight']}"
+        )
+        assert screen["trackId"] != camera["trackId"]
+        assert await _screen_tile(viewer, "ann") == {"pinned": True, "name": "ann (screen)"}
+
+    await ann.page.click("#share-screen")
+    stopped = time.monotonic()
+    at_stop = await ben.stats()
+    assert await ann.page.get_attribute("#share-screen", "aria-pressed") == "false"
+    for viewer in (ben, cat):
+        await viewer.wait_for(
+            "(selector) => !document.querySelector(selector)", SCREEN_TILE.format("ann"), 2000
+        )
+    print(f"the screen's tile was gone everywhere {time.monotonic() - stopped:.2f} s after stop")
+    await ben.wait_receiving(["ann"], before=at_stop)  # the camera goes on
+    for person in (ann, ben, cat):
+        assert not person.page_errors(), person.page_errors()
