@@ -128,6 +128,7 @@ class TrackRecord:
     id: str
     kind: str  # "audio" | "video"
     muted: bool = False
+    source: str = ""  # "camera" | "microphone" | "screen" | "screen_audio" ("": an older node)
 
 
 @dataclass(frozen=True, slots=True)

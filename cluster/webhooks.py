@@ -1,7 +1,8 @@
 """Webhooks: signed POSTs telling the operator's backend about rooms and participants.
 
-Events are `room_started`, `room_finished`, `participant_joined` and `participant_left`. Each
-is POSTed as JSON (`event_body`) to every configured URL with these headers:
+Events are `room_started`, `room_finished`, `participant_joined`, `participant_left`, and
+`track_published`, `track_unpublished`, `track_muted`, `track_unmuted` (with the participant and
+the track). Each is POSTed as JSON (`event_body`) to every configured URL with these headers:
 
     Content-Type     application/json
     X-SFU-Event      the event name
@@ -39,7 +40,16 @@ import httpx
 
 logger = logging.getLogger(__name__)
 
-EventType = Literal["room_started", "room_finished", "participant_joined", "participant_left"]
+EventType = Literal[
+    "room_started",
+    "room_finished",
+    "participant_joined",
+    "participant_left",
+    "track_published",
+    "track_unpublished",
+    "track_muted",
+    "track_unmuted",
+]
 Outcome = Literal["delivered", "retry", "final"]
 
 SIGNATURE_HEADER = "X-SFU-Signature"
@@ -60,6 +70,14 @@ class WebhookParticipant:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookTrack:
+    id: str
+    kind: str
+    source: str
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookEvent:
     id: str
     event: EventType
@@ -67,6 +85,7 @@ class WebhookEvent:
     room: str
     node_id: str
     participant: WebhookParticipant | None = None
+    track: WebhookTrack | None = None
 
     @classmethod
     def new(
@@ -77,9 +96,10 @@ class WebhookEvent:
         node_id: str,
         now: float,
         participant: WebhookParticipant | None = None,
+        track: WebhookTrack | None = None,
     ) -> WebhookEvent:
         """An event with a fresh random id."""
-        return cls(uuid.uuid4().hex, event, now, room, node_id, participant)
+        return cls(uuid.uuid4().hex, event, now, room, node_id, participant, track)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,7 @@ class TrackOut(BaseModel):
     id: str
     kind: str
     muted: bool
+    source: str | None  # camera, microphone, screen or screen_audio; None: its node did not say
 
 
 class ParticipantOut(BaseModel):
@@ -143,7 +144,10 @@ class ParticipantOut(BaseModel):
             name=record.name,
             node_id=record.node_id,
             joined_at=record.joined_at,
-            tracks=[TrackOut(id=t.id, kind=t.kind, muted=t.muted) for t in record.tracks],
+            tracks=[
+                TrackOut(id=t.id, kind=t.kind, muted=t.muted, source=t.source or None)
+                for t in record.tracks
+            ],
         )
 
 

@@ -21,10 +21,16 @@ from starlette.websockets import WebSocket
 
 from cluster.commands import NodeCommand
 from cluster.errors import StoreUnavailable
-from cluster.models import NodeInfo, NodeLoad, ParticipantRecord
+from cluster.models import NodeInfo, NodeLoad, ParticipantRecord, TrackRecord
 from cluster.store.base import Store
 from cluster.tokens import JoinClaims
-from cluster.webhooks import EventType, WebhookEvent, WebhookParticipant, WebhookSender
+from cluster.webhooks import (
+    EventType,
+    WebhookEvent,
+    WebhookParticipant,
+    WebhookSender,
+    WebhookTrack,
+)
 from serving.limits import BodyLimit
 from sfu.control.commands import CommandListener
 from sfu.control.presence import Presence
@@ -290,12 +296,24 @@ class Node:
                 )
                 await self._close_room(room, close_codes.ELSEWHERE, "room moved: rejoin")
 
-    def _lifecycle(self, event: EventType, room: str, record: ParticipantRecord | None) -> None:
-        """Room and participant lifecycle, for the operator's backend (webhooks)."""
-        participant = WebhookParticipant(record.identity, record.name) if record else None
+    def _lifecycle(
+        self,
+        event: EventType,
+        room: str,
+        record: ParticipantRecord | None,
+        track: TrackRecord | None,
+    ) -> None:
+        """Room, participant and track lifecycle, for the operator's backend (webhooks)."""
         self.webhooks.notify(
             WebhookEvent.new(
-                event, room=room, node_id=self.id, now=self._clock(), participant=participant
+                event,
+                room=room,
+                node_id=self.id,
+                now=self._clock(),
+                participant=WebhookParticipant(record.identity, record.name) if record else None,
+                track=WebhookTrack(track.id, track.kind, track.source, track.muted)
+                if track
+                else None,
             )
         )
 

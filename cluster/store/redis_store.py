@@ -474,7 +474,7 @@ def _participant_json(record: ParticipantRecord) -> str:
             "name": record.name,
             "node_id": record.node_id,
             "joined_at": record.joined_at,
-            "tracks": [[t.id, t.kind, t.muted] for t in record.tracks],
+            "tracks": [[t.id, t.kind, t.muted, t.source] for t in record.tracks],
         }
     )
 
@@ -489,7 +489,9 @@ def _participant(stored: str) -> ParticipantRecord | None:
             node_id=str(data["node_id"]),
             joined_at=float(data["joined_at"]),
             tracks=tuple(
-                TrackRecord(id=str(i), kind=str(k), muted=bool(m)) for i, k, m in data["tracks"]
+                # a node before sources wrote three items
+                TrackRecord(id=str(i), kind=str(k), muted=bool(m), source=str(s[0]) if s else "")
+                for i, k, m, *s in data["tracks"]
             ),
         )
     except (KeyError, ValueError, TypeError) as exc:

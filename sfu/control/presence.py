@@ -4,8 +4,9 @@ Room changes arrive synchronously from the packet-free parts of the node (joins,
 publications, mutes) and must never wait on Redis, so they are queued and written in order by
 one task. A write that fails marks the presence stale, and the next successful heartbeat
 rewrites everything (`resync`), which also re-claims the node's rooms when Redis lost them.
-Lifecycle events (room started/finished, participant joined/left) go to `on_event`, the node's
-webhooks. A write the store refuses because the room is assigned to another node means this
+Lifecycle events (room started/finished, participant joined/left, tracks published,
+unpublished, muted and unmuted) go to `on_event`, the node's webhooks, in the order they
+happened. A write the store refuses because the room is assigned to another node means this
 node lost the room: `on_lost` is told, and the node closes it.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from cluster.errors import NotRoomOwner
 from cluster.models import ParticipantRecord, TrackRecord, is_valid_room_name, new_room
@@ -24,7 +25,8 @@ from sfu.rooms.member import Member
 
 logger = logging.getLogger(__name__)
 
-EventSink = Callable[[EventType, str, ParticipantRecord | None], None]
+# (event, room, the participant it is about, the track it is about)
+EventSink = Callable[[EventType, str, ParticipantRecord | None, TrackRecord | None], None]
 LostSink = Callable[[str], None]
 
 
@@ -35,9 +37,28 @@ def participant_record(member: Member, node_id: str, joined_at: float) -> Partic
         node_id=node_id,
         joined_at=joined_at,
         tracks=tuple(
-            TrackRecord(id=t.id, kind=t.kind, muted=t.muted) for t in member.tracks.values()
+            TrackRecord(id=t.id, kind=t.kind, muted=t.muted, source=t.capture)
+            for t in member.tracks.values()
         ),
     )
+
+
+def track_events(
+    before: Sequence[TrackRecord], after: Sequence[TrackRecord]
+) -> list[tuple[EventType, TrackRecord]]:
+    """What happened to a participant's tracks between two of its records: the tracks gone,
+    then each of the others that is new or was (un)muted, in the order it lists them."""
+    old, new = {t.id: t for t in before}, {t.id for t in after}
+    events: list[tuple[EventType, TrackRecord]] = [
+        ("track_unpublished", t) for t in before if t.id not in new
+    ]
+    for track in after:
+        was = old.get(track.id)
+        if was is None:
+            events.append(("track_published", track))
+        elif was.muted != track.muted:
+            events.append(("track_muted" if track.muted else "track_unmuted", track))
+    return events
 
 
 class Presence:
@@ -84,8 +105,10 @@ class Presence:
         self._writes.put_nowait(lambda: self._store.put_participant(room, record))
         if previous is None:
             if len(members) == 1:
-                self._on_event("room_started", room, None)
-            self._on_event("participant_joined", room, record)
+                self._on_event("room_started", room, None, None)
+            self._on_event("participant_joined", room, record, None)
+        for event, track in track_events(previous.tracks if previous else (), record.tracks):
+            self._on_event(event, room, record, track)
 
     def member_left(self, room: str, member: Member) -> None:
         members = self._records.get(room, {})
@@ -94,10 +117,12 @@ class Presence:
             return
         identity, node_id = member.identity, self._node_id
         self._writes.put_nowait(lambda: self._store.remove_participant(room, identity, node_id))
-        self._on_event("participant_left", room, record)
+        for event, track in track_events(record.tracks, ()):
+            self._on_event(event, room, record, track)
+        self._on_event("participant_left", room, record, None)
         if not members:
             del self._records[room]
-            self._on_event("room_finished", room, None)
+            self._on_event("room_finished", room, None, None)
 
     @property
     def records(self) -> Mapping[str, Mapping[str, ParticipantRecord]]:

@@ -17,6 +17,7 @@ from cluster.models import (
     TrackRecord,
 )
 from cluster.store import Store
+from cluster.store.redis_store import _participant
 from tests.support.stores import RedisStoreFactory
 
 TTL = 6.0  # heartbeat freshness, seconds
@@ -242,7 +243,7 @@ async def owned(store: Store, node_id: str, *rooms: str) -> None:
 
 
 async def test_participants_are_recorded_per_room(store: Store) -> None:
-    video = TrackRecord(id="TR_v", kind="video", muted=True)
+    video = TrackRecord(id="TR_v", kind="video", muted=True, source="screen")
     await owned(store, "n1", "r1", "r2")
     await store.put_participant("r1", participant("bob", "n1", video))
     await store.put_participant("r1", participant("ada"))
@@ -252,6 +253,15 @@ async def test_participants_are_recorded_per_room(store: Store) -> None:
         participant("bob", "n1", video),
     ]
     assert await store.list_participants("nowhere") == []
+
+
+def test_a_record_from_a_node_before_track_sources_still_reads() -> None:
+    stored = (
+        '{"identity":"a","name":"A","node_id":"n1","joined_at":1,"tracks":[["T","video",false]]}'
+    )
+    assert _participant(stored) == ParticipantRecord(
+        "a", "A", "n1", 1.0, (TrackRecord("T", "video", False, source=""),)
+    )
 
 
 async def test_only_the_node_a_room_is_assigned_to_writes_its_participants(store: Store) -> None:

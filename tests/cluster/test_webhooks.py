@@ -29,6 +29,7 @@ from cluster.webhooks import (
     WebhookParticipant,
     WebhookSender,
     WebhookStats,
+    WebhookTrack,
     event_body,
     outcome_of_status,
     retry_delay_s,
@@ -59,9 +60,18 @@ def test_event_body_is_the_event_as_json() -> None:
         "room": "standup",
         "node_id": "node-1",
         "participant": {"identity": "alice", "name": "Alice"},
+        "track": None,
     }
     started = WebhookEvent("e2", "room_started", 12.5, "standup", "node-1")
     assert json.loads(event_body(started))["participant"] is None
+    camera = WebhookTrack("TR_c", "video", "camera", muted=False)
+    published = WebhookEvent("e3", "track_published", 13.0, "standup", "node-1", alice, camera)
+    assert json.loads(event_body(published))["track"] == {
+        "id": "TR_c",
+        "kind": "video",
+        "source": "camera",
+        "muted": False,
+    }
 
 
 def test_new_events_have_unique_ids() -> None:

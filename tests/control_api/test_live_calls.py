@@ -20,7 +20,7 @@ from control_api.app import create_app
 from tests.control_api.test_app import AUTH, client_for, live_node, settings
 from tests.support.stores import T0, Clock
 
-VIDEO = TrackRecord(id="TR_v", kind="video")
+VIDEO = TrackRecord(id="TR_v", kind="video", source="camera")
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ async def test_participants_of_a_room(
             "name": who.title(),
             "node_id": "n1",
             "joined_at": T0,
-            "tracks": [{"id": "TR_v", "kind": "video", "muted": False}],
+            "tracks": [{"id": "TR_v", "kind": "video", "muted": False, "source": "camera"}],
         }
         for who in ("ada", "bob")
     ]
@@ -120,7 +120,9 @@ async def test_muting_a_track(client: httpx.AsyncClient, store: Store) -> None:
         response = await client.post(url, json={"muted": True}, auth=AUTH)
         command = await asyncio.wait_for(heard.get(), 5)
     assert response.status_code == 200
-    assert response.json()["tracks"] == [{"id": "TR_v", "kind": "video", "muted": True}]
+    assert response.json()["tracks"] == [
+        {"id": "TR_v", "kind": "video", "muted": True, "source": "camera"}
+    ]
     assert command == NodeCommand(
         "mute_track", room="r1", identity="bob", track_id="TR_v", muted=True
     )

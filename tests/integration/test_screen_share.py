@@ -3,12 +3,14 @@ by its source, and stopping it ends it everywhere while the camera goes on."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from tests.support.client import Client, receives_from
 from tests.support.node import running_node
+from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.webrtc
 
@@ -70,3 +72,39 @@ async def test_a_source_that_does_not_fit_the_kind_is_refused_by_name() -> None:
         finally:
             await ann.close()
             await ben.close()
+
+
+async def test_webhooks_carry_track_events_in_order(receiver: Receiver) -> None:
+    async with running_node(webhook_urls=[receiver.url()]) as running:
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        try:
+            await ann.connect()
+            screen = await ann.share_screen()
+            audio = ann.published_track("audio")
+            await ann.send({"type": "mute", "track_id": audio, "muted": True})
+            received = await receiver.wait_for(6)  # room, ann, camera, mic, screen, mute
+            screen.direction = "inactive"
+            await ann.offer_again()
+            await receiver.wait_for(7)
+        finally:
+            await ann.close()
+        received = await receiver.wait_for(11)  # then ann's last two tracks, ann, the room
+    events = [json.loads(r.body) for r in received]
+    shown = [
+        (e["event"], e["track"] and (e["track"]["source"], e["track"]["muted"])) for e in events
+    ]
+    assert shown == [
+        ("room_started", None),
+        ("participant_joined", None),
+        ("track_published", ("camera", False)),
+        ("track_published", ("microphone", False)),
+        ("track_published", ("screen", False)),
+        ("track_muted", ("microphone", True)),
+        ("track_unpublished", ("screen", False)),
+        ("track_unpublished", ("camera", False)),
+        ("track_unpublished", ("microphone", True)),
+        ("participant_left", None),
+        ("room_finished", None),
+    ]
+    assert {e["participant"]["identity"] for e in events if e["participant"]} == {"ann"}
+    assert events[4]["track"]["id"] == events[6]["track"]["id"]
