@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sfu.media.speakers import Speakers
 from sfu.rooms.member import Member, Track
 
 
@@ -41,7 +42,15 @@ class TrackMuted:
     enforced: bool
 
 
-RoomEvent = MemberJoined | MemberLeft | TracksPublished | TrackMuted
+@dataclass(frozen=True, slots=True)
+class SpeakersChanged:
+    """Who speaks (audio tracks, loudest first) or who has the floor changed, or their levels
+    moved (at most once a second); told to everyone, the speakers too."""
+
+    speakers: Speakers[Track]
+
+
+RoomEvent = MemberJoined | MemberLeft | TracksPublished | TrackMuted | SpeakersChanged
 
 
 class MemberHandle(Protocol):

@@ -12,7 +12,14 @@ import logging
 from collections.abc import Callable, Sequence
 
 from sfu.media.clock import monotonic_ms
-from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
+from sfu.rooms.events import (
+    MemberJoined,
+    MemberLeft,
+    RoomEvent,
+    SpeakersChanged,
+    TrackMuted,
+    TracksPublished,
+)
 from sfu.rooms.member import Member, Track
 from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
@@ -28,6 +35,8 @@ from sfu.signaling.messages import (
     PublishAnswer,
     PublisherLayers,
     ServerMessage,
+    SpeakerLevel,
+    Speakers,
     SubscribedTrack,
     SubscribeOffer,
     SubscriptionLayer,
@@ -136,6 +145,21 @@ class Participant:
                 self.send(
                     TrackMutedMessage(
                         participant=track.publisher.identity, track_id=track.id, muted=track.muted
+                    )
+                )
+            case SpeakersChanged(speakers=speakers):
+                dominant = speakers.dominant
+                self.send(
+                    Speakers(
+                        speakers=[
+                            SpeakerLevel(
+                                participant=s.key.publisher.identity,
+                                track_id=s.key.id,
+                                level=s.level,
+                            )
+                            for s in speakers.active
+                        ],
+                        dominant=dominant.publisher.identity if dominant else None,
                     )
                 )
 
