@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 DRAIN_POLL_S = 0.5
 FENCE_RETRY_S = 1.0
 TICK_S = 1.0  # receiver reports, REMB, sender reports, layer fallback
+# Speaker detection: a voice is named after ~2 ticks, so 5 a second keeps that under half a
+# second; it also bounds speaker updates to 5 a second per room.
+SPEAKERS_TICK_S = 0.2
 
 
 class Node:
@@ -116,6 +119,8 @@ class Node:
         self.metrics = NodeMetrics(self.snapshot)
         self._load_sample = self._sample_load()
         self._ticker: asyncio.Task[None] | None = None
+        self._speakers_ticker: asyncio.Task[None] | None = None
+        self.speaker_updates = 0  # speaker changes told to a room (each to all its members)
         self.draining = False
         # Set once the node may exit: drained (no one left, or the deadline passed).
         self.drained = asyncio.Event()
@@ -165,6 +170,8 @@ class Node:
             published_tracks=sum(len(p.member.tracks) for p in self.participants),
             subscriptions=sum(len(p.subscriber.downtracks) for p in self.participants),
             counters=self.counters,
+            speakers=sum(len(room.speakers.active) for room in self.rooms.values()),
+            speaker_updates=self.speaker_updates,
             webhooks=dataclasses.asdict(self.webhooks.stats),
             mux=self.mux,
         )
@@ -178,14 +185,16 @@ class Node:
         await self._registration.start()
         self.commands.start()
         self._ticker = asyncio.create_task(self._tick_loop())
+        self._speakers_ticker = asyncio.create_task(self._speakers_loop())
         logger.info("node %s serving %s", self.id, self.url)
 
     async def stop(self) -> None:
         """Disconnect everyone (they rejoin elsewhere) and deregister."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for ticker in (self._ticker, self._speakers_ticker):
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
         for task in (self._drain_task, self._fencing):
             if task is not None:
                 task.cancel()
@@ -330,6 +339,17 @@ class Node:
                     participant.tick(now_ms)
                 except Exception:
                     logger.exception("tick of %s failed", participant.member.identity)
+
+    async def _speakers_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SPEAKERS_TICK_S)
+            now_ms = monotonic_ms()
+            for room in list(self.rooms.values()):
+                try:
+                    if await room.detect_speakers(now_ms):
+                        self.speaker_updates += 1
+                except Exception:
+                    logger.exception("speaker detection in %s failed", room.name)
 
     async def _signal(self, websocket: WebSocket) -> None:
         session = SignalingSession(

@@ -16,6 +16,7 @@ from sfu.media.downtrack import DownTrack
 from sfu.media.kernels import Layer, RtpPacket, StreamStats
 from sfu.media.nack_requester import NackRequester
 from sfu.media.selector import NO_LAYER
+from sfu.media.store_py import STORE_SIZE
 from sfu.rtp import h264
 from sfu.rtp.rtcp import ReportBlock, build_nack, build_pli
 
@@ -80,6 +81,7 @@ class TrackReceiver:
         # Uplink repair: a requester per video layer, renewed with the layer's SSRC.
         self._requesters: list[tuple[int, NackRequester]] = []
         self.round_trip_ms: int | None = None  # to the publisher, when RTCP measured it
+        self._levels_read = (0, -1)  # audio_levels(): the SSRC and extended seq read up to
         # When repair() is next due, for a timer (set by the publisher): in-order packets reach
         # no Python, so without a timer nothing would retry a NACK.
         self.on_repair_due: Callable[[int], None] | None = None
@@ -203,6 +205,23 @@ class TrackReceiver:
             requester.superseded + requester.overflowed + requester.given_up - unrecovered
         )
         self.repair(now_ms)  # a new gap is asked for at once
+
+    def audio_levels(self) -> list[int]:
+        """The RFC 6464 levels (0 loud to 127 silent) of the packets stored since the last call,
+        in the order sent: read from the store at the speaker tick, so that the packet path
+        does nothing for them (a packet without the extension has none)."""
+        layer = self.layers[0]
+        ssrc, read = self._levels_read
+        if ssrc != layer.ssrc:  # a new SSRC numbers afresh
+            read = -1
+        highest = layer.stats.highest
+        self._levels_read = layer.ssrc, max(read, highest)
+        levels = []
+        for ext_seq in range(max(read + 1, highest - STORE_SIZE + 1), highest + 1):
+            packet = layer.store.get(ext_seq)
+            if packet is not None and packet.audio_level >= 0:
+                levels.append(packet.audio_level & 0x7F)  # the top bit is the voice flag
+        return levels
 
     def active_layers(self, now_ms: int) -> list[bool]:
         """Layers arriving now, or just asked for (dynacast): the publisher is starting them."""

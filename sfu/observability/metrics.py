@@ -29,6 +29,8 @@ class NodeSnapshot:
     published_tracks: int
     subscriptions: int
     counters: MediaCounters
+    speakers: int  # audio tracks speaking now, in all rooms
+    speaker_updates: int
     webhooks: Mapping[str, int]  # webhook events by outcome
     mux: UdpMux | None
 
@@ -49,6 +51,14 @@ class _NodeCollector(Collector):
         )
         yield GaugeMetricFamily(
             "sfu_subscriptions", "Tracks forwarded to a subscriber", value=node.subscriptions
+        )
+        yield GaugeMetricFamily(
+            "sfu_active_speakers", "Audio tracks speaking now (all rooms)", value=node.speakers
+        )
+        yield CounterMetricFamily(
+            "sfu_speaker_updates",
+            "Changes of a room's speakers told to its members (each update to all of them)",
+            value=node.speaker_updates,
         )
         yield CounterMetricFamily(
             "sfu_packets_in", "RTP packets received from publishers", value=counters.packets_in

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sfu.media.speakers import Speakers
 from sfu.rooms.member import Member, Track
 
 
@@ -48,7 +49,17 @@ class TrackMuted:
     enforced: bool
 
 
-RoomEvent = MemberJoined | MemberLeft | TracksPublished | TracksUnpublished | TrackMuted
+@dataclass(frozen=True, slots=True)
+class SpeakersChanged:
+    """Who speaks (audio tracks, loudest first) or who has the floor changed, or their levels
+    moved (at most once a second); told to everyone, the speakers too."""
+
+    speakers: Speakers[Track]
+
+
+RoomEvent = (
+    MemberJoined | MemberLeft | TracksPublished | TracksUnpublished | TrackMuted | SpeakersChanged
+)
 
 
 class MemberHandle(Protocol):

@@ -10,11 +10,13 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from sfu.media.speakers import SpeakerDetector, Speakers, due
 from sfu.rooms.events import (
     MemberHandle,
     MemberJoined,
     MemberLeft,
     RoomEvent,
+    SpeakersChanged,
     TrackMuted,
     TracksPublished,
     TracksUnpublished,
@@ -38,6 +40,9 @@ class Room:
         self.members: dict[str, Member] = {}
         self._handles: dict[str, MemberHandle] = {}  # by member sid
         self._observer = observer
+        self._detector: SpeakerDetector[Track] = SpeakerDetector()
+        self.speakers: Speakers[Track] = Speakers()  # as last told to the members
+        self._speakers_told_ms = 0
 
     def handle(self, member: Member) -> MemberHandle:
         return self._handles[member.sid]
@@ -100,6 +105,24 @@ class Room:
         self._observer.member_changed(self.name, member)
         told = list(self.members.values()) if by_server else self._others(member)
         await self._tell(told, TrackMuted(track, by_server=by_server, enforced=enforced))
+        return True
+
+    async def detect_speakers(self, now_ms: int) -> bool:
+        """Run the speaker detector on the audio heard since the last run (the node's speaker
+        tick) and tell everyone when it is worth it; True if told. A muted track never speaks:
+        whatever it sends meanwhile is read and ignored."""
+        levels = {}
+        for member in self.members.values():
+            for track in member.tracks.values():
+                if track.kind == "audio":
+                    heard = track.source.audio_levels()
+                    if not (track.muted or track.source.muted):
+                        levels[track] = heard
+        speakers = self._detector.update(levels, now_ms)
+        if not due(self.speakers, speakers, self._speakers_told_ms, now_ms):
+            return False
+        self.speakers, self._speakers_told_ms = speakers, now_ms
+        await self._tell(list(self.members.values()), SpeakersChanged(speakers))
         return True
 
     def __len__(self) -> int:

@@ -256,6 +256,20 @@ class Downlink(_Message):
     source: Literal["transport-cc", "remb"]
 
 
+class SpeakerLevel(_Message):
+    participant: str  # identity
+    track_id: str
+    level: float  # smoothed, 0 (silence) to 1 (full scale)
+
+
+class Speakers(_Message):
+    """Who is speaking, loudest first, and who has the floor (kept while nobody else speaks)."""
+
+    type: Literal["speakers"] = "speakers"
+    speakers: list[SpeakerLevel]
+    dominant: str | None  # identity
+
+
 class Error(_Message):
     type: Literal["error"] = "error"
     code: ErrorCode
@@ -281,6 +295,7 @@ ServerMessage = (
     | PublisherLayers
     | SubscriptionLayer
     | Downlink
+    | Speakers
     | Error
     | Pong
 )

@@ -16,6 +16,7 @@ from sfu.rooms.events import (
     MemberJoined,
     MemberLeft,
     RoomEvent,
+    SpeakersChanged,
     TrackMuted,
     TracksPublished,
     TracksUnpublished,
@@ -35,6 +36,8 @@ from sfu.signaling.messages import (
     PublishAnswer,
     PublisherLayers,
     ServerMessage,
+    SpeakerLevel,
+    Speakers,
     SubscribedTrack,
     SubscribeOffer,
     SubscriptionLayer,
@@ -164,6 +167,21 @@ class Participant:
                 self.send(
                     TrackMutedMessage(
                         participant=track.publisher.identity, track_id=track.id, muted=track.muted
+                    )
+                )
+            case SpeakersChanged(speakers=speakers):
+                dominant = speakers.dominant
+                self.send(
+                    Speakers(
+                        speakers=[
+                            SpeakerLevel(
+                                participant=s.key.publisher.identity,
+                                track_id=s.key.id,
+                                level=s.level,
+                            )
+                            for s in speakers.active
+                        ],
+                        dominant=dominant.publisher.identity if dominant else None,
                     )
                 )
 

@@ -61,14 +61,23 @@ class Client:
         self._tracks: dict[str, dict[str, str]] = {}
         self._published: dict[str, str] = {}  # mid -> track id
         self.layers: dict[str, str | None] = {}  # track id -> layer the node says it forwards
+        self.speakers: list[tuple[float, dict[str, Any]]] = []  # (loop time, message) as received
         self._ws: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._changed = asyncio.Event()
         self.subscribe_pc.on("track", self._on_track)
 
-    async def connect(self, *, publish: bool = True, video_codec: str = "") -> None:
-        """Join, then publish a test pattern and a tone unless ``publish`` is False; the video in
-        ``video_codec`` (e.g. "video/H264") when given, else the first aiortc offers (VP8)."""
+    async def connect(
+        self,
+        *,
+        publish: bool = True,
+        video_codec: str = "",
+        video: bool = True,
+        audio: MediaStreamTrack | None = None,
+    ) -> None:
+        """Join, then publish a test pattern and silence unless ``publish`` is False; the video in
+        ``video_codec`` (e.g. "video/H264") when given, else the first aiortc offers (VP8), or
+        none without ``video``; ``audio`` instead of the silence."""
         self._ws = await websockets.connect(self.url, max_size=2**20)
         join = {"type": "join", "protocol": 1, "room": self.room, "token": self.token}
         if self.receive_codecs is not None:
@@ -77,13 +86,14 @@ class Client:
         self._tasks.append(asyncio.create_task(self._read_loop()))
         await asyncio.wait_for(self.joined.wait(), 10)
         if publish:
-            video = self.publish_pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
-            if video_codec:
+            if video:
+                camera = self.publish_pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+            if video and video_codec:
                 codecs = RTCRtpSender.getCapabilities("video").codecs
-                video.setCodecPreferences(
+                camera.setCodecPreferences(
                     [c for c in codecs if c.mimeType in (video_codec, "video/rtx")]
                 )
-            self.publish_pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+            self.publish_pc.addTransceiver(audio or AudioStreamTrack(), direction="sendonly")
             await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
             await self.send({"type": "publish_offer", "sdp": self.publish_pc.localDescription.sdp})
             await asyncio.wait_for(self.published.wait(), 10)
@@ -155,6 +165,8 @@ class Client:
             self.muted[message["participant"], message["track_id"]] = message["muted"]
         elif kind == "subscription_layer":
             self.layers[message["track_id"]] = message["layer"]
+        elif kind == "speakers":
+            self.speakers.append((asyncio.get_running_loop().time(), message))
         elif kind == "error":
             self.errors.append(message)
         self._changed.set()

@@ -73,6 +73,8 @@ const sfu = {
   error: null,
   /** @type {import('./signaling.js').ErrorFrame[]} the node's `error` frames, oldest first */
   errors: [],
+  /** @type {import('./signaling.js').Speakers | null} the node's last `speakers` message */
+  speakers: null,
   /** @type {{load: number, joined?: number, firstRemoteFrame?: number}} */
   timeline: {load: performance.now()},
   stats,
@@ -161,6 +163,10 @@ function sessionEvents(current) {
       showNotice(`Your ${kind === 'video' ? 'camera' : 'microphone'} was ${muted ? 'muted' : 'unmuted'} by the room's host.`);
     },
     layerChanged: (trackId, layer) => grid.setLayer(trackId, layer),
+    speakers: (msg) => {
+      sfu.speakers = msg;
+      grid.setSpeakers(msg.speakers.map((s) => s.participant), msg.dominant, sfu.identity);
+    },
     error: (frame) => {
       console.warn('signaling error', frame);
       sfu.errors.push(frame);

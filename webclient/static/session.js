@@ -18,6 +18,7 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {import('./signaling.js').Joined} Joined
  * @typedef {import('./signaling.js').PublisherLayers} PublisherLayers
  * @typedef {import('./signaling.js').Quality} Quality
+ * @typedef {import('./signaling.js').Speakers} Speakers
  *
  * @typedef {{trackId: string, participant: string, kind: Kind, source: Source, mid: string,
  *   receiver: RTCRtpReceiver}} RemoteTrack
@@ -32,6 +33,7 @@ import {Signaling, isRefusal} from './signaling.js';
  *   trackMuted: (participant: string, trackId: string, muted: boolean) => void,
  *   mutedByServer: (kind: Kind, muted: boolean) => void,
  *   layerChanged: (trackId: string, layer: string | null) => void,
+ *   speakers: (msg: Speakers) => void,
  *   error: (frame: ErrorFrame) => void,
  *   ended: (ending: Ending) => void,
  * }} SessionEvents
@@ -282,6 +284,7 @@ export class Session {
       case 'downlink':
         this.#downlink = {bps: msg.bps, source: msg.source, at: performance.now()};
         return;
+      case 'speakers': return this.#events.speakers(msg);
       case 'error': return this.#events.error(msg);
     }
   }

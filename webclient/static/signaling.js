@@ -31,9 +31,11 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'subscription_layer', track_id: string, layer: string | null}} SubscriptionLayer
  * @typedef {{type: 'downlink', bps: number, source: 'transport-cc' | 'remb'}} Downlink
  * @typedef {{type: 'pong', ts: number}} Pong
+ * @typedef {{participant: string, track_id: string, level: number}} SpeakerLevel
+ * @typedef {{type: 'speakers', speakers: SpeakerLevel[], dominant: string | null}} Speakers
  * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
- *   | TrackPublished | TrackUnpublished | TrackMuted | PublisherLayers | SubscriptionLayer | Downlink | ErrorFrame
- *   | Pong} ServerMessage
+ *   | TrackPublished | TrackUnpublished | TrackMuted | PublisherLayers | SubscriptionLayer
+ *   | Downlink | ErrorFrame | Pong | Speakers} ServerMessage
  * @typedef {'auto' | 'low' | 'medium' | 'high'} Quality
  *
  * @typedef {{type: 'publish_offer', sdp: string, sources?: Record<string, Source>}

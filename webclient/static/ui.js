@@ -6,6 +6,9 @@
  * also has a quality menu and a badge with the layer the node forwards. Clicking a tile pins it:
  * it takes most of the stage and the others become a strip; clicking it again unpins it.
  *
+ * The node's speakers light up their tiles (ours too), with a "speaking" badge for those who do
+ * not see the colour; the dominant speaker's tile comes first, full width on a small screen.
+ *
  * Each remote video's drawn size is reported to the node (which picks a simulcast layer from
  * it), and 0x0 while it cannot be seen: not displayed, scrolled out of view, or the page hidden.
  */
@@ -104,6 +107,21 @@ export class TileGrid {
     this.#tiles.get(identity)?.remove();
     this.#tiles.delete(identity);
     this.#layout();
+  }
+
+  /**
+   * Marks who speaks and who has the floor (identities; `self`: ours, shown on our own tile).
+   * @param {string[]} speakers @param {string | null} dominant @param {string | null} self
+   */
+  setSpeakers(speakers, dominant, self) {
+    const tileOf = (/** @type {string | null} */ identity) =>
+      identity !== null && identity === self ? this.#local : this.#tiles.get(identity ?? '');
+    const speaking = new Set(speakers.map(tileOf));
+    const floor = tileOf(dominant);
+    for (const tile of this.#container.querySelectorAll(':scope > .tile')) {
+      tile.classList.toggle('speaking', speaking.has(/** @type {HTMLElement} */ (tile)));
+      tile.classList.toggle('dominant', tile === floor);
+    }
   }
 
   /** Shows which layer of a received video the node forwards (null: paused). */
@@ -374,7 +392,9 @@ function createTile(name, side) {
   label.textContent = name;
   const mic = createBadge('mic-badge');
   mic.textContent = 'mic off';
-  caption.append(label, mic);
+  const speaking = createBadge('speaking-badge');
+  speaking.textContent = 'speaking';
+  caption.append(label, mic, speaking);
   tile.append(avatar, media, caption);
   return tile;
 }

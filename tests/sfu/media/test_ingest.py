@@ -370,3 +370,26 @@ def test_random_h264_payloads_are_taken_alike(payloads: list[tuple[bytes, bool]]
         for i, (p, m) in enumerate(payloads)
     ]
     assert _h264_run(kernels("cython"), packets) == _h264_run(kernels("python"), packets)
+
+
+def test_the_speaker_tick_reads_each_stored_audio_level_once() -> None:
+    """The levels the ingest keeps in its packets come back once, in order, without the voice
+    flag; reordered, a new SSRC and more than the store holds included."""
+    for implementation in ("cython", "python"):
+        ingress = PublisherIngress(
+            MediaCounters(), remb_bps=1, kernel=kernels(implementation).ingest
+        )
+        audio = ingress.add_track("A", AUDIO)
+        assert audio.audio_levels() == []
+        for seq, level in [(10, 5), (12, 7), (11, 6)]:  # 11 arrives late, before the read
+            ingress.on_rtp(_audio(seq, level), 20 * seq)
+        assert audio.audio_levels() == [5, 6, 7], implementation
+        assert audio.audio_levels() == []
+        ingress.on_rtp(_audio(13, 127), 300)
+        assert audio.audio_levels() == [127]
+        ingress.on_rtp(_audio(500, 40, ssrc=2001), 400)  # the publisher restarted its stream
+        assert audio.audio_levels() == [40]
+        for seq in range(501, 501 + 2000):  # a tick late by 40 s: the store's last 512
+            ingress.on_rtp(_audio(seq, seq % 100, ssrc=2001), 400 + seq)
+        levels = audio.audio_levels()
+        assert levels == [seq % 100 for seq in range(2501 - 512, 2501)], implementation

@@ -4,13 +4,16 @@ failure does not keep the others from being told."""
 from __future__ import annotations
 
 import logging
+import struct
 
 import pytest
 
 from cluster.tokens import JoinGrants
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
+from sfu.media.speakers import Speakers
 from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
 from sfu.rooms.member import Member, Track
 from sfu.rooms.room import Room
@@ -137,3 +140,61 @@ async def test_one_members_failure_does_not_keep_the_others_from_being_told(
         await room.leave(alice)
     assert [name for name, _ in log] == ["broken", "bob", "alice"]
     assert "broken failed on MemberLeft" in caplog.text
+
+
+MID_ID, LEVEL_ID = 1, 3
+AUDIO = MediaLine(
+    "1", "audio", 111, "audio/opus", 48000, ExtensionIds(mid=MID_ID, audio_level=LEVEL_ID), ()
+)
+
+
+class Microphone:
+    """A member's audio track, fed with Opus packets carrying RFC 6464 levels."""
+
+    def __init__(self, member: Member, ssrc: int) -> None:
+        self.ingress = PublisherIngress(MediaCounters(), remb_bps=1)
+        self.track = Track(f"TR_{ssrc}", "audio", (), self.ingress.add_track("A", AUDIO), member)
+        self.ssrc, self.seq = ssrc, 0
+
+    def send(self, level: int, packets: int, now_ms: int) -> None:
+        for _ in range(packets):
+            self.seq += 1
+            header = struct.pack("!BBHII", 0x90, 111, self.seq, 960 * self.seq, self.ssrc)
+            elements = (MID_ID << 4, ord("1"), LEVEL_ID << 4, 0x80 | level)
+            ext = struct.pack("!HH4B", 0xBEDE, 1, *elements)
+            self.ingress.on_rtp(header + ext + b"opus", now_ms)
+
+
+async def test_speakers_are_told_to_everyone_on_change_and_muted_tracks_never_speak(
+    log: list[tuple[str, RoomEvent]],
+) -> None:
+    room = Room("r", Observer())
+    alice, bob = await join(room, log, "alice", "bob")
+    mics = {m.identity: Microphone(m, ssrc) for m, ssrc in ((alice, 1), (bob, 2))}
+    for mic in mics.values():
+        await room.publish(mic.track.publisher, [mic.track])
+    log.clear()
+
+    async def talk(levels: dict[str, int], ms: int, start_ms: int) -> list[Speakers[Track]]:
+        told = []
+        for now in range(start_ms + 200, start_ms + ms + 1, 200):
+            for name, level in levels.items():
+                mics[name].send(level, 10, now)
+            if await room.detect_speakers(now):
+                told.append(room.speakers)
+        return told
+
+    assert await talk({"alice": 127, "bob": 127}, 1000, 0) == []  # silence: nothing to tell
+    told = await talk({"alice": 10, "bob": 127}, 2000, 1000)
+    alice_mic = mics["alice"].track
+    assert [s.key for s in told[0].active] == [alice_mic]
+    assert told[0].dominant is alice_mic
+    assert len(told) <= 3  # named, then its level now and then (at most once a second)
+    assert [(name, type(e).__name__) for name, e in log][:2] == [
+        ("alice", "SpeakersChanged"),
+        ("bob", "SpeakersChanged"),
+    ]
+    assert await room.mute(alice, alice_mic.id, True)  # by the client: its packets still come
+    told = await talk({"alice": 10, "bob": 127}, 1000, 3000)
+    assert told == [Speakers()]  # at once: no speaker, and the floor is nobody's
+    assert await talk({"alice": 10, "bob": 127}, 2000, 4000) == []
