@@ -40,6 +40,7 @@ from sfu.rtc.config import MediaConfig
 from sfu.settings import NodeSettings
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal, refusal
+from sfu.signaling.data_budget import DataCounters
 from sfu.signaling.participant import Participant
 from sfu.signaling.session import SignalingSession
 from sfu.webrtc.certificate import NodeCertificate
@@ -61,6 +62,8 @@ class Node:
         self.id = settings.resolved_id()
         self.url = settings.resolved_url()
         self.counters = MediaCounters()
+        self.data = DataCounters()
+        self._data_limits = settings.data_limits()
         self._store = store
         self._token_secrets = settings.token_secrets()  # the demo key is derived: once
         # Not running for as long as its last heartbeat may have been TTL old when it resumes,
@@ -159,6 +162,7 @@ class Node:
             published_tracks=sum(len(p.member.tracks) for p in self.participants),
             subscriptions=sum(len(p.subscriber.downtracks) for p in self.participants),
             counters=self.counters,
+            data=self.data,
             webhooks=dataclasses.asdict(self.webhooks.stats),
             mux=self.mux,
         )
@@ -322,6 +326,8 @@ class Node:
             config=self._config,
             clock=self._clock,
             participants=self.participants,
+            data=self.data,
+            data_limits=self._data_limits,
             turn=self._turn,
         )
         await session.run()

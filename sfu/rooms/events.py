@@ -41,7 +41,19 @@ class TrackMuted:
     enforced: bool
 
 
-RoomEvent = MemberJoined | MemberLeft | TracksPublished | TrackMuted
+@dataclass(frozen=True, slots=True)
+class DataSent:
+    """A member's data message, told to its recipients only (never back to the sender).
+    `at_ms`: when the node took it (wall clock); `reliable` false: may be dropped first."""
+
+    sender: Member
+    payload: str
+    topic: str | None
+    reliable: bool
+    at_ms: int
+
+
+RoomEvent = MemberJoined | MemberLeft | TracksPublished | TrackMuted | DataSent
 
 
 class MemberHandle(Protocol):

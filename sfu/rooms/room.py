@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from sfu.rooms.events import (
+    DataSent,
     MemberHandle,
     MemberJoined,
     MemberLeft,
@@ -92,6 +93,17 @@ class Room:
         told = list(self.members.values()) if by_server else self._others(member)
         await self._tell(told, TrackMuted(track, by_server=by_server, enforced=enforced))
         return True
+
+    async def send_data(self, data: DataSent, to: Sequence[str] | None) -> list[str]:
+        """Tell everyone but the sender, or the members named in `to` (each once, in its
+        order); returns the names in `to` no member here has."""
+        if to is None:
+            await self._tell(self._others(data.sender), data)
+            return []
+        names = dict.fromkeys(to)
+        named = [self.members[n] for n in names if n in self.members]
+        await self._tell([m for m in named if m is not data.sender], data)
+        return [n for n in names if n not in self.members]
 
     def __len__(self) -> int:
         return len(self.members)

@@ -19,7 +19,7 @@ from control_api.joins import issue_join_token
 from control_api.schemas import RoomCreate
 from sfu.node import Node
 from sfu.settings import NodeSettings
-from sfu.signaling.messages import MAX_FRAME_BYTES
+from sfu.signaling.messages import MAX_WS_FRAME_BYTES
 from tests.support.keys import TEST_KEY_ID, TEST_SECRET
 from tests.support.ports import free_port, free_udp_port
 
@@ -87,7 +87,7 @@ async def running_node(**overrides: Any) -> AsyncIterator[RunningNode]:
             node.app(),
             host="127.0.0.1",
             port=port,
-            ws_max_size=MAX_FRAME_BYTES,
+            ws_max_size=MAX_WS_FRAME_BYTES,
             log_level="warning",
             lifespan="off",
         )

@@ -11,7 +11,14 @@ from cluster.tokens import JoinGrants
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.receiver import TrackReceiver
-from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
+from sfu.rooms.events import (
+    DataSent,
+    MemberJoined,
+    MemberLeft,
+    RoomEvent,
+    TrackMuted,
+    TracksPublished,
+)
 from sfu.rooms.member import Member, Track
 from sfu.rooms.room import Room
 
@@ -137,3 +144,18 @@ async def test_one_members_failure_does_not_keep_the_others_from_being_told(
         await room.leave(alice)
     assert [name for name, _ in log] == ["broken", "bob", "alice"]
     assert "broken failed on MemberLeft" in caplog.text
+
+
+async def test_data_goes_to_everyone_else_or_to_the_named_members_once(
+    log: list[tuple[str, RoomEvent]],
+) -> None:
+    room = Room("r", Observer())
+    ann, _bob, _cyd = await join(room, log, "ann", "bob", "cyd")
+    log.clear()
+    data = DataSent(ann, "hi", "chat", reliable=True, at_ms=1)
+    assert await room.send_data(data, None) == []
+    assert log == [("bob", data), ("cyd", data)]
+    log.clear()
+    unknown = await room.send_data(data, ["cyd", "zed", "ann", "cyd", "yan", "zed"])
+    assert unknown == ["zed", "yan"]
+    assert log == [("cyd", data)]  # never back to the sender, once per name
