@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -250,6 +251,14 @@ class Stack:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def metric(self, sample: str) -> float:
+        """A sample of the node's /metrics by name and labels, e.g. 'sfu_udp_transports'."""
+        with urllib.request.urlopen(f"{self.base_url}/node/metrics", timeout=5) as response:
+            text = response.read().decode()
+        match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
+        assert match, f"{sample} not in /metrics"
+        return float(match.group(1))
 
     def log_size(self) -> int:
         return self.log_path.stat().st_size

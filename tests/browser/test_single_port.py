@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -25,17 +23,9 @@ def lite_stack() -> Iterator[Stack]:
     stack.stop()
 
 
-def _metric(stack: Stack, name: str) -> float:
-    with urllib.request.urlopen(f"{stack.base_url}/node/metrics", timeout=5) as response:
-        text = response.read().decode()
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    assert match, f"{name} not in /metrics"
-    return float(match.group(1))
-
-
 async def _transports_become(stack: Stack, count: int, timeout_s: float = 5.0) -> float:
     deadline = time.monotonic() + timeout_s
-    while (value := await asyncio.to_thread(_metric, stack, "sfu_udp_transports")) != count:
+    while (value := await asyncio.to_thread(stack.metric, "sfu_udp_transports")) != count:
         assert time.monotonic() < deadline, f"{value} transports on the port, not {count}"
         await asyncio.sleep(0.2)
     return value
@@ -53,7 +43,7 @@ async def test_three_chromium_participants_share_the_one_port(
         )
         await assert_all_receive_all(people)
         await _transports_become(lite_stack, 6)  # two peer connections each, one socket
-        assert await asyncio.to_thread(_metric, lite_stack, "sfu_udp_stun_answered_total") >= 6
+        assert await asyncio.to_thread(lite_stack.metric, "sfu_udp_stun_answered_total") >= 6
         await people[0].leave()
         await _transports_become(lite_stack, 4)  # the leaver's transports are gone
         await assert_all_receive_all(people[1:])

@@ -31,6 +31,7 @@ import {Signaling, isRefusal} from './signaling.js';
  *   mutedByServer: (kind: Kind, muted: boolean) => void,
  *   layerChanged: (trackId: string, layer: string | null) => void,
  *   error: (frame: ErrorFrame) => void,
+ *   data: (msg: import('./signaling.js').DataFrom) => void,
  *   ended: (ending: Ending) => void,
  * }} SessionEvents
  *
@@ -172,6 +173,14 @@ export class Session {
     this.#signaling.send({type: 'video_quality', track_id: trackId, quality});
   }
 
+  /**
+   * Sends a data message to the room, or to the identities in `to` (docs/signaling.md).
+   * @param {{payload: string, to?: string[], topic?: string, reliable?: boolean}} message
+   */
+  sendData(message) {
+    this.#signaling.send({type: 'data', ...message});
+  }
+
   leave() {
     this.#signaling.send({type: 'leave'});
     this.close();
@@ -237,6 +246,7 @@ export class Session {
         this.#downlink = {bps: msg.bps, source: msg.source, at: performance.now()};
         return;
       case 'error': return this.#events.error(msg);
+      case 'data': return this.#events.data(msg);
     }
   }
 

@@ -29,9 +29,11 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'subscription_layer', track_id: string, layer: string | null}} SubscriptionLayer
  * @typedef {{type: 'downlink', bps: number, source: 'transport-cc' | 'remb'}} Downlink
  * @typedef {{type: 'pong', ts: number}} Pong
+ * @typedef {{type: 'data', from: string, topic: string | null, payload: string, ts: number}}
+ *   DataFrom a data message of another participant (`ts`: the node's clock, ms since the epoch)
  * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
  *   | TrackPublished | TrackMuted | PublisherLayers | SubscriptionLayer | Downlink | ErrorFrame
- *   | Pong} ServerMessage
+ *   | Pong | DataFrom} ServerMessage
  * @typedef {'auto' | 'low' | 'medium' | 'high'} Quality
  *
  * @typedef {{type: 'publish_offer', sdp: string}
@@ -42,7 +44,8 @@ const JOIN_TIMEOUT_MS = 15_000;
  *   | {type: 'video_quality', track_id: string, quality: Quality}
  *   | {type: 'ice_restart'}
  *   | {type: 'leave'}
- *   | {type: 'ping', ts: number}} ClientMessage
+ *   | {type: 'ping', ts: number}
+ *   | {type: 'data', payload: string, to?: string[], topic?: string, reliable?: boolean}} ClientMessage
  */
 
 /** Close codes in the 44xx range: the node refused us, and asking again will not help. */
