@@ -4,9 +4,11 @@ The header's `kid` names the API key, so keys can be rotated: a node holds every
 key id -> secret and picks the secret from the token. Claims:
 
     sub     participant identity            iat/nbf/exp  seconds since the epoch
-    name    display name                    grants       {"publish": bool, "subscribe": bool}
-    room    room name                       rid          the room's incarnation id (RoomInfo.id)
+    name    display name                    rid          the room's incarnation id (RoomInfo.id)
+    room    room name
     gen     the identity's generation in the room when minted (removing it raises the generation)
+    grants  {"publish": bool, "subscribe": bool, "publish_data": bool}; a token without
+            "publish_data" (minted before it existed) may send data messages
 
 `rid` and `gen` let a node refuse a token whose room was deleted since, or whose identity was
 removed since: the store is asked at join time. A token's lifetime (exp - iat) is bounded.
@@ -55,6 +57,7 @@ class TokenError(Exception):
 class JoinGrants:
     publish: bool = True
     subscribe: bool = True
+    publish_data: bool = True  # send data messages (LiveKit's canPublishData)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,11 @@ def mint_join_token(
         "room": room,
         "rid": room_id,
         "gen": generation,
-        "grants": {"publish": grants.publish, "subscribe": grants.subscribe},
+        "grants": {
+            "publish": grants.publish,
+            "subscribe": grants.subscribe,
+            "publish_data": grants.publish_data,
+        },
         "iat": issued,
         "nbf": issued,
         "exp": math.floor(now + ttl_s),
@@ -158,11 +165,16 @@ def _claims(
         isinstance(grants.get(flag), bool) for flag in ("publish", "subscribe")
     ):
         raise TokenError("token claims invalid: grants")
+    publish_data = grants.get("publish_data", True)  # tokens minted before it: allowed
+    if not isinstance(publish_data, bool):
+        raise TokenError("token claims invalid: grants")
     return JoinClaims(
         identity=payload["sub"],
         name=name,
         room=payload["room"],
-        grants=JoinGrants(publish=grants["publish"], subscribe=grants["subscribe"]),
+        grants=JoinGrants(
+            publish=grants["publish"], subscribe=grants["subscribe"], publish_data=publish_data
+        ),
         room_id=payload["rid"],
         generation=generation,
         issued_at=float(payload["iat"]),

@@ -64,6 +64,7 @@ class RoomCreate(_Body):
 class GrantsIn(_Body):
     publish: bool = True
     subscribe: bool = True
+    publish_data: bool = True  # send data messages (chat, app data) to the room
 
 
 class TokenRequest(_Body):

@@ -14,7 +14,7 @@ from serving.logs import configure_logging
 from serving.server import serve_until_stopped
 from sfu.node import Node
 from sfu.settings import NodeSettings
-from sfu.signaling.messages import MAX_FRAME_BYTES
+from sfu.signaling.messages import MAX_WS_FRAME_BYTES
 
 
 async def serve(settings: NodeSettings) -> None:
@@ -27,7 +27,7 @@ async def serve(settings: NodeSettings) -> None:
             settings.node_host,
             settings.node_port,
             limits=HttpLimits(),
-            ws_max_bytes=MAX_FRAME_BYTES,
+            ws_max_bytes=MAX_WS_FRAME_BYTES,
             on_sigterm=node.drain,
             exit_when=node.drained,
         )

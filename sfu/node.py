@@ -46,6 +46,7 @@ from sfu.rtc.config import MediaConfig
 from sfu.settings import NodeSettings
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal, refusal
+from sfu.signaling.data_budget import DataCounters
 from sfu.signaling.participant import Participant
 from sfu.signaling.session import SignalingSession
 from sfu.webrtc.certificate import NodeCertificate
@@ -70,6 +71,8 @@ class Node:
         self.id = settings.resolved_id()
         self.url = settings.resolved_url()
         self.counters = MediaCounters()
+        self.data = DataCounters()
+        self._data_limits = settings.data_limits()
         self._store = store
         self._token_secrets = settings.token_secrets()  # the demo key is derived: once
         # Not running for as long as its last heartbeat may have been TTL old when it resumes,
@@ -172,6 +175,7 @@ class Node:
             counters=self.counters,
             speakers=sum(len(room.speakers.active) for room in self.rooms.values()),
             speaker_updates=self.speaker_updates,
+            data=self.data,
             webhooks=dataclasses.asdict(self.webhooks.stats),
             mux=self.mux,
         )
@@ -360,6 +364,8 @@ class Node:
             config=self._config,
             clock=self._clock,
             participants=self.participants,
+            data=self.data,
+            data_limits=self._data_limits,
             turn=self._turn,
         )
         await session.run()

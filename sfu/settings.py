@@ -16,6 +16,10 @@ SFU_CONSENT_TIMEOUT_S           on that port, a peer without a valid check this 
 SFU_SUBSCRIBE_ANSWER_TIMEOUT_S  a subscribe_offer unanswered this long ends the session (15 s)
 SFU_DRAIN_TIMEOUT_S             a draining node exits once empty or after this long (3600 s)
 SFU_DEFAULT_LAYER               layer forwarded until layer selection lands (0=q, 1=h, 2=f)
+SFU_DATA_MESSAGES_PER_S         data messages a participant may send (20 a second, bursts of
+SFU_DATA_MESSAGE_BURST          50) and their payload bytes (64 KiB a second, bursts of 256 KiB):
+SFU_DATA_BYTES_PER_S            beyond, they are refused (docs/signaling.md)
+SFU_DATA_BYTE_BURST
 SFU_TURN_URLS                   comma-separated turn:/turns: URLs every client is given (none)
 SFU_TURN_SECRET                 the secret they share with coturn (static-auth-secret)
 SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
@@ -30,9 +34,11 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from cluster.settings import ClusterSettings, split_commas
+from sfu.signaling.data_budget import DataLimits
 from sfu.signaling.turn import TurnConfig
 
 DEFAULT_UDP_PORT = 7882
+_DATA = DataLimits()
 
 
 class NodeSettings(ClusterSettings):
@@ -56,6 +62,10 @@ class NodeSettings(ClusterSettings):
     udp_drain_ms: float = Field(default=0.0, ge=0, le=20)  # 0: read when readable; else a timer
     consent_timeout_s: float = Field(default=30.0, gt=0)
     subscribe_answer_timeout_s: float = Field(default=15.0, gt=0)
+    data_messages_per_s: float = _DATA.messages_per_s
+    data_message_burst: float = _DATA.message_burst
+    data_bytes_per_s: float = _DATA.bytes_per_s
+    data_byte_burst: float = _DATA.byte_burst
 
     @field_validator("ice_host_addresses", "turn_urls", mode="before")
     @classmethod
@@ -71,6 +81,11 @@ class NodeSettings(ClusterSettings):
         return urls
 
     @model_validator(mode="after")
+    def _data(self) -> NodeSettings:
+        self.data_limits()  # raises ValueError naming what is wrong
+        return self
+
+    @model_validator(mode="after")
     def _turn_secret(self) -> NodeSettings:
         if self.turn_urls and not self.turn_secret:
             raise ValueError("SFU_TURN_URLS needs SFU_TURN_SECRET (coturn's static-auth-secret)")
@@ -82,6 +97,14 @@ class NodeSettings(ClusterSettings):
         if not self.udp_port:
             return 0
         return self.udp_port if self.tcp_port is None else self.tcp_port
+
+    def data_limits(self) -> DataLimits:
+        return DataLimits(
+            messages_per_s=self.data_messages_per_s,
+            message_burst=self.data_message_burst,
+            bytes_per_s=self.data_bytes_per_s,
+            byte_burst=self.data_byte_burst,
+        )
 
     def turn(self) -> TurnConfig | None:
         return TurnConfig(tuple(self.turn_urls), self.turn_secret) if self.turn_urls else None

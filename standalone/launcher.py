@@ -19,7 +19,7 @@ from serving.limits import HttpLimits
 from serving.server import run_from_command_line, serve_until_stopped
 from sfu.node import Node
 from sfu.settings import NodeSettings
-from sfu.signaling.messages import MAX_FRAME_BYTES
+from sfu.signaling.messages import MAX_WS_FRAME_BYTES
 from webclient import STATIC_DIR
 
 NODE_PATH = "/node"
@@ -51,7 +51,7 @@ async def serve(host: str, port: int) -> None:
     print(f"SFU ready: open http://{shown}:{port}/", flush=True)
     try:
         await serve_until_stopped(
-            app, host, port, limits=HttpLimits(), ws_max_bytes=MAX_FRAME_BYTES
+            app, host, port, limits=HttpLimits(), ws_max_bytes=MAX_WS_FRAME_BYTES
         )
     finally:
         await node.stop()

@@ -164,7 +164,11 @@ async def create_token(
         secret=key.secret,
         identity=body.identity,
         name=body.name if body.name is not None else body.identity,
-        grants=JoinGrants(publish=body.grants.publish, subscribe=body.grants.subscribe),
+        grants=JoinGrants(
+            publish=body.grants.publish,
+            subscribe=body.grants.subscribe,
+            publish_data=body.grants.publish_data,
+        ),
         ttl_s=body.ttl_s if body.ttl_s is not None else state.settings.token_ttl_s,
         now=now,
         node_ttl_s=state.settings.node_ttl_s,

@@ -15,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from sfu.media.counters import MediaCounters
+from sfu.signaling.data_budget import DataCounters
 from sfu.webrtc.kernels import Datapath
 from sfu.webrtc.tcpport import TcpPort
 from sfu.webrtc.udpmux import UdpMux
@@ -31,6 +32,7 @@ class NodeSnapshot:
     counters: MediaCounters
     speakers: int  # audio tracks speaking now, in all rooms
     speaker_updates: int
+    data: DataCounters
     webhooks: Mapping[str, int]  # webhook events by outcome
     mux: UdpMux | None
 
@@ -104,6 +106,20 @@ class _NodeCollector(Collector):
         for reason, count in counters.drops.items():
             drops.add_metric([reason.value], count)
         yield drops
+        yield CounterMetricFamily(
+            "sfu_data_forwarded",
+            "Data messages queued to receivers (one per receiver)",
+            value=node.data.forwarded,
+        )
+        data_drops = CounterMetricFamily(
+            "sfu_data_dropped",
+            "Data messages refused (too_large, rate_limited, not_allowed), names in `to` not in "
+            "the room (unknown_recipient), lossy copies for receivers behind (receiver_backlog)",
+            labels=["reason"],
+        )
+        for drop, count in node.data.drops.items():
+            data_drops.add_metric([drop.value], count)
+        yield data_drops
         webhooks = CounterMetricFamily(
             "sfu_webhooks", "Webhook events by outcome", labels=["outcome"]
         )

@@ -57,8 +57,26 @@ class SpeakersChanged:
     speakers: Speakers[Track]
 
 
+@dataclass(frozen=True, slots=True)
+class DataSent:
+    """A member's data message, told to its recipients only (never back to the sender).
+    `at_ms`: when the node took it (wall clock); `reliable` false: may be dropped first."""
+
+    sender: Member
+    payload: str
+    topic: str | None
+    reliable: bool
+    at_ms: int
+
+
 RoomEvent = (
-    MemberJoined | MemberLeft | TracksPublished | TracksUnpublished | TrackMuted | SpeakersChanged
+    MemberJoined
+    | MemberLeft
+    | TracksPublished
+    | TracksUnpublished
+    | TrackMuted
+    | SpeakersChanged
+    | DataSent
 )
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sfu.media.speakers import SpeakerDetector, Speakers, due
 from sfu.rooms.events import (
+    DataSent,
     MemberHandle,
     MemberJoined,
     MemberLeft,
@@ -124,6 +125,17 @@ class Room:
         self.speakers, self._speakers_told_ms = speakers, now_ms
         await self._tell(list(self.members.values()), SpeakersChanged(speakers))
         return True
+
+    async def send_data(self, data: DataSent, to: Sequence[str] | None) -> list[str]:
+        """Tell everyone but the sender, or the members named in `to` (each once, in its
+        order); returns the names in `to` no member here has."""
+        if to is None:
+            await self._tell(self._others(data.sender), data)
+            return []
+        names = dict.fromkeys(to)
+        named = [self.members[n] for n in names if n in self.members]
+        await self._tell([m for m in named if m is not data.sender], data)
+        return [n for n in names if n not in self.members]
 
     def __len__(self) -> int:
         return len(self.members)

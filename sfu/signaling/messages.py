@@ -13,6 +13,9 @@ from sfu.rooms.member import Capture
 
 PROTOCOL_VERSION: Literal[1] = 1
 MAX_FRAME_BYTES = 64 * 1024
+# The WebSocket's own limit: a frame up to it is read (one at a time) and, over MAX_FRAME_BYTES
+# after joining, refused with a too_large error; a larger one closes the connection (1009).
+MAX_WS_FRAME_BYTES = 2 * 1024 * 1024
 MAX_SDP_CHARS = 60_000
 
 
@@ -108,8 +111,21 @@ class Ping(_Message):
     ts: float = 0
 
 
+class Data(_Message):
+    """A message for everyone else in the room, or for the participants named in `to`."""
+
+    type: Literal["data"]
+    payload: str  # bounded by the frame (MAX_FRAME_BYTES)
+    to: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        default=None, min_length=1, max_length=256
+    )
+    topic: str | None = Field(default=None, min_length=1, max_length=64)
+    reliable: bool = True  # false: may be dropped first (rate limit, a receiver behind)
+
+
 ClientMessage = Annotated[
     PublishOffer
+    | Data
     | SubscribeAnswer
     | Trickle
     | Mute
@@ -126,6 +142,7 @@ CLIENT_TYPES = frozenset(
     (
         "join",
         "publish_offer",
+        "data",
         "subscribe_answer",
         "trickle",
         "mute",
@@ -219,6 +236,18 @@ class TrackMuted(_Message):
     muted: bool
 
 
+class DataFrom(_Message):
+    """A data message of `from` (the sender's identity); `ts`: the node's clock when it took
+    it, ms since the epoch."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    type: Literal["data"] = "data"
+    sender: str = Field(alias="from")
+    topic: str | None
+    payload: str
+    ts: int
+
+
 ErrorCode = Literal[
     "bad_json",
     "bad_message",
@@ -229,6 +258,9 @@ ErrorCode = Literal[
     "unsupported_codec",
     "connection_failed",
     "internal_error",
+    "too_large",
+    "rate_limited",
+    "unknown_recipient",
 ]
 
 
@@ -285,6 +317,7 @@ class Pong(_Message):
 
 ServerMessage = (
     Joined
+    | DataFrom
     | PublishAnswer
     | SubscribeOffer
     | ParticipantJoined

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sfu.media.clock import monotonic_ms
 from sfu.rooms.events import (
+    DataSent,
     MemberJoined,
     MemberLeft,
     RoomEvent,
@@ -27,7 +28,9 @@ from sfu.rtc.config import MediaConfig
 from sfu.rtc.publisher import Publisher
 from sfu.rtc.subscriber import Subscriber
 from sfu.signaling import close_codes
+from sfu.signaling.data_budget import DataCounters, DataDrop
 from sfu.signaling.messages import (
+    DataFrom,
     Downlink,
     Error,
     ParticipantInfo,
@@ -49,6 +52,9 @@ from sfu.signaling.messages import TrackPublished as TrackPublishedMessage
 from sfu.webrtc.codecs import Codec, CodecCapability
 
 logger = logging.getLogger(__name__)
+
+# Messages waiting for a client's socket beyond which lossy data for it is dropped, not queued.
+LOSSY_BACKLOG = 32
 
 
 def track_info(track: Track) -> TrackInfo:
@@ -81,12 +87,17 @@ class Participant:
         send: Callable[[ServerMessage], None],
         disconnect: Callable[[int, str], None],
         config: MediaConfig,
+        data: DataCounters,
+        backlog: Callable[[], int],
         decoded: Sequence[CodecCapability] | None = None,
     ) -> None:
-        """`decoded`: the codecs the client said it decodes (None: all we forward)."""
+        """`backlog`: how many messages wait for the client's socket; `decoded`: the codecs
+        the client said it decodes (None: all we forward)."""
         self.member = member
         self.room = room
         self.send = send
+        self._data = data
+        self._backlog = backlog
         self._disconnect = disconnect
         self._closing = False
         self.publisher = Publisher(
@@ -161,6 +172,14 @@ class Participant:
                         TrackUnpublished(participant=track.publisher.identity, track_id=track.id)
                     )
                 await self.subscriber.unsubscribe([t.id for t in tracks])
+            case DataSent(sender=sender, payload=payload, topic=topic, reliable=reliable):
+                if not reliable and self._backlog() > LOSSY_BACKLOG:
+                    self._data.drops[DataDrop.RECEIVER_BACKLOG] += 1
+                    return
+                self._data.forwarded += 1
+                self.send(
+                    DataFrom(sender=sender.identity, topic=topic, payload=payload, ts=event.at_ms)
+                )
             case TrackMuted(track=track, enforced=enforced):
                 if enforced and track.publisher is not self.member:
                     self.subscriber.allocate(monotonic_ms())  # paused or resumed

@@ -18,15 +18,24 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cluster.tokens import JoinClaims, TokenError, verify_join_token
 from sfu.media.clock import monotonic_ms
+from sfu.rooms.events import DataSent
 from sfu.rooms.member import Member
 from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.negotiation import NegotiationError
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal
+from sfu.signaling.data_budget import (
+    DataBudget,
+    DataCounters,
+    DataDrop,
+    DataLimits,
+    RefusalReports,
+)
 from sfu.signaling.messages import (
     CLIENT_TYPES,
     MAX_FRAME_BYTES,
+    Data,
     Error,
     ErrorCode,
     IceRestart,
@@ -80,10 +89,13 @@ class SignalingSession:
         config: MediaConfig,
         clock: Callable[[], float],
         participants: set[Participant],
+        data: DataCounters,
+        data_limits: DataLimits,
         turn: TurnConfig | None = None,
     ) -> None:
-        """`participants`: the node's, which this session's joins while in its room; `turn`:
-        the relays joining clients are given credentials for."""
+        """`participants`: the node's, which this session's joins while in its room; `data`:
+        the node's data message counters; `turn`: the relays joining clients are given
+        credentials for."""
         self._ws = websocket
         self._admit = admit
         self._secrets = secrets
@@ -94,6 +106,10 @@ class SignalingSession:
         self._participants = participants
         self._participant: Participant | None = None
         self._turn = turn
+        self._data = data
+        self._data_limits = data_limits
+        self._data_budget = DataBudget(data_limits, monotonic_ms())
+        self._rate_reports = RefusalReports(data_limits.error_interval_ms)
 
     async def run(self) -> None:
         await self._ws.accept()
@@ -119,8 +135,6 @@ class SignalingSession:
         text = message.get("text")
         if text is None:
             text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-        if len(text) > MAX_FRAME_BYTES:
-            raise Refused(close_codes.TOO_BIG, f"frame larger than {MAX_FRAME_BYTES} bytes")
         return text
 
     async def _handshake(self) -> tuple[Join, JoinClaims]:
@@ -128,6 +142,8 @@ class SignalingSession:
             text = await asyncio.wait_for(self._receive_text(), JOIN_TIMEOUT_S)
         except TimeoutError:
             raise Refused(close_codes.BAD_JOIN, f"no join within {JOIN_TIMEOUT_S:.0f} s") from None
+        if len(text.encode()) > MAX_FRAME_BYTES:
+            raise Refused(close_codes.TOO_BIG, f"frame larger than {MAX_FRAME_BYTES} bytes")
         try:
             join = Join.model_validate_json(text)
         except ValidationError as exc:
@@ -170,6 +186,8 @@ class SignalingSession:
             send=self._outbox.put_nowait,
             disconnect=lambda code, reason: self._outbox.put_nowait(Close(code, reason)),
             config=self._config,
+            data=self._data,
+            backlog=self._outbox.qsize,
             decoded=None
             if join.receive_codecs is None
             else [CodecCapability(c.mimeType, c.sdpFmtpLine) for c in join.receive_codecs],
@@ -189,6 +207,13 @@ class SignalingSession:
     async def _read_loop(self) -> None:
         while True:
             text = await self._receive_text()
+            size = len(text.encode())
+            if size > MAX_FRAME_BYTES:
+                self._data.drops[DataDrop.TOO_LARGE] += 1
+                self._error(
+                    "too_large", f"frame of {size} bytes is over the {MAX_FRAME_BYTES}-byte limit"
+                )
+                continue
             try:
                 payload = json.loads(text)
             except ValueError as exc:
@@ -247,12 +272,53 @@ class SignalingSession:
                     self._error(
                         "unknown_track", f"no subscribed track {track_id!r}", "video_quality"
                     )
+            case Data():
+                await self._send_data(participant, message)
             case IceRestart():
                 await participant.subscriber.restart_ice()
             case Ping(ts=ts):
                 participant.send(Pong(ts=ts))
             case Join():
                 self._error("bad_state", "already joined", "join")
+
+    async def _send_data(self, participant: Participant, data: Data) -> None:
+        """To the room within the sender's grant and budget; refusals are told (rate limits
+        at most once per `error_interval_ms`) and counted."""
+        if not participant.member.grants.publish_data:
+            self._data.drops[DataDrop.NOT_ALLOWED] += 1
+            self._error("not_allowed", "the token has no publish_data grant", "data")
+            return
+        now_ms = monotonic_ms()
+        if not self._data_budget.take(
+            len(data.payload.encode()), reliable=data.reliable, now_ms=now_ms
+        ):
+            self._data.drops[DataDrop.RATE_LIMITED] += 1
+            refused = self._rate_reports.refused(now_ms)
+            if refused is not None:
+                self._error(
+                    "rate_limited",
+                    f"{refused} data message(s) refused since the last such error: over "
+                    f"{self._data_limits.describe()}",
+                    "data",
+                )
+            return
+        sent = DataSent(
+            participant.member,
+            data.payload,
+            data.topic,
+            data.reliable,
+            at_ms=round(self._clock() * 1000),
+        )
+        unknown = await participant.room.send_data(sent, data.to)
+        if unknown:
+            self._data.drops[DataDrop.UNKNOWN_RECIPIENT] += len(unknown)
+            names = ", ".join(repr(n) for n in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            self._error(
+                "unknown_recipient",
+                f"not in the room: {names}{more}; sent to the others named",
+                "data",
+            )
 
     def _error(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
         self._outbox.put_nowait(Error(code=code, message=message, ref=ref))

@@ -221,14 +221,6 @@ class Stack:
     def port(self) -> int:
         return int(self.base_url.rsplit(":", 1)[1])
 
-    def metric(self, name: str) -> float:
-        """A sample without labels from the node's /metrics."""
-        with urllib.request.urlopen(f"{self.base_url}/node/metrics", timeout=5) as response:
-            text = response.read().decode()
-        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-        assert match, f"{name} not in /metrics"
-        return float(match.group(1))
-
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + STACK_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -259,6 +251,14 @@ class Stack:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def metric(self, sample: str) -> float:
+        """A sample of the node's /metrics by name and labels, e.g. 'sfu_udp_transports'."""
+        with urllib.request.urlopen(f"{self.base_url}/node/metrics", timeout=5) as response:
+            text = response.read().decode()
+        match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
+        assert match, f"{sample} not in /metrics"
+        return float(match.group(1))
 
     def log_size(self) -> int:
         return self.log_path.stat().st_size

@@ -82,11 +82,26 @@ def test_round_trip() -> None:
     )
 
 
+@pytest.mark.parametrize("publish_data", [True, False])
+def test_the_data_grant_round_trips(publish_data: bool) -> None:
+    grants = JoinGrants(publish_data=publish_data)
+    claims = verify_join_token(mint(grants=grants), secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW)
+    assert claims.grants == grants
+
+
+def test_a_token_from_before_the_data_grant_may_send_data() -> None:
+    claims = verify_join_token(
+        raw_token(valid_payload()), secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW
+    )
+    assert claims.grants == JoinGrants(publish=True, subscribe=True, publish_data=True)
+
+
 def test_token_names_its_key_and_algorithm() -> None:
     header = jwt.get_unverified_header(mint(key_id="k2", secret=OTHER_SECRET))
     assert (header["alg"], header["kid"]) == ("HS256", "k2")
     payload = jwt.decode(mint(), SECRET, algorithms=["HS256"], options={"verify_exp": False})
-    assert payload == valid_payload() | {"grants": {"publish": True, "subscribe": False}, "gen": 2}
+    grants = {"publish": True, "subscribe": False, "publish_data": True}
+    assert payload == valid_payload() | {"grants": grants, "gen": 2}
 
 
 def test_second_key_verifies_its_own_tokens() -> None:
@@ -200,6 +215,7 @@ def test_key_unknown(headers: dict[str, Any]) -> None:
         ({"grants": {"publish": True}}, "grants"),
         ({"grants": {"publish": "yes", "subscribe": True}}, "grants"),
         ({"grants": [True, True]}, "grants"),
+        ({"grants": {"publish": True, "subscribe": True, "publish_data": 1}}, "grants"),
         ({"rid": None}, "rid"),
         ({"rid": ""}, "rid"),
         ({"gen": None}, "gen"),

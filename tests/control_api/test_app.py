@@ -244,7 +244,12 @@ async def test_token_names_the_node_and_verifies_on_it(
     await live_node(store, "n1", T0)
     response = await client.post(
         "/v1/rooms/standup/tokens",
-        json={"identity": "alice", "name": "Alice", "grants": {"publish": False}, "ttl_s": 90},
+        json={
+            "identity": "alice",
+            "name": "Alice",
+            "grants": {"publish": False, "publish_data": False},
+            "ttl_s": 90,
+        },
         auth=(K2, S2),
     )
     assert response.status_code == 200
@@ -257,7 +262,7 @@ async def test_token_names_the_node_and_verifies_on_it(
     }
     claims = verify_join_token(body["token"], secrets={K2: S2}, max_ttl_s=86400, now=T0 + 1)
     assert (claims.identity, claims.name, claims.room) == ("alice", "Alice", "standup")
-    assert claims.grants == JoinGrants(publish=False, subscribe=True)
+    assert claims.grants == JoinGrants(publish=False, subscribe=True, publish_data=False)
     assert claims.expires_at == T0 + 90
     # The room did not exist: the token route created it with defaults.
     assert (await client.get("/v1/rooms/standup", auth=AUTH)).json()["max_participants"] == 100
@@ -268,7 +273,7 @@ async def test_token_defaults(client: httpx.AsyncClient, store: Store) -> None:
     body = (await client.post("/v1/rooms/r1/tokens", json={"identity": "bob"}, auth=AUTH)).json()
     claims = verify_join_token(body["token"], secrets={K1: S1}, max_ttl_s=86400, now=T0)
     assert claims.name == "bob"
-    assert claims.grants == JoinGrants(publish=True, subscribe=True)
+    assert claims.grants == JoinGrants(publish=True, subscribe=True, publish_data=True)
     assert claims.expires_at == body["expires_at"] == T0 + 6 * 3600
 
 
@@ -310,6 +315,7 @@ async def test_room_moves_when_its_node_dies(
         ({"identity": "a", "ttl_s": 0}, ["body", "ttl_s"]),
         ({"identity": "a", "ttl_s": 10**9}, ["body", "ttl_s"]),
         ({"identity": "a", "grants": {"publish": "maybe"}}, ["body", "grants", "publish"]),
+        ({"identity": "a", "grants": {"publish_data": 2}}, ["body", "grants", "publish_data"]),
         ({"identity": "a", "grants": {"admin": True}}, ["body", "grants", "admin"]),
     ],
 )

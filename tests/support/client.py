@@ -48,6 +48,8 @@ class Client:
         self.frames: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.frame_sizes: dict[str, tuple[int, int]] = {}
         self.errors: list[dict[str, Any]] = []
+        self.data: list[dict[str, Any]] = []  # data messages received, oldest first
+        self.pongs: list[float] = []  # the `ts` of each pong
         self.publish_answer = ""
         self.participants: set[str] = set()
         self.joined = asyncio.Event()
@@ -169,7 +171,18 @@ class Client:
             self.speakers.append((asyncio.get_running_loop().time(), message))
         elif kind == "error":
             self.errors.append(message)
+        elif kind == "data":
+            self.data.append(message)
+        elif kind == "pong":
+            self.pongs.append(message["ts"])
         self._changed.set()
+
+    async def handled(self) -> None:
+        """Wait until the node has handled everything we sent so far (it answers a ping after
+        them: it reads one frame after the other)."""
+        ts = float(len(self.pongs) + 1)
+        await self.send({"type": "ping", "ts": ts})
+        await self.wait_until(lambda: ts in self.pongs)
 
     def published_track(self, kind: str) -> str:
         """The id the node gave our own published track of `kind`."""

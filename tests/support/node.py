@@ -19,7 +19,7 @@ from control_api.joins import issue_join_token
 from control_api.schemas import RoomCreate
 from sfu.node import Node
 from sfu.settings import NodeSettings
-from sfu.signaling.messages import MAX_FRAME_BYTES
+from sfu.signaling.messages import MAX_WS_FRAME_BYTES
 from tests.support.keys import TEST_KEY_ID, TEST_SECRET
 from tests.support.ports import free_port, free_udp_port
 
@@ -30,13 +30,19 @@ class RunningNode:
     url: str
     store: MemoryStore
 
-    async def token(self, room: str, identity: str, *, publish: bool = True) -> str:
+    async def token(
+        self, room: str, identity: str, *, publish: bool = True, publish_data: bool = True
+    ) -> str:
         """A join token from the product's join flow: the room is created if missing and
         assigned to this node in its store."""
-        return await join_token(self.store, room, identity, publish=publish)
+        return await join_token(
+            self.store, room, identity, publish=publish, publish_data=publish_data
+        )
 
 
-async def join_token(store: Store, room: str, identity: str, *, publish: bool = True) -> str:
+async def join_token(
+    store: Store, room: str, identity: str, *, publish: bool = True, publish_data: bool = True
+) -> str:
     """A join token from the product's join flow on `store` (the room is created if missing
     and assigned to a live node there), signed with the suite's key."""
     now = time.time()
@@ -47,7 +53,7 @@ async def join_token(store: Store, room: str, identity: str, *, publish: bool = 
         secret=TEST_SECRET,
         identity=identity,
         name=identity.title(),
-        grants=JoinGrants(publish=publish, subscribe=True),
+        grants=JoinGrants(publish=publish, subscribe=True, publish_data=publish_data),
         ttl_s=600,
         now=now,
         node_ttl_s=5.0,  # the default liveness TTL of the nodes tests run
@@ -87,7 +93,7 @@ async def running_node(**overrides: Any) -> AsyncIterator[RunningNode]:
             node.app(),
             host="127.0.0.1",
             port=port,
-            ws_max_size=MAX_FRAME_BYTES,
+            ws_max_size=MAX_WS_FRAME_BYTES,
             log_level="warning",
             lifespan="off",
         )

@@ -1,8 +1,10 @@
 // @ts-check
 /**
- * The page: the join form, the call view and its buttons, reconnects, and `window.sfu`, the
- * read-only view of the call that the browser tests use.
+ * The page: the join form, the call view and its buttons, the chat, reconnects, and
+ * `window.sfu`, the view of the call that the browser tests use (read-only, but for `chat` and
+ * `sendData`, which send as the panel does).
  */
+import {CHAT_TOPIC, ChatPanel} from './chat.js';
 import {Session} from './session.js';
 import {SignalingClosed, isRefusal} from './signaling.js';
 import {TicketError, getTicket} from './ticket.js';
@@ -64,6 +66,14 @@ const view = {
   leave: /** @type {HTMLButtonElement} */ (byId('leave')),
 };
 
+const chat = new ChatPanel({
+  panel: byId('chat'),
+  list: byId('chat-messages'),
+  form: /** @type {HTMLFormElement} */ (byId('chat-form')),
+  input: /** @type {HTMLInputElement} */ (byId('chat-input')),
+  toggle: /** @type {HTMLButtonElement} */ (byId('chat-toggle')),
+}, sendChat);
+
 const sfu = {
   /** @type {State} */
   state: 'idle',
@@ -78,6 +88,12 @@ const sfu = {
   /** @type {{load: number, joined?: number, firstRemoteFrame?: number}} */
   timeline: {load: performance.now()},
   stats,
+  /** Sends `text` to the room's chat, as the chat panel does; false if not in a call. */
+  chat: sendChat,
+  /** The chat panel's messages (ours too), oldest first. */
+  get chatMessages() { return chat.messages; },
+  /** Sends any data message (docs/signaling.md). @param {Parameters<Session['sendData']>[0]} message */
+  sendData: (message) => call?.session?.sendData(message),
 };
 Object.assign(window, {sfu});
 
@@ -103,6 +119,7 @@ async function startCall(params) {
     over: false,
   };
   sfu.error = null;
+  chat.clear();
   setState('joining', 'Joining…');
   view.roomLabel.textContent = params.room;
   current.media.then((stream) => showLocalMedia(current, stream));
@@ -174,8 +191,22 @@ function sessionEvents(current) {
         ? `The node refused ${frame.ref}: ${frame.message} (${frame.code})`
         : `${frame.message} (${frame.code})`);
     },
+    data: (msg) => {
+      if (msg.topic !== CHAT_TOPIC) return;
+      const name = current.participants.get(msg.from) ?? msg.from;
+      chat.add({from: msg.from, name, text: msg.payload, ts: msg.ts, own: false});
+    },
     ended: (ending) => onEnded(current, ending),
   };
+}
+
+/** @param {string} text */
+function sendChat(text) {
+  const session = call?.session;
+  if (!session || !sfu.identity) return false;
+  session.sendData({payload: text, topic: CHAT_TOPIC});
+  chat.add({from: sfu.identity, name: 'You', text, ts: Date.now(), own: true});
+  return true;
 }
 
 /** @param {Call} current @param {ParticipantInfo} participant */

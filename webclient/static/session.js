@@ -35,6 +35,7 @@ import {Signaling, isRefusal} from './signaling.js';
  *   layerChanged: (trackId: string, layer: string | null) => void,
  *   speakers: (msg: Speakers) => void,
  *   error: (frame: ErrorFrame) => void,
+ *   data: (msg: import('./signaling.js').DataFrom) => void,
  *   ended: (ending: Ending) => void,
  * }} SessionEvents
  *
@@ -218,6 +219,14 @@ export class Session {
     this.#signaling.send({type: 'video_quality', track_id: trackId, quality});
   }
 
+  /**
+   * Sends a data message to the room, or to the identities in `to` (docs/signaling.md).
+   * @param {{payload: string, to?: string[], topic?: string, reliable?: boolean}} message
+   */
+  sendData(message) {
+    this.#signaling.send({type: 'data', ...message});
+  }
+
   leave() {
     this.#signaling.send({type: 'leave'});
     this.close();
@@ -286,6 +295,7 @@ export class Session {
         return;
       case 'speakers': return this.#events.speakers(msg);
       case 'error': return this.#events.error(msg);
+      case 'data': return this.#events.data(msg);
     }
   }
 

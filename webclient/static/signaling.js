@@ -33,9 +33,11 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'pong', ts: number}} Pong
  * @typedef {{participant: string, track_id: string, level: number}} SpeakerLevel
  * @typedef {{type: 'speakers', speakers: SpeakerLevel[], dominant: string | null}} Speakers
+ * @typedef {{type: 'data', from: string, topic: string | null, payload: string, ts: number}}
+ *   DataFrom a data message of another participant (`ts`: the node's clock, ms since the epoch)
  * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
  *   | TrackPublished | TrackUnpublished | TrackMuted | PublisherLayers | SubscriptionLayer
- *   | Downlink | ErrorFrame | Pong | Speakers} ServerMessage
+ *   | Downlink | ErrorFrame | Pong | Speakers | DataFrom} ServerMessage
  * @typedef {'auto' | 'low' | 'medium' | 'high'} Quality
  *
  * @typedef {{type: 'publish_offer', sdp: string, sources?: Record<string, Source>}
@@ -46,7 +48,8 @@ const JOIN_TIMEOUT_MS = 15_000;
  *   | {type: 'video_quality', track_id: string, quality: Quality}
  *   | {type: 'ice_restart'}
  *   | {type: 'leave'}
- *   | {type: 'ping', ts: number}} ClientMessage
+ *   | {type: 'ping', ts: number}
+ *   | {type: 'data', payload: string, to?: string[], topic?: string, reliable?: boolean}} ClientMessage
  */
 
 /** Close codes in the 44xx range: the node refused us, and asking again will not help. */

@@ -14,7 +14,14 @@ from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.media.speakers import Speakers
-from sfu.rooms.events import MemberJoined, MemberLeft, RoomEvent, TrackMuted, TracksPublished
+from sfu.rooms.events import (
+    DataSent,
+    MemberJoined,
+    MemberLeft,
+    RoomEvent,
+    TrackMuted,
+    TracksPublished,
+)
 from sfu.rooms.member import Member, Track
 from sfu.rooms.room import Room
 
@@ -198,3 +205,18 @@ async def test_speakers_are_told_to_everyone_on_change_and_muted_tracks_never_sp
     told = await talk({"alice": 10, "bob": 127}, 1000, 3000)
     assert told == [Speakers()]  # at once: no speaker, and the floor is nobody's
     assert await talk({"alice": 10, "bob": 127}, 2000, 4000) == []
+
+
+async def test_data_goes_to_everyone_else_or_to_the_named_members_once(
+    log: list[tuple[str, RoomEvent]],
+) -> None:
+    room = Room("r", Observer())
+    ann, _bob, _cyd = await join(room, log, "ann", "bob", "cyd")
+    log.clear()
+    data = DataSent(ann, "hi", "chat", reliable=True, at_ms=1)
+    assert await room.send_data(data, None) == []
+    assert log == [("bob", data), ("cyd", data)]
+    log.clear()
+    unknown = await room.send_data(data, ["cyd", "zed", "ann", "cyd", "yan", "zed"])
+    assert unknown == ["zed", "yan"]
+    assert log == [("cyd", data)]  # never back to the sender, once per name
