@@ -21,6 +21,7 @@ async ({peer, width}) => {
     && remote.video?.framesDecoded > 0 && remote;
 }
 """
+PRESSED_JS = "(pressed) => document.querySelector('#share-screen').ariaPressed === pressed"
 SCREEN_TILE = '.tile.remote[data-source="screen"][data-identity="{}"]'
 
 
@@ -46,7 +47,7 @@ async def test_a_shared_screen_reaches_everyone_by_source_and_stopping_removes_i
         await person.wait_receiving(others)
 
     await ann.page.click("#share-screen")
-    assert await ann.page.get_attribute("#share-screen", "aria-pressed") == "true"
+    await ann.wait_for(PRESSED_JS, "true")  # once the browser gave the page its screen
     for viewer in (ben, cat):
         seen = await viewer.wait_for(SCREEN_JS, {"peer": "ann", "width": 1280})
         screen, camera = seen["screen"], seen["video"]
@@ -60,7 +61,7 @@ async def test_a_shared_screen_reaches_everyone_by_source_and_stopping_removes_i
     await ann.page.click("#share-screen")
     stopped = time.monotonic()
     at_stop = await ben.stats()
-    assert await ann.page.get_attribute("#share-screen", "aria-pressed") == "false"
+    await ann.wait_for(PRESSED_JS, "false")
     for viewer in (ben, cat):
         await viewer.wait_for(
             "(selector) => !document.querySelector(selector)", SCREEN_TILE.format("ann"), 2000
