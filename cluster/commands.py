@@ -12,7 +12,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal, get_args
 
-CommandKind = Literal["delete_room", "remove_participant", "mute_track", "drain"]
+from cluster.tokens import JoinGrants
+
+CommandKind = Literal["delete_room", "remove_participant", "mute_track", "update_grants", "drain"]
 COMMAND_KINDS: tuple[CommandKind, ...] = get_args(CommandKind)
 
 
@@ -27,9 +29,12 @@ class NodeCommand:
     identity: str = ""
     track_id: str = ""
     muted: bool = False
+    grants: JoinGrants | None = None  # update_grants: the participant's grants from now on
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        fields = asdict(self)
+        fields["grants"] = self.grants.to_claims() if self.grants is not None else None
+        return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> NodeCommand:
@@ -45,4 +50,10 @@ class NodeCommand:
             muted, bool
         ):
             raise BadCommand(f"command {kind}: fields of the wrong type")
-        return cls(kind=kind, room=room, identity=identity, track_id=track_id, muted=muted)
+        try:  # absent from the commands of a control plane before grant updates
+            grants = None if data.get("grants") is None else JoinGrants.from_claims(data["grants"])
+        except ValueError as exc:
+            raise BadCommand(f"command {kind}: {exc}") from exc
+        return cls(
+            kind=kind, room=room, identity=identity, track_id=track_id, muted=muted, grants=grants
+        )

@@ -7,8 +7,10 @@ key id -> secret and picks the secret from the token. Claims:
     name    display name                    rid          the room's incarnation id (RoomInfo.id)
     room    room name
     gen     the identity's generation in the room when minted (removing it raises the generation)
-    grants  {"publish": bool, "subscribe": bool, "publish_data": bool}; a token without
-            "publish_data" (minted before it existed) may send data messages
+    grants  {"publish": bool, "subscribe": bool, "publish_data": bool, "sources": [str],
+            "hidden": bool}; a token without "publish_data" (minted before it existed) may send
+            data messages, one without "sources" may publish every source, one without
+            "hidden" is seen
 
 `rid` and `gen` let a node refuse a token whose room was deleted since, or whose identity was
 removed since: the store is asked at join time. A token's lifetime (exp - iat) is bounded.
@@ -53,11 +55,50 @@ class TokenError(Exception):
         self.reason = reason
 
 
+# What a track can carry (a media node's tracks name theirs): a token may limit what it publishes
+SOURCES = ("camera", "microphone", "screen", "screen_audio")
+
+
 @dataclass(frozen=True, slots=True)
 class JoinGrants:
     publish: bool = True
     subscribe: bool = True
     publish_data: bool = True  # send data messages (LiveKit's canPublishData)
+    sources: tuple[str, ...] = SOURCES  # what it may publish, with `publish` (canPublishSources)
+    hidden: bool = False  # a recorder or bot: in no one's roster, and it may not publish
+
+    def to_claims(self) -> dict[str, Any]:
+        return {
+            "publish": self.publish,
+            "subscribe": self.subscribe,
+            "publish_data": self.publish_data,
+            "sources": list(self.sources),
+            "hidden": self.hidden,
+        }
+
+    @classmethod
+    def from_claims(cls, claims: object) -> JoinGrants:
+        """The grants of a token (or a command); ValueError names what is wrong. Flags added
+        since the first tokens default to what those tokens allowed."""
+        if not isinstance(claims, dict):
+            raise ValueError("grants")
+
+        def flag(name: str, default: bool | None) -> bool:
+            value = claims.get(name, default)
+            if not isinstance(value, bool):
+                raise ValueError(f"grants.{name}")
+            return value
+
+        sources = claims.get("sources", list(SOURCES))
+        if not isinstance(sources, list) or not all(s in SOURCES for s in sources):
+            raise ValueError("grants.sources")
+        return cls(
+            publish=flag("publish", None),
+            subscribe=flag("subscribe", None),
+            publish_data=flag("publish_data", True),
+            sources=tuple(dict.fromkeys(sources)),
+            hidden=flag("hidden", False),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +135,7 @@ def mint_join_token(
         "room": room,
         "rid": room_id,
         "gen": generation,
-        "grants": {
-            "publish": grants.publish,
-            "subscribe": grants.subscribe,
-            "publish_data": grants.publish_data,
-        },
+        "grants": grants.to_claims(),
         "iat": issued,
         "nbf": issued,
         "exp": math.floor(now + ttl_s),
@@ -160,21 +197,15 @@ def _claims(
     name = payload.get("name")
     if not isinstance(name, str):
         raise TokenError("token claims invalid: name")
-    grants = payload.get("grants")
-    if not isinstance(grants, dict) or not all(
-        isinstance(grants.get(flag), bool) for flag in ("publish", "subscribe")
-    ):
-        raise TokenError("token claims invalid: grants")
-    publish_data = grants.get("publish_data", True)  # tokens minted before it: allowed
-    if not isinstance(publish_data, bool):
-        raise TokenError("token claims invalid: grants")
+    try:
+        grants = JoinGrants.from_claims(payload.get("grants"))
+    except ValueError as exc:
+        raise TokenError(f"token claims invalid: {exc}") from None
     return JoinClaims(
         identity=payload["sub"],
         name=name,
         room=payload["room"],
-        grants=JoinGrants(
-            publish=grants["publish"], subscribe=grants["subscribe"], publish_data=publish_data
-        ),
+        grants=grants,
         room_id=payload["rid"],
         generation=generation,
         issued_at=float(payload["iat"]),

@@ -6,7 +6,7 @@ failure deeper in the stack.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
@@ -19,7 +19,7 @@ from cluster.models import (
     RoomInfo,
     new_room,
 )
-from cluster.tokens import MAX_TOKEN_TTL_S
+from cluster.tokens import MAX_TOKEN_TTL_S, JoinGrants
 
 RoomName = Annotated[str, Field(pattern=ROOM_NAME_PATTERN, examples=["standup"])]
 # Identities are printable, without spaces, so they read well in logs and URLs.
@@ -61,10 +61,24 @@ class RoomCreate(_Body):
         )
 
 
+Source = Literal["camera", "microphone", "screen", "screen_audio"]
+
+
 class GrantsIn(_Body):
     publish: bool = True
     subscribe: bool = True
     publish_data: bool = True  # send data messages (chat, app data) to the room
+    sources: list[Source] = Field(default_factory=lambda: list(get_args(Source)), max_length=4)
+    hidden: bool = False  # a recorder or bot: in no one's roster; it may not publish
+
+    def to_grants(self) -> JoinGrants:
+        return JoinGrants(
+            publish=self.publish,
+            subscribe=self.subscribe,
+            publish_data=self.publish_data,
+            sources=tuple(dict.fromkeys(self.sources)),
+            hidden=self.hidden,
+        )
 
 
 class TokenRequest(_Body):

@@ -243,6 +243,10 @@ class Node:
                 member = room.members.get(command.identity)
                 if member is not None:
                     await _disconnect(room, member, close_codes.REMOVED, "removed by the server")
+            case "update_grants" if room is not None and command.grants is not None:
+                member = room.members.get(command.identity)
+                if member is not None:
+                    await room.regrant(member, command.grants)
             case "mute_track" if room is not None:
                 member = room.members.get(command.identity)
                 if member is not None:

@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from cluster.commands import NodeCommand
 from cluster.errors import NodeUnreachable, ParticipantNotFound, RoomNotFound, TrackNotFound
 from cluster.models import ROOM_NAME_PATTERN, ParticipantRecord, is_alive
-from cluster.tokens import JoinGrants
 from control_api.deps import Authenticated, State, require_api_key
 from control_api.joins import issue_join_token
 from control_api.roster import live_participants
@@ -22,6 +21,7 @@ from control_api.schemas import (
     IDENTITY_PATTERN,
     MAX_PAGE,
     TRACK_ID_PATTERN,
+    GrantsIn,
     MuteRequest,
     NodeRef,
     ParticipantOut,
@@ -140,6 +140,22 @@ async def mute_track(
     return out
 
 
+@router.put("/{name}/participants/{identity}/grants")
+async def update_grants(
+    name: RoomPath, identity: IdentityPath, body: GrantsIn, state: State
+) -> ParticipantOut:
+    """Change what a participant in a live call may do, until it rejoins: the tracks it may
+    no longer publish are stopped (its client is told, and everyone else stops receiving
+    them), and it stops receiving without `subscribe`. `hidden` takes effect at its next
+    join."""
+    record = await _participant(state, name, identity)
+    grants = body.to_grants()
+    await _command(
+        state, record, NodeCommand("update_grants", room=name, identity=identity, grants=grants)
+    )
+    return ParticipantOut.of(record)
+
+
 @router.post("/{name}/tokens")
 async def create_token(
     name: RoomPath, body: TokenRequest, state: State, key: Authenticated
@@ -164,11 +180,7 @@ async def create_token(
         secret=key.secret,
         identity=body.identity,
         name=body.name if body.name is not None else body.identity,
-        grants=JoinGrants(
-            publish=body.grants.publish,
-            subscribe=body.grants.subscribe,
-            publish_data=body.grants.publish_data,
-        ),
+        grants=body.grants.to_grants(),
         ttl_s=body.ttl_s if body.ttl_s is not None else state.settings.token_ttl_s,
         now=now,
         node_ttl_s=state.settings.node_ttl_s,

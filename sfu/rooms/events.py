@@ -40,6 +40,14 @@ class TracksUnpublished:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantsChanged:
+    """Told to the member whose grants the control plane changed (its tracks no longer allowed
+    were unpublished just before, and told to everyone)."""
+
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
 class TrackMuted:
     """A track was (un)muted. `enforced`: its media was paused or resumed here, so every
     subscriber re-allocates; a mute by the server is told to the publisher too."""
@@ -74,6 +82,7 @@ RoomEvent = (
     | MemberLeft
     | TracksPublished
     | TracksUnpublished
+    | GrantsChanged
     | TrackMuted
     | SpeakersChanged
     | DataSent

@@ -53,6 +53,11 @@ class Track:
 class Member:
     identity: str
     name: str
-    grants: JoinGrants  # what its join token allows
+    grants: JoinGrants  # what its join token allows, or the REST API since
     sid: str = field(default_factory=lambda: new_id("PA"))
     tracks: dict[str, Track] = field(default_factory=dict)
+
+    def may_publish(self, capture: Capture) -> bool:
+        """A hidden member publishes nothing: its tracks would show it."""
+        grants = self.grants
+        return grants.publish and not grants.hidden and capture in grants.sources

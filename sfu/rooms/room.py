@@ -10,9 +10,11 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from cluster.tokens import JoinGrants
 from sfu.media.speakers import SpeakerDetector, Speakers, due
 from sfu.rooms.events import (
     DataSent,
+    GrantsChanged,
     MemberHandle,
     MemberJoined,
     MemberLeft,
@@ -82,13 +84,24 @@ class Room:
         self._observer.member_changed(self.name, member)
         await self._tell(self._others(member), TracksPublished(tuple(tracks)))
 
-    async def unpublish(self, member: Member, track_ids: Sequence[str]) -> None:
-        """Tracks a member stopped: everyone else stops receiving them."""
+    async def unpublish(
+        self, member: Member, track_ids: Sequence[str], *, by_server: bool = False
+    ) -> None:
+        """Tracks a member stopped: everyone else stops receiving them. Stopped by the server
+        (its grants changed), the member is told too, and its client stops sending them."""
         tracks = tuple(t for i in track_ids if (t := member.tracks.pop(i, None)) is not None)
         if not tracks:
             return
         self._observer.member_changed(self.name, member)
-        await self._tell(self._others(member), TracksUnpublished(tracks))
+        told = list(self.members.values()) if by_server else self._others(member)
+        await self._tell(told, TracksUnpublished(tracks))
+
+    async def regrant(self, member: Member, grants: JoinGrants) -> None:
+        """New grants for a member (the REST API): what it may no longer publish is stopped."""
+        member.grants = grants
+        stopped = [t.id for t in member.tracks.values() if not member.may_publish(t.capture)]
+        await self.unpublish(member, stopped, by_server=True)
+        await self._tell([member], GrantsChanged(member))
 
     async def mute(
         self, member: Member, track_id: str, muted: bool, *, by_server: bool = False

@@ -131,6 +131,11 @@ class Subscriber(Generic[T]):
         if new:
             await self._negotiate()
 
+    @property
+    def subscribed(self) -> list[str]:
+        """The ids of the tracks it receives (or is about to)."""
+        return list(self._subscribed)
+
     async def unsubscribe(self, track_ids: list[str]) -> None:
         """Stop receiving these tracks (one renegotiation for all of them)."""
         gone = [t for t in track_ids if self._subscribed.pop(t, None) is not None]

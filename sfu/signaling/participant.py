@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sfu.media.clock import monotonic_ms
 from sfu.rooms.events import (
     DataSent,
+    GrantsChanged,
     MemberJoined,
     MemberLeft,
     RoomEvent,
@@ -131,6 +132,10 @@ class Participant:
                 why = f"mid {line.mid}: a {line.kind} track cannot be {sources.get(line.mid)}"
                 self.send(Error(code="bad_message", message=why, ref="publish_offer"))
                 capture = CAPTURES[line.kind][0]
+            if not self.member.may_publish(capture):
+                why = f"mid {line.mid}: the token does not allow publishing {capture}"
+                self.send(Error(code="not_allowed", message=why, ref="publish_offer"))
+                continue  # received and dropped: no one is offered it
             tracks.append(
                 Track(
                     id=new.id,
@@ -152,11 +157,13 @@ class Participant:
                 if member.grants.subscribe:
                     await self.subscriber.subscribe(self.room.tracks(besides=member))
             case MemberJoined(member=member):
-                self.send(ParticipantJoined(participant=participant_info(member)))
+                if not member.grants.hidden:
+                    self.send(ParticipantJoined(participant=participant_info(member)))
             case MemberLeft(member=member) if member is self.member:
                 await self.close()
             case MemberLeft(member=member, tracks=tracks):
-                self.send(ParticipantLeft(identity=member.identity))
+                if not member.grants.hidden:
+                    self.send(ParticipantLeft(identity=member.identity))
                 await self.subscriber.unsubscribe([t.id for t in tracks])
             case TracksPublished(tracks=tracks):
                 for track in tracks:
@@ -167,11 +174,15 @@ class Participant:
                 if self.member.grants.subscribe:
                     await self.subscriber.subscribe(list(tracks))
             case TracksUnpublished(tracks=tracks):
-                for track in tracks:
+                for track in tracks:  # ours only when the server stopped them: we stop sending
                     self.send(
                         TrackUnpublished(participant=track.publisher.identity, track_id=track.id)
                     )
                 await self.subscriber.unsubscribe([t.id for t in tracks])
+            case GrantsChanged(member=member) if member.grants.subscribe:
+                await self.subscriber.subscribe(self.room.tracks(besides=member))
+            case GrantsChanged():
+                await self.subscriber.unsubscribe(self.subscriber.subscribed)
             case DataSent(sender=sender, payload=payload, topic=topic, reliable=reliable):
                 if not reliable and self._backlog() > LOSSY_BACKLOG:
                     self._data.drops[DataDrop.RECEIVER_BACKLOG] += 1

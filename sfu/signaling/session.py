@@ -194,7 +194,7 @@ class SignalingSession:
         )
         self._participant = participant
         self._participants.add(participant)
-        others = [participant_info(m) for m in room.members.values()]
+        others = [participant_info(m) for m in room.members.values() if not m.grants.hidden]
         participant.send(
             Joined(
                 participant=participant_info(member),
@@ -246,7 +246,9 @@ class SignalingSession:
         room, member = participant.room, participant.member
         match message:
             case PublishOffer(sdp=sdp, sources=sources):
-                if not member.grants.publish:
+                # once publishing, offers are answered (they stop tracks too); what they add
+                # is published only if the grants allow it
+                if not member.grants.publish and not participant.publisher.receivers:
                     self._error("not_allowed", "the token has no publish grant", "publish_offer")
                     return
                 await participant.publish(sdp, sources)

@@ -10,6 +10,7 @@ import jwt
 import pytest
 
 from cluster.tokens import (
+    SOURCES,
     JoinClaims,
     JoinGrants,
     TokenError,
@@ -82,9 +83,16 @@ def test_round_trip() -> None:
     )
 
 
-@pytest.mark.parametrize("publish_data", [True, False])
-def test_the_data_grant_round_trips(publish_data: bool) -> None:
-    grants = JoinGrants(publish_data=publish_data)
+@pytest.mark.parametrize(
+    "grants",
+    [
+        JoinGrants(publish_data=False),
+        JoinGrants(sources=("camera", "microphone")),
+        JoinGrants(sources=()),
+        JoinGrants(publish=False, hidden=True),
+    ],
+)
+def test_grants_round_trip(grants: JoinGrants) -> None:
     claims = verify_join_token(mint(grants=grants), secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW)
     assert claims.grants == grants
 
@@ -94,13 +102,20 @@ def test_a_token_from_before_the_data_grant_may_send_data() -> None:
         raw_token(valid_payload()), secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW
     )
     assert claims.grants == JoinGrants(publish=True, subscribe=True, publish_data=True)
+    assert claims.grants.sources == SOURCES and not claims.grants.hidden
 
 
 def test_token_names_its_key_and_algorithm() -> None:
     header = jwt.get_unverified_header(mint(key_id="k2", secret=OTHER_SECRET))
     assert (header["alg"], header["kid"]) == ("HS256", "k2")
     payload = jwt.decode(mint(), SECRET, algorithms=["HS256"], options={"verify_exp": False})
-    grants = {"publish": True, "subscribe": False, "publish_data": True}
+    grants = {
+        "publish": True,
+        "subscribe": False,
+        "publish_data": True,
+        "sources": ["camera", "microphone", "screen", "screen_audio"],
+        "hidden": False,
+    }
     assert payload == valid_payload() | {"grants": grants, "gen": 2}
 
 
@@ -212,10 +227,16 @@ def test_key_unknown(headers: dict[str, Any]) -> None:
         ({"room": ["standup"]}, "room"),
         ({"name": None}, "name"),
         ({"grants": None}, "grants"),
-        ({"grants": {"publish": True}}, "grants"),
-        ({"grants": {"publish": "yes", "subscribe": True}}, "grants"),
+        ({"grants": {"publish": True}}, "grants.subscribe"),
+        ({"grants": {"publish": "yes", "subscribe": True}}, "grants.publish"),
         ({"grants": [True, True]}, "grants"),
-        ({"grants": {"publish": True, "subscribe": True, "publish_data": 1}}, "grants"),
+        (
+            {"grants": {"publish": True, "subscribe": True, "publish_data": 1}},
+            "grants.publish_data",
+        ),
+        ({"grants": {"publish": True, "subscribe": True, "hidden": "no"}}, "grants.hidden"),
+        ({"grants": {"publish": True, "subscribe": True, "sources": "screen"}}, "grants.sources"),
+        ({"grants": {"publish": True, "subscribe": True, "sources": ["window"]}}, "grants.sources"),
         ({"rid": None}, "rid"),
         ({"rid": ""}, "rid"),
         ({"gen": None}, "gen"),

@@ -16,6 +16,7 @@ import pytest
 from cluster.commands import NodeCommand
 from cluster.models import ParticipantRecord, TrackRecord
 from cluster.store import Store
+from cluster.tokens import JoinGrants
 from control_api.app import create_app
 from tests.control_api.test_app import AUTH, client_for, live_node, settings
 from tests.support.stores import T0, Clock
@@ -164,3 +165,26 @@ async def test_draining_a_node(client: httpx.AsyncClient, store: Store) -> None:
     assert (again.status_code, again.json()["state"]) == (202, "draining")
     missing = await client.post("/v1/nodes/ghost/drain", auth=AUTH)
     assert (missing.status_code, missing.json()) == (404, {"detail": "node 'ghost' not found"})
+
+
+async def test_changing_grants_reaches_the_node_and_bad_ones_are_refused_by_field(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    await client.post("/v1/rooms", json={"name": "r1"}, auth=AUTH)
+    await in_call(store, "r1", "n1", "bob")
+    url = "/v1/rooms/r1/participants/bob/grants"
+    async with node_ear(store, "n1") as heard:
+        response = await client.put(url, json={"sources": ["camera", "microphone"]}, auth=AUTH)
+        command = await asyncio.wait_for(heard.get(), 5)
+    assert response.status_code == 200 and response.json()["identity"] == "bob"
+    assert command == NodeCommand(
+        "update_grants",
+        room="r1",
+        identity="bob",
+        grants=JoinGrants(sources=("camera", "microphone")),
+    )
+    assert NodeCommand.from_json(command.to_json()) == command  # as it travels
+    bad = await client.put(url, json={"sources": ["window"]}, auth=AUTH)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "sources", 0]
+    unknown = await client.put("/v1/rooms/r1/participants/zed/grants", json={}, auth=AUTH)
+    assert unknown.status_code == 404

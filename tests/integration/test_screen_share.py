@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from cluster.commands import NodeCommand
+from cluster.tokens import JoinGrants
 from tests.support.client import Client, receives_from
 from tests.support.node import running_node
 from tests.support.webhooks import Receiver
@@ -108,3 +110,56 @@ async def test_webhooks_carry_track_events_in_order(receiver: Receiver) -> None:
     ]
     assert {e["participant"]["identity"] for e in events if e["participant"]} == {"ann"}
     assert events[4]["track"]["id"] == events[6]["track"]["id"]
+
+
+async def test_a_hidden_participant_receives_everyone_and_is_in_no_roster() -> None:
+    async with running_node() as running:
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        bot = Client(running.url, "r", await running.token("r", "bot", hidden=True))
+        ben = Client(running.url, "r", await running.token("r", "ben"))
+        try:
+            await ann.connect()
+            await bot.connect()  # it tries to publish: a hidden participant may not
+            await ben.connect()
+            await bot.wait_until(lambda: receives_from(bot, ["ann", "ben"]))
+            assert bot.participants == {"ann", "ben"}  # it sees them...
+            assert "bot" not in ann.participants and "bot" not in ben.participants  # ...not they it
+            assert [e["code"] for e in bot.errors] == ["not_allowed", "not_allowed"]
+            await bot.close()
+            await ann.wait_until(lambda: receives_from(ann, ["ben"], minimum=30))
+            assert ann.sources("bot") == {} and "bot" not in ann.participants
+        finally:
+            for client in (ann, bot, ben):
+                await client.close()
+
+
+async def test_a_grant_change_stops_a_screen_share_everywhere() -> None:
+    async with running_node() as running:
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        ben = Client(running.url, "r", await running.token("r", "ben"))
+        try:
+            await ann.connect()
+            await ben.connect()
+            await ann.share_screen()
+            await ben.wait_until(lambda: "screen" in ben.sources("ann").values())
+            screen_id = next(t for t, s in ben.sources("ann").items() if s == "screen")
+            await ben.wait_until(lambda: ben.track_frames[screen_id] > 10)
+            no_screens = JoinGrants(sources=("camera", "microphone"))
+            await running.node.handle(
+                NodeCommand("update_grants", room="r", identity="ann", grants=no_screens)
+            )
+            told = {"type": "track_unpublished", "participant": "ann", "track_id": screen_id}
+            await ann.wait_until(lambda: told in ann.track_events)  # its client stops sending
+            await ben.wait_until(lambda: told in ben.track_events)
+            frames = ben.track_frames[screen_id]
+            camera = ben.frames["ann"]["video"]
+            await ben.wait_until(lambda: ben.frames["ann"]["video"] > camera + 30)
+            assert ben.track_frames[screen_id] == frames
+            await ann.share_screen()  # sharing again is refused now
+            await ann.wait_until(lambda: any(e["code"] == "not_allowed" for e in ann.errors))
+            camera = ben.frames["ann"]["video"]
+            await ben.wait_until(lambda: ben.frames["ann"]["video"] > camera + 30)
+            assert [t for t, s in ben.sources("ann").items() if s == "screen"] == [screen_id]
+        finally:
+            await ann.close()
+            await ben.close()

@@ -30,18 +30,14 @@ class RunningNode:
     url: str
     store: MemoryStore
 
-    async def token(
-        self, room: str, identity: str, *, publish: bool = True, publish_data: bool = True
-    ) -> str:
+    async def token(self, room: str, identity: str, **grants: Any) -> str:
         """A join token from the product's join flow: the room is created if missing and
-        assigned to this node in its store."""
-        return await join_token(
-            self.store, room, identity, publish=publish, publish_data=publish_data
-        )
+        assigned to this node in its store; ``grants`` are JoinGrants fields."""
+        return await join_token(self.store, room, identity, JoinGrants(**grants))
 
 
 async def join_token(
-    store: Store, room: str, identity: str, *, publish: bool = True, publish_data: bool = True
+    store: Store, room: str, identity: str, grants: JoinGrants | None = None
 ) -> str:
     """A join token from the product's join flow on `store` (the room is created if missing
     and assigned to a live node there), signed with the suite's key."""
@@ -53,7 +49,7 @@ async def join_token(
         secret=TEST_SECRET,
         identity=identity,
         name=identity.title(),
-        grants=JoinGrants(publish=publish, subscribe=True, publish_data=publish_data),
+        grants=grants or JoinGrants(),
         ttl_s=600,
         now=now,
         node_ttl_s=5.0,  # the default liveness TTL of the nodes tests run

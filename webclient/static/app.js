@@ -175,6 +175,10 @@ function sessionEvents(current) {
       grid.attach(participant, trackId, receiver.track, source),
     trackRemoved: (trackId) => grid.removeTrack(trackId),
     trackMuted: (_identity, trackId, muted) => grid.setMuted(trackId, muted),
+    stoppedByServer: (source) => {
+      if (source === 'screen') setShareButton(false);
+      showNotice(`The room's host stopped your ${source === 'screen' ? 'screen share' : source}.`);
+    },
     mutedByServer: (kind, muted) => {
       setMuted(current, kind, muted);
       showNotice(`Your ${kind === 'video' ? 'camera' : 'microphone'} was ${muted ? 'muted' : 'unmuted'} by the room's host.`);

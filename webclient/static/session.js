@@ -32,6 +32,7 @@ import {Signaling, isRefusal} from './signaling.js';
  *   trackRemoved: (trackId: string) => void,
  *   trackMuted: (participant: string, trackId: string, muted: boolean) => void,
  *   mutedByServer: (kind: Kind, muted: boolean) => void,
+ *   stoppedByServer: (source: Source) => void,
  *   layerChanged: (trackId: string, layer: string | null) => void,
  *   speakers: (msg: Speakers) => void,
  *   error: (frame: ErrorFrame) => void,
@@ -89,6 +90,10 @@ export class Session {
   #published = new Map();
   /** @type {RTCRtpTransceiver | null} the screen we share, while we do */
   #screen = null;
+  /** @type {string | null} its track id, once the node answered */
+  #screenTrackId = null;
+  /** Ours, as the node knows us. */
+  #identity = '';
   /** @type {RTCPeerConnection | null} */
   #subscribePc = null;
   /** @type {Map<string, RemoteTrack>} tracks we receive, by track id */
@@ -129,6 +134,7 @@ export class Session {
     const session = new Session(await Signaling.connect(url), events);
     const joined = await session.#signaling.join(room, token, receiveCodecs());
     session.#iceServers = joined.ice_servers ?? [];
+    session.#identity = joined.participant.identity;
     return {session, joined};
   }
 
@@ -165,10 +171,31 @@ export class Session {
   stopScreen() {
     const transceiver = this.#screen;
     if (!transceiver || this.#over) return;
-    this.#screen = null;
+    this.#screen = this.#screenTrackId = null;
     transceiver.sender.track?.stop();
     transceiver.stop();
     this.#enqueue(() => this.#offer());
+  }
+
+  /**
+   * The server stopped one of our tracks (our grants changed): stop sending it.
+   * @param {string} trackId
+   */
+  #stopOwn(trackId) {
+    if (trackId === this.#screenTrackId) {
+      this.stopScreen();
+      this.#events.stoppedByServer('screen');
+      return;
+    }
+    const own = [...this.#published].find(([, id]) => id === trackId);
+    const transceiver = own && this.#publishPc?.getTransceivers().find(
+      (t) => t.sender === this.#ownSender(own[0]));
+    if (!own || !transceiver) return;
+    this.#published.delete(own[0]);
+    transceiver.sender.track?.stop();
+    transceiver.stop();
+    this.#enqueue(() => this.#offer());
+    this.#events.stoppedByServer(own[0] === 'video' ? 'camera' : 'microphone');
   }
 
   /** Whether we share a screen. */
@@ -280,7 +307,11 @@ export class Session {
         return this.#events.participantJoined(msg.participant);
       case 'participant_left': return this.#removeParticipant(msg.identity);
       case 'track_published': return this.#events.trackPublished(msg.participant, msg.track);
-      case 'track_unpublished': return this.#events.trackUnpublished(msg.participant, msg.track_id);
+      case 'track_unpublished':
+        if (msg.participant !== this.#identity) {
+          return this.#events.trackUnpublished(msg.participant, msg.track_id);
+        }
+        return this.#stopOwn(msg.track_id);
       case 'track_muted': return this.#trackMuted(msg);
       case 'publisher_layers':
         // After the publish answer (same queue), so that the track id is known.
@@ -315,6 +346,7 @@ export class Session {
     for (const transceiver of pc.getTransceivers()) {
       const track = transceiver.sender.track;
       const trackId = transceiver.mid === null ? undefined : msg.tracks[transceiver.mid];
+      if (transceiver === this.#screen && trackId) this.#screenTrackId = trackId;
       if (!track || !trackId || transceiver === this.#screen) continue;
       this.#published.set(/** @type {Kind} */ (track.kind), trackId);
       if (!track.enabled) this.announceMute(/** @type {Kind} */ (track.kind));
