@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
+from playwright.async_api import Browser
 
-from tests.browser.harness import JoinFactory, Participant
+from tests.browser.harness import JoinFactory, Participant, Stack, join
+from tests.support.keys import TEST_KEY_ID, TEST_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -70,3 +73,33 @@ async def test_a_shared_screen_reaches_everyone_by_source_and_stopping_removes_i
     await ben.wait_receiving(["ann"], before=at_stop)  # the camera goes on
     for person in (ann, ben, cat):
         assert not person.page_errors(), person.page_errors()
+
+
+async def test_a_rest_grant_change_stops_a_pages_screen_share(chromium: Browser, room: str) -> None:
+    stack = Stack.start(env={"SFU_API_KEYS": f"{TEST_KEY_ID}:{TEST_SECRET}"})
+    people = []
+    try:
+        people.append(ann := await join(chromium, stack.base_url, room, "ann"))
+        people.append(ben := await join(chromium, stack.base_url, room, "ben", viewport=LARGE))
+        await ann.page.click("#share-screen")
+        await ben.wait_for(SCREEN_JS, {"peer": "ann", "width": 1280})
+        async with httpx.AsyncClient(base_url=stack.base_url) as api:
+            response = await api.put(
+                f"/v1/rooms/{room}/participants/ann/grants",
+                json={"sources": ["camera", "microphone"]},
+                auth=(TEST_KEY_ID, TEST_SECRET),
+            )
+        assert response.status_code == 200, response.text
+        await ann.wait_for(PRESSED_JS, "false")  # its page stopped sharing, and says why
+        assert "stopped your screen share" in await ann.page.inner_text("#notice")
+        await ben.wait_for(
+            "(selector) => !document.querySelector(selector)", SCREEN_TILE.format("ann"), 2000
+        )
+        await ann.page.click("#share-screen")  # sharing again is refused
+        await ann.wait_for("() => window.sfu.errors.some((e) => e.code === 'not_allowed')")
+        for person in people:
+            assert not person.page_errors(), person.page_errors()
+    finally:
+        for person in people:
+            await person.close()
+        stack.stop()
