@@ -45,10 +45,11 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {{trackId: string, framesDecoded: number, frameWidth: number, frameHeight: number,
  *   freezeCount: number, totalFreezesDuration: number, packetsReceived: number,
  *   packetsLost: number, pliCount: number, nackCount: number, retransmittedPacketsReceived: number,
- *   codec: string | null, layer: ForwardedLayer | null, size: number[] | null}} VideoInStats
+ *   jitter: number, codec: string | null, layer: ForwardedLayer | null, size: number[] | null}} VideoInStats
  *   (`layer`: the last `subscription_layer`; `size`: the last `video_size` sent)
- * @typedef {{packetsReceived: number, totalSamplesReceived: number, audioLevel: number,
- *   totalAudioEnergy: number}} AudioInStats
+ * @typedef {{packetsReceived: number, packetsLost: number, jitter: number,
+ *   totalSamplesReceived: number, audioLevel: number, totalAudioEnergy: number}} AudioInStats
+ *   (`jitter`: seconds, as getStats says)
  * @typedef {{rid: string | null, active: boolean, frameWidth: number, frameHeight: number,
  *   framesEncoded: number, bytesSent: number, qualityLimitationReason: string}} VideoOutStats
  * @typedef {{localPort: number, remotePort: number, localType: string, protocol: string}}
@@ -221,6 +222,23 @@ export class Session {
     const own = [...this.#published].find(([, trackId]) => trackId === msg.track_id);
     if (own) this.#events.mutedByServer(own[0], msg.muted);
     else this.#events.trackMuted(msg.participant, msg.track_id, msg.muted);
+  }
+
+  /**
+   * Sends `track` instead of our camera or microphone (another device), on the same m-line: no
+   * renegotiation, and the node sees the same track. False if we do not publish that kind.
+   * @param {Kind} kind @param {MediaStreamTrack} track
+   */
+  async replaceTrack(kind, track) {
+    const sender = this.#ownSender(kind);
+    if (!sender || this.#over) return false;
+    await sender.replaceTrack(track);
+    return true;
+  }
+
+  /** The camera or microphone track we send, if any. @param {Kind} kind */
+  sentTrack(kind) {
+    return this.#localTrack(kind);
   }
 
   /** Tells the node whether our published track of `kind` is muted (its `enabled` flag). */
@@ -580,6 +598,7 @@ function videoIn(trackId, s) {
     pliCount: s.pliCount ?? 0,
     nackCount: s.nackCount ?? 0,
     retransmittedPacketsReceived: s.retransmittedPacketsReceived ?? 0,
+    jitter: s.jitter ?? 0,
   };
 }
 
@@ -587,6 +606,8 @@ function videoIn(trackId, s) {
 function audioIn(s) {
   return {
     packetsReceived: s.packetsReceived ?? 0,
+    packetsLost: s.packetsLost ?? 0,
+    jitter: s.jitter ?? 0,
     totalSamplesReceived: s.totalSamplesReceived ?? 0,
     audioLevel: s.audioLevel ?? 0,
     totalAudioEnergy: s.totalAudioEnergy ?? 0,
