@@ -1,10 +1,16 @@
 // @ts-check
 /**
- * The page: the join form, the call view and its buttons, the chat, reconnects, and
- * `window.sfu`, the view of the call that the browser tests use (read-only, but for `chat` and
- * `sendData`, which send as the panel does).
+ * The page: the join form, the call view and its buttons, the chat, the people list, the device
+ * picker, the invite link, each remote tile's connection quality, reconnects, and `window.sfu`,
+ * the view of the call that the browser tests use (read-only, but for `chat` and `sendData`,
+ * which send as the panel does).
  */
 import {CHAT_TOPIC, ChatPanel} from './chat.js';
+import {DevicePicker} from './devices.js';
+import {copyLink, inviteLink} from './invite.js';
+import {disclosure} from './panel.js';
+import {PeopleList} from './people.js';
+import {qualityLevel, tileSample} from './quality.js';
 import {Session} from './session.js';
 import {SignalingClosed, isRefusal} from './signaling.js';
 import {TicketError, getTicket} from './ticket.js';
@@ -24,11 +30,13 @@ import {TileGrid} from './ui.js';
  *   params: JoinParams,
  *   media: Promise<MediaStream | null>,
  *   session: Session | null,
+ *   stream: MediaStream | null,
  *   participants: Map<string, string>,
  *   attempts: number,
  *   joinedAt: number,
  *   over: boolean,
- * }} Call
+ * }} Call (`stream`: `media` once it came)
+ * @typedef {{label: string, deviceId: string, enabled: boolean}} TrackView
  */
 
 /**
@@ -40,6 +48,10 @@ const RECONNECT_DELAYS_MS = [500, 1000, 1000, 1000, 1000, 1000, 2000, 4000, 8000
 /** A session that lasted this long earns a fresh set of reconnect attempts. */
 const STABLE_SESSION_MS = 30_000;
 const CAMERA = {audio: true, video: {width: {ideal: 1280}, height: {ideal: 720}}};
+/** How often each remote tile's connection quality is judged anew (from the stats between). */
+const QUALITY_INTERVAL_MS = 3_000;
+/** How long "link copied" stays. */
+const INVITE_STATUS_MS = 6_000;
 /** What a refusal means, for the person in front of the page. */
 const CLOSE_TEXT = new Map([
   [4400, 'the node did not accept the join request'],
@@ -64,6 +76,9 @@ const view = {
   camera: /** @type {HTMLButtonElement} */ (byId('mute-camera')),
   share: /** @type {HTMLButtonElement} */ (byId('share-screen')),
   leave: /** @type {HTMLButtonElement} */ (byId('leave')),
+  invite: /** @type {HTMLButtonElement} */ (byId('invite-button')),
+  inviteStatus: byId('invite-status'),
+  inviteLink: /** @type {HTMLInputElement} */ (byId('invite-link')),
 };
 
 const chat = new ChatPanel({
@@ -73,6 +88,21 @@ const chat = new ChatPanel({
   input: /** @type {HTMLInputElement} */ (byId('chat-input')),
   toggle: /** @type {HTMLButtonElement} */ (byId('chat-toggle')),
 }, sendChat);
+
+const people = new PeopleList({
+  panel: byId('people'),
+  list: byId('people-list'),
+  title: byId('people-title'),
+  toggle: /** @type {HTMLButtonElement} */ (byId('people-toggle')),
+  announcer: byId('people-announce'),
+});
+
+const devices = new DevicePicker({
+  camera: /** @type {HTMLSelectElement} */ (byId('camera-select')),
+  microphone: /** @type {HTMLSelectElement} */ (byId('mic-select')),
+}, switchDevice);
+disclosure(/** @type {HTMLButtonElement} */ (byId('settings-toggle')), byId('settings'),
+  () => byId('camera-select').focus());
 
 const sfu = {
   /** @type {State} */
@@ -94,6 +124,15 @@ const sfu = {
   get chatMessages() { return chat.messages; },
   /** Sends any data message (docs/signaling.md). @param {Parameters<Session['sendData']>[0]} message */
   sendData: (message) => call?.session?.sendData(message),
+  /** Everyone in the room as the people panel lists them, us first. */
+  people: () => people.people,
+  /** The cameras and microphones to choose from, and the tracks we capture and send. */
+  devices: () => ({...devices.devices, capturing: call && tracksNow(call), sending: sentTracks()}),
+  /** @type {Record<string, {camera?: string | null, screen?: string | null}>} each remote
+   *  tile's connection quality, by identity */
+  connection: {},
+  /** @type {{link: string, copied: boolean} | null} the last invite made */
+  invite: null,
 };
 Object.assign(window, {sfu});
 
@@ -115,7 +154,7 @@ let call = null;
 /** @param {JoinParams} params */
 async function startCall(params) {
   const current = call = {
-    params, media: acquireMedia(), session: null, participants: new Map(), attempts: 0, joinedAt: 0,
+    params, media: acquireMedia(), session: null, stream: null, participants: new Map(), attempts: 0, joinedAt: 0,
     over: false,
   };
   sfu.error = null;
@@ -156,27 +195,40 @@ function onJoined(current, joined) {
   sfu.identity = joined.participant.identity;
   sfu.timeline.joined ??= performance.now();
   current.joinedAt = performance.now();
-  for (const participant of joined.participants) addParticipant(current, participant);
+  people.setSelf(joined.participant.identity, joined.participant.name || current.params.name);
+  for (const participant of joined.participants) addParticipant(current, participant, false);
   setState('joined', '');
 }
 
 /** @param {Call} current @returns {SessionEvents} */
 function sessionEvents(current) {
   return {
-    participantJoined: (participant) => addParticipant(current, participant),
+    participantJoined: (participant) => addParticipant(current, participant, true),
     participantLeft: (identity) => {
       current.participants.delete(identity);
       grid.removeParticipant(identity);
+      people.remove(identity);
+      delete sfu.connection[identity];
     },
-    trackPublished: (identity, track) => grid.setTrack(identity, track),
+    trackPublished: (identity, track) => {
+      grid.setTrack(identity, track);
+      people.setTrack(identity, track);
+    },
     // its tile goes at once; the subscribe offer that removes its m-line follows
-    trackUnpublished: (_identity, trackId) => grid.removeTrack(trackId),
+    trackUnpublished: (identity, trackId) => {
+      grid.removeTrack(trackId);
+      people.removeTrack(identity, trackId);
+    },
     trackAdded: ({trackId, participant, receiver, source}) =>
       grid.attach(participant, trackId, receiver.track, source),
     trackRemoved: (trackId) => grid.removeTrack(trackId),
-    trackMuted: (_identity, trackId, muted) => grid.setMuted(trackId, muted),
+    trackMuted: (identity, trackId, muted) => {
+      grid.setMuted(trackId, muted);
+      people.setMuted(identity, trackId, muted);
+    },
     stoppedByServer: (source) => {
       if (source === 'screen') setShareButton(false);
+      else people.setLocal(source === 'camera' ? {camera: 'none'} : {mic: 'none'});
       showNotice(`The room's host stopped your ${source === 'screen' ? 'screen share' : source}.`);
     },
     mutedByServer: (kind, muted) => {
@@ -186,7 +238,9 @@ function sessionEvents(current) {
     layerChanged: (trackId, layer) => grid.setLayer(trackId, layer),
     speakers: (msg) => {
       sfu.speakers = msg;
-      grid.setSpeakers(msg.speakers.map((s) => s.participant), msg.dominant, sfu.identity);
+      const speaking = msg.speakers.map((s) => s.participant);
+      grid.setSpeakers(speaking, msg.dominant, sfu.identity);
+      people.setSpeakers(speaking);
     },
     error: (frame) => {
       console.warn('signaling error', frame);
@@ -213,9 +267,13 @@ function sendChat(text) {
   return true;
 }
 
-/** @param {Call} current @param {ParticipantInfo} participant */
-function addParticipant(current, participant) {
+/**
+ * @param {Call} current @param {ParticipantInfo} participant
+ * @param {boolean} arrived it joined after us (the people panel says so)
+ */
+function addParticipant(current, participant, arrived) {
   current.participants.set(participant.identity, participant.name);
+  people.add(participant, arrived);
   grid.addParticipant(participant.identity, participant.name);
   for (const track of participant.tracks) grid.setTrack(participant.identity, track);
 }
@@ -237,6 +295,8 @@ function onEnded(current, ending) {
 async function reconnect(/** @type {Call} */ current, /** @type {string} */ why) {
   current.participants.clear();
   grid.clearRemotes();
+  people.clearRemotes();
+  sfu.connection = {};
   /** @type {unknown} */
   let lastError = new Error(why);
   while (current.attempts < RECONNECT_DELAYS_MS.length) {
@@ -283,6 +343,11 @@ function endCall(current) {
   current.participants.clear();
   current.media.then((stream) => stream?.getTracks().forEach((track) => track.stop()));
   grid.clear();
+  people.clear();
+  devices.clear();
+  sfu.connection = {};
+  view.inviteStatus.textContent = '';
+  view.inviteLink.hidden = true;
   showNotice('');
 }
 
@@ -301,11 +366,18 @@ async function acquireMedia() {
 /** @param {Call} current @param {MediaStream | null} stream */
 function showLocalMedia(current, stream) {
   if (current.over) return;
+  current.stream = stream;
   grid.showLocal(stream);
   setMuteButton('audio', false);
   setMuteButton('video', false);
   view.mic.disabled = !stream?.getAudioTracks().length;
   view.camera.disabled = !stream?.getVideoTracks().length;
+  people.setLocal({
+    mic: stream?.getAudioTracks().length ? 'on' : 'none',
+    camera: stream?.getVideoTracks().length ? 'on' : 'none',
+  });
+  devices.refresh(() => Object.fromEntries(
+    Object.entries(tracksNow(current)).map(([kind, track]) => [kind, track?.deviceId])));
   if (!stream) showNotice('No camera or microphone available: you joined as a viewer.');
 }
 
@@ -337,6 +409,7 @@ async function toggleShare() {
 
 /** @param {boolean} sharing */
 function setShareButton(sharing) {
+  people.setLocal({sharing});
   view.share.setAttribute('aria-pressed', String(sharing));
   view.share.textContent = sharing ? 'Stop sharing' : 'Share screen';
 }
@@ -356,6 +429,7 @@ async function setMuted(/** @type {Call} */ current, /** @type {Kind} */ kind, /
   const tracks = (kind === 'video' ? stream?.getVideoTracks() : stream?.getAudioTracks()) ?? [];
   for (const track of tracks) track.enabled = !muted;
   grid.setLocalMuted(kind, muted);
+  if (tracks.length) people.setLocal(kind === 'video' ? {camera: muted ? 'off' : 'on'} : {mic: muted ? 'off' : 'on'});
   setMuteButton(kind, muted);
 }
 
@@ -364,6 +438,128 @@ function setMuteButton(kind, muted) {
   const button = kind === 'video' ? view.camera : view.mic;
   button.setAttribute('aria-pressed', String(muted));
   button.textContent = `${muted ? 'Unmute' : 'Mute'} ${kind === 'video' ? 'camera' : 'mic'}`;
+}
+
+// --- devices -----------------------------------------------------------------------------------
+
+/**
+ * Captures from another camera or microphone and sends it instead, on the same sender
+ * (`replaceTrack`: no renegotiation); the new track keeps the old one's mute, and our tile shows
+ * the new camera. False if it could not (the old device stays).
+ * @param {Kind} kind @param {string} deviceId
+ */
+async function switchDevice(kind, deviceId) {
+  const current = call;
+  const stream = current && await current.media;
+  if (!current || !stream || current.over) return false;
+  const [old] = kind === 'video' ? stream.getVideoTracks() : stream.getAudioTracks();
+  if (!old) return false;
+  if (old.getSettings().deviceId === deviceId) return true;
+  const what = kind === 'video' ? 'camera' : 'microphone';
+  /** @type {MediaStreamTrack} */
+  let track;
+  try {
+    const constraints = {...(kind === 'video' ? CAMERA.video : {}), deviceId: {exact: deviceId}};
+    const captured = await navigator.mediaDevices.getUserMedia({[kind]: constraints});
+    [track] = captured.getTracks();
+  } catch (err) {
+    showNotice(`Cannot use that ${what}: ${err instanceof Error ? err.message : err}`);
+    return false;
+  }
+  if (current.over || !stream.getTracks().includes(old)) {
+    track.stop(); // the call ended, or another switch won
+    return false;
+  }
+  track.enabled = old.enabled;
+  try {
+    await current.session?.replaceTrack(kind, track);
+  } catch (err) {
+    track.stop();
+    showNotice(`Cannot send that ${what}: ${err instanceof Error ? err.message : err}`);
+    return false;
+  }
+  stream.removeTrack(old);
+  stream.addTrack(track);
+  old.stop();
+  if (kind === 'video') grid.setLocalStream(stream);
+  return true;
+}
+
+/** What we capture, by kind. @param {Call} current @returns {Record<Kind, TrackView | null>} */
+function tracksNow(current) {
+  const stream = current.stream;
+  return {video: trackView(stream?.getVideoTracks()[0]), audio: trackView(stream?.getAudioTracks()[0])};
+}
+
+/** What the session sends, by kind. @returns {Record<Kind, TrackView | null>} */
+function sentTracks() {
+  const session = call?.session;
+  return {video: trackView(session?.sentTrack('video')), audio: trackView(session?.sentTrack('audio'))};
+}
+
+/** @param {MediaStreamTrack | null | undefined} track @returns {TrackView | null} */
+function trackView(track) {
+  return track
+    ? {label: track.label, deviceId: track.getSettings().deviceId ?? '', enabled: track.enabled}
+    : null;
+}
+
+// --- connection quality ------------------------------------------------------------------------
+
+/** @type {{session: Session, stats: SessionStats, at: number} | null} the last judged snapshot */
+let lastQuality = null;
+
+/** Judges each remote tile's connection from the stats since the last time, and shows it. */
+async function judgeConnections() {
+  const session = call?.session;
+  if (!session) {
+    lastQuality = null;
+    return;
+  }
+  const stats = await session.stats();
+  const at = performance.now();
+  const before = lastQuality?.session === session ? lastQuality : null;
+  const seconds = before ? (at - before.at) / 1000 : 0;
+  if (call?.session !== session) return;
+  for (const [identity, remote] of Object.entries(stats.remotes)) {
+    const was = before?.stats.remotes[identity];
+    const camera = judge(was && {video: was.video, audio: was.audio}, {video: remote.video, audio: remote.audio});
+    const screen = remote.screen && judge(was && {video: was.screen, audio: null}, {video: remote.screen, audio: null});
+    grid.setConnection(identity, 'camera', camera);
+    grid.setConnection(identity, 'screen', screen);
+    sfu.connection[identity] = {camera, screen};
+  }
+  lastQuality = {session, stats, at};
+
+  /** @param {import('./quality.js').TileMedia | undefined} was @param {import('./quality.js').TileMedia} now */
+  function judge(was, now) {
+    const sample = tileSample(was, now, seconds, before?.at ?? at);
+    return sample && qualityLevel(sample);
+  }
+}
+
+// --- invite --------------------------------------------------------------------------------------
+
+let inviteTimer = 0;
+
+/** Copies a link to this room, or shows it where the clipboard cannot take it. */
+async function invite() {
+  const room = call?.params.room;
+  if (!room) return;
+  const link = inviteLink(location.href, room);
+  const copied = await copyLink(link);
+  sfu.invite = {link, copied};
+  clearTimeout(inviteTimer);
+  view.inviteLink.value = link;
+  view.inviteLink.hidden = copied;
+  if (copied) {
+    view.inviteStatus.textContent = 'Invite link copied to the clipboard.';
+    inviteTimer = setTimeout(() => { view.inviteStatus.textContent = ''; }, INVITE_STATUS_MS);
+  } else {
+    view.inviteStatus.textContent = 'Copy this invite link:';
+    view.inviteLink.focus();
+    view.inviteLink.select();
+  }
 }
 
 // --- window.sfu.stats ------------------------------------------------------------------------
@@ -476,6 +672,9 @@ function main() {
   view.camera.addEventListener('click', () => toggleMute('video'));
   view.share.addEventListener('click', toggleShare);
   view.leave.addEventListener('click', leave);
+  view.invite.addEventListener('click', invite);
+  setInterval(() => judgeConnections().catch((err) => console.warn('connection quality', err)),
+    QUALITY_INTERVAL_MS);
   window.addEventListener('pagehide', leave);
   setState('idle', '');
   if (params.room && (params.identity || (params.token && params.url))) startCall(params);

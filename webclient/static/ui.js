@@ -3,7 +3,8 @@
  * The tiles: one for us ("You") and one per remote participant, each with a name label, the
  * participant's video, its audio in its own <audio> element, and muted badges; a screen someone
  * shares gets a tile of its own, pinned when it appears if nothing else is. A remote tile
- * also has a quality menu and a badge with the layer the node forwards. Clicking a tile pins it:
+ * also has a quality menu, a badge with the layer the node forwards, and one with how well its
+ * media reaches us (`setConnection`: a word, not a colour alone). Clicking a tile pins it:
  * it takes most of the stage and the others become a strip; clicking it again unpins it.
  *
  * The node's speakers light up their tiles (ours too), with a "speaking" badge for those who do
@@ -82,6 +83,28 @@ export class TileGrid {
     this.#layout();
   }
 
+  /** Shows `stream` again in our tile (its camera changed). */
+  setLocalStream(/** @type {MediaStream} */ stream) {
+    const video = this.#local?.querySelector('video');
+    if (!video) return;
+    video.srcObject = null;
+    video.srcObject = stream;
+  }
+
+  /**
+   * Shows how well the media of a remote tile reaches us (null: not known yet).
+   * @param {string} identity @param {'camera' | 'screen'} tile its camera's or its screen's
+   * @param {import('./quality.js').QualityLevel | null} level
+   */
+  setConnection(identity, tile, level) {
+    const badge = this.#tiles.get(tileKey({identity, source: tile}))?.querySelector('.connection-badge');
+    if (!(badge instanceof HTMLElement) || badge.dataset.level === (level ?? '')) return;
+    badge.dataset.level = level ?? '';
+    badge.title = level ? `Connection: ${level}` : '';
+    const text = badge.querySelector('.level');
+    if (text) text.textContent = level ?? '';
+  }
+
   /** Marks our own camera or microphone as muted. */
   setLocalMuted(/** @type {Kind} */ kind, /** @type {boolean} */ muted) {
     this.#local?.classList.toggle(kind === 'video' ? 'video-off' : 'mic-off', muted);
@@ -92,7 +115,8 @@ export class TileGrid {
     if (this.#tiles.has(identity)) return;
     const tile = createTile(name || identity, 'remote');
     tile.dataset.identity = identity;
-    tile.querySelector('figcaption')?.append(this.#qualityMenu(identity), createBadge('layer-badge'));
+    tile.querySelector('figcaption')?.append(
+      this.#qualityMenu(identity), createBadge('layer-badge'), createConnectionBadge());
     this.#makePinnable(tile);
     this.#tiles.set(identity, tile);
     this.#container.append(tile);
@@ -236,7 +260,8 @@ export class TileGrid {
     const tile = createTile(`${name} (screen)`, 'remote');
     tile.dataset.identity = identity;
     tile.dataset.source = 'screen';
-    tile.querySelector('figcaption')?.append(this.#qualityMenu(key), createBadge('layer-badge'));
+    tile.querySelector('figcaption')?.append(
+      this.#qualityMenu(key), createBadge('layer-badge'), createConnectionBadge());
     this.#makePinnable(tile);
     this.#tiles.set(key, tile);
     this.#container.append(tile);
@@ -403,6 +428,22 @@ function createTile(name, side) {
 function createBadge(name) {
   const badge = document.createElement('span');
   badge.className = `badge ${name}`;
+  return badge;
+}
+
+/** A remote tile's connection badge: bars for the eye, the level in words for everyone. */
+function createConnectionBadge() {
+  const badge = createBadge('connection-badge');
+  badge.dataset.level = '';
+  const bars = document.createElement('span');
+  bars.className = 'bars';
+  bars.setAttribute('aria-hidden', 'true');
+  const hidden = document.createElement('span');
+  hidden.className = 'sr-only';
+  hidden.textContent = 'connection ';
+  const level = document.createElement('span');
+  level.className = 'level';
+  badge.append(bars, hidden, level);
   return badge;
 }
 
