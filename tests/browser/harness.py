@@ -51,7 +51,10 @@ CHROME_FLAGS = [
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
-    "--use-fake-device-for-media-stream",
+    # three fake cameras: fake_device_0 (I420, the default), fake_device_1 (Y16, a depth camera:
+    # WebRTC sends none of its frames) and fake_device_2 (MJPEG), to switch between; the
+    # microphones are "Fake Default Audio Input", "Fake Audio Input 1" and "2" regardless
+    "--use-fake-device-for-media-stream=device-count=3",
     "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",  # without it Chrome has no ICE candidate on lo
 ]
