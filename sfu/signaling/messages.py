@@ -39,7 +39,8 @@ class Join(_Message):
     type: Literal["join"]
     protocol: Literal[1] = PROTOCOL_VERSION
     room: str = Field(min_length=1, max_length=128)
-    token: str = Field(default="", max_length=4096)  # empty: refused as "token missing"
+    # empty: refused as "token missing"; bounded by the frame (metadata makes tokens large)
+    token: str = Field(default="", max_length=MAX_FRAME_BYTES)
     # The audio and video codecs the client decodes; a track in another one is not sent to it
     # (it gets an unsupported_codec error naming it). None: every codec the node forwards.
     receive_codecs: list[ReceiveCodec] | None = Field(default=None, max_length=128)
