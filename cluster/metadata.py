@@ -3,8 +3,9 @@
 `metadata` is an opaque string the app owns (often JSON); `attributes` a small string map
 (LiveKit's participant attributes). They come from the join token and change live, by the
 participant itself (with the `update_metadata` grant) or through the REST API; every member
-of the room is told. The bounds keep a worst-case join token (every byte JSON-escaped, then
-base64) inside one signaling frame, and a broadcast cheap for a room of a hundred.
+of the room is told. Bounds are in characters, as the REST API's schema states them; they keep a
+worst-case join token (every character as costly as JSON makes it, then base64) inside one
+signaling frame, and a broadcast cheap for a room of a hundred.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_NAME_CHARS = 128
-MAX_METADATA_BYTES = 4096  # UTF-8
+MAX_METADATA_CHARS = 4096
 MAX_ATTRIBUTES = 16
-MAX_ATTRIBUTE_KEY_BYTES = 64
-MAX_ATTRIBUTE_VALUE_BYTES = 256
+MAX_ATTRIBUTE_KEY_CHARS = 64
+MAX_ATTRIBUTE_VALUE_CHARS = 256
 # Names and attributes are labels shown as text: no control characters (metadata may have any).
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class MetadataError(ValueError):
     """A name, metadata or attributes out of bounds; `field` names it (``attributes.<key>``
-    for one attribute), `too_large` says a size or count limit was passed."""
+    for one attribute), `too_large` says a length or count limit was passed."""
 
     def __init__(self, field: str, reason: str, *, too_large: bool = False) -> None:
         super().__init__(f"{field}: {reason}")
@@ -34,31 +36,16 @@ class MetadataError(ValueError):
 
 
 def check_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise MetadataError("name", "must be a string")
-    if len(name) > MAX_NAME_CHARS:
-        raise MetadataError(
-            "name", f"{len(name)} characters, over the {MAX_NAME_CHARS} limit", too_large=True
-        )
-    if _CONTROL.search(name):
-        raise MetadataError("name", "control characters are not allowed")
-    return name
+    return _text("name", name, MAX_NAME_CHARS, labels=True)
 
 
 def check_metadata(metadata: object) -> str:
-    if not isinstance(metadata, str):
-        raise MetadataError("metadata", "must be a string")
-    size = _utf8_size("metadata", metadata)
-    if size > MAX_METADATA_BYTES:
-        raise MetadataError(
-            "metadata", f"{size} bytes, over the {MAX_METADATA_BYTES}-byte limit", too_large=True
-        )
-    return metadata
+    return _text("metadata", metadata, MAX_METADATA_CHARS, labels=False)
 
 
 def check_attributes(attributes: object) -> dict[str, str]:
-    """A copy of `attributes` if within bounds: keys 1 to 64 bytes, values up to 256 bytes,
-    both without control characters, at most 16 of them."""
+    """A copy of `attributes` if within bounds: at most 16, keys of 1 to 64 characters,
+    values of up to 256, neither with control characters."""
     if not isinstance(attributes, dict):
         raise MetadataError("attributes", "must be an object of strings")
     if len(attributes) > MAX_ATTRIBUTES:
@@ -66,30 +53,35 @@ def check_attributes(attributes: object) -> dict[str, str]:
             "attributes", f"{len(attributes)}, over the {MAX_ATTRIBUTES} limit", too_large=True
         )
     for key, value in attributes.items():
-        where = f"attributes.{str(key)[:MAX_ATTRIBUTE_KEY_BYTES]}"
+        where = f"attributes.{str(key)[:MAX_ATTRIBUTE_KEY_CHARS]}"
         if not isinstance(key, str) or not isinstance(value, str):
             raise MetadataError(where, "keys and values must be strings")
         if not key:
             raise MetadataError(where, "keys must not be empty")
-        for what, text, limit in (
-            ("key", key, MAX_ATTRIBUTE_KEY_BYTES),
-            ("value", value, MAX_ATTRIBUTE_VALUE_BYTES),
-        ):
-            size = _utf8_size(where, text)
-            if size > limit:
-                raise MetadataError(
-                    where, f"{what} of {size} bytes, over the {limit}-byte limit", too_large=True
-                )
-            if _CONTROL.search(text):
-                raise MetadataError(where, f"control characters are not allowed in the {what}")
+        _text(f"{where} (key)", key, MAX_ATTRIBUTE_KEY_CHARS, labels=True)
+        _text(where, value, MAX_ATTRIBUTE_VALUE_CHARS, labels=True)
     return dict(attributes)
 
 
-def _utf8_size(field: str, text: str) -> int:
+def _text(field: str, text: object, limit: int, *, labels: bool) -> str:
+    if not isinstance(text, str):
+        raise MetadataError(field, "must be a string")
+    if len(text) > limit:
+        raise MetadataError(
+            field, f"{len(text)} characters, over the {limit} limit", too_large=True
+        )
+    if labels and _CONTROL.search(text):
+        raise MetadataError(field, "control characters are not allowed")
+    return check_unicode(text, field)
+
+
+def check_unicode(text: str, field: str = "text") -> str:
+    """`text` if it has no lone surrogate (JSON lets "\\ud800" through; UTF-8 cannot carry it)."""
     try:
-        return len(text.encode())
-    except UnicodeEncodeError:  # a lone surrogate: JSON lets "\ud800" through
+        text.encode()
+    except UnicodeEncodeError:
         raise MetadataError(field, "not valid Unicode") from None
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,7 @@ def test_metadata_and_attributes_round_trip_and_older_tokens_have_none() -> None
     ("change", "reason"),
     [
         ({"metadata": 7}, "metadata: must be a string"),
-        ({"metadata": "x" * 4097}, "metadata: 4097 bytes, over the 4096-byte limit"),
+        ({"metadata": "x" * 4097}, "metadata: 4097 characters, over the 4096 limit"),
         ({"attributes": ["role"]}, "attributes: must be an object of strings"),
         ({"attributes": {"role": 1}}, "attributes.role: keys and values must be strings"),
         ({"attributes": {str(i): "" for i in range(17)}}, "attributes: 17, over the 16 limit"),

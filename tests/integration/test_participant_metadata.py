@@ -70,7 +70,7 @@ async def test_updates_without_the_grant_or_over_the_bounds_are_refused_by_name(
             assert "update_metadata grant" in refused["message"]
             too_large, not_string = ann.errors
             assert (too_large["code"], too_large["ref"]) == ("too_large", "update_metadata")
-            assert too_large["message"] == "metadata: 5000 bytes, over the 4096-byte limit"
+            assert too_large["message"] == "metadata: 5000 characters, over the 4096 limit"
             assert not_string["code"] == "bad_message"
             assert "attributes.role: " in not_string["message"]
             assert ann.updates == [] and ben.updates == []
