@@ -25,6 +25,7 @@ import {TileGrid} from './ui.js';
  *   media: Promise<MediaStream | null>,
  *   session: Session | null,
  *   participants: Map<string, string>,
+ *   infos: Map<string, ParticipantInfo>,
  *   attempts: number,
  *   joinedAt: number,
  *   over: boolean,
@@ -94,6 +95,9 @@ const sfu = {
   get chatMessages() { return chat.messages; },
   /** Sends any data message (docs/signaling.md). @param {Parameters<Session['sendData']>[0]} message */
   sendData: (message) => call?.session?.sendData(message),
+  /** Everyone in the call, us too, with the name, metadata and attributes the node last told. */
+  participants: () => [...(call?.infos.values() ?? [])].map(
+    ({identity, name, metadata, attributes}) => ({identity, name, metadata, attributes})),
 };
 Object.assign(window, {sfu});
 
@@ -116,7 +120,7 @@ let call = null;
 async function startCall(params) {
   const current = call = {
     params, media: acquireMedia(), session: null, participants: new Map(), attempts: 0, joinedAt: 0,
-    over: false,
+    over: false, infos: new Map(),
   };
   sfu.error = null;
   chat.clear();
@@ -154,6 +158,7 @@ async function connect(current) {
 /** @param {Call} current @param {Joined} joined */
 function onJoined(current, joined) {
   sfu.identity = joined.participant.identity;
+  current.infos.set(sfu.identity, joined.participant);
   sfu.timeline.joined ??= performance.now();
   current.joinedAt = performance.now();
   for (const participant of joined.participants) addParticipant(current, participant);
@@ -164,8 +169,15 @@ function onJoined(current, joined) {
 function sessionEvents(current) {
   return {
     participantJoined: (participant) => addParticipant(current, participant),
+    participantUpdated: (participant) => {
+      current.infos.set(participant.identity, participant);
+      if (participant.identity === sfu.identity) return;
+      current.participants.set(participant.identity, participant.name);
+      grid.setName(participant.identity, participant.name);
+    },
     participantLeft: (identity) => {
       current.participants.delete(identity);
+      current.infos.delete(identity);
       grid.removeParticipant(identity);
     },
     trackPublished: (identity, track) => grid.setTrack(identity, track),
@@ -216,6 +228,7 @@ function sendChat(text) {
 /** @param {Call} current @param {ParticipantInfo} participant */
 function addParticipant(current, participant) {
   current.participants.set(participant.identity, participant.name);
+  current.infos.set(participant.identity, participant);
   grid.addParticipant(participant.identity, participant.name);
   for (const track of participant.tracks) grid.setTrack(participant.identity, track);
 }
@@ -236,6 +249,7 @@ function onEnded(current, ending) {
 /** Rejoins with a fresh token after the connection to the node was lost. */
 async function reconnect(/** @type {Call} */ current, /** @type {string} */ why) {
   current.participants.clear();
+  current.infos.clear();
   grid.clearRemotes();
   /** @type {unknown} */
   let lastError = new Error(why);
@@ -281,6 +295,7 @@ function endCall(current) {
   current.session?.close();
   current.session = null;
   current.participants.clear();
+  current.infos.clear();
   current.media.then((stream) => stream?.getTracks().forEach((track) => track.stop()));
   grid.clear();
   showNotice('');
