@@ -12,9 +12,12 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal, get_args
 
+from cluster.metadata import MetadataUpdate
 from cluster.tokens import JoinGrants
 
-CommandKind = Literal["delete_room", "remove_participant", "mute_track", "update_grants", "drain"]
+CommandKind = Literal[
+    "delete_room", "remove_participant", "mute_track", "update_grants", "update_metadata", "drain"
+]
 COMMAND_KINDS: tuple[CommandKind, ...] = get_args(CommandKind)
 
 
@@ -30,10 +33,12 @@ class NodeCommand:
     track_id: str = ""
     muted: bool = False
     grants: JoinGrants | None = None  # update_grants: the participant's grants from now on
+    update: MetadataUpdate | None = None  # update_metadata: its new name, metadata, attributes
 
     def to_json(self) -> str:
         fields = asdict(self)
         fields["grants"] = self.grants.to_claims() if self.grants is not None else None
+        fields["update"] = self.update.to_fields() if self.update is not None else None
         return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
@@ -50,10 +55,19 @@ class NodeCommand:
             muted, bool
         ):
             raise BadCommand(f"command {kind}: fields of the wrong type")
-        try:  # absent from the commands of a control plane before grant updates
+        try:  # absent from the commands of a control plane before grant (metadata) updates
             grants = None if data.get("grants") is None else JoinGrants.from_claims(data["grants"])
+            update = (
+                None if data.get("update") is None else MetadataUpdate.from_fields(data["update"])
+            )
         except ValueError as exc:
             raise BadCommand(f"command {kind}: {exc}") from exc
         return cls(
-            kind=kind, room=room, identity=identity, track_id=track_id, muted=muted, grants=grants
+            kind=kind,
+            room=room,
+            identity=identity,
+            track_id=track_id,
+            muted=muted,
+            grants=grants,
+            update=update,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -141,6 +142,8 @@ class ParticipantRecord:
     node_id: str
     joined_at: float
     tracks: tuple[TrackRecord, ...] = ()
+    metadata: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

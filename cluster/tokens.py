@@ -10,7 +10,9 @@ key id -> secret and picks the secret from the token. Claims:
     grants  {"publish": bool, "subscribe": bool, "publish_data": bool, "sources": [str],
             "hidden": bool}; a token without "publish_data" (minted before it existed) may send
             data messages, one without "sources" may publish every source, one without
-            "hidden" is seen
+            "hidden" is seen; "update_metadata": bool, absent is false
+    metadata     the participant's metadata: a string the app owns (cluster.metadata bounds it)
+    attributes   the participant's attributes: {str: str}; both absent from older tokens: empty
 
 `rid` and `gen` let a node refuse a token whose room was deleted since, or whose identity was
 removed since: the store is asked at join time. A token's lifetime (exp - iat) is bounded.
@@ -21,12 +23,15 @@ This module has no FastAPI import: the media node imports it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+
+from cluster.metadata import MetadataError, check_attributes, check_metadata
 
 ALGORITHM = "HS256"
 # The ceiling of SFU_TOKEN_MAX_TTL_S (and of the REST API's ttl_s): a week.
@@ -45,6 +50,14 @@ _DECODE_OPTIONS: Any = {
     "verify_sub": False,
     "verify_jti": False,
 }
+
+
+class _Utf8Json(json.JSONEncoder):
+    """Claims as UTF-8, not \\u escapes: a character of a name or metadata costs a token at
+    most 4 bytes instead of 12, so a token with metadata at its bounds fits a join frame."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**(options | {"ensure_ascii": False}))
 
 
 class TokenError(Exception):
@@ -66,6 +79,9 @@ class JoinGrants:
     publish_data: bool = True  # send data messages (LiveKit's canPublishData)
     sources: tuple[str, ...] = SOURCES  # what it may publish, with `publish` (canPublishSources)
     hidden: bool = False  # a recorder or bot: in no one's roster, and it may not publish
+    # change its own name, metadata and attributes (LiveKit's canUpdateOwnMetadata, off by
+    # default: an app's metadata, such as a role, is often the app's word, not the user's)
+    update_metadata: bool = False
 
     def to_claims(self) -> dict[str, Any]:
         return {
@@ -74,6 +90,7 @@ class JoinGrants:
             "publish_data": self.publish_data,
             "sources": list(self.sources),
             "hidden": self.hidden,
+            "update_metadata": self.update_metadata,
         }
 
     @classmethod
@@ -98,6 +115,7 @@ class JoinGrants:
             publish_data=flag("publish_data", True),
             sources=tuple(dict.fromkeys(sources)),
             hidden=flag("hidden", False),
+            update_metadata=flag("update_metadata", False),
         )
 
 
@@ -111,6 +129,8 @@ class JoinClaims:
     generation: int
     issued_at: float
     expires_at: float
+    metadata: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 def mint_join_token(
@@ -125,9 +145,12 @@ def mint_join_token(
     grants: JoinGrants,
     ttl_s: float,
     now: float,
+    metadata: str = "",
+    attributes: Mapping[str, str] | None = None,
 ) -> str:
     """Sign a token letting `identity` join `room` (incarnation `room_id`) until `now + ttl_s`,
-    while its generation there is `generation`."""
+    while its generation there is `generation`. The caller has bounded `metadata` and
+    `attributes` (cluster.metadata)."""
     issued = math.floor(now)
     payload = {
         "sub": identity,
@@ -136,11 +159,15 @@ def mint_join_token(
         "rid": room_id,
         "gen": generation,
         "grants": grants.to_claims(),
+        "metadata": metadata,
+        "attributes": dict(attributes or {}),
         "iat": issued,
         "nbf": issued,
         "exp": math.floor(now + ttl_s),
     }
-    return jwt.encode(payload, secret, algorithm=ALGORITHM, headers={"kid": key_id})
+    return jwt.encode(
+        payload, secret, algorithm=ALGORITHM, headers={"kid": key_id}, json_encoder=_Utf8Json
+    )
 
 
 def verify_join_token(
@@ -178,9 +205,9 @@ def verify_join_token(
 def _claims(
     payload: dict[str, Any], *, now: float, max_ttl_s: float, leeway_s: float
 ) -> JoinClaims:
-    for field in ("exp", "nbf", "iat"):
-        if not _is_number(payload.get(field)):
-            raise TokenError(f"token claims invalid: {field}")
+    for claim in ("exp", "nbf", "iat"):
+        if not _is_number(payload.get(claim)):
+            raise TokenError(f"token claims invalid: {claim}")
     if now >= payload["exp"] + leeway_s:
         raise TokenError("token expired")
     if now < payload["nbf"] - leeway_s or now < payload["iat"] - leeway_s:
@@ -190,16 +217,21 @@ def _claims(
     generation = payload.get("gen")
     if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
         raise TokenError("token claims invalid: gen")
-    for field in ("sub", "room", "rid"):
-        value = payload.get(field)
+    for claim in ("sub", "room", "rid"):
+        value = payload.get(claim)
         if not isinstance(value, str) or not value:
-            raise TokenError(f"token claims invalid: {field}")
+            raise TokenError(f"token claims invalid: {claim}")
     name = payload.get("name")
     if not isinstance(name, str):
         raise TokenError("token claims invalid: name")
     try:
         grants = JoinGrants.from_claims(payload.get("grants"))
     except ValueError as exc:
+        raise TokenError(f"token claims invalid: {exc}") from None
+    try:
+        metadata = check_metadata(payload.get("metadata", ""))
+        attributes = check_attributes(payload.get("attributes", {}))
+    except MetadataError as exc:
         raise TokenError(f"token claims invalid: {exc}") from None
     return JoinClaims(
         identity=payload["sub"],
@@ -210,6 +242,8 @@ def _claims(
         generation=generation,
         issued_at=float(payload["iat"]),
         expires_at=float(payload["exp"]),
+        metadata=metadata,
+        attributes=attributes,
     )
 
 

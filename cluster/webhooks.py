@@ -1,6 +1,7 @@
 """Webhooks: signed POSTs telling the operator's backend about rooms and participants.
 
-Events are `room_started`, `room_finished`, `participant_joined`, `participant_left`, and
+Events are `room_started`, `room_finished`, `participant_joined`, `participant_updated` (its
+name, metadata or attributes changed), `participant_left`, and
 `track_published`, `track_unpublished`, `track_muted`, `track_unmuted` (with the participant and
 the track). Each is POSTed as JSON (`event_body`) to every configured URL with these headers:
 
@@ -31,8 +32,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,6 +45,7 @@ EventType = Literal[
     "room_started",
     "room_finished",
     "participant_joined",
+    "participant_updated",
     "participant_left",
     "track_published",
     "track_unpublished",
@@ -67,6 +69,8 @@ _LOG_EVERY_N_DROPS = 100
 class WebhookParticipant:
     identity: str
     name: str
+    metadata: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ token naming the room; the browser takes the token to that node's signaling URL.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from cluster.errors import NoNodeAvailable
 from cluster.models import RoomInfo
@@ -27,8 +28,11 @@ async def issue_join_token(
     ttl_s: int,
     now: float,
     node_ttl_s: float,
+    metadata: str = "",
+    attributes: Mapping[str, str] | None = None,
 ) -> TokenOut:
-    """`room` is created if missing (an existing room keeps its settings)."""
+    """`room` is created if missing (an existing room keeps its settings); `metadata` and
+    `attributes` are the participant's, already bounded."""
     room = await store.create_room(room)
     node = await store.assign_room(room.name, now, node_ttl_s)
     if node is None:
@@ -45,6 +49,8 @@ async def issue_join_token(
         grants=grants,
         ttl_s=ttl_s,
         now=now,
+        metadata=metadata,
+        attributes=attributes,
     )
     return TokenOut(
         token=token,

@@ -6,10 +6,21 @@ failure deeper in the stack.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
+from cluster.metadata import (
+    MAX_ATTRIBUTE_KEY_CHARS,
+    MAX_ATTRIBUTE_VALUE_CHARS,
+    MAX_ATTRIBUTES,
+    MAX_METADATA_CHARS,
+    MAX_NAME_CHARS,
+    NO_CONTROL_PATTERN,
+    MetadataUpdate,
+    check_name,
+    check_unicode,
+)
 from cluster.models import (
     DEFAULT_EMPTY_TIMEOUT_S,
     DEFAULT_MAX_PARTICIPANTS,
@@ -38,7 +49,34 @@ def _no_bool(value: object) -> object:
 # On an integer of a request body (after its bounds): JSON's `true` is a client's mistake,
 # not 1 (2.0 is still 2).
 NOT_BOOL = BeforeValidator(_no_bool)
-DisplayName = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# A participant's name, metadata and attributes: cluster.metadata's bounds, stated in the schema
+# (the after-validators refuse lone surrogates, which a schema cannot state)
+DisplayName = Annotated[
+    str,
+    Field(max_length=MAX_NAME_CHARS, pattern=NO_CONTROL_PATTERN),
+    AfterValidator(check_unicode),
+]
+Metadata = Annotated[str, Field(max_length=MAX_METADATA_CHARS), AfterValidator(check_unicode)]
+# A key's pattern would become patternProperties, which leaves other keys unchecked: it is
+# checked after (check_name: no control characters) and stated in propertyNames instead.
+AttributeKey = Annotated[
+    str, Field(min_length=1, max_length=MAX_ATTRIBUTE_KEY_CHARS), AfterValidator(check_name)
+]
+AttributeValue = Annotated[
+    str,
+    Field(max_length=MAX_ATTRIBUTE_VALUE_CHARS, pattern=NO_CONTROL_PATTERN),
+    AfterValidator(check_unicode),
+]
+
+
+def _key_pattern(schema: dict[str, Any]) -> None:
+    schema["propertyNames"]["pattern"] = NO_CONTROL_PATTERN
+
+
+Attributes = Annotated[
+    dict[AttributeKey, AttributeValue],
+    Field(max_length=MAX_ATTRIBUTES, json_schema_extra=_key_pattern),
+]
 
 
 class _Body(BaseModel):
@@ -70,6 +108,7 @@ class GrantsIn(_Body):
     publish_data: bool = True  # send data messages (chat, app data) to the room
     sources: list[Source] = Field(default_factory=lambda: list(get_args(Source)), max_length=4)
     hidden: bool = False  # a recorder or bot: in no one's roster; it may not publish
+    update_metadata: bool = False  # change its own name, metadata and attributes
 
     def to_grants(self) -> JoinGrants:
         return JoinGrants(
@@ -78,6 +117,7 @@ class GrantsIn(_Body):
             publish_data=self.publish_data,
             sources=tuple(dict.fromkeys(self.sources)),
             hidden=self.hidden,
+            update_metadata=self.update_metadata,
         )
 
 
@@ -85,6 +125,8 @@ class TokenRequest(_Body):
     identity: Identity
     name: DisplayName | None = None  # defaults to the identity
     grants: GrantsIn = Field(default_factory=GrantsIn)
+    metadata: Metadata = ""  # the app's, shown to the room (e.g. JSON)
+    attributes: Attributes = Field(default_factory=dict)
     ttl_s: Annotated[int, Field(ge=1, le=MAX_TOKEN_TTL_S), NOT_BOOL] | None = (
         None  # default: settings
     )
@@ -151,6 +193,8 @@ class ParticipantOut(BaseModel):
     node_id: str
     joined_at: float
     tracks: list[TrackOut]
+    metadata: str
+    attributes: dict[str, str]
 
     @classmethod
     def of(cls, record: ParticipantRecord) -> ParticipantOut:
@@ -163,7 +207,20 @@ class ParticipantOut(BaseModel):
                 TrackOut(id=t.id, kind=t.kind, muted=t.muted, source=t.source or None)
                 for t in record.tracks
             ],
+            metadata=record.metadata,
+            attributes=dict(record.attributes),
         )
+
+
+class ParticipantUpdate(_Body):
+    """Each field given replaces the participant's; the others stay."""
+
+    name: DisplayName | None = None
+    metadata: Metadata | None = None
+    attributes: Attributes | None = None
+
+    def to_update(self) -> MetadataUpdate:
+        return MetadataUpdate(name=self.name, metadata=self.metadata, attributes=self.attributes)
 
 
 class MuteRequest(_Body):

@@ -247,6 +247,10 @@ class Node:
                 member = room.members.get(command.identity)
                 if member is not None:
                     await room.regrant(member, command.grants)
+            case "update_metadata" if room is not None and command.update is not None:
+                member = room.members.get(command.identity)
+                if member is not None:
+                    await room.update(member, command.update)
             case "mute_track" if room is not None:
                 member = room.members.get(command.identity)
                 if member is not None:
@@ -327,7 +331,11 @@ class Node:
                 room=room,
                 node_id=self.id,
                 now=self._clock(),
-                participant=WebhookParticipant(record.identity, record.name) if record else None,
+                participant=WebhookParticipant(
+                    record.identity, record.name, record.metadata, record.attributes
+                )
+                if record
+                else None,
                 track=WebhookTrack(track.id, track.kind, track.source, track.muted)
                 if track
                 else None,

@@ -475,6 +475,8 @@ def _participant_json(record: ParticipantRecord) -> str:
             "node_id": record.node_id,
             "joined_at": record.joined_at,
             "tracks": [[t.id, t.kind, t.muted, t.source] for t in record.tracks],
+            "metadata": record.metadata,
+            "attributes": dict(record.attributes),
         }
     )
 
@@ -493,6 +495,9 @@ def _participant(stored: str) -> ParticipantRecord | None:
                 TrackRecord(id=str(i), kind=str(k), muted=bool(m), source=str(s[0]) if s else "")
                 for i, k, m, *s in data["tracks"]
             ),
+            # a node before participant metadata wrote neither
+            metadata=str(data.get("metadata", "")),
+            attributes={str(k): str(v) for k, v in data.get("attributes", {}).items()},
         )
     except (KeyError, ValueError, TypeError) as exc:
         logger.warning("x participant: unreadable record in Redis (%s)", exc)

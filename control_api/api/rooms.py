@@ -2,10 +2,12 @@
 
 Changes to live calls (delete a room, remove or mute a participant) are written to the store
 first, then sent to the room's node as commands, which disconnects or mutes the people there.
+Grant and metadata changes are sent only: the node records the participant as changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -25,6 +27,7 @@ from control_api.schemas import (
     MuteRequest,
     NodeRef,
     ParticipantOut,
+    ParticipantUpdate,
     RoomCreate,
     RoomDetail,
     RoomOut,
@@ -156,6 +159,21 @@ async def update_grants(
     return ParticipantOut.of(record)
 
 
+@router.patch("/{name}/participants/{identity}")
+async def update_participant(
+    name: RoomPath, identity: IdentityPath, body: ParticipantUpdate, state: State
+) -> ParticipantOut:
+    """Change a participant's name, metadata or attributes in a live call: everyone in the
+    room is told (participant_updated), until it rejoins with a token of its own."""
+    record = await _participant(state, name, identity)
+    update = body.to_update()
+    await _command(
+        state, record, NodeCommand("update_metadata", room=name, identity=identity, update=update)
+    )
+    given = {k: v for k, v in update.to_fields().items() if v is not None}
+    return ParticipantOut.of(dataclasses.replace(record, **given))
+
+
 @router.post("/{name}/tokens")
 async def create_token(
     name: RoomPath, body: TokenRequest, state: State, key: Authenticated
@@ -184,6 +202,8 @@ async def create_token(
         ttl_s=body.ttl_s if body.ttl_s is not None else state.settings.token_ttl_s,
         now=now,
         node_ttl_s=state.settings.node_ttl_s,
+        metadata=body.metadata,
+        attributes=body.attributes,
     )
     state.metrics.join_tokens.labels(route="v1").inc()
     return token

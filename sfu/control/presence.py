@@ -4,7 +4,7 @@ Room changes arrive synchronously from the packet-free parts of the node (joins,
 publications, mutes) and must never wait on Redis, so they are queued and written in order by
 one task. A write that fails marks the presence stale, and the next successful heartbeat
 rewrites everything (`resync`), which also re-claims the node's rooms when Redis lost them.
-Lifecycle events (room started/finished, participant joined/left, tracks published,
+Lifecycle events (room started/finished, participant joined/updated/left, tracks published,
 unpublished, muted and unmuted) go to `on_event`, the node's webhooks, in the order they
 happened. A write the store refuses because the room is assigned to another node means this
 node lost the room: `on_lost` is told, and the node closes it.
@@ -40,6 +40,17 @@ def participant_record(member: Member, node_id: str, joined_at: float) -> Partic
             TrackRecord(id=t.id, kind=t.kind, muted=t.muted, source=t.capture)
             for t in member.tracks.values()
         ),
+        metadata=member.metadata,
+        attributes=dict(member.attributes),
+    )
+
+
+def described_differently(before: ParticipantRecord, after: ParticipantRecord) -> bool:
+    """Whether a participant's name, metadata or attributes changed between two records."""
+    return (before.name, before.metadata, before.attributes) != (
+        after.name,
+        after.metadata,
+        after.attributes,
     )
 
 
@@ -107,6 +118,8 @@ class Presence:
             if len(members) == 1:
                 self._on_event("room_started", room, None, None)
             self._on_event("participant_joined", room, record, None)
+        elif described_differently(previous, record):
+            self._on_event("participant_updated", room, record, None)
         for event, track in track_events(previous.tracks if previous else (), record.tracks):
             self._on_event(event, room, record, track)
 

@@ -48,6 +48,14 @@ class GrantsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberUpdated:
+    """A member's name, metadata or attributes changed (by itself or the REST API); told to
+    everyone, the member too."""
+
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
 class TrackMuted:
     """A track was (un)muted. `enforced`: its media was paused or resumed here, so every
     subscriber re-allocates; a mute by the server is told to the publisher too."""
@@ -83,6 +91,7 @@ RoomEvent = (
     | TracksPublished
     | TracksUnpublished
     | GrantsChanged
+    | MemberUpdated
     | TrackMuted
     | SpeakersChanged
     | DataSent

@@ -1,10 +1,12 @@
-"""A member of a room: who it is, what it may do, and the tracks it publishes."""
+"""A member of a room: who it is, what it may do, what the app says of it, and the tracks it
+publishes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cluster.metadata import MetadataUpdate
 from cluster.models import new_id
 from cluster.tokens import JoinGrants
 from sfu.media.description import Kind
@@ -56,8 +58,21 @@ class Member:
     grants: JoinGrants  # what its join token allows, or the REST API since
     sid: str = field(default_factory=lambda: new_id("PA"))
     tracks: dict[str, Track] = field(default_factory=dict)
+    metadata: str = ""  # the app's, from its join token, itself or the REST API since
+    attributes: dict[str, str] = field(default_factory=dict)
 
     def may_publish(self, capture: Capture) -> bool:
         """A hidden member publishes nothing: its tracks would show it."""
         grants = self.grants
         return grants.publish and not grants.hidden and capture in grants.sources
+
+    def apply(self, update: MetadataUpdate) -> bool:
+        """Take the fields `update` gives; True if anything changed."""
+        before = (self.name, self.metadata, self.attributes)
+        if update.name is not None:
+            self.name = update.name
+        if update.metadata is not None:
+            self.metadata = update.metadata
+        if update.attributes is not None:
+            self.attributes = dict(update.attributes)
+        return (self.name, self.metadata, self.attributes) != before

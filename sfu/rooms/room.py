@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from cluster.metadata import MetadataUpdate
 from cluster.tokens import JoinGrants
 from sfu.media.speakers import SpeakerDetector, Speakers, due
 from sfu.rooms.events import (
@@ -18,6 +19,7 @@ from sfu.rooms.events import (
     MemberHandle,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     RoomEvent,
     SpeakersChanged,
     TrackMuted,
@@ -102,6 +104,13 @@ class Room:
         stopped = [t.id for t in member.tracks.values() if not member.may_publish(t.capture)]
         await self.unpublish(member, stopped, by_server=True)
         await self._tell([member], GrantsChanged(member))
+
+    async def update(self, member: Member, update: MetadataUpdate) -> None:
+        """A member's new name, metadata or attributes (its own or the REST API's); everyone
+        is told, unless nothing changed."""
+        if member.apply(update):
+            self._observer.member_changed(self.name, member)
+            await self._tell(list(self.members.values()), MemberUpdated(member))
 
     async def mute(
         self, member: Member, track_id: str, muted: bool, *, by_server: bool = False

@@ -39,7 +39,8 @@ class Join(_Message):
     type: Literal["join"]
     protocol: Literal[1] = PROTOCOL_VERSION
     room: str = Field(min_length=1, max_length=128)
-    token: str = Field(default="", max_length=4096)  # empty: refused as "token missing"
+    # empty: refused as "token missing"; bounded by the frame (metadata makes tokens large)
+    token: str = Field(default="", max_length=MAX_FRAME_BYTES)
     # The audio and video codecs the client decodes; a track in another one is not sent to it
     # (it gets an unsupported_codec error naming it). None: every codec the node forwards.
     receive_codecs: list[ReceiveCodec] | None = Field(default=None, max_length=128)
@@ -102,6 +103,16 @@ class IceRestart(_Message):
     type: Literal["ice_restart"]
 
 
+class UpdateMetadata(_Message):
+    """Change your own name, metadata or attributes (needs the update_metadata grant): each
+    field given replaces its value; the bounds are cluster.metadata's."""
+
+    type: Literal["update_metadata"]
+    name: str | None = None
+    metadata: str | None = None
+    attributes: dict[str, str] | None = None
+
+
 class Leave(_Message):
     type: Literal["leave"]
 
@@ -131,6 +142,7 @@ ClientMessage = Annotated[
     | Mute
     | VideoSize
     | VideoQuality
+    | UpdateMetadata
     | IceRestart
     | Leave
     | Ping
@@ -148,6 +160,7 @@ CLIENT_TYPES = frozenset(
         "mute",
         "video_size",
         "video_quality",
+        "update_metadata",
         "ice_restart",
         "leave",
         "ping",
@@ -170,6 +183,8 @@ class ParticipantInfo(_Message):
     sid: str
     identity: str
     name: str
+    metadata: str = ""
+    attributes: dict[str, str] = {}
     tracks: list[TrackInfo] = []
 
 
@@ -209,6 +224,13 @@ class SubscribeOffer(_Message):
 
 class ParticipantJoined(_Message):
     type: Literal["participant_joined"] = "participant_joined"
+    participant: ParticipantInfo
+
+
+class ParticipantUpdated(_Message):
+    """A participant's name, metadata or attributes changed (yours too)."""
+
+    type: Literal["participant_updated"] = "participant_updated"
     participant: ParticipantInfo
 
 
@@ -321,6 +343,7 @@ ServerMessage = (
     | PublishAnswer
     | SubscribeOffer
     | ParticipantJoined
+    | ParticipantUpdated
     | ParticipantLeft
     | TrackPublished
     | TrackUnpublished

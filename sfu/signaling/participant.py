@@ -17,6 +17,7 @@ from sfu.rooms.events import (
     GrantsChanged,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     RoomEvent,
     SpeakersChanged,
     TrackMuted,
@@ -37,6 +38,7 @@ from sfu.signaling.messages import (
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
+    ParticipantUpdated,
     PublishAnswer,
     PublisherLayers,
     ServerMessage,
@@ -73,6 +75,8 @@ def participant_info(member: Member) -> ParticipantInfo:
         sid=member.sid,
         identity=member.identity,
         name=member.name,
+        metadata=member.metadata,
+        attributes=member.attributes,
         tracks=[track_info(t) for t in member.tracks.values()],
     )
 
@@ -179,6 +183,9 @@ class Participant:
                         TrackUnpublished(participant=track.publisher.identity, track_id=track.id)
                     )
                 await self.subscriber.unsubscribe([t.id for t in tracks])
+            case MemberUpdated(member=member):
+                if member is self.member or not member.grants.hidden:
+                    self.send(ParticipantUpdated(participant=participant_info(member)))
             case GrantsChanged(member=member) if member.grants.subscribe:
                 await self.subscriber.subscribe(self.room.tracks(besides=member))
             case GrantsChanged():

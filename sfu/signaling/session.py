@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from cluster.metadata import MetadataError, MetadataUpdate
 from cluster.tokens import JoinClaims, TokenError, verify_join_token
 from sfu.media.clock import monotonic_ms
 from sfu.rooms.events import DataSent
@@ -49,6 +50,7 @@ from sfu.signaling.messages import (
     ServerMessage,
     SubscribeAnswer,
     Trickle,
+    UpdateMetadata,
     VideoQuality,
     VideoSize,
     client_message,
@@ -179,6 +181,8 @@ class SignalingSession:
             identity=claims.identity,
             name=claims.name or claims.identity,
             grants=claims.grants,
+            metadata=claims.metadata,
+            attributes=dict(claims.attributes),
         )
         participant = Participant(
             member,
@@ -276,6 +280,8 @@ class SignalingSession:
                     )
             case Data():
                 await self._send_data(participant, message)
+            case UpdateMetadata():
+                await self._update_metadata(participant, message)
             case IceRestart():
                 await participant.subscriber.restart_ice()
             case Ping(ts=ts):
@@ -321,6 +327,20 @@ class SignalingSession:
                 f"not in the room: {names}{more}; sent to the others named",
                 "data",
             )
+
+    async def _update_metadata(self, participant: Participant, message: UpdateMetadata) -> None:
+        """The participant's own change, within its grant and the bounds (the error names the
+        field out of them)."""
+        if not participant.member.grants.update_metadata:
+            self._error("not_allowed", "the token has no update_metadata grant", "update_metadata")
+            return
+        try:
+            update = MetadataUpdate.from_fields(message.model_dump(exclude={"type"}))
+        except MetadataError as exc:
+            code: ErrorCode = "too_large" if exc.too_large else "bad_message"
+            self._error(code, str(exc), "update_metadata")
+            return
+        await participant.room.update(participant.member, update)
 
     def _error(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
         self._outbox.put_nowait(Error(code=code, message=message, ref=ref))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -245,22 +246,22 @@ async def owned(store: Store, node_id: str, *rooms: str) -> None:
 async def test_participants_are_recorded_per_room(store: Store) -> None:
     video = TrackRecord(id="TR_v", kind="video", muted=True, source="screen")
     await owned(store, "n1", "r1", "r2")
+    described = dataclasses.replace(
+        participant("ada"), metadata='{"seat": 4}', attributes={"role": "host"}
+    )
     await store.put_participant("r1", participant("bob", "n1", video))
-    await store.put_participant("r1", participant("ada"))
+    await store.put_participant("r1", described)
     await store.put_participant("r2", participant("cy"))
-    assert await store.list_participants("r1") == [
-        participant("ada"),
-        participant("bob", "n1", video),
-    ]
+    assert await store.list_participants("r1") == [described, participant("bob", "n1", video)]
     assert await store.list_participants("nowhere") == []
 
 
-def test_a_record_from_a_node_before_track_sources_still_reads() -> None:
+def test_a_record_from_a_node_before_track_sources_and_metadata_still_reads() -> None:
     stored = (
         '{"identity":"a","name":"A","node_id":"n1","joined_at":1,"tracks":[["T","video",false]]}'
     )
     assert _participant(stored) == ParticipantRecord(
-        "a", "A", "n1", 1.0, (TrackRecord("T", "video", False, source=""),)
+        "a", "A", "n1", 1.0, (TrackRecord("T", "video", False, source=""),), "", {}
     )
 
 

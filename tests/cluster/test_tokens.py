@@ -83,9 +83,33 @@ def test_round_trip() -> None:
     )
 
 
+def test_metadata_and_attributes_round_trip_and_older_tokens_have_none() -> None:
+    token = mint(metadata='{"seat": 4}', attributes={"role": "host", "lang": "fr"})
+    claims = verify_join_token(token, secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW)
+    assert (claims.metadata, claims.attributes) == ('{"seat": 4}', {"role": "host", "lang": "fr"})
+    older = raw_token(valid_payload())
+    claims = verify_join_token(older, secrets=SECRETS, max_ttl_s=MAX_TTL, now=NOW)
+    assert (claims.metadata, claims.attributes, claims.grants.update_metadata) == ("", {}, False)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"metadata": 7}, "metadata: must be a string"),
+        ({"metadata": "x" * 4097}, "metadata: 4097 characters, over the 4096 limit"),
+        ({"attributes": ["role"]}, "attributes: must be an object of strings"),
+        ({"attributes": {"role": 1}}, "attributes.role: keys and values must be strings"),
+        ({"attributes": {str(i): "" for i in range(17)}}, "attributes: 17, over the 16 limit"),
+    ],
+)
+def test_bad_metadata_claims_are_refused_by_name(change: dict[str, Any], reason: str) -> None:
+    assert refusal(raw_token(valid_payload() | change)) == f"token claims invalid: {reason}"
+
+
 @pytest.mark.parametrize(
     "grants",
     [
+        JoinGrants(update_metadata=True),
         JoinGrants(publish_data=False),
         JoinGrants(sources=("camera", "microphone")),
         JoinGrants(sources=()),
@@ -115,8 +139,10 @@ def test_token_names_its_key_and_algorithm() -> None:
         "publish_data": True,
         "sources": ["camera", "microphone", "screen", "screen_audio"],
         "hidden": False,
+        "update_metadata": False,
     }
-    assert payload == valid_payload() | {"grants": grants, "gen": 2}
+    empty = {"metadata": "", "attributes": {}}
+    assert payload == valid_payload() | {"grants": grants, "gen": 2} | empty
 
 
 def test_second_key_verifies_its_own_tokens() -> None:
@@ -235,6 +261,10 @@ def test_key_unknown(headers: dict[str, Any]) -> None:
             "grants.publish_data",
         ),
         ({"grants": {"publish": True, "subscribe": True, "hidden": "no"}}, "grants.hidden"),
+        (
+            {"grants": {"publish": True, "subscribe": True, "update_metadata": 1}},
+            "grants.update_metadata",
+        ),
         ({"grants": {"publish": True, "subscribe": True, "sources": "screen"}}, "grants.sources"),
         ({"grants": {"publish": True, "subscribe": True, "sources": ["window"]}}, "grants.sources"),
         ({"rid": None}, "rid"),

@@ -51,7 +51,7 @@ def room_event(room: str = "standup", kind: Any = "room_started") -> WebhookEven
 
 
 def test_event_body_is_the_event_as_json() -> None:
-    alice = WebhookParticipant(identity="alice", name="Alice")
+    alice = WebhookParticipant("alice", "Alice", metadata="{}", attributes={"role": "host"})
     joined = WebhookEvent("e1", "participant_joined", 12.5, "standup", "node-1", alice)
     assert json.loads(event_body(joined)) == {
         "id": "e1",
@@ -59,7 +59,12 @@ def test_event_body_is_the_event_as_json() -> None:
         "created_at": 12.5,
         "room": "standup",
         "node_id": "node-1",
-        "participant": {"identity": "alice", "name": "Alice"},
+        "participant": {
+            "identity": "alice",
+            "name": "Alice",
+            "metadata": "{}",
+            "attributes": {"role": "host"},
+        },
         "track": None,
     }
     started = WebhookEvent("e2", "room_started", 12.5, "standup", "node-1")

@@ -72,6 +72,7 @@ V1_ROUTES = [
     ("GET", "/v1/rooms/r1/participants", None),
     ("DELETE", "/v1/rooms/r1/participants/bob", None),
     ("POST", "/v1/rooms/r1/participants/bob/tracks/TR_v/mute", {"muted": True}),
+    ("PATCH", "/v1/rooms/r1/participants/bob", {"name": "Bob"}),
 ]
 
 
@@ -277,6 +278,22 @@ async def test_token_defaults(client: httpx.AsyncClient, store: Store) -> None:
     assert claims.expires_at == body["expires_at"] == T0 + 6 * 3600
 
 
+async def test_token_carries_metadata_and_attributes(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    await live_node(store, "n1", T0)
+    body = {
+        "identity": "bob",
+        "metadata": '{"seat": 4}',
+        "attributes": {"role": "host"},
+        "grants": {"update_metadata": True},
+    }
+    token = (await client.post("/v1/rooms/r1/tokens", json=body, auth=AUTH)).json()["token"]
+    claims = verify_join_token(token, secrets={K1: S1}, max_ttl_s=86400, now=T0)
+    assert (claims.metadata, claims.attributes) == ('{"seat": 4}', {"role": "host"})
+    assert claims.grants.update_metadata
+
+
 async def test_token_without_a_live_node_is_503(
     client: httpx.AsyncClient, store: Store, clock: Clock
 ) -> None:
@@ -317,6 +334,11 @@ async def test_room_moves_when_its_node_dies(
         ({"identity": "a", "grants": {"publish": "maybe"}}, ["body", "grants", "publish"]),
         ({"identity": "a", "grants": {"publish_data": 2}}, ["body", "grants", "publish_data"]),
         ({"identity": "a", "grants": {"admin": True}}, ["body", "grants", "admin"]),
+        ({"identity": "a", "metadata": "x" * 4097}, ["body", "metadata"]),
+        ({"identity": "a", "attributes": {str(i): "" for i in range(17)}}, ["body", "attributes"]),
+        ({"identity": "a", "attributes": {"role": 1}}, ["body", "attributes", "role"]),
+        ({"identity": "a", "attributes": {"": "x"}}, ["body", "attributes", "", "[key]"]),
+        ({"identity": "a", "attributes": {"a\tb": "x"}}, ["body", "attributes", "a\tb", "[key]"]),
     ],
 )
 async def test_bad_token_bodies_are_422(

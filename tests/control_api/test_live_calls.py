@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from cluster.commands import NodeCommand
+from cluster.metadata import MetadataUpdate
 from cluster.models import ParticipantRecord, TrackRecord
 from cluster.store import Store
 from cluster.tokens import JoinGrants
@@ -61,7 +62,9 @@ async def test_participants_of_a_room(
     client: httpx.AsyncClient, store: Store, clock: Clock
 ) -> None:
     await client.post("/v1/rooms", json={"name": "r1"}, auth=AUTH)
-    await in_call(store, "r1", "n1", "bob", "ada")
+    await in_call(store, "r1", "n1", "bob")
+    described = ParticipantRecord("ada", "Ada", "n1", T0, (VIDEO,), "{}", {"role": "host"})
+    await store.put_participant("r1", described)
     response = await client.get("/v1/rooms/r1/participants", auth=AUTH)
     assert response.status_code == 200
     assert response.json() == [
@@ -71,8 +74,10 @@ async def test_participants_of_a_room(
             "node_id": "n1",
             "joined_at": T0,
             "tracks": [{"id": "TR_v", "kind": "video", "muted": False, "source": "camera"}],
+            "metadata": metadata,
+            "attributes": attributes,
         }
-        for who in ("ada", "bob")
+        for who, metadata, attributes in (("ada", "{}", {"role": "host"}), ("bob", "", {}))
     ]
     assert (await client.get("/v1/rooms/r1", auth=AUTH)).json()["participants"] == 2
     clock.now += 60  # the node stopped beating: its participants are gone with it
@@ -188,3 +193,43 @@ async def test_changing_grants_reaches_the_node_and_bad_ones_are_refused_by_fiel
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "sources", 0]
     unknown = await client.put("/v1/rooms/r1/participants/zed/grants", json={}, auth=AUTH)
     assert unknown.status_code == 404
+
+
+async def test_updating_a_participant_reaches_the_node_and_bad_bodies_are_refused_by_field(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    await client.post("/v1/rooms", json={"name": "r1"}, auth=AUTH)
+    await in_call(store, "r1", "n1", "bob")
+    url = "/v1/rooms/r1/participants/bob"
+    body = {"name": "Robert", "attributes": {"role": "host"}}
+    async with node_ear(store, "n1") as heard:
+        response = await client.patch(url, json=body, auth=AUTH)
+        command = await asyncio.wait_for(heard.get(), 5)
+    assert command == NodeCommand(
+        "update_metadata",
+        room="r1",
+        identity="bob",
+        update=MetadataUpdate(name="Robert", attributes={"role": "host"}),
+    )
+    assert NodeCommand.from_json(command.to_json()) == command  # as it travels
+    shown = response.json()
+    assert response.status_code == 200
+    assert (shown["name"], shown["metadata"], shown["attributes"]) == (
+        "Robert",
+        "",  # not given: kept
+        {"role": "host"},
+    )
+    for bad, loc, message in [
+        ({"metadata": "x" * 4097}, ["body", "metadata"], "at most 4096 characters"),
+        ({"attributes": {str(i): "" for i in range(17)}}, ["body", "attributes"], "at most 16"),
+        ({"attributes": {"role": 1}}, ["body", "attributes", "role"], "valid string"),
+        ({"name": "a\nb"}, ["body", "name"], "pattern"),
+        ({"identity": "x"}, ["body", "identity"], "Extra inputs"),
+    ]:
+        refused = await client.patch(url, json=bad, auth=AUTH)
+        (error,) = refused.json()["detail"]
+        assert (refused.status_code, error["loc"]) == (422, loc)
+        assert message in error["msg"]
+    unknown = await client.patch("/v1/rooms/r1/participants/zed", json={}, auth=AUTH)
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "participant 'zed' is not in room 'r1'"}

@@ -52,6 +52,8 @@ class Client:
         self.pongs: list[float] = []  # the `ts` of each pong
         self.publish_answer = ""
         self.participants: set[str] = set()
+        self.infos: dict[str, dict[str, Any]] = {}  # identity -> its participant info, latest
+        self.updates: list[dict[str, Any]] = []  # participant_updated messages, oldest first
         self.joined = asyncio.Event()
         self.published = asyncio.Event()
         self.closed = asyncio.Event()  # the node closed the signaling socket
@@ -140,6 +142,9 @@ class Client:
         kind = message["type"]
         if kind == "joined":
             self.participants = {p["identity"] for p in message["participants"]}
+            self.infos = {
+                p["identity"]: p for p in [message["participant"], *message["participants"]]
+            }
             self.joined.set()
         elif kind == "publish_answer":
             self.publish_answer = message["sdp"]
@@ -159,6 +164,10 @@ class Client:
             )
         elif kind == "participant_joined":
             self.participants.add(message["participant"]["identity"])
+            self.infos[message["participant"]["identity"]] = message["participant"]
+        elif kind == "participant_updated":
+            self.updates.append(message)
+            self.infos[message["participant"]["identity"]] = message["participant"]
         elif kind == "participant_left":
             self.participants.discard(message["identity"])
         elif kind in ("track_published", "track_unpublished"):

@@ -30,14 +30,29 @@ class RunningNode:
     url: str
     store: MemoryStore
 
-    async def token(self, room: str, identity: str, **grants: Any) -> str:
+    async def token(
+        self,
+        room: str,
+        identity: str,
+        *,
+        metadata: str = "",
+        attributes: dict[str, str] | None = None,
+        **grants: Any,
+    ) -> str:
         """A join token from the product's join flow: the room is created if missing and
         assigned to this node in its store; ``grants`` are JoinGrants fields."""
-        return await join_token(self.store, room, identity, JoinGrants(**grants))
+        return await join_token(
+            self.store, room, identity, JoinGrants(**grants), metadata, attributes
+        )
 
 
 async def join_token(
-    store: Store, room: str, identity: str, grants: JoinGrants | None = None
+    store: Store,
+    room: str,
+    identity: str,
+    grants: JoinGrants | None = None,
+    metadata: str = "",
+    attributes: dict[str, str] | None = None,
 ) -> str:
     """A join token from the product's join flow on `store` (the room is created if missing
     and assigned to a live node there), signed with the suite's key."""
@@ -53,6 +68,8 @@ async def join_token(
         ttl_s=600,
         now=now,
         node_ttl_s=5.0,  # the default liveness TTL of the nodes tests run
+        metadata=metadata,
+        attributes=attributes,
     )
     return issued.token
 

@@ -32,6 +32,7 @@ import {TileGrid} from './ui.js';
  *   session: Session | null,
  *   stream: MediaStream | null,
  *   participants: Map<string, string>,
+ *   infos: Map<string, ParticipantInfo>,
  *   attempts: number,
  *   joinedAt: number,
  *   over: boolean,
@@ -133,6 +134,9 @@ const sfu = {
   connection: {},
   /** @type {{link: string, copied: boolean} | null} the last invite made */
   invite: null,
+  /** Everyone in the call, us too, with the name, metadata and attributes the node last told. */
+  participants: () => [...(call?.infos.values() ?? [])].map(
+    ({identity, name, metadata, attributes}) => ({identity, name, metadata, attributes})),
 };
 Object.assign(window, {sfu});
 
@@ -155,7 +159,7 @@ let call = null;
 async function startCall(params) {
   const current = call = {
     params, media: acquireMedia(), session: null, stream: null, participants: new Map(), attempts: 0, joinedAt: 0,
-    over: false,
+    over: false, infos: new Map(),
   };
   sfu.error = null;
   chat.clear();
@@ -193,6 +197,7 @@ async function connect(current) {
 /** @param {Call} current @param {Joined} joined */
 function onJoined(current, joined) {
   sfu.identity = joined.participant.identity;
+  current.infos.set(sfu.identity, joined.participant);
   sfu.timeline.joined ??= performance.now();
   current.joinedAt = performance.now();
   people.setSelf(joined.participant.identity, joined.participant.name || current.params.name);
@@ -204,8 +209,16 @@ function onJoined(current, joined) {
 function sessionEvents(current) {
   return {
     participantJoined: (participant) => addParticipant(current, participant, true),
+    participantUpdated: (participant) => {
+      current.infos.set(participant.identity, participant);
+      if (participant.identity === sfu.identity) return;
+      current.participants.set(participant.identity, participant.name);
+      grid.setName(participant.identity, participant.name);
+      people.rename(participant.identity, participant.name);
+    },
     participantLeft: (identity) => {
       current.participants.delete(identity);
+      current.infos.delete(identity);
       grid.removeParticipant(identity);
       people.remove(identity);
       delete sfu.connection[identity];
@@ -274,6 +287,7 @@ function sendChat(text) {
 function addParticipant(current, participant, arrived) {
   current.participants.set(participant.identity, participant.name);
   people.add(participant, arrived);
+  current.infos.set(participant.identity, participant);
   grid.addParticipant(participant.identity, participant.name);
   for (const track of participant.tracks) grid.setTrack(participant.identity, track);
 }
@@ -294,6 +308,7 @@ function onEnded(current, ending) {
 /** Rejoins with a fresh token after the connection to the node was lost. */
 async function reconnect(/** @type {Call} */ current, /** @type {string} */ why) {
   current.participants.clear();
+  current.infos.clear();
   grid.clearRemotes();
   people.clearRemotes();
   sfu.connection = {};
@@ -341,6 +356,7 @@ function endCall(current) {
   current.session?.close();
   current.session = null;
   current.participants.clear();
+  current.infos.clear();
   current.media.then((stream) => stream?.getTracks().forEach((track) => track.stop()));
   grid.clear();
   people.clear();

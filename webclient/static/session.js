@@ -25,6 +25,7 @@ import {Signaling, isRefusal} from './signaling.js';
  * @typedef {{code: number, reason: string, retry: boolean}} Ending
  * @typedef {{
  *   participantJoined: (participant: ParticipantInfo) => void,
+ *   participantUpdated: (participant: ParticipantInfo) => void,
  *   participantLeft: (identity: string) => void,
  *   trackPublished: (participant: string, track: TrackInfo) => void,
  *   trackUnpublished: (participant: string, trackId: string) => void,
@@ -323,6 +324,7 @@ export class Session {
       case 'participant_joined':
         this.#gone.delete(msg.participant.identity);
         return this.#events.participantJoined(msg.participant);
+      case 'participant_updated': return this.#events.participantUpdated(msg.participant);
       case 'participant_left': return this.#removeParticipant(msg.identity);
       case 'track_published': return this.#events.trackPublished(msg.participant, msg.track);
       case 'track_unpublished':

@@ -11,7 +11,8 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {'audio' | 'video'} Kind
  * @typedef {'camera' | 'microphone' | 'screen' | 'screen_audio'} Source
  * @typedef {{id: string, kind: Kind, source: Source, muted: boolean, simulcast: string[]}} TrackInfo
- * @typedef {{sid: string, identity: string, name: string, tracks: TrackInfo[]}} ParticipantInfo
+ * @typedef {{sid: string, identity: string, name: string, metadata: string,
+ *   attributes: Record<string, string>, tracks: TrackInfo[]}} ParticipantInfo
  * @typedef {{track_id: string, participant: string, kind: Kind, source: Source}} SubscribedTrack
  *
  * @typedef {{urls: string[], username: string, credential: string}} IceServer
@@ -20,6 +21,7 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'publish_answer', sdp: string, tracks: Record<string, string>}} PublishAnswer
  * @typedef {{type: 'subscribe_offer', sdp: string, tracks: Record<string, SubscribedTrack>}} SubscribeOffer
  * @typedef {{type: 'participant_joined', participant: ParticipantInfo}} ParticipantJoined
+ * @typedef {{type: 'participant_updated', participant: ParticipantInfo}} ParticipantUpdated
  * @typedef {{type: 'participant_left', identity: string}} ParticipantLeft
  * @typedef {{type: 'track_published', participant: string, track: TrackInfo}} TrackPublished
  * @typedef {{type: 'track_unpublished', participant: string, track_id: string}} TrackUnpublished
@@ -35,7 +37,8 @@ const JOIN_TIMEOUT_MS = 15_000;
  * @typedef {{type: 'speakers', speakers: SpeakerLevel[], dominant: string | null}} Speakers
  * @typedef {{type: 'data', from: string, topic: string | null, payload: string, ts: number}}
  *   DataFrom a data message of another participant (`ts`: the node's clock, ms since the epoch)
- * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantLeft
+ * @typedef {Joined | PublishAnswer | SubscribeOffer | ParticipantJoined | ParticipantUpdated
+ *   | ParticipantLeft
  *   | TrackPublished | TrackUnpublished | TrackMuted | PublisherLayers | SubscriptionLayer
  *   | Downlink | ErrorFrame | Pong | Speakers | DataFrom} ServerMessage
  * @typedef {'auto' | 'low' | 'medium' | 'high'} Quality

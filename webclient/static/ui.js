@@ -124,6 +124,15 @@ export class TileGrid {
     this.#refresh(identity);
   }
 
+  /** A participant's new display name, on its tile (the avatar's initials too). */
+  setName(/** @type {string} */ identity, /** @type {string} */ name) {
+    const tile = this.#tiles.get(identity);
+    const label = tile?.querySelector('.name');
+    const avatar = tile?.querySelector('.avatar');
+    if (label) label.textContent = name || identity;
+    if (avatar) avatar.textContent = initials(name || identity);
+  }
+
   removeParticipant(/** @type {string} */ identity) {
     for (const [trackId, track] of this.#tracks) {
       if (track.identity === identity) this.removeTrack(trackId);

@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+from cluster.metadata import MetadataUpdate
 from cluster.tokens import JoinGrants
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
@@ -18,6 +19,7 @@ from sfu.rooms.events import (
     DataSent,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     RoomEvent,
     TrackMuted,
     TracksPublished,
@@ -87,6 +89,21 @@ async def test_a_join_is_told_to_everyone_the_newcomer_last(
     assert log[-1][1] == MemberJoined(bob)
     assert observer.calls == [("changed", "alice", 0), ("changed", "bob", 0)]
     assert room.handle(bob).name == "bob"  # type: ignore[attr-defined]
+
+
+async def test_a_metadata_change_is_told_to_everyone_and_no_change_to_no_one(
+    log: list[tuple[str, RoomEvent]],
+) -> None:
+    observer = Observer()
+    room = Room("r", observer)
+    alice, _bob = await join(room, log, "alice", "bob")
+    log.clear()
+    await room.update(alice, MetadataUpdate(metadata="m", attributes={"role": "host"}))
+    assert log == [("alice", MemberUpdated(alice)), ("bob", MemberUpdated(alice))]
+    assert (alice.name, alice.metadata, alice.attributes) == ("Alice", "m", {"role": "host"})
+    await room.update(alice, MetadataUpdate(name="Alice", metadata="m"))  # the same again
+    assert len(log) == 2 and observer.calls[-1] == ("changed", "alice", 0)
+    assert len(observer.calls) == 3  # two joins, one change
 
 
 async def test_tracks_go_to_the_others_and_a_leave_takes_them_along(
