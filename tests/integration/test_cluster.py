@@ -269,12 +269,16 @@ async def test_nodes_send_signed_webhooks(
             await bob.close()
         received = await receiver.wait_for(6)
     events = [(json.loads(r.body)["event"], json.loads(r.body)["participant"]) for r in received]
+
+    def who(name: str) -> dict[str, object]:
+        return {"identity": name, "name": name, "metadata": "", "attributes": {}}
+
     assert events == [
         ("room_started", None),
-        ("participant_joined", {"identity": "ada", "name": "ada"}),
-        ("participant_joined", {"identity": "bob", "name": "bob"}),
-        ("participant_left", {"identity": "bob", "name": "bob"}),
-        ("participant_left", {"identity": "ada", "name": "ada"}),
+        ("participant_joined", who("ada")),
+        ("participant_joined", who("bob")),
+        ("participant_left", who("bob")),
+        ("participant_left", who("ada")),
         ("room_finished", None),
     ]
     for request in received:
