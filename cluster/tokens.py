@@ -10,7 +10,7 @@ key id -> secret and picks the secret from the token. Claims:
     grants  {"publish": bool, "subscribe": bool, "publish_data": bool, "sources": [str],
             "hidden": bool}; a token without "publish_data" (minted before it existed) may send
             data messages, one without "sources" may publish every source, one without
-            "hidden" is seen; "update_metadata": bool, absent is false
+            "hidden" is seen; "update_metadata" and "room_admin": bool, absent is false
     metadata     the participant's metadata: a string the app owns (cluster.metadata bounds it)
     attributes   the participant's attributes: {str: str}; both absent from older tokens: empty
 
@@ -82,6 +82,8 @@ class JoinGrants:
     # change its own name, metadata and attributes (LiveKit's canUpdateOwnMetadata, off by
     # default: an app's metadata, such as a role, is often the app's word, not the user's)
     update_metadata: bool = False
+    # moderate the room over signaling: mute others' tracks, remove participants
+    room_admin: bool = False
 
     def to_claims(self) -> dict[str, Any]:
         return {
@@ -91,6 +93,7 @@ class JoinGrants:
             "sources": list(self.sources),
             "hidden": self.hidden,
             "update_metadata": self.update_metadata,
+            "room_admin": self.room_admin,
         }
 
     @classmethod
@@ -116,6 +119,7 @@ class JoinGrants:
             sources=tuple(dict.fromkeys(sources)),
             hidden=flag("hidden", False),
             update_metadata=flag("update_metadata", False),
+            room_admin=flag("room_admin", False),
         )
 
 

@@ -109,6 +109,7 @@ class GrantsIn(_Body):
     sources: list[Source] = Field(default_factory=lambda: list(get_args(Source)), max_length=4)
     hidden: bool = False  # a recorder or bot: in no one's roster; it may not publish
     update_metadata: bool = False  # change its own name, metadata and attributes
+    room_admin: bool = False  # mute others' tracks and remove participants over signaling
 
     def to_grants(self) -> JoinGrants:
         return JoinGrants(
@@ -118,6 +119,7 @@ class GrantsIn(_Body):
             sources=tuple(dict.fromkeys(self.sources)),
             hidden=self.hidden,
             update_metadata=self.update_metadata,
+            room_admin=self.room_admin,
         )
 
 

@@ -40,7 +40,6 @@ from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.observability.load import LoadSample, load_rates
 from sfu.observability.metrics import NodeMetrics, NodeSnapshot
-from sfu.rooms.member import Member
 from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
 from sfu.settings import NodeSettings
@@ -242,7 +241,7 @@ class Node:
             case "remove_participant" if room is not None:
                 member = room.members.get(command.identity)
                 if member is not None:
-                    await _disconnect(room, member, close_codes.REMOVED, "removed by the server")
+                    await room.remove(member, close_codes.REMOVED, "removed by the server")
             case "update_grants" if room is not None and command.grants is not None:
                 member = room.members.get(command.identity)
                 if member is not None:
@@ -258,7 +257,7 @@ class Node:
 
     async def _close_room(self, room: Room, code: int, reason: str) -> None:
         for member in list(room.members.values()):
-            await _disconnect(room, member, code, reason)
+            await room.remove(member, code, reason)
 
     async def _after_beat(self, registered: bool) -> None:
         """Every accepted heartbeat checks which hosted rooms are still this node's (the
@@ -419,9 +418,3 @@ class Node:
             ],
             middleware=[Middleware(BodyLimit, max_bytes=0)],
         )
-
-
-async def _disconnect(room: Room, member: Member, code: int, reason: str) -> None:
-    """Close the member's signaling with `code` and take it out of the room now."""
-    room.handle(member).disconnect(code, reason)
-    await room.leave(member)

@@ -77,6 +77,11 @@ class Room:
             del self._handles[member.sid]
         logger.info("room %s: %s left (%d in room)", self.name, member.identity, len(self))
 
+    async def remove(self, member: Member, code: int, reason: str) -> None:
+        """End a member's session with a close code and reason, and take it out now."""
+        self.handle(member).disconnect(code, reason)
+        await self.leave(member)
+
     async def publish(self, member: Member, tracks: Sequence[Track]) -> None:
         """New tracks of a member: everyone else receives them."""
         if not tracks:

@@ -79,6 +79,15 @@ class Mute(_Message):
     type: Literal["mute"]
     track_id: str = Field(min_length=1, max_length=64)
     muted: bool
+    # whose track: another participant's is muted by the server (room_admin grant only)
+    participant: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class RemoveParticipant(_Message):
+    """Ends another participant's session, as the REST API does (room_admin grant only)."""
+
+    type: Literal["remove_participant"]
+    identity: str = Field(min_length=1, max_length=128)
 
 
 class VideoSize(_Message):
@@ -140,6 +149,7 @@ ClientMessage = Annotated[
     | SubscribeAnswer
     | Trickle
     | Mute
+    | RemoveParticipant
     | VideoSize
     | VideoQuality
     | UpdateMetadata
@@ -158,6 +168,7 @@ CLIENT_TYPES = frozenset(
         "subscribe_answer",
         "trickle",
         "mute",
+        "remove_participant",
         "video_size",
         "video_quality",
         "update_metadata",
@@ -276,6 +287,7 @@ ErrorCode = Literal[
     "bad_sdp",
     "not_allowed",
     "unknown_track",
+    "unknown_participant",
     "bad_state",
     "unsupported_codec",
     "connection_failed",

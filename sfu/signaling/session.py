@@ -47,6 +47,7 @@ from sfu.signaling.messages import (
     Ping,
     Pong,
     PublishOffer,
+    RemoveParticipant,
     ServerMessage,
     SubscribeAnswer,
     Trickle,
@@ -265,9 +266,23 @@ class SignalingSession:
                     candidate.sdpMid if candidate else None,
                     candidate.sdpMLineIndex if candidate else None,
                 )
+            case Mute(track_id=track_id, muted=muted, participant=whose) if whose not in (
+                None,
+                member.identity,
+            ):
+                moderated = self._moderated(room, member, whose, "mute")
+                if moderated is not None and not await room.mute(
+                    moderated, track_id, muted, by_server=True
+                ):
+                    self._error("unknown_track", f"{whose} publishes no track {track_id!r}", "mute")
             case Mute(track_id=track_id, muted=muted):
                 if not await room.mute(member, track_id, muted):
                     self._error("unknown_track", f"no published track {track_id!r}", "mute")
+            case RemoveParticipant(identity=identity):
+                removed = self._moderated(room, member, identity, "remove_participant")
+                if removed is not None:
+                    reason = f"removed by {member.identity}"
+                    await room.remove(removed, close_codes.REMOVED, reason)
             case VideoSize(track_id=track_id, width=width, height=height):
                 if not participant.subscriber.set_video_size(
                     track_id, width, height, monotonic_ms()
@@ -341,6 +356,17 @@ class SignalingSession:
             self._error(code, str(exc), "update_metadata")
             return
         await participant.room.update(participant.member, update)
+
+    def _moderated(self, room: Room, admin: Member, identity: str, ref: str) -> Member | None:
+        """The member a room admin acts on; None (and an error frame) if it may not."""
+        if not admin.grants.room_admin:
+            self._error("not_allowed", "the token has no room_admin grant", ref)
+            return None
+        target = room.members.get(identity)
+        if target is None or target.grants.hidden:  # a hidden one is not there for others
+            self._error("unknown_participant", f"no participant {identity!r} here", ref)
+            return None
+        return target
 
     def _error(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
         self._outbox.put_nowait(Error(code=code, message=message, ref=ref))

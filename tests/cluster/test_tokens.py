@@ -114,6 +114,7 @@ def test_bad_metadata_claims_are_refused_by_name(change: dict[str, Any], reason:
         JoinGrants(sources=("camera", "microphone")),
         JoinGrants(sources=()),
         JoinGrants(publish=False, hidden=True),
+        JoinGrants(room_admin=True),
     ],
 )
 def test_grants_round_trip(grants: JoinGrants) -> None:
@@ -140,6 +141,7 @@ def test_token_names_its_key_and_algorithm() -> None:
         "sources": ["camera", "microphone", "screen", "screen_audio"],
         "hidden": False,
         "update_metadata": False,
+        "room_admin": False,
     }
     empty = {"metadata": "", "attributes": {}}
     assert payload == valid_payload() | {"grants": grants, "gen": 2} | empty

@@ -3,6 +3,7 @@ by its source, and stopping it ends it everywhere while the camera goes on."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -159,3 +160,40 @@ async def test_a_grant_change_stops_a_screen_share_everywhere() -> None:
         camera = ben.frames["ann"]["video"]
         await ben.wait_until(lambda: ben.frames["ann"]["video"] > camera + 30)
         assert [t for t, s in ben.sources("ann").items() if s == "screen"] == [screen_id]
+
+
+async def test_a_room_admin_mutes_and_removes_others_and_no_one_else_may() -> None:
+    async with running_node() as running:
+        admin = Client(running.url, "r", await running.token("r", "mod", room_admin=True))
+        async with _people(running, "ann", "ben") as (ann, ben):
+            try:
+                await admin.connect(publish=False)
+                await ann.connect()
+                await ben.connect()
+                audio = ann.published_track("audio")
+                await ben.send(
+                    {"type": "mute", "participant": "ann", "track_id": audio, "muted": True}
+                )
+                await ben.wait_until(lambda: ben.errors != [])
+                assert (
+                    ben.errors[-1]["code"] == "not_allowed"
+                    and "room_admin" in ben.errors[-1]["message"]
+                )
+                await ben.send({"type": "remove_participant", "identity": "ann"})
+                await ben.wait_until(lambda: len(ben.errors) == 2)
+                assert ben.errors[-1]["code"] == "not_allowed"
+
+                await admin.send(
+                    {"type": "mute", "participant": "ann", "track_id": audio, "muted": True}
+                )
+                await ann.wait_until(lambda: ann.muted.get(("ann", audio)) is True)  # told to stop
+                await ben.wait_until(lambda: ben.muted.get(("ann", audio)) is True)
+                await admin.send({"type": "remove_participant", "identity": "zed"})
+                await admin.wait_until(lambda: admin.errors != [])
+                assert admin.errors[-1]["code"] == "unknown_participant"
+                await admin.send({"type": "remove_participant", "identity": "ann"})
+                await asyncio.wait_for(ann.closed.wait(), 5)
+                assert (ann.close_code, ann.close_reason) == (4410, "removed by mod")
+                await ben.wait_until(lambda: "ann" not in ben.participants)
+            finally:
+                await admin.close()
