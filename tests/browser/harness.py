@@ -115,6 +115,26 @@ RTCPeerConnection.prototype.addTransceiver = function (trackOrKind, init) {
 # `Participant.wait_video` test: frames of `codec` decoded
 CODEC_IS = "(video, codec) => video.framesDecoded > 5 && video.codec === codec"
 
+# A page's microphone is a steady 440 Hz tone at -13 dBov (Chromium's fake one beeps too briefly to
+# count as speech); `window.tone.gain` turns it down.
+TONE_MIC_JS = """
+const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = async (constraints) => {
+  const stream = await getUserMedia(constraints);
+  const context = new AudioContext();
+  const out = context.createMediaStreamDestination();
+  window.tone = new GainNode(context, {gain: 0.3});
+  const oscillator = new OscillatorNode(context, {frequency: 440});
+  oscillator.connect(window.tone).connect(out);
+  oscillator.start();
+  for (const track of stream.getAudioTracks()) {
+    stream.removeTrack(track);
+    track.stop();
+  }
+  stream.addTrack(out.stream.getAudioTracks()[0]);
+  return stream;
+};
+"""
 # Makes getUserMedia fail, so that the page joins as a viewer (receives, publishes nothing).
 NO_CAMERA_JS = """
 navigator.mediaDevices.getUserMedia = () =>

@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.async_api import Browser
 
-from tests.browser.harness import JoinFactory, Participant, Stack
-from tests.browser.test_speakers import TONE_MIC_JS
+from tests.browser.harness import TONE_MIC_JS, JoinFactory, Participant, Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

@@ -5,30 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.harness import NO_CAMERA_JS, JoinFactory
+from tests.browser.harness import NO_CAMERA_JS, TONE_MIC_JS, JoinFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-# The microphone is a steady 440 Hz tone at -13 dBov (Chromium's fake one beeps too briefly to
-# count as speech); `window.tone.gain` turns it down.
-TONE_MIC_JS = """
-const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-navigator.mediaDevices.getUserMedia = async (constraints) => {
-  const stream = await getUserMedia(constraints);
-  const context = new AudioContext();
-  const out = context.createMediaStreamDestination();
-  window.tone = new GainNode(context, {gain: 0.3});
-  const oscillator = new OscillatorNode(context, {frequency: 440});
-  oscillator.connect(window.tone).connect(out);
-  oscillator.start();
-  for (const track of stream.getAudioTracks()) {
-    stream.removeTrack(track);
-    track.stop();
-  }
-  stream.addTrack(out.stream.getAudioTracks()[0]);
-  return stream;
-};
-"""
 # Truthy once the tile of `identity` (ours: `local`) is or is not marked speaking; with the
 # tile's place: whether it is above every other tile.
 SPEAKING_JS = """
