@@ -20,7 +20,9 @@ from tests.browser.harness import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-SMALL, LARGE = (480, 270), (1600, 1000)  # viewer viewports: a small tile, a large one
+# Viewer viewports: a small tile, a large one. The small page is wider than a phone's: below
+# 640 px the dominant speaker (Firefox's fake microphone is a steady tone) gets a full-width tile.
+SMALL, LARGE = (700, 270), (1600, 1000)
 TRANSPORT_CC_JS = """
 async () => {
   const downlink = (await window.sfu.stats()).downlink;
