@@ -48,6 +48,8 @@ from sfu.signaling.admission import Refusal, refusal
 from sfu.signaling.data_budget import DataCounters
 from sfu.signaling.participant import Participant
 from sfu.signaling.session import SignalingSession
+from sfu.tap.backlog import TapCounters
+from sfu.tap.session import TapLimits, TapSession
 from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux
@@ -71,6 +73,8 @@ class Node:
         self.url = settings.resolved_url()
         self.counters = MediaCounters()
         self.data = DataCounters()
+        self.taps = TapCounters()
+        self._tap_limits = TapLimits(settings.tap_backlog_frames, settings.tap_stall_s)
         self._data_limits = settings.data_limits()
         self._store = store
         self._token_secrets = settings.token_secrets()  # the demo key is derived: once
@@ -177,6 +181,7 @@ class Node:
             data=self.data,
             webhooks=dataclasses.asdict(self.webhooks.stats),
             mux=self.mux,
+            taps=self.taps,
         )
 
     async def start(self) -> None:
@@ -381,6 +386,18 @@ class Node:
         )
         await session.run()
 
+    async def _tap(self, websocket: WebSocket) -> None:
+        session = TapSession(
+            websocket,
+            admit=self.admit,
+            secrets=self._token_secrets,
+            max_token_ttl_s=self.settings.token_max_ttl_s,
+            clock=self._clock,
+            counters=self.taps,
+            limits=self._tap_limits,
+        )
+        await session.run()
+
     async def _metrics(self, request: Request) -> Response:
         body, content_type = self.metrics.render()
         return Response(body, media_type=content_type)
@@ -407,11 +424,12 @@ class Node:
         )
 
     def app(self) -> Starlette:
-        """The node's HTTP side: signaling WebSocket, /metrics, /healthz (liveness), /readyz.
-        None of them takes a request body: any body is refused (413) unread."""
+        """The node's HTTP side: signaling and audio tap WebSockets, /metrics, /healthz
+        (liveness), /readyz. None of them takes a request body: any body is refused (413) unread."""
         return Starlette(
             routes=[
                 WebSocketRoute("/v1/signal", self._signal),
+                WebSocketRoute("/v1/tap", self._tap),
                 Route("/metrics", self._metrics),
                 Route("/healthz", self._healthz),
                 Route("/readyz", self._readyz),

@@ -20,6 +20,9 @@ SFU_DATA_MESSAGES_PER_S         data messages a participant may send (20 a secon
 SFU_DATA_MESSAGE_BURST          50) and their payload bytes (64 KiB a second, bursts of 256 KiB):
 SFU_DATA_BYTES_PER_S            beyond, they are refused (docs/signaling.md)
 SFU_DATA_BYTE_BURST
+SFU_TAP_BACKLOG_FRAMES          audio frames waiting for a tap's bot before the oldest are dropped
+                                (50: a second of 20 ms frames)
+SFU_TAP_STALL_S                 a tap's bot that reads nothing this long is cut off (10 s)
 SFU_TURN_URLS                   comma-separated turn:/turns: URLs every client is given (none)
 SFU_TURN_SECRET                 the secret they share with coturn (static-auth-secret)
 SFU_API_KEYS / SFU_API_KEYS_FILE / SFU_DEMO / SFU_REDIS_URL   as for the control API
@@ -66,6 +69,8 @@ class NodeSettings(ClusterSettings):
     data_message_burst: float = _DATA.message_burst
     data_bytes_per_s: float = _DATA.bytes_per_s
     data_byte_burst: float = _DATA.byte_burst
+    tap_backlog_frames: int = Field(default=50, gt=0)
+    tap_stall_s: float = Field(default=10.0, gt=0)
 
     @field_validator("ice_host_addresses", "turn_urls", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ families only when /metrics is scraped, so metrics cost nothing per packet.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from sfu.media.counters import MediaCounters
 from sfu.signaling.data_budget import DataCounters
+from sfu.tap.backlog import TapCounters
 from sfu.webrtc.kernels import Datapath
 from sfu.webrtc.tcpport import TcpPort
 from sfu.webrtc.udpmux import UdpMux
@@ -35,6 +36,7 @@ class NodeSnapshot:
     data: DataCounters
     webhooks: Mapping[str, int]  # webhook events by outcome
     mux: UdpMux | None
+    taps: TapCounters = field(default_factory=TapCounters)
 
 
 class _NodeCollector(Collector):
@@ -126,8 +128,31 @@ class _NodeCollector(Collector):
         for outcome, count in node.webhooks.items():
             webhooks.add_metric([outcome], count)
         yield webhooks
+        yield from _tap_metrics(node.taps)
         if node.mux is not None:
             yield from _udp_metrics(node.mux)
+
+
+def _tap_metrics(taps: TapCounters) -> Iterator[Metric]:
+    yield CounterMetricFamily("sfu_taps_opened", "Audio taps that started", value=taps.opened)
+    yield CounterMetricFamily(
+        "sfu_tap_frames", "PCM frames written to audio taps' bots", value=taps.frames
+    )
+    yield CounterMetricFamily(
+        "sfu_tap_dropped_frames",
+        "PCM frames dropped because a tap's bot was behind (its backlog full)",
+        value=taps.dropped,
+    )
+    yield CounterMetricFamily(
+        "sfu_taps_cut_off",
+        "Audio taps closed: their bot read nothing for too long",
+        value=taps.cut_off,
+    )
+    yield CounterMetricFamily(
+        "sfu_tap_cpu_seconds",
+        "CPU spent decoding, resampling and mixing for audio taps",
+        value=taps.cpu_s,
+    )
 
 
 def _udp_metrics(mux: UdpMux) -> Iterator[Metric]:

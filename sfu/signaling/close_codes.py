@@ -18,4 +18,5 @@ REPLACED = 4409  # the same identity joined again elsewhere
 REMOVED = 4410  # removed by the server (REST API)
 MEDIA_LOST = 4502  # the participant's media connection failed or closed: rejoin
 ELSEWHERE = 4503  # the node does not (or no longer) host the room, or drains: rejoin elsewhere
+SLOW_READER = 4508  # a tap's bot read nothing for too long (docs/tap.md): reconnect
 OFFER_UNANSWERED = 4504  # a subscribe_offer went unanswered too long (a stuck client): rejoin

@@ -5,6 +5,7 @@ the answer negotiated it, as a browser does."""
 from __future__ import annotations
 
 import math
+import time
 from array import array
 
 from aiortc.mediastreams import AudioStreamTrack
@@ -14,17 +15,27 @@ FREQUENCY_HZ = 400  # a whole number of periods in every 20 ms frame at aiortc's
 
 
 class Tone(AudioStreamTrack):
-    """A sine at `amplitude` (0 to 1 of full scale), changeable while it plays."""
+    """A sine at `amplitude` (0 to 1 of full scale), changeable while it plays; its phase runs on
+    across frames (`frequency` need not fit a frame). `onsets`: the wall-clock time (time.time)
+    of the first frame made after each change of amplitude."""
 
-    def __init__(self, amplitude: float) -> None:
+    def __init__(self, amplitude: float, frequency: float = FREQUENCY_HZ) -> None:
         super().__init__()
         self.amplitude = amplitude
+        self.frequency = frequency
+        self.onsets: list[float] = []
+        self._made = amplitude
 
     async def recv(self) -> AudioFrame:  # type: ignore[override]
         frame: AudioFrame = await super().recv()  # silence, paced in real time
         plane = frame.planes[0]
-        step = 2 * math.pi * FREQUENCY_HZ / frame.sample_rate
+        if self.amplitude != self._made:
+            self._made = self.amplitude
+            self.onsets.append(time.time())
+        step = 2 * math.pi * self.frequency / frame.sample_rate
         peak = self.amplitude * 32767
-        samples = array("h", (round(peak * math.sin(step * i)) for i in range(frame.samples)))
+        samples = array(
+            "h", (round(peak * math.sin(step * (frame.pts + i))) for i in range(frame.samples))
+        )
         plane.update(samples.tobytes().ljust(plane.buffer_size, b"\0"))
         return frame

@@ -1,0 +1,424 @@
+"""One tap WebSocket: a bot authenticated by a join token with the `hidden` grant joins a room
+unseen and receives its audio as PCM frames, with JSON events (docs/tap.md).
+
+The tap is a hidden member of the room (a `MemberHandle`): for each published audio track it
+adds a down track whose sink is a `TapSink`, which only queues the forwarded packet. A ticker
+decodes, resamples and mixes every frame period; frames wait for the bot in a `Backlog` that
+drops the oldest when full, and a bot that reads nothing for `stall_s` is cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from cluster.tokens import JoinClaims, TokenError, verify_join_token
+from sfu.media.clock import monotonic_ms
+from sfu.media.counters import MediaCounters
+from sfu.media.description import ExtensionIds, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.receiver import TrackReceiver
+from sfu.rooms.events import (
+    MemberJoined,
+    MemberLeft,
+    RoomEvent,
+    SpeakersChanged,
+    TracksPublished,
+    TracksUnpublished,
+)
+from sfu.rooms.member import Member, Track
+from sfu.rooms.room import Room
+from sfu.rtp.kernels import parse_rtp
+from sfu.signaling import close_codes
+from sfu.signaling.admission import Refusal
+from sfu.tap.backlog import Backlog, TapCounters
+from sfu.tap.wire import MAX_CONTROL_BYTES, MIX_INDEX, Start, encode_frame, samples_per_frame
+
+if TYPE_CHECKING:
+    from sfu.tap.audio import TrackAudio
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 10.0
+INBOX_PACKETS = 50  # forwarded packets a track may hold between two ticks (1 s of Opus)
+OPUS_PAYLOAD_TYPE = 111
+
+
+@dataclass(frozen=True, slots=True)
+class TapLimits:
+    backlog_frames: int = 50  # frames waiting for the bot, beyond which the oldest are dropped
+    stall_s: float = 10.0  # a bot that reads nothing this long while frames wait is cut off
+
+
+class TapSink:
+    """A down track's `MediaSink` that keeps the forwarded Opus payloads for the ticker: on the
+    packet path, a parse and an append."""
+
+    connected = True
+
+    def __init__(self) -> None:
+        self.inbox: deque[tuple[bytes, int, float]] = deque(maxlen=INBOX_PACKETS)
+
+    def send_rtp(self, data: bytes) -> bool:
+        try:
+            parsed = parse_rtp(data, 0, 0, 0, 0)
+        except ValueError:
+            return True
+        offset, end = parsed[5], parsed[6]
+        self.inbox.append((data[offset:end], parsed[3], time.time() * 1000))
+        return True
+
+    def send_rtcp(self, data: bytes) -> bool:
+        return True
+
+
+@dataclass(slots=True)
+class Tapped:
+    index: int
+    track: Track
+    sink: TapSink
+    downtrack: DownTrack[TrackReceiver]
+    audio: TrackAudio
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TapSession:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        admit: Callable[[JoinClaims], Awaitable[Room | Refusal]],
+        secrets: dict[str, str],
+        max_token_ttl_s: float,
+        clock: Callable[[], float],
+        counters: TapCounters,
+        limits: TapLimits,
+    ) -> None:
+        self._ws = websocket
+        self._admit = admit
+        self._secrets = secrets
+        self._max_token_ttl_s = max_token_ttl_s
+        self._clock = clock
+        self._counters = counters
+        self._limits = limits
+        self._media = MediaCounters()  # the tap's own: its packets are not forwarded traffic
+        self._events: deque[str] = deque()
+        self._frames: Backlog[bytes] = Backlog(limits.backlog_frames, round(limits.stall_s * 1000))
+        self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._close: tuple[int, str] = (close_codes.NORMAL, "bye")
+        self._room: Room | None = None
+        self._member: Member | None = None
+        self._start: Start | None = None
+        self._tapped: dict[str, Tapped] = {}  # by track id
+        self._next_index = MIX_INDEX + 1
+
+    async def run(self) -> None:
+        await self._ws.accept()
+        try:
+            claims = self._authenticate()
+            self._start = await self._await_start()
+            await self._enter(claims)
+        except Refused as refused:
+            with contextlib.suppress(Exception):
+                await self._ws.close(refused.code, refused.reason[:120])
+            return
+        except WebSocketDisconnect:
+            await self._leave()
+            return
+        self._counters.opened += 1
+        tasks = [
+            asyncio.create_task(self._write_loop()),
+            asyncio.create_task(self._tick_loop()),
+            asyncio.create_task(self._read_loop()),
+        ]
+        try:
+            await self._closed.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._leave()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(*self._close), 2)
+
+    # MemberHandle
+
+    async def room_event(self, event: RoomEvent) -> None:
+        member = self._member
+        match event:
+            case MemberJoined(member=joined) if joined is member:
+                assert self._room is not None and member is not None
+                self._tap(self._room.tracks(besides=member))
+            case MemberJoined(member=joined) if not joined.grants.hidden:
+                self._event("participant_joined", participant=joined.identity)
+            case MemberLeft(member=left) if left is member:
+                self._stop()
+            case MemberLeft(member=left, tracks=tracks):
+                self._untap(tracks)
+                if not left.grants.hidden:
+                    self._event("participant_left", participant=left.identity)
+            case TracksPublished(tracks=tracks):
+                self._tap(tracks)
+            case TracksUnpublished(tracks=tracks):
+                self._untap(tracks)
+            case SpeakersChanged(speakers=speakers):
+                self._event(
+                    "speakers",
+                    speakers=[
+                        {
+                            "participant": s.key.publisher.identity,
+                            "track_id": s.key.id,
+                            "index": self._tapped[s.key.id].index
+                            if s.key.id in self._tapped
+                            else None,
+                            "level": s.level,
+                        }
+                        for s in speakers.active
+                    ],
+                )
+
+    def disconnect(self, code: int, reason: str) -> None:
+        self._close = (code, reason[:120])
+        self._closed.set()
+
+    # the handshake
+
+    def _authenticate(self) -> JoinClaims:
+        token = self._ws.query_params.get("access_token")
+        auth = self._ws.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+        try:
+            claims = verify_join_token(
+                token, secrets=self._secrets, now=self._clock(), max_ttl_s=self._max_token_ttl_s
+            )
+        except TokenError as exc:
+            raise Refused(close_codes.BAD_TOKEN, str(exc)) from None
+        if not (claims.grants.hidden and claims.grants.subscribe):
+            raise Refused(close_codes.FORBIDDEN, "a tap needs a token with hidden and subscribe")
+        return claims
+
+    async def _await_start(self) -> Start:
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                text = await asyncio.wait_for(self._receive_text(), max(left, 0))
+            except TimeoutError:
+                raise Refused(close_codes.BAD_JOIN, "no valid start message in time") from None
+            start = self._parse_start(text)
+            if start is not None:
+                return start
+            while self._events:
+                await self._ws.send_text(self._events.popleft())
+
+    def _parse_start(self, text: str) -> Start | None:
+        if len(text.encode()) > MAX_CONTROL_BYTES:
+            self._error("too_large", f"control message over {MAX_CONTROL_BYTES} bytes")
+            return None
+        try:
+            return Start.model_validate_json(text)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"]) or "message"
+            self._error("bad_message", f"{where}: {error['msg']}"[:200])
+            return None
+
+    async def _enter(self, claims: JoinClaims) -> None:
+        room = await self._admit(claims)
+        if isinstance(room, Refusal):
+            raise Refused(room.code, room.reason)
+        previous = room.members.get(claims.identity)
+        if previous is not None:
+            room.handle(previous).disconnect(close_codes.REPLACED, "joined again elsewhere")
+            await room.leave(previous)
+        start = self._start
+        assert start is not None
+        self._room = room
+        self._member = Member(
+            identity=claims.identity,
+            name=claims.name or claims.identity,
+            grants=claims.grants,
+            metadata=claims.metadata,
+            attributes=dict(claims.attributes),
+        )
+        self._event(
+            "started",
+            room=room.name,
+            mode=start.mode,
+            sample_rate=start.sample_rate,
+            channels=start.channels,
+            frame_ms=start.frame_ms,
+        )
+        await room.join(self._member, self)
+
+    async def _receive_text(self) -> str:
+        message = await self._ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", close_codes.NORMAL))
+        text = message.get("text")
+        if text is None:
+            text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+        return str(text)
+
+    # streaming
+
+    async def _read_loop(self) -> None:
+        """After the start, anything the bot sends gets an error; its leaving ends the tap."""
+        try:
+            while True:
+                text = await self._receive_text()
+                if self._parse_start(text) is not None:
+                    self._error("bad_state", "already started")
+        except WebSocketDisconnect:
+            self._stop()
+
+    def _tap(self, tracks: Any) -> None:
+        from sfu.tap.audio import TrackAudio  # PyAV and numpy: only in a room with a tap
+
+        start = self._start
+        assert start is not None
+        for track in tracks:
+            if track.kind != "audio" or track.id in self._tapped:
+                continue
+            line = track.source.line
+            if line.mime != "audio/opus":
+                self._error("unsupported_codec", f"track {track.id} is {line.mime}: not tapped")
+                continue
+            sink = TapSink()
+            ours = MediaLine(
+                "tap", "audio", OPUS_PAYLOAD_TYPE, "audio/opus", line.clock_rate, ExtensionIds(),
+                ssrc=random.getrandbits(32) | 1,
+            )  # fmt: skip
+            downtrack = DownTrack(
+                track.source,
+                sink,
+                ours,
+                initial_layer=0,
+                counters=self._media,
+                on_layer=lambda _: None,
+            )
+            track.source.downtracks.append(downtrack)
+            index = self._next_index
+            self._next_index += 1
+            self._tapped[track.id] = Tapped(
+                index, track, sink, downtrack, TrackAudio(start.sample_rate)
+            )
+            self._event(
+                "track_added",
+                index=index,
+                participant=track.publisher.identity,
+                track_id=track.id,
+                source=track.capture,
+            )
+
+    def _untap(self, tracks: Any) -> None:
+        for track in tracks:
+            tapped = self._tapped.pop(track.id, None)
+            if tapped is not None:
+                tapped.downtrack.close()
+                self._event(
+                    "track_removed",
+                    index=tapped.index,
+                    participant=track.publisher.identity,
+                    track_id=track.id,
+                )
+
+    async def _tick_loop(self) -> None:
+        start = self._start
+        assert start is not None
+        from sfu.tap.audio import mix
+
+        period_s = start.frame_ms / 1000
+        samples = samples_per_frame(start.sample_rate, start.frame_ms)
+        loop = asyncio.get_running_loop()
+        began, frames = loop.time(), 0
+        while True:
+            frames += 1
+            await asyncio.sleep(max(0.0, began + frames * period_s - loop.time()))
+            now_ms = monotonic_ms()
+            if self._frames.stalled(now_ms):
+                self._counters.cut_off += 1
+                logger.info(
+                    "tap in %s: the bot read nothing for %.0f s: cut off",
+                    self._room.name if self._room else "?",
+                    self._limits.stall_s,
+                )
+                self.disconnect(close_codes.SLOW_READER, "read nothing for too long")
+                return
+            cpu = time.thread_time()
+            for tapped in list(self._tapped.values()):
+                while tapped.sink.inbox:
+                    tapped.audio.decode(*tapped.sink.inbox.popleft())
+            if start.mode == "participants":
+                for tapped in list(self._tapped.values()):
+                    while (taken := tapped.audio.take(samples)) is not None:
+                        at_ms, pcm = taken
+                        self._frame(encode_frame(tapped.index, round(at_ms), pcm.tobytes()), now_ms)
+            else:
+                at_ms = round(time.time() * 1000) - start.frame_ms
+                parts = [
+                    taken[1]
+                    for tapped in self._tapped.values()
+                    if (taken := tapped.audio.take(samples, partial=True)) is not None
+                ]
+                self._frame(encode_frame(MIX_INDEX, at_ms, mix(parts, samples).tobytes()), now_ms)
+            self._counters.cpu_s += time.thread_time() - cpu
+
+    def _frame(self, frame: bytes, now_ms: int) -> None:
+        if not self._frames.offer(frame, now_ms):
+            self._counters.dropped += 1
+        self._wake.set()
+
+    def _event(self, kind: str, **fields: Any) -> None:
+        self._events.append(json.dumps({"type": kind, **fields}))
+        self._wake.set()
+
+    def _error(self, code: str, message: str) -> None:
+        self._event("error", code=code, message=message)
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                if self._events:
+                    await self._ws.send_text(self._events.popleft())
+                    continue
+                frame = self._frames.take(monotonic_ms())
+                if frame is None:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                await self._ws.send_bytes(frame)
+                self._counters.frames += 1
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self._stop()
+
+    def _stop(self) -> None:
+        self._closed.set()
+
+    async def _leave(self) -> None:
+        self._untap(list(t.track for t in self._tapped.values()))
+        if self._room is not None and self._member is not None:
+            try:
+                await self._room.leave(self._member)
+            except Exception:
+                logger.exception("tap leaving room %s failed", self._room.name)
+            self._member = None

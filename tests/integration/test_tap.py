@@ -1,0 +1,150 @@
+"""The audio tap through a real node: an aiortc participant publishes a 440 Hz sine (Opus, from
+aiortc's encoder); bots on /v1/tap receive it as PCM, mixed or per participant, and the FFT of
+a second of it peaks at 440 Hz."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.support.client import Client
+from tests.support.node import running_node
+from tests.support.tapbot import TapBot, peak_hz, tap_url
+from tests.support.tone import Tone
+
+pytestmark = pytest.mark.webrtc
+
+LOUD = 0.3
+
+
+async def metric(url: str, name: str) -> float:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(url.replace("ws://", "http://").replace("/v1/signal", "/metrics"))
+    text = response.text
+    found = re.search(rf"^{name}(?:_total)? (\S+)$", text, re.MULTILINE)
+    assert found is not None, name
+    return float(found.group(1))
+
+
+async def test_bots_hear_the_tone_mixed_at_16k_and_per_participant_at_48k() -> None:
+    async with running_node() as running:
+        talker = Client(running.url, "r", await running.token("r", "talker"))
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        mixed = TapBot(tap_url(running.url), await running.token("r", "mixer", hidden=True))
+        split = TapBot(tap_url(running.url), await running.token("r", "split", hidden=True))
+        try:
+            await talker.connect(video=False, audio=Tone(LOUD, frequency=440))
+            await ann.connect(publish=False)
+            for bot in (mixed, split):
+                await bot.connect()
+                bot.read()
+            await mixed.start(mode="mixed", sample_rate=16000, frame_ms=20)
+            await split.start(mode="participants", sample_rate=48000, frame_ms=20)
+
+            await split.wait_until(lambda: split.of_type("track_added"))
+            added = split.of_type("track_added")[0]
+            assert added["participant"] == "talker"
+            assert added["track_id"] == talker.published_track("audio")
+            index = added["index"]
+            assert index != 0  # 0 is the mix
+            await split.wait_until(lambda: len(split.pcm(index)) >= 2 * 48000)
+            assert set(split.frames) == {index}  # per participant: no mix
+            assert {len(f[2]) for f in split.frames[index]} == {2 * 960}  # 20 ms, 16 bits
+            assert abs(peak_hz(split.pcm(index)[-48000:], 48000) - 440) <= 10
+
+            await mixed.wait_until(lambda: len(mixed.pcm(0)) >= 2 * 16000)
+            assert set(mixed.frames) == {0}
+            assert {len(f[2]) for f in mixed.frames[0]} == {2 * 320}
+            assert abs(peak_hz(mixed.pcm(0)[-16000:], 16000) - 440) <= 10
+            started = mixed.of_type("started")[0]
+            assert (started["sample_rate"], started["mode"], started["frame_ms"]) == (
+                16000,
+                "mixed",
+                20,
+            )
+            # hidden: in no one's roster
+            assert ann.participants == {"talker"}
+            assert await metric(running.url, "sfu_taps_opened") == 2
+
+            await talker.close()
+            await split.wait_until(lambda: split.of_type("track_removed"))
+            assert split.of_type("track_removed")[0]["index"] == index
+            await split.wait_until(lambda: split.of_type("participant_left"))
+        finally:
+            for bot in (mixed, split):
+                await bot.close()
+            await ann.close()
+            await talker.close()
+
+
+async def test_a_tap_without_a_valid_token_or_the_hidden_grant_is_refused() -> None:
+    async with running_node() as running:
+        url = tap_url(running.url)
+        nobody = TapBot(url, "")
+        forged = TapBot(url, (await running.token("r", "x", hidden=True))[:-4] + "AAAA")
+        visible = TapBot(url, await running.token("r", "y"))
+        for bot, code in ((nobody, 4401), (forged, 4401), (visible, 4403)):
+            await bot.connect()
+            bot.read()
+            await bot.wait_until(lambda b=bot: b.close_code is not None)
+            assert bot.close_code == code, bot.close_reason
+        assert not running.node.rooms  # nobody got in
+
+
+async def test_a_bad_start_gets_an_error_and_the_connection_stays() -> None:
+    async with running_node() as running:
+        bot = TapBot(tap_url(running.url), await running.token("r", "bot", hidden=True))
+        await bot.connect()
+        bot.read()
+        try:
+            await bot.start(sample_rate=44100)
+            await bot._ws.send("not json")
+            await bot.wait_until(lambda: len(bot.of_type("error")) == 2)
+            assert "sample_rate" in bot.of_type("error")[0]["message"]
+            assert bot.close_code is None
+            await bot.start(mode="mixed", sample_rate=16000)
+            await bot.wait_until(lambda: len(bot.pcm(0)) >= 1600)  # silence: nobody speaks
+            assert not bot.pcm(0).any()
+            await bot.start()
+            await bot.wait_until(lambda: len(bot.of_type("error")) == 3)
+            assert bot.of_type("error")[2]["code"] == "bad_state"
+        finally:
+            await bot.close()
+
+
+async def test_a_bot_that_stops_reading_loses_frames_and_is_cut_off_and_the_call_goes_on() -> None:
+    async with running_node(tap_backlog_frames=10, tap_stall_s=2) as running:
+        talker = Client(running.url, "r", await running.token("r", "talker"))
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        bot = TapBot(tap_url(running.url), await running.token("r", "bot", hidden=True))
+        # a small receive window: the node's writes block soon after the bot stops reading
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(running.url.split(":")[2].split("/")[0])))
+        try:
+            await talker.connect(video=False, audio=Tone(LOUD, frequency=440))
+            await ann.connect(publish=False)
+            await bot.connect(sock=sock, max_queue=1)
+            await bot.start(mode="participants", sample_rate=48000)  # and never reads
+            await ann.wait_until(lambda: ann.frames["talker"]["audio"] > 10)
+            # the stall bound counts from when the node's writes block: after the kernel's
+            # socket buffers (megabytes on loopback) are full
+            deadline = time.monotonic() + 90
+            while running.node.taps.cut_off == 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert running.node.taps.dropped > 0
+            assert running.node.taps.cut_off == 1
+            assert await metric(running.url, "sfu_tap_dropped_frames") > 0
+            assert await metric(running.url, "sfu_taps_cut_off") == 1
+            before = ann.frames["talker"]["audio"]
+            await ann.wait_until(lambda: ann.frames["talker"]["audio"] > before + 25)
+            assert "bot" not in running.node.rooms["r"].members
+        finally:
+            await bot.close()
+            await ann.close()
+            await talker.close()

@@ -1,0 +1,89 @@
+"""A bot on the node's audio tap (docs/tap.md), for integration tests: collects PCM frames by
+track index and the JSON events, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import websockets
+
+from sfu.tap.wire import decode_frame
+
+
+def tap_url(signal_url: str) -> str:
+    return signal_url.replace("/v1/signal", "/v1/tap")
+
+
+def peak_hz(pcm: npt.NDArray[np.int16], sample_rate: int) -> float:
+    """The strongest frequency of `pcm` (a Hann-windowed FFT)."""
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
+    return float(np.fft.rfftfreq(len(pcm), 1 / sample_rate)[int(np.argmax(spectrum))])
+
+
+class TapBot:
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.frames: dict[int, list[tuple[int, float, bytes]]] = defaultdict(list)
+        self.events: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._ws: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def connect(self, **sock: Any) -> None:
+        self._ws = await websockets.connect(
+            self.url, additional_headers={"Authorization": f"Bearer {self.token}"}, **sock
+        )
+
+    async def start(self, **fields: Any) -> None:
+        await self._ws.send(json.dumps({"type": "start", **fields}))
+
+    def read(self) -> None:
+        self._task = asyncio.create_task(self._read_loop())
+
+    async def _read_loop(self) -> None:
+        try:
+            async for message in self._ws:
+                if isinstance(message, bytes):
+                    _, index, at_ms, pcm = decode_frame(message)
+                    self.frames[index].append((at_ms, time.time() * 1000, pcm))
+                else:
+                    self.events.append(json.loads(message))
+                self._changed.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self._ws.close_code
+            self.close_reason = self._ws.close_reason or ""
+            self._changed.set()
+
+    def pcm(self, index: int) -> npt.NDArray[np.int16]:
+        return np.frombuffer(b"".join(f[2] for f in self.frames[index]), dtype="<i2")
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def wait_until(self, predicate: Any, timeout: float = 20.0) -> None:
+        async def loop() -> None:
+            while not predicate():
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.5)
+
+        await asyncio.wait_for(loop(), timeout)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(), 2)
+            self._ws.transport.abort()  # a bot that never read may not finish the handshake
