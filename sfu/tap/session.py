@@ -42,6 +42,7 @@ from sfu.rooms.room import Room
 from sfu.rtp.kernels import parse_rtp
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal
+from sfu.signaling.session import Refused
 from sfu.tap.backlog import Backlog, TapCounters
 from sfu.tap.wire import MAX_CONTROL_BYTES, MIX_INDEX, Start, encode_frame, samples_per_frame
 
@@ -90,13 +91,6 @@ class Tapped:
     sink: TapSink
     downtrack: DownTrack[TrackReceiver]
     audio: TrackAudio
-
-
-class Refused(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 class TapSession:
