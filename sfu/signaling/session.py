@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -131,18 +131,9 @@ class SignalingSession:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, 5)
 
-    async def _receive_text(self) -> str:
-        message = await self._ws.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", close_codes.NORMAL))
-        text = message.get("text")
-        if text is None:
-            text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-        return text
-
     async def _handshake(self) -> tuple[Join, JoinClaims]:
         try:
-            text = await asyncio.wait_for(self._receive_text(), JOIN_TIMEOUT_S)
+            text = await asyncio.wait_for(receive_text(self._ws), JOIN_TIMEOUT_S)
         except TimeoutError:
             raise Refused(close_codes.BAD_JOIN, f"no join within {JOIN_TIMEOUT_S:.0f} s") from None
         if len(text.encode()) > MAX_FRAME_BYTES:
@@ -151,17 +142,11 @@ class SignalingSession:
             join = Join.model_validate_json(text)
         except ValidationError as exc:
             raise Refused(
-                close_codes.BAD_JOIN, f"first frame must be join: {_describe(exc)}"
+                close_codes.BAD_JOIN, f"first frame must be join: {describe(exc)}"
             ) from None
-        try:
-            claims = verify_join_token(
-                join.token,
-                secrets=self._secrets,
-                now=self._clock(),
-                max_ttl_s=self._max_token_ttl_s,
-            )
-        except TokenError as exc:
-            raise Refused(close_codes.BAD_TOKEN, str(exc)) from None
+        claims = verified(
+            join.token, secrets=self._secrets, now=self._clock(), max_ttl_s=self._max_token_ttl_s
+        )
         if claims.room != join.room:
             raise Refused(
                 close_codes.FORBIDDEN, f"token is for room {claims.room!r}, not {join.room!r}"
@@ -174,10 +159,9 @@ class SignalingSession:
             raise Refused(room.code, room.reason)
         previous = room.members.get(claims.identity)
         if previous is not None:
-            room.handle(previous).disconnect(
-                close_codes.REPLACED, "joined again from another connection"
+            await room.remove(
+                previous, close_codes.REPLACED, "joined again from another connection"
             )
-            await room.leave(previous)
         member = Member(
             identity=claims.identity,
             name=claims.name or claims.identity,
@@ -211,7 +195,7 @@ class SignalingSession:
 
     async def _read_loop(self) -> None:
         while True:
-            text = await self._receive_text()
+            text = await receive_text(self._ws)
             size = len(text.encode())
             if size > MAX_FRAME_BYTES:
                 self._data.drops[DataDrop.TOO_LARGE] += 1
@@ -231,7 +215,7 @@ class SignalingSession:
             try:
                 message = client_message.validate_python(payload)
             except ValidationError as exc:
-                self._error("bad_message", _describe(exc), ref)
+                self._error("bad_message", describe(exc), ref)
                 continue
             if isinstance(message, Leave):
                 return
@@ -393,8 +377,29 @@ class SignalingSession:
                 return
 
 
-def _describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError, limit: int = 100) -> str:
     """First validation problem, as 'field: message', short enough for a close reason."""
     error = exc.errors()[0]
     where = ".".join(str(p) for p in error["loc"]) or "frame"
-    return f"{where}: {error['msg']}"[:100]
+    return f"{where}: {error['msg']}"[:limit]
+
+
+async def receive_text(websocket: WebSocket) -> str:
+    """The next message as text (bytes as UTF-8); WebSocketDisconnect once the client left."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", close_codes.NORMAL))
+    text = message.get("text")
+    if text is None:
+        text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+    return str(text)
+
+
+def verified(
+    token: str | None, *, secrets: Mapping[str, str], now: float, max_ttl_s: float
+) -> JoinClaims:
+    """A join token's claims, or Refused (4401) saying what is wrong with it."""
+    try:
+        return verify_join_token(token, secrets=secrets, now=now, max_ttl_s=max_ttl_s)
+    except TokenError as exc:
+        raise Refused(close_codes.BAD_TOKEN, str(exc)) from None

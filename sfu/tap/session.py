@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from cluster.tokens import JoinClaims, TokenError, verify_join_token
+from cluster.tokens import JoinClaims
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
@@ -42,7 +42,7 @@ from sfu.rooms.room import Room
 from sfu.rtp.kernels import parse_rtp
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal
-from sfu.signaling.session import Refused
+from sfu.signaling.session import Refused, describe, receive_text, verified
 from sfu.tap.backlog import Backlog, TapCounters
 from sfu.tap.wire import MAX_CONTROL_BYTES, MIX_INDEX, Start, encode_frame, samples_per_frame
 
@@ -200,12 +200,9 @@ class TapSession:
         auth = self._ws.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             token = auth[7:].strip()
-        try:
-            claims = verify_join_token(
-                token, secrets=self._secrets, now=self._clock(), max_ttl_s=self._max_token_ttl_s
-            )
-        except TokenError as exc:
-            raise Refused(close_codes.BAD_TOKEN, str(exc)) from None
+        claims = verified(
+            token, secrets=self._secrets, now=self._clock(), max_ttl_s=self._max_token_ttl_s
+        )
         if not (claims.grants.hidden and claims.grants.subscribe):
             raise Refused(close_codes.FORBIDDEN, "a tap needs a token with hidden and subscribe")
         return claims
@@ -215,7 +212,7 @@ class TapSession:
         while True:
             left = deadline - asyncio.get_running_loop().time()
             try:
-                text = await asyncio.wait_for(self._receive_text(), max(left, 0))
+                text = await asyncio.wait_for(receive_text(self._ws), max(left, 0))
             except TimeoutError:
                 raise Refused(close_codes.BAD_JOIN, "no valid start message in time") from None
             start = self._parse_start(text)
@@ -231,9 +228,7 @@ class TapSession:
         try:
             return Start.model_validate_json(text)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"]) or "message"
-            self._error("bad_message", f"{where}: {error['msg']}"[:200])
+            self._error("bad_message", describe(exc, limit=200))
             return None
 
     async def _enter(self, claims: JoinClaims) -> None:
@@ -242,8 +237,7 @@ class TapSession:
             raise Refused(room.code, room.reason)
         previous = room.members.get(claims.identity)
         if previous is not None:
-            room.handle(previous).disconnect(close_codes.REPLACED, "joined again elsewhere")
-            await room.leave(previous)
+            await room.remove(previous, close_codes.REPLACED, "joined again elsewhere")
         start = self._start
         assert start is not None
         self._room = room
@@ -264,22 +258,13 @@ class TapSession:
         )
         await room.join(self._member, self)
 
-    async def _receive_text(self) -> str:
-        message = await self._ws.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", close_codes.NORMAL))
-        text = message.get("text")
-        if text is None:
-            text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-        return str(text)
-
     # streaming
 
     async def _read_loop(self) -> None:
         """After the start, anything the bot sends gets an error; its leaving ends the tap."""
         try:
             while True:
-                text = await self._receive_text()
+                text = await receive_text(self._ws)
                 if self._parse_start(text) is not None:
                     self._error("bad_state", "already started")
         except WebSocketDisconnect:
