@@ -29,6 +29,9 @@ from sfu.rtp.seqnum import diff32
 KEYFRAME_WAIT_MS = 3_000
 # The most padding one packet can carry (its count is one byte): fewest packets per probe
 PADDING_SIZE = 255
+# A source taking over an m-line starts this fraction of a second after the last one's last
+# packet in RTP time (one frame at 30 fps): the wall time between them is not known here.
+SOURCE_GAP = 30
 
 
 class TrackSource(Protocol):
@@ -81,6 +84,8 @@ class DownTrack(Generic[S]):
         "switches",
     )
 
+    forwarder: Forwarder
+
     def __init__(
         self,
         receiver: S,
@@ -91,7 +96,11 @@ class DownTrack(Generic[S]):
         counters: MediaCounters,
         on_layer: Callable[[DownTrack[S]], None],
         forwarder_class: type[Forwarder] = Forwarder,
+        continues: DownTrack[Any] | None = None,
     ) -> None:
+        """``continues``: the down track this one replaces on the same m-line and SSRC (another
+        source, on a WHEP player that cannot renegotiate): numbering goes on from its last packet,
+        so the receiver sees one stream."""
         self.receiver = receiver
         self.line = line
         self._sink = sink
@@ -99,6 +108,15 @@ class DownTrack(Generic[S]):
         self._on_layer = on_layer
         self.allocated = min(initial_layer, receiver.layer_count - 1)
         ext = line.extensions
+        if continues is None:
+            # Start below 2**15 so the subscriber's SRTP rollover counter is never ambiguous.
+            first_seq, first_ts = random.randint(1, 0x7FFF), random.getrandbits(32)
+            self._rtx_seq = random.randint(1, 0x7FFF)  # our RTX stream's, when negotiated
+        else:
+            before: Forwarder = continues.forwarder
+            first_seq = before.last_seq + 1
+            first_ts = (before.last_ts + line.clock_rate // SOURCE_GAP) & 0xFFFFFFFF
+            self._rtx_seq = continues._rtx_seq
         self.forwarder = forwarder_class(
             ssrc=line.ssrc,
             payload_type=line.payload_type,
@@ -108,9 +126,8 @@ class DownTrack(Generic[S]):
             audio_level_id=ext.audio_level,
             transport_cc_id=ext.transport_cc,
             clock_rate=line.clock_rate,
-            # Start below 2**15 so the subscriber's SRTP rollover counter is never ambiguous.
-            first_seq=random.randint(1, 0x7FFF),
-            first_ts=random.getrandbits(32),
+            first_seq=first_seq,
+            first_ts=first_ts,
             target=self.allocated,
             send_rtp=sink.send_rtp,
             # a stream the subscriber cannot NACK (Opus) keeps a slot, not 16 KB
@@ -122,7 +139,6 @@ class DownTrack(Generic[S]):
         self._cut_layer = NO_LAYER
         self._waiting_since_ms = -1
         self._last_sr = (0, 0)  # the compact NTP time of our last SR, and when we sent it
-        self._rtx_seq = random.randint(1, 0x7FFF)  # our RTX stream's numbering, when negotiated
 
     @property
     def ssrc(self) -> int:

@@ -49,10 +49,14 @@ class CodecCapability:
     fmtp: str = ""  # sdpFmtpLine: "packetization-mode=1;profile-level-id=42e01f"
 
 
-def forwardable(codecs: list[RTCRtpCodecParameters], kind: str) -> list[RTCRtpCodecParameters]:
+def forwardable(
+    codecs: list[RTCRtpCodecParameters], kind: str, prefer: Codec | None = None
+) -> list[RTCRtpCodecParameters]:
     """The first codec of ``codecs`` (aiortc's negotiated ones, in the offer's order) that we
-    forward, and its RTX; empty if none."""
-    main = [c for c in codecs if c.mimeType.lower() in FORWARDABLE[kind]][:1]
+    forward, or the first that is ``prefer`` (the codec of the track a player will get first),
+    and its RTX; empty if none."""
+    ours = [c for c in codecs if c.mimeType.lower() in FORWARDABLE[kind]]
+    main = [c for c in ours if prefer is not None and same_codec(prefer, _codec(c))][:1] or ours[:1]
     if not main:
         return []
     rtx = [
@@ -75,6 +79,22 @@ def unforwardable(media: MediaDescription) -> str | None:
     )
 
 
+def _codec(codec: RTCRtpCodecParameters) -> Codec:
+    mime = codec.mimeType.lower()
+    profile = str(codec.parameters.get("profile-level-id", "")) if mime == "video/h264" else ""
+    return Codec(mime, profile.lower())
+
+
+def same_codec(a: Codec, b: Codec) -> bool:
+    """Whether a stream of ``a`` can be sent as ``b``: same mime type, for H.264 the same
+    profile (RFC 6184 §8.1: the level may differ)."""
+    if a.mime != b.mime:
+        return False
+    return a.mime != "video/h264" or _profile(a.profile or _DEFAULT_PROFILE) == _profile(
+        b.profile or _DEFAULT_PROFILE
+    )
+
+
 def _label(codec: RTCRtpCodecParameters) -> str:
     name = codec.mimeType.split("/", 1)[-1]
     if name.lower() in _NOT_MEDIA:
@@ -94,9 +114,9 @@ def decodes(capabilities: Iterable[CodecCapability], codec: Codec) -> bool:
         if codec.mime != "video/h264":
             return True
         params = dict(p.strip().partition("=")[::2] for p in capability.fmtp.split(";"))
-        if params.get("packetization-mode") == "1" and _profile(
-            params.get("profile-level-id", _DEFAULT_PROFILE)
-        ) == _profile(codec.profile or _DEFAULT_PROFILE):
+        if params.get("packetization-mode") == "1" and same_codec(
+            Codec(codec.mime, params.get("profile-level-id", _DEFAULT_PROFILE)), codec
+        ):
             return True
     return False
 

@@ -10,7 +10,7 @@ through ``DtlsTap``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from aiortc import (
@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 class SdpError(ValueError):
     """An SDP that could not be parsed or applied; the message says why."""
+
+
+_RECEIVING = ("recvonly", "sendrecv")  # an offerer's directions that let us send
 
 
 def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnection:
@@ -272,7 +275,40 @@ class _PlaceholderTrack(MediaStreamTrack):
         raise ConnectionError("forwarded tracks have no frames")
 
 
-class SubscribePeer(_Peer):
+class _SendingPeer(_Peer):
+    """We send media here: the transport-wide seq log and what each m-line is sent with, for the
+    offering (``SubscribePeer``) and the answering (``PlayPeer``) form alike."""
+
+    def __init__(
+        self,
+        handler: MediaHandler,
+        counters: MediaCounters,
+        *,
+        certificate: NodeCertificate,
+        mux: UdpMux | None = None,
+        transport_cc: bool = True,
+    ) -> None:
+        """``transport_cc``: negotiate the transport-wide seq and its feedback (else the client's
+        REMB is all we learn of its downlink)."""
+        super().__init__(handler, counters, certificate=certificate, mux=mux)
+        self._transport_cc = transport_cc
+        self._send_log: SendLog | None = None
+
+    def send_log(self, extension_id: int) -> SendLog:
+        """The log of the transport-wide seqs this connection's RTP is stamped with, from now on
+        (the client negotiated transport-cc under ``extension_id``); created once."""
+        if self._send_log is None:
+            assert self._tap is not None  # a negotiated peer always has its transport
+            self._send_log = SendLog(extension_id)
+            self._tap.set_send_log(self._send_log)
+        return self._send_log
+
+
+def _sent_line(t: RTCRtpTransceiver) -> MediaLine:
+    return _media_line(t, ssrc=t.sender._ssrc, rtx_ssrc=t.sender._rtx_ssrc)
+
+
+class SubscribePeer(_SendingPeer):
     """We send media here; we offer, the client answers. m-lines are reused once inactive."""
 
     def __init__(
@@ -284,13 +320,11 @@ class SubscribePeer(_Peer):
         mux: UdpMux | None = None,
         transport_cc: bool = True,
     ) -> None:
-        """``transport_cc``: offer the transport-wide seq and its feedback (else the client's
-        REMB is all we learn of its downlink)."""
-        super().__init__(handler, counters, certificate=certificate, mux=mux)
-        self._transport_cc = transport_cc
+        super().__init__(
+            handler, counters, certificate=certificate, mux=mux, transport_cc=transport_cc
+        )
         self._by_track: dict[str, RTCRtpTransceiver] = {}
         self._offered: set[str] = set()
-        self._send_log: SendLog | None = None
 
     def add_track(self, track_id: str, stream_id: str, kind: Kind, codec: Codec) -> None:
         """Send a track of this codec (its publisher's: we never transcode)."""
@@ -342,15 +376,6 @@ class SubscribePeer(_Peer):
         sdp = self._pc.localDescription.sdp
         return (sdp if self._transport_cc else without_transport_cc(sdp)), mids
 
-    def send_log(self, extension_id: int) -> SendLog:
-        """The log of the transport-wide seqs this connection's RTP is stamped with, from now on
-        (the client answered with transport-cc under ``extension_id``); created once."""
-        if self._send_log is None:
-            assert self._tap is not None  # a negotiated peer always has its transport
-            self._send_log = SendLog(extension_id)
-            self._tap.set_send_log(self._send_log)
-        return self._send_log
-
     async def apply_answer(self, answer: str) -> dict[str, MediaLine]:
         """Apply the client's answer; return what each track of that offer is sent with."""
         try:
@@ -358,7 +383,58 @@ class SubscribePeer(_Peer):
         except Exception as exc:
             raise SdpError(f"answer rejected: {exc or type(exc).__name__}") from None
         return {
-            track_id: _media_line(t, ssrc=t.sender._ssrc, rtx_ssrc=t.sender._rtx_ssrc)
+            track_id: _sent_line(t)
             for track_id, t in self._by_track.items()
             if track_id in self._offered
         }
+
+
+class Unplayable(SdpError):
+    """An offer none of whose receiving m-lines has a codec we forward (WHEP: 406)."""
+
+
+class PlayPeer(_SendingPeer):
+    """We send media here, but the client offers: a WHEP player's recvonly m-lines, answered
+    sendonly. One m-line of each kind is used (the first with a codec we forward, ``prefer``
+    first: the codec of the track it will get); the others are declined. It never renegotiates:
+    sources change on these m-lines."""
+
+    async def answer(
+        self, offer: str, prefer: Mapping[Kind, Codec]
+    ) -> tuple[str, dict[Kind, MediaLine]]:
+        """Our answer, and what each kind is sent with."""
+        try:
+            media = SessionDescription.parse(offer).media
+        except Exception as exc:
+            raise SdpError(f"offer unparsable: {exc or type(exc).__name__}") from None
+        receiving = [m for m in media if m.kind in ("audio", "video") and m.direction in _RECEIVING]
+        if not receiving:
+            raise SdpError("offer has no audio or video m-line to receive on")
+        chosen: dict[str, str] = {}  # kind -> mid
+        for m in receiving:
+            if m.kind not in chosen and unforwardable(m) is None and m.rtp.muxId:
+                chosen[m.kind] = m.rtp.muxId
+        if not chosen:
+            raise Unplayable("; ".join(filter(None, (unforwardable(m) for m in receiving))))
+        declined = {m.rtp.muxId for m in media if m.rtp.muxId} - set(chosen.values())
+        try:
+            await self._pc.setRemoteDescription(
+                RTCSessionDescription(sdp=without_sections(offer, declined), type="offer")
+            )
+        except Exception as exc:
+            raise SdpError(f"offer rejected: {exc or type(exc).__name__}") from None
+        for t in self._pc.getTransceivers():
+            t._codecs = forwardable(t._codecs, t.kind, prefer.get(cast(Kind, t.kind)))
+            t.direction = "sendonly"
+            if t._codecs and not self._transport_cc:  # the player's REMB tells us instead
+                t._codecs[0].rtcpFeedback = [
+                    fb for fb in t._codecs[0].rtcpFeedback if fb.type != "transport-cc"
+                ]
+                t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
+        if self._lite:
+            prefer_dtls_server(self._pc)
+        await self._pc.setLocalDescription(await self._pc.createAnswer())
+        self._ensure_tap()
+        sdp = self._pc.localDescription.sdp
+        lines = {cast(Kind, t.kind): _sent_line(t) for t in self._pc.getTransceivers()}
+        return with_declined_sections(sdp, offer, declined), lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfu.rtc.subscriber import DOWNLINK_EVERY_MS, downlink_due
+from sfu.rtc.downlink import DOWNLINK_EVERY_MS, downlink_due
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,98 @@
+"""The answering subscribe half, for a WHEP player: it offers recvonly m-lines (one of each kind
+is used) and cannot renegotiate, so the tracks it gets are played on those m-lines, each taking
+over from the one before (from its keyframe, numbered on from it). Down tracks, feedback and
+allocation are ``Downlink``'s, as for any subscriber."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sfu.media.description import Kind, MediaLine
+from sfu.media.downtrack import DownTrack
+from sfu.media.receiver import TrackReceiver
+from sfu.rtc.config import MediaConfig
+from sfu.rtc.downlink import Downlink, T
+from sfu.webrtc.codecs import Codec, same_codec
+from sfu.webrtc.peer import PlayPeer
+
+# The player's size is unknown: its video gets the top layer its bandwidth allows
+PLAYER_QUALITY = "high"
+
+
+def codec_of(track: T) -> Codec:
+    line = track.source.line
+    return Codec(line.mime, line.profile)
+
+
+class Player(Downlink[T]):
+    def __init__(
+        self,
+        config: MediaConfig,
+        *,
+        on_state: Callable[[str, str], None],
+        on_layer: Callable[[str, str | None], None] = lambda track_id, rid: None,
+        on_downlink: Callable[[int, bool], None] = lambda bps, send_side: None,
+    ) -> None:
+        """`on_state(state, failed_step)`: the peer connection's state changed; the rest as
+        ``Downlink``'s."""
+        super().__init__(config, on_layer=on_layer, on_downlink=on_downlink)
+        self._peer = PlayPeer(
+            self._feedback,
+            config.counters,
+            certificate=config.certificate,
+            mux=config.mux,
+            transport_cc=config.transport_cc,
+        )
+        self._peer.on_state(on_state)
+        self._lines: dict[Kind, MediaLine] = {}
+        self.playing: dict[Kind, T] = {}
+        # the last down track of each m-line, whose numbering the next one goes on from
+        self._last: dict[Kind, DownTrack[TrackReceiver]] = {}
+
+    async def answer(self, offer: str, prefer: Mapping[Kind, T]) -> str:
+        """Answer the player's offer, in the codecs of the tracks it will get first if it
+        offered them (those of other tracks must then match: there is no renegotiation)."""
+        sdp, self._lines = await self._peer.answer(
+            offer, {kind: codec_of(track) for kind, track in prefer.items()}
+        )
+        self._stamp(self._lines.values(), self._peer.send_log)
+        return sdp
+
+    @property
+    def kinds(self) -> list[Kind]:
+        """The kinds it receives (one m-line each)."""
+        return list(self._lines)
+
+    def plays(self, track: T) -> bool:
+        """Whether ``track`` fits an m-line of the player (its kind, in the codec answered)."""
+        line = self._lines.get(track.kind)
+        return line is not None and same_codec(codec_of(track), Codec(line.mime, line.profile))
+
+    def play(self, kind: Kind, track: T | None, now_ms: int) -> None:
+        """Send ``track`` on the m-line of ``kind`` in place of the one sent (None: nothing)."""
+        current = self.playing.get(kind)
+        if current is track or kind not in self._lines:
+            return
+        sink = self._peer.sink
+        assert sink is not None  # answered: the transport exists
+        if current is not None:
+            self._unbind(current.id)
+            del self.playing[kind], self._subscribed[current.id]
+            self._qualities.pop(current.id, None)
+        if track is not None:
+            assert self.plays(track), f"{track.id} does not fit the player's {kind} m-line"
+            self.playing[kind] = track
+            self._subscribed[track.id] = track
+            self._qualities[track.id] = PLAYER_QUALITY
+            self._bind(track.id, sink, self._lines[kind], continues=self._last.get(kind))
+            self._last[kind] = self.downtracks[track.id]
+        self.allocate(now_ms)
+
+    async def add_ice_candidate(
+        self, candidate: str | None, mid: str | None, index: int | None
+    ) -> None:
+        await self._peer.add_ice_candidate(candidate, mid, index)
+
+    async def close(self) -> None:
+        self._close_downtracks()
+        await self._peer.close()
