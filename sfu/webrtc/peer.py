@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiortc import (
@@ -20,7 +21,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp, candidate_to_sdp
 from aiortc.utils import random32
 
 from sfu.media.counters import MediaCounters
@@ -55,6 +56,20 @@ logger = logging.getLogger(__name__)
 
 class SdpError(ValueError):
     """An SDP that could not be parsed or applied; the message says why."""
+
+
+class CodecError(SdpError):
+    """An offer whose every m-line carries no codec we forward (WHIP answers it 406)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IceCredentials:
+    """Our side of an ICE restart: the new ufrag and password, and our candidates (as
+    ``candidate:`` attribute values)."""
+
+    ufrag: str
+    password: str
+    candidates: list[str]
 
 
 def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnection:
@@ -222,7 +237,9 @@ class PublishPeer(_Peer):
         }
         declined = stopped | {mid for mid in refused if mid is not None}
         if all(m.rtp.muxId in declined for m in tracks):
-            raise SdpError("; ".join(refused.values()) or "offer has every m-line stopped")
+            if refused:
+                raise CodecError("; ".join(refused.values()))
+            raise SdpError("offer has every m-line stopped")
         transport = self._lite_transport()
         ufrag = next((m.ice.usernameFragment for m in media if m.ice is not None), None)
         restart = transport is not None and transport.remote_ufrag not in (None, ufrag)
@@ -258,6 +275,18 @@ class PublishPeer(_Peer):
         untold = [why for mid, why in refused.items() if mid not in self._told]
         self._told |= set(refused)
         return with_declined_sections(answer, offer, declined), lines, untold
+
+    def restart_ice(self, remote_ufrag: str) -> IceCredentials | None:
+        """An ICE restart without a new offer (a WHIP client's PATCH): the client's new ufrag
+        and our new credentials; None without a transport to restart (none yet, aiortc's own
+        ICE, or failed)."""
+        transport = self._lite_transport()
+        if transport is None or transport.state in ("failed", "closed"):
+            return None
+        transport.restart(remote_ufrag)
+        ours = transport.iceGatherer
+        candidates = [candidate_to_sdp(c) for c in ours.getLocalCandidates()]
+        return IceCredentials(ours.ufrag, ours.password, candidates)
 
 
 class _PlaceholderTrack(MediaStreamTrack):
