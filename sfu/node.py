@@ -53,6 +53,8 @@ from sfu.tap.session import TapLimits, TapSession
 from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux
+from sfu.whip import ingest
+from sfu.whip.resource import Endpoint, Session, TokenCheck
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,13 @@ class Node:
             transport_cc=settings.transport_cc,
             answer_timeout_s=settings.subscribe_answer_timeout_s,
             certificate=NodeCertificate(),
+        )
+        self.whip = Endpoint(
+            "/v1/whip",
+            start=ingest.whip_start(self.admit, self._config),
+            refuse=ingest.refuse,
+            tokens=TokenCheck(self._token_secrets, settings.token_max_ttl_s, clock),
+            turn=self._turn,
         )
         self.webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret())
         self.presence = Presence(
@@ -170,10 +179,12 @@ class Node:
         return LoadSample(time.monotonic(), time.process_time(), packets)
 
     def snapshot(self) -> NodeSnapshot:
+        whip = self.whip.sessions
         return NodeSnapshot(
             rooms=len(self.rooms),
-            participants=len(self.participants),
-            published_tracks=sum(len(p.member.tracks) for p in self.participants),
+            participants=len(self.participants) + len(whip),
+            published_tracks=sum(len(p.member.tracks) for p in self.participants)
+            + sum(len(s.member.tracks) for s in whip),
             subscriptions=sum(len(p.subscriber.downtracks) for p in self.participants),
             counters=self.counters,
             speakers=sum(len(room.speakers.active) for room in self.rooms.values()),
@@ -182,6 +193,7 @@ class Node:
             webhooks=dataclasses.asdict(self.webhooks.stats),
             mux=self.mux,
             taps=self.taps,
+            whip_sessions=len(whip),
         )
 
     async def start(self) -> None:
@@ -354,7 +366,8 @@ class Node:
             for name, room in list(self.rooms.items()):
                 if not room.members:
                     del self.rooms[name]
-            for participant in list(self.participants):
+            ticked: list[Participant | Session] = [*self.participants, *self.whip.sessions]
+            for participant in ticked:
                 try:
                     participant.tick(now_ms)
                 except Exception:
@@ -424,15 +437,17 @@ class Node:
         )
 
     def app(self) -> Starlette:
-        """The node's HTTP side: signaling and audio tap WebSockets, /metrics, /healthz
-        (liveness), /readyz. None of them takes a request body: any body is refused (413) unread."""
+        """The node's HTTP side: signaling and audio tap WebSockets, WHIP (docs/whip.md),
+        /metrics, /healthz (liveness), /readyz. Only WHIP takes a request body (an SDP, bounded);
+        any other body is refused (413) unread."""
+        bodyless = [Middleware(BodyLimit, max_bytes=0)]
         return Starlette(
             routes=[
                 WebSocketRoute("/v1/signal", self._signal),
                 WebSocketRoute("/v1/tap", self._tap),
-                Route("/metrics", self._metrics),
-                Route("/healthz", self._healthz),
-                Route("/readyz", self._readyz),
+                *self.whip.routes(),
+                Route("/metrics", self._metrics, middleware=bodyless),
+                Route("/healthz", self._healthz, middleware=bodyless),
+                Route("/readyz", self._readyz, middleware=bodyless),
             ],
-            middleware=[Middleware(BodyLimit, max_bytes=0)],
         )

@@ -37,6 +37,7 @@ class NodeSnapshot:
     webhooks: Mapping[str, int]  # webhook events by outcome
     mux: UdpMux | None
     taps: TapCounters = field(default_factory=TapCounters)
+    whip_sessions: int = 0  # WHIP publishers (counted among the participants too)
 
 
 class _NodeCollector(Collector):
@@ -49,6 +50,9 @@ class _NodeCollector(Collector):
         yield GaugeMetricFamily("sfu_rooms", "Rooms open on this node", value=node.rooms)
         yield GaugeMetricFamily(
             "sfu_participants", "Participants connected", value=node.participants
+        )
+        yield GaugeMetricFamily(
+            "sfu_whip_sessions", "WHIP publishers connected", value=node.whip_sessions
         )
         yield GaugeMetricFamily(
             "sfu_published_tracks", "Tracks published", value=node.published_tracks

@@ -15,7 +15,7 @@ from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.negotiation import NegotiationError
-from sfu.webrtc.peer import PublishPeer
+from sfu.webrtc.peer import IceCredentials, PublishPeer
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,11 @@ class Publisher:
         if self._peer is None:
             raise NegotiationError("no publish connection yet: send publish_offer first")
         await self._peer.add_ice_candidate(candidate, mid, index)
+
+    def restart_ice(self, remote_ufrag: str) -> IceCredentials | None:
+        """Restart ICE with the client's new ufrag; our new credentials, or None if there is
+        nothing to restart (see `PublishPeer.restart_ice`)."""
+        return None if self._peer is None else self._peer.restart_ice(remote_ufrag)
 
     def tick(self, now_ms: int, round_trip_ms: int | None = None) -> None:
         """Receiver reports and REMB to the publisher, and which layers it must encode.

@@ -27,7 +27,7 @@ from sfu.rooms.events import (
 from sfu.rooms.member import CAPTURES, Capture, Member, Track, capture_of
 from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
-from sfu.rtc.publisher import Publisher
+from sfu.rtc.publisher import PublishedTrack, Publisher
 from sfu.rtc.subscriber import Subscriber
 from sfu.signaling import close_codes
 from sfu.signaling.data_budget import DataCounters, DataDrop
@@ -35,6 +35,7 @@ from sfu.signaling.messages import (
     DataFrom,
     Downlink,
     Error,
+    ErrorCode,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -79,6 +80,38 @@ def participant_info(member: Member) -> ParticipantInfo:
         attributes=member.attributes,
         tracks=[track_info(t) for t in member.tracks.values()],
     )
+
+
+def new_tracks(
+    member: Member, new: Sequence[PublishedTrack], sources: Mapping[str, Capture]
+) -> tuple[list[Track], list[tuple[ErrorCode, str]]]:
+    """The room's tracks for a publisher's newly received ones, as ``sources`` names them (mid ->
+    source; unnamed: camera or microphone), and what was wrong: a source that does not fit the
+    kind is taken as the default, one the token does not allow is received and dropped."""
+    tracks: list[Track] = []
+    problems: list[tuple[ErrorCode, str]] = []
+    for published in new:
+        line = published.receiver.line
+        capture = capture_of(line.kind, sources.get(line.mid))
+        if capture is None:
+            why = f"mid {line.mid}: a {line.kind} track cannot be {sources.get(line.mid)}"
+            problems.append(("bad_message", why))
+            capture = CAPTURES[line.kind][0]
+        if not member.may_publish(capture):
+            why = f"mid {line.mid}: the token does not allow publishing {capture}"
+            problems.append(("not_allowed", why))
+            continue  # received and dropped: no one is offered it
+        tracks.append(
+            Track(
+                id=published.id,
+                kind=line.kind,
+                simulcast=line.rids,
+                source=published.receiver,
+                publisher=member,
+                capture=capture,
+            )
+        )
+    return tracks, problems
 
 
 class Participant:
@@ -128,28 +161,9 @@ class Participant:
         for why in answered.refused:
             logger.info("%s: publish m-line rejected: %s", self.member.identity, why)
             self.send(Error(code="unsupported_codec", message=why, ref="publish_offer"))
-        tracks = []
-        for new in answered.new:
-            line = new.receiver.line
-            capture = capture_of(line.kind, sources.get(line.mid))
-            if capture is None:
-                why = f"mid {line.mid}: a {line.kind} track cannot be {sources.get(line.mid)}"
-                self.send(Error(code="bad_message", message=why, ref="publish_offer"))
-                capture = CAPTURES[line.kind][0]
-            if not self.member.may_publish(capture):
-                why = f"mid {line.mid}: the token does not allow publishing {capture}"
-                self.send(Error(code="not_allowed", message=why, ref="publish_offer"))
-                continue  # received and dropped: no one is offered it
-            tracks.append(
-                Track(
-                    id=new.id,
-                    kind=line.kind,
-                    simulcast=line.rids,
-                    source=new.receiver,
-                    publisher=self.member,
-                    capture=capture,
-                )
-            )
+        tracks, problems = new_tracks(self.member, answered.new, sources)
+        for code, why in problems:
+            self.send(Error(code=code, message=why, ref="publish_offer"))
         await self.room.unpublish(self.member, answered.gone)
         await self.room.publish(self.member, tracks)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiortc import (
@@ -20,7 +21,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp, candidate_to_sdp
 from aiortc.utils import random32
 
 from sfu.media.counters import MediaCounters
@@ -55,6 +56,20 @@ logger = logging.getLogger(__name__)
 
 class SdpError(ValueError):
     """An SDP that could not be parsed or applied; the message says why."""
+
+
+class CodecError(SdpError):
+    """An offer whose every m-line carries no codec we forward (WHIP and WHEP answer it 406)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IceCredentials:
+    """Our side of an ICE restart: the new ufrag and password, and our candidates (as
+    ``candidate:`` attribute values)."""
+
+    ufrag: str
+    password: str
+    candidates: list[str]
 
 
 _RECEIVING = ("recvonly", "sendrecv")  # an offerer's directions that let us send
@@ -190,7 +205,24 @@ class _Peer:
         await self._pc.close()
 
 
-class PublishPeer(_Peer):
+class _Answering(_Peer):
+    """A peer whose client offers (a publisher, a WHEP player): it can restart ICE on the
+    client's word alone, as WHIP and WHEP do with a PATCH."""
+
+    def restart_ice(self, remote_ufrag: str) -> IceCredentials | None:
+        """An ICE restart without a new offer (a WHIP or WHEP client's PATCH): the client's new
+        ufrag and our new credentials; None without a transport to restart (none yet, aiortc's
+        own ICE, or failed)."""
+        transport = self._lite_transport()
+        if transport is None or transport.state in ("failed", "closed"):
+            return None
+        transport.restart(remote_ufrag)
+        ours = transport.iceGatherer
+        candidates = [candidate_to_sdp(c) for c in ours.getLocalCandidates()]
+        return IceCredentials(ours.ufrag, ours.password, candidates)
+
+
+class PublishPeer(_Answering):
     """The client sends media here; we answer its offers."""
 
     def __init__(
@@ -225,7 +257,9 @@ class PublishPeer(_Peer):
         }
         declined = stopped | {mid for mid in refused if mid is not None}
         if all(m.rtp.muxId in declined for m in tracks):
-            raise SdpError("; ".join(refused.values()) or "offer has every m-line stopped")
+            if refused:
+                raise CodecError("; ".join(refused.values()))
+            raise SdpError("offer has every m-line stopped")
         transport = self._lite_transport()
         ufrag = next((m.ice.usernameFragment for m in media if m.ice is not None), None)
         restart = transport is not None and transport.remote_ufrag not in (None, ufrag)
@@ -389,11 +423,7 @@ class SubscribePeer(_SendingPeer):
         }
 
 
-class Unplayable(SdpError):
-    """An offer none of whose receiving m-lines has a codec we forward (WHEP: 406)."""
-
-
-class PlayPeer(_SendingPeer):
+class PlayPeer(_SendingPeer, _Answering):
     """We send media here, but the client offers: a WHEP player's recvonly m-lines, answered
     sendonly. One m-line of each kind is used (the first with a codec we forward, ``prefer``
     first: the codec of the track it will get); the others are declined. It never renegotiates:
@@ -415,7 +445,7 @@ class PlayPeer(_SendingPeer):
             if m.kind not in chosen and unforwardable(m) is None and m.rtp.muxId:
                 chosen[m.kind] = m.rtp.muxId
         if not chosen:
-            raise Unplayable("; ".join(filter(None, (unforwardable(m) for m in receiving))))
+            raise CodecError("; ".join(filter(None, (unforwardable(m) for m in receiving))))
         declined = {m.rtp.muxId for m in media if m.rtp.muxId} - set(chosen.values())
         try:
             await self._pc.setRemoteDescription(
