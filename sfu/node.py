@@ -53,7 +53,7 @@ from sfu.tap.session import TapLimits, TapSession
 from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux
-from sfu.whip import ingest
+from sfu.whip import ingest, play
 from sfu.whip.resource import Endpoint, Session, TokenCheck
 
 logger = logging.getLogger(__name__)
@@ -116,6 +116,13 @@ class Node:
             "/v1/whip",
             start=ingest.whip_start(self.admit, self._config),
             refuse=ingest.refuse,
+            tokens=TokenCheck(self._token_secrets, settings.token_max_ttl_s, clock),
+            turn=self._turn,
+        )
+        self.whep = Endpoint(
+            "/v1/whep",
+            start=play.whep_start(self.admit, self._config),
+            refuse=play.refuse,
             tokens=TokenCheck(self._token_secrets, settings.token_max_ttl_s, clock),
             turn=self._turn,
         )
@@ -194,6 +201,7 @@ class Node:
             mux=self.mux,
             taps=self.taps,
             whip_sessions=len(whip),
+            whep_sessions=len(self.whep.sessions),
         )
 
     async def start(self) -> None:
@@ -366,7 +374,11 @@ class Node:
             for name, room in list(self.rooms.items()):
                 if not room.members:
                     del self.rooms[name]
-            ticked: list[Participant | Session] = [*self.participants, *self.whip.sessions]
+            ticked: list[Participant | Session] = [
+                *self.participants,
+                *self.whip.sessions,
+                *self.whep.sessions,
+            ]
             for participant in ticked:
                 try:
                     participant.tick(now_ms)
@@ -437,15 +449,16 @@ class Node:
         )
 
     def app(self) -> Starlette:
-        """The node's HTTP side: signaling and audio tap WebSockets, WHIP (docs/whip.md),
-        /metrics, /healthz (liveness), /readyz. Only WHIP takes a request body (an SDP, bounded);
-        any other body is refused (413) unread."""
+        """The node's HTTP side: signaling and audio tap WebSockets, WHIP and WHEP
+        (docs/whip.md), /metrics, /healthz (liveness), /readyz. Only WHIP and WHEP take a request
+        body (an SDP, bounded); any other body is refused (413) unread."""
         bodyless = [Middleware(BodyLimit, max_bytes=0)]
         return Starlette(
             routes=[
                 WebSocketRoute("/v1/signal", self._signal),
                 WebSocketRoute("/v1/tap", self._tap),
                 *self.whip.routes(),
+                *self.whep.routes(),
                 Route("/metrics", self._metrics, middleware=bodyless),
                 Route("/healthz", self._healthz, middleware=bodyless),
                 Route("/readyz", self._readyz, middleware=bodyless),

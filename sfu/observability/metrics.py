@@ -38,6 +38,7 @@ class NodeSnapshot:
     mux: UdpMux | None
     taps: TapCounters = field(default_factory=TapCounters)
     whip_sessions: int = 0  # WHIP publishers (counted among the participants too)
+    whep_sessions: int = 0  # WHEP players (hidden: not counted among the participants)
 
 
 class _NodeCollector(Collector):
@@ -53,6 +54,9 @@ class _NodeCollector(Collector):
         )
         yield GaugeMetricFamily(
             "sfu_whip_sessions", "WHIP publishers connected", value=node.whip_sessions
+        )
+        yield GaugeMetricFamily(
+            "sfu_whep_sessions", "WHEP players connected", value=node.whep_sessions
         )
         yield GaugeMetricFamily(
             "sfu_published_tracks", "Tracks published", value=node.published_tracks

@@ -13,7 +13,7 @@ from sfu.media.receiver import TrackReceiver
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.downlink import Downlink, T
 from sfu.webrtc.codecs import Codec, same_codec
-from sfu.webrtc.peer import PlayPeer
+from sfu.webrtc.peer import IceCredentials, PlayPeer
 
 # The player's size is unknown: its video gets the top layer its bandwidth allows
 PLAYER_QUALITY = "high"
@@ -92,6 +92,11 @@ class Player(Downlink[T]):
         self, candidate: str | None, mid: str | None, index: int | None
     ) -> None:
         await self._peer.add_ice_candidate(candidate, mid, index)
+
+    def restart_ice(self, remote_ufrag: str) -> IceCredentials | None:
+        """Restart ICE with the player's new ufrag (its PATCH); our new credentials, or None if
+        there is nothing to restart (see ``PlayPeer.restart_ice``)."""
+        return self._peer.restart_ice(remote_ufrag)
 
     async def close(self) -> None:
         self._close_downtracks()

@@ -133,9 +133,12 @@ class Session(Protocol):
         ...
 
 
-Start = Callable[[JoinClaims, str, Callable[[], None]], Awaitable[tuple[Session, str]]]
-"""``start(claims, offer, on_end)``: the session and its SDP answer, or HttpError; the session
-calls ``on_end`` once it ended, however it did."""
+Start = Callable[
+    [JoinClaims, str, Mapping[str, str], Callable[[], None]], Awaitable[tuple[Session, str]]
+]
+"""``start(claims, offer, query, on_end)``: the session and its SDP answer, or HttpError;
+``query``: the POST's query parameters (WHEP's ``participant``); the session calls ``on_end``
+once it ended, however it did."""
 
 
 @dataclass(slots=True)
@@ -206,7 +209,10 @@ class Endpoint:
                 raise HttpError(400, "the offer is empty")
             resource_id = secrets.token_urlsafe(16)
             session, answer = await self._start(
-                claims, offer, functools.partial(self._forget, resource_id)
+                claims,
+                offer,
+                dict(request.query_params),
+                functools.partial(self._forget, resource_id),
             )
         except HttpError as error:
             return error.response()

@@ -9,6 +9,7 @@ import contextlib
 from collections import Counter
 from typing import Any
 
+import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
@@ -71,3 +72,26 @@ class AiortcPlayer:
         for task in self._tasks:
             task.cancel()
         await self.pc.close()
+
+
+def whep_url(signal_url: str) -> str:
+    """The node's WHEP endpoint, from its signaling URL."""
+    return signal_url.replace("ws://", "http://").replace("/v1/signal", "/v1/whep")
+
+
+async def post_offer(
+    url: str, token: str | None, offer: str, *, content_type: str = "application/sdp"
+) -> httpx.Response:
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient() as http:
+        return await http.post(url, content=offer, headers=headers)
+
+
+async def play(player: AiortcPlayer, url: str, token: str) -> str:
+    """Play over WHEP: POST the player's offer, apply the answer; the resource URL."""
+    response = await post_offer(url, token, await player.offer())
+    assert response.status_code == 201, response.text
+    await player.accept(response.text)
+    return str(httpx.URL(url).join(response.headers["Location"]))
