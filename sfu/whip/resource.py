@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,6 +31,9 @@ from sfu.signaling.turn import TurnConfig, ice_servers
 from sfu.webrtc.peer import IceCredentials
 
 MAX_BODY_BYTES = 64 * 1024  # an offer with many codecs and candidates is a few KiB
+# Ended sessions remembered, so that a DELETE after the connection closed (clients close their
+# peer connection first: its DTLS close_notify ends the session) still gets 200.
+ENDED_KEPT = 1024
 SDP = "application/sdp"
 SDPFRAG = "application/trickle-ice-sdpfrag"
 CORS = {
@@ -178,6 +182,7 @@ class Endpoint:
         self._tokens = tokens
         self._turn = turn
         self._resources: dict[str, _Resource] = {}
+        self._ended: deque[str] = deque(maxlen=ENDED_KEPT)
 
     @property
     def sessions(self) -> list[Session]:
@@ -230,13 +235,17 @@ class Endpoint:
         return Response(answer, 201, headers=headers, media_type=SDP)
 
     def _forget(self, resource_id: str) -> None:
-        self._resources.pop(resource_id, None)
+        if self._resources.pop(resource_id, None) is not None:
+            self._ended.append(resource_id)
 
     async def _resource(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=PREFLIGHT | {"Accept-Patch": SDPFRAG})
         try:
-            resource = self._resources.get(request.path_params["id"])
+            resource_id = request.path_params["id"]
+            resource = self._resources.get(resource_id)
+            if resource is None and request.method == "DELETE" and resource_id in self._ended:
+                return Response(status_code=200, headers=CORS)  # it ended on its own
             if resource is None:
                 raise HttpError(404, "no such session (it ended, or never was)")
             if request.method == "DELETE":

@@ -436,8 +436,8 @@ async def join(
     return participant
 
 
-async def aiortc_client(stack: Stack, room: str, identity: str) -> Client:
-    """An aiortc participant (not connected yet) with a demo token of the stack's."""
+async def demo_ticket(stack: Stack, room: str, identity: str) -> dict[str, Any]:
+    """The stack's demo join for `identity` in `room`: its `token` and `node_url`."""
 
     def ticket() -> dict[str, Any]:
         request = urllib.request.Request(
@@ -449,7 +449,12 @@ async def aiortc_client(stack: Stack, room: str, identity: str) -> Client:
             answer: dict[str, Any] = json.load(response)
         return answer
 
-    got = await asyncio.to_thread(ticket)
+    return await asyncio.to_thread(ticket)
+
+
+async def aiortc_client(stack: Stack, room: str, identity: str) -> Client:
+    """An aiortc participant (not connected yet) with a demo token of the stack's."""
+    got = await demo_ticket(stack, room, identity)
     # the stack serves its node on its own origin: a path, as the page resolves it
     url = urllib.parse.urljoin(stack.base_url.replace("http", "ws", 1), got["node_url"])
     return Client(url, room, got["token"])
