@@ -6,23 +6,15 @@ audio; the client's stop() (DELETE) makes the publisher leave the room."""
 from __future__ import annotations
 
 import contextlib
-import functools
-import shutil
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser
 
 from tests.browser.harness import NO_CAMERA_JS, JoinFactory, Stack, demo_ticket
+from tests.browser.pages import page_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
-
-WHIP_CLIENT = Path(sys.prefix) / "share" / "whip-whep" / "whip.js"  # see the Makefile
 
 # The publisher's page: the library's own API, as its README shows it, on all of the page's
 # devices; `publish` resolves to the resource URL the node gave.
@@ -45,29 +37,11 @@ window.publish = async (url, token) => {
 PUBLISHER_GONE_JS = "() => !document.querySelector('.tile.remote[data-identity=\"whipcam\"]')"
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """The test's page server logs nothing."""
-
-
 @pytest.fixture(scope="module")
 def page_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A static server of its own (another origin than the stack's: WHIP must allow CORS)
-    serving the publisher's page and the client library."""
-    if not WHIP_CLIENT.exists():
-        pytest.fail(f"{WHIP_CLIENT} is missing: run `make test` (it installs it)", pytrace=False)
-    root = tmp_path_factory.mktemp("whip-page")
-    (root / "index.html").write_text(PAGE)
-    shutil.copy(WHIP_CLIENT, root / "whip.js")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The publisher's page and the client library, on a server of its own."""
+    with page_server(tmp_path_factory.mktemp("whip-page"), PAGE, "whip.js") as origin:
+        yield origin
 
 
 async def test_a_whip_client_in_chromium_publishes_to_a_participant(
