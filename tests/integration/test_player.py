@@ -1,6 +1,7 @@
 """The answering subscribe half (``Player``, WHEP's) with real aiortc peers and no room: a
 player that offered recvonly audio and video before anyone published gets a publisher's tracks
-on its m-lines without renegotiation, then another publisher's video on the same m-line."""
+on its m-lines without renegotiation, then another publisher's video on the same m-line; a
+simulcast video's layer follows the player's bandwidth estimate."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from av import VideoFrame
 
+from sfu.media.allocator import HOLD_MS
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
-from sfu.media.description import Kind
+from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.receiver import TrackReceiver
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.player import Player
 from sfu.rtc.publisher import Publisher
+from sfu.rtp.rtcp import build_remb
 from sfu.webrtc.certificate import NodeCertificate
 from tests.support.whep import AiortcPlayer
 
@@ -121,3 +124,31 @@ async def test_a_player_connected_first_gets_tracks_then_another_source_on_its_v
             ticker.cancel()
             await player.close()
             await client.close()
+
+
+async def test_the_players_video_layer_follows_its_bandwidth_estimate() -> None:
+    """A simulcast video: the top layer (the player's size is unknown: taken as large) while no
+        estimate came, the lowest under a narrow REMB, the top again under a wide one (after the
+    allocator's hold-down), as for any subscriber."""
+    client = AiortcPlayer(kinds=("video",))
+    player: Player[Track] = Player(config(), on_state=lambda *_: None)
+    try:
+        await player.answer(await client.offer(), {})
+        line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(), rids=("q", "h", "f"))
+        source = TrackReceiver(
+            "TR_V", line, send_rtcp=lambda _: True, local_ssrc=1, counters=MediaCounters()
+        )
+        player.play("video", Track("TR_V", "video", source), now_ms=0)
+        (downtrack,) = player.downtracks.values()
+        assert downtrack.allocated == 2
+        # the player's RTCP, as the datapath hands it over
+        player._feedback.on_rtcp(build_remb(1, 300_000, [downtrack.ssrc]), 10_000)
+        assert downtrack.allocated == 0
+        player._feedback.on_rtcp(build_remb(1, 5_000_000, [downtrack.ssrc]), 11_000)
+        player.tick(11_000)  # a rise is taken at the next tick
+        assert downtrack.allocated == 0  # held down a while after a step down (HOLD_MS)
+        player.tick(10_000 + HOLD_MS)
+        assert downtrack.allocated == 2
+    finally:
+        await player.close()
+        await client.close()
