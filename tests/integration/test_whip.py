@@ -45,6 +45,7 @@ class WhipPublisher:
     resource: str  # its URL
     etag: str
     answer: str
+    links: str  # the Link header
 
 
 async def offer(*, video: bool = True, audio_codec: str = "") -> RTCPeerConnection:
@@ -67,7 +68,8 @@ async def publish(http: httpx.AsyncClient, url: str, token: str) -> WhipPublishe
     assert response.headers["content-type"].startswith("application/sdp")
     await pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
     resource = str(httpx.URL(url).join(response.headers["location"]))
-    return WhipPublisher(pc, resource, response.headers["etag"], response.text)
+    etag, links = response.headers["etag"], response.headers.get("link", "")
+    return WhipPublisher(pc, resource, etag, response.text, links)
 
 
 @contextlib.asynccontextmanager
@@ -261,3 +263,22 @@ async def test_a_second_session_of_an_identity_and_a_closed_room_end_a_whip_sess
         finally:
             await first.pc.close()
             await second.pc.close()
+
+
+async def test_the_nodes_turn_relays_come_as_link_headers() -> None:
+    urls = ["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"]
+    async with (
+        running_node(turn_urls=urls, turn_secret="shared") as running,
+        httpx.AsyncClient() as http,
+    ):
+        cam = await publish(http, whip_url(running), await running.token("t", "cam"))
+        try:
+            links = cam.links.split(", <")
+            assert len(links) == 2
+            for url, link in zip(urls, links, strict=True):
+                assert url in link and 'rel="ice-server"' in link
+                assert ':t:cam"' in link  # the username names the room and identity
+                assert 'credential="' in link and 'credential-type="password"' in link
+        finally:
+            await http.delete(cam.resource)
+            await cam.pc.close()
