@@ -20,6 +20,7 @@ from sfu.media.receiver import TrackReceiver
 from sfu.media.selector import NO_LAYER, wanted_layer
 from sfu.media.transport import MediaSink
 from sfu.rtc.config import MediaConfig
+from sfu.webrtc.codecs import Codec
 from sfu.webrtc.kernels import SendLog
 
 # The size of a probe's padding packet: its padding, our header and extensions, SRTP's tag
@@ -62,6 +63,12 @@ class Subscribable(Protocol):
 
 
 T = TypeVar("T", bound=Subscribable)
+
+
+def codec_of(track: Subscribable) -> Codec:
+    """What a subscriber must receive the track in: its publisher's codec (no transcoding)."""
+    line = track.source.line
+    return Codec(line.mime, line.profile)
 
 
 class Downlink(Generic[T]):

@@ -11,17 +11,12 @@ from sfu.media.description import Kind, MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.receiver import TrackReceiver
 from sfu.rtc.config import MediaConfig
-from sfu.rtc.downlink import Downlink, T
+from sfu.rtc.downlink import Downlink, T, codec_of
 from sfu.webrtc.codecs import Codec, same_codec
 from sfu.webrtc.peer import IceCredentials, PlayPeer
 
 # The player's size is unknown: its video gets the top layer its bandwidth allows
 PLAYER_QUALITY = "high"
-
-
-def codec_of(track: T) -> Codec:
-    line = track.source.line
-    return Codec(line.mime, line.profile)
 
 
 class Player(Downlink[T]):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from sfu.media.clock import monotonic_ms
 from sfu.rtc.config import MediaConfig
-from sfu.rtc.downlink import Downlink, T
+from sfu.rtc.downlink import Downlink, T, codec_of
 from sfu.rtc.negotiation import Negotiation, NegotiationError
 from sfu.webrtc.codecs import Codec, CodecCapability, decodes
 from sfu.webrtc.peer import SubscribePeer
@@ -49,7 +49,7 @@ class Subscriber(Downlink[T]):
         """Receive these tracks (one renegotiation for all of them)."""
         new = []
         for track in tracks:
-            codec = Codec(track.source.line.mime, track.source.line.profile)
+            codec = codec_of(track)
             if track.id in self._subscribed:
                 continue
             if self._decoded is not None and not decodes(self._decoded, codec):
