@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.client import Client
 from tests.support.node import running_node
-from tests.support.tapbot import TapBot, peak_hz, tap_url
+from tests.support.tapbot import TapBot, peak_hz, sine, tap_url
 from tests.support.tone import Tone
 
 pytestmark = pytest.mark.webrtc
@@ -82,13 +82,13 @@ async def test_bots_hear_the_tone_mixed_at_16k_and_per_participant_at_48k() -> N
             await talker.close()
 
 
-async def test_a_tap_without_a_valid_token_or_the_hidden_grant_is_refused() -> None:
+async def test_a_tap_without_a_valid_token_or_the_subscribe_grant_is_refused() -> None:
     async with running_node() as running:
         url = tap_url(running.url)
         nobody = TapBot(url, "")
         forged = TapBot(url, (await running.token("r", "x", hidden=True))[:-4] + "AAAA")
-        visible = TapBot(url, await running.token("r", "y"))
-        for bot, code in ((nobody, 4401), (forged, 4401), (visible, 4403)):
+        deaf = TapBot(url, await running.token("r", "y", subscribe=False))
+        for bot, code in ((nobody, 4401), (forged, 4401), (deaf, 4403)):
             await bot.connect()
             bot.read()
             await bot.wait_until(lambda b=bot: b.close_code is not None)
@@ -148,3 +148,90 @@ async def test_a_bot_that_stops_reading_loses_frames_and_is_cut_off_and_the_call
             await bot.close()
             await ann.close()
             await talker.close()
+
+
+async def test_a_bot_speaks_and_the_room_hears_it_like_anyone_else() -> None:
+    """A visible bot sends 3 s of a 1 kHz tone at once; the node plays it out as its microphone:
+    an aiortc participant decodes it, a listening tap finds the tone, and it becomes a speaker."""
+    async with running_node() as running:
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        agent = TapBot(tap_url(running.url), await running.token("r", "agent"))
+        listener = TapBot(tap_url(running.url), await running.token("r", "ear", hidden=True))
+        try:
+            await ann.connect(publish=False)
+            for bot in (agent, listener):
+                await bot.connect()
+                bot.read()
+            await listener.start(mode="participants", sample_rate=48000)
+            await agent.start(mode="mixed", sample_rate=16000, speak=True)
+            await agent.wait_until(lambda: agent.of_type("speaking"))
+            await ann.wait_until(lambda: "agent" in ann.participants)
+            await agent.speak(sine(1000, 16000, 3.0), 16000)
+
+            await listener.wait_until(lambda: listener.of_type("track_added"))
+            added = listener.of_type("track_added")[0]
+            assert (added["participant"], added["source"]) == ("agent", "microphone")
+            assert added["track_id"] == agent.of_type("speaking")[0]["track_id"]
+            index = added["index"]
+            await listener.wait_until(lambda: len(listener.pcm(index)) >= 48000)
+            assert abs(peak_hz(listener.pcm(index)[-48000:], 48000) - 1000) <= 10
+            await ann.wait_until(lambda: ann.frames["agent"]["audio"] > 50)
+            await listener.wait_until(
+                lambda: any(
+                    s["participant"] == "agent"
+                    for e in listener.of_type("speakers")
+                    for s in e["speakers"]
+                )
+            )
+            assert not agent.of_type("track_added")  # a bot does not hear itself
+            assert not agent.of_type("error")
+            assert await metric(running.url, "sfu_tap_voice_packets") > 50
+        finally:
+            for bot in (agent, listener):
+                await bot.close()
+            await ann.close()
+
+
+async def test_bad_audio_from_a_bot_gets_errors_and_the_connection_stays() -> None:
+    async with running_node() as running:
+        hidden = TapBot(tap_url(running.url), await running.token("r", "ghost", hidden=True))
+        agent = TapBot(tap_url(running.url), await running.token("r", "agent"))
+        try:
+            for bot in (hidden, agent):
+                await bot.connect()
+                bot.read()
+            await hidden.start(speak=True)  # a hidden member publishes nothing
+            await hidden.wait_until(lambda: hidden.of_type("error"))
+            assert hidden.of_type("error")[0]["code"] == "not_allowed"
+            await hidden.speak(sine(440, 16000, 0.02), 16000)
+            await hidden.wait_until(lambda: len(hidden.of_type("error")) == 2)
+            assert hidden.of_type("error")[1]["code"] == "bad_state"
+
+            await agent.start(sample_rate=16000, frame_ms=20, speak=True)
+            await agent.wait_until(lambda: agent.of_type("speaking"))
+            await agent.speak(sine(440, 48000, 0.02), 48000)  # 48 kHz on a 16 kHz tap
+            await agent._ws.send(b"\x01")  # shorter than a header
+            await agent.wait_until(lambda: len(agent.of_type("error")) == 2)
+            errors = agent.of_type("error")
+            assert [e["code"] for e in errors] == ["bad_frame", "bad_frame"]
+            assert "640 bytes" in errors[0]["message"]
+
+            # 40 s at once: 30 s wait to be played, the rest is dropped, with one error
+            await agent.speak(sine(440, 16000, 40.0), 16000)
+            await agent.wait_until(lambda: len(agent.of_type("error")) == 3)
+            assert agent.of_type("error")[2]["code"] == "overflow"
+            dropped = running.node.taps.voice_dropped
+            assert dropped >= 400
+            assert await metric(running.url, "sfu_tap_voice_dropped_frames") == dropped
+            # clear drops what waits (the node reads in order): the next frame is queued, and
+            # the bad one after it is the only error
+            await agent._ws.send('{"type": "clear"}')
+            await agent.speak(sine(440, 16000, 0.02), 16000)
+            await agent._ws.send(b"\x01")
+            await agent.wait_until(lambda: len(agent.of_type("error")) == 4)
+            assert agent.of_type("error")[3]["code"] == "bad_frame"
+            assert running.node.taps.voice_dropped == dropped
+            assert agent.close_code is None and hidden.close_code is None
+        finally:
+            for bot in (hidden, agent):
+                await bot.close()
