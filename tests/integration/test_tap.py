@@ -5,9 +5,12 @@ a second of it peaks at 440 Hz."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -235,3 +238,34 @@ async def test_bad_audio_from_a_bot_gets_errors_and_the_connection_stays() -> No
         finally:
             for bot in (hidden, agent):
                 await bot.close()
+
+
+def doc_bot() -> str:
+    """The ten-line bot of docs/tap.md, as written there."""
+    text = (Path(__file__).parents[2] / "docs" / "tap.md").read_text()
+    return text.split("## A bot in ten lines", 1)[1].split("```python\n", 1)[1].split("```")[0]
+
+
+async def test_the_bot_of_the_docs_prints_levels_and_answers_a_speaker_with_a_tone() -> None:
+    async with running_node() as running:
+        talker = Client(running.url, "r", await running.token("r", "talker"))
+        ann = Client(running.url, "r", await running.token("r", "ann"))
+        token = await running.token("r", "agent")
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", doc_bot(), tap_url(running.url), token,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await ann.connect(publish=False)
+            await talker.connect(video=False, audio=Tone(LOUD, frequency=440))
+            await ann.wait_until(lambda: ann.frames["agent"]["audio"] > 50)
+            assert bot.stdout is not None
+            lines = [(await bot.stdout.readline()).decode() for _ in range(100)]
+            assert json.loads(lines[0])["type"] == "started"
+            levels = [float(line.split()[0]) for line in lines if line.endswith("dBFS\n")]
+            assert max(levels) > -20  # the talker's tone, at about -10 dBFS
+        finally:
+            bot.kill()
+            await bot.wait()
+            await ann.close()
+            await talker.close()
