@@ -120,7 +120,9 @@ async def test_a_bad_start_gets_an_error_and_the_connection_stays() -> None:
             await bot.close()
 
 
-async def test_a_bot_that_stops_reading_loses_frames_and_is_cut_off_and_the_call_goes_on() -> None:
+async def test_a_bot_that_stops_reading_loses_frames_and_is_cut_off_and_the_call_loses_nothing() -> (
+    None
+):
     async with running_node(tap_backlog_frames=10, tap_stall_s=2) as running:
         talker = Client(running.url, "r", await running.token("r", "talker"))
         ann = Client(running.url, "r", await running.token("r", "ann"))
@@ -147,6 +149,12 @@ async def test_a_bot_that_stops_reading_loses_frames_and_is_cut_off_and_the_call
             before = ann.frames["talker"]["audio"]
             await ann.wait_until(lambda: ann.frames["talker"]["audio"] > before + 25)
             assert "bot" not in running.node.rooms["r"].members
+            # the call did not notice: nothing lost, and no more jitter than a 20 ms frame
+            report = await ann.subscribe_pc.getStats()
+            inbound = [s for s in report.values() if s.type == "inbound-rtp" and s.kind == "audio"]
+            assert len(inbound) == 1 and inbound[0].packetsReceived > 100
+            assert inbound[0].packetsLost == 0
+            assert inbound[0].jitter < 960  # RTP units: 48 kHz
         finally:
             await bot.close()
             await ann.close()
