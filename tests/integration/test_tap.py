@@ -120,9 +120,7 @@ async def test_a_bad_start_gets_an_error_and_the_connection_stays() -> None:
             await bot.close()
 
 
-async def test_a_bot_that_stops_reading_loses_frames_and_is_cut_off_and_the_call_loses_nothing() -> (
-    None
-):
+async def test_a_bot_that_stops_reading_loses_frames_and_is_cut_off_the_call_loses_none() -> None:
     async with running_node(tap_backlog_frames=10, tap_stall_s=2) as running:
         talker = Client(running.url, "r", await running.token("r", "talker"))
         ann = Client(running.url, "r", await running.token("r", "ann"))

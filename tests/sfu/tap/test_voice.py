@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -34,8 +36,8 @@ def test_a_second_of_pcm_plays_out_as_a_second_of_opus_at_its_pitch(
     assert {p[1] for p in parsed} == {PAYLOAD_TYPE}
     assert {p[7] for p in parsed} == {MID}
     seqs, stamps = [p[2] for p in parsed], [p[3] for p in parsed]
-    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
-    assert all((b - a) & 0xFFFFFFFF == 960 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all((b - a) & 0xFFFF == 1 for a, b in pairwise(seqs))
+    assert all((b - a) & 0xFFFFFFFF == 960 for a, b in pairwise(stamps))
     assert [p[4] for p in parsed] == [True] + [False] * (len(parsed) - 1)  # one talk spurt
     assert max(p[10] for p in parsed[5:]) < 20  # loud: the level extension says so
 
