@@ -157,8 +157,18 @@ def _tap_metrics(taps: TapCounters) -> Iterator[Metric]:
         value=taps.cut_off,
     )
     yield CounterMetricFamily(
+        "sfu_tap_voice_packets",
+        "Opus packets of bots' voices (audio sent on a tap) published into rooms",
+        value=taps.spoken,
+    )
+    yield CounterMetricFamily(
+        "sfu_tap_voice_dropped_frames",
+        "PCM frames bots sent while their playout buffer was full",
+        value=taps.voice_dropped,
+    )
+    yield CounterMetricFamily(
         "sfu_tap_cpu_seconds",
-        "CPU spent decoding, resampling and mixing for audio taps",
+        "CPU spent decoding, resampling, mixing and encoding for audio taps",
         value=taps.cpu_s,
     )
 

@@ -18,6 +18,8 @@ class TapCounters:
     frames: int = 0  # binary frames written to bots
     dropped: int = 0  # frames dropped because a bot's backlog was full
     cut_off: int = 0  # taps closed because their bot read nothing for too long
+    spoken: int = 0  # RTP packets of bots' voices handed to the room
+    voice_dropped: int = 0  # frames of bots' voices dropped: sent while 30 s waited already
     cpu_s: float = 0.0  # decoding, resampling and mixing, in the node's thread
 
 

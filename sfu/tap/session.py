@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from cluster.models import new_id
 from cluster.tokens import JoinClaims
 from sfu.media.clock import monotonic_ms
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
+from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
 from sfu.rooms.events import (
     MemberJoined,
@@ -44,16 +46,28 @@ from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal
 from sfu.signaling.session import Refused, describe, receive_text, verified
 from sfu.tap.backlog import Backlog, TapCounters
-from sfu.tap.wire import MAX_CONTROL_BYTES, MIX_INDEX, Start, encode_frame, samples_per_frame
+from sfu.tap.wire import (
+    CONTROL,
+    KIND_AUDIO,
+    MAX_CONTROL_BYTES,
+    MIX_INDEX,
+    Clear,
+    Start,
+    decode_frame,
+    encode_frame,
+    samples_per_frame,
+)
 
 if TYPE_CHECKING:
     from sfu.tap.audio import TrackAudio
+    from sfu.tap.voice import BotVoice
 
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
 INBOX_PACKETS = 50  # forwarded packets a track may hold between two ticks (1 s of Opus)
 OPUS_PAYLOAD_TYPE = 111
+MAX_VOICE_S = 30  # a bot's audio waiting to be played, beyond which its frames are dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +137,10 @@ class TapSession:
         self._start: Start | None = None
         self._tapped: dict[str, Tapped] = {}  # by track id
         self._next_index = MIX_INDEX + 1
+        self._voice: BotVoice | None = None
+        self._overflowing = False
+        # the bot's voice enters the room as a publisher's packets would
+        self._ingress = PublisherIngress(self._media, remb_bps=0, repair=False)
 
     async def run(self) -> None:
         await self._ws.accept()
@@ -173,6 +191,9 @@ class TapSession:
                 self._tap(tracks)
             case TracksUnpublished(tracks=tracks):
                 self._untap(tracks)
+                if member is not None and any(t.publisher is member for t in tracks):
+                    self._voice = None  # the REST API took its publish grant
+                    self._error("not_allowed", "publishing was revoked: the bot is not heard")
             case SpeakersChanged(speakers=speakers):
                 self._event(
                     "speakers",
@@ -203,8 +224,8 @@ class TapSession:
         claims = verified(
             token, secrets=self._secrets, now=self._clock(), max_ttl_s=self._max_token_ttl_s
         )
-        if not (claims.grants.hidden and claims.grants.subscribe):
-            raise Refused(close_codes.FORBIDDEN, "a tap needs a token with hidden and subscribe")
+        if not claims.grants.subscribe:
+            raise Refused(close_codes.FORBIDDEN, "a tap needs a token with the subscribe grant")
         return claims
 
     async def _await_start(self) -> Start:
@@ -215,18 +236,20 @@ class TapSession:
                 text = await asyncio.wait_for(receive_text(self._ws), max(left, 0))
             except TimeoutError:
                 raise Refused(close_codes.BAD_JOIN, "no valid start message in time") from None
-            start = self._parse_start(text)
-            if start is not None:
+            start = self._parse_control(text)
+            if isinstance(start, Start):
                 return start
+            if start is not None:
+                self._error("bad_state", "nothing to clear before the start")
             while self._events:
                 await self._ws.send_text(self._events.popleft())
 
-    def _parse_start(self, text: str) -> Start | None:
+    def _parse_control(self, text: str) -> Start | Clear | None:
         if len(text.encode()) > MAX_CONTROL_BYTES:
             self._error("too_large", f"control message over {MAX_CONTROL_BYTES} bytes")
             return None
         try:
-            return Start.model_validate_json(text)
+            return CONTROL.validate_json(text)
         except ValidationError as exc:
             self._error("bad_message", describe(exc, limit=200))
             return None
@@ -257,18 +280,81 @@ class TapSession:
             frame_ms=start.frame_ms,
         )
         await room.join(self._member, self)
+        if start.speak:
+            await self._speak(room, self._member, start)
+
+    async def _speak(self, room: Room, member: Member, start: Start) -> None:
+        """Publish the bot's voice as its microphone: a track like any other, whose packets the
+        ticker hands to the ingest kernel as if they had arrived from a client."""
+        if not member.may_publish("microphone"):
+            why = "the token does not allow publishing a microphone (publish grant, not hidden)"
+            self._error("not_allowed", why)
+            return
+        from sfu.tap import voice  # PyAV and numpy: only for a bot that speaks
+
+        frames = MAX_VOICE_S * 1000 // start.frame_ms
+        self._voice = voice.BotVoice(
+            start.sample_rate, samples_per_frame(start.sample_rate, start.frame_ms), frames
+        )
+        receiver = self._ingress.add_track(new_id("TR"), voice.LINE)
+        track = Track(
+            id=receiver.track_id,
+            kind="audio",
+            simulcast=(),
+            source=receiver,
+            publisher=member,
+            capture="microphone",
+        )
+        await room.publish(member, [track])
+        self._event("speaking", track_id=track.id)
 
     # streaming
 
     async def _read_loop(self) -> None:
-        """After the start, anything the bot sends gets an error; its leaving ends the tap."""
+        """After the start: the bot's audio frames and `clear`; its leaving ends the tap."""
         try:
             while True:
-                text = await receive_text(self._ws)
-                if self._parse_start(text) is not None:
+                message = await self._ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("bytes") is not None:
+                    self._hear(message["bytes"])
+                    continue
+                control = self._parse_control(message.get("text") or "")
+                if isinstance(control, Start):
                     self._error("bad_state", "already started")
+                elif control is not None and self._voice is not None:
+                    self._voice.clear()
         except WebSocketDisconnect:
-            self._stop()
+            pass
+        self._stop()
+
+    def _hear(self, data: bytes) -> None:
+        """One audio frame from the bot, queued to be played; a bad one gets an error."""
+        voice = self._voice
+        if voice is None:
+            self._error("bad_state", "audio from a bot that did not start with speak")
+            return
+        try:
+            kind, _, _, pcm = decode_frame(data)
+        except ValueError as exc:
+            self._error("bad_frame", str(exc))
+            return
+        if kind != KIND_AUDIO or len(pcm) != voice.frame_bytes:
+            start = self._start
+            assert start is not None
+            self._error(
+                "bad_frame",
+                f"expected kind {KIND_AUDIO} and {voice.frame_bytes} bytes of PCM "
+                f"({start.frame_ms} ms at {start.sample_rate} Hz), got kind {kind} and {len(pcm)}",
+            )
+            return
+        if voice.push(pcm):
+            return
+        self._counters.voice_dropped += 1
+        if not self._overflowing:
+            self._overflowing = True  # one error per overflow, not one per frame
+            self._error("overflow", f"over {MAX_VOICE_S} s of audio waits: frames dropped")
 
     def _tap(self, tracks: Any) -> None:
         from sfu.tap.audio import TrackAudio  # PyAV and numpy: only in a room with a tap
@@ -344,6 +430,11 @@ class TapSession:
                 self.disconnect(close_codes.SLOW_READER, "read nothing for too long")
                 return
             cpu = time.thread_time()
+            if self._voice is not None:
+                for packet in self._voice.play(now_ms):
+                    self._ingress.on_rtp(packet, now_ms)
+                    self._counters.spoken += 1
+                self._overflowing = self._overflowing and self._voice.waiting > 0
             for tapped in list(self._tapped.values()):
                 while tapped.sink.inbox:
                     tapped.audio.decode(*tapped.sink.inbox.popleft())

@@ -6,9 +6,9 @@ Pure: no I/O, no numpy. docs/tap.md is the reference.
 from __future__ import annotations
 
 import struct
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 # kind, reserved (0), track index (0: the mix), timestamp (Unix ms), little-endian; 12 bytes keep
 # the 16-bit samples after it aligned
@@ -31,6 +31,19 @@ class Start(BaseModel):
     sample_rate: Literal[16000, 48000] = 16000
     channels: Literal[1] = 1
     frame_ms: int = Field(default=20, ge=10, le=100, multiple_of=10)
+    speak: bool = False  # the bot sends audio too: published as its microphone
+
+
+class Clear(BaseModel):
+    """Drop the bot's audio that waits to be played (it was interrupted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["clear"]
+
+
+Control = Annotated[Start | Clear, Field(discriminator="type")]
+CONTROL: TypeAdapter[Start | Clear] = TypeAdapter(Control)
 
 
 def encode_frame(index: int, timestamp_ms: int, pcm: bytes) -> bytes:

@@ -24,6 +24,21 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+# The curves our OpenSSL takes a peer's ECDSA certificate on in DTLS 1.2: the ones its ClientHello
+# lists (RFC 8422 §5.3). OpenSSL 4 has none of RFC 8422's deprecated curves; WebRTC's is P-256
+# (RFC 8827 §6.5).
+ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+
+
+def refused_curve(peer: Certificate | None) -> str | None:
+    """The curve of a peer's ECDSA certificate that OpenSSL refuses (after a failed handshake,
+    to say why), else None."""
+    key = peer.public_key() if peer is not None else None
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in ACCEPTED_CURVES:
+        return key.curve.name
+    return None
+
+
 class SharedCertificate(RTCCertificate):
     """One OpenSSL context for all the DTLS transports using this certificate, releasing each
     connection's buffers while idle (after the handshake DTLS carries almost nothing: SRTP

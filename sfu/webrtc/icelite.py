@@ -12,11 +12,12 @@ import asyncio
 import logging
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
 from aiortc import RTCCertificate, RTCIceCandidate, RTCIceParameters, RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.sdp import MediaDescription
 from pyee.asyncio import AsyncIOEventEmitter
 
 from sfu.media.counters import DropReason
@@ -359,10 +360,14 @@ class LitePeerConnection(NodePeerConnection):
         return dtls
 
 
-def prefer_dtls_server(pc: RTCPeerConnection) -> None:
-    """Answer ``a=setup:passive`` where the offer let us choose: the client then sends its
-    ClientHello on the pair it picked, and as DTLS server our SRTP profile order (AES-GCM
-    first) wins."""
+def prefer_dtls_server(pc: RTCPeerConnection, offered: Sequence[MediaDescription]) -> None:
+    """Answer ``a=setup:passive`` where the offer let us choose (``actpass``): the client then
+    sends its ClientHello on the pair it picked, and as DTLS server our SRTP profile order
+    (AES-GCM first) wins. An offer that chose already keeps its choice, as aiortc answers it:
+    ``active`` to ``passive`` (FFmpeg's WHIP muxer wants to be the server), ``passive`` to
+    ``active``; two servers would each wait for the other's ClientHello."""
+    if not any(m.dtls is not None and m.dtls.role == "auto" for m in offered):
+        return
     for transceiver in pc.getTransceivers():
         dtls = transceiver.receiver.transport
         if dtls._role == "auto":

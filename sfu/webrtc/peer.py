@@ -27,7 +27,7 @@ from aiortc.utils import random32
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, Kind, MediaLine
 from sfu.media.transport import MediaHandler, MediaSink
-from sfu.webrtc.certificate import NodeCertificate
+from sfu.webrtc.certificate import NodeCertificate, refused_curve
 from sfu.webrtc.codecs import Codec, forwardable, unforwardable
 from sfu.webrtc.connection import NodePeerConnection
 from sfu.webrtc.icelite import LiteIceTransport, LitePeerConnection, prefer_dtls_server
@@ -167,7 +167,15 @@ class _Peer:
             return f"ICE: {ice.failure}"
         if ice.state == "failed":
             return "ICE: no candidate pair succeeded"
-        return "DTLS handshake failed"  # aiortc fails a connection for ICE or DTLS only
+        ssl = dtls._ssl  # aiortc fails a connection for ICE or DTLS only
+        curve = refused_curve(ssl.get_peer_certificate(as_cryptography=True) if ssl else None)
+        if curve is not None:
+            return (
+                f"DTLS handshake failed: the client's certificate is ECDSA on {curve}, which"
+                " DTLS 1.2 here refuses; WebRTC's is P-256 (FFmpeg's WHIP muxer built with GnuTLS"
+                " makes P-224 ones: give it -cert_file and -key_file of a P-256 key)"
+            )
+        return "DTLS handshake failed"
 
     def _lite_transport(self) -> LiteIceTransport | None:
         """The ICE-lite transport of the bundle, when on the node's port and negotiated."""
@@ -283,7 +291,7 @@ class PublishPeer(_Answering):
             t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
         simulcast = offered_simulcast(offer)
         if self._lite:
-            prefer_dtls_server(self._pc)
+            prefer_dtls_server(self._pc, media)
         if restart and transport is not None:  # the client restarted ICE: so do we
             transport.restart(ufrag)
         await self._pc.setLocalDescription(await self._pc.createAnswer())

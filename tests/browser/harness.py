@@ -135,6 +135,16 @@ navigator.mediaDevices.getUserMedia = async (constraints) => {
   return stream;
 };
 """
+# Resolves to the page's stats once it decodes audio of `peer` beyond `before` (energy too).
+AUDIO_FROM_JS = """
+async ({peer, before}) => {
+  const stats = await window.sfu.stats();
+  const audio = stats.remotes[peer]?.audio;
+  const was = before?.remotes?.[peer]?.audio;
+  return audio && audio.packetsReceived > (was?.packetsReceived ?? 0) + 25
+    && audio.totalAudioEnergy > (was?.totalAudioEnergy ?? 0) ? stats : null;
+}
+"""
 # Makes getUserMedia fail, so that the page joins as a viewer (receives, publishes nothing).
 NO_CAMERA_JS = """
 navigator.mediaDevices.getUserMedia = () =>
@@ -374,6 +384,12 @@ class Participant:
             raise
         return stats
 
+    async def hears(self, peer: str) -> dict[str, Any]:
+        """Waits until we decode more and more of `peer`'s audio, with energy; our stats."""
+        first = await self.wait_for(AUDIO_FROM_JS, {"peer": peer, "before": None})
+        stats: dict[str, Any] = await self.wait_for(AUDIO_FROM_JS, {"peer": peer, "before": first})
+        return stats
+
     async def remote_tiles(self) -> list[str]:
         tiles: list[str] = await self.page.eval_on_selector_all(
             ".tile.remote", "tiles => tiles.map((t) => t.dataset.identity)"
@@ -436,8 +452,9 @@ async def join(
     return participant
 
 
-async def demo_ticket(stack: Stack, room: str, identity: str) -> dict[str, Any]:
-    """The stack's demo join for `identity` in `room`: its `token` and `node_url`."""
+async def demo_ticket(stack: Stack, room: str, identity: str) -> tuple[str, str]:
+    """(signaling URL, join token) from the stack's demo token route, as the web client gets
+    them."""
 
     def ticket() -> dict[str, Any]:
         request = urllib.request.Request(
@@ -449,15 +466,16 @@ async def demo_ticket(stack: Stack, room: str, identity: str) -> dict[str, Any]:
             answer: dict[str, Any] = json.load(response)
         return answer
 
-    return await asyncio.to_thread(ticket)
+    got = await asyncio.to_thread(ticket)
+    # the stack serves its node on its own origin: a path, as the page resolves it
+    url = urllib.parse.urljoin(stack.base_url.replace("http", "ws", 1), got["node_url"])
+    return url, got["token"]
 
 
 async def aiortc_client(stack: Stack, room: str, identity: str) -> Client:
     """An aiortc participant (not connected yet) with a demo token of the stack's."""
-    got = await demo_ticket(stack, room, identity)
-    # the stack serves its node on its own origin: a path, as the page resolves it
-    url = urllib.parse.urljoin(stack.base_url.replace("http", "ws", 1), got["node_url"])
-    return Client(url, room, got["token"])
+    url, token = await demo_ticket(stack, room, identity)
+    return Client(url, room, token)
 
 
 def _console_line(message: ConsoleMessage) -> str:

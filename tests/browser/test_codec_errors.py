@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.harness import CODEC_IS, H264_ONLY_JS, NO_CAMERA_JS, JoinFactory, Participant
+from tests.browser.harness import CODEC_IS, H264_ONLY_JS, NO_CAMERA_JS, JoinFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -36,25 +36,6 @@ RTCRtpReceiver.getCapabilities = (kind) => {
 """
 # Resolves to the first error frame with `code` the page got.
 ERROR_JS = "(code) => window.sfu.errors.find((e) => e.code === code)"
-# Resolves to the page's stats once it decodes audio of `peer` beyond `before` (energy too).
-AUDIO_FROM_JS = """
-async ({peer, before}) => {
-  const stats = await window.sfu.stats();
-  const audio = stats.remotes[peer]?.audio;
-  const was = before?.remotes?.[peer]?.audio;
-  return audio && audio.packetsReceived > (was?.packetsReceived ?? 0) + 25
-    && audio.totalAudioEnergy > (was?.totalAudioEnergy ?? 0) ? stats : null;
-}
-"""
-
-
-async def _hears(listener: Participant, peer: str) -> dict[str, object]:
-    """Waits until `listener` decodes more and more of `peer`'s audio; returns its stats."""
-    first = await listener.wait_for(AUDIO_FROM_JS, {"peer": peer, "before": None})
-    stats: dict[str, object] = await listener.wait_for(
-        AUDIO_FROM_JS, {"peer": peer, "before": first}
-    )
-    return stats
 
 
 async def test_a_vp9_only_camera_is_refused_and_its_microphone_is_heard(
@@ -66,8 +47,8 @@ async def test_a_vp9_only_camera_is_refused_and_its_microphone_is_heard(
     assert error["ref"] == "publish_offer"
     assert error["message"].startswith("video: none of the offered codecs is forwarded (VP9")
     assert "we accept VP8 and H.264" in error["message"]
-    stats = await _hears(listener, "vp9")
-    remote = stats["remotes"]["vp9"]  # type: ignore[index]
+    stats = await listener.hears("vp9")
+    remote = stats["remotes"]["vp9"]
     assert remote["video"] is None
     assert await vp9.page.evaluate("window.sfu.state") == "joined"
     assert not vp9.page_errors() and not listener.page_errors()
@@ -83,9 +64,9 @@ async def test_a_page_decoding_only_vp8_is_told_and_gets_the_rest(
     assert error["track_id"].startswith("TR")
     assert error["message"].startswith(f"video track {error['track_id']} of h264 is in H264")
     await viewer.wait_video("vp8", CODEC_IS, "video/VP8")
-    await _hears(viewer, "vp8")
-    stats = await _hears(viewer, "h264")
-    assert stats["remotes"]["h264"]["video"] is None  # type: ignore[index]
+    await viewer.hears("vp8")
+    stats = await viewer.hears("h264")
+    assert stats["remotes"]["h264"]["video"] is None
     assert [e["code"] for e in await viewer.page.evaluate("window.sfu.errors")] == [
         "unsupported_codec"
     ]

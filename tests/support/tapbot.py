@@ -14,17 +14,26 @@ import numpy as np
 import numpy.typing as npt
 import websockets
 
-from sfu.tap.wire import decode_frame
+from sfu.tap.wire import decode_frame, encode_frame
 
 
 def tap_url(signal_url: str) -> str:
     return signal_url.replace("/v1/signal", "/v1/tap")
 
 
-def peak_hz(pcm: npt.NDArray[np.int16], sample_rate: int) -> float:
+Pcm = npt.NDArray[np.int16]
+
+
+def peak_hz(pcm: Pcm, sample_rate: int) -> float:
     """The strongest frequency of `pcm` (a Hann-windowed FFT)."""
     spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
     return float(np.fft.rfftfreq(len(pcm), 1 / sample_rate)[int(np.argmax(spectrum))])
+
+
+def sine(frequency: float, sample_rate: int, seconds: float, amplitude: float = 0.3) -> Pcm:
+    """A sine as 16-bit samples."""
+    t = np.arange(round(sample_rate * seconds)) / sample_rate
+    return (np.sin(2 * np.pi * frequency * t) * amplitude * 32767).astype("<i2")
 
 
 class TapBot:
@@ -45,6 +54,12 @@ class TapBot:
 
     async def start(self, **fields: Any) -> None:
         await self._ws.send(json.dumps({"type": "start", **fields}))
+
+    async def speak(self, pcm: Pcm, sample_rate: int, frame_ms: int = 20) -> None:
+        """Send `pcm` as audio frames, all at once: the node plays them out in real time."""
+        samples = sample_rate * frame_ms // 1000
+        for i in range(0, len(pcm) - samples + 1, samples):
+            await self._ws.send(encode_frame(0, 0, pcm[i : i + samples].tobytes()))
 
     def read(self) -> None:
         self._task = asyncio.create_task(self._read_loop())

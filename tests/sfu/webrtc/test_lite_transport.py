@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import pytest
 import uvloop
 from aiortc import RTCIceParameters
+from aiortc.rtcdtlstransport import generate_certificate
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from sfu.media.counters import DropReason
+from sfu.media.counters import DropReason, MediaCounters
+from sfu.webrtc.certificate import NodeCertificate, refused_curve
 from sfu.webrtc.datapath_py import Address
 from sfu.webrtc.icelite import LiteIceGatherer, LiteIceTransport
+from sfu.webrtc.peer import PublishPeer
 from sfu.webrtc.udpmux import UdpMux, UdpMuxError
+from tests.support.ports import free_udp_port
+from tests.support.sinks import NoMedia
 
 A, B = ("198.51.100.1", 4000), ("198.51.100.1", 4001)
+DATA = Path(__file__).parents[2] / "data"
 
 
 class FakeMedia:
@@ -217,3 +225,34 @@ def test_a_taken_port_fails_fast_with_a_clear_error(loop_kind: str) -> None:
         run = uvloop.run if loop_kind == "uvloop" else asyncio.run
         with pytest.raises(UdpMuxError, match=f"127.0.0.1:{port} \\(SFU_UDP_PORT\\): .*in use"):
             run(mux.start())
+
+
+@pytest.mark.parametrize(
+    ("offered", "answered"),
+    [
+        ("actpass", "passive"),  # ours to choose: we are the DTLS server
+        ("passive", "active"),  # FFmpeg's WHIP muxer: it is the server, we must be the client
+        ("active", "passive"),
+    ],
+)
+async def test_the_answer_keeps_a_dtls_role_the_offer_chose(offered: str, answered: str) -> None:
+    offer = (DATA / "chrome_simulcast_offer.sdp").read_text()
+    offer = offer.replace("a=setup:actpass", f"a=setup:{offered}")
+    mux = UdpMux(bind="127.0.0.1", port=free_udp_port(), advertised=[], consent_timeout_s=30)
+    await mux.start()
+    peer = PublishPeer(
+        NoMedia(), MediaCounters(), start_kbps=300, certificate=NodeCertificate(), mux=mux
+    )
+    answer, _, _ = await peer.answer(offer)
+    setups = {line for line in answer.splitlines() if line.startswith("a=setup:")}
+    assert setups == {f"a=setup:{answered}"}
+    await peer.close()
+    await mux.close()
+
+
+def test_a_failed_handshake_names_a_client_certificate_on_a_curve_openssl_refuses() -> None:
+    p224 = ec.generate_private_key(ec.SECP224R1())
+    assert refused_curve(generate_certificate(p224)) == "secp224r1"  # FFmpeg + GnuTLS
+    for curve in (ec.SECP256R1(), ec.SECP384R1()):
+        assert refused_curve(generate_certificate(ec.generate_private_key(curve))) is None
+    assert refused_curve(None) is None
