@@ -470,7 +470,7 @@ class PlayPeer(_SendingPeer, _Answering):
                 ]
                 t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
         if self._lite:
-            prefer_dtls_server(self._pc)
+            prefer_dtls_server(self._pc, media)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         self._ensure_tap()
         sdp = self._pc.localDescription.sdp
