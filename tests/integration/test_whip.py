@@ -140,7 +140,7 @@ def ufrag(pc: RTCPeerConnection) -> str:
     return sdp.split("a=ice-ufrag:", 1)[1].split()[0]
 
 
-async def test_an_ice_restart_patch_gets_new_credentials_and_media_goes_on() -> None:
+async def test_an_ice_restart_patch_gets_new_credentials_and_a_new_etag() -> None:
     async with running_node() as running, httpx.AsyncClient() as http:
         url = whip_url(running)
         async with viewer(running, "r") as watching:
