@@ -24,11 +24,13 @@ class ExtensionIds:
 class MediaLine:
     """One negotiated m-line of a bundle: its mid, codec, extension ids and simulcast rids.
 
-    ``ssrc`` is the SSRC we send with (subscribe side); ``rids`` the layers, lowest first
-    (publish side, empty without simulcast); ``nack`` whether the codec's negotiated feedback has
-    generic NACK (RFC 4585): Chrome and Firefox negotiate it for video, never for Opus;
+    ``ssrc`` is the SSRC we send with (subscribe side), or the one the publisher's offer signalled
+    (publish side, without simulcast; 0 if none); ``rids`` the layers, lowest first (publish
+    side, empty without simulcast); ``nack`` whether the codec's negotiated feedback has generic
+    NACK (RFC 4585): Chrome and Firefox negotiate it for video, never for Opus;
     ``rtx_payload_type`` the RTX payload type whose apt is the codec's (RFC 4588), 0 if none,
-    and ``rtx_ssrc`` the SSRC we resend on with it (subscribe side).
+    and ``rtx_ssrc`` the SSRC of its RTX stream (ours on the subscribe side, the signalled one
+    on the publish side).
     ``mime`` is lower case: video/vp8, video/h264 or audio/opus.
     """
 

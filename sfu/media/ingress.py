@@ -3,8 +3,10 @@ its sender reports, and the receiver reports and REMB we owe it.
 
 Chrome does not signal simulcast SSRCs, so each new SSRC is learnt from the mid and rid (or
 repaired-rid, for RTX) header extensions of its first packet and cached; later packets are routed
-by SSRC alone, by the ``Ingest`` kernel. A layer's RTX stream is unwrapped into the layer
-(``Repair``), so what the publisher resends for our NACKs reaches subscribers as the original.
+by SSRC alone, by the ``Ingest`` kernel. A publisher that negotiated no mid extension (FFmpeg's
+WHIP muxer) is known by the SSRCs its offer signalled instead. A layer's RTX stream is unwrapped
+into the layer (``Repair``), so what the publisher resends for our NACKs reaches subscribers as
+the original.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class PublisherIngress:
         self.local_ssrc = random.getrandbits(32) or 1
         self.sink: MediaSink | None = None
         self._by_mid: dict[bytes, TrackReceiver] = {}
+        self._by_ssrc: dict[int, TrackReceiver] = {}  # signalled, for packets without a mid
         self._ids = ExtensionIds()
         self._ingest = kernel.Ingest(counters, self._learn)
         # RTP goes straight to the kernel: the compiled datapath calls it in C
@@ -68,6 +71,9 @@ class PublisherIngress:
             repair=self._repair,
         )
         self._by_mid[line.mid.encode()] = receiver
+        for ssrc in (line.ssrc, line.rtx_ssrc):
+            if ssrc:
+                self._by_ssrc[ssrc] = receiver
         ids, new = self._ids, line.extensions
         self._ids = ExtensionIds(
             mid=ids.mid or new.mid,
@@ -82,6 +88,7 @@ class PublisherIngress:
 
     def remove_track(self, receiver: TrackReceiver) -> None:
         self._by_mid = {mid: r for mid, r in self._by_mid.items() if r is not receiver}
+        self._by_ssrc = {ssrc: r for ssrc, r in self._by_ssrc.items() if r is not receiver}
         for layer in receiver.layers:
             self._ingest.forget(layer.ssrc)
 
@@ -96,7 +103,7 @@ class PublisherIngress:
         """The layer of a new SSRC, from its first packet's mid and rid; or, for the publisher's
         RTX stream of a layer (its repaired-rid, or the RTX payload type without simulcast), the
         repair that unwraps it into that layer."""
-        receiver = self._by_mid.get(mid) if mid is not None else None
+        receiver = self._by_mid.get(mid) if mid is not None else self._by_ssrc.get(ssrc)
         if receiver is None:
             self._counters.drop(DropReason.UNKNOWN_SSRC)
             return None

@@ -21,7 +21,12 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import SessionDescription, candidate_from_sdp, candidate_to_sdp
+from aiortc.sdp import (
+    MediaDescription,
+    SessionDescription,
+    candidate_from_sdp,
+    candidate_to_sdp,
+)
 from aiortc.utils import random32
 
 from sfu.media.counters import MediaCounters
@@ -113,6 +118,15 @@ def _media_line(
         rtx_payload_type=rtx[0] if rtx and rtx[0] is not None else 0,
         rtx_ssrc=rtx_ssrc if rtx else 0,
     )
+
+
+def _signalled_ssrcs(media: MediaDescription) -> tuple[int, int]:
+    """The (media, RTX) SSRCs an offered m-line signals (a=ssrc, a=ssrc-group:FID), 0 for
+    either it does not."""
+    for group in media.ssrc_group:
+        if group.semantic == "FID" and len(group.items) == 2:
+            return int(group.items[0]), int(group.items[1])
+    return (media.ssrc[0].ssrc if media.ssrc else 0), 0
 
 
 def _preferences(kind: str, codec: Codec) -> list[RTCRtpCodecCapability]:
@@ -299,7 +313,12 @@ class PublishPeer(_Answering):
         answer = add_simulcast_and_bitrate(
             self._pc.localDescription.sdp, simulcast, self._start_kbps
         )
-        lines = [_media_line(t, rids=tuple(simulcast.get(t.mid or "", ()))) for t in receiving]
+        signalled = {m.rtp.muxId or "": _signalled_ssrcs(m) for m in tracks}
+        lines = []
+        for t in receiving:
+            rids = tuple(simulcast.get(t.mid or "", ()))
+            ssrc, rtx_ssrc = (0, 0) if rids else signalled.get(t.mid or "", (0, 0))
+            lines.append(_media_line(t, rids=rids, ssrc=ssrc, rtx_ssrc=rtx_ssrc))
         untold = [why for mid, why in refused.items() if mid not in self._told]
         self._told |= set(refused)
         return with_declined_sections(answer, offer, declined), lines, untold

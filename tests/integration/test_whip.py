@@ -1,15 +1,18 @@
-"""WHIP ingest (RFC 9725) through a real node, with plain HTTP and an aiortc publisher: the
-publisher's camera and microphone reach a participant; DELETE, a lost connection (no consent),
-a second session of the same identity and a closed room each end it; bad requests get the
-status codes the RFC and docs/whip.md name."""
+"""WHIP ingest (RFC 9725) through a real node, with plain HTTP, an aiortc publisher and FFmpeg's
+WHIP muxer: the publisher's camera and microphone reach a participant; DELETE, a lost connection
+(no consent), a second session of the same identity and a closed room each end it; bad requests
+get the status codes the RFC and docs/whip.md name."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,10 +23,15 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from cluster.commands import NodeCommand
 from tests.support.client import Client, receives_from
 from tests.support.node import RunningNode, running_node
+from tests.support.process import REPO
 
 pytestmark = pytest.mark.webrtc
 
@@ -132,7 +140,7 @@ def ufrag(pc: RTCPeerConnection) -> str:
     return sdp.split("a=ice-ufrag:", 1)[1].split()[0]
 
 
-async def test_an_ice_restart_patch_gets_new_credentials_and_media_goes_on() -> None:
+async def test_an_ice_restart_patch_gets_new_credentials_and_a_new_etag() -> None:
     async with running_node() as running, httpx.AsyncClient() as http:
         url = whip_url(running)
         async with viewer(running, "r") as watching:
@@ -282,3 +290,53 @@ async def test_the_nodes_turn_relays_come_as_link_headers() -> None:
         finally:
             await http.delete(cam.resource)
             await cam.pc.close()
+
+
+def p256_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed ECDSA P-256 certificate and its key, as PEM files (what WebRTC stacks use)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "whip-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_ffmpegs_whip_muxer_publishes_h264_and_opus_to_a_participant(tmp_path: Path) -> None:
+    async with running_node() as running, viewer(running, "f") as watching:
+        cert, key = p256_certificate(tmp_path)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.support.ffmpeg_whip", whip_url(running),
+            await running.token("f", "ff"), str(cert), str(key), "6",
+            cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            await watching.wait_until(lambda: receives_from(watching, ["ff"]), 15)
+            assert watching.frame_sizes["ff"] == (320, 240)
+            assert running.node.rooms["f"].members["ff"].tracks  # its audio and video
+            output, _ = await asyncio.wait_for(process.communicate(), 15)
+            assert process.returncode == 0, output.decode(errors="replace")
+            # closing the muxer sends the DELETE
+            await watching.wait_until(lambda: "ff" not in watching.participants, 5)
+            assert running.node.snapshot().whip_sessions == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()

@@ -46,9 +46,16 @@ SINGLE = MediaLine(
 )  # fmt: skip
 
 
-def _media(i: int, *, rid: bytes = b"q") -> bytes:
+# FFmpeg's WHIP muxer: no header extension negotiated, its SSRCs (and RTX's) signalled instead
+SIGNALLED = MediaLine(
+    "0", "video", 96, "video/vp8", 90000, ExtensionIds(), (), ssrc=1000, nack=True,
+    rtx_payload_type=RTX_PT, rtx_ssrc=3000,
+)  # fmt: skip
+
+
+def _media(i: int, *, rid: bytes = b"q", ssrc: int = 1000) -> bytes:
     return vp8_packet(
-        seq=65530 + i, ts=3000 * (i // 2), ssrc=1000, picture_id=i // 2, tl0picidx=0,
+        seq=65530 + i, ts=3000 * (i // 2), ssrc=ssrc, picture_id=i // 2, tl0picidx=0,
         keyframe=i == 0, start=i % 2 == 0, marker=i % 2 == 1, body=bytes([i]) * 20, rid=rid,
     )  # fmt: skip
 
@@ -134,6 +141,23 @@ def test_rtx_without_simulcast_is_known_by_its_payload_type(kernels: Kernels) ->
     ingress.on_rtp(_rtx(packets[1], 1, rrid=None), 1030)
     assert len(sink.rtp) == 3 and video.layers[0].ssrc == 1000  # the layer kept its SSRC
     assert _drops(counters) == {}
+
+
+def test_a_publisher_without_the_mid_extension_is_known_by_its_signalled_ssrcs(
+    kernels: Kernels,
+) -> None:
+    ingress, video, counters, sink = _publish(kernels, SIGNALLED)
+    packets = [_media(i, rid=b"") for i in range(3)]  # their mid element is not negotiated
+    ingress.on_rtp(packets[0], 1000)
+    ingress.on_rtp(packets[2], 1020)
+    ingress.on_rtp(_rtx(packets[1], 1, rrid=None), 1030)
+    ingress.on_rtp(_media(3, rid=b"", ssrc=999), 1040)  # an SSRC nobody signalled
+    assert len(sink.rtp) == 3 and video.layers[0].ssrc == 1000
+    assert [payload[-1] for _, payload in _sent(sink)] == [0, 2, 1]  # the RTX one unwrapped
+    assert _drops(counters) == {DropReason.UNKNOWN_SSRC: 1}
+    ingress.remove_track(video)
+    ingress.on_rtp(_media(4, rid=b"", ssrc=1001), 1050)  # a new SSRC: its line is gone
+    assert _drops(counters) == {DropReason.UNKNOWN_SSRC: 2}
 
 
 def test_repairs_that_cannot_be_placed_are_dropped_and_counted(kernels: Kernels) -> None:
