@@ -78,6 +78,21 @@ cdef class Forwarder:
         )
         return out
 
+    def forward_late(self, RtpPacket packet not None, long long now_ms):
+        """A packet reordered behind a congestion cut, or None: see forwarder_py."""
+        cdef Header* h = &self._header
+        if self.current != NONE or self._start < 0 or packet.ext_seq < self._start:
+            return None
+        if packet.ext_seq + self._seq_offset > self.last_seq:  # Munger.translate_late
+            return None
+        self._translate(packet.ext_seq, packet.timestamp, now_ms)  # older: numbering only
+        self._translate_vp8(packet.picture_id, packet.tl0picidx)
+        out = self._rewrite(packet, now_ms)
+        self.history._put(
+            h.seq, packet.layer, packet.ext_seq, h.timestamp, h.picture_id, h.tl0picidx
+        )
+        return out
+
     def send(self, bytes out not None):
         """Send a forwarded packet; count it if it went."""
         return self._send(out)
@@ -155,6 +170,12 @@ cdef class Forwarder:
     def pause(self):
         """Send nothing until a new target's keyframe: see forwarder_py."""
         self.target = self.current = NONE
+
+    def rebase(self, long long first_seq, long long first_ts):
+        """Number the first packet from here: see forwarder_py."""
+        if self._start >= 0:  # Munger.rebase
+            raise ValueError("rebase after the first packet")
+        self.last_seq, self.last_ts = first_seq - 1, first_ts
 
     @property
     def waiting(self):

@@ -68,6 +68,7 @@ class DownTrack(Generic[S]):
     """
 
     __slots__ = (  # forwarder is read per packet by the compiled fan-out: slots are fastest
+        "_continues",
         "_counters",
         "_cut_layer",
         "_last_sr",
@@ -98,9 +99,10 @@ class DownTrack(Generic[S]):
         forwarder_class: type[Forwarder] = Forwarder,
         continues: DownTrack[Any] | None = None,
     ) -> None:
-        """``continues``: the down track this one replaces on the same m-line and SSRC (another
-        source, on a WHEP player that cannot renegotiate): numbering goes on from its last packet,
-        so the receiver sees one stream."""
+        """``continues``: the down track this one takes over the same m-line and SSRC from
+        (another source, on a WHEP player that cannot renegotiate). It goes on sending until this
+        one's first keyframe, from which this one numbers on from its last packet, so the
+        receiver sees one stream without a gap; the owner closes it then (``on_layer``)."""
         self.receiver = receiver
         self.line = line
         self._sink = sink
@@ -108,15 +110,10 @@ class DownTrack(Generic[S]):
         self._on_layer = on_layer
         self.allocated = min(initial_layer, receiver.layer_count - 1)
         ext = line.extensions
-        if continues is None:
-            # Start below 2**15 so the subscriber's SRTP rollover counter is never ambiguous.
-            first_seq, first_ts = random.randint(1, 0x7FFF), random.getrandbits(32)
-            self._rtx_seq = random.randint(1, 0x7FFF)  # our RTX stream's, when negotiated
-        else:
-            before: Forwarder = continues.forwarder
-            first_seq = before.last_seq + 1
-            first_ts = (before.last_ts + line.clock_rate // SOURCE_GAP) & 0xFFFFFFFF
-            self._rtx_seq = continues._rtx_seq
+        self._continues = continues
+        # Start below 2**15 so the subscriber's SRTP rollover counter is never ambiguous.
+        first_seq, first_ts = random.randint(1, 0x7FFF), random.getrandbits(32)
+        self._rtx_seq = random.randint(1, 0x7FFF)  # our RTX stream's, when negotiated
         self.forwarder = forwarder_class(
             ssrc=line.ssrc,
             payload_type=line.payload_type,
@@ -156,9 +153,13 @@ class DownTrack(Generic[S]):
         """One packet of the track (the layer's fan-out does the common cases for all
         subscriptions, and hands the rest to ``handle``)."""
         out = self.forwarder.forward(packet, now_ms)
-        if not isinstance(out, bytes):
+        if isinstance(out, bytes):
+            self._send(out)
+        else:
             self.handle(out, packet, now_ms)
-        elif self.forwarder.send(out):
+
+    def _send(self, out: bytes) -> None:
+        if self.forwarder.send(out):
             self._counters.packets_out += 1
             self._counters.bytes_out += len(out)
 
@@ -166,8 +167,13 @@ class DownTrack(Generic[S]):
         """The forwarder's verdict on ``packet`` when it was not sent: ``SWITCH`` or a drop."""
         if code == SWITCH:
             self._switch(packet, now_ms)
-        else:
-            self._drop(code, now_ms)
+            return
+        if packet.layer == self._cut_layer:  # reordered behind a congestion cut?
+            late = self.forwarder.forward_late(packet, now_ms)
+            if late is not None:
+                self._send(late)
+                return
+        self._drop(code, now_ms)
 
     def _switch(self, keyframe: RtpPacket, now_ms: int) -> None:
         """Start the target layer at its keyframe, then send it and what arrived before it."""
@@ -177,6 +183,14 @@ class DownTrack(Generic[S]):
         old = self.forwarder.current if self.forwarder.current != NO_LAYER else self._cut_layer
         aligned = -1 if old == NO_LAYER else self._aligned_timestamp(old, keyframe)
         self._cut_layer = NO_LAYER
+        if self._continues is not None:  # taking over the m-line: number on from its last
+            before = self._continues
+            self._continues = None
+            self.forwarder.rebase(
+                before.forwarder.last_seq + 1,
+                (before.forwarder.last_ts + self.line.clock_rate // SOURCE_GAP) & 0xFFFFFFFF,
+            )
+            self._rtx_seq = before._rtx_seq
         self.forwarder.switch(
             keyframe.ext_seq,
             keyframe.timestamp,
@@ -336,5 +350,6 @@ class DownTrack(Generic[S]):
         )
 
     def close(self) -> None:
+        self._continues = None
         if self in self.receiver.downtracks:
             self.receiver.downtracks.remove(self)

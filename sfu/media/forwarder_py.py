@@ -114,6 +114,22 @@ class Forwarder:
         self.history.put(seq & 0xFFFF, packet.layer, packet.ext_seq, ts, picture_id, tl0picidx)
         return out
 
+    def forward_late(self, packet: RtpPacket, now_ms: int) -> bytes | None:
+        """The packet to send for one of the layer a congestion cut stopped (``pause``) that
+        was reordered behind the cut: older than the last one sent, it completes a frame the
+        subscriber has begun. None for any other packet, or once a layer started again (the
+        numbering is then the new layer's). Kept in the history, as ``forward`` does."""
+        if self._selector.current != NO_LAYER:
+            return None
+        translated = self._munger.translate_late(packet.ext_seq, packet.timestamp)
+        if translated is None:
+            return None
+        seq, ts = translated
+        picture_id, tl0picidx = self._vp8.translate(packet.picture_id, packet.tl0picidx)
+        out = self.rewrite(packet, seq, ts, picture_id, tl0picidx, now_ms)
+        self.history.put(seq, packet.layer, packet.ext_seq, ts, picture_id, tl0picidx)
+        return out
+
     def send(self, out: bytes) -> bool:
         """Send a forwarded packet; count it if it went."""
         if not self._send_rtp(out):
@@ -213,6 +229,12 @@ class Forwarder:
     def pause(self) -> None:
         """Send nothing until a new target's keyframe (``target`` and ``current`` are unset)."""
         self._selector.pause()
+
+    def rebase(self, first_seq: int, first_ts: int) -> None:
+        """Number the first packet ``first_seq`` with timestamp ``first_ts`` rather than as
+        constructed (a source taking over an m-line from another goes on from its last packet,
+        known only then); ValueError once a packet was forwarded."""
+        self._munger.rebase(first_seq, first_ts)
 
     @property
     def target(self) -> int:

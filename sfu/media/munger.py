@@ -27,6 +27,12 @@ class Munger:
     def started(self) -> bool:
         return self._start >= 0
 
+    def rebase(self, first_seq: int, first_ts: int) -> None:
+        """Number from ``first_seq`` and ``first_ts`` after all: only before the first packet."""
+        if self.started:
+            raise ValueError("rebase after the first packet")
+        self.last_seq, self.last_ts = first_seq - 1, first_ts
+
     def switch(
         self,
         ext_seq: int,
@@ -64,6 +70,14 @@ class Munger:
             self.last_ts = ts
             self._last_ms = now_ms
         return seq & 0xFFFF, ts
+
+    def translate_late(self, ext_seq: int, timestamp: int) -> tuple[int, int] | None:
+        """Output (seq, timestamp) of a packet older than the last one sent (reordered), from
+        the current start point on; None for any other."""
+        seq = ext_seq + self._seq_offset
+        if self._start < 0 or ext_seq < self._start or seq > self.last_seq:
+            return None
+        return seq & 0xFFFF, (timestamp + self.ts_offset) & 0xFFFFFFFF
 
     def pad(self) -> tuple[int, int]:
         """Number one packet of our own (padding) right after the last one sent, with its

@@ -1,7 +1,8 @@
 """The answering subscribe half, for a WHEP player: it offers recvonly m-lines (one of each kind
 is used) and cannot renegotiate, so the tracks it gets are played on those m-lines, each taking
-over from the one before (from its keyframe, numbered on from it). Down tracks, feedback and
-allocation are ``Downlink``'s, as for any subscriber."""
+over from the one before at its first keyframe (numbered on from it; the one before goes on
+until then, so a switch shows no freeze). Down tracks, feedback and allocation are
+``Downlink``'s, as for any subscriber."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class Player(Downlink[T]):
         )
         self._peer.on_state(on_state)
         self._lines: dict[Kind, MediaLine] = {}
-        self.playing: dict[Kind, T] = {}
+        self.playing: dict[Kind, T] = {}  # chosen for each m-line
+        self._sending: dict[Kind, T] = {}  # sent on it now: the chosen one once it started
         # the last down track of each m-line, whose numbering the next one goes on from
         self._last: dict[Kind, DownTrack[TrackReceiver]] = {}
 
@@ -64,24 +66,46 @@ class Player(Downlink[T]):
         return line is not None and same_codec(codec_of(track), Codec(line.mime, line.profile))
 
     def play(self, kind: Kind, track: T | None, now_ms: int) -> None:
-        """Send ``track`` on the m-line of ``kind`` in place of the one sent (None: nothing)."""
-        current = self.playing.get(kind)
-        if current is track or kind not in self._lines:
+        """Send ``track`` on the m-line of ``kind`` in place of the one sent (None: nothing):
+        the one sent goes on until ``track``'s first keyframe."""
+        chosen, sending = self.playing.get(kind), self._sending.get(kind)
+        if chosen is track or kind not in self._lines:
+            return
+        if chosen is not None and chosen is not sending:
+            self._drop(chosen)  # chosen before, never started
+        if track is None or track is sending:
+            if track is None and sending is not None:
+                self._drop(sending)
+                del self._sending[kind]
+            self.playing.pop(kind, None)
+            if track is not None:
+                self.playing[kind] = track
+            self.allocate(now_ms)
             return
         sink = self._peer.sink
         assert sink is not None  # answered: the transport exists
-        if current is not None:
-            self._unbind(current.id)
-            del self.playing[kind], self._subscribed[current.id]
-            self._qualities.pop(current.id, None)
-        if track is not None:
-            assert self.plays(track), f"{track.id} does not fit the player's {kind} m-line"
-            self.playing[kind] = track
-            self._subscribed[track.id] = track
-            self._qualities[track.id] = PLAYER_QUALITY
-            self._bind(track.id, sink, self._lines[kind], continues=self._last.get(kind))
-            self._last[kind] = self.downtracks[track.id]
+        assert self.plays(track), f"{track.id} does not fit the player's {kind} m-line"
+        self.playing[kind] = track
+        self._subscribed[track.id] = track
+        self._qualities[track.id] = PLAYER_QUALITY
+        self._bind(track.id, sink, self._lines[kind], continues=self._last.get(kind))
         self.allocate(now_ms)
+
+    def _drop(self, track: T) -> None:
+        self._unbind(track.id)
+        del self._subscribed[track.id]
+        self._qualities.pop(track.id, None)
+
+    def _layer_changed(self, track_id: str, downtrack: DownTrack[TrackReceiver]) -> None:
+        """A chosen track's first keyframe: it takes over its m-line from the one sent."""
+        kind = downtrack.receiver.line.kind
+        chosen = self.playing.get(kind)
+        if chosen is not None and chosen.id == track_id and self._sending.get(kind) is not chosen:
+            if (sending := self._sending.get(kind)) is not None:
+                self._drop(sending)
+            self._sending[kind] = chosen
+            self._last[kind] = downtrack
+        super()._layer_changed(track_id, downtrack)
 
     async def add_ice_candidate(
         self, candidate: str | None, mid: str | None, index: int | None

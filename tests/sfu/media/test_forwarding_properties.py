@@ -177,6 +177,22 @@ def _forward(
         "start": 0,
     }
 )
+@example(  # f's packet 4, reordered behind the congestion cut to q, is still sent: f's frame 1
+    sc={
+        "frames": 10,
+        "seq0": [0, 0, 0],
+        "ts0": [0, 0, 0],
+        "pid0": [0, 0, 0],
+        "per_frame": [1, 3, 3],
+        "keyframes": set(),
+        "targets": {2: 0},
+        "congested": {2},
+        "lost": set(),
+        "swaps": {0, 1, 2, 3, 12, 13},
+        "sender_reports": False,
+        "start": 2,
+    }
+)
 @example(  # a congestion cut of h, then h again before q's keyframe came: h restarts at a keyframe
     sc={
         "frames": 27,
