@@ -9,12 +9,13 @@ import functools
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, Page
 
 WHIP_WHEP = Path(sys.prefix) / "share" / "whip-whep"  # whip.js and whep.js; see the Makefile
 
@@ -42,3 +43,25 @@ def page_server(root: Path, page: str, library: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.asynccontextmanager
+async def client_page(browser: Browser, origin: str, entry: str) -> AsyncIterator[Page]:
+    """The page at ``origin`` in a context of its own, once its script defined ``window.entry``.
+    A failure inside gets the page's console as a note; a page that logged an error fails."""
+    context = await browser.new_context()
+    console: list[str] = []
+    try:
+        page = await context.new_page()
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+        await page.goto(origin)
+        await page.wait_for_function(f"() => typeof window.{entry} === 'function'")
+        yield page
+        assert not [line for line in console if line.startswith(("pageerror", "error"))], console
+    except BaseException as err:
+        err.add_note(f"console of {origin}:\n" + "\n".join(console))
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()

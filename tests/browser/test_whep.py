@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.browser.harness import JoinFactory, Stack, demo_ticket, wait_for
-from tests.browser.pages import page_server
+from tests.browser.pages import client_page, page_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -83,25 +83,23 @@ async def test_a_whep_client_in_chromium_plays_a_room_published_after_it_connect
 ) -> None:
     _, token = await demo_ticket(stack, room, "whepview")
     endpoint = f"{stack.base_url}/node/v1/whep"
-    context = await chromium.new_context()
-    console: list[str] = []
-    try:
-        page = await context.new_page()
-        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-        await page.goto(page_origin)
-        await page.wait_for_function("() => typeof window.play === 'function'")
-        resource = await page.evaluate(
-            "([url, token]) => window.play(url, token)", [endpoint, token]
-        )
-        assert resource.startswith(f"{endpoint}/")
-        assert stack.metric("sfu_whep_sessions") == 1
+    async with client_page(chromium, page_origin, "play") as page:
+        try:
+            resource = await page.evaluate(
+                "([url, token]) => window.play(url, token)", [endpoint, token]
+            )
+            assert resource.startswith(f"{endpoint}/")
+            assert stack.metric("sfu_whep_sessions") == 1
 
-        camera = await participants(room, "camera")  # publishes after the player connected
-        first = await playing(page, 30, 48_000)
-        later = await playing(
-            page, first["video"]["framesDecoded"], first["audio"]["totalSamplesReceived"]
-        )  # decoding goes on
+            camera = await participants(room, "camera")  # publishes after the player connected
+            first = await playing(page, 30, 48_000)
+            later = await playing(
+                page, first["video"]["framesDecoded"], first["audio"]["totalSamplesReceived"]
+            )  # decoding goes on
+        except BaseException as err:
+            with contextlib.suppress(Exception):
+                err.add_note(f"the player's state: {await page.evaluate(STATE_JS)}")
+            raise
         video = later["video"]
         print(f"\nWHEP to whip-whep: {video['frameWidth']}x{video['frameHeight']} decoded")
         assert later["transceivers"] == 2  # the offer's m-lines: no renegotiation
@@ -111,12 +109,3 @@ async def test_a_whep_client_in_chromium_plays_a_room_published_after_it_connect
 
         await page.evaluate("window.whep.stop()")  # resolves once the DELETE is answered
         assert stack.metric("sfu_whep_sessions") == 0
-        assert not [line for line in console if line.startswith(("pageerror", "error"))]
-    except BaseException as err:
-        err.add_note("console of the WHEP page:\n" + "\n".join(console))
-        with contextlib.suppress(Exception):
-            err.add_note(f"the player's state: {await page.evaluate(STATE_JS)}")
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            await context.close()

@@ -5,14 +5,13 @@ audio; the client's stop() (DELETE) makes the publisher leave the room."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Browser
 
 from tests.browser.harness import NO_CAMERA_JS, JoinFactory, Stack, demo_ticket
-from tests.browser.pages import page_server
+from tests.browser.pages import client_page, page_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -50,14 +49,7 @@ async def test_a_whip_client_in_chromium_publishes_to_a_participant(
     viewer = await participants(room, "viewer", init_script=NO_CAMERA_JS)
     _, token = await demo_ticket(stack, room, "whipcam")
     endpoint = f"{stack.base_url}/node/v1/whip"
-    context = await chromium.new_context()
-    console: list[str] = []
-    try:
-        page = await context.new_page()
-        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-        await page.goto(page_origin)
-        await page.wait_for_function("() => typeof window.publish === 'function'")
+    async with client_page(chromium, page_origin, "publish") as page:
         resource = await page.evaluate(
             "([url, token]) => window.publish(url, token)", [endpoint, token]
         )
@@ -70,10 +62,3 @@ async def test_a_whip_client_in_chromium_publishes_to_a_participant(
         await page.evaluate("window.whip.stop()")
         await viewer.wait_for(PUBLISHER_GONE_JS)
         assert stack.metric("sfu_whip_sessions") == 0
-        assert not [line for line in console if line.startswith(("pageerror", "error"))]
-    except BaseException as err:
-        err.add_note("console of the WHIP page:\n" + "\n".join(console))
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            await context.close()

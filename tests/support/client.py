@@ -26,6 +26,8 @@ from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
+from tests.support.waiting import until
+
 
 class Client:
     def __init__(
@@ -234,14 +236,7 @@ class Client:
 
     async def wait_until(self, predicate: Any, timeout: float = 20.0) -> None:
         """Wait (on events, bounded) until predicate() is true."""
-
-        async def loop() -> None:
-            while not predicate():
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.2)
-
-        await asyncio.wait_for(loop(), timeout)
+        await until(predicate, self._changed, timeout, recheck_s=0.2)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

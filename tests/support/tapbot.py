@@ -15,6 +15,7 @@ import numpy.typing as npt
 import websockets
 
 from sfu.tap.wire import decode_frame, encode_frame
+from tests.support.waiting import until
 
 
 def tap_url(signal_url: str) -> str:
@@ -87,13 +88,7 @@ class TapBot:
         return [e for e in self.events if e["type"] == kind]
 
     async def wait_until(self, predicate: Any, timeout: float = 20.0) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.5)
-
-        await asyncio.wait_for(loop(), timeout)
+        await until(predicate, self._changed, timeout)
 
     async def close(self) -> None:
         if self._task is not None:

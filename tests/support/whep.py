@@ -14,6 +14,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
+from tests.support.waiting import until
+
 
 class AiortcPlayer:
     def __init__(
@@ -59,14 +61,7 @@ class AiortcPlayer:
 
     async def wait_until(self, predicate: Any, timeout: float = 20.0) -> None:
         """Wait (on decoded frames, bounded) until predicate() is true."""
-
-        async def loop() -> None:
-            while not predicate():
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.5)
-
-        await asyncio.wait_for(loop(), timeout)
+        await until(predicate, self._changed, timeout)
 
     async def close(self) -> None:
         for task in self._tasks:
