@@ -77,6 +77,7 @@ class DownTrack(Generic[S]):
         "_sink",
         "_waiting_since_ms",
         "allocated",
+        "closed",
         "congestion_cuts",
         "forwarder",
         "keyframe_timeouts",
@@ -111,6 +112,7 @@ class DownTrack(Generic[S]):
         self.allocated = min(initial_layer, receiver.layer_count - 1)
         ext = line.extensions
         self._continues = continues
+        self.closed = False
         # Start below 2**15 so the subscriber's SRTP rollover counter is never ambiguous.
         first_seq, first_ts = random.randint(1, 0x7FFF), random.getrandbits(32)
         self._rtx_seq = random.randint(1, 0x7FFF)  # our RTX stream's, when negotiated
@@ -350,6 +352,7 @@ class DownTrack(Generic[S]):
         )
 
     def close(self) -> None:
+        self.closed = True
         self._continues = None
         if self in self.receiver.downtracks:
             self.receiver.downtracks.remove(self)

@@ -79,7 +79,9 @@ class SubscriberFeedback:
         self._by_ssrc[downtrack.ssrc] = downtrack
 
     def remove(self, downtrack: DownTrack[Any]) -> None:
-        self._by_ssrc.pop(downtrack.ssrc, None)
+        """Unless another down track has its SSRC now (a WHEP player's next source)."""
+        if self._by_ssrc.get(downtrack.ssrc) is downtrack:
+            del self._by_ssrc[downtrack.ssrc]
 
     def on_rtp(self, data: bytes, now_ms: int) -> None:
         self._counters.drop(DropReason.UNKNOWN_SSRC)  # subscribers send no media here

@@ -116,7 +116,8 @@ class Downlink(Generic[T]):
         continues: DownTrack[TrackReceiver] | None = None,
     ) -> None:
         """Send a subscribed track on ``line`` (in place of what it was sent with before);
-        ``continues``: the down track it takes over the m-line from (its numbering goes on)."""
+        ``continues``: the down track it takes over the m-line from at its first keyframe (its
+        numbering goes on), which gets the m-line's feedback until then."""
         track = self._subscribed[track_id]
         self._unbind(track_id)
         downtrack = DownTrack(
@@ -129,7 +130,8 @@ class Downlink(Generic[T]):
             continues=continues,
         )
         track.source.downtracks.append(downtrack)
-        self._feedback.add(downtrack)
+        if continues is None or continues.closed:
+            self._feedback.add(downtrack)
         self.downtracks[track_id] = downtrack
 
     def _unbind(self, track_id: str) -> DownTrack[TrackReceiver] | None:
@@ -219,8 +221,8 @@ class Downlink(Generic[T]):
 
     def _send_probe(self, probe: Probe, source: DownTrack[TrackReceiver]) -> None:
         log, estimator = self._send_log, self._feedback.estimator
-        if self._closed or log is None or estimator is None:
-            return
+        if self._closed or log is None or estimator is None or source.closed:
+            return  # a closed source's numbers may be another's now (a player's next source)
         log.probe = probe.id
         try:
             sent = source.send_padding(monotonic_ms())

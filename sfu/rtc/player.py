@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from sfu.media.description import Kind, MediaLine
 from sfu.media.downtrack import DownTrack
 from sfu.media.receiver import TrackReceiver
+from sfu.media.selector import NO_LAYER
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.downlink import Downlink, T, codec_of
 from sfu.webrtc.codecs import Codec, same_codec
@@ -97,12 +98,21 @@ class Player(Downlink[T]):
         self._qualities.pop(track.id, None)
 
     def _layer_changed(self, track_id: str, downtrack: DownTrack[TrackReceiver]) -> None:
-        """A chosen track's first keyframe: it takes over its m-line from the one sent."""
+        """A chosen track's first keyframe (not a pause): it takes over its m-line, and its
+        feedback, from the one sent."""
         kind = downtrack.receiver.line.kind
         chosen = self.playing.get(kind)
-        if chosen is not None and chosen.id == track_id and self._sending.get(kind) is not chosen:
+        takes_over = (
+            chosen is not None
+            and chosen.id == track_id
+            and self._sending.get(kind) is not chosen
+            and downtrack.forwarder.current != NO_LAYER
+        )
+        if takes_over:
+            assert chosen is not None
             if (sending := self._sending.get(kind)) is not None:
                 self._drop(sending)
+            self._feedback.add(downtrack)
             self._sending[kind] = chosen
             self._last[kind] = downtrack
         super()._layer_changed(track_id, downtrack)

@@ -9,6 +9,7 @@ from __future__ import annotations
 NORMAL = 1000  # leave, or the room was deleted (reason "room deleted")
 SHUTTING_DOWN = 1001  # the node stops: rejoin elsewhere
 TOO_BIG = 1009
+INTERNAL_ERROR = 1011  # a fault of ours: reconnect
 TRY_AGAIN_LATER = 1013  # the control plane could not be asked (e.g. Redis down): retry
 BAD_JOIN = 4400
 BAD_TOKEN = 4401

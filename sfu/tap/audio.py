@@ -42,12 +42,16 @@ class TrackAudio:
         self._pcm_rtp = 0  # RTP time (48 kHz, unwrapped from the anchor) of _pcm[0]
         self._next_rtp = 0  # RTP time (wire) the next packet should have
         self.gaps = 0  # samples of silence put in for lost packets
+        self.undecodable = 0  # payloads that are not Opus
 
     def __len__(self) -> int:
         return len(self._pcm)
 
     def decode(self, payload: bytes, rtp_ts: int, arrival_ms: float) -> None:
-        """One packet's payload; a late (reordered) packet is dropped, a gap filled with silence."""
+        """One packet's payload; a late (reordered) packet is dropped, a gap filled with silence,
+        a payload Opus cannot decode counted and dropped (the gap it leaves is silence)."""
+        if not payload:
+            return  # padding only; an empty packet would end the decoder's stream
         ahead = diff32(rtp_ts, self._next_rtp)
         if self._anchor is not None and -OPUS_RATE * MAX_GAP_S < ahead < 0:
             return  # late: its place was filled
@@ -60,8 +64,13 @@ class TrackAudio:
             if silence:
                 self.gaps += silence
                 self._append(np.zeros(silence, dtype=np.int16))
+        try:
+            frames = self._decoder.decode(av.Packet(payload))
+        except av.FFmpegError:
+            self.undecodable += 1
+            return
         decoded = 0
-        for frame in self._decoder.decode(av.Packet(payload)):
+        for frame in frames:
             decoded += frame.samples * OPUS_RATE // frame.sample_rate
             frame.pts = None
             for out in self._resampler.resample(frame):

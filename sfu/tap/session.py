@@ -139,6 +139,7 @@ class TapSession:
         self._next_index = MIX_INDEX + 1
         self._voice: BotVoice | None = None
         self._overflowing = False
+        self._refused_audio = False  # the bot was told its frames are not heard
         # the bot's voice enters the room as a publisher's packets would
         self._ingress = PublisherIngress(self._media, remb_bps=0, repair=False)
 
@@ -193,6 +194,7 @@ class TapSession:
                 self._untap(tracks)
                 if member is not None and any(t.publisher is member for t in tracks):
                     self._voice = None  # the REST API took its publish grant
+                    self._refused_audio = True  # told here: its frames are dropped unsaid
                     self._error("not_allowed", "publishing was revoked: the bot is not heard")
             case SpeakersChanged(speakers=speakers):
                 self._event(
@@ -333,7 +335,9 @@ class TapSession:
         """One audio frame from the bot, queued to be played; a bad one gets an error."""
         voice = self._voice
         if voice is None:
-            self._error("bad_state", "audio from a bot that did not start with speak")
+            if not self._refused_audio:  # once: a bot streams 50 frames a second
+                self._refused_audio = True
+                self._error("bad_state", "audio from a bot that does not speak (start with speak)")
             return
         try:
             kind, _, _, pcm = decode_frame(data)
@@ -430,28 +434,37 @@ class TapSession:
                 self.disconnect(close_codes.SLOW_READER, "read nothing for too long")
                 return
             cpu = time.thread_time()
-            if self._voice is not None:
-                for packet in self._voice.play(now_ms):
-                    self._ingress.on_rtp(packet, now_ms)
-                    self._counters.spoken += 1
-                self._overflowing = self._overflowing and self._voice.waiting > 0
-            for tapped in list(self._tapped.values()):
-                while tapped.sink.inbox:
-                    tapped.audio.decode(*tapped.sink.inbox.popleft())
-            if start.mode == "participants":
-                for tapped in list(self._tapped.values()):
-                    while (taken := tapped.audio.take(samples)) is not None:
-                        at_ms, pcm = taken
-                        self._frame(encode_frame(tapped.index, round(at_ms), pcm.tobytes()), now_ms)
-            else:
-                at_ms = round(time.time() * 1000) - start.frame_ms
-                parts = [
-                    taken[1]
-                    for tapped in self._tapped.values()
-                    if (taken := tapped.audio.take(samples, partial=True)) is not None
-                ]
-                self._frame(encode_frame(MIX_INDEX, at_ms, mix(parts, samples).tobytes()), now_ms)
+            try:
+                self._tick(now_ms, start, samples, mix)
+            except Exception:  # a tap that cannot go on ends, rather than hang
+                logger.exception("tap in %s failed", self._room.name if self._room else "?")
+                self.disconnect(close_codes.INTERNAL_ERROR, "internal error")
+                return
             self._counters.cpu_s += time.thread_time() - cpu
+
+    def _tick(self, now_ms: int, start: Start, samples: int, mix: Callable[..., Any]) -> None:
+        """One frame period: the bot's voice out, the room's audio decoded, frames queued."""
+        if self._voice is not None:
+            for packet in self._voice.play(now_ms):
+                self._ingress.on_rtp(packet, now_ms)
+                self._counters.spoken += 1
+            self._overflowing = self._overflowing and self._voice.waiting > 0
+        for tapped in list(self._tapped.values()):
+            while tapped.sink.inbox:
+                tapped.audio.decode(*tapped.sink.inbox.popleft())
+        if start.mode == "participants":
+            for tapped in list(self._tapped.values()):
+                while (taken := tapped.audio.take(samples)) is not None:
+                    at_ms, pcm = taken
+                    self._frame(encode_frame(tapped.index, round(at_ms), pcm.tobytes()), now_ms)
+        else:
+            at_ms = round(time.time() * 1000) - start.frame_ms
+            parts = [
+                taken[1]
+                for tapped in self._tapped.values()
+                if (taken := tapped.audio.take(samples, partial=True)) is not None
+            ]
+            self._frame(encode_frame(MIX_INDEX, at_ms, mix(parts, samples).tobytes()), now_ms)
 
     def _frame(self, frame: bytes, now_ms: int) -> None:
         if not self._frames.offer(frame, now_ms):

@@ -59,9 +59,8 @@ class BotVoice:
         self._encoder.bit_rate = OPUS_BITRATE
         self._encoder.options = {"application": "voip"}
         self._encoder.open()
-        self._resampler: Any = av.AudioResampler(
-            format="s16", layout="mono", rate=OPUS_RATE, frame_size=OPUS_FRAME
-        )
+        self._resampler: Any = None
+        self._new_resampler()
         self.ssrc = random.getrandbits(32) | 1
         self._seq = random.getrandbits(16)
         self._base_ts = random.getrandbits(32)
@@ -85,13 +84,23 @@ class BotVoice:
         """Drop what waits (the bot was interrupted); how many frames."""
         dropped = len(self._queue)
         self._queue.clear()
+        self._new_resampler()
         return dropped
+
+    def _new_resampler(self) -> None:
+        """Resampled audio waits in whole Opus frames: a new resampler drops the rest of what
+        was said (under 20 ms), which the next talk spurt must not start with."""
+        self._resampler = av.AudioResampler(
+            format="s16", layout="mono", rate=OPUS_RATE, frame_size=OPUS_FRAME
+        )
 
     def play(self, now_ms: int) -> list[bytes]:
         """The RTP packets of the next frame, if one waits. A talk spurt starts with a marker
         and RTP time taken from `now_ms`, so receivers see silence as the gap it was."""
         if not self._queue:
-            self._speaking = False
+            if self._speaking:
+                self._speaking = False
+                self._new_resampler()
             return []
         pcm = np.frombuffer(self._queue.popleft(), dtype="<i2")
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")

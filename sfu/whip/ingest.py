@@ -16,7 +16,7 @@ from sfu.rtc.publisher import Publisher
 from sfu.signaling.admission import Refusal
 from sfu.signaling.participant import new_tracks
 from sfu.webrtc.peer import SdpError
-from sfu.whip.member import HttpMember, admitted
+from sfu.whip.member import Admission, HttpMember, admitted
 from sfu.whip.resource import Session, Start
 
 logger = logging.getLogger(__name__)
@@ -36,9 +36,15 @@ class WhipPublisher(HttpMember[Publisher]):
     matter to it only when it is the one leaving."""
 
     def __init__(
-        self, room: Room, member: Member, config: MediaConfig, on_end: Callable[[], None]
+        self,
+        admission: Admission,
+        room: Room,
+        member: Member,
+        config: MediaConfig,
+        on_end: Callable[[], None],
     ) -> None:
         super().__init__(
+            admission,
             room,
             member,
             lambda on_state: Publisher(config, on_layers=lambda *_: None, on_state=on_state),
@@ -51,7 +57,7 @@ class WhipPublisher(HttpMember[Publisher]):
         try:
             answered = await self.half.answer(offer)
         except SdpError as exc:
-            await self._refuse(exc)
+            self._refuse(exc)
         identity = self.member.identity
         for why in answered.refused:
             logger.info("WHIP %s: m-line rejected: %s", identity, why)
@@ -72,8 +78,9 @@ def whip_start(
     async def start(
         claims: JoinClaims, offer: str, query: Mapping[str, str], on_end: Callable[[], None]
     ) -> tuple[Session, str]:
-        room, member = await admitted(admit, claims)
-        session = WhipPublisher(room, member, config, on_end)
-        return session, await session.start(offer)
+        admission = Admission(admit, claims)
+        room, member = await admitted(admission)
+        session = WhipPublisher(admission, room, member, config, on_end)
+        return await session.opened(session.start(offer))
 
     return start

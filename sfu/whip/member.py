@@ -24,17 +24,28 @@ from sfu.whip.resource import Candidate, HttpError, refused
 logger = logging.getLogger(__name__)
 
 
-async def admitted(
-    admit: Callable[[JoinClaims], Awaitable[Room | Refusal]],
-    claims: JoinClaims,
-    *,
-    hidden: bool = False,
-) -> tuple[Room, Member]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admission:
+    """A verified token and how the node admits it: once before its offer is answered (so a
+    refusal costs nothing), and again right before it joins, since the node drops a room that
+    stays empty meanwhile."""
+
+    admit: Callable[[JoinClaims], Awaitable[Room | Refusal]]
+    claims: JoinClaims
+
+    async def room(self) -> Room:
+        """The token's room, or the refusal as an HttpError."""
+        room = await self.admit(self.claims)
+        if isinstance(room, Refusal):
+            raise refused(room)
+        return room
+
+
+async def admitted(admission: Admission, *, hidden: bool = False) -> tuple[Room, Member]:
     """The token's room and its member (``hidden``: in no one's roster, whatever the token
     says), or the refusal as an HttpError."""
-    room = await admit(claims)
-    if isinstance(room, Refusal):
-        raise refused(room)
+    room = await admission.room()
+    claims = admission.claims
     grants = dataclasses.replace(claims.grants, hidden=True) if hidden else claims.grants
     member = Member(
         identity=claims.identity,
@@ -70,11 +81,13 @@ class HttpMember(Generic[H]):
 
     def __init__(
         self,
+        admission: Admission,
         room: Room,
         member: Member,
         half: Callable[[Callable[[str, str], None]], H],
         on_end: Callable[[], None],
     ) -> None:
+        self._admission = admission
         self.room = room
         self._member = member
         self._on_end = on_end
@@ -86,14 +99,26 @@ class HttpMember(Generic[H]):
     def member(self) -> Member:
         return self._member
 
-    async def _refuse(self, exc: SdpError) -> NoReturn:
+    async def opened(self, answering: Awaitable[str]) -> tuple[HttpMember[H], str]:
+        """This session and its answer (``answering``: its start); a start that fails leaves
+        nothing behind, in the room or on the port."""
+        try:
+            return self, await answering
+        except BaseException:
+            self._ending = True
+            await self.room.leave(self._member)  # if it got in
+            await self.half.close()
+            raise
+
+    @staticmethod
+    def _refuse(exc: SdpError) -> NoReturn:
         """The offer cannot be answered: 406 without a codec we forward, else 400."""
-        self._ending = True
-        await self.half.close()
         raise HttpError(406 if isinstance(exc, CodecError) else 400, str(exc)) from None
 
     async def _enter(self) -> None:
-        """Join the room, replacing an older member of the identity."""
+        """Join the room (admitted again: see ``Admission``), replacing an older member of the
+        identity."""
+        self.room = await self._admission.room()
         previous = self.room.members.get(self._member.identity)
         if previous is not None:
             await self.room.remove(previous, close_codes.REPLACED, "joined again elsewhere")

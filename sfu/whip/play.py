@@ -31,7 +31,7 @@ from sfu.rtc.config import MediaConfig
 from sfu.rtc.player import Player
 from sfu.signaling.admission import Refusal
 from sfu.webrtc.peer import SdpError
-from sfu.whip.member import HttpMember, admitted
+from sfu.whip.member import Admission, HttpMember, admitted
 from sfu.whip.resource import Session, Start
 
 KINDS: tuple[Kind, ...] = ("video", "audio")
@@ -71,6 +71,7 @@ class WhepPlayer(HttpMember[Player[Track]]):
 
     def __init__(
         self,
+        admission: Admission,
         room: Room,
         member: Member,
         config: MediaConfig,
@@ -78,7 +79,9 @@ class WhepPlayer(HttpMember[Player[Track]]):
         on_end: Callable[[], None],
     ) -> None:
         """``participant``: the identity whose tracks it plays, None for the room."""
-        super().__init__(room, member, lambda on_state: Player(config, on_state=on_state), on_end)
+        super().__init__(
+            admission, room, member, lambda on_state: Player(config, on_state=on_state), on_end
+        )
         self._participant = participant
 
     async def start(self, offer: str) -> str:
@@ -92,7 +95,7 @@ class WhepPlayer(HttpMember[Player[Track]]):
                 offer, {kind: track for kind, track in first.items() if track is not None}
             )
         except SdpError as exc:
-            await self._refuse(exc)
+            self._refuse(exc)
         await self._enter()
         return answer
 
@@ -139,8 +142,9 @@ def whep_start(
     async def start(
         claims: JoinClaims, offer: str, query: Mapping[str, str], on_end: Callable[[], None]
     ) -> tuple[Session, str]:
-        room, member = await admitted(admit, claims, hidden=True)
-        session = WhepPlayer(room, member, config, query.get("participant"), on_end)
-        return session, await session.start(offer)
+        admission = Admission(admit, claims)
+        room, member = await admitted(admission, hidden=True)
+        session = WhepPlayer(admission, room, member, config, query.get("participant"), on_end)
+        return await session.opened(session.start(offer))
 
     return start

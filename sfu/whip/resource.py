@@ -221,6 +221,8 @@ class Endpoint:
             )
         except HttpError as error:
             return error.response()
+        if resource_id in self._ended:  # replaced (the identity again) while it was set up
+            return HttpError(409, "the session ended while it was set up").response()
         offered = parse_fragment(offer)
         resource = _Resource(session, _etag(), offered.ufrag, offered.mid)
         self._resources[resource_id] = resource
@@ -235,8 +237,9 @@ class Endpoint:
         return Response(answer, 201, headers=headers, media_type=SDP)
 
     def _forget(self, resource_id: str) -> None:
-        if self._resources.pop(resource_id, None) is not None:
-            self._ended.append(resource_id)
+        """A session ended, however (before its POST was answered, too)."""
+        self._resources.pop(resource_id, None)
+        self._ended.append(resource_id)
 
     async def _resource(self, request: Request) -> Response:
         if request.method == "OPTIONS":

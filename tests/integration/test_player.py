@@ -120,6 +120,18 @@ async def test_a_player_connected_first_gets_tracks_then_another_source_on_its_v
                 next(t.id for t in tracks if t.kind == "audio"),
                 video.id,
             ]
+
+            # back to a camera that is muted (paused, not started): the one playing plays on
+            first_video = next(t for t in tracks if t.kind == "video")
+            first_video.source.muted = True
+            player.play("video", first_video, monotonic_ms())
+            before = client.frames["video"]
+            await client.wait_until(lambda: client.frames["video"] >= before + 20)
+            assert client.size == (320, 240)
+            first_video.source.muted = False  # now it starts, and takes over
+            player.allocate(monotonic_ms())
+            await client.wait_until(lambda: client.size == (640, 480))
+            assert len(client.tracks) == 2
         finally:
             ticker.cancel()
             await player.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.egress import SubscriberFeedback
-from sfu.rtp.rtcp import build_remb, build_transport_feedback
+from sfu.rtp.rtcp import build_pli, build_remb, build_transport_feedback
 from sfu.rtp.twcc import TransportFeedback
 from sfu.webrtc.sendlog_py import SendLog
 
@@ -75,3 +75,29 @@ def test_malformed_feedback_is_malformed_rtcp() -> None:
     rig.feedback.on_rtcp(truncated[:2] + (len(truncated) // 4 - 1).to_bytes(2) + truncated[4:], 10)
     assert rig.counters.dropped(DropReason.MALFORMED_RTCP.code) == 1
     assert not rig.feedback.send_side
+
+
+class Stream:
+    """A down track as the feedback sees it: its SSRC, and the PLIs it is handed."""
+
+    def __init__(self, ssrc: int) -> None:
+        self.ssrc = ssrc
+        self.keyframe_requests: list[int] = []
+
+    def request_keyframe(self, now_ms: int) -> None:
+        self.keyframe_requests.append(now_ms)
+
+
+def test_a_down_track_taking_over_an_ssrc_keeps_its_feedback_when_the_old_one_goes() -> None:
+    """A WHEP player's next source sends on the m-line's SSRC: removing the source it replaced
+    (in any order) must not take the SSRC's feedback from it."""
+    rig = Rig()
+    old, new = Stream(0xABC), Stream(0xABC)
+    rig.feedback.add(old)  # type: ignore[arg-type]
+    rig.feedback.add(new)  # type: ignore[arg-type]
+    rig.feedback.remove(old)  # type: ignore[arg-type]
+    rig.feedback.on_rtcp(build_pli(1, 0xABC), 10)
+    assert (old.keyframe_requests, new.keyframe_requests) == ([], [10])
+    rig.feedback.remove(new)  # type: ignore[arg-type]
+    rig.feedback.on_rtcp(build_pli(1, 0xABC), 20)
+    assert new.keyframe_requests == [10]

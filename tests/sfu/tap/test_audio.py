@@ -66,3 +66,17 @@ def test_a_lost_packet_becomes_silence_and_a_late_one_is_dropped() -> None:
     before = len(audio)
     audio.decode(*packets[3], arrival_ms=0.0)  # too late: its place was filled
     assert len(audio) == before
+
+
+def test_a_payload_that_is_not_opus_is_counted_and_the_track_goes_on() -> None:
+    """From a publisher: garbage is dropped (its time becomes silence), an empty payload
+    (padding) is skipped, not taken as the end of the stream; then Opus decodes again."""
+    packets = opus_packets(440, 0.2)
+    audio = TrackAudio(48000)
+    audio.decode(*packets[0], 0.0)
+    audio.decode(b"\xff" * 5, packets[1][1], 20.0)
+    audio.decode(b"", packets[2][1], 40.0)
+    for payload, rtp_ts in packets[3:]:
+        audio.decode(payload, rtp_ts, 60.0)
+    assert audio.undecodable == 1
+    assert len(audio) >= 9 * 960  # the nine good packets and the silence between them
