@@ -69,6 +69,7 @@ class NodeSettings(ClusterSettings):
     data_message_burst: float = _DATA.message_burst
     data_bytes_per_s: float = _DATA.bytes_per_s
     data_byte_burst: float = _DATA.byte_burst
+    signaling_backlog: int = Field(default=_DATA.receiver_backlog, gt=0)
     tap_backlog_frames: int = Field(default=50, gt=0)
     tap_stall_s: float = Field(default=10.0, gt=0)
 
@@ -109,6 +110,7 @@ class NodeSettings(ClusterSettings):
             message_burst=self.data_message_burst,
             bytes_per_s=self.data_bytes_per_s,
             byte_burst=self.data_byte_burst,
+            receiver_backlog=self.signaling_backlog,
         )
 
     def turn(self) -> TurnConfig | None:

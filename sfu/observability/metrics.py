@@ -130,6 +130,12 @@ class _NodeCollector(Collector):
         for drop, count in node.data.drops.items():
             data_drops.add_metric([drop.value], count)
         yield data_drops
+        yield CounterMetricFamily(
+            "sfu_signaling_cut_off",
+            "Signaling sessions closed (4508): their client read nothing while "
+            "SFU_SIGNALING_BACKLOG messages waited",
+            value=node.data.cut_off,
+        )
         webhooks = CounterMetricFamily(
             "sfu_webhooks", "Webhook events by outcome", labels=["outcome"]
         )

@@ -28,6 +28,7 @@ class DataCounters:
     """A node's data messages; read by its metrics."""
 
     forwarded: int = 0  # copies queued to receivers
+    cut_off: int = 0  # sessions closed: their client read nothing while `receiver_backlog` waited
     drops: dict[DataDrop, int] = field(default_factory=lambda: dict.fromkeys(DataDrop, 0))
 
 
@@ -39,6 +40,9 @@ class DataLimits:
     byte_burst: float = 256 * 1024
     lossy_reserve: float = 0.2  # the share of each burst lossy messages leave to reliable ones
     error_interval_ms: int = 1000  # at most one rate_limited error this often
+    # messages waiting for a client's socket (once its kernel buffers are full) beyond which it
+    # is cut off: a client that stops reading must not make the node hold a room's traffic
+    receiver_backlog: int = 1000
 
     def __post_init__(self) -> None:
         if self.messages_per_s <= 0 or self.bytes_per_s <= 0:

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -106,6 +107,7 @@ class SignalingSession:
         self._config = config
         self._clock = clock
         self._outbox: asyncio.Queue[ServerMessage | Close] = asyncio.Queue()
+        self._stalled = asyncio.Event()  # the client stopped reading: cut off
         self._participants = participants
         self._participant: Participant | None = None
         self._turn = turn
@@ -120,16 +122,52 @@ class SignalingSession:
         try:
             join, claims = await self._handshake()
             await self._enter(join, claims)
-            await self._read_loop()
+            await self._until_stalled(self._read_loop())
         except Refused as refused:
-            self._outbox.put_nowait(Close(refused.code, refused.reason))
+            self._post(Close(refused.code, refused.reason))
         except WebSocketDisconnect:
             pass
         finally:
             await self._leave()
-            self._outbox.put_nowait(Close(close_codes.NORMAL, "bye"))
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer, 5)
+            if self._stalled.is_set():  # the writer waits on the client: never mind it
+                writer.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self._ws.close(close_codes.SLOW_READER, "read nothing for too long"), 5
+                    )
+            else:
+                self._post(Close(close_codes.NORMAL, "bye"))
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer, 5)
+
+    async def _until_stalled(self, reading: Coroutine[Any, Any, None]) -> None:
+        """Read until the client leaves, or until it is found not reading what we send."""
+        reader = asyncio.create_task(reading)
+        stalled = asyncio.create_task(self._stalled.wait())
+        try:
+            await asyncio.wait((reader, stalled), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stalled.cancel()
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+        if not self._stalled.is_set():
+            reader.result()  # its WebSocketDisconnect, if that ended it
+
+    def _post(self, item: ServerMessage | Close) -> None:
+        """Queue for the client; a client with ``receiver_backlog`` messages waiting unsent
+        reads nothing (its socket's buffers are full): it is cut off, and nothing more waits."""
+        if self._stalled.is_set():
+            return
+        if self._outbox.qsize() >= self._data_limits.receiver_backlog:
+            self._stalled.set()
+            self._data.cut_off += 1
+            who = self._participant.member.identity if self._participant else "?"
+            logger.info("signaling: %s read nothing while %d messages waited: cut off",
+                        who, self._outbox.qsize())  # fmt: skip
+            return
+        self._outbox.put_nowait(item)
 
     async def _handshake(self) -> tuple[Join, JoinClaims]:
         try:
@@ -172,8 +210,8 @@ class SignalingSession:
         participant = Participant(
             member,
             room,
-            send=self._outbox.put_nowait,
-            disconnect=lambda code, reason: self._outbox.put_nowait(Close(code, reason)),
+            send=self._post,
+            disconnect=lambda code, reason: self._post(Close(code, reason)),
             config=self._config,
             data=self._data,
             backlog=self._outbox.qsize,
@@ -353,7 +391,7 @@ class SignalingSession:
         return target
 
     def _error(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
-        self._outbox.put_nowait(Error(code=code, message=message, ref=ref))
+        self._post(Error(code=code, message=message, ref=ref))
 
     async def _leave(self) -> None:
         participant = self._participant

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -274,3 +275,41 @@ async def test_a_flood_is_throttled_and_counted_while_media_flows() -> None:
         finally:
             await ann.close()
             await bob.close()
+
+
+async def test_a_client_that_stops_reading_is_cut_off_and_the_room_goes_on() -> None:
+    """Once its socket's buffers are full, what waits for a client that reads nothing is bounded
+    (SFU_SIGNALING_BACKLOG): it is cut off (counted) and leaves the room, which goes on."""
+    lifted = {"data_messages_per_s": 1e4, "data_message_burst": 1e4}
+    lifted |= {"data_bytes_per_s": 1e8, "data_byte_burst": 1e8, "signaling_backlog": 20}
+    async with running_node(**lifted) as running:
+        bob = await joined(running, "main", "bob")
+        cat: Client | None = None
+        # a receive window of 4 KB, and a client library that stops reading at one message
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(running.url.split(":")[2].split("/")[0])))
+        token = await running.token("main", "sleepy")
+        sleepy = await websockets.connect(running.url, sock=sock, max_queue=1)
+        try:
+            await sleepy.send(
+                json.dumps({"type": "join", "protocol": 1, "room": "main", "token": token})
+            )
+            await bob.wait_until(lambda: "sleepy" in bob.participants)
+            payload = "x" * 50_000
+            for i in range(400):  # 20 MB: more than the kernel buffers hold
+                await bob.send({"type": "data", "payload": f"{i} {payload}"})
+                if running.node.data.cut_off:
+                    break
+            await bob.wait_until(lambda: "sleepy" not in bob.participants)
+            assert running.node.data.cut_off == 1
+            assert await metric(running, "sfu_signaling_cut_off_total") == 1
+            assert "sleepy" not in running.node.rooms["main"].members
+            cat = await joined(running, "main", "cat")
+            await marker(bob, [cat], "still here")  # the room goes on
+            assert not bob.closed.is_set()
+        finally:
+            sleepy.transport.abort()
+            await bob.close()
+            if cat is not None:
+                await cat.close()
