@@ -3,12 +3,13 @@ publishes."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cluster.metadata import MetadataUpdate
 from cluster.models import new_id
-from cluster.tokens import JoinGrants
+from cluster.tokens import JoinClaims, JoinGrants
 from sfu.media.description import Kind
 from sfu.media.receiver import TrackReceiver
 
@@ -60,6 +61,19 @@ class Member:
     tracks: dict[str, Track] = field(default_factory=dict)
     metadata: str = ""  # the app's, from its join token, itself or the REST API since
     attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_claims(cls, claims: JoinClaims, *, hidden: bool = False) -> Member:
+        """The member a verified join token makes (``hidden``: in no one's roster, whatever
+        the token says: a WHEP player)."""
+        grants = dataclasses.replace(claims.grants, hidden=True) if hidden else claims.grants
+        return cls(
+            identity=claims.identity,
+            name=claims.name or claims.identity,
+            grants=grants,
+            metadata=claims.metadata,
+            attributes=dict(claims.attributes),
+        )
 
     def may_publish(self, capture: Capture) -> bool:
         """A hidden member publishes nothing: its tracks would show it."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from cluster.models import Admission
 from cluster.tokens import JoinClaims
+from sfu.rooms.room import Room
 from sfu.signaling import close_codes
 
 
@@ -33,3 +34,11 @@ def refusal(admission: Admission, claims: JoinClaims, node_id: str) -> Refusal |
     if admission.node_id != node_id:
         return Refusal(close_codes.ELSEWHERE, "room is hosted by another node: ask for a token")
     return None
+
+
+async def replace_identity(room: Room, identity: str) -> None:
+    """One session per identity: an older member of it (another connection, a tap, a WHIP or
+    WHEP session) is ended before the new one joins."""
+    previous = room.members.get(identity)
+    if previous is not None:
+        await room.remove(previous, close_codes.REPLACED, "joined again from another connection")

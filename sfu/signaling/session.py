@@ -26,7 +26,7 @@ from sfu.rooms.room import Room
 from sfu.rtc.config import MediaConfig
 from sfu.rtc.negotiation import NegotiationError
 from sfu.signaling import close_codes
-from sfu.signaling.admission import Refusal
+from sfu.signaling.admission import Refusal, replace_identity
 from sfu.signaling.data_budget import (
     DataBudget,
     DataCounters,
@@ -195,18 +195,8 @@ class SignalingSession:
         room = await self._admit(claims)
         if isinstance(room, Refusal):
             raise Refused(room.code, room.reason)
-        previous = room.members.get(claims.identity)
-        if previous is not None:
-            await room.remove(
-                previous, close_codes.REPLACED, "joined again from another connection"
-            )
-        member = Member(
-            identity=claims.identity,
-            name=claims.name or claims.identity,
-            grants=claims.grants,
-            metadata=claims.metadata,
-            attributes=dict(claims.attributes),
-        )
+        await replace_identity(room, claims.identity)
+        member = Member.of_claims(claims)
         participant = Participant(
             member,
             room,

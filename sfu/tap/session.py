@@ -43,7 +43,7 @@ from sfu.rooms.member import Member, Track
 from sfu.rooms.room import Room
 from sfu.rtp.kernels import parse_rtp
 from sfu.signaling import close_codes
-from sfu.signaling.admission import Refusal
+from sfu.signaling.admission import Refusal, replace_identity
 from sfu.signaling.session import Refused, describe, receive_text, verified
 from sfu.tap.backlog import Backlog, TapCounters
 from sfu.tap.wire import (
@@ -260,19 +260,11 @@ class TapSession:
         room = await self._admit(claims)
         if isinstance(room, Refusal):
             raise Refused(room.code, room.reason)
-        previous = room.members.get(claims.identity)
-        if previous is not None:
-            await room.remove(previous, close_codes.REPLACED, "joined again elsewhere")
+        await replace_identity(room, claims.identity)
         start = self._start
         assert start is not None
         self._room = room
-        self._member = Member(
-            identity=claims.identity,
-            name=claims.name or claims.identity,
-            grants=claims.grants,
-            metadata=claims.metadata,
-            attributes=dict(claims.attributes),
-        )
+        self._member = Member.of_claims(claims)
         self._event(
             "started",
             room=room.name,

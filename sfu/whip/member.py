@@ -16,8 +16,7 @@ from sfu.rooms.events import MemberLeft, RoomEvent
 from sfu.rooms.member import Member
 from sfu.rooms.room import Room
 from sfu.rtc.negotiation import NegotiationError
-from sfu.signaling import close_codes
-from sfu.signaling.admission import Refusal
+from sfu.signaling.admission import Refusal, replace_identity
 from sfu.webrtc.peer import CodecError, IceCredentials, SdpError
 from sfu.whip.resource import Candidate, HttpError, refused
 
@@ -44,17 +43,7 @@ class Admission:
 async def admitted(admission: Admission, *, hidden: bool = False) -> tuple[Room, Member]:
     """The token's room and its member (``hidden``: in no one's roster, whatever the token
     says), or the refusal as an HttpError."""
-    room = await admission.room()
-    claims = admission.claims
-    grants = dataclasses.replace(claims.grants, hidden=True) if hidden else claims.grants
-    member = Member(
-        identity=claims.identity,
-        name=claims.name or claims.identity,
-        grants=grants,
-        metadata=claims.metadata,
-        attributes=dict(claims.attributes),
-    )
-    return room, member
+    return await admission.room(), Member.of_claims(admission.claims, hidden=hidden)
 
 
 class MediaHalf(Protocol):
@@ -119,9 +108,7 @@ class HttpMember(Generic[H]):
         """Join the room (admitted again: see ``Admission``), replacing an older member of the
         identity."""
         self.room = await self._admission.room()
-        previous = self.room.members.get(self._member.identity)
-        if previous is not None:
-            await self.room.remove(previous, close_codes.REPLACED, "joined again elsewhere")
+        await replace_identity(self.room, self._member.identity)
         await self.room.join(self._member, self)
 
     async def trickle(self, candidates: Sequence[Candidate]) -> None:
