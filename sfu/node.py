@@ -47,14 +47,14 @@ from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal, refusal
 from sfu.signaling.data_budget import DataCounters
 from sfu.signaling.participant import Participant
-from sfu.signaling.session import SignalingSession
+from sfu.signaling.session import SignalingSession, TokenCheck
 from sfu.tap.backlog import TapCounters
 from sfu.tap.session import TapLimits, TapSession
 from sfu.webrtc.certificate import NodeCertificate
 from sfu.webrtc.stack import configure_aiortc
 from sfu.webrtc.udpmux import UdpMux
 from sfu.whip import ingest, play
-from sfu.whip.resource import Endpoint, Session, TokenCheck
+from sfu.whip.resource import Endpoint, Session
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class Node:
         self._tap_limits = TapLimits(settings.tap_backlog_frames, settings.tap_stall_s)
         self._data_limits = settings.data_limits()
         self._store = store
-        self._token_secrets = settings.token_secrets()  # the demo key is derived: once
+        # the demo key is derived: once
+        self._tokens = TokenCheck(settings.token_secrets(), settings.token_max_ttl_s, clock)
         # Not running for as long as its last heartbeat may have been TTL old when it resumes,
         # this node may have lost its rooms: it holds media and asks the store which are
         # still its own before serving them again.
@@ -116,14 +117,14 @@ class Node:
             "/v1/whip",
             start=ingest.whip_start(self.admit, self._config),
             refuse=ingest.refuse,
-            tokens=TokenCheck(self._token_secrets, settings.token_max_ttl_s, clock),
+            tokens=self._tokens,
             turn=self._turn,
         )
         self.whep = Endpoint(
             "/v1/whep",
             start=play.whep_start(self.admit, self._config),
             refuse=play.refuse,
-            tokens=TokenCheck(self._token_secrets, settings.token_max_ttl_s, clock),
+            tokens=self._tokens,
             turn=self._turn,
         )
         self.webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret())
@@ -400,8 +401,7 @@ class Node:
         session = SignalingSession(
             websocket,
             admit=self.admit,
-            secrets=self._token_secrets,
-            max_token_ttl_s=self.settings.token_max_ttl_s,
+            tokens=self._tokens,
             config=self._config,
             clock=self._clock,
             participants=self.participants,
@@ -415,9 +415,7 @@ class Node:
         session = TapSession(
             websocket,
             admit=self.admit,
-            secrets=self._token_secrets,
-            max_token_ttl_s=self.settings.token_max_ttl_s,
-            clock=self._clock,
+            tokens=self._tokens,
             counters=self.taps,
             limits=self._tap_limits,
         )

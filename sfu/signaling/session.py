@@ -88,8 +88,7 @@ class SignalingSession:
         websocket: WebSocket,
         *,
         admit: Callable[[JoinClaims], Awaitable[Room | Refusal]],
-        secrets: dict[str, str],
-        max_token_ttl_s: float,
+        tokens: TokenCheck,
         config: MediaConfig,
         clock: Callable[[], float],
         participants: set[Participant],
@@ -102,8 +101,7 @@ class SignalingSession:
         credentials for."""
         self._ws = websocket
         self._admit = admit
-        self._secrets = secrets
-        self._max_token_ttl_s = max_token_ttl_s
+        self._tokens = tokens
         self._config = config
         self._clock = clock
         self._outbox: asyncio.Queue[ServerMessage | Close] = asyncio.Queue()
@@ -182,9 +180,7 @@ class SignalingSession:
             raise Refused(
                 close_codes.BAD_JOIN, f"first frame must be join: {describe(exc)}"
             ) from None
-        claims = verified(
-            join.token, secrets=self._secrets, now=self._clock(), max_ttl_s=self._max_token_ttl_s
-        )
+        claims = self._tokens.verify(join.token)
         if claims.room != join.room:
             raise Refused(
                 close_codes.FORBIDDEN, f"token is for room {claims.room!r}, not {join.room!r}"
@@ -423,11 +419,26 @@ async def receive_text(websocket: WebSocket) -> str:
     return str(text)
 
 
-def verified(
-    token: str | None, *, secrets: Mapping[str, str], now: float, max_ttl_s: float
-) -> JoinClaims:
-    """A join token's claims, or Refused (4401) saying what is wrong with it."""
-    try:
-        return verify_join_token(token, secrets=secrets, now=now, max_ttl_s=max_ttl_s)
-    except TokenError as exc:
-        raise Refused(close_codes.BAD_TOKEN, str(exc)) from None
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    """How a join token is verified: the node's keys, its longest accepted lifetime, its clock.
+    One for the node's signaling, tap, WHIP and WHEP alike."""
+
+    secrets: Mapping[str, str]
+    max_ttl_s: float
+    clock: Callable[[], float]
+
+    def verify(self, token: str | None) -> JoinClaims:
+        """A join token's claims, or Refused (4401) saying what is wrong with it."""
+        try:
+            return verify_join_token(
+                token, secrets=self.secrets, now=self.clock(), max_ttl_s=self.max_ttl_s
+            )
+        except TokenError as exc:
+            raise Refused(close_codes.BAD_TOKEN, str(exc)) from None
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

@@ -44,7 +44,7 @@ from sfu.rooms.room import Room
 from sfu.rtp.kernels import parse_rtp
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal, replace_identity
-from sfu.signaling.session import Refused, describe, receive_text, verified
+from sfu.signaling.session import Refused, TokenCheck, bearer_token, describe, receive_text
 from sfu.tap.backlog import Backlog, TapCounters
 from sfu.tap.wire import (
     CONTROL,
@@ -113,17 +113,13 @@ class TapSession:
         websocket: WebSocket,
         *,
         admit: Callable[[JoinClaims], Awaitable[Room | Refusal]],
-        secrets: dict[str, str],
-        max_token_ttl_s: float,
-        clock: Callable[[], float],
+        tokens: TokenCheck,
         counters: TapCounters,
         limits: TapLimits,
     ) -> None:
         self._ws = websocket
         self._admit = admit
-        self._secrets = secrets
-        self._max_token_ttl_s = max_token_ttl_s
-        self._clock = clock
+        self._tokens = tokens
         self._counters = counters
         self._limits = limits
         self._media = MediaCounters()  # the tap's own: its packets are not forwarded traffic
@@ -219,13 +215,8 @@ class TapSession:
     # the handshake
 
     def _authenticate(self) -> JoinClaims:
-        token = self._ws.query_params.get("access_token")
-        auth = self._ws.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
-        claims = verified(
-            token, secrets=self._secrets, now=self._clock(), max_ttl_s=self._max_token_ttl_s
-        )
+        token = bearer_token(self._ws.headers) or self._ws.query_params.get("access_token")
+        claims = self._tokens.verify(token)
         if not claims.grants.subscribe:
             raise Refused(close_codes.FORBIDDEN, "a tap needs a token with the subscribe grant")
         return claims

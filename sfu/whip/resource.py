@@ -26,7 +26,7 @@ from serving.limits import BodyLimit
 from sfu.rooms.member import Member
 from sfu.signaling import close_codes
 from sfu.signaling.admission import Refusal
-from sfu.signaling.session import Refused, verified
+from sfu.signaling.session import Refused, TokenCheck, bearer_token
 from sfu.signaling.turn import TurnConfig, ice_servers
 from sfu.webrtc.peer import IceCredentials
 
@@ -153,15 +153,6 @@ class _Resource:
     mid: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TokenCheck:
-    """How a bearer token is verified: the node's keys, its longest accepted lifetime, its clock."""
-
-    secrets: Mapping[str, str]
-    max_ttl_s: float
-    clock: Callable[[], float]
-
-
 class Endpoint:
     """One kind of session (WHIP ingest, WHEP egress) under ``path`` (e.g. ``/v1/whip``), its
     resources at ``path/{id}``."""
@@ -276,18 +267,13 @@ class Endpoint:
         return Response(status_code=204, headers=CORS)
 
     def _claims(self, request: Request) -> JoinClaims:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request.headers)
+        if token is None:
             raise HttpError(
                 401, "a join token is needed: Authorization: Bearer <token>", _challenge()
             )
         try:
-            return verified(
-                token.strip(),
-                secrets=self._tokens.secrets,
-                now=self._tokens.clock(),
-                max_ttl_s=self._tokens.max_ttl_s,
-            )
+            return self._tokens.verify(token)
         except Refused as refusal:
             raise HttpError(401, refusal.reason, _challenge('error="invalid_token"')) from None
 
