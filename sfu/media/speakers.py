@@ -24,6 +24,8 @@ K = TypeVar("K", bound=Hashable)
 # RFC 6464 levels are -dBov: 0 is full scale, 127 silence. Speech into a browser's microphone
 # sits around -20 to -35 dBov, a quiet room below -50 (LiveKit counts -35 and louder as active).
 ACTIVE_DBOV = 40
+# Each RFC 6464 level (-dBov, 0-127) as an amplitude, looked up for every stored packet
+_AMPLITUDE = tuple(10 ** (-level / 20) for level in range(128))
 SHORT_MS = 300  # time constant of the "is speaking" average
 LONG_MS = 2000  # time constant of the "has the floor" average
 SPEAKING_ON = 0.5  # share of loud packets (short average) to start speaking
@@ -74,7 +76,7 @@ class SpeakerDetector(Generic[K]):
             for level in levels[key]:
                 count += 1
                 loud += level <= ACTIVE_DBOV
-                amplitude += 10 ** (-level / 20)
+                amplitude += _AMPLITUDE[level]
             share = loud / count if count else 0.0  # no packets: not speaking (DTX, stalled)
             track.short += short * (share - track.short)
             track.long += long * (share - track.long)

@@ -74,22 +74,20 @@ class Player(Downlink[T]):
             return
         if chosen is not None and chosen is not sending:
             self._drop(chosen)  # chosen before, never started
-        if track is None or track is sending:
-            if track is None and sending is not None:
-                self._drop(sending)
-                del self._sending[kind]
+        if track is None:
             self.playing.pop(kind, None)
-            if track is not None:
-                self.playing[kind] = track
-            self.allocate(now_ms)
-            return
-        sink = self._peer.sink
-        assert sink is not None  # answered: the transport exists
-        assert self.plays(track), f"{track.id} does not fit the player's {kind} m-line"
-        self.playing[kind] = track
-        self._subscribed[track.id] = track
-        self._qualities[track.id] = PLAYER_QUALITY
-        self._bind(track.id, sink, self._lines[kind], continues=self._last.get(kind))
+            if sending is not None:
+                self._drop(self._sending.pop(kind))
+        elif track is sending:
+            self.playing[kind] = track  # back to the one still sent
+        else:
+            sink = self._peer.sink
+            assert sink is not None  # answered: the transport exists
+            assert self.plays(track), f"{track.id} does not fit the player's {kind} m-line"
+            self.playing[kind] = track
+            self._subscribed[track.id] = track
+            self._qualities[track.id] = PLAYER_QUALITY
+            self._bind(track.id, sink, self._lines[kind], continues=self._last.get(kind))
         self.allocate(now_ms)
 
     def _drop(self, track: T) -> None:

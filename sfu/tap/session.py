@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,22 +77,27 @@ class TapLimits:
 
 
 class TapSink:
-    """A down track's `MediaSink` that keeps the forwarded Opus payloads for the ticker: on the
-    packet path, a parse and an append."""
+    """A down track's `MediaSink` that keeps the forwarded Opus packets for the ticker: on the
+    packet path, only an append."""
 
     connected = True
 
     def __init__(self) -> None:
-        self.inbox: deque[tuple[bytes, int, float]] = deque(maxlen=INBOX_PACKETS)
+        self._inbox: deque[tuple[bytes, float]] = deque(maxlen=INBOX_PACKETS)
 
     def send_rtp(self, data: bytes) -> bool:
-        try:
-            parsed = parse_rtp(data, 0, 0, 0, 0)
-        except ValueError:
-            return True
-        offset, end = parsed[5], parsed[6]
-        self.inbox.append((data[offset:end], parsed[3], time.time() * 1000))
+        self._inbox.append((data, time.time() * 1000))
         return True
+
+    def received(self) -> Iterator[tuple[bytes, int, float]]:
+        """What arrived since: (Opus payload, RTP timestamp, Unix ms it arrived), in order."""
+        while self._inbox:
+            data, arrival_ms = self._inbox.popleft()
+            try:
+                parsed = parse_rtp(data, 0, 0, 0, 0)
+            except ValueError:
+                continue
+            yield data[parsed[5] : parsed[6]], parsed[3], arrival_ms
 
     def send_rtcp(self, data: bytes) -> bool:
         return True
@@ -433,8 +438,8 @@ class TapSession:
                 self._counters.spoken += 1
             self._overflowing = self._overflowing and self._voice.waiting > 0
         for tapped in list(self._tapped.values()):
-            while tapped.sink.inbox:
-                tapped.audio.decode(*tapped.sink.inbox.popleft())
+            for payload, rtp_ts, arrival_ms in tapped.sink.received():
+                tapped.audio.decode(payload, rtp_ts, arrival_ms)
         if start.mode == "participants":
             for tapped in list(self._tapped.values()):
                 while (taken := tapped.audio.take(samples)) is not None:

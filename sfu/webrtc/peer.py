@@ -86,6 +86,14 @@ def _new_pc(mux: UdpMux | None, certificate: NodeCertificate) -> NodePeerConnect
     return NodePeerConnection(current) if mux is None else LitePeerConnection(mux, current)
 
 
+def _decline_transport_cc(t: RTCRtpTransceiver) -> None:
+    """Answer ``t`` without transport-cc: neither its feedback nor its header extension."""
+    t._codecs[0].rtcpFeedback = [
+        fb for fb in t._codecs[0].rtcpFeedback if fb.type != "transport-cc"
+    ]
+    t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
+
+
 def _media_line(
     t: RTCRtpTransceiver, *, rids: tuple[str, ...] = (), ssrc: int = 0, rtx_ssrc: int = 0
 ) -> MediaLine:
@@ -299,10 +307,7 @@ class PublishPeer(_Answering):
             t._codecs = forwardable(t._codecs, t.kind)  # not empty: unforwardable() said so
             # We estimate downlinks only: a publisher that negotiated transport-cc would wait for
             # our feedback and let its own estimator starve without it (REMB drives it instead).
-            t._codecs[0].rtcpFeedback = [
-                fb for fb in t._codecs[0].rtcpFeedback if fb.type != "transport-cc"
-            ]
-            t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
+            _decline_transport_cc(t)
         simulcast = offered_simulcast(offer)
         if self._lite:
             prefer_dtls_server(self._pc, media)
@@ -484,10 +489,7 @@ class PlayPeer(_SendingPeer, _Answering):
             t._codecs = forwardable(t._codecs, t.kind, prefer.get(cast(Kind, t.kind)))
             t.direction = "sendonly"
             if t._codecs and not self._transport_cc:  # the player's REMB tells us instead
-                t._codecs[0].rtcpFeedback = [
-                    fb for fb in t._codecs[0].rtcpFeedback if fb.type != "transport-cc"
-                ]
-                t._headerExtensions = [e for e in t._headerExtensions if e.uri != TRANSPORT_CC_URI]
+                _decline_transport_cc(t)
         if self._lite:
             prefer_dtls_server(self._pc, media)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
