@@ -134,6 +134,21 @@ class Downlink(Generic[T]):
             self._feedback.add(downtrack)
         self.downtracks[track_id] = downtrack
 
+    def _add(self, track: T, quality: str | None = None) -> None:
+        """Subscribe to ``track`` (sent once bound to an m-line), at ``quality`` if given."""
+        self._subscribed[track.id] = track
+        if quality is not None:
+            self._qualities[track.id] = quality
+
+    def _forget(self, track_id: str) -> bool:
+        """Stop sending a track and forget what was asked of it; False if not subscribed."""
+        if self._subscribed.pop(track_id, None) is None:
+            return False
+        self._unbind(track_id)
+        self._sizes.pop(track_id, None)
+        self._qualities.pop(track_id, None)
+        return True
+
     def _unbind(self, track_id: str) -> DownTrack[TrackReceiver] | None:
         """Stop sending a track; its down track, closed, or None if it had none."""
         downtrack = self.downtracks.pop(track_id, None)

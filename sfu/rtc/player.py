@@ -73,11 +73,11 @@ class Player(Downlink[T]):
         if chosen is track or kind not in self._lines:
             return
         if chosen is not None and chosen is not sending:
-            self._drop(chosen)  # chosen before, never started
+            self._forget(chosen.id)  # chosen before, never started
         if track is None:
             self.playing.pop(kind, None)
             if sending is not None:
-                self._drop(self._sending.pop(kind))
+                self._forget(self._sending.pop(kind).id)
         elif track is sending:
             self.playing[kind] = track  # back to the one still sent
         else:
@@ -85,15 +85,9 @@ class Player(Downlink[T]):
             assert sink is not None  # answered: the transport exists
             assert self.plays(track), f"{track.id} does not fit the player's {kind} m-line"
             self.playing[kind] = track
-            self._subscribed[track.id] = track
-            self._qualities[track.id] = PLAYER_QUALITY
+            self._add(track, PLAYER_QUALITY)
             self._bind(track.id, sink, self._lines[kind], continues=self._last.get(kind))
         self.allocate(now_ms)
-
-    def _drop(self, track: T) -> None:
-        self._unbind(track.id)
-        del self._subscribed[track.id]
-        self._qualities.pop(track.id, None)
 
     def _layer_changed(self, track_id: str, downtrack: DownTrack[TrackReceiver]) -> None:
         """A chosen track's first keyframe (not a pause): it takes over its m-line, and its
@@ -109,7 +103,7 @@ class Player(Downlink[T]):
         if takes_over:
             assert chosen is not None
             if (sending := self._sending.get(kind)) is not None:
-                self._drop(sending)
+                self._forget(sending.id)
             self._feedback.add(downtrack)
             self._sending[kind] = chosen
             self._last[kind] = downtrack

@@ -56,7 +56,7 @@ class Subscriber(Downlink[T]):
                 self._on_undecodable(track, codec)
                 continue
             new.append(track)
-            self._subscribed[track.id] = track
+            self._add(track)
             self._peer.add_track(track.id, track.stream_id, track.kind, codec)
         if new:
             await self._negotiate()
@@ -68,9 +68,8 @@ class Subscriber(Downlink[T]):
 
     async def unsubscribe(self, track_ids: list[str]) -> None:
         """Stop receiving these tracks (one renegotiation for all of them)."""
-        gone = [t for t in track_ids if self._subscribed.pop(t, None) is not None]
+        gone = [t for t in track_ids if self._forget(t)]
         for track_id in gone:
-            self._unbind(track_id)
             self._peer.remove_track(track_id)
         if gone:
             await self._negotiate()
