@@ -62,6 +62,8 @@ class Room:
         self._handles[member.sid] = handle
         self._observer.member_changed(self.name, member)
         await self._tell([*self._others(member), member], MemberJoined(member))
+        if self.speakers.active:  # told on change only: a newcomer learns who speaks now
+            await self._tell([member], SpeakersChanged(self.speakers))
         logger.info("room %s: %s joined (%d in room)", self.name, member.identity, len(self))
 
     async def leave(self, member: Member) -> None:

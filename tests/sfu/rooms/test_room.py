@@ -21,6 +21,7 @@ from sfu.rooms.events import (
     MemberLeft,
     MemberUpdated,
     RoomEvent,
+    SpeakersChanged,
     TrackMuted,
     TracksPublished,
 )
@@ -218,6 +219,12 @@ async def test_speakers_are_told_to_everyone_on_change_and_muted_tracks_never_sp
         ("alice", "SpeakersChanged"),
         ("bob", "SpeakersChanged"),
     ]
+    log.clear()
+    (carol,) = await join(room, log, "carol")  # joins a steady speaker: told who speaks now
+    assert [(name, type(e).__name__) for name, e in log][-1] == ("carol", "SpeakersChanged")
+    assert log[-1][1] == SpeakersChanged(room.speakers)
+    assert [s.key for s in room.speakers.active] == [alice_mic]
+    await room.leave(carol)
     assert await room.mute(alice, alice_mic.id, True)  # by the client: its packets still come
     told = await talk({"alice": 10, "bob": 127}, 1000, 3000)
     assert told == [Speakers()]  # at once: no speaker, and the floor is nobody's
