@@ -15,6 +15,7 @@ from types import ModuleType
 TWINS = {
     "rtp": ("cython_ext.rtp", "sfu.rtp.rtp_py"),
     "demux": ("cython_ext.demux", "sfu.rtp.demux_py"),
+    "twcc": ("cython_ext.twcc", "sfu.rtp.twcc_py"),
     "counts": ("cython_ext.counts", "sfu.media.counts_py"),
     "packet": ("cython_ext.packet", "sfu.media.packet_py"),
     "stats": ("cython_ext.stats", "sfu.media.stats_py"),
@@ -22,6 +23,7 @@ TWINS = {
     "history": ("cython_ext.history", "sfu.media.history_py"),
     "forwarder": ("cython_ext.forwarder", "sfu.media.forwarder_py"),
     "fanout": ("cython_ext.fanout", "sfu.media.fanout_py"),
+    "arrivals": ("cython_ext.arrivals", "sfu.media.arrivals_py"),
     "ingest": ("cython_ext.ingest", "sfu.media.ingest_py"),
     "sendlog": ("cython_ext.sendlog", "sfu.webrtc.sendlog_py"),
     "datapath": ("cython_ext.datapath", "sfu.webrtc.datapath_py"),

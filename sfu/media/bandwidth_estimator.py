@@ -1,47 +1,32 @@
 """A subscriber's downlink estimate from its transport-cc feedback: send-side GCC
 (draft-ietf-rmcat-gcc-02, as libwebrtc's goog_cc runs it). Pure: time is passed in.
 
-Delay: packets sent within 5 ms form a group; when a group takes longer to arrive than it took
-to send, a queue is growing. A trendline of that growth, compared with a threshold that adapts
-to the path's jitter, says overuse / normal / underuse, and AIMD turns it into a rate: x1.08 per
-second far from the last known capacity, a packet per response time near it, 0.85 x what the
-receiver got on overuse. Loss: under 2 % the rate may grow, over 10 % it shrinks by half the
-loss. The estimate is the lower of the two. Growing at 8 %/s alone would take ~20 s to find a
-lifted cap, so the estimator also asks for short probes above the estimate, as libwebrtc's
-probe controller does, and jumps to what a probe proves the path carries.
+Per packet, ``Arrivals`` (a kernel: ``sfu.media.arrivals_py`` is its spec) judges each reported
+packet, groups them and says overuse / normal / underuse from the delay trend. Per feedback,
+here, AIMD turns that signal into a rate: x1.08 per second far from the last known capacity, a
+packet per response time near it, 0.85 x what the receiver got on overuse. Loss: under 2 % the
+rate may grow, over 10 % it shrinks by half the loss. The estimate is the lower of the two.
+Growing at 8 %/s alone would take ~20 s to find a lifted cap, so the estimator also asks for
+short probes above the estimate, as libwebrtc's probe controller does, and jumps to what a probe
+proves the path carries.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
 
+from sfu.media.arrivals_py import NORMAL, OVERUSING, UNDERUSING
+from sfu.media.kernels import Arrivals
 from sfu.rtp.seqnum import unwrap16
 from sfu.rtp.twcc import REFERENCE_UNIT_US, TransportFeedback
 
-# Inter-arrival groups (goog_cc InterArrival)
-GROUP_MS = 5
-BURST_MS = 5  # a packet this close behind its group, arriving early, is part of a burst
-MAX_BURST_MS = 100
-# Trendline filter and overuse detector (goog_cc TrendlineEstimator)
-TREND_WINDOW = 20
-TREND_SMOOTHING = 0.9
-TREND_GAIN = 4.0
-TREND_MAX_DELTAS = 60
-THRESHOLD_MS = 12.5  # initial; adapts within [6, 600] at K_UP / K_DOWN per ms
-THRESHOLD_MIN_MS, THRESHOLD_MAX_MS = 6.0, 600.0
-K_UP, K_DOWN = 0.0087, 0.039
-MAX_ADAPT_OFFSET_MS = 15.0  # a spike this far past the threshold does not move it
-OVERUSE_MS = 10  # overuse must last this long (and two groups) before it counts
 # AIMD rate control (goog_cc AimdRateControl)
 INCREASE_PER_S = 1.08
 BETA = 0.85
 MIN_INCREASE_BPS_PER_S = 4_000  # additive increase floor near capacity
 ACKED_HEADROOM = 1.5  # the rate may not grow past 1.5 x acked + 10 kbps
 ACKED_HEADROOM_BPS = 10_000
-ACKED_WINDOW_MS = 500
 # Loss-based control (goog_cc SendSideBandwidthEstimation)
 LOSS_LOW, LOSS_HIGH = 0.02, 0.10
 LOSS_MIN_PACKETS = 50  # loss is judged over windows of at least this many packets...
@@ -57,11 +42,7 @@ FURTHER_PROBE = 0.7  # a probe that proved this much of its rate is followed by 
 SATURATED = 0.9  # received under 0.9 x sent: the path is full, take 0.95 x received
 SATURATED_USE = 0.95
 
-UNKNOWN, LOST, RECEIVED = 0, 1, 2  # what feedback said of a packet (the log keeps it)
 STALE, UNKNOWN_PACKETS = "stale", "unknown"  # why a feedback is dropped
-# A logged packet: (extended transport seq, send ms, size in bytes, probe id or 0, verdict)
-Sent = tuple[int, int, int, int, int]
-NORMAL, OVERUSING, UNDERUSING = "normal", "overusing", "underusing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,31 +62,18 @@ class Estimate:
     dropped: str | None = None  # why the feedback was not taken: STALE or UNKNOWN
 
 
-class SentPackets(Protocol):
-    """What the transport logged of the packets it stamped (``sfu.webrtc.sendlog_py.SendLog``),
-    by 16-bit transport seq, while it holds them."""
-
-    @property
-    def next_seq(self) -> int: ...
-
-    def sent(self, seq: int) -> Sent | None: ...
-
-    def judge(self, seq: int, fate: int) -> None: ...
-
-
 class BandwidthEstimator:
     """One per subscriber transport: ``on_feedback`` for every transport-cc feedback it sends
-    back, matched against what the transport logged as it stamped (``sent``)."""
+    back, matched by ``arrivals`` against what the transport logged as it stamped."""
 
     def __init__(
-        self, sent: SentPackets, initial_bps: int, floor_bps: int, ceiling_bps: int
+        self, arrivals: Arrivals, initial_bps: int, floor_bps: int, ceiling_bps: int
     ) -> None:
         self.floor_bps, self.ceiling_bps = floor_bps, ceiling_bps
         # No probe looks above this: what the sender could use (libwebrtc probes up to the
         # allocated maximum); the estimate itself may still grow past it.
         self.probe_limit_bps = ceiling_bps
         self.bps = self.delay_bps = self.loss_bps = min(max(initial_bps, floor_bps), ceiling_bps)
-        self.acked_bps: int | None = None
         self.state = NORMAL
         self.loss = 0.0  # the last judged window's loss fraction
         self.rtt_ms = 100.0
@@ -114,24 +82,17 @@ class BandwidthEstimator:
         self.feedback_out_of_order = 0  # a feedback count behind the last accepted one
         self.feedback_unknown = 0  # reports a seq never sent, or only seqs already forgotten
         self.packets_forgotten = 0  # reported seqs the log no longer holds, skipped
-        self.sent = sent  # the transport's log of what it stamped
+        self.arrivals = arrivals
         self._fb_count = -1
         self._reference = -1  # extended reference time of the last feedback, 64 ms units
         self._reference_raw = 0
-        self._group = _Groups()
-        self._trend = _Trendline()
         self._rate = _Aimd(self.bps)
-        self._acked: deque[tuple[float, int]] = deque()
-        self._acked_bytes = 0
-        self._first_arrival_ms: float | None = None
-        self._loss_window = [0, 0]  # lost, received
         self._loss_window_start = -1  # -1: from the first feedback on
         self._last_loss_update = -1
         self._last_loss_decrease = -(10**9)
         self._probe: Probe | None = None
         self._probe_started = 0
         self._probe_sent = 0
-        self._probe_got: list[tuple[int, float, int]] = []
         self._next_probe_id = 1
         self._last_probe_ms = -(10**9)
         self._last_probe_bps = 0
@@ -151,78 +112,41 @@ class BandwidthEstimator:
             if step >= 0x80:
                 self.feedback_out_of_order += 1
                 return Estimate(self.bps, self.acked_bps, dropped=STALE)
-        sent = self.sent
-        newest_sent = sent.next_seq - 1
+        arrivals = self.arrivals
+        newest_sent = arrivals.sent.next_seq - 1
         base = unwrap16(newest_sent, feedback.base_seq)
         if newest_sent < 0 or base + len(feedback.arrivals) - 1 > newest_sent:
             self.feedback_unknown += 1  # names a seq never sent
             return Estimate(self.bps, self.acked_bps, dropped=UNKNOWN_PACKETS)
-        reported: list[tuple[int, Sent, int | None]] = []
-        for i, arrival in enumerate(feedback.arrivals):
-            packet = sent.sent((base + i) & 0xFFFF)
-            if packet is not None and packet[0] == base + i:
-                reported.append(((base + i) & 0xFFFF, packet, arrival))
-        if not reported:
+        reference = self._unwrap_reference(feedback.reference_time)
+        held, newest_send_ms = arrivals.take(base, feedback.arrivals, reference * REFERENCE_UNIT_US)
+        if not held:
             self.feedback_unknown += 1  # only seqs the log no longer holds
             return Estimate(self.bps, self.acked_bps, dropped=UNKNOWN_PACKETS)
-        self._fb_count = feedback.feedback_count
-        self.packets_forgotten += len(feedback.arrivals) - len(reported)
-        reference_us = self._unwrap_reference(feedback.reference_time) * REFERENCE_UNIT_US
-        newest_send_ms = self._on_packets(reported, reference_us)
+        self._fb_count, self._reference, self._reference_raw = (
+            feedback.feedback_count,
+            reference,
+            feedback.reference_time,
+        )
+        self.packets_forgotten += len(feedback.arrivals) - held
         if newest_send_ms >= 0:  # an upper bound: the receiver may hold feedback up to its interval
             self.rtt_ms = 0.9 * self.rtt_ms + 0.1 * max(0, now_ms - newest_send_ms)
-        self.state = self._trend.state
+        self.state = arrivals.state
         return self._update(now_ms)
 
-    def _on_packets(self, reported: list[tuple[int, Sent, int | None]], reference_us: int) -> int:
-        """Each reported packet's fate, once; the send time of the newest that arrived (-1: none).
-        One loop with its state in locals: it runs for every packet a subscriber gets."""
-        sent, group, trend, acked, window = (
-            self.sent,
-            self._group,
-            self._trend,
-            self._acked,
-            self._loss_window,
-        )
-        probe = self._probe.id if self._probe is not None else -1
-        acked_bytes, newest_send_ms = 0, -1
-        for seq, (_, send_ms, size, probe_id, fate), arrival in reported:
-            if arrival is None:
-                if fate == UNKNOWN:
-                    sent.judge(seq, LOST)
-                    window[0] += 1
-                continue
-            if fate == RECEIVED:
-                continue  # reported twice (feedback ranges may overlap)
-            if fate == LOST and window[0]:
-                window[0] -= 1  # late, not lost
-            sent.judge(seq, RECEIVED)
-            window[1] += 1
-            arrival_ms = (reference_us + arrival) / 1000
-            delta = group.add(send_ms, arrival_ms, size)
-            if delta is not None:
-                trend.update(*delta)
-            acked.append((arrival_ms, size))
-            acked_bytes += size
-            newest_send_ms = send_ms
-            if probe_id == probe:
-                self._probe_got.append((send_ms, arrival_ms, size))
-        self._acked_bytes += acked_bytes
-        if self._first_arrival_ms is None and acked:
-            self._first_arrival_ms = acked[0][0]
-        return newest_send_ms
+    @property
+    def acked_bps(self) -> int | None:
+        """What the receiver got over the last 500 ms of arrivals."""
+        return self.arrivals.acked_bps
 
     def _unwrap_reference(self, raw: int) -> int:
+        """The extended reference time of ``raw`` after the last taken feedback's."""
         if self._reference < 0:
-            self._reference = raw
-        else:
-            step = (raw - self._reference_raw) & 0xFFFFFF
-            self._reference += step - 0x1000000 if step >= 0x800000 else step
-        self._reference_raw = raw
-        return self._reference
+            return raw
+        step = (raw - self._reference_raw) & 0xFFFFFF
+        return self._reference + (step - 0x1000000 if step >= 0x800000 else step)
 
     def _update(self, now_ms: int) -> Estimate:
-        self._measure_acked()
         probed = self._probe_result(now_ms)
         if probed is not None and self.state != OVERUSING:
             self._rate.set(probed, now_ms)
@@ -237,28 +161,20 @@ class BandwidthEstimator:
         self._rate.bps = min(self._rate.bps, self.bps)
         return Estimate(self.bps, self.acked_bps, self._next_probe(probed, now_ms))
 
-    def _measure_acked(self) -> None:
-        if not self._acked or self._first_arrival_ms is None:
-            return
-        newest = self._acked[-1][0]
-        while self._acked and self._acked[0][0] <= newest - ACKED_WINDOW_MS:
-            self._acked_bytes -= self._acked.popleft()[1]
-        if newest - self._first_arrival_ms >= ACKED_WINDOW_MS:
-            self.acked_bps = self._acked_bytes * 8_000 // ACKED_WINDOW_MS
-
     def _loss_based(self, now_ms: int) -> None:
         """Judge loss per window; between judgements, grow or hold on the last one."""
         if self._last_loss_update < 0:
             self._last_loss_update = self._loss_window_start = now_ms
         elapsed_s = min(now_ms - self._last_loss_update, 1_000) / 1000
         self._last_loss_update = now_ms
-        lost, received = self._loss_window
+        lost, received = self.arrivals.lost, self.arrivals.received
         judged = (
             lost + received >= LOSS_MIN_PACKETS and now_ms - self._loss_window_start >= LOSS_MIN_MS
         )
         if judged:
             self.loss = lost / (lost + received)
-            self._loss_window, self._loss_window_start = [0, 0], now_ms
+            self.arrivals.lost = self.arrivals.received = 0
+            self._loss_window_start = now_ms
         if self.loss < LOSS_LOW:
             self.loss_bps = int(self.loss_bps * INCREASE_PER_S**elapsed_s + 1000 * elapsed_s)
         elif (
@@ -274,11 +190,11 @@ class BandwidthEstimator:
         probe = self._probe
         if probe is None:
             return None
-        got = self._probe_got
+        got = self.arrivals.probe_got
         complete = len(got) >= max(PROBE_MIN_PACKETS, 0.8 * self._probe_sent)
         if not complete and now_ms - self._probe_started < PROBE_TIMEOUT_MS:
             return None
-        self._probe, self._probe_got = None, []
+        self._probe, self.arrivals.probe, self.arrivals.probe_got = None, -1, []
         if len(got) < PROBE_MIN_PACKETS:
             return None
         send_span = max(s for s, _, _ in got) - min(s for s, _, _ in got)
@@ -309,6 +225,7 @@ class BandwidthEstimator:
         limit = min(self.ceiling_bps, self.probe_limit_bps)
         probe = Probe(self._next_probe_id, min(2 * self.bps, limit), PROBE_DURATION_MS)
         self._probe, self._next_probe_id = probe, probe.id + 1
+        self.arrivals.probe = probe.id
         self._probe_started = self._last_probe_ms = now_ms
         self._probe_sent, self._last_probe_bps = 0, probe.bps
         return probe
@@ -321,123 +238,6 @@ def probe_plan(probe: Probe, packet_size: int) -> list[float]:
     wanted = probe.bps * probe.duration_ms // 8_000
     count = min(max(PROBE_MIN_PACKETS, -(-wanted // packet_size)), MAX_PROBE_PACKETS)
     return [i * packet_size * 8_000 / probe.bps for i in range(count)]
-
-
-class _Groups:
-    """Packets sent within GROUP_MS of a group's first form one group; yields, per completed
-    group, (arrival delta, send delta, arrival ms) against the group before it."""
-
-    def __init__(self) -> None:
-        self._current: list[float] | None = None  # first send, last send, first arr, last arr
-        self._previous: list[float] | None = None
-
-    def add(self, send_ms: int, arrival_ms: float, size: int) -> tuple[float, float, float] | None:
-        current = self._current
-        if current is None:
-            self._current = [send_ms, send_ms, arrival_ms, arrival_ms]
-            return None
-        if send_ms < current[0]:
-            return None  # reordered behind its group
-        if send_ms - current[0] <= GROUP_MS or self._burst(current, send_ms, arrival_ms):
-            current[1] = max(current[1], send_ms)
-            current[3] = max(current[3], arrival_ms)
-            return None
-        previous, self._previous = self._previous, current
-        self._current = [send_ms, send_ms, arrival_ms, arrival_ms]
-        if previous is None:
-            return None
-        arrival_delta = current[3] - previous[3]
-        if arrival_delta < 0:
-            return None
-        return arrival_delta, current[1] - previous[1], current[3]
-
-    @staticmethod
-    def _burst(current: list[float], send_ms: int, arrival_ms: float) -> bool:
-        arrival_delta = arrival_ms - current[3]
-        return (
-            arrival_delta - (send_ms - current[1]) < 0
-            and arrival_delta <= BURST_MS
-            and arrival_ms - current[2] < MAX_BURST_MS
-        )
-
-
-class _Trendline:
-    """The slope of smoothed accumulated delay against arrival time, and the overuse detector
-    with its adaptive threshold."""
-
-    def __init__(self) -> None:
-        self.state = NORMAL
-        self._deltas = 0
-        self._accumulated = 0.0
-        self._smoothed = 0.0
-        self._first_arrival_ms: float | None = None
-        self._window: deque[tuple[float, float]] = deque(maxlen=TREND_WINDOW)
-        self._trend = 0.0
-        self._threshold = THRESHOLD_MS
-        self._last_threshold_ms: float | None = None
-        self._overuse_ms = -1.0
-        self._overuse_count = 0
-
-    def update(self, arrival_delta: float, send_delta: float, arrival_ms: float) -> None:
-        if self._first_arrival_ms is None:
-            self._first_arrival_ms = arrival_ms
-        self._deltas = min(self._deltas + 1, 1000)
-        self._accumulated += arrival_delta - send_delta
-        self._smoothed = TREND_SMOOTHING * self._smoothed + (1 - TREND_SMOOTHING) * (
-            self._accumulated
-        )
-        self._window.append((arrival_ms - self._first_arrival_ms, self._smoothed))
-        trend = self._trend
-        if len(self._window) == TREND_WINDOW:
-            trend = _slope(self._window, trend)
-        self._detect(trend, send_delta, arrival_ms)
-
-    def _detect(self, trend: float, send_delta: float, now_ms: float) -> None:
-        if self._deltas < 2:
-            self._trend = trend
-            return
-        modified = min(self._deltas, TREND_MAX_DELTAS) * trend * TREND_GAIN
-        if modified > self._threshold:
-            self._overuse_ms = (
-                send_delta / 2 if self._overuse_ms < 0 else (self._overuse_ms + send_delta)
-            )
-            self._overuse_count += 1
-            if self._overuse_ms > OVERUSE_MS and self._overuse_count > 1 and trend >= self._trend:
-                self._overuse_ms, self._overuse_count = 0.0, 0
-                self.state = OVERUSING
-        elif modified < -self._threshold:
-            self._overuse_ms, self._overuse_count = -1.0, 0
-            self.state = UNDERUSING
-        else:
-            self._overuse_ms, self._overuse_count = -1.0, 0
-            self.state = NORMAL
-        self._trend = trend
-        self._adapt(abs(modified), now_ms)
-
-    def _adapt(self, modified: float, now_ms: float) -> None:
-        last, self._last_threshold_ms = self._last_threshold_ms, now_ms
-        if last is None or modified > self._threshold + MAX_ADAPT_OFFSET_MS:
-            return
-        k = K_DOWN if modified < self._threshold else K_UP
-        self._threshold += k * (modified - self._threshold) * min(now_ms - last, 100)
-        self._threshold = min(max(self._threshold, THRESHOLD_MIN_MS), THRESHOLD_MAX_MS)
-
-
-def _slope(points: deque[tuple[float, float]], default: float) -> float:
-    """Least squares, centred (no cancellation however long the call): plain loops, as this runs
-    once per packet group."""
-    n = len(points)
-    sum_x = sum_y = 0.0
-    for x, y in points:
-        sum_x += x
-        sum_y += y
-    mean_x, mean_y = sum_x / n, sum_y / n
-    numerator = denominator = 0.0
-    for x, y in points:
-        dx = x - mean_x
-        numerator += dx * (y - mean_y)
-        denominator += dx * dx
-    return default if denominator == 0 else numerator / denominator
 
 
 class _Aimd:

@@ -6,15 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from sfu.media.allocator import MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS, clamp_estimate
-from sfu.media.bandwidth_estimator import (
-    STALE,
-    UNKNOWN_PACKETS,
-    BandwidthEstimator,
-    Probe,
-    SentPackets,
-)
+from sfu.media.arrivals_py import SentPackets
+from sfu.media.bandwidth_estimator import STALE, UNKNOWN_PACKETS, BandwidthEstimator, Probe
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
+from sfu.media.kernels import Arrivals
 from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
 from sfu.rtp.twcc import TransportFeedback
 
@@ -72,7 +68,7 @@ class SubscriberFeedback:
         subscriber's feedback on them."""
         if self._estimator is None:
             self._estimator = BandwidthEstimator(
-                sent, self._initial_bps, MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS
+                Arrivals(sent), self._initial_bps, MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS
             )
 
     def add(self, downtrack: DownTrack[Any]) -> None:

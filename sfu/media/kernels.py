@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from cython_ext.twins import load
 
 if TYPE_CHECKING:
+    from sfu.media.arrivals_py import Arrivals
     from sfu.media.fanout_py import fan_out
     from sfu.media.forwarder_py import Forwarder
     from sfu.media.history_py import PacketHistory
@@ -20,9 +21,11 @@ else:
     PacketHistory = load("history").PacketHistory
     Forwarder = load("forwarder").Forwarder
     fan_out = load("fanout").fan_out
+    Arrivals = load("arrivals").Arrivals
     Ingest, Layer, Repair = load("ingest").Ingest, load("ingest").Layer, load("ingest").Repair
 
 __all__ = [
+    "Arrivals",
     "Forwarder",
     "Ingest",
     "Layer",

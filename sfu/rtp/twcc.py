@@ -9,16 +9,29 @@ reason, so the whole RTCP packet is dropped and counted like any other malformed
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-REFERENCE_UNIT_US = 64_000  # the reference time counts 64 ms steps (§3.1)
-DELTA_UNIT_US = 250  # receive deltas count 250 µs steps (§3.1.5)
+from sfu.rtp.kernels import read_feedback
+from sfu.rtp.twcc_py import (
+    DELTA_UNIT_US,
+    FB_HEADER,
+    LARGE,
+    MAX_RUN,
+    NOT_RECEIVED,
+    REFERENCE_UNIT_US,
+    SMALL,
+)
 
-_FB_HEADER = struct.Struct("!HHI")  # base seq, status count, reference time << 8 | fb count
-_NOT_RECEIVED, _SMALL, _LARGE = 0, 1, 2  # status symbols (§3.1.1); 3 is reserved
-_MAX_RUN = 0x1FFF  # 13-bit run length
+__all__ = [
+    "DELTA_UNIT_US",
+    "REFERENCE_UNIT_US",
+    "TransportFeedback",
+    "pack_transport_feedback",
+    "pack_transport_seq",
+    "parse_transport_feedback",
+    "transport_seq",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,51 +67,9 @@ def pack_transport_seq(seq: int) -> bytes:
 
 
 def parse_transport_feedback(sender_ssrc: int, media_ssrc: int, fci: bytes) -> TransportFeedback:
-    """Read the feedback after the two SSRCs. Chunks may describe more symbols than the status
-    count (the last one is padded); up to 3 bytes of padding may follow the deltas."""
-    if len(fci) < _FB_HEADER.size:
-        raise ValueError("twcc header truncated")
-    base_seq, count, word = _FB_HEADER.unpack_from(fci)
-    if count == 0:
-        raise ValueError("twcc status count is zero")
-    symbols: list[int] = []
-    pos = _FB_HEADER.size
-    while len(symbols) < count:
-        if pos + 2 > len(fci):
-            raise ValueError("twcc status chunks truncated")
-        chunk = fci[pos] << 8 | fci[pos + 1]
-        pos += 2
-        if not chunk & 0x8000:  # run length: T=0, 2-bit symbol, 13-bit length
-            symbols += [chunk >> 13 & 0x03] * min(chunk & _MAX_RUN, count - len(symbols))
-        elif not chunk & 0x4000:  # status vector of 14 one-bit symbols
-            symbols += [chunk >> (13 - i) & 0x01 for i in range(14)]
-        else:  # status vector of 7 two-bit symbols
-            symbols += [chunk >> (12 - 2 * i) & 0x03 for i in range(7)]
-    del symbols[count:]
-    arrivals: list[int | None] = []
-    ticks = 0
-    for symbol in symbols:
-        if symbol == _NOT_RECEIVED:
-            arrivals.append(None)
-            continue
-        if symbol == _SMALL:
-            if pos + 1 > len(fci):
-                raise ValueError("twcc receive deltas truncated")
-            ticks += fci[pos]
-            pos += 1
-        elif symbol == _LARGE:
-            if pos + 2 > len(fci):
-                raise ValueError("twcc receive deltas truncated")
-            ticks += int.from_bytes(fci[pos : pos + 2], signed=True)
-            pos += 2
-        else:
-            raise ValueError("twcc reserved status symbol")
-        arrivals.append(ticks * DELTA_UNIT_US)
-    if len(fci) - pos > 3:
-        raise ValueError("twcc data after receive deltas")
-    return TransportFeedback(
-        sender_ssrc, media_ssrc, base_seq, word >> 8, word & 0xFF, tuple(arrivals)
-    )
+    """Read the feedback after the two SSRCs (``read_feedback``: a kernel, as a subscriber's
+    feedback reports every packet it gets)."""
+    return TransportFeedback(sender_ssrc, media_ssrc, *read_feedback(fci))
 
 
 def pack_transport_feedback(feedback: TransportFeedback) -> bytes:
@@ -113,20 +84,20 @@ def pack_transport_feedback(feedback: TransportFeedback) -> bytes:
     last = 0
     for arrival in feedback.arrivals:
         if arrival is None:
-            symbols.append(_NOT_RECEIVED)
+            symbols.append(NOT_RECEIVED)
             continue
         ticks = (arrival + DELTA_UNIT_US // 2) // DELTA_UNIT_US
         delta, last = ticks - last, ticks
         if 0 <= delta <= 0xFF:
-            symbols.append(_SMALL)
+            symbols.append(SMALL)
             deltas.append(delta)
         elif -0x8000 <= delta <= 0x7FFF:
-            symbols.append(_LARGE)
+            symbols.append(LARGE)
             deltas += delta.to_bytes(2, signed=True)
         else:
             raise ValueError("twcc receive delta out of range")
     word = (feedback.reference_time & 0xFFFFFF) << 8 | (feedback.feedback_count & 0xFF)
-    out = bytearray(_FB_HEADER.pack(feedback.base_seq & 0xFFFF, count, word))
+    out = bytearray(FB_HEADER.pack(feedback.base_seq & 0xFFFF, count, word))
     out += b"".join(chunk.to_bytes(2) for chunk in _chunks(symbols)) + deltas
     return bytes(out + bytes(-len(out) % 4))
 
@@ -137,12 +108,12 @@ def _chunks(symbols: list[int]) -> Iterator[int]:
     i, n = 0, len(symbols)
     while i < n:
         run = 1
-        while i + run < n and run < _MAX_RUN and symbols[i + run] == symbols[i]:
+        while i + run < n and run < MAX_RUN and symbols[i + run] == symbols[i]:
             run += 1
         if run >= 14 or i + run == n:
             yield symbols[i] << 13 | run
             i += run
-        elif _LARGE not in symbols[i : i + 14]:
+        elif LARGE not in symbols[i : i + 14]:
             yield 0x8000 | sum(s << (13 - k) for k, s in enumerate(symbols[i : i + 14]))
             i += 14
         else:

@@ -12,7 +12,7 @@ Compiled, stamping costs the datapath a few C stores per packet and no Python.
 
 from __future__ import annotations
 
-from sfu.media.bandwidth_estimator import UNKNOWN, Sent
+from sfu.media.arrivals_py import UNKNOWN, Sent
 from sfu.rtp.rtp_py import TRANSPORT_SEQ_AT
 
 # Packets remembered: seconds of a subscriber's traffic, where feedback comes within ~100 ms.

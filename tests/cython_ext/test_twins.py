@@ -10,18 +10,27 @@ import sys
 import sfu.media.counters
 import sfu.media.kernels
 import sfu.rtp.kernels
+import sfu.rtp.twcc
 import sfu.webrtc.kernels
 from cython_ext.twins import IMPLEMENTATION, TWINS, load
+from sfu.media.arrivals_py import RECEIVED
 from sfu.media.counters import MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.downtrack import DownTrack
+from sfu.media.egress import SubscriberFeedback
 from sfu.media.ingress import PublisherIngress
+from sfu.rtp.rtcp import build_transport_feedback
+from sfu.rtp.twcc import TransportFeedback
 from tests.support.packets import MID_ID, vp8_packet
 from tests.support.sinks import Sink
 
 # Each layer's kernels module: the names it takes from which kernel.
 LAYERS = {
-    sfu.rtp.kernels: {"rtp": ("parse_rtp", "vp8_descriptor"), "demux": ("classify",)},
+    sfu.rtp.kernels: {
+        "rtp": ("parse_rtp", "vp8_descriptor"),
+        "demux": ("classify",),
+        "twcc": ("read_feedback",),
+    },
     sfu.media.counters: {"counts": ("Counts",)},
     sfu.media.kernels: {
         "packet": ("RtpPacket",),
@@ -30,6 +39,7 @@ LAYERS = {
         "history": ("PacketHistory",),
         "forwarder": ("Forwarder",),
         "fanout": ("fan_out",),
+        "arrivals": ("Arrivals",),
         "ingest": ("Ingest", "Layer"),
     },
     sfu.webrtc.kernels: {"datapath": ("Datapath", "Peer"), "sendlog": ("SendLog",)},
@@ -79,6 +89,23 @@ def test_the_packet_path_runs_the_selected_kernels() -> None:
     assert counters.packets_out == downtrack.packets_sent == 1
 
 
+def test_transport_cc_feedback_runs_the_selected_kernels() -> None:
+    """A subscriber's feedback, read and matched as the node does: every reported packet goes
+    through the selected reader and arrivals kernel, not their twins."""
+    feedback = SubscriberFeedback(MediaCounters(), lambda _: None)
+    log = sfu.webrtc.kernels.SendLog(5)
+    feedback.use_send_log(log)
+    assert feedback.estimator is not None
+    assert type(feedback.estimator.arrivals) is load("arrivals").Arrivals
+    assert sfu.rtp.twcc.read_feedback is load("twcc").read_feedback
+    for ms in range(10):
+        log.record(1_000, ms)
+    report = TransportFeedback(1, 2, 0, 7, 0, tuple(1_000 * i for i in range(10)))
+    feedback.on_rtcp(build_transport_feedback(report), 50)
+    assert feedback.send_side and feedback.estimator.arrivals.received == 10
+    assert log.sent(9) is not None and log.sent(9)[4] == RECEIVED
+
+
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k != "SFU_NO_EXTENSIONS"} | env
     return subprocess.run(
@@ -119,6 +146,8 @@ def test_both_implementations_take_the_same_parameters() -> None:
     names = {
         "rtp": ("parse_rtp", "rewrite_rtp", "vp8_descriptor"),
         "demux": ("classify",),
+        "twcc": ("read_feedback",),
+        "arrivals": ("Arrivals.take",),
         "counts": ("Counts.add_drop", "Counts.dropped"),
         "packet": (),  # RtpPacket.__init__: built positionally by both Layer kernels
         "stats": ("StreamStats.update", "StreamStats.on_sender_report", "StreamStats.report"),

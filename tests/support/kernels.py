@@ -16,6 +16,7 @@ class Kernels:
     implementation: str
     rtp: ModuleType  # parse_rtp, rewrite_rtp, vp8_descriptor
     demux: ModuleType  # classify
+    twcc: ModuleType  # read_feedback
     counts: ModuleType  # Counts
     packet: ModuleType  # RtpPacket
     stats: ModuleType  # StreamStats
@@ -23,6 +24,7 @@ class Kernels:
     history: ModuleType  # PacketHistory
     forwarder: ModuleType  # Forwarder
     fanout: ModuleType  # fan_out
+    arrivals: ModuleType  # Arrivals
     ingest: ModuleType  # Ingest, Layer
     sendlog: ModuleType  # SendLog
     datapath: ModuleType  # Datapath, Peer

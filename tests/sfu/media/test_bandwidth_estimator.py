@@ -11,18 +11,20 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from sfu.media.arrivals_py import RECEIVED
 from sfu.media.bandwidth_estimator import (
     BETA,
     INCREASE_PER_S,
     PROBE_MIN_PACKETS,
-    RECEIVED,
     BandwidthEstimator,
     Probe,
     probe_plan,
 )
+from sfu.media.kernels import Arrivals
 from sfu.rtp.rtcp import build_transport_feedback, parse_compound
 from sfu.rtp.twcc import TransportFeedback
-from sfu.webrtc.sendlog_py import LOG_SIZE, SendLog
+from sfu.webrtc.kernels import SendLog
+from sfu.webrtc.sendlog_py import LOG_SIZE
 
 MEDIA_PACKET = 1_200
 ONE_WAY_MS = 20
@@ -51,8 +53,9 @@ def new_estimator(initial_bps: int, first_seq: int = 65_000) -> BandwidthEstimat
     """An estimator on a fresh send log whose seqs start at ``first_seq`` (65,000: they wrap
     early, so the estimator must unwrap 16-bit seqs)."""
     log = SendLog(5)
-    log.next_seq = first_seq
-    return BandwidthEstimator(log, initial_bps, FLOOR, CEILING)
+    for _ in range(first_seq):
+        log.record(0, 0)
+    return BandwidthEstimator(Arrivals(log), initial_bps, FLOOR, CEILING)
 
 
 def simulate(
@@ -68,7 +71,7 @@ def simulate(
 ) -> Run:
     rng = random.Random(seed)
     run = Run()
-    log = estimator.sent
+    log = estimator.arrivals.sent
     assert isinstance(log, SendLog)
     seq = log.next_seq
     budget = 0.0
@@ -226,7 +229,7 @@ def _feedback(base: int, count: int, arrivals: tuple[int | None, ...]) -> Transp
 
 def test_duplicate_out_of_order_and_unknown_feedback_is_dropped_and_counted() -> None:
     log = SendLog(5)
-    estimator = BandwidthEstimator(log, 1_000_000, FLOOR, CEILING)
+    estimator = BandwidthEstimator(Arrivals(log), 1_000_000, FLOOR, CEILING)
     for ms in range(100):
         log.record(1_000, ms)
     first = estimator.on_feedback(_feedback(0, 5, tuple(range(0, 50_000, 1_000))), 100)
@@ -246,7 +249,7 @@ def test_duplicate_out_of_order_and_unknown_feedback_is_dropped_and_counted() ->
 
 def test_seqs_the_log_no_longer_holds_are_skipped_and_counted() -> None:
     log = SendLog(5)
-    estimator = BandwidthEstimator(log, 1_000_000, FLOOR, CEILING)
+    estimator = BandwidthEstimator(Arrivals(log), 1_000_000, FLOOR, CEILING)
     for seq in range(3 * LOG_SIZE):
         log.record(1_000, seq // 10)
     estimator.on_feedback(_feedback(0, 0, (1_000,)), 2_000)

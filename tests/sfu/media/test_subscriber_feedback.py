@@ -8,7 +8,7 @@ from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.egress import SubscriberFeedback
 from sfu.rtp.rtcp import build_pli, build_remb, build_transport_feedback
 from sfu.rtp.twcc import TransportFeedback
-from sfu.webrtc.sendlog_py import SendLog
+from sfu.webrtc.kernels import SendLog
 
 
 class Rig:

@@ -6,10 +6,12 @@ import contextlib
 import itertools
 import struct
 
+import cython_ext.twcc as cy
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+import sfu.rtp.twcc_py as py
 from sfu.rtp.rtcp import (
     ReceiverReport,
     build_rr,
@@ -96,6 +98,9 @@ def test_a_negative_large_delta_moves_arrival_back() -> None:
 def test_malformed_feedback_is_refused_with_a_reason(fci: bytes, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_compound(_rtpfb15(fci))
+    for kernel in (cy, py):
+        with pytest.raises(ValueError, match=reason):
+            kernel.read_feedback(fci)
 
 
 def test_deltas_cut_short_by_the_rtcp_padding_are_refused() -> None:
@@ -156,6 +161,43 @@ def test_random_feedback_parses_or_raises_value_error(fci: bytes) -> None:
         (feedback,) = parse_compound(_rtpfb15(fci))
         assert isinstance(feedback, TransportFeedback)
         assert 0 < len(feedback.arrivals) <= 0xFFFF
+
+
+def _read(read: object, fci: bytes) -> object:
+    try:
+        return read(fci)  # type: ignore[operator]
+    except ValueError as exc:
+        return str(exc)
+
+
+_CHUNKS = st.lists(
+    st.one_of(
+        st.integers(0, 0xFFFF).map(lambda c: c.to_bytes(2)),
+        st.sampled_from([b"\x20\x05", b"\x40\x03", b"\x9f\xff", b"\xd5\x55", b"\x00\x30"]),
+        st.binary(min_size=1, max_size=3),
+    ),
+    max_size=12,
+)
+
+
+@given(
+    st.integers(0, 0xFFFF),
+    st.integers(0, 40),
+    st.integers(0, 0xFFFFFFFF),
+    _CHUNKS,
+)
+@example(0, 1, 0x0A00_0001, [b"\x20\x01", b"\xff"])  # one small delta of 255
+@example(0, 2, 0, [b"\x40\x02", b"\x80\x00", b"\xff\xff"])  # two large deltas, negative
+def test_both_read_feedback_alike(base: int, count: int, word: int, chunks: list[bytes]) -> None:
+    """The compiled reader and its twin on headers followed by chunk-like and random bytes:
+    the same feedback, or the same reason to refuse it."""
+    fci = struct.pack("!HHI", base, count, word) + b"".join(chunks)
+    assert _read(cy.read_feedback, fci) == _read(py.read_feedback, fci)
+
+
+@given(st.binary(max_size=60))
+def test_both_read_random_bytes_alike(fci: bytes) -> None:
+    assert _read(cy.read_feedback, fci) == _read(py.read_feedback, fci)
 
 
 def test_direct_parse_matches_the_compound_path() -> None:

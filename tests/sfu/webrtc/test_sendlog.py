@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sfu.webrtc.sendlog_py as py
-from sfu.media.bandwidth_estimator import LOST, RECEIVED, UNKNOWN
+from sfu.media.arrivals_py import LOST, RECEIVED, UNKNOWN
 from sfu.rtp.rtp_py import TRANSPORT_SEQ_AT, rewrite_rtp
 from tests.support.kernels import Kernels
 
