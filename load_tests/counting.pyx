@@ -13,16 +13,16 @@ so ICE consent, DTLS alerts and sender reports keep working.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, realloc
-from libc.string cimport memcmp, memset
+from libc.string cimport memcmp, memcpy, memset
 
 from cython_ext.sockets cimport (
-    AF_INET, MSG_DONTWAIT, MSG_TRUNC, iovec, mmsghdr, ntohs, recvmmsg, sockaddr_in,
+    AF_INET, MSG_DONTWAIT, MSG_TRUNC, iovec, mmsghdr, msghdr, ntohs, recvmmsg, sockaddr_in,
     sockaddr_storage,
 )
 
 import socket
 
-from load_tests import counting_py, rtp
+from load_tests import counting_py, rtp, transport_cc
 from load_tests.tally import StreamCount
 
 
@@ -47,6 +47,21 @@ cdef extern from "<time.h>":
         long tv_nsec
     int clock_gettime(int clock, timespec* now)
     int CLOCK_MONOTONIC
+    int CLOCK_REALTIME
+
+
+cdef extern from "<sys/socket.h>":
+    struct cmsghdr:
+        size_t cmsg_len
+        int cmsg_level
+        int cmsg_type
+    cmsghdr* CMSG_FIRSTHDR(msghdr* msg)
+    cmsghdr* CMSG_NXTHDR(msghdr* msg, cmsghdr* cmsg)
+    unsigned char* CMSG_DATA(cmsghdr* cmsg)
+    int setsockopt(int fd, int level, int name, const void* value, unsigned int length)
+    int SOL_SOCKET
+    int SO_TIMESTAMPNS
+    int SCM_TIMESTAMPNS
 
 
 cdef extern from "<unistd.h>":
@@ -60,6 +75,7 @@ cdef enum:
     BATCH = 32  # datagrams per recvmmsg
     SLOT = 2048  # bytes per datagram buffer: larger ones arrive truncated
     EVENTS = 64  # ready sockets per epoll_wait
+    CONTROL = 64  # bytes of ancillary data per datagram: its receive time
     KIND_AUDIO = 1
     KIND_VIDEO = 2
 
@@ -71,7 +87,104 @@ cdef int64_t AUDIO_RATE = counting_py.CLOCK_RATES["audio"]
 cdef int64_t VIDEO_RATE = counting_py.CLOCK_RATES["video"]
 cdef Py_ssize_t ARRIVALS = counting_py.ARRIVALS
 cdef uint32_t ONE_BYTE_PROFILE = rtp.ONE_BYTE_PROFILE
+cdef Py_ssize_t MAX_SEQS = transport_cc.MAX_SEQS
+cdef int64_t MAX_TICKS = transport_cc.MAX_TICKS
+cdef int64_t REFERENCE_UNIT_US = transport_cc.REFERENCE_UNIT_US
+cdef int64_t DELTA_UNIT_US = transport_cc.DELTA_UNIT_US
+cdef int64_t NOT_ARRIVED = -(1 << 62)  # a seq's slot before its packet is found
 cdef bytes TRAILER_MAGIC = rtp.TRAILER_MAGIC
+
+
+cdef inline int64_t floor_div(int64_t a, int64_t b) noexcept:
+    """Python's ``//`` (C's ``/`` truncates towards zero)."""
+    cdef int64_t q = a / b
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        q -= 1
+    return q
+
+
+cdef inline void put16(uint8_t* p, uint32_t v) noexcept:
+    p[0] = (v >> 8) & 0xFF
+    p[1] = v & 0xFF
+
+
+cdef inline void put32(uint8_t* p, uint32_t v) noexcept:
+    put16(p, v >> 16)
+    put16(p + 2, v & 0xFFFF)
+
+
+cdef Py_ssize_t chunks(const uint8_t* symbols, Py_ssize_t n, uint8_t* out) noexcept:
+    """sfu.rtp.twcc's greedy chunking of ``symbols`` into ``out``; the bytes written."""
+    cdef Py_ssize_t i = 0, run, k, written = 0, end
+    cdef uint32_t chunk
+    cdef bint large
+    while i < n:
+        run = 1
+        while i + run < n and run < 0x1FFF and symbols[i + run] == symbols[i]:
+            run += 1
+        if run >= 14 or i + run == n:
+            chunk = <uint32_t>symbols[i] << 13 | <uint32_t>run
+            i += run
+        else:
+            end = min(i + 14, n)
+            large = False
+            for k in range(i, end):
+                large = large or symbols[k] == 2
+            chunk = 0
+            if not large:
+                for k in range(i, end):
+                    chunk |= <uint32_t>symbols[k] << (13 - (k - i))
+                chunk |= 0x8000
+                i += 14
+            else:
+                for k in range(i, min(i + 7, n)):
+                    chunk |= <uint32_t>symbols[k] << (12 - 2 * (k - i))
+                chunk |= 0xC000
+                i += 7
+        put16(out + written, chunk)
+        written += 2
+    return written
+
+
+cdef bytes feedback_packet(
+    const int64_t* slots, Py_ssize_t count, uint32_t base_seq, int64_t reference,
+    uint32_t feedback_count, uint32_t sender_ssrc, uint32_t media_ssrc,
+):
+    """One RTCP transport-cc packet on ``count`` slots from ``base_seq`` (arrival µs or
+    NOT_ARRIVED): sfu.rtp.rtcp.build_transport_feedback of what transport_cc.feedback builds."""
+    cdef uint8_t packet[20 + 4 * 500 + 4]  # header, SSRCs and FCI header, chunks and deltas
+    cdef uint8_t symbols[500]
+    cdef uint8_t deltas[2 * 500]
+    cdef Py_ssize_t i, n_deltas = 0, at
+    cdef int64_t origin = reference * REFERENCE_UNIT_US, ticks, last = 0, delta
+    for i in range(count):
+        if slots[i] == NOT_ARRIVED:
+            symbols[i] = 0
+            continue
+        ticks = floor_div(slots[i] - origin + DELTA_UNIT_US // 2, DELTA_UNIT_US)
+        delta, last = ticks - last, ticks
+        if 0 <= delta <= 0xFF:
+            symbols[i] = 1
+            deltas[n_deltas] = <uint8_t>delta
+            n_deltas += 1
+        else:  # the split keeps it within 16 bits
+            symbols[i] = 2
+            put16(deltas + n_deltas, <uint32_t>(delta & 0xFFFF))
+            n_deltas += 2
+    put32(packet + 4, sender_ssrc)
+    put32(packet + 8, media_ssrc)
+    put16(packet + 12, base_seq & 0xFFFF)
+    put16(packet + 14, <uint32_t>count)
+    put32(packet + 16, <uint32_t>((reference & 0xFFFFFF) << 8 | (feedback_count & 0xFF)))
+    at = 20 + chunks(symbols, count, packet + 20)
+    memcpy(packet + at, deltas, n_deltas)
+    at += n_deltas
+    while at % 4:
+        packet[at] = 0
+        at += 1
+    packet[0], packet[1] = 0x80 | 15, 205
+    put16(packet + 2, <uint32_t>(at // 4 - 1))
+    return PyBytes_FromStringAndSize(<char*>packet, at)
 
 
 cdef inline uint32_t be16(const uint8_t* p) noexcept:
@@ -82,10 +195,23 @@ cdef inline uint32_t be32(const uint8_t* p) noexcept:
     return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
 
 
-cdef inline int64_t monotonic_ns() noexcept:
+cdef inline int64_t clock_ns(int clock) noexcept:
     cdef timespec now
-    clock_gettime(CLOCK_MONOTONIC, &now)
+    clock_gettime(clock, &now)
     return <int64_t>now.tv_sec * 1_000_000_000 + now.tv_nsec
+
+
+cdef int64_t received_ns(msghdr* msg, int64_t realtime_to_monotonic, int64_t default) noexcept:
+    """When the kernel queued the datagram on the socket (SO_TIMESTAMPNS, on the realtime clock),
+    as monotonic ns; ``default`` if it attached no time."""
+    cdef cmsghdr* cmsg = CMSG_FIRSTHDR(msg)
+    cdef timespec* at
+    while cmsg != NULL:
+        if cmsg.cmsg_level == SOL_SOCKET and cmsg.cmsg_type == SCM_TIMESTAMPNS:
+            at = <timespec*>CMSG_DATA(cmsg)
+            return <int64_t>at.tv_sec * 1_000_000_000 + at.tv_nsec - realtime_to_monotonic
+        cmsg = CMSG_NXTHDR(msg, cmsg)
+    return default
 
 
 cdef int64_t vp8_keyframe_height(const uint8_t* d, Py_ssize_t n, Py_ssize_t offset) noexcept:
@@ -194,10 +320,13 @@ cdef class Receiver:
     cdef uint16_t* tcc_seqs
     cdef Py_ssize_t tcc_count
     cdef public int64_t transport_cc_overflow
+    cdef int32_t tcc_next  # the first seq the next feedback reports; -1 before the first
+    cdef uint32_t tcc_feedbacks  # feedback packets built
 
     def __cinit__(self, DelayHistogram delays not None):
         self.delays = delays
         memset(self.kinds, 0, sizeof(self.kinds))
+        self.tcc_next = -1
 
     def __dealloc__(self):
         free(self.streams)
@@ -221,6 +350,65 @@ cdef class Receiver:
         taken = [(self.tcc_seqs[i], self.tcc_us[i]) for i in range(self.tcc_count)]
         self.tcc_count = 0
         return taken
+
+    def transport_feedback(self, uint32_t sender_ssrc, uint32_t media_ssrc):
+        """See counting_py.Receiver.transport_feedback."""
+        cdef Py_ssize_t n = self.tcc_count, i, highest = -1, start, stop
+        cdef int32_t base, lowest, offset
+        cdef int64_t reference, origin, ticks, last
+        cdef int64_t* slots
+        cdef list packets = []
+        self.tcc_count = 0
+        if n == 0:
+            return packets
+        if self.tcc_next >= 0:
+            base = self.tcc_next
+        else:
+            lowest = 0
+            for i in range(n):
+                lowest = min(lowest, ((self.tcc_seqs[i] - self.tcc_seqs[0] + 0x8000) & 0xFFFF) - 0x8000)
+            base = (self.tcc_seqs[0] + lowest) & 0xFFFF
+        for i in range(n):
+            offset = (self.tcc_seqs[i] - base) & 0xFFFF
+            if offset < 0x8000:  # else older than the base: reported as lost already
+                highest = max(highest, offset)
+        if highest < 0:
+            return packets
+        slots = <int64_t*>calloc(highest + 1, sizeof(int64_t))
+        if slots == NULL:
+            raise MemoryError()
+        try:
+            for i in range(highest + 1):
+                slots[i] = NOT_ARRIVED
+            for i in range(n):
+                offset = (self.tcc_seqs[i] - base) & 0xFFFF
+                if offset < 0x8000 and slots[offset] == NOT_ARRIVED:
+                    slots[offset] = self.tcc_us[i]
+            start = 0
+            while start <= highest:
+                i = start
+                while slots[i] == NOT_ARRIVED:
+                    i += 1
+                reference = floor_div(slots[i], REFERENCE_UNIT_US)
+                origin = reference * REFERENCE_UNIT_US
+                stop, last = start, 0
+                while stop <= highest and stop - start < MAX_SEQS:
+                    if slots[stop] != NOT_ARRIVED:
+                        ticks = floor_div(slots[stop] - origin + DELTA_UNIT_US // 2, DELTA_UNIT_US)
+                        if abs(ticks - last) > MAX_TICKS:
+                            break
+                        last = ticks
+                    stop += 1
+                packets.append(feedback_packet(
+                    slots + start, stop - start, (base + start) & 0xFFFF, reference,
+                    self.tcc_feedbacks, sender_ssrc, media_ssrc,
+                ))
+                self.tcc_feedbacks = (self.tcc_feedbacks + 1) & 0xFF
+                start = stop
+        finally:
+            free(slots)
+        self.tcc_next = (base + highest + 1) & 0xFFFF
+        return packets
 
     def add_kinds(self, dict kinds):
         for pt, kind in kinds.items():
@@ -373,6 +561,7 @@ cdef class Poller:
     cdef dict entries  # token -> (fd, Receiver, srtp_t address, the session keeping it alive)
     cdef uint32_t next_token
     cdef uint8_t* buffers
+    cdef uint8_t controls[BATCH][CONTROL]
     cdef mmsghdr msgs[BATCH]
     cdef iovec iov[BATCH]
     cdef sockaddr_storage addrs[BATCH]
@@ -401,6 +590,12 @@ cdef class Poller:
     def add(self, int fd, uintptr_t srtp, Receiver receiver not None, object session):
         cdef epoll_event event
         cdef uint32_t token = self.next_token
+        cdef int on = 1
+        # A packet arrives when the kernel queues it on the subscriber's socket, not when this
+        # process gets a turn to read it: the generator shares the machine's cores with the SFU,
+        # and its own scheduling delay is neither the SFU's nor the path's.
+        if setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0:
+            raise OSError(f"setsockopt SO_TIMESTAMPNS: cannot stamp fd {fd}")
         event.events = EPOLLIN
         event.data.u64 = token
         if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
@@ -428,7 +623,7 @@ cdef class Poller:
     cdef void read(self, uint32_t token, int fd, Receiver receiver, uintptr_t srtp, list slow):
         cdef int got, j, length
         cdef uint8_t* data
-        cdef int64_t now_ns
+        cdef int64_t now_ns, offset_ns
         while True:
             for j in range(BATCH):
                 self.iov[j].iov_base = self.buffers + j * SLOT
@@ -438,12 +633,15 @@ cdef class Poller:
                 self.msgs[j].msg_hdr.msg_iovlen = 1
                 self.msgs[j].msg_hdr.msg_name = &self.addrs[j]
                 self.msgs[j].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
+                self.msgs[j].msg_hdr.msg_control = self.controls[j]
+                self.msgs[j].msg_hdr.msg_controllen = CONTROL
             got = recvmmsg(fd, self.msgs, BATCH, MSG_DONTWAIT, NULL)
             if got <= 0:
                 return
             self.reads += 1
             self.datagrams += got
-            now_ns = monotonic_ns()
+            now_ns = clock_ns(CLOCK_MONOTONIC)
+            offset_ns = clock_ns(CLOCK_REALTIME) - now_ns
             for j in range(got):
                 data = self.buffers + j * SLOT
                 length = self.msgs[j].msg_len
@@ -451,7 +649,9 @@ cdef class Poller:
                     receiver.malformed += 1
                 elif length >= 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 208:
                     if self.unprotect(<void*>srtp, data, &length) == 0:
-                        receiver.count(data, length, now_ns)
+                        receiver.count(
+                            data, length, received_ns(&self.msgs[j].msg_hdr, offset_ns, now_ns)
+                        )
                     else:
                         receiver.malformed += 1
                 else:  # STUN, DTLS, SRTCP: aioice's and aiortc's business

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from load_tests.rtp import one_byte_extension, read_rtp, vp8_keyframe_height
 from load_tests.tally import DELAY_BIN_NS, StreamCount
+from load_tests.transport_cc import feedback
+from sfu.rtp.rtcp import build_transport_feedback
 
 FREEZE_NS = 200_000_000  # Chrome counts a freeze at max(3x the mean frame interval, +150 ms)
 CLOCK_RATES = {"audio": 48_000, "video": 90_000}
@@ -111,6 +113,8 @@ class Receiver:
     transport_cc_id: int = 0
     transport_cc_overflow: int = 0  # arrivals dropped: ARRIVALS were waiting for feedback
     _arrivals: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False)
+    _next_seq: int | None = field(default=None, init=False, repr=False)
+    _feedbacks: int = field(default=0, init=False, repr=False)
 
     def add_kinds(self, kinds: dict[int, str]) -> None:
         self.kinds.update(kinds)
@@ -167,6 +171,23 @@ class Receiver:
         """(transport seq, arrival µs) of each packet since the last call, in arrival order."""
         taken, self._arrivals = self._arrivals, []
         return taken
+
+    def transport_feedback(self, sender_ssrc: int, media_ssrc: int) -> list[bytes]:
+        """RTCP transport-cc feedback on the packets received since the last call: the first
+        from the lowest seq received, each later one from the first seq not yet reported
+        (``load_tests.transport_cc.feedback``); none when nothing arrived."""
+        packets = feedback(
+            self.take_arrivals(),
+            self._next_seq,
+            self._feedbacks,
+            sender_ssrc=sender_ssrc,
+            media_ssrc=media_ssrc,
+        )
+        if packets:
+            last = packets[-1]
+            self._next_seq = (last.base_seq + len(last.arrivals)) & 0xFFFF
+            self._feedbacks = (last.feedback_count + 1) & 0xFF
+        return [build_transport_feedback(packet) for packet in packets]
 
     def start_window(self) -> None:
         self.recording = True

@@ -24,7 +24,6 @@ from load_tests.receiving import ReceivePath, ReceiverReports
 from load_tests.rtp import read_feedback
 from load_tests.scenario import Scenario
 from load_tests.sdp import add_simulcast, payload_kinds, send_params, transport_cc_id
-from load_tests.transport_cc import TransportFeedbacks
 from sfu.webrtc.sdp import without_transport_cc
 
 CONNECT_TIMEOUT_S = 15.0
@@ -56,7 +55,6 @@ class Participant:
         self.source: MediaSource | None = None
         self.receiver = path.receiver()
         self.reports = ReceiverReports(random.getrandbits(32) or 1)
-        self.feedback = TransportFeedbacks(self.reports.ssrc)
         self.started_ns = 0
         self.published_ns = 0
         self.base_keyframe_requests = self.base_nacks = 0
@@ -157,7 +155,7 @@ class Participant:
 
     def _transport_feedback(self) -> list[bytes]:
         media_ssrc = next((s.ssrc for s in self.receiver.reports()), 0)
-        return self.feedback.packets(self.receiver.take_arrivals(), media_ssrc)
+        return self.receiver.transport_feedback(self.reports.ssrc, media_ssrc)
 
     async def _send_loop(
         self, source: MediaSource, send: Callable[[bytes], Awaitable[None]]

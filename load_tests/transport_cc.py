@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sfu.rtp.rtcp import build_transport_feedback
 from sfu.rtp.twcc import DELTA_UNIT_US, REFERENCE_UNIT_US, TransportFeedback
 
+__all__ = ["DELTA_UNIT_US", "MAX_SEQS", "MAX_TICKS", "REFERENCE_UNIT_US", "feedback"]
+
 MAX_SEQS = 500  # per feedback packet: one datagram (~1.2 KB) even if every delta is large
-_MAX_TICKS = 0x7FFF  # a receive delta is a signed 16-bit count of DELTA_UNIT_US
+MAX_TICKS = 0x7FFF  # a receive delta is a signed 16-bit count of DELTA_UNIT_US
 
 
 def feedback(
@@ -54,7 +55,7 @@ def feedback(
             us = slots[stop]
             if us is not None:
                 ticks = (us - origin_us + DELTA_UNIT_US // 2) // DELTA_UNIT_US
-                if abs(ticks - last) > _MAX_TICKS:
+                if abs(ticks - last) > MAX_TICKS:
                     break
                 last = ticks
             stop += 1
@@ -70,24 +71,3 @@ def feedback(
         )
         start = stop
     return packets
-
-
-class TransportFeedbacks:
-    """The transport-cc feedback of one subscribe connection: where the last one ended, and how
-    many were sent. Pure."""
-
-    def __init__(self, ssrc: int) -> None:
-        self.ssrc = ssrc
-        self._next_seq: int | None = None
-        self._count = 0
-
-    def packets(self, arrivals: Sequence[tuple[int, int]], media_ssrc: int) -> list[bytes]:
-        """RTCP packets reporting ``arrivals``, the packets received since the last call."""
-        packets = feedback(
-            arrivals, self._next_seq, self._count, sender_ssrc=self.ssrc, media_ssrc=media_ssrc
-        )
-        if packets:
-            last = packets[-1]
-            self._next_seq = (last.base_seq + len(last.arrivals)) & 0xFFFF
-            self._count = (last.feedback_count + 1) & 0xFF
-        return [build_transport_feedback(packet) for packet in packets]

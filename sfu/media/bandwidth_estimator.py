@@ -96,6 +96,7 @@ class BandwidthEstimator:
         self._next_probe_id = 1
         self._last_probe_ms = -(10**9)
         self._last_probe_bps = 0
+        self._measured = False  # the estimate is still the start bitrate, a guess
 
     def on_probe_sent(self, probe: Probe, packets: int) -> None:
         """The sender sent ``packets`` of ``probe`` (logged with its id)."""
@@ -147,7 +148,7 @@ class BandwidthEstimator:
         return self._reference + (step - 0x1000000 if step >= 0x800000 else step)
 
     def _update(self, now_ms: int) -> Estimate:
-        probed = self._probe_result(now_ms)
+        probed = self._proven(self._probe_result(now_ms))
         if probed is not None and self.state != OVERUSING:
             self._rate.set(probed, now_ms)
             self.loss_bps = max(self.loss_bps, probed)
@@ -160,6 +161,17 @@ class BandwidthEstimator:
         self.loss_bps = self.bps
         self._rate.bps = min(self._rate.bps, self.bps)
         return Estimate(self.bps, self.acked_bps, self._next_probe(probed, now_ms))
+
+    def _proven(self, probed: int | None) -> int | None:
+        """What the path has shown it carries: a finished probe's rate, or the first acked rate
+        where it beats the start bitrate (a subscriber's downlink often carries its streams
+        before its first feedback arrives: a guess the path has already beaten is no estimate
+        to cut layers by)."""
+        acked = self.acked_bps
+        if self._measured or acked is None:
+            return probed
+        self._measured = True
+        return acked if probed is None and acked > self._rate.bps else probed
 
     def _loss_based(self, now_ms: int) -> None:
         """Judge loss per window; between judgements, grow or hold on the last one."""
@@ -186,7 +198,9 @@ class BandwidthEstimator:
             self._last_loss_decrease = now_ms
 
     def _probe_result(self, now_ms: int) -> int | None:
-        """The rate a finished probe proved, or None (none pending, not yet complete, failed)."""
+        """The rate a finished probe proved, or None: none pending, not yet complete, failed, or
+        sent no faster than the estimate (padding squeezed between the frames of a busy stream
+        proves nothing; a path that cannot take a probe shows it in saturation or delay)."""
         probe = self._probe
         if probe is None:
             return None
@@ -207,6 +221,8 @@ class BandwidthEstimator:
         received_bps = (total - arrivals[0][2]) * 8_000 / recv_span
         if received_bps < SATURATED * sent_bps:
             return int(SATURATED_USE * received_bps)
+        if min(sent_bps, received_bps) <= self._rate.bps:
+            return None
         return int(min(sent_bps, received_bps))
 
     def _next_probe(self, probed: int | None, now_ms: int) -> Probe | None:

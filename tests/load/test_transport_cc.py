@@ -4,13 +4,22 @@ its receive path recorded, read back by the node's own RTCP parser."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
-from load_tests.transport_cc import MAX_SEQS, TransportFeedbacks, feedback
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from load_tests import counting, counting_py
+from load_tests.rtp import build_rtp, one_byte_extensions
+from load_tests.transport_cc import MAX_SEQS, feedback
 from sfu.rtp.rtcp import build_transport_feedback, parse_compound
 from sfu.rtp.twcc import DELTA_UNIT_US, REFERENCE_UNIT_US, TransportFeedback
 
 T0 = 3_600_000_000  # an hour of µs: arrivals as the monotonic clock gives them
 WRAP_US = (1 << 24) * REFERENCE_UNIT_US  # where the 24-bit reference time wraps
+TWCC = 5  # the transport-cc extension id
 
 
 def build(arrivals: list[tuple[int, int]], base: int | None = None, count: int = 0) -> list[bytes]:
@@ -108,15 +117,66 @@ def test_long_reports_and_long_silences_are_split() -> None:
     assert_reports(packets, arrivals)
 
 
-def test_each_feedback_goes_on_from_the_last() -> None:
+@pytest.fixture(params=["python", "cython"])
+def impl(request: pytest.FixtureRequest) -> ModuleType:
+    return {"python": counting_py, "cython": counting}[str(request.param)]
+
+
+def _receiver(impl: ModuleType) -> Any:
+    r = impl.Receiver(impl.DelayHistogram())
+    r.transport_cc_id = TWCC
+    return r
+
+
+def _arrive(r: Any, seq: int, us: int) -> None:
+    """A packet with transport seq ``seq`` received at ``us`` µs."""
+    extensions = one_byte_extensions([(TWCC, (seq & 0xFFFF).to_bytes(2))])
+    r.on_rtp(build_rtp(96, seq & 0xFFFF, 0, 7, True, extensions, bytes(20)), us * 1_000)
+
+
+def test_each_feedback_goes_on_from_the_last(impl: ModuleType) -> None:
     """A connection's feedbacks: the first from the lowest seq, then each from the first seq
     not yet reported; nothing arrived, nothing sent."""
-    feedbacks = TransportFeedbacks(ssrc=42)
-    first = parsed(feedbacks.packets([(100, T0), (101, T0 + 1_000)], media_ssrc=7))
-    assert feedbacks.packets([], media_ssrc=7) == []
-    late = [(99, T0 + 2_000), (104, T0 + 3_000)]
-    second = parsed(feedbacks.packets(late, media_ssrc=7))
+    r = _receiver(impl)
+    for seq, us in [(100, T0), (101, T0 + 1_000)]:
+        _arrive(r, seq, us)
+    first = parsed(r.transport_feedback(42, 7))
+    assert r.transport_feedback(42, 7) == []
+    for seq, us in [(99, T0 + 2_000), (104, T0 + 3_000)]:
+        _arrive(r, seq, us)
+    second = parsed(r.transport_feedback(42, 7))
     assert [(p.base_seq, len(p.arrivals), p.feedback_count) for p in first + second] == [
         (100, 2, 0),
         (102, 3, 1),
     ]
+
+
+# Arrivals as a receiver sees them: mostly in order, some reordered, lost, duplicated, late,
+# and now and then a long silence (over the ±8.19 s a receive delta spans).
+_steps = st.lists(
+    st.tuples(
+        st.integers(-3, 40),  # the next seq, after the last
+        st.one_of(st.integers(0, 5_000), st.integers(-2_000, 0), st.just(9_000_000)),
+        st.booleans(),  # feedback after it
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 0xFFFF), st.integers(0, 2**44), _steps)
+@example(65_530, T0, [(1, 100, False)] * 3 * MAX_SEQS + [(1, 0, True)])  # split, wrapped
+def test_both_build_the_same_feedback(
+    first_seq: int, start_us: int, steps: list[tuple[int, int, bool]]
+) -> None:
+    """The compiled builder and its spec, byte for byte, on the same arrivals."""
+    receivers = _receiver(counting), _receiver(counting_py)
+    seq, us = first_seq, start_us
+    for step, gap_us, report in steps:
+        seq, us = seq + step, max(0, us + gap_us)
+        for r in receivers:
+            _arrive(r, seq, us)
+        if report:
+            built = [r.transport_feedback(42, 7) for r in receivers]
+            assert built[0] == built[1]
+    assert receivers[0].transport_feedback(9, 1) == receivers[1].transport_feedback(9, 1)

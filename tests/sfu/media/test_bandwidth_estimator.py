@@ -258,3 +258,43 @@ def test_seqs_the_log_no_longer_holds_are_skipped_and_counted() -> None:
     estimator.on_feedback(_feedback(held - 2, 1, (1_000, 2_000, 3_000)), 2_000)
     assert estimator.packets_forgotten == 2  # the two before it
     assert log.sent(held) is not None and log.sent(held)[4] == RECEIVED
+
+
+def _every_ms(log: SendLog, start_ms: int, count: int, gap_ms: int = 1, size: int = 1_000) -> int:
+    """Log ``count`` packets of ``size`` bytes, one every ``gap_ms`` from ``start_ms``; the
+    first one's extended seq."""
+    first = log.next_seq
+    for i in range(count):
+        log.record(size, start_ms + i * gap_ms)
+    return first
+
+
+def test_a_downlink_already_carrying_more_than_the_start_bitrate_starts_the_estimate() -> None:
+    """A subscriber's streams flow before its first feedback (the SFU forwards what was asked
+    for): 8 Mbit/s arriving on time is where the estimate starts, not at the 1 Mbit/s guess it
+    would otherwise climb from at 8 % a second while the allocation cut layers by it."""
+    log = SendLog(5)
+    estimator = BandwidthEstimator(Arrivals(log), 1_000_000, FLOOR, CEILING)
+    for n in range(8):
+        base = _every_ms(log, 100 * n, 100)
+        arrivals = tuple((100 * n + i + 20) * 1_000 for i in range(100))
+        estimate = estimator.on_feedback(_feedback(base, n, arrivals), 100 * n + 120)
+    assert estimate.acked_bps is not None and estimate.acked_bps >= 7_800_000
+    assert estimate.bps >= estimate.acked_bps
+
+
+def test_a_probe_sent_no_faster_than_the_estimate_proves_nothing() -> None:
+    """Padding squeezed between the frames of a busy stream may leave slower than the probe
+    asked: that says nothing of the path, and the estimate stays."""
+    log = SendLog(5)
+    estimator = BandwidthEstimator(Arrivals(log), 2_000_000, FLOOR, CEILING)
+    base = _every_ms(log, 0, 10, gap_ms=5)
+    first = estimator.on_feedback(_feedback(base, 0, tuple(i * 5_000 for i in range(10))), 60)
+    assert first.probe is not None and first.probe.bps == 4_000_000
+    log.probe = first.probe.id
+    base = _every_ms(log, 100, 10, gap_ms=16)  # 1,000 bytes every 16 ms: 500 kbit/s
+    log.probe = 0
+    estimator.on_probe_sent(first.probe, 10)
+    arrivals = tuple(100_000 + i * 16_000 for i in range(10))
+    after = estimator.on_feedback(_feedback(base, 1, arrivals), 300)
+    assert after.bps >= 2_000_000
