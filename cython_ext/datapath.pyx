@@ -189,6 +189,7 @@ cdef class Datapath:
     cdef int _fd
     cdef object _slow_path, _clock_ms, _may_read, _pointer_of
     cdef long long _read_ms
+    cdef long long _sent_ms  # when the queued sends of a batch leave, for transport-cc
     cdef dict _sources
     cdef srtp_fn _protect, _protect_rtcp, _unprotect, _unprotect_rtcp
     cdef uint8_t* _in_bufs
@@ -264,7 +265,7 @@ cdef class Datapath:
         if now_ms - self._read_ms >= PAUSE and self._may_read is not None:
             if not self._may_read():
                 return
-        self._read_ms = now_ms
+        self._read_ms = self._sent_ms = now_ms
         self.wakeups += 1
         self._in_batch = True
         try:
@@ -294,7 +295,7 @@ cdef class Datapath:
         cdef bytes frame
         cdef Py_ssize_t n
         cdef long long now_ms = self._now_ms()
-        self._read_ms = now_ms
+        self._read_ms = self._sent_ms = now_ms
         self._in_batch = True
         try:
             for frame in frames:
@@ -365,11 +366,14 @@ cdef class Datapath:
             return False
         if self._queued == QUEUE:
             self._flush()
+            if self._in_batch:
+                self._sent_ms = self._now_ms()  # what follows leaves after this send
         out = self._out_bufs + self._queued * SLOT
         memcpy(out, PyBytes_AS_STRING(data), n)
         if not rtcp and peer._send_log is not None:
-            # a batch's sends left at its time (_read_ms): no clock read per packet
-            peer._send_log._stamp(out, n, self._read_ms if self._in_batch else self._now_ms())
+            # a batch's sends leave at its time, read at its start and after each send of a
+            # full queue (a long batch must not look like a growing delay): not per packet
+            peer._send_log._stamp(out, n, self._sent_ms if self._in_batch else self._now_ms())
         if (self._protect_rtcp if rtcp else self._protect)(peer._tx, out, &length):
             return False
         if peer._stream is not None:  # the slot is reused: the stream keeps its own copy

@@ -161,6 +161,7 @@ class Datapath:
         self._clock_ms = clock_ms
         self._may_read = may_read
         self._read_ms = -PAUSE_MS  # when the socket was last read
+        self._sent_ms = 0  # when the queued sends of a batch leave, for transport-cc
         self._max_batches = max_batches
         self._sources: dict[bytes, _Source] = {}
         self._outgoing: list[tuple[bytes, Address]] = []
@@ -186,7 +187,7 @@ class Datapath:
         now_ms = self._clock_ms()
         if now_ms - self._read_ms >= PAUSE_MS and self._may_read and not self._may_read():
             return
-        self._read_ms = now_ms
+        self._read_ms = self._sent_ms = now_ms
         self.wakeups += 1
         self._in_batch = True
         try:
@@ -206,7 +207,7 @@ class Datapath:
     def receive(self, frames: list[bytes], stream: Stream) -> None:
         """A stream's frames, as one batch: what they cause to be sent leaves at its end."""
         now_ms = self._clock_ms()
-        self._read_ms = now_ms
+        self._read_ms = self._sent_ms = now_ms
         self._in_batch = True
         try:
             for data in frames:
@@ -255,9 +256,12 @@ class Datapath:
             return False
         if len(self._outgoing) == QUEUE:
             self._flush()
+            if self._in_batch:
+                self._sent_ms = self._clock_ms()  # what follows leaves after this send
         if not rtcp and peer.send_log is not None:
-            # a batch's sends leave at its time (read once per batch), others at the clock's
-            data = peer.send_log.stamp(data, self._read_ms if self._in_batch else self._clock_ms())
+            # a batch's sends leave at its time, read at its start and after each send of a
+            # full queue (a long batch must not look like a growing delay): not per packet
+            data = peer.send_log.stamp(data, self._sent_ms if self._in_batch else self._clock_ms())
         try:
             protected = peer.tx.protect_rtcp(data) if rtcp else peer.tx.protect(data)
         except pylibsrtp.Error:

@@ -421,6 +421,33 @@ def test_a_batch_stamps_its_sends_with_its_own_time(rig: Rig, kernels: Kernels) 
     assert rig.now == 1014
 
 
+def test_a_batch_that_fills_the_queue_stamps_what_follows_with_a_later_time(
+    rig: Rig, kernels: Kernels
+) -> None:
+    """A long batch (a big fan-out) sends whenever its queue is full: what is queued after such
+    a send leaves after it, and its stamps say so, or the batch's last sends would look
+    delayed by the whole batch and the receiver's feedback like a queue growing."""
+    rig.keyed()
+    log = kernels.sendlog.SendLog(5)
+    rig.peer.set_send_log(log)
+    slot = b"\xbe\xde\x00\x01\x51\x00\x00\x00"
+    rig.handler.echo = rig.peer  # three sends per packet received
+
+    def tick() -> None:
+        rig.now += 1
+
+    rig.handler.on_packet = tick
+    rig.server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # all 200 wait in it
+    received = 200  # 600 sends: more than a queue (512) holds
+    packets = [bytes([0x90]) + _rtp(seq, payload=slot + b"x" * 20)[1:] for seq in range(received)]
+    rig.send(*(rig.client_tx.protect(p) for p in packets))
+    rig.drain(received)
+    assert rig.datapath.wakeups == 1 and log.next_seq == 3 * received
+    stamps = [log.sent(seq)[1] for seq in range(3 * received)]
+    assert set(stamps[:512]) == {1000}  # the first queue: the batch's time
+    assert set(stamps[512:]) == {1000 + 171}  # after it left: the 171st packet's time
+
+
 class MemoryStream:
     """An ICE-TCP connection's side the datapath sees (``datapath_py.Stream``), in memory."""
 
