@@ -13,7 +13,6 @@ for every packet a subscriber gets; compiled, feedback costs no Python per packe
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from typing import Protocol
 
 # Inter-arrival groups (goog_cc InterArrival)
@@ -86,7 +85,9 @@ class Arrivals:
     def state(self) -> str:
         return self._trend.state
 
-    def take(self, base: int, arrivals: Sequence[int | None], reference_us: int) -> tuple[int, int]:
+    def take(
+        self, base: int, arrivals: tuple[int | None, ...], reference_us: int
+    ) -> tuple[int, int]:
         """The feedback on extended seqs ``base``, ``base + 1``, ...: per seq µs after
         ``reference_us`` of the receiver's clock, or None (not received). Seqs the log no longer
         holds are skipped. (How many it held, the send ms of the newest that arrived or -1);
