@@ -20,6 +20,7 @@ cdef enum:
     OVERUSE_MS = 10
     ACKED_WINDOW_MS = 500
     ACKED_INITIAL = 256  # entries of the acked ring before it grows
+    ACKED_MAX = 16384  # arrivals_py.ACKED_MAX: it grows no further
 
 cdef double TREND_SMOOTHING = 0.9
 cdef double TREND_GAIN = 4.0
@@ -132,6 +133,10 @@ cdef class Arrivals:
     cdef void _append_acked(self, double arrival_ms, long long size) except *:
         cdef Acked* grown
         cdef Py_ssize_t i, cap = self._acked_cap
+        if self._acked_len == ACKED_MAX:  # the oldest goes
+            self._acked_bytes -= self._acked[self._acked_head].size
+            self._acked_head = (self._acked_head + 1) % cap
+            self._acked_len -= 1
         if self._acked_len == cap:
             grown = <Acked*>realloc(self._acked, 2 * cap * sizeof(Acked))
             if grown == NULL:

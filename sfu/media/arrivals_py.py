@@ -30,6 +30,9 @@ K_UP, K_DOWN = 0.0087, 0.039
 MAX_ADAPT_OFFSET_MS = 15.0  # a spike this far past the threshold does not move it
 OVERUSE_MS = 10  # overuse must last this long (and two groups) before it counts
 ACKED_WINDOW_MS = 500
+# Arrivals the acked window holds at most (32 k pkt/s): a receiver whose reported arrival times
+# stop advancing would otherwise keep every packet it acknowledges.
+ACKED_MAX = 16_384
 
 UNKNOWN, LOST, RECEIVED = 0, 1, 2  # what feedback said of a packet (the log keeps it)
 # A logged packet: (extended transport seq, send ms, size in bytes, probe id or 0, verdict)
@@ -116,6 +119,8 @@ class Arrivals:
             delta = groups.add(send_ms, arrival_ms)
             if delta is not None:
                 trend.update(*delta)
+            if len(acked) == ACKED_MAX:
+                self._acked_bytes -= acked.popleft()[1]
             acked.append((arrival_ms, size))
             acked_bytes += size
             newest_send_ms = send_ms

@@ -123,3 +123,22 @@ def test_a_growing_queue_is_overuse_and_the_acked_rate_is_what_arrived(kernels: 
     assert arrivals.state == OVERUSING
     # the last 500 ms of arrivals: 1,000 bytes every 7.5 ms
     assert arrivals.acked_bps is not None and abs(arrivals.acked_bps - 1_066_666) < 20_000
+
+
+def test_arrival_times_that_stop_advancing_cannot_grow_the_acked_window(
+    kernels: Kernels,
+) -> None:
+    """A receiver reporting every packet at the same instant keeps them all inside the 500 ms
+    window: it holds ACKED_MAX of them, the newest, and counts only their bytes."""
+    log = kernels.sendlog.SendLog(5)
+    arrivals = kernels.arrivals.Arrivals(log)
+    log.record(1_000, 0)
+    arrivals.take(0, (0,), 0)  # the first arrival, at 0 ms
+    packets = py_arrivals.ACKED_MAX + 4_000
+    for start in range(1, packets + 1, 2_000):
+        count = min(2_000, packets + 1 - start)
+        for _ in range(count):
+            log.record(1_000, 1)
+        arrivals.take(start, (600_000,) * count, 0)  # all at 600 ms, for ever
+    assert arrivals.received == packets + 1
+    assert arrivals.acked_bps == py_arrivals.ACKED_MAX * 1_000 * 8_000 // 500
