@@ -231,23 +231,30 @@ async def _bench(session: Session) -> None:
     max_sizes: dict[str, int | None] = {}
     limits: dict[str, report.Limit] = {}
     try:
-        for name in TARGETS:
-            ramps = name in ("ours", "janus") and not args.no_ramp
+        # The table takes each scenario's median: one window at a few % of a core varies by
+        # 10-25 % between runs, and the VM drifts over minutes (one SFU measured a quarter of an
+        # hour after the other saw its cost move by half). So the targets take turns, a fresh
+        # process each, once per repeat: a drift reaches both alike. The old path is a
+        # reference: measured once. One generator process for every SFU, as Janus's can only
+        # be: how arrivals bunch sets the wake-ups per packet (two processes cost our node ~18 %
+        # more per packet in the 4x4 meeting), and these loads are far from the generator's.
+        for repeat in range(args.repeats):
+            for name in TARGETS:
+                if session.stop.is_set() or (name == "ours-aioice" and repeat):
+                    continue
+                async with _target(name, args, workdir) as target:
+                    for scenario in base:
+                        if not session.stop.is_set():
+                            result = await session.step(target, scenario, workers=1)
+                            by_target.setdefault(name, []).append(result)
+        for name in ("ours", "janus"):
+            if args.no_ramp or session.stop.is_set():
+                break
             async with _target(name, args, workdir) as target:
-                # The table takes each scenario's median: one window at a few % of a core
-                # varies by 10-25 % between runs. The old path is a reference: measured once.
-                # One generator process for every SFU, as Janus's can only be: how arrivals
-                # bunch sets the wake-ups per packet (two processes cost our node ~18 % more
-                # per packet in the 4x4 meeting), and these loads are far from the generator's.
-                for scenario in base * (1 if name == "ours-aioice" else args.repeats):
-                    if not session.stop.is_set():
-                        result = await session.step(target, scenario, workers=1)
-                        by_target.setdefault(name, []).append(result)
-                if ramps and not session.stop.is_set():
-                    meeting = await session.ramp(target, ramp_base, BENCH_RAMP)
-                    max_sizes[name] = last_good(meeting, thresholds(BENCH_RAMP))
-            if not ramps or session.stop.is_set():
-                continue
+                meeting = await session.ramp(target, ramp_base, BENCH_RAMP)
+                max_sizes[name] = last_good(meeting, thresholds(BENCH_RAMP))
+            if session.stop.is_set():
+                break
             # A fresh node: memory a process once held stays in its RSS, so RSS per subscription
             # is measured from a node that has carried nothing before the panel ramp.
             async with _target(name, args, workdir) as target:
