@@ -23,6 +23,7 @@ from cython_ext.sockets cimport (
 import socket
 
 from load_tests import counting_py, rtp, transport_cc
+from sfu.rtp import twcc
 from load_tests.tally import StreamCount
 
 
@@ -87,10 +88,13 @@ cdef int64_t AUDIO_RATE = counting_py.CLOCK_RATES["audio"]
 cdef int64_t VIDEO_RATE = counting_py.CLOCK_RATES["video"]
 cdef Py_ssize_t ARRIVALS = counting_py.ARRIVALS
 cdef uint32_t ONE_BYTE_PROFILE = rtp.ONE_BYTE_PROFILE
-cdef Py_ssize_t MAX_SEQS = transport_cc.MAX_SEQS
+cdef enum:
+    MAX_SEQS = 500  # transport_cc.MAX_SEQS: the feedback buffers' size
+if transport_cc.MAX_SEQS != MAX_SEQS:
+    raise ImportError("load_tests.counting: MAX_SEQS differs from transport_cc's; rebuild it")
 cdef int64_t MAX_TICKS = transport_cc.MAX_TICKS
-cdef int64_t REFERENCE_UNIT_US = transport_cc.REFERENCE_UNIT_US
-cdef int64_t DELTA_UNIT_US = transport_cc.DELTA_UNIT_US
+cdef int64_t REFERENCE_UNIT_US = twcc.REFERENCE_UNIT_US
+cdef int64_t DELTA_UNIT_US = twcc.DELTA_UNIT_US
 cdef int64_t NOT_ARRIVED = -(1 << 62)  # a seq's slot before its packet is found
 cdef bytes TRAILER_MAGIC = rtp.TRAILER_MAGIC
 
@@ -147,30 +151,14 @@ cdef Py_ssize_t chunks(const uint8_t* symbols, Py_ssize_t n, uint8_t* out) noexc
 
 
 cdef bytes feedback_packet(
-    const int64_t* slots, Py_ssize_t count, uint32_t base_seq, int64_t reference,
-    uint32_t feedback_count, uint32_t sender_ssrc, uint32_t media_ssrc,
+    const uint8_t* symbols, Py_ssize_t count, const uint8_t* deltas, Py_ssize_t n_deltas,
+    uint32_t base_seq, int64_t reference, uint32_t feedback_count, uint32_t sender_ssrc,
+    uint32_t media_ssrc,
 ):
-    """One RTCP transport-cc packet on ``count`` slots from ``base_seq`` (arrival µs or
-    NOT_ARRIVED): sfu.rtp.rtcp.build_transport_feedback of what transport_cc.feedback builds."""
-    cdef uint8_t packet[20 + 4 * 500 + 4]  # header, SSRCs and FCI header, chunks and deltas
-    cdef uint8_t symbols[500]
-    cdef uint8_t deltas[2 * 500]
-    cdef Py_ssize_t i, n_deltas = 0, at
-    cdef int64_t origin = reference * REFERENCE_UNIT_US, ticks, last = 0, delta
-    for i in range(count):
-        if slots[i] == NOT_ARRIVED:
-            symbols[i] = 0
-            continue
-        ticks = floor_div(slots[i] - origin + DELTA_UNIT_US // 2, DELTA_UNIT_US)
-        delta, last = ticks - last, ticks
-        if 0 <= delta <= 0xFF:
-            symbols[i] = 1
-            deltas[n_deltas] = <uint8_t>delta
-            n_deltas += 1
-        else:  # the split keeps it within 16 bits
-            symbols[i] = 2
-            put16(deltas + n_deltas, <uint32_t>(delta & 0xFFFF))
-            n_deltas += 2
+    """One RTCP transport-cc packet on ``count`` seqs from ``base_seq``, their status symbols
+    and receive deltas as written: sfu.rtp.rtcp.build_transport_feedback."""
+    cdef uint8_t packet[20 + 4 * MAX_SEQS + 4]  # headers and SSRCs, chunks and deltas
+    cdef Py_ssize_t at
     put32(packet + 4, sender_ssrc)
     put32(packet + 8, media_ssrc)
     put16(packet + 12, base_seq & 0xFFFF)
@@ -353,10 +341,12 @@ cdef class Receiver:
 
     def transport_feedback(self, uint32_t sender_ssrc, uint32_t media_ssrc):
         """See counting_py.Receiver.transport_feedback."""
-        cdef Py_ssize_t n = self.tcc_count, i, highest = -1, start, stop
+        cdef Py_ssize_t n = self.tcc_count, i, highest = -1, start, stop, n_deltas
         cdef int32_t base, lowest, offset
-        cdef int64_t reference, origin, ticks, last
+        cdef int64_t reference, origin, ticks, last, delta
         cdef int64_t* slots
+        cdef uint8_t symbols[MAX_SEQS]
+        cdef uint8_t deltas[2 * MAX_SEQS]
         cdef list packets = []
         self.tcc_count = 0
         if n == 0:
@@ -391,16 +381,27 @@ cdef class Receiver:
                     i += 1
                 reference = floor_div(slots[i], REFERENCE_UNIT_US)
                 origin = reference * REFERENCE_UNIT_US
-                stop, last = start, 0
+                stop, last, n_deltas = start, 0, 0
                 while stop <= highest and stop - start < MAX_SEQS:
-                    if slots[stop] != NOT_ARRIVED:
+                    if slots[stop] == NOT_ARRIVED:
+                        symbols[stop - start] = 0
+                    else:
                         ticks = floor_div(slots[stop] - origin + DELTA_UNIT_US // 2, DELTA_UNIT_US)
-                        if abs(ticks - last) > MAX_TICKS:
-                            break
+                        delta = ticks - last
+                        if abs(delta) > MAX_TICKS:
+                            break  # the next packet starts here
                         last = ticks
+                        if 0 <= delta <= 0xFF:
+                            symbols[stop - start] = 1
+                            deltas[n_deltas] = <uint8_t>delta
+                            n_deltas += 1
+                        else:
+                            symbols[stop - start] = 2
+                            put16(deltas + n_deltas, <uint32_t>(delta & 0xFFFF))
+                            n_deltas += 2
                     stop += 1
                 packets.append(feedback_packet(
-                    slots + start, stop - start, (base + start) & 0xFFFF, reference,
+                    symbols, stop - start, deltas, n_deltas, (base + start) & 0xFFFF, reference,
                     self.tcc_feedbacks, sender_ssrc, media_ssrc,
                 ))
                 self.tcc_feedbacks = (self.tcc_feedbacks + 1) & 0xFF

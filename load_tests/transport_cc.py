@@ -11,8 +11,6 @@ from collections.abc import Sequence
 
 from sfu.rtp.twcc import DELTA_UNIT_US, REFERENCE_UNIT_US, TransportFeedback
 
-__all__ = ["DELTA_UNIT_US", "MAX_SEQS", "MAX_TICKS", "REFERENCE_UNIT_US", "feedback"]
-
 MAX_SEQS = 500  # per feedback packet: one datagram (~1.2 KB) even if every delta is large
 MAX_TICKS = 0x7FFF  # a receive delta is a signed 16-bit count of DELTA_UNIT_US
 
