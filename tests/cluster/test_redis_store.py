@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ from cluster.models import NodeInfo, NodeLoad
 from cluster.store import RedisStore, open_store
 from cluster.store.memory_store import MemoryStore
 from cluster.store.redis_store import NODE_KEY, ROOMS_KEY
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.redis
 
@@ -71,9 +71,7 @@ async def test_damaged_records_are_skipped(
 
 
 async def test_unreachable_redis_is_unavailable_not_a_crash() -> None:
-    with socket.socket() as sock:  # a port with nothing listening
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
     try:
         assert await store.ping() is False

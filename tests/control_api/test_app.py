@@ -6,7 +6,6 @@ Runs on both stores (the `store` fixture); time comes from a settable clock.
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from cluster.tokens import JoinGrants, TokenError, verify_join_token
 from control_api import app as app_module
 from control_api.app import create_app
 from control_api.settings import ControlSettings
+from tests.support.ports import free_port
 from tests.support.stores import T0, Clock
 
 K1, S1 = "key-one", "1" * 32
@@ -422,9 +422,7 @@ async def test_openapi_documents_basic_auth(memory_client: httpx.AsyncClient) ->
 
 @pytest.mark.redis
 async def test_unreachable_redis_gives_503_never_500(clock: Clock) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
     try:
         async with client_for(create_app(settings(), store, clock=clock)) as http:

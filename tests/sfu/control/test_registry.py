@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from cluster.models import NodeInfo, NodeLoad, NodeStatus
 from cluster.store import MemoryStore, RedisStore, Store
 from sfu.control.registry import NodeRegistration
+from tests.support.ports import free_port
 
 INFO = NodeInfo(id="node-1", url="ws://node-1/ws", capacity=20)
 INTERVAL = 0.02
@@ -136,9 +136,7 @@ async def test_failing_load_probe_is_logged_and_retried(caplog: pytest.LogCaptur
 
 @pytest.mark.redis
 async def test_unreachable_store_never_crashes_the_node(caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
     reg = registration(store, Load())
     with caplog.at_level(logging.WARNING, logger="sfu.control.registry"):
