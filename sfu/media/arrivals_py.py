@@ -1,6 +1,6 @@
 """What a subscriber's transport-cc feedback says arrived, packet by packet: the spec of
 cython_ext/arrivals.pyx, the per-packet half of the send-side estimator
-(``sfu.media.bandwidth_estimator`` keeps the per-feedback half: rate control, loss, probes).
+(``sfu.media.bandwidth_estimator_py`` is the per-feedback half: rate control, loss, probes).
 
 Each reported packet is judged once in the transport's send log. Packets sent within 5 ms form a
 group; when a group takes longer to arrive than it took to send, a queue is growing. A trendline

@@ -7,10 +7,10 @@ from typing import Any
 
 from sfu.media.allocator import MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS, clamp_estimate
 from sfu.media.arrivals_py import SentPackets
-from sfu.media.bandwidth_estimator import STALE, UNKNOWN_PACKETS, BandwidthEstimator, Probe
+from sfu.media.bandwidth_estimator_py import STALE, UNKNOWN_PACKETS, Probe
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
-from sfu.media.kernels import Arrivals
+from sfu.media.kernels import Arrivals, BandwidthEstimator
 from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
 from sfu.rtp.twcc import TransportFeedback
 

@@ -7,6 +7,7 @@ from cython_ext.twins import load
 
 if TYPE_CHECKING:
     from sfu.media.arrivals_py import Arrivals
+    from sfu.media.bandwidth_estimator_py import BandwidthEstimator
     from sfu.media.fanout_py import fan_out
     from sfu.media.forwarder_py import Forwarder
     from sfu.media.history_py import PacketHistory
@@ -22,10 +23,12 @@ else:
     Forwarder = load("forwarder").Forwarder
     fan_out = load("fanout").fan_out
     Arrivals = load("arrivals").Arrivals
+    BandwidthEstimator = load("bandwidth_estimator").BandwidthEstimator
     Ingest, Layer, Repair = load("ingest").Ingest, load("ingest").Layer, load("ingest").Repair
 
 __all__ = [
     "Arrivals",
+    "BandwidthEstimator",
     "Forwarder",
     "Ingest",
     "Layer",

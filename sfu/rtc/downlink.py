@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Generic, Protocol, TypeVar
 
 from sfu.media.allocator import AUDIO_BPS, Allocator, Demand, cost, priority
-from sfu.media.bandwidth_estimator import Probe, probe_plan
+from sfu.media.bandwidth_estimator_py import Probe, probe_plan
 from sfu.media.clock import monotonic_ms
 from sfu.media.description import Kind, MediaLine
 from sfu.media.downtrack import PADDING_SIZE, DownTrack

@@ -40,6 +40,7 @@ LAYERS = {
         "forwarder": ("Forwarder",),
         "fanout": ("fan_out",),
         "arrivals": ("Arrivals",),
+        "bandwidth_estimator": ("BandwidthEstimator",),
         "ingest": ("Ingest", "Layer"),
     },
     sfu.webrtc.kernels: {"datapath": ("Datapath", "Peer"), "sendlog": ("SendLog",)},
@@ -91,11 +92,13 @@ def test_the_packet_path_runs_the_selected_kernels() -> None:
 
 def test_transport_cc_feedback_runs_the_selected_kernels() -> None:
     """A subscriber's feedback, read and matched as the node does: every reported packet goes
-    through the selected reader and arrivals kernel, not their twins."""
+    through the selected reader and arrivals kernel, and the feedback through the selected
+    estimator, not their twins."""
     feedback = SubscriberFeedback(MediaCounters(), lambda _: None)
     log = sfu.webrtc.kernels.SendLog(5)
     feedback.use_send_log(log)
     assert feedback.estimator is not None
+    assert type(feedback.estimator) is load("bandwidth_estimator").BandwidthEstimator
     assert type(feedback.estimator.arrivals) is load("arrivals").Arrivals
     assert sfu.rtp.twcc.read_feedback is load("twcc").read_feedback
     for ms in range(10):
@@ -148,6 +151,9 @@ def test_both_implementations_take_the_same_parameters() -> None:
         "demux": ("classify",),
         "twcc": ("read_feedback",),
         "arrivals": ("Arrivals.take",),
+        "bandwidth_estimator": (
+            *(f"BandwidthEstimator.{n}" for n in ("on_feedback", "on_probe_sent")),
+        ),
         "counts": ("Counts.add_drop", "Counts.dropped"),
         "packet": (),  # RtpPacket.__init__: built positionally by both Layer kernels
         "stats": ("StreamStats.update", "StreamStats.on_sender_report", "StreamStats.report"),

@@ -1,6 +1,7 @@
 """The kernels speak the node's vocabulary: the constants that cython_ext's .pxd files repeat
 (it imports nothing of ours) equal the Python ones, and the classifier's twins agree."""
 
+import cython_ext.bandwidth_estimator
 import cython_ext.demux
 import cython_ext.drops
 import cython_ext.forwarder
@@ -8,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sfu.media import selector
+from sfu.media.arrivals_py import NORMAL, OVERUSING, UNDERUSING
+from sfu.media.bandwidth_estimator_py import STALE, UNKNOWN_PACKETS, Estimate, Probe
 from sfu.media.counters import DropReason
 from sfu.rtp import demux_py
 from tests.support.kernels import Kernels
@@ -65,3 +68,16 @@ def test_classify_by_first_byte(kernels: Kernels) -> None:
 @given(st.binary(max_size=4))
 def test_the_compiled_classifier_is_the_spec(data: bytes) -> None:
     assert cython_ext.demux.classify(data) == demux_py.classify(data)
+
+
+def test_the_estimator_kernel_speaks_of_states_and_drops_as_its_spec() -> None:
+    assert (
+        cython_ext.bandwidth_estimator.NORMAL,
+        cython_ext.bandwidth_estimator.OVERUSING,
+        cython_ext.bandwidth_estimator.UNDERUSING,
+        cython_ext.bandwidth_estimator.STALE,
+        cython_ext.bandwidth_estimator.UNKNOWN_PACKETS,
+    ) == (NORMAL, OVERUSING, UNDERUSING, STALE, UNKNOWN_PACKETS)
+    assert cython_ext.bandwidth_estimator.Probe._fields == Probe._fields
+    assert cython_ext.bandwidth_estimator.Estimate._fields == Estimate._fields
+    assert cython_ext.bandwidth_estimator.Estimate._field_defaults == Estimate._field_defaults

@@ -25,6 +25,7 @@ class Kernels:
     forwarder: ModuleType  # Forwarder
     fanout: ModuleType  # fan_out
     arrivals: ModuleType  # Arrivals
+    bandwidth_estimator: ModuleType  # BandwidthEstimator
     ingest: ModuleType  # Ingest, Layer
     sendlog: ModuleType  # SendLog
     datapath: ModuleType  # Datapath, Peer

@@ -9,15 +9,18 @@ rate may grow, over 10 % it shrinks by half the loss. The estimate is the lower 
 Growing at 8 %/s alone would take ~20 s to find a lifted cap, so the estimator also asks for
 short probes above the estimate, as libwebrtc's probe controller does, and jumps to what a probe
 proves the path carries.
+
+The spec of the compiled kernel (cython_ext/bandwidth_estimator.pyx): every subscriber's feedback
+runs it, ten to twenty times a second. Its results are tuples (``Probe``, ``Estimate``), which the
+kernel builds alike.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from sfu.media.arrivals_py import NORMAL, OVERUSING, UNDERUSING
-from sfu.media.kernels import Arrivals
+from sfu.media.arrivals_py import NORMAL, OVERUSING, UNDERUSING, Arrivals
 from sfu.rtp.seqnum import unwrap16
 from sfu.rtp.twcc import REFERENCE_UNIT_US, TransportFeedback
 
@@ -45,8 +48,7 @@ SATURATED_USE = 0.95
 STALE, UNKNOWN_PACKETS = "stale", "unknown"  # why a feedback is dropped
 
 
-@dataclass(frozen=True, slots=True)
-class Probe:
+class Probe(NamedTuple):
     """Send ``bps`` for ``duration_ms`` now (padding or media), logged with ``id``."""
 
     id: int
@@ -54,8 +56,7 @@ class Probe:
     duration_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(NamedTuple):
     bps: int  # min(delay-based, loss-based), within [floor, ceiling]
     acked_bps: int | None  # what the receiver got over the last 500 ms of arrivals
     probe: Probe | None = None
