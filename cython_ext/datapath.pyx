@@ -20,6 +20,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from cython_ext.demux cimport RTCP, RTP, kind_of
 from cython_ext.drops cimport DROP_INTERNAL_ERROR, DROP_SEND_FAILED, DROP_SRTP_UNPROTECT
 from cython_ext.ingest cimport Ingest
+from cython_ext.rtp cimport Header, rewrite_into
 from cython_ext.sendlog cimport SendLog
 from cython_ext.sink cimport RtpSink
 from cython_ext.sockets cimport (
@@ -168,6 +169,16 @@ cdef class Peer(RtpSink):
 
     cdef bint _send_rtp(self, bytes data) except -1:
         return self._send(data, False)
+
+    cdef Py_ssize_t _send_rewritten(
+        self, const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h
+    ) except -1:
+        """A forwarded packet rewritten straight into its send slot: no bytes object."""
+        cdef Py_ssize_t length = self._datapath._queue_rewritten(self, p, n, payload_offset, h)
+        if length < 0:
+            self._on_drop(DROP_SEND_FAILED)
+            return 0
+        return length
 
     cdef bint _send(self, bytes data, bint rtcp) except -1:
         if self._datapath._queue(self, data, rtcp):
@@ -358,22 +369,47 @@ cdef class Datapath:
 
     cdef bint _queue(self, Peer peer, bytes data, bint rtcp):
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        cdef int length = <int>n
         cdef uint8_t* out
-        if peer._tx == NULL or (peer._dest_len == 0 and peer._stream is None):
+        if n > SLOT - TRAILER or not self._slot(peer):
             return False
-        if n > SLOT - TRAILER:
+        out = self._out_bufs + self._queued * SLOT
+        memcpy(out, PyBytes_AS_STRING(data), n)
+        return self._commit(peer, out, <int>n, rtcp)
+
+    cdef Py_ssize_t _queue_rewritten(
+        self, Peer peer, const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset,
+        const Header* h,
+    ) except -2:
+        """_queue of rewrite(p, n, payload_offset, h), written in the slot: its length if it
+        went, -1 if it did not (too long, or refused as _queue refuses)."""
+        cdef Py_ssize_t length
+        cdef uint8_t* out
+        if not self._slot(peer):
+            return -1
+        out = self._out_bufs + self._queued * SLOT
+        length = rewrite_into(p, n, payload_offset, h, out, SLOT - TRAILER)
+        if length == 0 or not self._commit(peer, out, <int>length, False):
+            return -1
+        return length
+
+    cdef bint _slot(self, Peer peer) except -1:
+        """Whether ``peer`` can send (keys, somewhere to): then the queue has a free slot."""
+        if peer._tx == NULL or (peer._dest_len == 0 and peer._stream is None):
             return False
         if self._queued == QUEUE:
             self._flush()
             if self._in_batch:
                 self._sent_ms = self._now_ms()  # what follows leaves after this send
-        out = self._out_bufs + self._queued * SLOT
-        memcpy(out, PyBytes_AS_STRING(data), n)
+        return True
+
+    cdef bint _commit(self, Peer peer, uint8_t* out, int length, bint rtcp) except -1:
+        """Stamp, protect and queue (or send, outside a batch) the packet in the free slot."""
         if not rtcp and peer._send_log is not None:
             # a batch's sends leave at its time, read at its start and after each send of a
             # full queue (a long batch must not look like a growing delay): not per packet
-            peer._send_log._stamp(out, n, self._sent_ms if self._in_batch else self._now_ms())
+            peer._send_log._stamp(
+                out, length, self._sent_ms if self._in_batch else self._now_ms()
+            )
         if (self._protect_rtcp if rtcp else self._protect)(peer._tx, out, &length):
             return False
         if peer._stream is not None:  # the slot is reused: the stream keeps its own copy

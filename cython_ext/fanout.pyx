@@ -9,7 +9,7 @@ for ``DownTrack.handle``.
 """
 
 from cython_ext.drops cimport DROP_LAYER_NOT_SELECTED, DROP_PAUSED
-from cython_ext.forwarder cimport Forwarder
+from cython_ext.forwarder cimport FORWARD, Forwarder
 from cython_ext.packet cimport RtpPacket
 
 
@@ -23,14 +23,16 @@ def fan_out(list downtracks not None, RtpPacket packet not None, long long now_m
 cdef list fan_out_c(list downtracks, RtpPacket packet, long long now_ms, Outcome* out):
     cdef Forwarder f
     cdef list slow = None
+    cdef int verdict
+    cdef Py_ssize_t length
     out.sent = out.octets = out.other = out.paused = 0
     for downtrack in downtracks:
         f = <Forwarder?>downtrack.forwarder  # the compiled one (TypeError otherwise)
-        verdict = f._forward(packet, now_ms)
-        if type(verdict) is bytes:
-            if f._send(<bytes>verdict):
+        length = f._forward_send(packet, now_ms, &verdict)
+        if verdict == FORWARD:
+            if length:
                 out.sent += 1
-                out.octets += len(<bytes>verdict)
+                out.octets += length
         elif verdict == DROP_LAYER_NOT_SELECTED and not f._waiting():
             out.other += 1
         elif verdict == DROP_PAUSED:

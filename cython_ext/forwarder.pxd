@@ -43,6 +43,12 @@ cdef class Forwarder:
         RtpSink _sink            # or the compiled sink behind it (None otherwise)
 
     cdef object _forward(self, RtpPacket packet, long long now_ms)
+    cdef Py_ssize_t _forward_send(
+        self, RtpPacket packet, long long now_ms, int* decision
+    ) except -1
+    cdef int _number(self, RtpPacket packet, long long now_ms) noexcept
+    cdef void _remember(self, RtpPacket packet) noexcept
+    cdef void _set_header(self, RtpPacket packet, long long now_ms) noexcept
     cdef bint _send(self, bytes out) except -1
     cdef bytes _rewrite(self, RtpPacket packet, long long now_ms)
     cdef bint _waiting(self) noexcept

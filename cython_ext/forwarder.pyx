@@ -2,8 +2,9 @@
 """One subscription's per-packet step, compiled: sfu/media/forwarder_py.py is the spec.
 
 The selector's decision, the mungers' renumbering, rtp.rewrite() and the history's record in
-one C call per packet (from cython_ext.fanout), on C fields; the output packet is the only object
-created, and it goes straight to the sink when that is compiled (the datapath's Peer). Each cdef
+one C call per packet (from cython_ext.fanout), on C fields. When the sink is compiled (the
+datapath's Peer), the packet is rewritten straight into its send slot and no object is created;
+a Python sink gets the output packet as bytes. Each cdef
 method is the method of sfu/media/ it is named after, line for line. Import through
 sfu.media.kernels.
 """
@@ -61,9 +62,42 @@ cdef class Forwarder:
         return self._forward(packet, now_ms)
 
     cdef object _forward(self, RtpPacket packet, long long now_ms):
-        """forward(), for C callers (cython_ext.fanout)."""
+        """forward(), for C callers."""
+        cdef int decision = self._number(packet, now_ms)
+        if decision != FORWARD:
+            return decision
+        out = self._rewrite(packet, now_ms)
+        self._remember(packet)
+        return out
+
+    cdef Py_ssize_t _forward_send(
+        self, RtpPacket packet, long long now_ms, int* decision
+    ) except -1:
+        """forward() and send() in one (cython_ext.fanout): the decision into ``decision``;
+        when FORWARD, the length sent (0: not sent). A compiled sink gets the packet rewritten
+        straight into its send slot, so no bytes object is made."""
+        cdef Py_ssize_t length
+        decision[0] = self._number(packet, now_ms)
+        if decision[0] != FORWARD:
+            return 0
+        if self._sink is None:
+            out = self._rewrite(packet, now_ms)
+            self._remember(packet)
+            return PyBytes_GET_SIZE(out) if self._send(out) else 0
+        self._set_header(packet, now_ms)
+        length = self._sink._send_rewritten(
+            <const uint8_t*>PyBytes_AS_STRING(packet.data), PyBytes_GET_SIZE(packet.data),
+            packet.payload_offset, &self._header,
+        )
+        self._remember(packet)
+        if length:
+            self.packets_sent += 1
+            self.octets_sent += length - 12
+        return length
+
+    cdef int _number(self, RtpPacket packet, long long now_ms) noexcept:
+        """The decision; for FORWARD, the packet numbered into the header."""
         cdef int decision = self._decide(packet.layer, packet.keyframe)
-        cdef Header* h = &self._header
         cdef long long last_seq = self.last_seq
         if decision != FORWARD:
             return decision
@@ -72,11 +106,14 @@ cdef class Forwarder:
         if self.last_seq != last_seq:
             self._frame_ended = packet.marker
         self._translate_vp8(packet.picture_id, packet.tl0picidx)
-        out = self._rewrite(packet, now_ms)
+        return FORWARD
+
+    cdef void _remember(self, RtpPacket packet) noexcept:
+        """The history's record of the packet just numbered (for NACKs)."""
+        cdef Header* h = &self._header
         self.history._put(
             h.seq, packet.layer, packet.ext_seq, h.timestamp, h.picture_id, h.tl0picidx
         )
-        return out
 
     def forward_late(self, RtpPacket packet not None, long long now_ms):
         """A packet reordered behind a congestion cut, or None: see forwarder_py."""
@@ -119,13 +156,17 @@ cdef class Forwarder:
 
     cdef bytes _rewrite(self, RtpPacket packet, long long now_ms):
         """rewrite_rtp with the numbering already in the header."""
-        self._header.marker = packet.marker
-        self._header.abs_send_time = ((now_ms << 18) // 1000) & 0xFFFFFF  # abs_send_time()
-        self._header.audio_level = packet.audio_level & 0xFF if packet.audio_level >= 0 else NONE
+        self._set_header(packet, now_ms)
         return rewrite(
             <const uint8_t*>PyBytes_AS_STRING(packet.data), PyBytes_GET_SIZE(packet.data),
             packet.payload_offset, &self._header,
         )
+
+    cdef void _set_header(self, RtpPacket packet, long long now_ms) noexcept:
+        """The header's per-packet fields beyond the numbering."""
+        self._header.marker = packet.marker
+        self._header.abs_send_time = ((now_ms << 18) // 1000) & 0xFFFFFF  # abs_send_time()
+        self._header.audio_level = packet.audio_level & 0xFF if packet.audio_level >= 0 else NONE
 
     def pad(self, int size, long long now_ms):
         """A padding-only packet numbered after the last one sent, or None: see forwarder_py."""

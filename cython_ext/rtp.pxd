@@ -110,6 +110,13 @@ cdef struct Header:
 # fields patched. Raises ValueError for a payload offset out of range, a truncated descriptor.
 cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h)
 
+# rewrite() into o (capacity bytes, the datapath's send slot: no object made); its length, or 0
+# if it does not fit (nothing written). The same ValueErrors.
+cdef Py_ssize_t rewrite_into(
+    const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h, uint8_t* o,
+    Py_ssize_t capacity,
+) except -1
+
 
 # The packet an RTX packet p (payload p[payload_offset:payload_end], at least 2 bytes: the caller
 # checked) repairs, with the media stream's payload type and SSRC: see rtp_py.unwrap_rtx.

@@ -135,34 +135,64 @@ def rewrite_rtp(
     return rewrite(p, n, payload_offset, &h)
 
 
-cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h):
-    cdef Py_ssize_t body, ext_len = 0, header, i
+cdef Py_ssize_t _rewritten_header(const Header* h) noexcept:
+    """The forwarded packet's header length: 12, and its extension block if any."""
     cdef bint write_mid = h.mid_id > 0 and h.mid_len > 0
     cdef bint write_level = h.audio_level_id > 0 and h.audio_level >= 0
-    cdef bint vp8 = h.picture_id >= 0 or h.tl0picidx >= 0
-    cdef Vp8Layout d
-    cdef uint8_t* o
+    cdef Py_ssize_t body = (1 + h.mid_len if write_mid else 0) + (2 if write_level else 0)
+    body += (4 if h.abs_send_time_id > 0 else 0) + (3 if h.transport_cc_id > 0 else 0)
+    return 12 + (4 + ((body + 3) & ~3) if body else 0)
+
+
+cdef Py_ssize_t _check(
+    const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h, Vp8Layout* d
+) except -1:
+    """The forwarded packet's length; ValueError for input rewrite() cannot copy."""
     if not 12 <= payload_offset <= n:
         raise ValueError("rtp payload offset out of range")
-    if vp8 and vp8_layout(p, payload_offset, n, &d) < 0:
+    if (h.picture_id >= 0 or h.tl0picidx >= 0) and vp8_layout(p, payload_offset, n, d) < 0:
         raise ValueError("vp8 descriptor truncated")
+    return _rewritten_header(h) + n - payload_offset
 
-    body = (1 + h.mid_len if write_mid else 0) + (4 if h.abs_send_time_id > 0 else 0)
-    body += (2 if write_level else 0) + (3 if h.transport_cc_id > 0 else 0)
-    if body:
-        ext_len = 4 + ((body + 3) & ~3)
-    header = 12 + ext_len
-    out = PyBytes_FromStringAndSize(NULL, header + n - payload_offset)
-    o = <uint8_t*>PyBytes_AS_STRING(out)
 
-    o[0] = 0x80 | (p[0] & 0x20) | (0x10 if ext_len else 0)
+cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h):
+    cdef Vp8Layout d
+    cdef Py_ssize_t length = _check(p, n, payload_offset, h, &d)
+    out = PyBytes_FromStringAndSize(NULL, length)
+    _write(p, n, payload_offset, h, &d, <uint8_t*>PyBytes_AS_STRING(out))
+    return out
+
+
+cdef Py_ssize_t rewrite_into(
+    const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h, uint8_t* o,
+    Py_ssize_t capacity,
+) except -1:
+    cdef Vp8Layout d
+    cdef Py_ssize_t length = _check(p, n, payload_offset, h, &d)
+    if length > capacity:
+        return 0
+    _write(p, n, payload_offset, h, &d, o)
+    return length
+
+
+cdef void _write(
+    const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, const Header* h,
+    const Vp8Layout* d, uint8_t* o,
+) noexcept:
+    """rewrite()'s output into o, the input checked (_check filled d)."""
+    cdef bint write_mid = h.mid_id > 0 and h.mid_len > 0
+    cdef bint write_level = h.audio_level_id > 0 and h.audio_level >= 0
+    cdef Py_ssize_t header = _rewritten_header(h), i
+    cdef bint ext = header > 12
+
+    o[0] = 0x80 | (p[0] & 0x20) | (0x10 if ext else 0)
     o[1] = (0x80 if h.marker else 0) | (h.payload_type & 0x7F)
     store16(o + 2, h.seq)
     store32(o + 4, h.timestamp)
     store32(o + 8, h.ssrc)
-    if ext_len:
+    if ext:
         store16(o + 12, 0xBEDE)
-        store16(o + 14, (ext_len - 4) >> 2)
+        store16(o + 14, (header - 16) >> 2)
         i = 16
         if h.transport_cc_id > 0:
             o[i] = (h.transport_cc_id << 4) | 1
@@ -185,7 +215,7 @@ cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, co
         memset(o + i, 0, header - i)
     memcpy(o + header, p + payload_offset, n - payload_offset)
 
-    if vp8:  # patch the copied descriptor: same layout, shifted by the header change
+    if h.picture_id >= 0 or h.tl0picidx >= 0:  # patch the copied descriptor: same layout, shifted
         if h.picture_id >= 0 and d.pid_at >= 0:
             i = d.pid_at - payload_offset + header
             if d.pid_bits == 15:
@@ -194,7 +224,6 @@ cdef bytes rewrite(const uint8_t* p, Py_ssize_t n, Py_ssize_t payload_offset, co
                 o[i] = h.picture_id & 0x7F
         if h.tl0picidx >= 0 and d.tl0_at >= 0:
             o[d.tl0_at - payload_offset + header] = h.tl0picidx
-    return out
 
 
 def unwrap_rtx(

@@ -7,6 +7,7 @@ socket. A missing compiled module fails the "cy" tests; it is never skipped.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import struct
 import sys
@@ -25,7 +26,7 @@ from sfu.webrtc import libsrtp
 from sfu.webrtc.datapath_py import Address
 from tests.support.kernels import Kernels, kernels
 from tests.support.packets import MID_ID, vp8_packet
-from tests.support.sinks import PeerSink
+from tests.support.sinks import PeerSink, Sink
 from tests.support.tracks import subscribe
 
 KEY_UP, KEY_DOWN = os.urandom(30), os.urandom(30)
@@ -345,6 +346,41 @@ def test_forwarding_runs_no_python_per_packet() -> None:
     assert python_calls == []
     assert counters.packets_in == 21 and counters.packets_out == 3 * 21
     assert len(rig.received_raw(3 * 21)) == 3 * 21  # (a socket's buffer holds about 100)
+    rig.close()
+
+
+def test_a_packet_fanned_out_to_a_peer_is_written_as_the_bytes_path_writes_it() -> None:
+    """The compiled fan-out rewrites a forwarded packet straight into the peer's send slot (no
+    bytes object); the subscriber decrypts, byte for byte, what the same subscription gives a
+    Python sink through rewrite(): the keyframe, the packets after it, a VP8 descriptor's
+    renumbered picture id, the mid extension."""
+    k = kernels("cython")
+    rig = Rig(k.datapath)
+    counters = MediaCounters()
+    ingress = PublisherIngress(counters, remb_bps=1)
+    rig.peer = rig.datapath.peer(ingress, rig.drops.append)
+    rig.keyed()
+    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID), (), 0xABC)
+    receiver = ingress.add_track("T", line)
+    peer = rig.datapath.peer(Handler(), rig.drops.append)
+    peer.set_keys(_session(KEY_UP, False), _session(KEY_DOWN, True))
+    peer.set_destination(rig.client_addr)
+    recorded = Sink(record=True)
+    for sink in (PeerSink(peer), recorded):
+        random.seed(7)  # the same first seq and timestamp for both subscriptions
+        subscribe(receiver, sink, counters, ssrc=0x50)
+    bodies = [300, 1_100, 1, 700]
+    for seq, size in enumerate(bodies):
+        packet = vp8_packet(
+            seq=seq, ts=3000 * seq, ssrc=0x1234, picture_id=200 + seq, tl0picidx=seq,
+            keyframe=seq == 0, start=True, marker=True, body=bytes([seq]) * size,
+        )  # fmt: skip
+        rig.send(rig.client_tx.protect(packet))
+        rig.drain(seq + 1)
+    assert len(recorded.rtp) == len(bodies)
+    assert rig.received(len(bodies)) == recorded.rtp
+    assert counters.packets_out == 2 * len(bodies)
+    assert rig.drops == []
     rig.close()
 
 
