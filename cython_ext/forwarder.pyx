@@ -4,9 +4,8 @@
 The selector's decision, the mungers' renumbering, rtp.rewrite() and the history's record in
 one C call per packet (from cython_ext.fanout), on C fields. When the sink is compiled (the
 datapath's Peer), the packet is rewritten straight into its send slot and no object is created;
-a Python sink gets the output packet as bytes. Each cdef
-method is the method of sfu/media/ it is named after, line for line. Import through
-sfu.media.kernels.
+a Python sink gets the output packet as bytes. Each cdef method is the method of sfu/media/ it
+is named after, line for line. Import through sfu.media.kernels.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
