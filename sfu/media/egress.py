@@ -11,7 +11,15 @@ from sfu.media.bandwidth_estimator_py import STALE, UNKNOWN_PACKETS, Probe
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.media.kernels import Arrivals, BandwidthEstimator
-from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
+from sfu.rtp.rtcp import (
+    Fir,
+    Nack,
+    Pli,
+    ReceiverReport,
+    Remb,
+    lone_transport_feedback,
+    parse_compound,
+)
 from sfu.rtp.twcc import TransportFeedback
 
 # A send-side estimate this much above the one the allocation last saw is worth a new allocation
@@ -84,9 +92,13 @@ class SubscriberFeedback:
 
     def on_rtcp(self, data: bytes, now_ms: int) -> None:
         try:
-            packets = parse_compound(data)
+            feedback = lone_transport_feedback(data)
+            packets = parse_compound(data) if feedback is None else []
         except ValueError:
             self._counters.drop(DropReason.MALFORMED_RTCP)
+            return
+        if feedback is not None:  # the common datagram
+            self._transport_feedback(feedback, now_ms)
             return
         nacks: dict[int, list[bytes]] = {}
         for packet in packets:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from sfu.rtp.demux_py import RTCP, RTP, classify
 from sfu.rtp.rtcp import (
+    RTPFB,
     Nack,
     Pli,
     ReceiverReport,
@@ -20,11 +22,14 @@ from sfu.rtp.rtcp import (
     build_remb,
     build_rr,
     build_sr,
+    build_transport_feedback,
+    lone_transport_feedback,
     nack_seqs,
     ntp_middle32,
     parse_compound,
     round_trip_ms,
 )
+from sfu.rtp.twcc import TransportFeedback
 
 u32 = st.integers(0, 2**32 - 1)
 
@@ -148,3 +153,73 @@ def test_malformed_rtcp_is_refused_with_a_reason(data: bytes, reason: str) -> No
 def test_random_bytes_parse_or_raise_value_error(data: bytes) -> None:
     with contextlib.suppress(ValueError):
         parse_compound(data)
+
+
+def _outcome(parse: Callable[[bytes], object], data: bytes) -> object:
+    try:
+        return parse(data)
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+def _mutated(
+    data: bytes, first: int, packet_type: int, cut: int, at: int, flip: int, tail: bytes
+) -> bytes:
+    """A feedback datagram with its first two bytes replaced, a byte flipped, cut or extended."""
+    out = bytearray(bytes([first, packet_type]) + data[2:])
+    out[at % len(out)] ^= flip
+    return bytes(out[: len(out) - cut]) + tail
+
+
+_feedback_like = st.builds(
+    _mutated,
+    st.builds(
+        lambda arrivals: build_transport_feedback(TransportFeedback(1, 2, 9, 4, 0, arrivals)),
+        st.lists(st.one_of(st.none(), st.integers(0, 40_000)), min_size=1, max_size=30).map(
+            lambda gaps: tuple(None if g is None else 250 * i + g for i, g in enumerate(gaps))
+        ),
+    ),
+    st.sampled_from([0x8F, 0x8F, 0x8F, 0xAF, 0x8E, 0x4F]),
+    st.sampled_from([RTPFB, RTPFB, RTPFB, 201, 206]),
+    st.sampled_from([0, 0, 0, 1, 4]),
+    st.integers(0, 200),
+    st.sampled_from([0, 0, 1, 0x80, 0xFF]),
+    st.sampled_from([b"", b"", bytes(4), build_pli(1, 2)]),
+)
+
+
+@given(st.one_of(_feedback_like, st.binary(max_size=80)))
+def test_a_lone_feedback_is_read_as_the_compound_parser_reads_it(data: bytes) -> None:
+    """The shortcut for browsers' feedback datagrams reads what it takes as parse_compound does:
+    the same feedback or the same refusal. What it leaves (None) goes to parse_compound."""
+    lone = _outcome(lone_transport_feedback, data)
+    if lone is not None:
+        assert _outcome(parse_compound, data) == (lone if isinstance(lone, str) else [lone])
+
+
+@given(
+    u32,
+    u32,
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFFFF),
+    st.integers(0, 0xFF),
+    st.lists(st.one_of(st.none(), st.integers(0, 60_000)), min_size=1, max_size=40),
+)
+def test_every_feedback_sent_alone_takes_the_shortcut(
+    sender: int, media: int, base: int, reference: int, count: int, gaps: list[int | None]
+) -> None:
+    arrivals, at = [], 0
+    for gap in gaps:
+        if gap is not None:
+            at += gap
+        arrivals.append(None if gap is None else at)
+    feedback = TransportFeedback(sender, media, base, reference, count, tuple(arrivals))
+    data = build_transport_feedback(feedback)
+    assert lone_transport_feedback(data) == parse_compound(data)[0]
+
+
+def test_a_browser_s_feedback_datagram_takes_the_shortcut() -> None:
+    feedback = TransportFeedback(1, 2, 65_530, 7, 3, (0, None, 250, 8_000_000))
+    data = build_transport_feedback(feedback)
+    assert lone_transport_feedback(data) == feedback == parse_compound(data)[0]
+    assert lone_transport_feedback(data + build_pli(1, 2)) is None  # a compound: the walk
