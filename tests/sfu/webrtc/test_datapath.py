@@ -22,6 +22,7 @@ from sfu.media.clock import monotonic_ms
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.ingress import PublisherIngress
+from sfu.media.receiver import TrackReceiver
 from sfu.webrtc import libsrtp
 from sfu.webrtc.datapath_py import Address
 from tests.support.kernels import Kernels, kernels
@@ -294,18 +295,23 @@ def test_a_failing_slow_path_is_counted_and_the_batch_goes_on(module: ModuleType
         rig.close()
 
 
-def test_forwarding_runs_no_python_per_packet() -> None:
-    """The compiled datapath hands a publisher's packets to the compiled ingest, which fans them
-    out to the subscribers' peers: once the subscriptions started, not one Python function runs
-    for a batch of packets forwarded to three subscribers."""
-    k = kernels("cython")
-    rig = Rig(k.datapath)
+def _publishing() -> tuple[Rig, MediaCounters, TrackReceiver]:
+    """The compiled datapath whose keyed client publishes a VP8 track: its receiver, to
+    subscribe to, and the counters."""
+    rig = Rig(kernels("cython").datapath)
     counters = MediaCounters()
     ingress = PublisherIngress(counters, remb_bps=1)
     rig.peer = rig.datapath.peer(ingress, rig.drops.append)
     rig.keyed()
     line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID), (), 0xABC)
-    receiver = ingress.add_track("T", line)
+    return rig, counters, ingress.add_track("T", line)
+
+
+def test_forwarding_runs_no_python_per_packet() -> None:
+    """The compiled datapath hands a publisher's packets to the compiled ingest, which fans them
+    out to the subscribers' peers: once the subscriptions started, not one Python function runs
+    for a batch of packets forwarded to three subscribers."""
+    rig, counters, receiver = _publishing()
     for i in range(3):
         peer = rig.datapath.peer(Handler(), rig.drops.append)
         peer.set_keys(_session(KEY_UP, False), _session(os.urandom(30), True))
@@ -354,14 +360,7 @@ def test_a_packet_fanned_out_to_a_peer_is_written_as_the_bytes_path_writes_it() 
     bytes object); the subscriber decrypts, byte for byte, what the same subscription gives a
     Python sink through rewrite(): the keyframe, the packets after it, a VP8 descriptor's
     renumbered picture id, the mid extension."""
-    k = kernels("cython")
-    rig = Rig(k.datapath)
-    counters = MediaCounters()
-    ingress = PublisherIngress(counters, remb_bps=1)
-    rig.peer = rig.datapath.peer(ingress, rig.drops.append)
-    rig.keyed()
-    line = MediaLine("0", "video", 96, "video/vp8", 90000, ExtensionIds(mid=MID_ID), (), 0xABC)
-    receiver = ingress.add_track("T", line)
+    rig, counters, receiver = _publishing()
     peer = rig.datapath.peer(Handler(), rig.drops.append)
     peer.set_keys(_session(KEY_UP, False), _session(KEY_DOWN, True))
     peer.set_destination(rig.client_addr)
