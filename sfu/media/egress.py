@@ -11,15 +11,7 @@ from sfu.media.bandwidth_estimator_py import STALE, UNKNOWN_PACKETS, Probe
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
 from sfu.media.kernels import Arrivals, BandwidthEstimator
-from sfu.rtp.rtcp import (
-    Fir,
-    Nack,
-    Pli,
-    ReceiverReport,
-    Remb,
-    lone_transport_feedback,
-    parse_compound,
-)
+from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
 from sfu.rtp.twcc import TransportFeedback
 
 # A send-side estimate this much above the one the allocation last saw is worth a new allocation
@@ -92,17 +84,15 @@ class SubscriberFeedback:
 
     def on_rtcp(self, data: bytes, now_ms: int) -> None:
         try:
-            feedback = lone_transport_feedback(data)
-            packets = parse_compound(data) if feedback is None else []
+            packets = parse_compound(data)
         except ValueError:
             self._counters.drop(DropReason.MALFORMED_RTCP)
             return
-        if feedback is not None:  # the common datagram
-            self._transport_feedback(feedback, now_ms)
-            return
         nacks: dict[int, list[bytes]] = {}
         for packet in packets:
-            if isinstance(packet, Nack):
+            if isinstance(packet, TransportFeedback):  # the most frequent, first
+                self._transport_feedback(packet, now_ms)
+            elif isinstance(packet, Nack):
                 nacks.setdefault(packet.media_ssrc, []).append(packet.fci)
             elif isinstance(packet, Pli):
                 self._keyframe(packet.media_ssrc, now_ms)
@@ -111,8 +101,6 @@ class SubscriberFeedback:
                     self._keyframe(ssrc, now_ms)
             elif isinstance(packet, Remb):
                 self._remb(packet.bitrate, now_ms)
-            elif isinstance(packet, TransportFeedback):
-                self._transport_feedback(packet, now_ms)
             elif isinstance(packet, ReceiverReport):
                 self._report(packet, now_ms)
         for ssrc, fcis in nacks.items():  # one answer per stream: the cap holds per compound

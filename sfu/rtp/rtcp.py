@@ -79,8 +79,32 @@ class Remb:
 RtcpPacket = SenderReport | ReceiverReport | Nack | Pli | Fir | Remb | TransportFeedback
 
 
+_LONE_FEEDBACK = 0x80 | FMT_TRANSPORT_CC  # version 2, no padding
+_SSRCS = struct.Struct("!II")
+
+
+def lone_transport_feedback(data: bytes) -> TransportFeedback | None:
+    """``data`` when it is one transport-cc feedback and nothing else (browsers send theirs so,
+    RFC 5506 reduced size, ten to twenty times a second per subscriber), else None. A malformed
+    feedback is parse_compound's ValueError."""
+    if (
+        len(data) < 12
+        or data[0] != _LONE_FEEDBACK
+        or data[1] != RTPFB
+        or 4 + 4 * (data[2] << 8 | data[3]) != len(data)
+    ):
+        return None
+    sender, media = _SSRCS.unpack_from(data, 4)
+    return parse_transport_feedback(sender, media, data[12:])
+
+
 def parse_compound(data: bytes) -> list[RtcpPacket]:
-    """Parse a compound RTCP packet; kinds the SFU does not use (SDES, BYE, XR...) are skipped."""
+    """Parse a compound RTCP packet; kinds the SFU does not use (SDES, BYE, XR...) are skipped.
+    A transport-cc feedback sent alone, the datagram browsers send most, is read without the
+    walk (``lone_transport_feedback``)."""
+    lone = lone_transport_feedback(data)
+    if lone is not None:
+        return [lone]
     packets: list[RtcpPacket] = []
     pos = 0
     while pos < len(data):
@@ -102,26 +126,6 @@ def parse_compound(data: bytes) -> list[RtcpPacket]:
             packets.append(parsed)
         pos = end
     return packets
-
-
-_LONE_FEEDBACK = 0x80 | FMT_TRANSPORT_CC  # version 2, no padding
-_SSRCS = struct.Struct("!II")
-
-
-def lone_transport_feedback(data: bytes) -> TransportFeedback | None:
-    """``data`` when it is one transport-cc feedback and nothing else, as parse_compound reads
-    it; None for any other datagram (parse_compound's). Browsers send their feedback alone (RFC
-    5506 reduced size), ten to twenty times a second per subscriber: it skips the general walk.
-    A malformed feedback is the same ValueError."""
-    if (
-        len(data) < 12
-        or data[0] != _LONE_FEEDBACK
-        or data[1] != RTPFB
-        or 4 + 4 * (data[2] << 8 | data[3]) != len(data)
-    ):
-        return None
-    sender, media = _SSRCS.unpack_from(data, 4)
-    return parse_transport_feedback(sender, media, data[12:])
 
 
 def _parse_one(count: int, packet_type: int, body: bytes) -> RtcpPacket | None:
