@@ -50,6 +50,7 @@ cdef class Forwarder:
     cdef void _remember(self, RtpPacket packet) noexcept
     cdef void _set_header(self, RtpPacket packet, long long now_ms) noexcept
     cdef bint _send(self, bytes out) except -1
+    cdef void _count(self, Py_ssize_t length) noexcept
     cdef bytes _rewrite(self, RtpPacket packet, long long now_ms)
     cdef bint _waiting(self) noexcept
     cdef int _decide(self, int layer, bint keyframe) noexcept

@@ -81,17 +81,15 @@ cdef class Forwarder:
             return 0
         if self._sink is None:
             out = self._rewrite(packet, now_ms)
-            self._remember(packet)
-            return PyBytes_GET_SIZE(out) if self._send(out) else 0
-        self._set_header(packet, now_ms)
-        length = self._sink._send_rewritten(
-            <const uint8_t*>PyBytes_AS_STRING(packet.data), PyBytes_GET_SIZE(packet.data),
-            packet.payload_offset, &self._header,
-        )
+            length = PyBytes_GET_SIZE(out) if self._send_rtp(out) else 0
+        else:
+            self._set_header(packet, now_ms)
+            length = self._sink._send_rewritten(
+                <const uint8_t*>PyBytes_AS_STRING(packet.data), PyBytes_GET_SIZE(packet.data),
+                packet.payload_offset, &self._header,
+            )
         self._remember(packet)
-        if length:
-            self.packets_sent += 1
-            self.octets_sent += length - 12
+        self._count(length)
         return length
 
     cdef int _number(self, RtpPacket packet, long long now_ms) noexcept:
@@ -139,10 +137,14 @@ cdef class Forwarder:
             sent = self._sink._send_rtp(out)
         else:
             sent = self._send_rtp(out)
-        if sent:
-            self.packets_sent += 1
-            self.octets_sent += PyBytes_GET_SIZE(out) - 12
+        self._count(PyBytes_GET_SIZE(out) if sent else 0)
         return sent
+
+    cdef inline void _count(self, Py_ssize_t length) noexcept:
+        """A packet of ``length`` bytes went (0: none did)."""
+        if length:
+            self.packets_sent += 1
+            self.octets_sent += length - 12
 
     def rewrite(
         self, RtpPacket packet not None, long long seq, long long timestamp, int picture_id,
