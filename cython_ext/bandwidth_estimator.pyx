@@ -58,21 +58,6 @@ cdef class BandwidthEstimator:
     """See sfu.media.bandwidth_estimator_py.BandwidthEstimator (``_Aimd`` is inlined: its fields
     are the ``_rate_*`` and ``_capacity_*`` ones)."""
 
-    cdef public long long floor_bps, ceiling_bps, probe_limit_bps, bps, delay_bps, loss_bps
-    cdef public object state
-    cdef public double loss, rtt_ms
-    cdef public long long feedback_duplicate, feedback_out_of_order, feedback_unknown
-    cdef public long long packets_forgotten
-    cdef readonly object arrivals
-    cdef long long _fb_count, _reference, _reference_raw
-    cdef long long _rate_bps, _rate_last_change_ms
-    cdef bint _rate_increasing, _rate_changed, _has_capacity
-    cdef double _capacity_kbps, _deviation
-    cdef long long _loss_window_start, _last_loss_update, _last_loss_decrease
-    cdef object _probe
-    cdef long long _probe_started, _probe_sent, _next_probe_id, _last_probe_ms, _last_probe_bps
-    cdef bint _measured
-
     def __init__(self, arrivals, long long initial_bps, long long floor_bps, long long ceiling_bps):
         self.floor_bps, self.ceiling_bps = floor_bps, ceiling_bps
         self.probe_limit_bps = ceiling_bps
@@ -108,9 +93,17 @@ cdef class BandwidthEstimator:
             self._probe_sent += packets
 
     def on_feedback(self, feedback, long long now_ms):
+        return self._on_feedback(
+            feedback.feedback_count, feedback.base_seq, feedback.reference_time,
+            feedback.arrivals, now_ms,
+        )
+
+    cdef object _on_feedback(
+        self, long long count, long long base_seq, long long raw, tuple reported,
+        long long now_ms,
+    ):
+        """on_feedback of a feedback's fields (``raw``: its reference time), for C callers."""
         cdef long long step, newest_sent, base, reference, held, newest_send_ms
-        cdef long long count = feedback.feedback_count
-        cdef tuple reported = feedback.arrivals
         if self._fb_count >= 0:
             step = (count - self._fb_count) & 0xFF
             if step == 0:
@@ -121,11 +114,10 @@ cdef class BandwidthEstimator:
                 return Estimate(self.bps, self.acked_bps, dropped=STALE)
         arrivals = self.arrivals
         newest_sent = arrivals.sent.next_seq - 1
-        base = _unwrap16(newest_sent, feedback.base_seq)
+        base = _unwrap16(newest_sent, base_seq)
         if newest_sent < 0 or base + len(reported) - 1 > newest_sent:
             self.feedback_unknown += 1
             return Estimate(self.bps, self.acked_bps, dropped=UNKNOWN_PACKETS)
-        raw = feedback.reference_time
         reference = self._unwrap_reference(raw)
         held, newest_send_ms = arrivals.take(base, reported, reference * REFERENCE_UNIT_US)
         if not held:

@@ -19,6 +19,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from cython_ext.demux cimport RTCP, RTP, kind_of
 from cython_ext.drops cimport DROP_INTERNAL_ERROR, DROP_SEND_FAILED, DROP_SRTP_UNPROTECT
+from cython_ext.feedback cimport FeedbackReader
 from cython_ext.ingest cimport Ingest
 from cython_ext.rtp cimport Header, rewrite_into
 from cython_ext.sendlog cimport SendLog
@@ -27,8 +28,6 @@ from cython_ext.sockets cimport (
     AF_INET, AF_INET6, MSG_DONTWAIT, mmsghdr, iovec, ntohs, recvmmsg, sendmmsg, sockaddr_in,
     sockaddr_in6, sockaddr_storage, socklen_t,
 )
-
-from cython_ext.ingest import ingest_of
 
 import logging
 import socket
@@ -95,6 +94,12 @@ def source_key(source):
     return address_key(source) if isinstance(source, tuple) else source.key
 
 
+def _compiled(method, cls):
+    """The instance of ``cls`` whose bound method ``method`` is, or None."""
+    owner = getattr(method, "__self__", None)
+    return owner if isinstance(owner, cls) else None
+
+
 cdef class Datapath
 
 
@@ -107,12 +112,14 @@ cdef class _Source:
 cdef class Peer(RtpSink):
     """One peer connection's keys, handler and destination. See datapath_py.Peer.
 
-    A handler whose ``on_rtp`` is a compiled ``Ingest`` is called in C; what the compiled
-    forwarders send to a Peer (an ``RtpSink``) goes into the batch without a Python call.
+    A handler whose ``on_rtp`` is a compiled ``Ingest``'s, or whose ``on_rtcp`` is a compiled
+    ``FeedbackReader``'s, is called in C; what the compiled forwarders send to a Peer (an
+    ``RtpSink``) goes into the batch without a Python call.
     """
 
     cdef Datapath _datapath
     cdef Ingest _ingest
+    cdef FeedbackReader _feedback
     cdef void* _rx
     cdef void* _tx
     cdef object _rx_owner, _tx_owner  # the pylibsrtp sessions the pointers belong to
@@ -125,7 +132,8 @@ cdef class Peer(RtpSink):
     def __init__(self, Datapath datapath, handler, on_drop):
         self._datapath = datapath
         self._on_rtp, self._on_rtcp, self._on_drop = handler.on_rtp, handler.on_rtcp, on_drop
-        self._ingest = ingest_of(handler.on_rtp)
+        self._ingest = _compiled(handler.on_rtp, Ingest)
+        self._feedback = _compiled(handler.on_rtcp, FeedbackReader)
 
     def set_keys(self, rx, tx):
         """The DTLS handshake's SRTP sessions (pylibsrtp); media flows from now on."""
@@ -352,6 +360,8 @@ cdef class Datapath:
                 try:
                     if not rtcp and peer._ingest is not None:
                         peer._ingest._receive(plain, now_ms)
+                    elif rtcp and peer._feedback is not None:
+                        peer._feedback._receive(plain, now_ms)
                     else:
                         (peer._on_rtcp if rtcp else peer._on_rtp)(plain, now_ms)
                 except Exception:

@@ -227,9 +227,3 @@ cdef class Ingest:
         counts.drop(route, 1)
         return 0
 
-
-def ingest_of(on_rtp):
-    """The compiled ingest behind ``on_rtp`` (a bound method of one), or None: the datapath
-    then calls it in C."""
-    owner = getattr(on_rtp, "__self__", None)
-    return owner if isinstance(owner, Ingest) else None

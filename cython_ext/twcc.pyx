@@ -19,8 +19,12 @@ cdef enum:
 
 def read_feedback(bytes fci not None):
     """See sfu.rtp.twcc_py.read_feedback."""
-    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(fci)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(fci), pos = HEADER, filled = 0, i, run
+    return read_feedback_at(<const uint8_t*>PyBytes_AS_STRING(fci), PyBytes_GET_SIZE(fci))
+
+
+cdef tuple read_feedback_at(const uint8_t* p, Py_ssize_t n):
+    """read_feedback of the ``n`` bytes at ``p`` (a datagram's, without slicing it)."""
+    cdef Py_ssize_t pos = HEADER, filled = 0, i, run
     cdef unsigned int chunk, count
     cdef long long ticks = 0
     cdef object value

@@ -25,6 +25,7 @@ TWINS = {
     "fanout": ("cython_ext.fanout", "sfu.media.fanout_py"),
     "arrivals": ("cython_ext.arrivals", "sfu.media.arrivals_py"),
     "bandwidth_estimator": ("cython_ext.bandwidth_estimator", "sfu.media.bandwidth_estimator_py"),
+    "feedback": ("cython_ext.feedback", "sfu.media.feedback_py"),
     "ingest": ("cython_ext.ingest", "sfu.media.ingest_py"),
     "sendlog": ("cython_ext.sendlog", "sfu.webrtc.sendlog_py"),
     "datapath": ("cython_ext.datapath", "sfu.webrtc.datapath_py"),

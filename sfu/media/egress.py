@@ -7,20 +7,12 @@ from typing import Any
 
 from sfu.media.allocator import MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS, clamp_estimate
 from sfu.media.arrivals_py import SentPackets
-from sfu.media.bandwidth_estimator_py import STALE, UNKNOWN_PACKETS, Probe
+from sfu.media.bandwidth_estimator_py import Probe
 from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.downtrack import DownTrack
-from sfu.media.kernels import Arrivals, BandwidthEstimator
+from sfu.media.kernels import Arrivals, BandwidthEstimator, FeedbackReader
 from sfu.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, Remb, parse_compound
 from sfu.rtp.twcc import TransportFeedback
-
-# A send-side estimate this much above the one the allocation last saw is worth a new allocation
-# at once (falls always are); smaller rises wait for the next tick.
-REALLOCATE_RISE = 1.1
-_FEEDBACK_DROPS = {
-    STALE: DropReason.TRANSPORT_FEEDBACK_STALE,
-    UNKNOWN_PACKETS: DropReason.TRANSPORT_FEEDBACK_UNKNOWN,
-}
 
 
 class SubscriberFeedback:
@@ -30,7 +22,8 @@ class SubscriberFeedback:
 
     The estimate is our own send-side one from transport-cc feedback once the subscriber sends
     any (``use_send_log``), else its REMB. ``on_probe`` is asked to send the probes the
-    estimator wants."""
+    estimator wants. A transport-cc feedback sent alone never reaches Python here: ``on_rtcp``
+    is a ``FeedbackReader``'s, which hands everything else to ``_on_compound``."""
 
     def __init__(
         self,
@@ -42,32 +35,36 @@ class SubscriberFeedback:
     ) -> None:
         self._counters = counters
         self._on_change = on_change
-        self._on_probe = on_probe
         self._initial_bps = initial_bps
         self._by_ssrc: dict[int, DownTrack[Any]] = {}
         self._remb_bps: int | None = None
-        self._estimator: BandwidthEstimator | None = None
-        self._allocated_bps = 0  # the send-side estimate the last allocation we asked for saw
-        self.send_side = False  # the estimate is ours (transport-cc feedback arrived)
+        self._reader = FeedbackReader(counters, self._on_compound, on_change, on_probe)
+        self.on_rtcp: Callable[[bytes, int], None] = self._reader.on_rtcp
         self.loss = 0.0  # the highest fraction lost of our streams in the last receiver report
         self.round_trip_ms: int | None = None  # from the last report block that echoed our SR
 
     @property
+    def send_side(self) -> bool:
+        """Whether the estimate is ours (transport-cc feedback arrived)."""
+        return self._reader.send_side
+
+    @property
     def estimate_bps(self) -> int | None:
         """What the subscriber's downlink carries, as far as we know (None: nothing yet)."""
-        if self.send_side and self._estimator is not None:
-            return self._estimator.bps
+        estimator = self._reader.estimator
+        if self._reader.send_side and estimator is not None:
+            return estimator.bps
         return self._remb_bps
 
     @property
     def estimator(self) -> BandwidthEstimator | None:
-        return self._estimator
+        return self._reader.estimator
 
     def use_send_log(self, sent: SentPackets) -> None:
         """Our RTP is stamped with transport-wide seqs into ``sent``: estimate from the
         subscriber's feedback on them."""
-        if self._estimator is None:
-            self._estimator = BandwidthEstimator(
+        if self._reader.estimator is None:
+            self._reader.estimator = BandwidthEstimator(
                 Arrivals(sent), self._initial_bps, MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS
             )
 
@@ -82,7 +79,7 @@ class SubscriberFeedback:
     def on_rtp(self, data: bytes, now_ms: int) -> None:
         self._counters.drop(DropReason.UNKNOWN_SSRC)  # subscribers send no media here
 
-    def on_rtcp(self, data: bytes, now_ms: int) -> None:
+    def _on_compound(self, data: bytes, now_ms: int) -> None:
         try:
             packets = parse_compound(data)
         except ValueError:
@@ -91,7 +88,7 @@ class SubscriberFeedback:
         nacks: dict[int, list[bytes]] = {}
         for packet in packets:
             if isinstance(packet, TransportFeedback):  # the most frequent, first
-                self._transport_feedback(packet, now_ms)
+                self._reader.take(packet, now_ms)
             elif isinstance(packet, Nack):
                 nacks.setdefault(packet.media_ssrc, []).append(packet.fci)
             elif isinstance(packet, Pli):
@@ -115,24 +112,6 @@ class SubscriberFeedback:
         previous, self._remb_bps = self._remb_bps, estimate
         if not self.send_side and (previous is None or estimate < previous):
             self._on_change(now_ms)  # react now, not at the next tick
-
-    def _transport_feedback(self, feedback: TransportFeedback, now_ms: int) -> None:
-        estimator = self._estimator
-        if estimator is None:  # feedback on seqs we never stamped
-            self._counters.drop(DropReason.TRANSPORT_FEEDBACK_UNKNOWN)
-            return
-        estimate = estimator.on_feedback(feedback, now_ms)
-        if estimate.dropped is not None:
-            self._counters.drop(_FEEDBACK_DROPS[estimate.dropped])
-            return
-        self.send_side = True
-        if estimate.probe is not None:
-            self._on_probe(estimate.probe)
-        if estimate.bps < self._allocated_bps or estimate.bps > REALLOCATE_RISE * (
-            self._allocated_bps
-        ):
-            self._allocated_bps = estimate.bps
-            self._on_change(now_ms)
 
     def _report(self, report: ReceiverReport, now_ms: int) -> None:
         ours = [b for b in report.reports if b.ssrc in self._by_ssrc]

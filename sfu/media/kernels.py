@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from sfu.media.arrivals_py import Arrivals
     from sfu.media.bandwidth_estimator_py import BandwidthEstimator
     from sfu.media.fanout_py import fan_out
+    from sfu.media.feedback_py import FeedbackReader
     from sfu.media.forwarder_py import Forwarder
     from sfu.media.history_py import PacketHistory
     from sfu.media.ingest_py import Ingest, Layer, Repair
@@ -24,11 +25,13 @@ else:
     fan_out = load("fanout").fan_out
     Arrivals = load("arrivals").Arrivals
     BandwidthEstimator = load("bandwidth_estimator").BandwidthEstimator
+    FeedbackReader = load("feedback").FeedbackReader
     Ingest, Layer, Repair = load("ingest").Ingest, load("ingest").Layer, load("ingest").Repair
 
 __all__ = [
     "Arrivals",
     "BandwidthEstimator",
+    "FeedbackReader",
     "Forwarder",
     "Ingest",
     "Layer",

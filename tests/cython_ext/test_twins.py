@@ -41,6 +41,7 @@ LAYERS = {
         "fanout": ("fan_out",),
         "arrivals": ("Arrivals",),
         "bandwidth_estimator": ("BandwidthEstimator",),
+        "feedback": ("FeedbackReader",),
         "ingest": ("Ingest", "Layer"),
     },
     sfu.webrtc.kernels: {"datapath": ("Datapath", "Peer"), "sendlog": ("SendLog",)},
@@ -91,10 +92,13 @@ def test_the_packet_path_runs_the_selected_kernels() -> None:
 
 
 def test_transport_cc_feedback_runs_the_selected_kernels() -> None:
-    """A subscriber's feedback, read and matched as the node does: every reported packet goes
-    through the selected reader and arrivals kernel, and the feedback through the selected
-    estimator, not their twins."""
+    """A subscriber's feedback, read and matched as the node does: the datagram goes to the
+    selected feedback reader (the one the datapath calls in C), every reported packet through the
+    selected twcc reader and arrivals kernel, and the feedback through the selected estimator,
+    not their twins."""
     feedback = SubscriberFeedback(MediaCounters(), lambda _: None)
+    reader = feedback.on_rtcp.__self__  # type: ignore[attr-defined]
+    assert type(reader) is load("feedback").FeedbackReader
     log = sfu.webrtc.kernels.SendLog(5)
     feedback.use_send_log(log)
     assert feedback.estimator is not None
@@ -154,6 +158,7 @@ def test_both_implementations_take_the_same_parameters() -> None:
         "bandwidth_estimator": (
             *(f"BandwidthEstimator.{n}" for n in ("on_feedback", "on_probe_sent")),
         ),
+        "feedback": ("FeedbackReader.on_rtcp", "FeedbackReader.take"),
         "counts": ("Counts.add_drop", "Counts.dropped"),
         "packet": (),  # RtpPacket.__init__: built positionally by both Layer kernels
         "stats": ("StreamStats.update", "StreamStats.on_sender_report", "StreamStats.report"),

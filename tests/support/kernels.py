@@ -26,6 +26,7 @@ class Kernels:
     fanout: ModuleType  # fan_out
     arrivals: ModuleType  # Arrivals
     bandwidth_estimator: ModuleType  # BandwidthEstimator
+    feedback: ModuleType  # FeedbackReader
     ingest: ModuleType  # Ingest, Layer
     sendlog: ModuleType  # SendLog
     datapath: ModuleType  # Datapath, Peer
