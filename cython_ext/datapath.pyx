@@ -327,6 +327,15 @@ cdef class Datapath:
             self._in_batch = False
             self._flush()
 
+    def hold_sends(self):
+        """See datapath_py.Datapath.hold_sends."""
+        self._sent_ms = self._now_ms()
+        self._in_batch = True
+
+    def release_sends(self):
+        self._in_batch = False
+        self._flush()
+
     cdef long long _now_ms(self) except? -1:
         """sfu.media.clock.monotonic_ms (CLOCK_MONOTONIC, as time.monotonic_ns), or the clock
         given."""

@@ -393,13 +393,16 @@ class Node:
                 *self.whip.sessions,
                 *self.whep.sessions,
             ]
-            for participant in ticked:
-                if tick_turn(participant.member.identity) != turn:
-                    continue
-                try:
-                    participant.tick(now_ms)
-                except Exception:
-                    logger.exception("tick of %s failed", participant.member.identity)
+            mux = self.mux
+            batched = mux.sends_batched() if mux is not None else contextlib.nullcontext()
+            with batched:
+                for participant in ticked:
+                    if tick_turn(participant.member.identity) != turn:
+                        continue
+                    try:
+                        participant.tick(now_ms)
+                    except Exception:
+                        logger.exception("tick of %s failed", participant.member.identity)
 
     async def _speakers_loop(self) -> None:
         while True:

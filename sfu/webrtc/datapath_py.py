@@ -216,6 +216,16 @@ class Datapath:
             self._in_batch = False
             self._flush()
 
+    def hold_sends(self) -> None:
+        """What is sent until ``release_sends`` waits in the queue and leaves in one batch (a tick's
+        reports): not across an await, where a read would send the queue early."""
+        self._sent_ms = self._clock_ms()
+        self._in_batch = True
+
+    def release_sends(self) -> None:
+        self._in_batch = False
+        self._flush()
+
     def _read_batch(self) -> list[tuple[bytes, Address]]:
         got: list[tuple[bytes, Address]] = []
         while len(got) < BATCH:

@@ -180,7 +180,15 @@ def test_both_implementations_take_the_same_parameters() -> None:
             ),
             *(
                 f"Datapath.{n}"
-                for n in ("peer", "bind", "unbind", "last_received_ms", "on_readable")
+                for n in (
+                    "peer",
+                    "bind",
+                    "unbind",
+                    "last_received_ms",
+                    "on_readable",
+                    "hold_sends",
+                    "release_sends",
+                )
             ),
         ),
     }

@@ -214,6 +214,30 @@ def test_a_send_outside_a_batch_leaves_at_once(rig: Rig) -> None:
     assert rig.client_rx.unprotect_rtcp(rig.client.recv(4096)) == _rtcp_rr()
 
 
+def test_held_sends_wait_for_their_release_and_leave_together(rig: Rig, kernels: Kernels) -> None:
+    """A tick turn's reports: queued while held (nothing reaches the socket), stamped with the
+    hold's time, then sent at the release; after it a send leaves at once again."""
+    rig.keyed()
+    log = kernels.sendlog.SendLog(5)
+    rig.peer.set_send_log(log)
+    slot = b"\xbe\xde\x00\x01\x51\x00\x00\x00"
+    rig.datapath.hold_sends()
+    rig.now += 5
+    assert rig.peer.send(_rtcp_rr(), True)
+    assert rig.peer.send(bytes([0x90]) + _rtp(1, payload=slot + b"x" * 20)[1:], False)
+    rig.client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        rig.client.recv(4096)
+    rig.datapath.release_sends()
+    rig.client.settimeout(2)
+    assert rig.client_rx.unprotect_rtcp(rig.client.recv(4096)) == _rtcp_rr()
+    assert rig.client_rx.unprotect(rig.client.recv(4096))[:1] == b"\x90"
+    assert log.sent(0)[1] == 1000  # the hold's time
+    assert rig.peer.send(_rtcp_rr(), True)
+    assert rig.client_rx.unprotect_rtcp(rig.client.recv(4096)) == _rtcp_rr()
+    assert rig.datapath.sent == 3
+
+
 def test_nothing_is_sent_without_keys_or_destination_or_after_close(rig: Rig) -> None:
     assert not rig.peer.send(_rtp(1), False)
     rig.keyed()
