@@ -94,3 +94,12 @@ def test_uvicorn_itself_still_has_no_header_timeout() -> None:
         "timeout_graceful_shutdown",
         "timeout_worker_healthcheck",
     }
+
+
+def test_the_housekeeping_loop_we_replace_is_the_one_serve_awaits() -> None:
+    """serving.server._Server replaces main_loop (a tick a second, woken by should_exit)."""
+    assert "await self.main_loop()" in _source(uvicorn.server.Server._serve)
+    on_tick = _source(uvicorn.server.Server.on_tick)
+    assert "if counter % 10 == 0:" in on_tick and "if self.should_exit:" in on_tick
+    assert "self.should_exit = True" in _source(uvicorn.server.Server.handle_exit)
+    assert "self.should_exit = False" in _source(uvicorn.server.Server.__init__)
