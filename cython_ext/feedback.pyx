@@ -71,11 +71,10 @@ cdef class FeedbackReader:
         self, long long count, long long base_seq, long long reference, tuple arrivals,
         long long now_ms,
     ) except -1:
-        cdef long long bps
         if self._estimator is None:
             self._counts.drop(DROP_TRANSPORT_FEEDBACK_UNKNOWN, 1)
             return 0
-        estimated, _, probe, dropped = self._estimator._on_feedback(
+        bps, _, probe, dropped = self._estimator._on_feedback(
             count, base_seq, reference, arrivals, now_ms
         )
         if dropped is not None:
@@ -87,7 +86,6 @@ cdef class FeedbackReader:
         self.send_side = True
         if probe is not None:
             self._on_probe(probe)
-        bps = estimated
         if bps < self._allocated_bps or bps > REALLOCATE_RISE * self._allocated_bps:
             self._allocated_bps = bps
             self._on_change(now_ms)

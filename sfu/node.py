@@ -387,15 +387,15 @@ class Node:
             )
         )
 
+    def _ticked(self) -> list[Participant | Session]:
+        """Who ticks once a second: participants and WHIP/WHEP sessions."""
+        return [*self.participants, *self.whip.sessions, *self.whep.sessions]
+
     async def _tick_loop(self) -> None:
         turn = 0
         while True:
-            ticked: list[Participant | Session] = [
-                *self.participants,
-                *self.whip.sessions,
-                *self.whep.sessions,
-            ]
-            steps = turns_to_next(turn, {tick_turn(p.member.identity) for p in ticked})
+            taken = {tick_turn(p.member.identity) for p in self._ticked()}
+            steps = turns_to_next(turn, taken)
             await asyncio.sleep(steps * TICK_S / TICK_TURNS)
             turn = (turn + steps) % TICK_TURNS
             self._may_serve()  # a stall is noticed here too when no media comes in
@@ -404,7 +404,7 @@ class Node:
                 for name, room in list(self.rooms.items()):
                     if not room.members:
                         del self.rooms[name]
-            ticked = [*self.participants, *self.whip.sessions, *self.whep.sessions]
+            ticked = self._ticked()
             mux = self.mux
             batched = mux.sends_batched() if mux is not None else contextlib.nullcontext()
             with batched:
