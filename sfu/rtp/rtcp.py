@@ -85,8 +85,9 @@ _SSRCS = struct.Struct("!II")
 
 def lone_transport_feedback(data: bytes) -> TransportFeedback | None:
     """``data`` when it is one transport-cc feedback and nothing else (browsers send theirs so,
-    RFC 5506 reduced size, ten to twenty times a second per subscriber), else None. A malformed
-    feedback is parse_compound's ValueError."""
+    RFC 5506 reduced size, ten to twenty times a second per subscriber), else None: read
+    without parse_compound's walk, as it reads it. A malformed feedback is the walk's
+    ValueError. (sfu.media.feedback_py reads a subscriber's datagrams so.)"""
     if (
         len(data) < 12
         or data[0] != _LONE_FEEDBACK
@@ -99,12 +100,7 @@ def lone_transport_feedback(data: bytes) -> TransportFeedback | None:
 
 
 def parse_compound(data: bytes) -> list[RtcpPacket]:
-    """Parse a compound RTCP packet; kinds the SFU does not use (SDES, BYE, XR...) are skipped.
-    A transport-cc feedback sent alone, the datagram browsers send most, is read without the
-    walk (``lone_transport_feedback``)."""
-    lone = lone_transport_feedback(data)
-    if lone is not None:
-        return [lone]
+    """Parse a compound RTCP packet; kinds the SFU does not use (SDES, BYE, XR...) are skipped."""
     packets: list[RtcpPacket] = []
     pos = 0
     while pos < len(data):
