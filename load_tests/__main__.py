@@ -39,13 +39,16 @@ BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
 # 1 -> N webinars ended where joins to our busy node timed out (hundreds of them: 23 of 300 at 10
 # joins/s), before forwarding did.
 CAPACITY_RAMP = Ramp(field="viewers", start=10, step=10, stop=200, refine=2)
-TARGETS = ("ours", "ours-remb", "ours-aioice", "janus")
+TARGETS = ("ours", "ours-remb", "ours-all-layers", "ours-aioice", "janus")
 TARGETS_HELP = (
-    "ours-remb: our node without transport-cc (SFU_TRANSPORT_CC=false); ours-aioice: on "
-    "aiortc's ICE (a port per peer connection, SFU_UDP_PORT=0)"
+    "ours-remb: our node without transport-cc (SFU_TRANSPORT_CC=false); ours-all-layers: our "
+    "publishers send every layer, as to Janus (no dynacast); ours-aioice: on aiortc's ICE (a "
+    "port per peer connection, SFU_UDP_PORT=0)"
 )
 # Settings of our node per target
 TARGET_ENV = {"ours-remb": {"SFU_TRANSPORT_CC": "false"}, "ours-aioice": {"SFU_UDP_PORT": "0"}}
+# References the bench measures once, not at every repeat
+ONCE = ("ours-all-layers", "ours-aioice")
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
 
 
@@ -103,7 +106,9 @@ async def _target(name: str, args: argparse.Namespace, workdir: Path) -> AsyncIt
         finally:
             await remote.close()
     else:
-        async with ours.local_sfu(workdir, name=name, env=TARGET_ENV.get(name, {})) as sfu:
+        async with ours.local_sfu(
+            workdir, name=name, env=TARGET_ENV.get(name, {}), dynacast=name != "ours-all-layers"
+        ) as sfu:
             seam.configure(sfu.ice_host)
             yield sfu
 
@@ -240,7 +245,7 @@ async def _bench(session: Session) -> None:
         # more per packet in the 4x4 meeting), and these loads are far from the generator's.
         for repeat in range(args.repeats):
             for name in TARGETS:
-                if session.stop.is_set() or (name == "ours-aioice" and repeat):
+                if session.stop.is_set() or (name in ONCE and repeat):
                     continue
                 async with _target(name, args, workdir) as target:
                     for scenario in base:
@@ -273,6 +278,7 @@ async def _bench(session: Session) -> None:
             by_target.get("ours-aioice", []),
             None if args.no_ramp else max_sizes,
             remb=by_target.get("ours-remb", []),
+            all_layers=by_target.get("ours-all-layers", []),
         )
         session.write(
             "bench",

@@ -90,6 +90,13 @@ class OurParticipant(Participant):
                     await self._subscribe(message)
                 elif message["type"] == "downlink":
                     self.downlink = message
+                elif message["type"] == "publisher_layers":
+                    self._pause_layers(message["active"])
+
+    def _pause_layers(self, active: list[str]) -> None:
+        """Dynacast, as the bundled web client answers it (unless the target runs without)."""
+        if self.source is not None and self.target.dynacast:
+            self.source.set_active(active)
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
         answer = await self.answer_subscription(message["sdp"])
@@ -133,8 +140,10 @@ class OurSfu:
         pid: int | None = None,
         metrics_url: str | None = None,
         name: str = "ours",
+        dynacast: bool = True,
     ) -> None:
         self.name = name
+        self.dynacast = dynacast  # publishers pause the layers the node says nobody receives
         self.api_url, self.pid, self.metrics_url = api_url, pid, metrics_url
         self._key = (key_id, secret)
         self.api = httpx.AsyncClient(base_url=api_url, auth=(key_id, secret), timeout=10)
@@ -148,6 +157,7 @@ class OurSfu:
             "key_id": key_id,
             "secret": secret,
             "metrics_url": self.metrics_url,
+            "dynacast": self.dynacast,
         }
 
     def adopt(self, remote: dict[str, Any]) -> None:
@@ -213,10 +223,17 @@ class OurSfu:
 
 
 @contextlib.asynccontextmanager
-async def local_sfu(workdir: Path, *, name: str = "ours", env: dict[str, str] | None = None) -> Any:
+async def local_sfu(
+    workdir: Path,
+    *,
+    name: str = "ours",
+    env: dict[str, str] | None = None,
+    dynacast: bool = True,
+) -> Any:
     """``python -m standalone`` on a free loopback port: the control API and one
-    media node in one process, with a fresh API key; ``env`` adds settings (``SFU_...``).
-    Always stopped on exit."""
+    media node in one process, with a fresh API key; ``env`` adds settings (``SFU_...``);
+    ``dynacast``: whether our publishers pause the layers nobody receives. Always stopped on
+    exit."""
     port, secret = _free_port(), secrets.token_hex(20)
     env = {
         **os.environ,
@@ -245,7 +262,7 @@ async def local_sfu(workdir: Path, *, name: str = "ours", env: dict[str, str] | 
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    sfu = OurSfu(url, "load", secret, pid=proc.pid, name=name)
+    sfu = OurSfu(url, "load", secret, pid=proc.pid, name=name, dynacast=dynacast)
     try:
         await wait_answering(f"{url}/healthz", proc, log, timeout_s=30)
         yield sfu

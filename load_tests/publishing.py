@@ -51,6 +51,7 @@ class _Layer:
     picture_id: int = field(default_factory=lambda: random.getrandbits(15))
     want_keyframe: bool = False
     last_keyframe_ns: int = 0
+    active: bool = True
 
 
 class MediaSource:
@@ -84,13 +85,27 @@ class MediaSource:
             if layer.stream.ssrc == ssrc:
                 layer.want_keyframe = True
 
+    def set_active(self, rids: list[str]) -> None:
+        """Dynacast, as the bundled web client applies it: send only these layers, and the lowest
+        always; a layer that starts again starts with a keyframe, as an encoder's does."""
+        for n, (rid, layer) in enumerate(zip(self.params.rids, self.layers, strict=True)):
+            active = n == 0 or rid in rids
+            if active and not layer.active:
+                layer.position = layer.clip.next_keyframe(layer.position)
+            layer.active = active
+
     def video_frame(self, now_ns: int) -> list[bytes]:
-        """The packets of the next frame of every layer."""
+        """The packets of the next frame of every active layer (a paused layer's clip and
+        timestamps go on, as a camera's do)."""
         pt = self.params.video_pt
         if pt is None:
             return []
         out: list[bytes] = []
         for layer in self.layers:
+            if not layer.active:
+                layer.stream.ts = (layer.stream.ts + VIDEO_TS_STEP) & 0xFFFFFFFF
+                layer.position += 1
+                continue
             if layer.want_keyframe and now_ns - layer.last_keyframe_ns > KEYFRAME_MIN_INTERVAL_NS:
                 layer.position = layer.clip.next_keyframe(layer.position)
                 layer.want_keyframe = False

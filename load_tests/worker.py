@@ -57,7 +57,11 @@ def target_from(data: dict[str, Any]) -> OurSfu:
     if data.get("kind") != "ours":
         raise ValueError(f"workers cannot drive target {data.get('kind')!r}")
     return OurSfu(
-        data["api_url"], data["key_id"], data["secret"], metrics_url=data.get("metrics_url")
+        data["api_url"],
+        data["key_id"],
+        data["secret"],
+        metrics_url=data.get("metrics_url"),
+        dynacast=data.get("dynacast", True),
     )
 
 

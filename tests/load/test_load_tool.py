@@ -12,11 +12,11 @@ import pytest
 from load_tests import report, seam
 from load_tests.clip import Clip, VideoClip, load_clip
 from load_tests.ours import OurParticipant, local_sfu
-from load_tests.publishing import MediaSource
+from load_tests.publishing import VIDEO_TS_STEP, MediaSource, SendParams
 from load_tests.ramp import between
 from load_tests.receiving import ReceivePath
 from load_tests.results import StepResult, Thresholds
-from load_tests.rtp import read_sender_reports
+from load_tests.rtp import RtpView, read_rtp, read_sender_reports
 from load_tests.runner import join_all, leave, measure, seats
 from load_tests.scenario import Scenario, ScenarioError, parse_scenarios
 from load_tests.sdp import MID_URI, RID_URI, send_params, transport_cc_id
@@ -59,9 +59,10 @@ async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int, targe
 
 
 @pytest.mark.webrtc
-async def test_subscribers_feed_transport_cc_back_as_browsers_do(tmp_path: Path) -> None:
+async def test_participants_answer_the_node_as_browsers_do(tmp_path: Path) -> None:
     """A subscriber answers the node's transport-cc and feeds back every packet it gets: the
-    node estimates its downlink from that feedback, none of it dropped as unknown or stale."""
+    node estimates its downlink from that feedback, none of it dropped as unknown or stale.
+    The publisher pauses the layer nobody receives (dynacast), as the web client does."""
     clip = await asyncio.to_thread(load_clip, CACHE)
     scenario = Scenario(name="tcc", publishers=1, viewers=1, duration_s=1, warmup_s=1)
     failures: list[str] = []
@@ -81,6 +82,9 @@ async def test_subscribers_feed_transport_cc_back_as_browsers_do(tmp_path: Path)
             path.close()
     assert failures == []
     [viewer] = [p for p in people if not p.publishes]
+    [publisher] = [p for p in people if p.publishes]
+    assert publisher.source is not None
+    assert [layer.active for layer in publisher.source.layers] == [True, True, False]  # "h"
     assert isinstance(viewer, OurParticipant) and viewer.receiver.transport_cc_id
     assert viewer.downlink is not None and viewer.downlink["source"] == "transport-cc"
     for reason in ("transport_feedback_unknown", "transport_feedback_stale", "malformed_rtcp"):
@@ -93,17 +97,18 @@ def result(target: str, scenario: str, cpu_s: float, **more: Any) -> StepResult:
     )
 
 
-def test_the_ratio_table_sets_each_scenario_beside_janus_remb_only_and_the_old_path() -> None:
+def test_the_ratio_table_sets_each_scenario_beside_janus_and_the_references() -> None:
     table = report.ratio_table(
         [result("ours", "meeting", 0.1), result("ours", "webinar", 0.1)],
         [result("janus", "meeting", 0.4)],
         [result("ours-aioice", "meeting", 0.2)],
         {"ours": 12, "janus": 10},
         remb=[result("ours-remb", "meeting", 0.09)],
+        all_layers=[result("ours-all-layers", "meeting", 0.15)],
     )
-    assert "| meeting | 10.0 | 9.0 | 20.0 | 40.0 | 0.25 |" in table
+    assert "| meeting | 10.0 | 9.0 | 15.0 | 20.0 | 40.0 | 0.25 |" in table
     assert "| webinar |" not in table  # no Janus figure to compare with
-    assert "| max meeting at thresholds | 12x12 | | | 10x10 | 1.20 |" in table
+    assert "| max meeting at thresholds | 12x12 | | | | 10x10 | 1.20 |" in table
 
 
 def test_a_scenario_run_several_times_is_compared_by_its_medians() -> None:
@@ -113,7 +118,7 @@ def test_a_scenario_run_several_times_is_compared_by_its_medians() -> None:
         [result("ours", "meeting", cpu) for cpu in (0.2, 0.1, 0.3)],
         [result("janus", "meeting", cpu) for cpu in (0.4, 0.9, 0.35)],
     )
-    assert "| meeting | 20.0 (10.0-30.0) | - | - | 40.0 (35.0-90.0) | 0.50 |" in table
+    assert "| meeting | 20.0 (10.0-30.0) | - | - | - | 40.0 (35.0-90.0) | 0.50 |" in table
 
 
 def test_a_ramp_bisects_between_its_last_good_and_first_beyond_step() -> None:
@@ -189,6 +194,35 @@ def test_publishers_report_each_stream_alone_with_the_ssrc_the_offer_declared() 
     reports = source.sender_reports(1_000.0)
     assert [read_sender_reports(r)[0][0] for r in reports] == [*source.ssrcs, 1234]
     assert all(len(read_sender_reports(r)) == 1 for r in reports)
+
+
+def test_a_publisher_pauses_the_layers_nobody_receives_and_restarts_one_at_a_keyframe() -> None:
+    """Dynacast as the web client answers it: the lowest layer always runs; a paused layer
+    sends nothing while its clip and timestamps go on, and starts again at a keyframe."""
+    params = SendParams(96, None, "0", "1", None, 4, 10, ("q", "h", "f"))
+    frames = tuple(bytes([n]) * 10 for n in range(8))
+    layer = VideoClip(frames=frames, keyframes=(0, 5))
+    source = MediaSource(Clip(layers=(layer,) * 3, audio=(b"\x01",)), params)
+    q, h, f = source.ssrcs
+
+    def sent(now_ns: int) -> dict[int, list[RtpView]]:
+        by_ssrc: dict[int, list[RtpView]] = {}
+        for packet in source.video_frame(now_ns):
+            view = read_rtp(packet)
+            by_ssrc.setdefault(view.ssrc, []).append(view)
+        return by_ssrc
+
+    first = sent(0)[f][0]
+    source.set_active(["h"])  # f is received by nobody now; q runs regardless
+    for n in range(1, 3):
+        assert set(sent(n * 33_000_000)) == {q, h}
+    source.set_active([])
+    assert set(sent(99_000_000)) == {q}
+    source.set_active(["f"])
+    [again] = sent(132_000_000)[f]
+    assert again.seq == (first.seq + 1) & 0xFFFF  # nothing was sent meanwhile
+    assert again.ts == (first.ts + 4 * VIDEO_TS_STEP) & 0xFFFFFFFF  # the camera ran on
+    assert source.layers[2].position == 6  # it sent frame 5, a keyframe, not frame 4
 
 
 def test_the_transport_cc_id_is_the_one_an_answer_negotiated() -> None:
