@@ -237,6 +237,8 @@ class TrackReceiver:
         A layer stays needed while a subscription still forwards it, so the publisher never stops
         the old layer before the new one's keyframe has arrived.
         """
+        if not self.line.rids:
+            return  # one layer (audio, or video without simulcast): nothing to pause
         needed = sorted(
             {
                 layer
@@ -245,7 +247,7 @@ class TrackReceiver:
                 if layer != NO_LAYER
             }
         )
-        if needed == self._needed or not self.line.rids:
+        if needed == self._needed:
             return
         for layer in set(needed) - set(self._needed or ()):
             self._requested_ms[layer] = now_ms
