@@ -174,8 +174,11 @@ class Room:
 
     async def _tell(self, members: list[Member], event: RoomEvent) -> None:
         for member in members:
+            handle = self._handles.get(member.sid)
+            if handle is None:
+                continue  # it left while those before it were told
             try:
-                await self._handles[member.sid].room_event(event)
+                await handle.room_event(event)
             except Exception:  # one member's failure must not reach the others
                 logger.exception(
                     "room %s: %s failed on %s", self.name, member.identity, type(event).__name__

@@ -3,6 +3,7 @@ failure does not keep the others from being told."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 
@@ -165,6 +166,46 @@ async def test_one_members_failure_does_not_keep_the_others_from_being_told(
         await room.leave(alice)
     assert [name for name, _ in log] == ["broken", "bob", "alice"]
     assert "broken failed on MemberLeft" in caplog.text
+
+
+class Slow(Handle):
+    """Takes its time over the news that ``slow_on`` left: the others leave meanwhile."""
+
+    def __init__(self, log: list[tuple[str, RoomEvent]], name: str, slow_on: str) -> None:
+        super().__init__(log, name)
+        self.slow_on, self.telling, self.release = slow_on, asyncio.Event(), asyncio.Event()
+
+    async def room_event(self, event: RoomEvent) -> None:
+        await super().room_event(event)
+        if isinstance(event, MemberLeft) and event.member.identity == self.slow_on:
+            self.telling.set()
+            await self.release.wait()
+
+
+async def test_a_member_that_leaves_while_others_are_told_is_skipped(
+    log: list[tuple[str, RoomEvent]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Everyone leaving at once (a room ended): while one member is told of a leave, the next
+    in line leaves too; it is not told of the first leave, and nothing fails."""
+    room = Room("r", Observer())
+    [alice] = await join(room, log, "alice")
+    bob, slow = Member("bob", "Bob", JoinGrants()), Slow(log, "bob", slow_on="alice")
+    await room.join(bob, slow)
+    [carol] = await join(room, log, "carol")
+    log.clear()
+    with caplog.at_level(logging.ERROR):
+        first = asyncio.create_task(room.leave(alice))  # tells bob, then carol, then alice
+        await slow.telling.wait()
+        await room.leave(carol)
+        slow.release.set()
+        await first
+    assert [(name, event.member.identity) for name, event in log] == [
+        ("bob", "alice"),
+        ("bob", "carol"),
+        ("carol", "carol"),
+        ("alice", "alice"),
+    ]
+    assert "failed" not in caplog.text
 
 
 MID_ID, LEVEL_ID = 1, 3
