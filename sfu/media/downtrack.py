@@ -245,8 +245,13 @@ class DownTrack(Generic[S]):
 
         A step down for congestion stops the current layer now instead of at the lower layer's
         keyframe: its packets would only fill the queue the lower layer's keyframe waits in.
+        A layer new to the publisher's list is asked for (dynacast) before we aim: once asked
+        for, a paused layer counts as coming, so the subscription waits for it instead of
+        switching to another layer first (two switches, two keyframes).
         """
-        self.allocated = layer
+        if layer != self.allocated:
+            self.allocated = layer
+            self.receiver.refresh_needed(now_ms)
         current = self.forwarder.current
         if congested and NO_LAYER != layer < current:
             self.forwarder.pause()
