@@ -130,6 +130,7 @@ class Downlink(Generic[T]):
             continues=continues,
         )
         track.source.downtracks.append(downtrack)
+        track.source.refresh_needed(monotonic_ms())  # its first layer may be one nobody got
         if continues is None or continues.closed:
             self._feedback.add(downtrack)
         self.downtracks[track_id] = downtrack
@@ -214,10 +215,8 @@ class Downlink(Generic[T]):
         if estimate is not None and downlink_due(self._downlink_told, estimate, now_ms):
             self._downlink_told = (estimate, now_ms)
             self._on_downlink(estimate, feedback.send_side)
-        for track_id, layer in targets.items():
+        for track_id, layer in targets.items():  # a new layer is asked of its publisher here
             self.downtracks[track_id].set_target(layer, now_ms, congested=self._allocator.congested)
-        for downtrack in self.downtracks.values():
-            downtrack.receiver.refresh_needed(now_ms)
 
     def _probe(self, probe: Probe) -> None:
         """Send the probe the estimator asks for: padding in the video we send most of, paced

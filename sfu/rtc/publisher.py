@@ -107,7 +107,7 @@ class Publisher:
         same client on the same network), for the pace of NACK retries."""
         self._ingress.tick(now_ms)
         for receiver in self.receivers.values():
-            receiver.refresh_needed(now_ms)  # e.g. its last subscriber left
+            receiver.refresh_needed(now_ms)  # e.g. its last subscriber left, a switch is done
             if round_trip_ms is not None:
                 receiver.round_trip_ms = round_trip_ms
 
