@@ -55,6 +55,9 @@ class TrackSource(Protocol):
 
     def request_keyframe(self, layer: int, now_ms: int) -> None: ...
 
+    def refresh_needed(self, now_ms: int) -> None:
+        """Dynacast: tell the publisher which layers its subscriptions receive or wait for."""
+
 
 # The source's own type, for its owner (the subscription itself needs only a TrackSource).
 S = TypeVar("S", bound=TrackSource)
