@@ -392,9 +392,8 @@ class Node:
         return [*self.participants, *self.whip.sessions, *self.whep.sessions]
 
     async def _tick_loop(self) -> None:
-        turn = 0
+        turn, taken = 0, set[int]()  # the turns someone ticked in, as of the last wake-up
         while True:
-            taken = {tick_turn(p.member.identity) for p in self._ticked()}
             steps = turns_to_next(turn, taken)
             await asyncio.sleep(steps * TICK_S / TICK_TURNS)
             turn = (turn + steps) % TICK_TURNS
@@ -404,12 +403,14 @@ class Node:
                 for name, room in list(self.rooms.items()):
                     if not room.members:
                         del self.rooms[name]
-            ticked = self._ticked()
+            taken.clear()
             mux = self.mux
             batched = mux.sends_batched() if mux is not None else contextlib.nullcontext()
             with batched:
-                for participant in ticked:
-                    if tick_turn(participant.member.identity) != turn:
+                for participant in self._ticked():
+                    its_turn = tick_turn(participant.member.identity)
+                    taken.add(its_turn)
+                    if its_turn != turn:
                         continue
                     try:
                         participant.tick(now_ms)
