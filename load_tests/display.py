@@ -24,11 +24,11 @@ class Progress:
         for column in ("phase", "progress", "fwd pkt/s", "server CPU %", "p99 delay ms"):
             table.add_column(column)
         if state["phase"] == "measuring":
-            cpu, p99 = state.get("cpu_pct"), state.get("delay_p99")
+            pps, cpu, p99 = state.get("pps"), state.get("cpu_pct"), state.get("delay_p99")
             table.add_row(
                 "measuring",
                 f"{state['elapsed']:.0f}/{state['duration']:.0f} s",
-                f"{state['pps']:,.0f}",
+                "-" if pps is None else f"{pps:,.0f}",
                 "-" if cpu is None else f"{cpu:.1f}",
                 "-" if p99 is None else f"{p99:.1f}",
             )

@@ -37,6 +37,7 @@ async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int, targe
     env = {"SFU_UDP_PORT": "0"} if target == "ours-aioice" else {}
     async with local_sfu(tmp_path, name=target, env=env) as sfu:
         seam.configure(sfu.ice_host)
+        calls = _record_calls(sfu)
         if workers == 1:
             result = await measure(sfu, scenario, clip, asyncio.Event())
         else:
@@ -56,6 +57,26 @@ async def test_counts_match_the_node_metrics(tmp_path: Path, workers: int, targe
     assert result.loss < 0.05 and result.delay_ms_p99 is not None  # loopback: sanity bound
     assert result.cpu_us_per_pkt is not None and result.subscriber_kbps  # a video layer arrived
     assert f"| {target} | check | 4 |" in report.markdown([result])
+    # the node's CPU window (between the first and last CPU samples) holds no /metrics scrape
+    assert calls[0] == "counters" and calls[-1] == "counters"
+    assert "counters" not in calls[1:-1]
+
+
+def _record_calls(sfu: Any) -> list[str]:
+    """The order in which the tool samples the node's CPU and scrapes its counters."""
+    calls: list[str] = []
+    proc, counters = sfu.proc, sfu.counters
+
+    def recorded_proc() -> Any:
+        calls.append("proc")
+        return proc()
+
+    async def recorded_counters() -> dict[str, float]:
+        calls.append("counters")
+        return dict(await counters())
+
+    sfu.proc, sfu.counters = recorded_proc, recorded_counters
+    return calls
 
 
 @pytest.mark.webrtc
