@@ -5,16 +5,17 @@ Datagrams are read in batches (``recvmmsg``); SRTP and SRTCP from an authenticat
 unprotected in place by libsrtp (pylibsrtp's own copy, called through function pointers: no
 Python object per call) and handed to the peer's handler; everything else goes to the slow
 path (the ICE-lite responder, DTLS). What the handlers send while a batch is processed is
-protected into a send queue and leaves in one ``sendmmsg`` at the end of the batch. ICE-TCP
+protected into a send queue and leaves in one ``sendmmsg`` at the end of the batch, each
+destination's equal-sized datagrams as one segmented send (UDP GSO, ``segment_runs``). ICE-TCP
 streams' frames come in through ``receive`` (a batch each) and their peers' sends go to the
 stream, protected in C like the rest.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.errno cimport EINTR, errno
-from libc.stdint cimport uint8_t, uint16_t, uintptr_t
+from libc.errno cimport EINTR, EIO, errno
+from libc.stdint cimport uint8_t, uint16_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from cython_ext.demux cimport RTCP, RTP, kind_of
@@ -25,8 +26,9 @@ from cython_ext.rtp cimport Header, rewrite_into
 from cython_ext.sendlog cimport SendLog
 from cython_ext.sink cimport RtpSink
 from cython_ext.sockets cimport (
-    AF_INET, AF_INET6, MSG_DONTWAIT, mmsghdr, iovec, ntohs, recvmmsg, sendmmsg, sockaddr_in,
-    sockaddr_in6, sockaddr_storage, socklen_t,
+    AF_INET, AF_INET6, CMSG_DATA, CMSG_FIRSTHDR, CMSG_LEN, CMSG_SPACE, MSG_DONTWAIT, SOL_UDP,
+    UDP_SEGMENT, cmsghdr, iovec, mmsghdr, msghdr, ntohs, recvmmsg, sendmmsg, sendmsg,
+    sockaddr_in, sockaddr_in6, sockaddr_storage, socklen_t,
 )
 
 import logging
@@ -44,6 +46,9 @@ cdef enum:
     TRAILER = 148        # SRTCP index + longest tag + MKI (pylibsrtp's bound)
     QUEUE = 512          # protected datagrams waiting for the end of a batch
     PAUSE = 100          # datapath_py.PAUSE_MS
+    SEGMENTS = 64        # datapath_py.MAX_SEGMENTS
+    SEGMENT_BYTES = 65000  # datapath_py.MAX_SEGMENT_BYTES
+    CONTROL = 3          # 8-byte words of CMSG_SPACE(sizeof(uint16_t)): a UDP_SEGMENT message
 
 
 PAUSE_MS = PAUSE  # a read after a pause this long first asks may_read (see datapath_py)
@@ -128,6 +133,8 @@ cdef class Peer(RtpSink):
     cdef sockaddr_storage _dest
     cdef socklen_t _dest_len
     cdef object _stream  # the destination when it is an ICE-TCP stream, else None
+    cdef long long _round  # the datapath's send round of its last queued datagram
+    cdef int _tail  # that datagram's queue slot
 
     def __init__(self, Datapath datapath, handler, on_drop):
         self._datapath = datapath
@@ -216,13 +223,25 @@ cdef class Datapath:
     cdef mmsghdr _in_msgs[BATCH]
     cdef iovec _in_iov[BATCH]
     cdef sockaddr_storage _in_addr[BATCH]
-    cdef mmsghdr _out_msgs[QUEUE]
+    # the queue, in slots: each datagram, its destination, the next slot of its peer
     cdef iovec _out_iov[QUEUE]
     cdef sockaddr_storage _out_addr[QUEUE]
+    cdef socklen_t _out_namelen[QUEUE]
+    cdef int _out_next[QUEUE]
+    cdef int _heads[QUEUE]  # each peer's first slot, in the order the peers first queued
+    cdef int _nheads
+    cdef long long _round  # counts the flushes: a peer's chain is the round's
     cdef int _queued
+    # what a flush sends: a message per run of a peer's datagrams (segment_runs)
+    cdef mmsghdr _send_msgs[QUEUE]
+    cdef iovec _send_iov[QUEUE]
+    cdef int _send_count[QUEUE]
+    cdef uint64_t _send_control[QUEUE * CONTROL]  # aligned as a cmsghdr must be
+    cdef readonly int max_segments
     cdef bint _in_batch
     cdef int _max_batches
     cdef readonly long long wakeups, batches, datagrams, sent, send_failed, slow_path_errors
+    cdef readonly long long coalesced
 
     def __cinit__(self, *args, **kwargs):
         self._in_bufs = <uint8_t*>malloc(BATCH * SLOT)
@@ -236,7 +255,7 @@ cdef class Datapath:
 
     def __init__(
         self, sock, *, slow_path, libsrtp, pointer_of, clock_ms=None, may_read=None,
-        int max_batches=8,
+        int max_batches=8, int max_segments=SEGMENTS,
     ):
         cdef int i
         self._fd = sock.fileno()
@@ -249,8 +268,10 @@ cdef class Datapath:
         self._unprotect = <srtp_fn><uintptr_t>unprotect
         self._unprotect_rtcp = <srtp_fn><uintptr_t>unprotect_rtcp
         self._max_batches = max_batches
+        self.max_segments = max(1, min(max_segments, SEGMENTS))
+        self._round = 1  # a new peer's 0 is no round's
         memset(self._in_msgs, 0, sizeof(self._in_msgs))
-        memset(self._out_msgs, 0, sizeof(self._out_msgs))
+        memset(self._send_msgs, 0, sizeof(self._send_msgs))
         for i in range(BATCH):
             self._in_iov[i].iov_base = self._in_bufs + i * SLOT
             self._in_msgs[i].msg_hdr.msg_iov = &self._in_iov[i]
@@ -258,9 +279,6 @@ cdef class Datapath:
             self._in_msgs[i].msg_hdr.msg_name = &self._in_addr[i]
         for i in range(QUEUE):
             self._out_iov[i].iov_base = self._out_bufs + i * SLOT
-            self._out_msgs[i].msg_hdr.msg_iov = &self._out_iov[i]
-            self._out_msgs[i].msg_hdr.msg_iovlen = 1
-            self._out_msgs[i].msg_hdr.msg_name = &self._out_addr[i]
 
     def peer(self, handler, on_drop):
         return Peer(self, handler, on_drop)
@@ -423,6 +441,7 @@ cdef class Datapath:
 
     cdef bint _commit(self, Peer peer, uint8_t* out, int length, bint rtcp) except -1:
         """Stamp, protect and queue (or send, outside a batch) the packet in the free slot."""
+        cdef int slot
         if not rtcp and peer._send_log is not None:
             # a batch's sends leave at its time, read at its start and after each send of a
             # full queue (a long batch must not look like a growing delay): not per packet
@@ -433,23 +452,103 @@ cdef class Datapath:
             return False
         if peer._stream is not None:  # the slot is reused: the stream keeps its own copy
             return peer._stream.send_frame(PyBytes_FromStringAndSize(<char*>out, length))
-        memcpy(&self._out_addr[self._queued], &peer._dest, peer._dest_len)
-        self._out_msgs[self._queued].msg_hdr.msg_namelen = peer._dest_len
-        self._out_iov[self._queued].iov_len = length
+        slot = self._queued
+        memcpy(&self._out_addr[slot], &peer._dest, peer._dest_len)
+        self._out_namelen[slot] = peer._dest_len
+        self._out_iov[slot].iov_len = length
+        self._out_next[slot] = -1
+        if peer._round == self._round:
+            self._out_next[peer._tail] = slot
+        else:
+            peer._round = self._round
+            self._heads[self._nheads] = slot
+            self._nheads += 1
+        peer._tail = slot
         self._queued += 1
         if not self._in_batch:
             self._flush()
         return True
 
     cdef void _flush(self) noexcept:
-        """sendmmsg the queue; a datagram the kernel refuses (full buffer) is dropped, counted."""
-        cdef int done = 0, sent
-        while done < self._queued:
-            sent = sendmmsg(self._fd, self._out_msgs + done, self._queued - done, 0)
+        """sendmmsg the queue, each run of a peer's datagrams as one message (segmented by the
+        kernel); a datagram the kernel refuses (full buffer) is dropped, counted. A run refused
+        is sent datagram by datagram; refused for the device (EIO), never segmented again."""
+        cdef int messages = self._messages(), done = 0, sent, k
+        while done < messages:
+            sent = sendmmsg(self._fd, self._send_msgs + done, messages - done, 0)
             if sent > 0:
+                for k in range(done, done + sent):
+                    self.sent += self._send_count[k]
+                    if self._send_count[k] > 1:
+                        self.coalesced += self._send_count[k]
                 done += sent
-                self.sent += sent
             elif errno != EINTR:
+                if self._send_count[done] > 1:
+                    if errno == EIO:
+                        self.max_segments = 1
+                    self._send_each(&self._send_msgs[done].msg_hdr)
+                else:
+                    self.send_failed += 1
                 done += 1
-                self.send_failed += 1
-        self._queued = 0
+        self._queued = self._nheads = 0
+        self._round += 1
+
+    cdef int _messages(self) noexcept:
+        """Fill the send messages from the queue: see datapath_py.segment_runs."""
+        cdef int h, slot, first, count, m = 0, v = 0
+        cdef size_t size, total, n
+        cdef uint16_t segment
+        cdef msghdr* hdr
+        cdef cmsghdr* control
+        for h in range(self._nheads):
+            slot = self._heads[h]
+            while slot >= 0:
+                first, size, count, total = slot, self._out_iov[slot].iov_len, 0, 0
+                hdr = &self._send_msgs[m].msg_hdr
+                hdr.msg_name, hdr.msg_namelen = &self._out_addr[first], self._out_namelen[first]
+                hdr.msg_iov = &self._send_iov[v]
+                while slot >= 0:
+                    n = self._out_iov[slot].iov_len
+                    if count and (
+                        n > size or count == self.max_segments or total + n > SEGMENT_BYTES
+                        or self._out_namelen[slot] != self._out_namelen[first]
+                        or memcmp(&self._out_addr[slot], &self._out_addr[first],
+                                  self._out_namelen[first])
+                    ):
+                        break
+                    self._send_iov[v] = self._out_iov[slot]
+                    v += 1
+                    count += 1
+                    total += n
+                    slot = self._out_next[slot]
+                    if n < size:
+                        break  # a shorter datagram can only be a run's last
+                hdr.msg_iovlen = count
+                if count > 1:
+                    hdr.msg_control = &self._send_control[m * CONTROL]
+                    hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t))
+                    control = CMSG_FIRSTHDR(hdr)
+                    control.cmsg_level, control.cmsg_type = SOL_UDP, UDP_SEGMENT
+                    control.cmsg_len = CMSG_LEN(sizeof(uint16_t))
+                    segment = <uint16_t>size
+                    memcpy(CMSG_DATA(control), &segment, sizeof(uint16_t))
+                else:
+                    hdr.msg_control, hdr.msg_controllen = NULL, 0
+                self._send_count[m] = count
+                m += 1
+        return m
+
+    cdef void _send_each(self, const msghdr* run) noexcept:
+        """A run's datagrams one by one."""
+        cdef msghdr one
+        cdef size_t i
+        memset(&one, 0, sizeof(msghdr))
+        one.msg_name, one.msg_namelen, one.msg_iovlen = run.msg_name, run.msg_namelen, 1
+        for i in range(run.msg_iovlen):
+            one.msg_iov = &run.msg_iov[i]
+            while sendmsg(self._fd, &one, 0) < 0:
+                if errno != EINTR:
+                    self.send_failed += 1
+                    break
+            else:
+                self.sent += 1

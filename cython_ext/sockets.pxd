@@ -1,5 +1,5 @@
-# The batched datagram calls of Linux (recvmmsg, sendmmsg) and the address structures, declared
-# once for the node's datapath and the load tool's receive path.
+# The batched datagram calls of Linux (recvmmsg, sendmmsg, UDP segmentation) and the address
+# structures, declared once for the node's datapath and the load tool's receive path.
 from libc.stdint cimport uint8_t, uint16_t
 
 
@@ -25,8 +25,17 @@ cdef extern from "<sys/socket.h>":
     struct mmsghdr:
         msghdr msg_hdr
         unsigned int msg_len
+    struct cmsghdr:
+        size_t cmsg_len
+        int cmsg_level
+        int cmsg_type
+    cmsghdr* CMSG_FIRSTHDR(msghdr* msg) nogil
+    unsigned char* CMSG_DATA(cmsghdr* cmsg) nogil
+    size_t CMSG_SPACE(size_t length) nogil
+    size_t CMSG_LEN(size_t length) nogil
     int recvmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags, void* timeout) nogil
     int sendmmsg(int fd, mmsghdr* msgs, unsigned int n, int flags) nogil
+    ssize_t sendmsg(int fd, const msghdr* msg, int flags) nogil
     int MSG_DONTWAIT
     int MSG_TRUNC
     int AF_INET
@@ -47,3 +56,8 @@ cdef extern from "<netinet/in.h>":
         uint16_t sin6_port
         in6_addr sin6_addr
     uint16_t ntohs(uint16_t) nogil
+
+
+cdef extern from "<netinet/udp.h>":
+    int SOL_UDP
+    int UDP_SEGMENT  # generic segmentation offload: one send, many datagrams (Linux 4.18)

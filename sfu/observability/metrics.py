@@ -221,12 +221,18 @@ def _tcp_metrics(port: TcpPort) -> Iterator[Metric]:
 
 
 def _datapath_metrics(datapath: Datapath) -> Iterator[Metric]:
-    """How batched the port's reads are: datagrams per batch, batches per wake-up."""
+    """How batched the port's reads and sends are: datagrams per batch, batches per wake-up,
+    datagrams sent in segmented runs."""
     for name, value, what in (
         ("sfu_udp_wakeups", datapath.wakeups, "Times the node's UDP port was drained"),
         ("sfu_udp_batches", datapath.batches, "recvmmsg calls that returned datagrams"),
         ("sfu_udp_datagrams", datapath.datagrams, "Datagrams read from the node's UDP port"),
         ("sfu_udp_sent", datapath.sent, "Media datagrams sent by the datapath"),
+        (
+            "sfu_udp_coalesced",
+            datapath.coalesced,
+            "Of those, datagrams sent several to a send, cut apart by the kernel (UDP GSO)",
+        ),
     ):
         yield CounterMetricFamily(name, what, value=value)
 

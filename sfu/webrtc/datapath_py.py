@@ -7,15 +7,20 @@ the keys) goes to the slow path with its source. A source is a (host, port) on t
 ``Stream``: an ICE-TCP connection whose frames come in through ``receive``, one batch per read,
 and whose peer's sends go out on it. What is sent while a batch is processed
 leaves when the batch ends (the compiled loop sends it with one ``sendmmsg``), so fan-out costs
-one system call per batch instead of one per packet. A peer's datagram that is dropped is
-reported to its ``on_drop`` with the ``DropReason.code``.
+one system call per batch instead of one per packet; each peer's datagrams of the batch go as
+few sends as ``segment_runs`` allows, which the kernel cuts into datagrams again (UDP
+segmentation offload): on loopback and on a network card alike, one buffer and one trip down
+the stack for a run instead of one per datagram. A peer's datagram that is dropped is reported
+to its ``on_drop`` with the ``DropReason.code``.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeAlias
 
 import pylibsrtp
@@ -37,6 +42,28 @@ SLOT = 2048  # larger datagrams arrive truncated
 PAUSE_MS = 100
 TRAILER = 148  # SRTCP index + longest tag + MKI
 QUEUE = 512
+MAX_SEGMENTS = 64  # UDP_MAX_SEGMENTS of Linux 6.1 (later kernels take 128)
+MAX_SEGMENT_BYTES = 65000  # a run's bytes: one UDP datagram's payload before the kernel cuts it
+UDP_SEGMENT = 103  # <netinet/udp.h>; the socket module does not name it
+
+
+def segment_runs(sizes: Sequence[int], max_segments: int = MAX_SEGMENTS) -> list[int]:
+    """How many of one destination's datagrams (their ``sizes``, in order) each send carries:
+    a run is cut by the kernel at its first datagram's size, so each one after the first is as
+    large, except a last shorter one; at most ``max_segments`` and ``MAX_SEGMENT_BYTES``."""
+    runs: list[int] = []
+    i = 0
+    while i < len(sizes):
+        size, count, total = sizes[i], 0, 0
+        while i < len(sizes):
+            n = sizes[i]
+            if count and (n > size or count == max_segments or total + n > MAX_SEGMENT_BYTES):
+                break
+            count, total, i = count + 1, total + n, i + 1
+            if n < size:
+                break  # a shorter datagram can only be a run's last
+        runs.append(count)
+    return runs
 
 
 class PacketHandler(Protocol):
@@ -155,6 +182,7 @@ class Datapath:
         clock_ms: Callable[[], int] = monotonic_ms,
         may_read: Callable[[], bool] | None = None,
         max_batches: int = 8,
+        max_segments: int = MAX_SEGMENTS,
     ) -> None:
         self._sock = sock
         self._slow_path = slow_path
@@ -164,10 +192,14 @@ class Datapath:
         self._sent_ms = 0  # when the queued sends of a batch leave, for transport-cc
         self._max_batches = max_batches
         self._sources: dict[bytes, _Source] = {}
-        self._outgoing: list[tuple[bytes, Address]] = []
+        # each peer's queued datagrams and their destinations, in the order the peers queued
+        self._outgoing: dict[Peer, list[tuple[bytes, Address]]] = {}
+        self._queued = 0
         self._in_batch = False
+        self.max_segments = max(1, min(max_segments, MAX_SEGMENTS))
         self.wakeups = self.batches = self.datagrams = 0
         self.sent = self.send_failed = self.slow_path_errors = 0
+        self.coalesced = 0  # datagrams sent in a run of more than one
 
     def peer(self, handler: PacketHandler, on_drop: Callable[[int], None]) -> Peer:
         return Peer(self, handler, on_drop)
@@ -264,7 +296,7 @@ class Datapath:
     def _queue(self, peer: Peer, data: bytes, rtcp: bool) -> bool:
         if peer.tx is None or peer.destination is None or len(data) > SLOT - TRAILER:
             return False
-        if len(self._outgoing) == QUEUE:
+        if self._queued == QUEUE:
             self._flush()
             if self._in_batch:
                 self._sent_ms = self._clock_ms()  # what follows leaves after this send
@@ -278,17 +310,45 @@ class Datapath:
             return False
         if not isinstance(peer.destination, tuple):
             return peer.destination.send_frame(protected)
-        self._outgoing.append((protected, peer.destination))
+        self._outgoing.setdefault(peer, []).append((protected, peer.destination))
+        self._queued += 1
         if not self._in_batch:
             self._flush()
         return True
 
     def _flush(self) -> None:
-        """Send the queue; a datagram the kernel refuses (full buffer) is dropped, counted."""
-        for data, destination in self._outgoing:
+        """Send the queue, each run of a peer's datagrams to one destination as one send; a
+        datagram the kernel refuses (full buffer) is dropped, counted. A run refused is sent
+        datagram by datagram; refused for the device (EIO), never segmented again."""
+        for queued in self._outgoing.values():
+            start = 0
+            while start < len(queued):  # a stretch with one destination (it rarely changes)
+                destination = queued[start][1]
+                end = start + 1
+                while end < len(queued) and queued[end][1] == destination:
+                    end += 1
+                datagrams = [data for data, _ in queued[start:end]]
+                for count in segment_runs([len(d) for d in datagrams], self.max_segments):
+                    self._send_run(datagrams[:count], destination)
+                    datagrams = datagrams[count:]
+                start = end
+        self._outgoing.clear()
+        self._queued = 0
+
+    def _send_run(self, run: list[bytes], destination: Address) -> None:
+        if len(run) > 1:
+            segment = [(socket.SOL_UDP, UDP_SEGMENT, struct.pack("=H", len(run[0])))]
+            try:
+                self._sock.sendmsg(run, segment, 0, destination)
+                self.sent += len(run)
+                self.coalesced += len(run)
+                return
+            except OSError as error:
+                if error.errno == errno.EIO:
+                    self.max_segments = 1
+        for data in run:
             try:
                 self._sock.sendto(data, destination)
                 self.sent += 1
             except OSError:
                 self.send_failed += 1
-        self._outgoing.clear()

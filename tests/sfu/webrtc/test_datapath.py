@@ -6,6 +6,8 @@ socket. A missing compiled module fails the "cy" tests; it is never skipped.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import random
 import socket
@@ -23,14 +25,15 @@ from sfu.media.counters import DropReason, MediaCounters
 from sfu.media.description import ExtensionIds, MediaLine
 from sfu.media.ingress import PublisherIngress
 from sfu.media.receiver import TrackReceiver
-from sfu.webrtc import libsrtp
-from sfu.webrtc.datapath_py import Address
+from sfu.webrtc import datapath_py, libsrtp
+from sfu.webrtc.datapath_py import Address, segment_runs
 from tests.support.kernels import Kernels, kernels
 from tests.support.packets import MID_ID, vp8_packet
 from tests.support.sinks import PeerSink, Sink
 from tests.support.tracks import subscribe
 
 KEY_UP, KEY_DOWN = os.urandom(30), os.urandom(30)
+SIOCGIFMTU, SIOCSIFMTU = 0x8921, 0x8922  # <linux/sockios.h>
 
 
 def _session(key: bytes, outbound: bool) -> pylibsrtp.Session:
@@ -82,6 +85,7 @@ class Rig:
         *,
         may_read: Any = None,
         clock: bool = True,
+        max_segments: int = datapath_py.MAX_SEGMENTS,
     ) -> None:
         """``clock``: the test's (``now``), else the datapath's default."""
         host = "127.0.0.1" if family == socket.AF_INET else "::1"
@@ -104,6 +108,7 @@ class Rig:
             may_read=may_read,
             libsrtp=libsrtp.functions(),
             pointer_of=libsrtp.session_pointer,
+            max_segments=max_segments,
         )
         self.handler = Handler()
         self.peer = self.datapath.peer(self.handler, self.drops.append)
@@ -206,6 +211,92 @@ def test_sends_during_a_batch_leave_together_protected_for_the_destination(rig: 
     expected = [_renumbered(_rtp(seq), copy) for seq in range(1, 11) for copy in range(3)]
     assert rig.received(30) == expected
     assert rig.datapath.sent == 30 and rig.datapath.send_failed == 0
+    assert rig.datapath.coalesced == 30  # equal sizes, one destination: one segmented send
+
+
+def test_a_run_is_cut_at_a_larger_datagram_after_a_shorter_one_and_at_the_bounds() -> None:
+    assert segment_runs([]) == []
+    assert segment_runs([1200] * 5) == [5]
+    assert segment_runs([1200, 1200, 1199, 1199, 1199]) == [3, 2]
+    assert segment_runs([1000, 1200, 1200]) == [1, 2]
+    assert segment_runs([100] * 70) == [64, 6]
+    assert segment_runs([1400] * 50) == [46, 4]  # 65,000 bytes at most
+    assert segment_runs([1200] * 3, max_segments=1) == [1, 1, 1]
+
+
+@contextlib.contextmanager
+def _loopback_mtu(mtu: int) -> Iterator[None]:
+    """The loopback device's MTU set to ``mtu`` (the tests' own network namespace), restored."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as control:
+        request = struct.pack("16si", b"lo", 0)
+        before = struct.unpack("16si", fcntl.ioctl(control, SIOCGIFMTU, request))[1]
+        fcntl.ioctl(control, SIOCSIFMTU, struct.pack("16si", b"lo", mtu))
+        try:
+            yield
+        finally:
+            fcntl.ioctl(control, SIOCSIFMTU, struct.pack("16si", b"lo", before))
+
+
+def test_a_run_the_kernel_refuses_is_sent_datagram_by_datagram(module: ModuleType) -> None:
+    """Datagrams larger than the path's MTU cannot be segmented (EINVAL): they go one by one,
+    fragmented as before, and segmentation stays on for the runs that fit."""
+    rig = Rig(module).keyed()
+    try:
+        large = [_rtp(seq, payload=b"x" * 1300) for seq in range(3)]
+        with _loopback_mtu(1280):
+            rig.datapath.hold_sends()
+            for packet in large:
+                assert rig.peer.send(packet, False)
+            rig.datapath.release_sends()
+            assert rig.received(3) == large
+        assert rig.datapath.sent == 3 and rig.datapath.coalesced == 0
+        assert rig.datapath.send_failed == 0 and rig.datapath.max_segments > 1
+    finally:
+        rig.close()
+
+
+class _Subscriber:
+    """A second peer of the rig's datapath, with its own socket and keys."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(2)
+        self.rx = _session(KEY_DOWN, False)
+        self.peer = rig.datapath.peer(Handler(), rig.drops.append)
+        self.peer.set_keys(_session(KEY_UP, False), _session(KEY_DOWN, True))
+        self.peer.set_destination(self.sock.getsockname())
+
+    def received(self, count: int) -> list[bytes]:
+        return [self.rx.unprotect(self.sock.recv(4096)) for _ in range(count)]
+
+
+@pytest.mark.parametrize("max_segments", [datapath_py.MAX_SEGMENTS, 1])
+def test_each_peers_sends_leave_in_runs_and_arrive_one_datagram_each_in_order(
+    module: ModuleType, max_segments: int
+) -> None:
+    """Two peers' packets queued interleaved, as a fan-out queues them: each gets its own
+    datagrams, in order, one per packet; runs as segment_runs cuts them (none at 1 segment)."""
+    rig = Rig(module, max_segments=max_segments).keyed()
+    other = _Subscriber(rig)
+    try:
+        mine = [_rtp(seq, payload=b"a" * n) for seq, n in enumerate((100, 100, 100, 60, 100, 100))]
+        theirs = [_rtp(seq, payload=b"b" * n) for seq, n in enumerate((200, 300, 300))]
+        rig.datapath.hold_sends()
+        for n in range(len(mine)):
+            assert rig.peer.send(mine[n], False)
+            if n < len(theirs):
+                assert other.peer.send(theirs[n], False)
+        rig.datapath.release_sends()
+        assert rig.received(len(mine)) == mine
+        assert other.received(len(theirs)) == theirs
+        assert rig.datapath.sent == 9 and rig.datapath.send_failed == 0
+        # mine in runs of 4 (three 100s and the shorter 60) and 2; theirs 1 (200) and 2
+        assert rig.datapath.coalesced == (0 if max_segments == 1 else 4 + 2 + 2)
+        assert rig.drops == []
+    finally:
+        other.sock.close()
+        rig.close()
 
 
 def test_a_send_outside_a_batch_leaves_at_once(rig: Rig) -> None:
