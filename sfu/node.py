@@ -115,6 +115,7 @@ class Node:
                 advertised=settings.ice_host_addresses,
                 consent_timeout_s=settings.consent_timeout_s,
                 drain_ms=settings.udp_drain_ms,
+                segments=settings.udp_segments,
                 tcp_port=settings.ice_tcp_port(),
                 may_read=self._may_serve,
             )

@@ -39,6 +39,7 @@ from pydantic_settings import NoDecode
 from cluster.settings import ClusterSettings, split_commas
 from sfu.signaling.data_budget import DataLimits
 from sfu.signaling.turn import TurnConfig
+from sfu.webrtc.datapath_py import MAX_SEGMENTS
 
 DEFAULT_UDP_PORT = 7882
 _DATA = DataLimits()
@@ -63,6 +64,7 @@ class NodeSettings(ClusterSettings):
     udp_bind: str = "0.0.0.0"
     tcp_port: int | None = Field(default=None, ge=0, le=65535)
     udp_drain_ms: float = Field(default=0.0, ge=0, le=20)  # 0: read when readable; else a timer
+    udp_segments: int = Field(default=MAX_SEGMENTS, ge=1, le=MAX_SEGMENTS)  # per send; 1: no GSO
     consent_timeout_s: float = Field(default=30.0, gt=0)
     subscribe_answer_timeout_s: float = Field(default=15.0, gt=0)
     data_messages_per_s: float = _DATA.messages_per_s

@@ -24,7 +24,7 @@ from sfu.media.counters import PORT_DROPS, DropReason
 from sfu.rtp.demux_py import OTHER, STUN
 from sfu.rtp.kernels import classify
 from sfu.webrtc import libsrtp
-from sfu.webrtc.datapath_py import PacketHandler, Source
+from sfu.webrtc.datapath_py import MAX_SEGMENTS, PacketHandler, Source
 from sfu.webrtc.icelite import LiteIceTransport, random_ice_string
 from sfu.webrtc.kernels import Datapath, Peer
 from sfu.webrtc.ratelimit import SourceRateLimiter
@@ -90,7 +90,8 @@ class UdpMux:
     """The port: ICE-lite responder, address bindings, and the datapath that owns the socket.
 
     ``drain_ms`` = 0 reads whenever the socket is readable; > 0 reads on a timer instead, which
-    trades that much added delay for fewer wake-ups under load. ``tcp_port`` (0: none) adds
+    trades that much added delay for fewer wake-ups under load. ``segments``: the most datagrams
+    the datapath sends to a peer in one segmented send (1: none). ``tcp_port`` (0: none) adds
     ICE-TCP candidates on that TCP port.
     """
 
@@ -102,6 +103,7 @@ class UdpMux:
         advertised: Sequence[str],
         consent_timeout_s: float,
         drain_ms: float = 0.0,
+        segments: int = MAX_SEGMENTS,
         tcp_port: int = 0,
         clock: Callable[[], float] = time.monotonic,
         may_read: Callable[[], bool] = lambda: True,
@@ -120,6 +122,7 @@ class UdpMux:
             rate_per_s=STUN_RATE_PER_S, burst=STUN_BURST, max_sources=MAX_STUN_SOURCES
         )
         self.drain_ms = drain_ms
+        self.segments = segments
         self.datapath: Datapath | None = None
         self._sock: socket.socket | None = None
         self._may_read = may_read
@@ -148,6 +151,7 @@ class UdpMux:
             libsrtp=libsrtp.functions(),
             pointer_of=libsrtp.session_pointer,
             max_batches=64 if self.drain_ms else 8,
+            max_segments=self.segments,
         )
         if self.drain_ms:
             self._tasks.append(asyncio.create_task(self._drain_loop(self.datapath)))

@@ -3,7 +3,9 @@
 Three headless Chromium pages (fake camera 1280x720 with q/h/f simulcast, fake microphone) join
 one room on the one-machine stack. After a warm-up, the stack process's CPU time (user + system,
 from /proc) and its forwarded-packet counter (/node/metrics) are sampled over a window; the
-figure is CPU time / packets forwarded. Run inside the loopback-only namespace (`make bench`).
+figure is CPU time / packets forwarded. Beside it, the share of the datagrams sent that left in
+segmented sends (UDP GSO): how often a browser's paced packets still reach a subscriber several
+at a time. Run inside the loopback-only namespace (`make bench`).
 """
 
 from __future__ import annotations
@@ -36,14 +38,9 @@ def counter(base_url: str, name: str) -> float:
     return float(match.group(1))
 
 
-def sample(stack: Stack) -> tuple[float, float, float]:
-    """(node CPU seconds, packets forwarded, packets received) now."""
-    assert stack.process is not None
-    return (
-        cpu_seconds(stack.process.pid),
-        counter(stack.base_url, "sfu_packets_out_total"),
-        counter(stack.base_url, "sfu_packets_in_total"),
-    )
+def udp_sent(base_url: str) -> tuple[float, float]:
+    """(datagrams the node's port sent, of which in segmented sends) now."""
+    return counter(base_url, "sfu_udp_sent_total"), counter(base_url, "sfu_udp_coalesced_total")
 
 
 async def measure() -> dict[str, float]:
@@ -62,12 +59,14 @@ async def measure() -> dict[str, float]:
                 counter(stack.base_url, "sfu_packets_out_total"),
             )
             in0 = counter(stack.base_url, "sfu_packets_in_total")
+            sent0, coalesced0 = udp_sent(stack.base_url)
             await asyncio.sleep(WINDOW_S)
             cpu1, out1 = (
                 cpu_seconds(stack.process.pid),
                 counter(stack.base_url, "sfu_packets_out_total"),
             )
             in1 = counter(stack.base_url, "sfu_packets_in_total")
+            sent1, coalesced1 = udp_sent(stack.base_url)
             await browser.close()
     finally:
         stack.stop()
@@ -78,6 +77,7 @@ async def measure() -> dict[str, float]:
         "packets_out_per_s": forwarded / WINDOW_S,
         "node_cpu_percent": 100 * (cpu1 - cpu0) / WINDOW_S,
         "cpu_us_per_forwarded_packet": 1e6 * (cpu1 - cpu0) / forwarded,
+        "percent_sent_coalesced": 100 * (coalesced1 - coalesced0) / max(1.0, sent1 - sent0),
     }
 
 

@@ -240,6 +240,18 @@ async def test_ipv6_and_dual_stack_ports_carry_calls(bind: str, announced: str) 
         assert hosts == ({"::1"} if bind == "::1" else {"::ffff:127.0.0.1"})
 
 
+async def test_a_port_that_never_segments_its_sends_carries_a_call() -> None:
+    """SFU_UDP_SEGMENTS=1: every datagram leaves in a send of its own."""
+    async with running_node(udp_port=free_udp_port(), udp_segments=1) as running:
+        mux = running.node.mux
+        assert mux is not None and mux.datapath is not None
+        assert mux.datapath.max_segments == 1
+        async with conference(running.url, "single", ["alice", "bob"], running.token) as clients:
+            await clients["bob"].wait_until(lambda: receives_from(clients["bob"], ["alice"]))
+            assert not any(client.errors for client in clients.values())
+        assert mux.datapath.sent > 0 and mux.datapath.coalesced == 0
+
+
 async def test_a_port_drained_on_a_timer_carries_a_call() -> None:
     """SFU_UDP_DRAIN_MS: the port is read every few ms instead of when it is readable."""
     async with running_node(udp_port=free_udp_port(), udp_drain_ms=2) as running:
