@@ -546,9 +546,10 @@ cdef class Datapath:
         one.msg_name, one.msg_namelen, one.msg_iovlen = run.msg_name, run.msg_namelen, 1
         for i in range(run.msg_iovlen):
             one.msg_iov = &run.msg_iov[i]
-            while sendmsg(self._fd, &one, 0) < 0:
+            while True:
+                if sendmsg(self._fd, &one, 0) >= 0:
+                    self.sent += 1
+                    break
                 if errno != EINTR:
                     self.send_failed += 1
                     break
-            else:
-                self.sent += 1
