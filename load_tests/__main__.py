@@ -39,16 +39,28 @@ BENCH_RAMP = Ramp(field="publishers", start=4, step=2, stop=20)
 # 1 -> N webinars ended where joins to our busy node timed out (hundreds of them: 23 of 300 at 10
 # joins/s), before forwarding did.
 CAPACITY_RAMP = Ramp(field="viewers", start=10, step=10, stop=200, refine=2)
-TARGETS = ("ours", "ours-remb", "ours-all-layers", "ours-aioice", "janus")
+TARGETS = ("ours", "ours-remb", "ours-all-layers", "ours-single-sends", "ours-aioice", "janus")
 TARGETS_HELP = (
     "ours-remb: our node without transport-cc (SFU_TRANSPORT_CC=false); ours-all-layers: our "
-    "publishers send every layer, as to Janus (no dynacast); ours-aioice: on aiortc's ICE (a "
-    "port per peer connection, SFU_UDP_PORT=0)"
+    "publishers send every layer, as to Janus (no dynacast); ours-single-sends: a datagram per "
+    "send (no UDP segmentation, SFU_UDP_SEGMENTS=1); ours-aioice: on aiortc's ICE (a port per "
+    "peer connection, SFU_UDP_PORT=0)"
 )
 # Settings of our node per target
-TARGET_ENV = {"ours-remb": {"SFU_TRANSPORT_CC": "false"}, "ours-aioice": {"SFU_UDP_PORT": "0"}}
+TARGET_ENV = {
+    "ours-remb": {"SFU_TRANSPORT_CC": "false"},
+    "ours-single-sends": {"SFU_UDP_SEGMENTS": "1"},
+    "ours-aioice": {"SFU_UDP_PORT": "0"},
+}
 # References the bench measures once, not at every repeat
-ONCE = ("ours-all-layers", "ours-aioice")
+ONCE = ("ours-all-layers", "ours-single-sends", "ours-aioice")
+# The variants of our node the ratio table shows beside it, by their column heading
+REFERENCES = {
+    "ours-remb": "ours, REMB only",
+    "ours-all-layers": "ours, all layers",
+    "ours-single-sends": "ours, single sends",
+    "ours-aioice": "ours, aioice ports",
+}
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
 
 
@@ -275,10 +287,8 @@ async def _bench(session: Session) -> None:
         table = report.ratio_table(
             by_target.get("ours", []),
             by_target.get("janus", []),
-            by_target.get("ours-aioice", []),
+            {heading: by_target.get(name, []) for name, heading in REFERENCES.items()},
             None if args.no_ramp else max_sizes,
-            remb=by_target.get("ours-remb", []),
-            all_layers=by_target.get("ours-all-layers", []),
         )
         session.write(
             "bench",

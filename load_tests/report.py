@@ -38,35 +38,34 @@ def markdown(results: Sequence[StepResult]) -> str:
 def ratio_table(
     ours: Sequence[StepResult],
     janus: Sequence[StepResult],
-    old_path: Sequence[StepResult] = (),
+    references: Mapping[str, Sequence[StepResult]] | None = None,
     max_sizes: dict[str, int | None] | None = None,
-    remb: Sequence[StepResult] = (),
-    all_layers: Sequence[StepResult] = (),
 ) -> str:
-    """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), our
-    node without transport-cc (``remb``: its subscribers' REMB decides, no feedback to read),
-    with publishers that send every layer as they do to Janus (``all_layers``: no dynacast)
-    and on aiortc's ICE (``old_path``) beside it, and the largest meeting each sustained within
-    the thresholds (higher is better). A scenario measured more than once shows the median of
-    its runs, then their range: at a few % of a core, one 20 s window varies by 10-25 %."""
+    """ours/Janus per scenario: CPU per forwarded packet and p99 delay (lower is better), with
+    variants of our node beside it (``references``: a column each, by its heading), and the
+    largest meeting each sustained within the thresholds (higher is better). A scenario
+    measured more than once shows the median of its runs, then their range: at a few % of a
+    core, one 20 s window varies by 10-25 %."""
+    references = references or {}
+    headings = "".join(f" | {heading}" for heading in references)
     lines = [
-        "| scenario | CPU µs/fwd pkt ours | ours, REMB only | ours, all layers "
-        "| ours, aioice ports | Janus | ratio | p99 delay ms ours | Janus | ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| scenario | CPU µs/fwd pkt ours{headings} | Janus | ratio "
+        "| p99 delay ms ours | Janus | ratio |",
+        "|---|---|" + "---|" * len(references) + "---|---|---|---|---|",
     ]
-    mine, theirs, olds = _by_scenario(ours), _by_scenario(janus), _by_scenario(old_path)
-    rembs, alls = _by_scenario(remb), _by_scenario(all_layers)
+    mine, theirs = _by_scenario(ours), _by_scenario(janus)
+    variants = [_by_scenario(results) for results in references.values()]
     for scenario, runs in mine.items():
         other = theirs.get(scenario)
         if other is None:
             continue
         cpu, their_cpu = _median(runs, "cpu_us_per_pkt"), _median(other, "cpu_us_per_pkt")
         p99, their_p99 = _median(runs, "delay_ms_p99"), _median(other, "delay_ms_p99")
+        beside = "".join(
+            f"| {_spread(variant.get(scenario, []), 'cpu_us_per_pkt')} " for variant in variants
+        )
         lines.append(
-            f"| {scenario} | {_spread(runs, 'cpu_us_per_pkt')} "
-            f"| {_spread(rembs.get(scenario, []), 'cpu_us_per_pkt')} "
-            f"| {_spread(alls.get(scenario, []), 'cpu_us_per_pkt')} "
-            f"| {_spread(olds.get(scenario, []), 'cpu_us_per_pkt')} "
+            f"| {scenario} | {_spread(runs, 'cpu_us_per_pkt')} {beside}"
             f"| {_spread(other, 'cpu_us_per_pkt')} | {_ratio(cpu, their_cpu)} "
             f"| {_spread(runs, 'delay_ms_p99')} | {_spread(other, 'delay_ms_p99')} "
             f"| {_ratio(p99, their_p99)} |"
@@ -75,7 +74,8 @@ def ratio_table(
         a, b = max_sizes.get("ours"), max_sizes.get("janus")
         ratio = _ratio(a, b) if a and b else "-"
         lines.append(
-            f"| max meeting at thresholds | {_size(a)} | | | | {_size(b)} | {ratio} | | | |"
+            f"| max meeting at thresholds | {_size(a)} |{' |' * len(references)} {_size(b)} "
+            f"| {ratio} | | | |"
         )
     return "\n".join(lines) + "\n"
 
