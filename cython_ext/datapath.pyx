@@ -12,7 +12,7 @@ stream, protected in C like the rest.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.errno cimport EINTR, EIO, errno
+from libc.errno cimport EAGAIN, EINTR, EIO, ENOBUFS, errno
 from libc.stdint cimport uint8_t, uint16_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memset
@@ -269,6 +269,10 @@ cdef class Datapath:
         self._unprotect_rtcp = <srtp_fn><uintptr_t>unprotect_rtcp
         self._max_batches = max_batches
         self.max_segments = max(1, min(max_segments, SEGMENTS))
+        try:
+            sock.getsockopt(SOL_UDP, UDP_SEGMENT)
+        except OSError:  # a kernel without it (before 4.18) would send each run as one datagram
+            self.max_segments = 1
         self._round = 1  # a new peer's 0 is no round's
         memset(self._in_msgs, 0, sizeof(self._in_msgs))
         memset(self._send_msgs, 0, sizeof(self._send_msgs))
@@ -472,7 +476,8 @@ cdef class Datapath:
     cdef void _flush(self) noexcept:
         """sendmmsg the queue, each run of a peer's datagrams as one message (segmented by the
         kernel); a datagram the kernel refuses (full buffer) is dropped, counted. A run refused
-        is sent datagram by datagram; refused for the device (EIO), never segmented again."""
+        otherwise is sent datagram by datagram; refused for the device (EIO), never segmented
+        again."""
         cdef int messages = self._messages(), done = 0, sent, k
         while done < messages:
             sent = sendmmsg(self._fd, self._send_msgs + done, messages - done, 0)
@@ -483,12 +488,13 @@ cdef class Datapath:
                         self.coalesced += self._send_count[k]
                 done += sent
             elif errno != EINTR:
-                if self._send_count[done] > 1:
-                    if errno == EIO:
+                if self._send_count[done] > 1 and errno != EAGAIN and errno != ENOBUFS:
+                    if errno == EIO and self.max_segments > 1:
                         self.max_segments = 1
+                        logger.warning("the device refuses segmented sends: one datagram each")
                     self._send_each(&self._send_msgs[done].msg_hdr)
-                else:
-                    self.send_failed += 1
+                else:  # a full buffer would refuse the run's datagrams one by one as well
+                    self.send_failed += self._send_count[done]
                 done += 1
         self._queued = self._nheads = 0
         self._round += 1

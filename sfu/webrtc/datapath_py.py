@@ -197,6 +197,10 @@ class Datapath:
         self._queued = 0
         self._in_batch = False
         self.max_segments = max(1, min(max_segments, MAX_SEGMENTS))
+        try:
+            sock.getsockopt(socket.SOL_UDP, UDP_SEGMENT)
+        except OSError:  # a kernel without it (before 4.18) would send each run as one datagram
+            self.max_segments = 1
         self.wakeups = self.batches = self.datagrams = 0
         self.sent = self.send_failed = self.slow_path_errors = 0
         self.coalesced = 0  # datagrams sent in a run of more than one
@@ -318,8 +322,8 @@ class Datapath:
 
     def _flush(self) -> None:
         """Send the queue, each run of a peer's datagrams to one destination as one send; a
-        datagram the kernel refuses (full buffer) is dropped, counted. A run refused is sent
-        datagram by datagram; refused for the device (EIO), never segmented again."""
+        datagram the kernel refuses (full buffer) is dropped, counted. A run refused otherwise
+        is sent datagram by datagram; refused for the device (EIO), never segmented again."""
         for queued in self._outgoing.values():
             start = 0
             while start < len(queued):  # a stretch with one destination (it rarely changes)
@@ -344,8 +348,12 @@ class Datapath:
                 self.coalesced += len(run)
                 return
             except OSError as error:
-                if error.errno == errno.EIO:
+                if error.errno in (errno.EAGAIN, errno.ENOBUFS):  # full: so would each one be
+                    self.send_failed += len(run)
+                    return
+                if error.errno == errno.EIO and self.max_segments > 1:
                     self.max_segments = 1
+                    logger.warning("the device refuses segmented sends: one datagram each")
         for data in run:
             try:
                 self._sock.sendto(data, destination)

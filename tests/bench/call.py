@@ -30,17 +30,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def counter(base_url: str, name: str) -> float:
+COUNTERS = (
+    "sfu_packets_out_total",
+    "sfu_packets_in_total",
+    "sfu_udp_sent_total",  # datagrams the node's port sent
+    "sfu_udp_coalesced_total",  # of which in segmented sends
+)
+
+
+def counters(base_url: str) -> list[float]:
+    """COUNTERS now, from one read of /node/metrics."""
     with urllib.request.urlopen(f"{base_url}/node/metrics") as response:
         text = response.read().decode()
-    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    assert match, f"{name} not in /node/metrics"
-    return float(match.group(1))
-
-
-def udp_sent(base_url: str) -> tuple[float, float]:
-    """(datagrams the node's port sent, of which in segmented sends) now."""
-    return counter(base_url, "sfu_udp_sent_total"), counter(base_url, "sfu_udp_coalesced_total")
+    values = []
+    for name in COUNTERS:
+        match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+        assert match, f"{name} not in /node/metrics"
+        values.append(float(match.group(1)))
+    return values
 
 
 async def measure() -> dict[str, float]:
@@ -54,19 +61,12 @@ async def measure() -> dict[str, float]:
             for person in people:
                 await person.wait_receiving([p.identity for p in people if p is not person])
             await asyncio.sleep(WARM_UP_S)
-            cpu0, out0 = (
-                cpu_seconds(stack.process.pid),
-                counter(stack.base_url, "sfu_packets_out_total"),
-            )
-            in0 = counter(stack.base_url, "sfu_packets_in_total")
-            sent0, coalesced0 = udp_sent(stack.base_url)
+            # the counters are read outside the CPU window: answering them is not forwarding
+            out0, in0, sent0, coalesced0 = counters(stack.base_url)
+            cpu0 = cpu_seconds(stack.process.pid)
             await asyncio.sleep(WINDOW_S)
-            cpu1, out1 = (
-                cpu_seconds(stack.process.pid),
-                counter(stack.base_url, "sfu_packets_out_total"),
-            )
-            in1 = counter(stack.base_url, "sfu_packets_in_total")
-            sent1, coalesced1 = udp_sent(stack.base_url)
+            cpu1 = cpu_seconds(stack.process.pid)
+            out1, in1, sent1, coalesced1 = counters(stack.base_url)
             await browser.close()
     finally:
         stack.stop()

@@ -7,6 +7,7 @@ socket. A missing compiled module fails the "cy" tests; it is never skipped.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import random
@@ -86,10 +87,12 @@ class Rig:
         may_read: Any = None,
         clock: bool = True,
         max_segments: int = datapath_py.MAX_SEGMENTS,
+        server: type[socket.socket] = socket.socket,
     ) -> None:
-        """``clock``: the test's (``now``), else the datapath's default."""
+        """``clock``: the test's (``now``), else the datapath's default; ``server``: the
+        datapath's socket class."""
         host = "127.0.0.1" if family == socket.AF_INET else "::1"
-        self.server = socket.socket(family, socket.SOCK_DGRAM)
+        self.server = server(family, socket.SOCK_DGRAM)
         self.server.bind((host, 0))
         self.server.setblocking(False)
         self.client = socket.socket(family, socket.SOCK_DGRAM)
@@ -251,6 +254,72 @@ def test_a_run_the_kernel_refuses_is_sent_datagram_by_datagram(module: ModuleTyp
             assert rig.received(3) == large
         assert rig.datapath.sent == 3 and rig.datapath.coalesced == 0
         assert rig.datapath.send_failed == 0 and rig.datapath.max_segments > 1
+    finally:
+        rig.close()
+
+
+def test_runs_are_cut_at_the_kernels_most_segments_and_bytes(module: ModuleType) -> None:
+    rig = Rig(module).keyed()
+    try:
+        # 65 of 128 bytes: 64 and 1; 60 of 1,100 bytes: 59 (64,900 bytes) and 1
+        for first, count, payload, runs in ((0, 65, 100, [64, 1]), (100, 60, 1072, [59, 1])):
+            packets = [_rtp(seq, payload=b"x" * payload) for seq in range(first, first + count)]
+            before = rig.datapath.coalesced
+            rig.datapath.hold_sends()
+            for packet in packets:
+                assert rig.peer.send(packet, False)
+            rig.datapath.release_sends()
+            assert rig.received(count) == packets
+            assert rig.datapath.coalesced - before == sum(n for n in runs if n > 1)
+    finally:
+        rig.close()
+
+
+def test_a_destination_changed_within_a_batch_cuts_the_run(module: ModuleType) -> None:
+    rig = Rig(module).keyed()
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.0.1", 0))
+    other.settimeout(2)
+    try:
+        packets = [_rtp(seq) for seq in range(6)]
+        rig.datapath.hold_sends()
+        for packet in packets[:3]:
+            assert rig.peer.send(packet, False)
+        rig.peer.set_destination(other.getsockname())
+        for packet in packets[3:]:
+            assert rig.peer.send(packet, False)
+        rig.datapath.release_sends()
+        assert rig.received(3) == packets[:3]
+        assert [rig.client_rx.unprotect(other.recv(4096)) for _ in range(3)] == packets[3:]
+        assert rig.datapath.sent == 6 and rig.datapath.coalesced == 6  # two runs of three
+    finally:
+        other.close()
+        rig.close()
+
+
+class _NoSegmentingDevice(socket.socket):
+    """A UDP socket whose segmented sends the device refuses, as one without checksum
+    offload does (EIO); everything else is the real socket's."""
+
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
+        if ancdata:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return super().sendmsg(buffers, ancdata, flags, address)
+
+
+def test_a_device_that_cannot_segment_turns_segmentation_off() -> None:
+    """The twin only: a system call's failure cannot be injected under the compiled loop."""
+    rig = Rig(datapath_py, server=_NoSegmentingDevice).keyed()
+    try:
+        for first in (0, 4):  # refused once, then never tried again
+            packets = [_rtp(seq) for seq in range(first, first + 4)]
+            rig.datapath.hold_sends()
+            for packet in packets:
+                assert rig.peer.send(packet, False)
+            rig.datapath.release_sends()
+            assert rig.received(4) == packets
+            assert rig.datapath.max_segments == 1 and rig.datapath.coalesced == 0
+        assert rig.datapath.sent == 8 and rig.datapath.send_failed == 0
     finally:
         rig.close()
 
