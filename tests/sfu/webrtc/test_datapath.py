@@ -127,6 +127,13 @@ class Rig:
         for data in datagrams:
             self.client.sendto(data, self.server_addr)
 
+    def send_batch(self, packets: list[bytes]) -> None:
+        """The peer's RTP queued as one batch, then sent."""
+        self.datapath.hold_sends()
+        for packet in packets:
+            assert self.peer.send(packet, False)
+        self.datapath.release_sends()
+
     def drain(self, expected: int) -> None:
         """Run the loop until ``expected`` datagrams were read (loopback delivery is fast but
         not instantaneous)."""
@@ -247,13 +254,13 @@ def test_a_run_the_kernel_refuses_is_sent_datagram_by_datagram(module: ModuleTyp
     try:
         large = [_rtp(seq, payload=b"x" * 1300) for seq in range(3)]
         with _loopback_mtu(1280):
-            rig.datapath.hold_sends()
-            for packet in large:
-                assert rig.peer.send(packet, False)
-            rig.datapath.release_sends()
+            rig.send_batch(large)
             assert rig.received(3) == large
         assert rig.datapath.sent == 3 and rig.datapath.coalesced == 0
-        assert rig.datapath.send_failed == 0 and rig.datapath.max_segments > 1
+        small = [_rtp(seq) for seq in range(3, 6)]
+        rig.send_batch(small)
+        assert rig.received(3) == small
+        assert rig.datapath.coalesced == 3 and rig.datapath.send_failed == 0
     finally:
         rig.close()
 
@@ -265,10 +272,7 @@ def test_runs_are_cut_at_the_kernels_most_segments_and_bytes(module: ModuleType)
         for first, count, payload, runs in ((0, 65, 100, [64, 1]), (100, 60, 1072, [59, 1])):
             packets = [_rtp(seq, payload=b"x" * payload) for seq in range(first, first + count)]
             before = rig.datapath.coalesced
-            rig.datapath.hold_sends()
-            for packet in packets:
-                assert rig.peer.send(packet, False)
-            rig.datapath.release_sends()
+            rig.send_batch(packets)
             assert rig.received(count) == packets
             assert rig.datapath.coalesced - before == sum(n for n in runs if n > 1)
     finally:
@@ -313,10 +317,7 @@ def test_a_device_that_cannot_segment_turns_segmentation_off() -> None:
     try:
         for first in (0, 4):  # refused once, then never tried again
             packets = [_rtp(seq) for seq in range(first, first + 4)]
-            rig.datapath.hold_sends()
-            for packet in packets:
-                assert rig.peer.send(packet, False)
-            rig.datapath.release_sends()
+            rig.send_batch(packets)
             assert rig.received(4) == packets
             assert rig.datapath.max_segments == 1 and rig.datapath.coalesced == 0
         assert rig.datapath.sent == 8 and rig.datapath.send_failed == 0
