@@ -17,7 +17,9 @@ to its ``on_drop`` with the ``DropReason.code``.
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
+import operator
 import socket
 import struct
 from collections.abc import Callable, Sequence
@@ -325,17 +327,13 @@ class Datapath:
         datagram the kernel refuses (full buffer) is dropped, counted. A run refused otherwise
         is sent datagram by datagram; refused for the device (EIO), never segmented again."""
         for queued in self._outgoing.values():
-            start = 0
-            while start < len(queued):  # a stretch with one destination (it rarely changes)
-                destination = queued[start][1]
-                end = start + 1
-                while end < len(queued) and queued[end][1] == destination:
-                    end += 1
-                datagrams = [data for data, _ in queued[start:end]]
+            # a stretch with one destination (it rarely changes within a batch)
+            for destination, stretch in itertools.groupby(queued, key=operator.itemgetter(1)):
+                datagrams = [data for data, _ in stretch]
+                start = 0
                 for count in segment_runs([len(d) for d in datagrams], self.max_segments):
-                    self._send_run(datagrams[:count], destination)
-                    datagrams = datagrams[count:]
-                start = end
+                    self._send_run(datagrams[start : start + count], destination)
+                    start += count
         self._outgoing.clear()
         self._queued = 0
 
