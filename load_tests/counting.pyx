@@ -62,6 +62,7 @@ cdef extern from "<sys/socket.h>":
     int setsockopt(int fd, int level, int name, const void* value, unsigned int length)
     int SOL_SOCKET
     int SO_TIMESTAMPNS
+    int SO_RCVBUF
     int SCM_TIMESTAMPNS
 
 
@@ -76,6 +77,7 @@ cdef enum:
     BATCH = 32  # datagrams per recvmmsg
     SLOT = 2048  # bytes per datagram buffer: larger ones arrive truncated
     EVENTS = 64  # ready sockets per epoll_wait
+    RECEIVE_BUFFER = 1 << 20  # bytes asked per socket: a few publishers' keyframes between reads
     CONTROL = 64  # bytes of ancillary data per datagram: its receive time
     KIND_AUDIO = 1
     KIND_VIDEO = 2
@@ -591,12 +593,14 @@ cdef class Poller:
     def add(self, int fd, uintptr_t srtp, Receiver receiver not None, object session):
         cdef epoll_event event
         cdef uint32_t token = self.next_token
-        cdef int on = 1
+        cdef int on = 1, buffer = RECEIVE_BUFFER
         # A packet arrives when the kernel queues it on the subscriber's socket, not when this
         # process gets a turn to read it: the generator shares the machine's cores with the SFU,
         # and its own scheduling delay is neither the SFU's nor the path's.
         if setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0:
             raise OSError(f"setsockopt SO_TIMESTAMPNS: cannot stamp fd {fd}")
+        # The kernel caps it at net.core.rmem_max (and doubles it): a larger one only helps.
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer))
         event.events = EPOLLIN
         event.data.u64 = token
         if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
@@ -612,13 +616,14 @@ cdef class Poller:
 
     def drain(self):
         cdef epoll_event events[EVENTS]
-        cdef int ready, i
+        cdef int ready = EVENTS, i
         cdef list slow = []
-        ready = epoll_wait(self.epfd, events, EVENTS, 0)
-        for i in range(ready):
-            entry = self.entries.get(<uint32_t>events[i].data.u64)
-            if entry is not None:
-                self.read(<uint32_t>events[i].data.u64, entry[0], entry[1], entry[2], slow)
+        while ready == EVENTS:
+            ready = epoll_wait(self.epfd, events, EVENTS, 0)
+            for i in range(ready):
+                entry = self.entries.get(<uint32_t>events[i].data.u64)
+                if entry is not None:
+                    self.read(<uint32_t>events[i].data.u64, entry[0], entry[1], entry[2], slow)
         return slow
 
     cdef void read(self, uint32_t token, int fd, Receiver receiver, uintptr_t srtp, list slow):

@@ -3,6 +3,7 @@ the receiver reports built from it, and the batched socket reader with real SRTP
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import time
@@ -307,3 +308,44 @@ def test_the_poller_counts_srtp_and_hands_back_the_rest() -> None:
         time.sleep(0.01)
         assert poller.drain() == []
         poller.close()
+
+
+@pytest.mark.webrtc
+def test_one_drain_reads_every_ready_socket_with_room_for_keyframes() -> None:
+    """More sockets ready than one ``epoll_wait`` returns are all read in one drain (the loop
+    wakes every few ms, not per datagram), and each socket's receive buffer grows beyond the
+    default so a few keyframes fit between two reads."""
+    count = 70  # more than the 64 events one epoll_wait returns
+    rx = pylibsrtp.Session(
+        pylibsrtp.Policy(
+            bytes(30),
+            pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+            pylibsrtp.Policy.SSRC_ANY_INBOUND,
+        )
+    )
+    sinks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
+        poller = counting.Poller(libsrtp.functions()[2])
+        try:
+            default = sinks[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            for sink in sinks:
+                sink.bind(("127.0.0.1", 0))
+                poller.add(
+                    sink.fileno(),
+                    libsrtp.session_pointer(rx),
+                    counting.Receiver(counting.DelayHistogram()),
+                    rx,
+                )
+                source.sendto(b"\x00\x01" + bytes(18), sink.getsockname())
+            assert sinks[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > default
+            pending = set(sinks)
+            while pending:  # every datagram queued before the one drain
+                ready, _, _ = select.select(list(pending), [], [], 5.0)
+                assert ready, "a datagram never arrived"
+                pending -= set(ready)
+            assert len(poller.drain()) == count
+            assert poller.datagrams == count
+        finally:
+            poller.close()
+            for sink in sinks:
+                sink.close()
