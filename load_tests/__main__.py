@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
-from load_tests import janus, ours, report, seam, worker
+from load_tests import cores, janus, ours, report, seam, worker
 from load_tests.clip import Clip, load_clip
 from load_tests.display import Progress
 from load_tests.ramp import Step, at, between, crossing, last_good, steps, thresholds
@@ -62,6 +63,10 @@ REFERENCES = {
     "ours-aioice": "ours, aioice ports",
 }
 WORKERS_HELP = "spread the participants over N generator processes (default 1: this one)"
+PIN_HELP = (
+    "run the SFU the tool starts on one CPU of its own and the generator on the others, so a "
+    "ramp ends where the SFU runs out of its core (load_tests/cores.py)"
+)
 
 
 def _positive(text: str) -> int:
@@ -88,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--server-pid", type=int, help="PID of the media node, for CPU and RSS")
     run.add_argument("--ramp", action="store_true", help="ramp each scenario (file's [ramp])")
     run.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
+    run.add_argument("--pin", action="store_true", help=PIN_HELP)
     bench = sub.add_parser(
         "bench",
         help="meeting 4x4 and webinar 1→20 on every target; meeting and panel ramps",
@@ -98,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--no-ramp", action="store_true")
     bench.add_argument("--workers", type=_positive, default=1, help=WORKERS_HELP)
+    bench.add_argument("--pin", action="store_true", help=PIN_HELP)
     sub.add_parser("janus", help="start Janus on loopback (VideoRoom + HTTP) until Ctrl-C")
     sub.add_parser("worker", help="internal: one share of the participants for --workers")
     return parser
@@ -105,8 +112,9 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextlib.asynccontextmanager
 async def _target(name: str, args: argparse.Namespace, workdir: Path) -> AsyncIterator[Target]:
+    cpus = getattr(args, "server_cpus", None)
     if name == "janus":
-        async with janus.local_janus(workdir) as sfu:
+        async with janus.local_janus(workdir, cpus=cpus) as sfu:
             seam.configure(sfu.ice_host)
             yield sfu
     elif getattr(args, "api", None):
@@ -119,7 +127,11 @@ async def _target(name: str, args: argparse.Namespace, workdir: Path) -> AsyncIt
             await remote.close()
     else:
         async with ours.local_sfu(
-            workdir, name=name, env=TARGET_ENV.get(name, {}), dynacast=name != "ours-all-layers"
+            workdir,
+            name=name,
+            env=TARGET_ENV.get(name, {}),
+            dynacast=name != "ours-all-layers",
+            cpus=cpus,
         ) as sfu:
             seam.configure(sfu.ice_host)
             yield sfu
@@ -295,8 +307,30 @@ async def _bench(session: Session) -> None:
             "ours / Janus (lower is better, except meeting size):\n\n"
             + table
             + "\nWhere each node process crosses the thresholds (panel ramp: 4 publishers at "
-            "720p, N viewers):\n\n" + report.limit_table(limits, thresholds(CAPACITY_RAMP)),
+            "720p, N viewers):\n\n"
+            + report.limit_table(limits, thresholds(CAPACITY_RAMP))
+            + _placement(args),
         )
+
+
+def _placement(args: argparse.Namespace) -> str:
+    server_cpus = getattr(args, "server_cpus", None)
+    if server_cpus is None:
+        return "\nThe SFU and the generator shared every CPU.\n"
+    generator = sorted(os.sched_getaffinity(0))
+    return f"\nThe SFU ran on CPU {sorted(server_cpus)} alone, the generator on {generator}.\n"
+
+
+def _pin(args: argparse.Namespace) -> frozenset[int] | None:
+    """With ``--pin``: moves this process (and so the generator processes it starts) to the
+    generator's CPUs and returns the SFU's."""
+    if not getattr(args, "pin", False):
+        return None
+    if getattr(args, "api", None):
+        raise ValueError("--pin places an SFU the tool starts itself, not one at --api")
+    server, generator = cores.split(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, generator)
+    return server
 
 
 async def _janus_only(session: Session) -> None:
@@ -325,10 +359,11 @@ def main() -> int:
     try:
         if args.command == "run":
             load_scenarios(args.scenario)  # a bad file is refused before anything starts
-        return asyncio.run(_main(args))
-    except ScenarioError as exc:
+        args.server_cpus = _pin(args)
+    except (ScenarioError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
+    return asyncio.run(_main(args))
 
 
 if __name__ == "__main__":

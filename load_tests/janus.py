@@ -15,7 +15,7 @@ import itertools
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import httpx
 
 from load_tests.clip import Clip
 from load_tests.participant import Participant
-from load_tests.process import stop, wait_answering
+from load_tests.process import start, stop, wait_answering
 from load_tests.receiving import ReceivePath
 from load_tests.scenario import LAYERS, Scenario
 from load_tests.sdp import keep_candidates
@@ -322,21 +322,20 @@ class JanusSfu:
 
 
 @contextlib.asynccontextmanager
-async def local_janus(workdir: Path, *, event_loops: int = 1) -> AsyncIterator[JanusSfu]:
-    """Start ``janus`` with a private config (see ``write_config``); always stopped on exit."""
+async def local_janus(
+    workdir: Path, *, event_loops: int = 1, cpus: Collection[int] | None = None
+) -> AsyncIterator[JanusSfu]:
+    """Start ``janus`` with a private config (see ``write_config``) on ``cpus`` (None: anywhere);
+    always stopped on exit."""
     binary = shutil.which("janus")
     if binary is None:
         raise RuntimeError("janus is not installed (apt-get install -y janus; make bench does)")
     ensure_device()
     conf, port = workdir / "janus", 8088
     write_config(conf, port, event_loops)
+    command = [binary, "--configs-folder", str(conf), "--config", str(conf / "janus.jcfg")]
     log = workdir / "janus.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: ASYNC220 (a long-lived child, started once)
-            [binary, "--configs-folder", str(conf), "--config", str(conf / "janus.jcfg")],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start(command, log, cpus=cpus)
     url = f"http://127.0.0.1:{port}/janus"
     janus = JanusSession(url)
     try:

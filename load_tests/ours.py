@@ -10,8 +10,8 @@ import json
 import os
 import secrets
 import socket
-import subprocess
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -21,7 +21,7 @@ import websockets
 
 from load_tests.clip import Clip
 from load_tests.participant import Participant
-from load_tests.process import stop, wait_answering
+from load_tests.process import start, stop, wait_answering
 from load_tests.receiving import ReceivePath
 from load_tests.scenario import Scenario
 from load_tests.server import ProcSample, read_proc, scrape
@@ -229,11 +229,12 @@ async def local_sfu(
     name: str = "ours",
     env: dict[str, str] | None = None,
     dynacast: bool = True,
+    cpus: Collection[int] | None = None,
 ) -> Any:
     """``python -m standalone`` on a free loopback port: the control API and one
     media node in one process, with a fresh API key; ``env`` adds settings (``SFU_...``);
-    ``dynacast``: whether our publishers pause the layers nobody receives. Always stopped on
-    exit."""
+    ``dynacast``: whether our publishers pause the layers nobody receives; ``cpus``: where the
+    process runs (``load_tests.cores``). Always stopped on exit."""
     port, secret = _free_port(), secrets.token_hex(20)
     env = {
         **os.environ,
@@ -245,22 +246,9 @@ async def local_sfu(
         "SFU_NODE_CAPACITY": "100000",
         **(env or {}),
     }
+    command = [sys.executable, "-m", "standalone", "--host", "127.0.0.1", "--port", str(port)]
     log = workdir / "sfu.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: ASYNC220 (a long-lived child, started once)
-            [
-                sys.executable,
-                "-m",
-                "standalone",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start(command, log, env=env, cpus=cpus)
     url = f"http://127.0.0.1:{port}"
     sfu = OurSfu(url, "load", secret, pid=proc.pid, name=name, dynacast=dynacast)
     try:

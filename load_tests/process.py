@@ -6,11 +6,26 @@ import asyncio
 import contextlib
 import signal
 import subprocess
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import httpx
 
+from load_tests.cores import spawning_on
+
 POLL_S = 0.1
+
+
+def start(
+    command: Sequence[str],
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cpus: Collection[int] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``command`` with its output in ``log``, on ``cpus`` (None: wherever the tool may run)."""
+    with log.open("wb") as out, spawning_on(cpus):
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def wait_answering(
