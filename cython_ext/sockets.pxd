@@ -56,6 +56,7 @@ cdef extern from "<netinet/in.h>":
         uint16_t sin6_port
         in6_addr sin6_addr
     uint16_t ntohs(uint16_t) nogil
+    uint16_t htons(uint16_t) nogil
 
 
 cdef extern from "<netinet/udp.h>":

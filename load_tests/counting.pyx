@@ -6,8 +6,10 @@ Per packet, Python through aiortc costs the generator more than forwarding costs
 once a subscribe connection is up its socket leaves aioice's event-loop reader and joins one
 epoll set per process (``Poller``): datagrams are read in batches (``recvmmsg``), SRTP is
 unprotected in place by pylibsrtp's own libsrtp (function pointers, no Python object per packet)
-and counted here. What is not SRTP (STUN, DTLS, SRTCP) goes back to aioice and aiortc as before,
-so ICE consent, DTLS alerts and sender reports keep working.
+and counted here. SRTCP from the SFU (its sender reports) is unprotected here too and handed to
+the connection's report handler; the subscriber's own reports and feedback are protected and
+sent from here. What is neither (STUN, DTLS) goes back to aioice and aiortc as before, so ICE
+consent and DTLS alerts keep working.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -16,7 +18,7 @@ from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcmp, memcpy, memset
 
 from cython_ext.sockets cimport (
-    AF_INET, MSG_DONTWAIT, MSG_TRUNC, iovec, mmsghdr, msghdr, ntohs, recvmmsg, sockaddr_in,
+    AF_INET, MSG_DONTWAIT, MSG_TRUNC, htons, iovec, mmsghdr, msghdr, ntohs, recvmmsg, sockaddr_in,
     sockaddr_storage,
 )
 
@@ -60,6 +62,9 @@ cdef extern from "<sys/socket.h>":
     cmsghdr* CMSG_NXTHDR(msghdr* msg, cmsghdr* cmsg)
     unsigned char* CMSG_DATA(cmsghdr* cmsg)
     int setsockopt(int fd, int level, int name, const void* value, unsigned int length)
+    ssize_t sendto(
+        int fd, const void* data, size_t n, int flags, const sockaddr_in* to, unsigned int length
+    )
     int SOL_SOCKET
     int SO_TIMESTAMPNS
     int SO_RCVBUF
@@ -77,6 +82,7 @@ cdef enum:
     BATCH = 32  # datagrams per recvmmsg
     SLOT = 2048  # bytes per datagram buffer: larger ones arrive truncated
     EVENTS = 64  # ready sockets per epoll_wait
+    SRTCP_ROOM = 64  # bytes an SRTCP packet may grow by when protected (tag, index, MKI)
     RECEIVE_BUFFER = 1 << 20  # bytes asked per socket: a few publishers' keyframes between reads
     CONTROL = 64  # bytes of ancillary data per datagram: its receive time
     KIND_AUDIO = 1
@@ -556,21 +562,27 @@ cdef class Receiver:
 
 
 cdef class Poller:
-    """One epoll set for the subscribe sockets of a process; ``drain`` counts every SRTP packet
-    waiting on them and returns the rest as (token, datagram, (host, port))."""
+    """One epoll set for the subscribe sockets of a process. ``drain`` counts every SRTP packet
+    waiting on them, hands every SRTCP one, decrypted, to its connection's ``on_rtcp``, and
+    returns the rest as (token, datagram, (host, port)); ``send_rtcp`` protects and sends a
+    connection's own RTCP."""
 
     cdef int epfd
-    cdef srtp_fn unprotect
-    cdef dict entries  # token -> (fd, Receiver, srtp_t address, the session keeping it alive)
+    cdef srtp_fn protect_rtcp, unprotect, unprotect_rtcp
+    # token -> (fd, Receiver, on_rtcp, receive srtp_t, send srtp_t, the SFU's sockaddr_in as
+    # bytes, what keeps both srtp_t alive)
+    cdef dict entries
     cdef uint32_t next_token
     cdef uint8_t* buffers
     cdef uint8_t controls[BATCH][CONTROL]
     cdef mmsghdr msgs[BATCH]
     cdef iovec iov[BATCH]
     cdef sockaddr_storage addrs[BATCH]
-    cdef readonly int64_t datagrams, reads
+    cdef uint8_t outgoing[SLOT]
+    cdef readonly int64_t datagrams, reads, send_failures
 
-    def __cinit__(self, uintptr_t unprotect):
+    def __cinit__(self, tuple functions not None):
+        """``functions``: ``sfu.webrtc.libsrtp.functions()``."""
         self.epfd = -1
         self.buffers = <uint8_t*>calloc(BATCH, SLOT)
         if self.buffers == NULL:
@@ -578,7 +590,10 @@ cdef class Poller:
         self.epfd = epoll_create1(EPOLL_CLOEXEC)
         if self.epfd < 0:
             raise OSError("epoll_create1 failed")
-        self.unprotect = <srtp_fn>unprotect
+        _, protect_rtcp, unprotect, unprotect_rtcp = functions
+        self.protect_rtcp = <srtp_fn><uintptr_t>protect_rtcp
+        self.unprotect = <srtp_fn><uintptr_t>unprotect
+        self.unprotect_rtcp = <srtp_fn><uintptr_t>unprotect_rtcp
         self.entries = {}
         self.next_token = 1
 
@@ -590,10 +605,27 @@ cdef class Poller:
     def fileno(self):
         return self.epfd
 
-    def add(self, int fd, uintptr_t srtp, Receiver receiver not None, object session):
+    def add(
+        self,
+        int fd,
+        Receiver receiver not None,
+        object on_rtcp,
+        uintptr_t receive_srtp,
+        uintptr_t send_srtp,
+        tuple peer not None,
+        object keep,
+    ):
+        """A connected subscribe socket: what arrives is counted by ``receiver``, SRTCP goes to
+        ``on_rtcp(bytes)``; ``send_rtcp`` sends to ``peer`` (IPv4 host, port). ``keep`` holds
+        what the two ``srtp_t`` belong to. Returns the connection's token."""
         cdef epoll_event event
         cdef uint32_t token = self.next_token
         cdef int on = 1, buffer = RECEIVE_BUFFER
+        cdef sockaddr_in to
+        memset(&to, 0, sizeof(to))
+        to.sin_family = AF_INET
+        to.sin_port = htons(peer[1])
+        memcpy(&to.sin_addr, PyBytes_AS_STRING(socket.inet_aton(peer[0])), 4)
         # A packet arrives when the kernel queues it on the subscriber's socket, not when this
         # process gets a turn to read it: the generator shares the machine's cores with the SFU,
         # and its own scheduling delay is neither the SFU's nor the path's.
@@ -606,7 +638,15 @@ cdef class Poller:
         if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
             raise OSError(f"epoll_ctl: cannot add fd {fd}")
         self.next_token += 1
-        self.entries[token] = (fd, receiver, srtp, session)
+        self.entries[token] = (
+            fd,
+            receiver,
+            on_rtcp,
+            receive_srtp,
+            send_srtp,
+            PyBytes_FromStringAndSize(<char*>&to, sizeof(to)),
+            keep,
+        )
         return token
 
     def remove(self, uint32_t token):
@@ -623,11 +663,46 @@ cdef class Poller:
             for i in range(ready):
                 entry = self.entries.get(<uint32_t>events[i].data.u64)
                 if entry is not None:
-                    self.read(<uint32_t>events[i].data.u64, entry[0], entry[1], entry[2], slow)
+                    self.read(<uint32_t>events[i].data.u64, entry, slow)
         return slow
 
-    cdef void read(self, uint32_t token, int fd, Receiver receiver, uintptr_t srtp, list slow):
-        cdef int got, j, length
+    def send_rtcp(self, uint32_t token, list packets not None):
+        """Protect and send RTCP packets on a connection (none once it is removed); returns how
+        many left. One that cannot be protected or sent counts in ``send_failures``."""
+        cdef Py_ssize_t length
+        cdef int protected
+        cdef int sent = 0
+        cdef bytes packet, to
+        entry = self.entries.get(token)
+        if entry is None:
+            return 0
+        to = entry[5]
+        for packet in packets:
+            if packet is None:
+                raise TypeError("an RTCP packet is bytes, not None")
+            length = PyBytes_GET_SIZE(packet)
+            if length > SLOT - SRTCP_ROOM:
+                self.send_failures += 1
+                continue
+            memcpy(self.outgoing, PyBytes_AS_STRING(packet), length)
+            protected = <int>length
+            if (
+                self.protect_rtcp(<void*><uintptr_t>entry[4], self.outgoing, &protected) != 0
+                or sendto(
+                    entry[0], self.outgoing, protected, 0,
+                    <const sockaddr_in*>PyBytes_AS_STRING(to), sizeof(sockaddr_in),
+                )
+                != protected
+            ):
+                self.send_failures += 1
+            else:
+                sent += 1
+        return sent
+
+    cdef void read(self, uint32_t token, tuple entry, list slow):
+        cdef int fd = entry[0], got, j, length
+        cdef Receiver receiver = entry[1]
+        cdef void* receive_srtp = <void*><uintptr_t>entry[3]
         cdef uint8_t* data
         cdef int64_t now_ns, offset_ns
         while True:
@@ -654,13 +729,21 @@ cdef class Poller:
                 if self.msgs[j].msg_hdr.msg_flags & MSG_TRUNC:
                     receiver.malformed += 1
                 elif length >= 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 208:
-                    if self.unprotect(<void*>srtp, data, &length) == 0:
+                    if self.unprotect(receive_srtp, data, &length) == 0:
                         receiver.count(
                             data, length, received_ns(&self.msgs[j].msg_hdr, offset_ns, now_ns)
                         )
                     else:
                         receiver.malformed += 1
-                else:  # STUN, DTLS, SRTCP: aioice's and aiortc's business
+                elif length >= 8 and 127 < data[0] < 192:  # SRTCP
+                    if self.unprotect_rtcp(receive_srtp, data, &length) != 0:
+                        receiver.malformed += 1
+                        continue
+                    try:
+                        entry[2](PyBytes_FromStringAndSize(<char*>data, length))
+                    except Exception:  # a report its connection cannot read
+                        receiver.malformed += 1
+                else:  # STUN, DTLS: aioice's and aiortc's business
                     slow.append((token, PyBytes_FromStringAndSize(<char*>data, length),
                                  _address(&self.addrs[j])))
             if got < BATCH:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -143,8 +144,11 @@ class Participant:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             while not seam.connected(pc):  # noqa: ASYNC110 (aiortc has no event for it)
                 await asyncio.sleep(0.02)
-        self._token = self.path.attach(pc, self.receiver)
-        send = seam.sender(pc)
+        reports = self.reports
+        token = self._token = self.path.attach(
+            pc, self.receiver, lambda data: reports.on_rtcp(data, time.monotonic_ns())
+        )
+        send = functools.partial(self.path.send_rtcp, token)
         loops = [_every(RR_S, self._receiver_reports, send)]
         if self.receiver.transport_cc_id:
             loops.append(_every(FEEDBACK_S, self._transport_feedback, send))
@@ -199,13 +203,11 @@ class Participant:
 
 
 async def _every(
-    interval_s: float, packets: Callable[[], list[bytes]], send: Callable[[bytes], Awaitable[None]]
+    interval_s: float, packets: Callable[[], list[bytes]], send: Callable[[list[bytes]], None]
 ) -> None:
-    """Send what ``packets`` gives every ``interval_s`` until the connection is gone; the first
-    at a random phase, so a room's subscribers do not all send at once."""
+    """Send what ``packets`` gives every ``interval_s``, until cancelled; the first at a random
+    phase, so a room's subscribers do not all send at once."""
     await asyncio.sleep(interval_s * random.random())
-    with contextlib.suppress(ConnectionError):
-        while True:
-            for packet in packets():
-                await send(packet)
-            await asyncio.sleep(interval_s)
+    while True:
+        send(packets())
+        await asyncio.sleep(interval_s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiortc import RTCPeerConnection
@@ -32,7 +32,7 @@ class ReceivePath:
 
     def __init__(self) -> None:
         self.delays = DelayHistogram()
-        self.poller = Poller(libsrtp.functions()[2])
+        self.poller = Poller(libsrtp.functions())
         self._protocols: dict[int, asyncio.DatagramProtocol] = {}
         self._loop = asyncio.get_running_loop()
         self._rearm: asyncio.TimerHandle | None = None
@@ -41,12 +41,28 @@ class ReceivePath:
     def receiver(self) -> Receiver:
         return Receiver(self.delays)
 
-    def attach(self, pc: RTCPeerConnection, receiver: Receiver) -> int:
-        """Take over a connected subscribe connection's socket; returns a token for ``detach``."""
-        fd, protocol, session = seam.take_socket(pc)
-        token = self.poller.add(fd, libsrtp.session_pointer(session), receiver, session)
-        self._protocols[token] = protocol
+    def attach(
+        self, pc: RTCPeerConnection, receiver: Receiver, on_rtcp: Callable[[bytes], object]
+    ) -> int:
+        """Take over a connected subscribe connection's socket: its media is counted by
+        ``receiver``, its RTCP handed to ``on_rtcp``. Returns a token for ``send_rtcp`` and
+        ``detach``."""
+        taken = seam.take_socket(pc)
+        token = self.poller.add(
+            taken.fd,
+            receiver,
+            on_rtcp,
+            libsrtp.session_pointer(taken.receive),
+            libsrtp.session_pointer(taken.send),
+            taken.peer,
+            taken,
+        )
+        self._protocols[token] = taken.protocol
         return token
+
+    def send_rtcp(self, token: int, packets: list[bytes]) -> None:
+        """Protect and send a connection's own RTCP (nothing once it is detached)."""
+        self.poller.send_rtcp(token, packets)
 
     def detach(self, token: int) -> None:
         self.poller.remove(token)

@@ -3,7 +3,7 @@
 Synthetic participants use aiortc for ICE, DTLS and SRTP only: publishers hand it finished RTP
 packets (``RTCDtlsTransport._send_rtp``), subscribers take decrypted packets straight from the
 bundle transport (``_handle_rtp_data``) until ``take_socket`` hands their socket to the compiled
-receive path, so nothing is encoded, depacketized or decoded.
+receive path (which then sends their RTCP too), so nothing is encoded, depacketized or decoded.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
+import pylibsrtp
 from aiortc import RTCPeerConnection
 from aiortc import codecs as aiortc_codecs
 from aiortc.mediastreams import MediaStreamTrack
@@ -109,14 +111,29 @@ def sender(pc: RTCPeerConnection) -> Callable[[bytes], Awaitable[None]]:
     return send
 
 
-def take_socket(pc: RTCPeerConnection) -> tuple[int, asyncio.DatagramProtocol, Any]:
-    """Stop aioice reading the connected bundle transport's socket; returns its descriptor, the
-    aioice protocol that takes whatever else arrives on it (STUN, DTLS, SRTCP), and the SRTP
-    receive session (a pylibsrtp ``Session``, whose keys aiortc took from DTLS)."""
+@dataclass(frozen=True, slots=True)
+class TakenSocket:
+    """A connected bundle transport's socket, no longer read by aioice."""
+
+    fd: int
+    protocol: asyncio.DatagramProtocol  # aioice's: takes what is not media (STUN, DTLS)
+    receive: pylibsrtp.Session  # SRTP sessions whose keys aiortc took from DTLS
+    send: pylibsrtp.Session
+    peer: tuple[str, int]  # the SFU's end of the nominated candidate pair
+
+
+def take_socket(pc: RTCPeerConnection) -> TakenSocket:
+    """Stop aioice reading the connected bundle transport's socket, and return it."""
     dtls = _dtls(pc)
-    protocol = dtls.transport._connection._nominated[1].protocol
-    protocol.transport.pause_reading()
-    return protocol.transport.get_extra_info("socket").fileno(), protocol, dtls._rx_srtp
+    pair = dtls.transport._connection._nominated[1]
+    pair.protocol.transport.pause_reading()
+    return TakenSocket(
+        pair.protocol.transport.get_extra_info("socket").fileno(),
+        pair.protocol,
+        dtls._rx_srtp,
+        dtls._tx_srtp,
+        pair.remote_addr,
+    )
 
 
 def connected(pc: RTCPeerConnection) -> bool:

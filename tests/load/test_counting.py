@@ -260,28 +260,67 @@ def test_receiver_reports_say_what_was_lost_since_the_last_one() -> None:
     assert (three.lsr, three.dlsr) == (0, 0)  # no SR for this stream
 
 
+def _sessions(key: bytes) -> tuple[pylibsrtp.Session, pylibsrtp.Session]:
+    """(receive, send) SRTP sessions on one key, as both ends of a connection use them."""
+
+    def session(direction: int) -> pylibsrtp.Session:
+        profile = pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+        return pylibsrtp.Session(
+            pylibsrtp.Policy(key=key, ssrc_type=direction, srtp_profile=profile)
+        )
+
+    return (
+        session(pylibsrtp.Policy.SSRC_ANY_INBOUND),
+        session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND),
+    )
+
+
+def _add(
+    poller: Any,
+    sink: socket.socket,
+    receiver: Any,
+    on_rtcp: Any,
+    sessions: tuple[pylibsrtp.Session, pylibsrtp.Session],
+    peer: tuple[str, int],
+) -> int:
+    rx, tx = sessions
+    token: int = poller.add(
+        sink.fileno(),
+        receiver,
+        on_rtcp,
+        libsrtp.session_pointer(rx),
+        libsrtp.session_pointer(tx),
+        peer,
+        sessions,
+    )
+    return token
+
+
 @pytest.mark.webrtc
-def test_the_poller_counts_srtp_and_hands_back_the_rest() -> None:
+def test_the_poller_counts_srtp_decrypts_srtcp_and_hands_back_the_rest() -> None:
     """Batched reads on a real socket: SRTP is unprotected and counted in C at the time the
-    kernel received it, what is not SRTP (here a STUN-like datagram and an SRTCP one) comes back
-    with its source address."""
+    kernel received it, SRTCP goes decrypted to the connection's handler (one that fails
+    authentication, or that the handler cannot read, is malformed), and what is neither (here a
+    STUN-like datagram) comes back with its source address."""
     key = bytes(range(30))
-    policies = []
-    for direction in (pylibsrtp.Policy.SSRC_ANY_INBOUND, pylibsrtp.Policy.SSRC_ANY_OUTBOUND):
-        policy = pylibsrtp.Policy(key, pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80)
-        policy.ssrc_type = direction
-        policies.append(policy)
-    rx, tx = (pylibsrtp.Session(policy) for policy in policies)
+    rx, tx = _sessions(key)
     with (
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source,
     ):
         sink.bind(("127.0.0.1", 0))
         source.bind(("127.0.0.1", 0))
-        poller = counting.Poller(libsrtp.functions()[2])
+        poller = counting.Poller(libsrtp.functions())
         r = counting.Receiver(counting.DelayHistogram())
         r.add_kinds({VIDEO: "video"})
-        token = poller.add(sink.fileno(), libsrtp.session_pointer(rx), r, rx)
+        reports: list[bytes] = []
+
+        def on_rtcp(data: bytes) -> None:
+            if data == unreadable:
+                raise ValueError("not a report")
+            reports.append(data)
+
+        token = _add(poller, sink, r, on_rtcp, (rx, tx), source.getsockname())
         r.start_window()
         sent = time.monotonic_ns()
         for seq in range(100):
@@ -290,23 +329,55 @@ def test_the_poller_counts_srtp_and_hands_back_the_rest() -> None:
                 sink.getsockname(),
             )
         source.sendto(b"\x00\x01" + bytes(18), sink.getsockname())
-        rtcp = tx.protect_rtcp(build_sr(5, time.time(), 0, 100, 100))
-        source.sendto(rtcp, sink.getsockname())
+        sr, unreadable = build_sr(5, time.time(), 0, 100, 100), build_sr(6, time.time(), 0, 1, 1)
+        for rtcp in (sr, unreadable):
+            source.sendto(tx.protect_rtcp(rtcp), sink.getsockname())
+        forged = bytearray(tx.protect_rtcp(build_sr(5, time.time(), 0, 101, 101)))
+        forged[-1] ^= 1  # fails authentication
+        source.sendto(bytes(forged), sink.getsockname())
         time.sleep(0.05)  # read late: the kernel's receive times count, not the reading's
         slow = poller.drain()
-        assert slow == [
-            (token, b"\x00\x01" + bytes(18), source.getsockname()),
-            (token, rtcp, source.getsockname()),
-        ]
+        assert slow == [(token, b"\x00\x01" + bytes(18), source.getsockname())]
+        assert reports == [sr]
         [stream] = r.window()
         assert (stream.packets, stream.expected, stream.frames) == (100, 100, 100)
-        assert sum(r.delays.nonzero().values()) == 100 and r.malformed == 0
+        assert sum(r.delays.nonzero().values()) == 100 and r.malformed == 2
         assert max(r.delays.nonzero()) < 0.05 * 1e9 / counting_py.DELAY_BIN_NS
-        assert poller.datagrams == 102 and poller.reads <= 5  # read in batches
+        assert poller.datagrams == 104 and poller.reads <= 5  # read in batches
         poller.remove(token)
         source.sendto(b"\x00\x01", sink.getsockname())
         time.sleep(0.01)
         assert poller.drain() == []
+        poller.close()
+
+
+@pytest.mark.webrtc
+def test_a_connections_own_rtcp_leaves_protected_for_its_peer() -> None:
+    """``send_rtcp`` protects each packet with the connection's send session and sends it to
+    the SFU's address; nothing goes once the connection is removed."""
+    ours, theirs = _sessions(bytes(range(30))), _sessions(bytes(range(30)))
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sfu,
+    ):
+        sink.bind(("127.0.0.1", 0))
+        sfu.bind(("127.0.0.1", 0))
+        sfu.settimeout(5)
+        poller = counting.Poller(libsrtp.functions())
+        receiver = counting.Receiver(counting.DelayHistogram())
+        token = _add(poller, sink, receiver, print, ours, sfu.getsockname())
+        packets = [build_sr(7, time.time(), 0, n, n) for n in (1, 2)]
+        assert poller.send_rtcp(token, packets) == 2
+        for packet in packets:
+            data, source = sfu.recvfrom(2048)
+            assert source == sink.getsockname()
+            assert data != packet and theirs[0].unprotect_rtcp(data) == packet
+        assert poller.send_rtcp(token, [bytes(4000)]) == 0  # no room to protect it
+        assert poller.send_failures == 1
+        with pytest.raises(TypeError):
+            poller.send_rtcp(token, [None])
+        poller.remove(token)
+        assert poller.send_rtcp(token, packets) == 0
         poller.close()
 
 
@@ -316,26 +387,16 @@ def test_one_drain_reads_every_ready_socket_with_room_for_keyframes() -> None:
     wakes every few ms, not per datagram), and each socket's receive buffer grows beyond the
     default so a few keyframes fit between two reads."""
     count = 70  # more than the 64 events one epoll_wait returns
-    rx = pylibsrtp.Session(
-        pylibsrtp.Policy(
-            bytes(30),
-            pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
-            pylibsrtp.Policy.SSRC_ANY_INBOUND,
-        )
-    )
+    sessions = _sessions(bytes(30))
     sinks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
-        poller = counting.Poller(libsrtp.functions()[2])
+        poller = counting.Poller(libsrtp.functions())
         try:
             default = sinks[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
             for sink in sinks:
                 sink.bind(("127.0.0.1", 0))
-                poller.add(
-                    sink.fileno(),
-                    libsrtp.session_pointer(rx),
-                    counting.Receiver(counting.DelayHistogram()),
-                    rx,
-                )
+                receiver = counting.Receiver(counting.DelayHistogram())
+                _add(poller, sink, receiver, print, sessions, ("127.0.0.1", 9))
                 source.sendto(b"\x00\x01" + bytes(18), sink.getsockname())
             assert sinks[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > default
             pending = set(sinks)

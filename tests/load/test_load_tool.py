@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiortc.rtp import RtcpPacket, RtcpRrPacket
 
 from load_tests import report, seam
 from load_tests.clip import Clip, VideoClip, load_clip
@@ -82,8 +84,9 @@ def _record_calls(sfu: Any) -> list[str]:
 @pytest.mark.webrtc
 async def test_participants_answer_the_node_as_browsers_do(tmp_path: Path) -> None:
     """A subscriber answers the node's transport-cc and feeds back every packet it gets: the
-    node estimates its downlink from that feedback, none of it dropped as unknown or stale.
-    The publisher pauses the layer nobody receives (dynacast), as the web client does."""
+    node estimates its downlink from that feedback, none of it dropped as unknown or stale, and
+    the subscriber's reports echo the node's sender reports (LSR). The publisher pauses the
+    layer nobody receives (dynacast), as the web client does."""
     clip = await asyncio.to_thread(load_clip, CACHE)
     scenario = Scenario(name="tcc", publishers=1, viewers=1, duration_s=1, warmup_s=1)
     failures: list[str] = []
@@ -108,6 +111,10 @@ async def test_participants_answer_the_node_as_browsers_do(tmp_path: Path) -> No
     assert [layer.active for layer in publisher.source.layers] == [True, True, False]  # "h"
     assert isinstance(viewer, OurParticipant) and viewer.receiver.transport_cc_id
     assert viewer.downlink is not None and viewer.downlink["source"] == "transport-cc"
+    reports = viewer.reports.packets(viewer.receiver.reports(), time.monotonic_ns())
+    parsed = [packet for report in reports for packet in RtcpPacket.parse(report)]
+    assert len(parsed) == 2  # audio and video, each echoing the node's last sender report
+    assert all(isinstance(p, RtcpRrPacket) and p.reports[0].lsr for p in parsed)
     for reason in ("transport_feedback_unknown", "transport_feedback_stale", "malformed_rtcp"):
         assert metrics[f'sfu_dropped_packets_total{{reason="{reason}"}}'] == 0
 
