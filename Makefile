@@ -69,11 +69,12 @@ system-deps-bench:
 	@command -v janus >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q janus)
 
 # Kernel and browser-call micro-benchmarks, then the load tool against our SFU and Janus
-# (meeting 4x4, webinar 1->20; meeting and panel ramps), the generator spread over two processes:
+# (meeting 4x4, webinar 1->20; meeting and panel ramps), each SFU on a CPU of its own and the
+# generator on the others, spread over two processes for the ramps:
 # results/load/bench.{json,md,png}, the ratio table and where each node crosses the thresholds.
 bench: install system-deps-test system-deps-bench
 	$(NETNS) $(VENV)/bin/python -m tests.bench
-	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench --workers 2
+	$(NETNS) $(VENV)/bin/python -m load_tests --out results/load bench --workers 2 --pin
 
 # Resolves pyproject.toml's ranges and requirements/*.in anew, for every platform
 # (requirements/README.md); the runtime and build locks take dev.lock's versions.
