@@ -34,7 +34,7 @@ class Poller:
         self,
         fd: int,
         receiver: Receiver,
-        on_rtcp: Callable[[bytes], object],
+        on_rtcp: Callable[[bytes, int], object],
         receive_srtp: int,
         send_srtp: int,
         peer: tuple[str, int],

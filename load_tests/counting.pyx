@@ -82,7 +82,11 @@ cdef enum:
     BATCH = 32  # datagrams per recvmmsg
     SLOT = 2048  # bytes per datagram buffer: larger ones arrive truncated
     EVENTS = 64  # ready sockets per epoll_wait
-    SRTCP_ROOM = 64  # bytes an SRTCP packet may grow by when protected (tag, index, MKI)
+    # bytes an SRTCP packet may grow by when protected: libsrtp's SRTP_MAX_TRAILER_LEN (tag and
+    # MKI) and the 4-byte index
+    SRTCP_ROOM = 16 + 128 + 4
+    PASSES = 4  # epoll_wait calls per drain: the event loop gets its turn even under a flood
+    READS = 8  # recvmmsg batches per socket per pass
     RECEIVE_BUFFER = 1 << 20  # bytes asked per socket: a few publishers' keyframes between reads
     CONTROL = 64  # bytes of ancillary data per datagram: its receive time
     KIND_AUDIO = 1
@@ -615,9 +619,11 @@ cdef class Poller:
         tuple peer not None,
         object keep,
     ):
-        """A connected subscribe socket: what arrives is counted by ``receiver``, SRTCP goes to
-        ``on_rtcp(bytes)``; ``send_rtcp`` sends to ``peer`` (IPv4 host, port). ``keep`` holds
-        what the two ``srtp_t`` belong to. Returns the connection's token."""
+        """A connected subscribe socket, taken over: ``remove`` closes ``fd``. What arrives is
+        counted by ``receiver``; SRTCP goes, decrypted, to ``on_rtcp(bytes, arrival_ns)``
+        (monotonic, the kernel's receive time), which must neither drain nor remove: it runs
+        inside a batch. ``send_rtcp`` sends to ``peer`` (IPv4 host, port). ``keep`` holds what
+        the two ``srtp_t`` belong to. Returns the connection's token."""
         cdef epoll_event event
         cdef uint32_t token = self.next_token
         cdef int on = 1, buffer = RECEIVE_BUFFER
@@ -653,12 +659,14 @@ cdef class Poller:
         entry = self.entries.pop(token, None)
         if entry is not None:
             epoll_ctl(self.epfd, EPOLL_CTL_DEL, entry[0], NULL)
+            close(entry[0])
 
     def drain(self):
         cdef epoll_event events[EVENTS]
-        cdef int ready = EVENTS, i
+        cdef int ready = EVENTS, i, passes = 0
         cdef list slow = []
-        while ready == EVENTS:
+        while ready == EVENTS and passes < PASSES:
+            passes += 1
             ready = epoll_wait(self.epfd, events, EVENTS, 0)
             for i in range(ready):
                 entry = self.entries.get(<uint32_t>events[i].data.u64)
@@ -700,12 +708,12 @@ cdef class Poller:
         return sent
 
     cdef void read(self, uint32_t token, tuple entry, list slow):
-        cdef int fd = entry[0], got, j, length
+        cdef int fd = entry[0], got, j, length, batch
         cdef Receiver receiver = entry[1]
         cdef void* receive_srtp = <void*><uintptr_t>entry[3]
         cdef uint8_t* data
         cdef int64_t now_ns, offset_ns
-        while True:
+        for batch in range(READS):
             for j in range(BATCH):
                 self.iov[j].iov_base = self.buffers + j * SLOT
                 self.iov[j].iov_len = SLOT
@@ -740,7 +748,10 @@ cdef class Poller:
                         receiver.malformed += 1
                         continue
                     try:
-                        entry[2](PyBytes_FromStringAndSize(<char*>data, length))
+                        entry[2](
+                            PyBytes_FromStringAndSize(<char*>data, length),
+                            received_ns(&self.msgs[j].msg_hdr, offset_ns, now_ns),
+                        )
                     except Exception:  # a report its connection cannot read
                         receiver.malformed += 1
                 else:  # STUN, DTLS: aioice's and aiortc's business

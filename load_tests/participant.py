@@ -144,10 +144,7 @@ class Participant:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             while not seam.connected(pc):  # noqa: ASYNC110 (aiortc has no event for it)
                 await asyncio.sleep(0.02)
-        reports = self.reports
-        token = self._token = self.path.attach(
-            pc, self.receiver, lambda data: reports.on_rtcp(data, time.monotonic_ns())
-        )
+        token = self._token = self.path.attach(pc, self.receiver, self.reports.on_rtcp)
         send = functools.partial(self.path.send_rtcp, token)
         loops = [_every(RR_S, self._receiver_reports, send)]
         if self.receiver.transport_cc_id:

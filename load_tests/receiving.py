@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,8 @@ else:
 
 # Wake up at most this often: whatever arrives meanwhile waits in the sockets and is read in
 # one batch (a wake-up costs this VM more than a packet, research/perf.md §1(e)). Reading late
-# changes no measurement: each datagram carries the time the kernel queued it.
+# changes no measurement: each datagram, sender reports included (their DLSR), carries the time
+# the kernel queued it.
 REARM_S = 0.005
 
 
@@ -42,14 +44,14 @@ class ReceivePath:
         return Receiver(self.delays)
 
     def attach(
-        self, pc: RTCPeerConnection, receiver: Receiver, on_rtcp: Callable[[bytes], object]
+        self, pc: RTCPeerConnection, receiver: Receiver, on_rtcp: Callable[[bytes, int], object]
     ) -> int:
         """Take over a connected subscribe connection's socket: its media is counted by
-        ``receiver``, its RTCP handed to ``on_rtcp``. Returns a token for ``send_rtcp`` and
-        ``detach``."""
+        ``receiver``, its RTCP handed to ``on_rtcp(packet, arrival_ns)``. Returns a token for
+        ``send_rtcp`` and ``detach``."""
         taken = seam.take_socket(pc)
         token = self.poller.add(
-            taken.fd,
+            os.dup(taken.fd),  # the poller's own: aioice closes its own when the connection ends
             receiver,
             on_rtcp,
             libsrtp.session_pointer(taken.receive),

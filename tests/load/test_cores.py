@@ -37,6 +37,13 @@ def test_a_child_started_inside_runs_on_the_cpus_and_the_caller_keeps_its_own() 
     assert os.sched_getaffinity(0) == before
 
 
+def test_the_callers_cpus_come_back_when_starting_fails() -> None:
+    before = os.sched_getaffinity(0)
+    with pytest.raises(FileNotFoundError), spawning_on({max(before)}):
+        subprocess.run(["/nonexistent/sfu"], check=True)
+    assert os.sched_getaffinity(0) == before
+
+
 def test_pin_is_refused_for_a_deployment_the_tool_did_not_start(tmp_path: Path) -> None:
     tool = [sys.executable, "-m", "load_tests", "--out", str(tmp_path)]
     run = subprocess.run(

@@ -3,6 +3,7 @@ the receiver reports built from it, and the batched socket reader with real SRTP
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import struct
@@ -275,6 +276,10 @@ def _sessions(key: bytes) -> tuple[pylibsrtp.Session, pylibsrtp.Session]:
     )
 
 
+def _ignore(data: bytes, arrival_ns: int) -> None:
+    pass
+
+
 def _add(
     poller: Any,
     sink: socket.socket,
@@ -285,7 +290,7 @@ def _add(
 ) -> int:
     rx, tx = sessions
     token: int = poller.add(
-        sink.fileno(),
+        os.dup(sink.fileno()),  # the poller's own, as ReceivePath gives it
         receiver,
         on_rtcp,
         libsrtp.session_pointer(rx),
@@ -314,11 +319,13 @@ def test_the_poller_counts_srtp_decrypts_srtcp_and_hands_back_the_rest() -> None
         r = counting.Receiver(counting.DelayHistogram())
         r.add_kinds({VIDEO: "video"})
         reports: list[bytes] = []
+        arrivals: list[int] = []
 
-        def on_rtcp(data: bytes) -> None:
+        def on_rtcp(data: bytes, arrival_ns: int) -> None:
             if data == unreadable:
                 raise ValueError("not a report")
             reports.append(data)
+            arrivals.append(arrival_ns)
 
         token = _add(poller, sink, r, on_rtcp, (rx, tx), source.getsockname())
         r.start_window()
@@ -339,6 +346,8 @@ def test_the_poller_counts_srtp_decrypts_srtcp_and_hands_back_the_rest() -> None
         slow = poller.drain()
         assert slow == [(token, b"\x00\x01" + bytes(18), source.getsockname())]
         assert reports == [sr]
+        # when the kernel got it (its DLSR runs from then), not when it was read
+        assert sent < arrivals[0] < sent + 0.05 * 1e9
         [stream] = r.window()
         assert (stream.packets, stream.expected, stream.frames) == (100, 100, 100)
         assert sum(r.delays.nonzero().values()) == 100 and r.malformed == 2
@@ -365,7 +374,7 @@ def test_a_connections_own_rtcp_leaves_protected_for_its_peer() -> None:
         sfu.settimeout(5)
         poller = counting.Poller(libsrtp.functions())
         receiver = counting.Receiver(counting.DelayHistogram())
-        token = _add(poller, sink, receiver, print, ours, sfu.getsockname())
+        token = _add(poller, sink, receiver, _ignore, ours, sfu.getsockname())
         packets = [build_sr(7, time.time(), 0, n, n) for n in (1, 2)]
         assert poller.send_rtcp(token, packets) == 2
         for packet in packets:
@@ -396,7 +405,7 @@ def test_one_drain_reads_every_ready_socket_with_room_for_keyframes() -> None:
             for sink in sinks:
                 sink.bind(("127.0.0.1", 0))
                 receiver = counting.Receiver(counting.DelayHistogram())
-                _add(poller, sink, receiver, print, sessions, ("127.0.0.1", 9))
+                _add(poller, sink, receiver, _ignore, sessions, ("127.0.0.1", 9))
                 source.sendto(b"\x00\x01" + bytes(18), sink.getsockname())
             assert sinks[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > default
             pending = set(sinks)
@@ -410,3 +419,45 @@ def test_one_drain_reads_every_ready_socket_with_room_for_keyframes() -> None:
             poller.close()
             for sink in sinks:
                 sink.close()
+
+
+@pytest.mark.webrtc
+def test_a_flooded_socket_is_read_in_bounded_turns() -> None:
+    """One drain reads at most 8 batches of 32 from a socket, so the event loop gets its turn
+    even while datagrams keep coming; the rest waits for the next drain."""
+    sessions = _sessions(bytes(30))
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source,
+    ):
+        sink.bind(("127.0.0.1", 0))
+        poller = counting.Poller(libsrtp.functions())
+        receiver = counting.Receiver(counting.DelayHistogram())
+        _add(poller, sink, receiver, _ignore, sessions, ("127.0.0.1", 9))
+        for _ in range(8 * 32 + 10):
+            source.sendto(b"\x00\x01" + bytes(18), sink.getsockname())
+        assert len(poller.drain()) == 8 * 32
+        assert len(poller.drain()) == 10
+        poller.close()
+
+
+@pytest.mark.webrtc
+def test_the_poller_reads_its_own_descriptor_and_closes_it_on_remove() -> None:
+    """The socket stays read when its first owner (aioice) closes its descriptor, and once the
+    connection is removed the port is free again: no descriptor of someone else is touched."""
+    sessions = _sessions(bytes(30))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("127.0.0.1", 0))
+        address = sink.getsockname()
+        poller = counting.Poller(libsrtp.functions())
+        receiver = counting.Receiver(counting.DelayHistogram())
+        token = _add(poller, sink, receiver, _ignore, sessions, ("127.0.0.1", 9))
+        sink.close()
+        source.sendto(b"\x00\x01" + bytes(18), address)
+        assert select.select([poller.fileno()], [], [], 5.0)[0]
+        assert [data for _, data, _ in poller.drain()] == [b"\x00\x01" + bytes(18)]
+        poller.remove(token)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+            again.bind(address)  # fails while any descriptor of the old socket is open
+        poller.close()

@@ -112,6 +112,7 @@ async def test_participants_answer_the_node_as_browsers_do(tmp_path: Path) -> No
     assert isinstance(viewer, OurParticipant) and viewer.receiver.transport_cc_id
     assert viewer.downlink is not None and viewer.downlink["source"] == "transport-cc"
     reports = viewer.reports.packets(viewer.receiver.reports(), time.monotonic_ns())
+    assert viewer.receiver.malformed == 0
     parsed = [packet for report in reports for packet in RtcpPacket.parse(report)]
     assert len(parsed) == 2  # audio and video, each echoing the node's last sender report
     assert all(isinstance(p, RtcpRrPacket) and p.reports[0].lsr for p in parsed)
