@@ -565,6 +565,18 @@ cdef class Receiver:
         ]
 
 
+cdef class _Connection:
+    """A subscribe socket the Poller took over, and what its datagrams go to."""
+
+    cdef int fd
+    cdef Receiver receiver
+    cdef object on_rtcp
+    cdef void* receive_srtp
+    cdef void* send_srtp
+    cdef sockaddr_in peer
+    cdef object keep  # what the two srtp_t belong to
+
+
 cdef class Poller:
     """One epoll set for the subscribe sockets of a process. ``drain`` counts every SRTP packet
     waiting on them, hands every SRTCP one, decrypted, to its connection's ``on_rtcp``, and
@@ -573,9 +585,7 @@ cdef class Poller:
 
     cdef int epfd
     cdef srtp_fn protect_rtcp, unprotect, unprotect_rtcp
-    # token -> (fd, Receiver, on_rtcp, receive srtp_t, send srtp_t, the SFU's sockaddr_in as
-    # bytes, what keeps both srtp_t alive)
-    cdef dict entries
+    cdef dict entries  # token -> _Connection
     cdef uint32_t next_token
     cdef uint8_t* buffers
     cdef uint8_t controls[BATCH][CONTROL]
@@ -587,6 +597,7 @@ cdef class Poller:
 
     def __cinit__(self, tuple functions not None):
         """``functions``: ``sfu.webrtc.libsrtp.functions()``."""
+        cdef int j
         self.epfd = -1
         self.buffers = <uint8_t*>calloc(BATCH, SLOT)
         if self.buffers == NULL:
@@ -600,6 +611,14 @@ cdef class Poller:
         self.unprotect_rtcp = <srtp_fn><uintptr_t>unprotect_rtcp
         self.entries = {}
         self.next_token = 1
+        memset(self.msgs, 0, sizeof(self.msgs))
+        for j in range(BATCH):
+            self.iov[j].iov_base = self.buffers + j * SLOT
+            self.iov[j].iov_len = SLOT
+            self.msgs[j].msg_hdr.msg_iov = &self.iov[j]
+            self.msgs[j].msg_hdr.msg_iovlen = 1
+            self.msgs[j].msg_hdr.msg_name = &self.addrs[j]
+            self.msgs[j].msg_hdr.msg_control = self.controls[j]
 
     def __dealloc__(self):
         free(self.buffers)
@@ -627,11 +646,14 @@ cdef class Poller:
         cdef epoll_event event
         cdef uint32_t token = self.next_token
         cdef int on = 1, buffer = RECEIVE_BUFFER
-        cdef sockaddr_in to
-        memset(&to, 0, sizeof(to))
-        to.sin_family = AF_INET
-        to.sin_port = htons(peer[1])
-        memcpy(&to.sin_addr, PyBytes_AS_STRING(socket.inet_aton(peer[0])), 4)
+        cdef _Connection connection = _Connection()
+        connection.fd, connection.receiver, connection.on_rtcp = fd, receiver, on_rtcp
+        connection.receive_srtp = <void*>receive_srtp
+        connection.send_srtp = <void*>send_srtp
+        connection.keep = keep
+        connection.peer.sin_family = AF_INET
+        connection.peer.sin_port = htons(peer[1])
+        memcpy(&connection.peer.sin_addr, PyBytes_AS_STRING(socket.inet_aton(peer[0])), 4)
         # A packet arrives when the kernel queues it on the subscriber's socket, not when this
         # process gets a turn to read it: the generator shares the machine's cores with the SFU,
         # and its own scheduling delay is neither the SFU's nor the path's.
@@ -644,34 +666,27 @@ cdef class Poller:
         if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
             raise OSError(f"epoll_ctl: cannot add fd {fd}")
         self.next_token += 1
-        self.entries[token] = (
-            fd,
-            receiver,
-            on_rtcp,
-            receive_srtp,
-            send_srtp,
-            PyBytes_FromStringAndSize(<char*>&to, sizeof(to)),
-            keep,
-        )
+        self.entries[token] = connection
         return token
 
     def remove(self, uint32_t token):
-        entry = self.entries.pop(token, None)
-        if entry is not None:
-            epoll_ctl(self.epfd, EPOLL_CTL_DEL, entry[0], NULL)
-            close(entry[0])
+        cdef _Connection connection = self.entries.pop(token, None)
+        if connection is not None:
+            epoll_ctl(self.epfd, EPOLL_CTL_DEL, connection.fd, NULL)
+            close(connection.fd)
 
     def drain(self):
         cdef epoll_event events[EVENTS]
         cdef int ready = EVENTS, i, passes = 0
         cdef list slow = []
+        cdef _Connection connection
         while ready == EVENTS and passes < PASSES:
             passes += 1
             ready = epoll_wait(self.epfd, events, EVENTS, 0)
             for i in range(ready):
-                entry = self.entries.get(<uint32_t>events[i].data.u64)
-                if entry is not None:
-                    self.read(<uint32_t>events[i].data.u64, entry, slow)
+                connection = self.entries.get(<uint32_t>events[i].data.u64)
+                if connection is not None:
+                    self.read(<uint32_t>events[i].data.u64, connection, slow)
         return slow
 
     def send_rtcp(self, uint32_t token, list packets not None):
@@ -680,11 +695,10 @@ cdef class Poller:
         cdef Py_ssize_t length
         cdef int protected
         cdef int sent = 0
-        cdef bytes packet, to
-        entry = self.entries.get(token)
-        if entry is None:
+        cdef bytes packet
+        cdef _Connection connection = self.entries.get(token)
+        if connection is None:
             return 0
-        to = entry[5]
         for packet in packets:
             if packet is None:
                 raise TypeError("an RTCP packet is bytes, not None")
@@ -695,10 +709,10 @@ cdef class Poller:
             memcpy(self.outgoing, PyBytes_AS_STRING(packet), length)
             protected = <int>length
             if (
-                self.protect_rtcp(<void*><uintptr_t>entry[4], self.outgoing, &protected) != 0
+                self.protect_rtcp(connection.send_srtp, self.outgoing, &protected) != 0
                 or sendto(
-                    entry[0], self.outgoing, protected, 0,
-                    <const sockaddr_in*>PyBytes_AS_STRING(to), sizeof(sockaddr_in),
+                    connection.fd, self.outgoing, protected, 0, &connection.peer,
+                    sizeof(sockaddr_in),
                 )
                 != protected
             ):
@@ -707,24 +721,17 @@ cdef class Poller:
                 sent += 1
         return sent
 
-    cdef void read(self, uint32_t token, tuple entry, list slow):
-        cdef int fd = entry[0], got, j, length, batch
-        cdef Receiver receiver = entry[1]
-        cdef void* receive_srtp = <void*><uintptr_t>entry[3]
+    cdef void read(self, uint32_t token, _Connection connection, list slow):
+        cdef int got, j, length, batch
+        cdef Receiver receiver = connection.receiver
         cdef uint8_t* data
         cdef int64_t now_ns, offset_ns
         for batch in range(READS):
-            for j in range(BATCH):
-                self.iov[j].iov_base = self.buffers + j * SLOT
-                self.iov[j].iov_len = SLOT
-                memset(&self.msgs[j], 0, sizeof(mmsghdr))
-                self.msgs[j].msg_hdr.msg_iov = &self.iov[j]
-                self.msgs[j].msg_hdr.msg_iovlen = 1
-                self.msgs[j].msg_hdr.msg_name = &self.addrs[j]
+            for j in range(BATCH):  # what the kernel wrote back last time
                 self.msgs[j].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
-                self.msgs[j].msg_hdr.msg_control = self.controls[j]
                 self.msgs[j].msg_hdr.msg_controllen = CONTROL
-            got = recvmmsg(fd, self.msgs, BATCH, MSG_DONTWAIT, NULL)
+                self.msgs[j].msg_hdr.msg_flags = 0
+            got = recvmmsg(connection.fd, self.msgs, BATCH, MSG_DONTWAIT, NULL)
             if got <= 0:
                 return
             self.reads += 1
@@ -737,18 +744,18 @@ cdef class Poller:
                 if self.msgs[j].msg_hdr.msg_flags & MSG_TRUNC:
                     receiver.malformed += 1
                 elif length >= 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 208:
-                    if self.unprotect(receive_srtp, data, &length) == 0:
+                    if self.unprotect(connection.receive_srtp, data, &length) == 0:
                         receiver.count(
                             data, length, received_ns(&self.msgs[j].msg_hdr, offset_ns, now_ns)
                         )
                     else:
                         receiver.malformed += 1
                 elif length >= 8 and 127 < data[0] < 192:  # SRTCP
-                    if self.unprotect_rtcp(receive_srtp, data, &length) != 0:
+                    if self.unprotect_rtcp(connection.receive_srtp, data, &length) != 0:
                         receiver.malformed += 1
                         continue
                     try:
-                        entry[2](
+                        connection.on_rtcp(
                             PyBytes_FromStringAndSize(<char*>data, length),
                             received_ns(&self.msgs[j].msg_hdr, offset_ns, now_ns),
                         )
